@@ -7,13 +7,13 @@ export class DatasetError extends Error {
   override readonly name = 'DatasetError';
   constructor(
     /** What is wrong, in one sentence, without the remedy. */
-    readonly cause_: string,
+    readonly reason: string,
     /** What the user can do about it. */
     readonly remedy: string,
     /** The file or folder concerned, when there is one. */
     readonly path?: string,
   ) {
-    super(`${cause_}${path === undefined ? '' : `: ${path}`}. ${remedy}`);
+    super(`${reason}${path === undefined ? '' : `: ${path}`}. ${remedy}`);
   }
 }
 
