@@ -1,0 +1,42 @@
+// Image formats recognised by their first bytes, never by the file name: Yale's
+// files have no extension, and a text file named `.jpg` must not reach a decoder.
+
+export type ImageFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'avif' | 'heif' | 'pgm' | 'ppm';
+
+/** Formats the lab reads but sharp does not, or that need a word of explanation. */
+export type UnsupportedFormat = 'bmp' | 'pbm';
+
+/** How many leading bytes `sniffFormat` needs at most. */
+export const SNIFF_BYTES = 32;
+
+const ascii = (bytes: Uint8Array, start: number, text: string): boolean => {
+  if (bytes.length < start + text.length) return false;
+  for (let i = 0; i < text.length; i++) if (bytes[start + i] !== text.charCodeAt(i)) return false;
+  return true;
+};
+
+const isNetpbmSpace = (byte: number | undefined): boolean =>
+  byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d || byte === 0x23; // space, tab, LF, CR, '#'
+
+export function sniffFormat(bytes: Uint8Array): ImageFormat | UnsupportedFormat | null {
+  if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
+  if (ascii(bytes, 0, '\x89PNG\r\n\x1a\n')) return 'png';
+  if (ascii(bytes, 0, 'GIF87a') || ascii(bytes, 0, 'GIF89a')) return 'gif';
+  if (ascii(bytes, 0, 'RIFF') && ascii(bytes, 8, 'WEBP')) return 'webp';
+  if (ascii(bytes, 0, 'II*\0') || ascii(bytes, 0, 'MM\0*')) return 'tiff';
+  if (ascii(bytes, 4, 'ftyp')) {
+    if (ascii(bytes, 8, 'avif') || ascii(bytes, 8, 'avis')) return 'avif';
+    if (['heic', 'heix', 'heim', 'heis', 'mif1', 'msf1'].some((brand) => ascii(bytes, 8, brand))) return 'heif';
+  }
+  if (bytes[0] === 0x50 && isNetpbmSpace(bytes[2])) {
+    if (bytes[1] === 0x35 || bytes[1] === 0x32) return 'pgm'; // P5 binary, P2 ASCII
+    if (bytes[1] === 0x36 || bytes[1] === 0x33) return 'ppm'; // P6 binary, P3 ASCII
+    if (bytes[1] === 0x34 || bytes[1] === 0x31) return 'pbm';
+  }
+  if (ascii(bytes, 0, 'BM') && bytes.length >= 26) return 'bmp';
+  return null;
+}
+
+export function isSupported(format: ImageFormat | UnsupportedFormat | null): format is ImageFormat {
+  return format !== null && format !== 'bmp' && format !== 'pbm';
+}
