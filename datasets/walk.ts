@@ -1,0 +1,103 @@
+// Lists the files of a dataset folder, following symbolic links safely, and says
+// why anything it cannot use was left out.
+import { readdir, realpath, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SkippedFile } from './errors';
+import { isHiddenOrSystem } from './layout';
+
+export interface WalkedFile {
+  /** Path below the root, '/'-separated. */
+  readonly relPath: string;
+  readonly absPath: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
+export interface WalkResult {
+  readonly files: WalkedFile[];
+  readonly skipped: SkippedFile[];
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const lossyUtf8 = new TextDecoder('utf-8');
+
+function errorCode(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | null)?.code;
+}
+
+export function describeFsError(error: unknown): string {
+  switch (errorCode(error)) {
+    case 'EACCES':
+    case 'EPERM':
+      return 'cannot be read: permission denied (check its permissions)';
+    case 'ELOOP':
+      return 'symbolic link loop (the link points back to itself)';
+    case 'ENOENT':
+      return 'broken symbolic link or the file vanished during the import';
+    case 'EIO':
+      return 'input/output error while reading (a failing disk or a disconnected drive?)';
+    default:
+      return `cannot be read (${(error as Error).message})`;
+  }
+}
+
+export async function walkFolder(root: string): Promise<WalkResult> {
+  const files: WalkedFile[] = [];
+  const skipped: SkippedFile[] = [];
+  // Real paths of the folders on the way down: a link into one of them is a loop.
+  const ancestors = new Set<string>([await realpath(root)]);
+
+  async function visit(dir: string, relDir: string): Promise<void> {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true, encoding: 'buffer' });
+    } catch (error) {
+      skipped.push({ path: relDir === '' ? '.' : `${relDir}/`, reason: `folder ${describeFsError(error)}` });
+      return;
+    }
+    for (const entry of entries) {
+      const rawName = entry.name as unknown as Buffer;
+      let name: string;
+      try {
+        name = strictUtf8.decode(rawName);
+      } catch {
+        const shown = lossyUtf8.decode(rawName);
+        skipped.push({
+          path: relDir === '' ? shown : `${relDir}/${shown}`,
+          reason: `the file name is not valid UTF-8 (bytes ${rawName.toString('hex')}); rename it to import it`,
+        });
+        continue;
+      }
+      const relPath = relDir === '' ? name : `${relDir}/${name}`;
+      const absPath = join(dir, name);
+      if (isHiddenOrSystem(name)) {
+        skipped.push({ path: relPath, reason: 'hidden or system file' });
+        continue;
+      }
+      let info;
+      try {
+        info = await stat(absPath); // follows links
+      } catch (error) {
+        skipped.push({ path: relPath, reason: describeFsError(error) });
+        continue;
+      }
+      if (info.isDirectory()) {
+        const real = await realpath(absPath);
+        if (ancestors.has(real)) {
+          skipped.push({ path: `${relPath}/`, reason: 'symbolic link loop (it leads back to a folder above it); not followed' });
+          continue;
+        }
+        ancestors.add(real);
+        await visit(absPath, relPath);
+        ancestors.delete(real);
+      } else if (info.isFile()) {
+        files.push({ relPath, absPath, size: info.size, mtimeMs: info.mtimeMs });
+      } else {
+        skipped.push({ path: relPath, reason: 'not a regular file (a device, socket or pipe)' });
+      }
+    }
+  }
+
+  await visit(root, '');
+  return { files, skipped };
+}
