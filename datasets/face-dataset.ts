@@ -1,0 +1,133 @@
+// An imported dataset: who is in it, which faces, and their preprocessed pixels.
+import { basename } from 'node:path';
+import { readCachePixels, type CacheIndex, type OpenedCache } from './cache-file';
+import type { SkippedFile } from './errors';
+import { describeIdentityRule } from './layout';
+import type { ImageFormat } from './sniff';
+
+export interface FaceImage {
+  /** Path below the dataset root, '/'-separated (inside the archive for archives). */
+  readonly relPath: string;
+  /** Index into `identities`. */
+  readonly identity: number;
+  readonly format: ImageFormat | 'synthetic';
+  /** Size of the original image. */
+  readonly width: number;
+  readonly height: number;
+  readonly sha256: string;
+}
+
+export interface ImportReport {
+  readonly source: string;
+  readonly kind: CacheIndex['source']['kind'];
+  readonly synthetic: boolean;
+  readonly layout: CacheIndex['layout'];
+  /** The identity rule in words, so the user can see it and change it. */
+  readonly identityRule: string;
+  /** A single folder wrapping the whole dataset that was looked through, or ''. */
+  readonly wrapper: string;
+  readonly identities: number;
+  readonly images: number;
+  /** Files decoded this time; the rest came from the cache. */
+  readonly decoded: number;
+  readonly reused: number;
+  /** Faces in the cache whose files are gone. */
+  readonly removed: number;
+  readonly skipped: readonly SkippedFile[];
+  readonly cachePath: string;
+  readonly seconds: number;
+}
+
+export class FaceDataset {
+  readonly identities: readonly string[];
+  readonly images: readonly FaceImage[];
+  /** Identity of each image, the shape splits and pairs work on. */
+  readonly imageIdentity: Int32Array;
+  readonly storedSize: number;
+  private pixelsPromise: Promise<Uint8Array> | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly report: ImportReport,
+    index: CacheIndex,
+    private readonly cache: { readonly path: string; readonly opened: OpenedCache },
+    /** Pixels already in memory after a fresh import; read from the cache on first use otherwise. */
+    pixels?: Uint8Array,
+  ) {
+    this.storedSize = index.storedSize;
+    const identities: string[] = [];
+    const idOf = new Map<string, number>();
+    const images: FaceImage[] = [];
+    for (const image of index.images) {
+      let id = idOf.get(image.identity);
+      if (id === undefined) {
+        id = identities.length;
+        identities.push(image.identity);
+        idOf.set(image.identity, id);
+      }
+      images.push({ relPath: image.relPath, identity: id, format: image.format, width: image.width, height: image.height, sha256: image.sha256 });
+    }
+    this.identities = identities;
+    this.images = images;
+    this.imageIdentity = Int32Array.from(images, (image) => image.identity);
+    if (pixels) this.pixelsPromise = Promise.resolve(pixels);
+  }
+
+  get synthetic(): boolean {
+    return this.report.synthetic;
+  }
+
+  /** All faces back to back, storedSize^2 bytes each, in `images` order. */
+  pixels(): Promise<Uint8Array> {
+    this.pixelsPromise ??= readCachePixels(this.cache.path, this.cache.opened);
+    return this.pixelsPromise;
+  }
+
+  /** One face's pixels (a view, not a copy). */
+  async face(index: number): Promise<Uint8Array> {
+    const size = this.storedSize * this.storedSize;
+    if (!(index >= 0 && index < this.images.length)) throw new RangeError(`no image ${index} in a dataset of ${this.images.length}`);
+    return (await this.pixels()).subarray(index * size, (index + 1) * size);
+  }
+
+  /** Image count per identity, in identity order. */
+  imagesPerIdentity(): number[] {
+    const counts = new Array<number>(this.identities.length).fill(0);
+    for (const id of this.imageIdentity) counts[id] = (counts[id] ?? 0) + 1;
+    return counts;
+  }
+}
+
+export function datasetFromCache(
+  opened: OpenedCache,
+  cachePath: string,
+  counts: { decoded: number; reused: number; removed: number; started: number },
+  pixels?: Uint8Array,
+): FaceDataset {
+  const index = opened.index;
+  const identities = new Set(index.images.map((image) => image.identity)).size;
+  const synthetic = index.source.kind === 'synthetic';
+  const name = synthetic ? 'Synthetic faces (procedurally drawn, not real people)' : basename(index.source.path);
+  return new FaceDataset(
+    name,
+    {
+      source: index.source.path,
+      kind: index.source.kind,
+      synthetic,
+      layout: index.layout,
+      identityRule: describeIdentityRule(index.layout, index.identityRule),
+      wrapper: index.wrapper,
+      identities,
+      images: index.images.length,
+      decoded: counts.decoded,
+      reused: counts.reused,
+      removed: counts.removed,
+      skipped: index.skipped,
+      cachePath,
+      seconds: (performance.now() - counts.started) / 1000,
+    },
+    index,
+    { path: cachePath, opened },
+    pixels,
+  );
+}

@@ -1,0 +1,299 @@
+// Gets a dataset from the user's disk (a folder or an archive) into the cache,
+// decoding only what is new or changed since the last time.
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { detectArchive, readArchive } from './archive';
+import { readCacheIndex, readCachePixels, writeCache, CACHE_FORMAT_VERSION, type CacheIndex, type CachedImage, type CachedRejection, type OpenedCache } from './cache-file';
+import { labDataDir } from './data-dir';
+import { decodeFace, DEFAULT_DECODE, UnusableImage, type DecodeOptions, type FitMode } from './decode';
+import { DatasetError, type SkippedFile } from './errors';
+import { datasetFromCache, type FaceDataset } from './face-dataset';
+import {
+  chooseLayout,
+  compileIdentityRule,
+  DEFAULT_IDENTITY_RULE,
+  describeIdentityRule,
+  isHiddenOrSystem,
+  naturalCompare,
+  placeFile,
+  type IdentityRule,
+  type LayoutKind,
+} from './layout';
+import { TaskPool } from './pool';
+import { storedSizeFor } from './preprocess';
+import { describeFsError, walkFolder } from './walk';
+
+export interface ImportProgress {
+  readonly phase: 'scanning' | 'decoding' | 'writing' | 'done';
+  readonly done: number;
+  /** null while the total is not known yet (archives are read as a stream). */
+  readonly total: number | null;
+}
+
+export interface ImportOptions {
+  /** The network's input size; faces are stored at inputSize * 144/128 for random crops. Default 128. */
+  readonly inputSize?: number;
+  readonly fit?: FitMode;
+  /** 'auto' (default) picks folders when most files are inside first-level folders. */
+  readonly layout?: LayoutKind | 'auto';
+  /** For flat layouts; default: the text before the first '.'. */
+  readonly identityRule?: IdentityRule;
+  /** Where the cache lives; default: the lab's data folder. */
+  readonly dataDir?: string;
+  /** Files decoded at once; default: twice the cores. */
+  readonly concurrency?: number;
+  readonly maxInputPixels?: number;
+  readonly minSide?: number;
+  readonly onProgress?: (progress: ImportProgress) => void;
+  readonly signal?: AbortSignal;
+}
+
+/** One file to consider, from a folder or an archive. */
+interface Candidate {
+  readonly relPath: string;
+  readonly bytes: number;
+  readonly mtimeMs: number;
+  load(): Promise<Uint8Array>;
+}
+
+type Outcome =
+  | { readonly kind: 'face'; readonly image: Omit<CachedImage, 'identity'>; readonly pixels: Uint8Array | number /* slot in the old cache */ }
+  | { readonly kind: 'rejected'; readonly rejection: CachedRejection };
+
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+export function cacheKey(parts: Record<string, unknown>): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 24);
+}
+
+export async function importDataset(path: string, options: ImportOptions = {}): Promise<FaceDataset> {
+  const started = performance.now();
+  const source = resolve(path);
+  const info = await stat(source).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') {
+      throw new DatasetError('Nothing exists at this path', 'Check the spelling, or choose the folder or archive that holds the face images', source);
+    }
+    throw new DatasetError(`This path cannot be opened (${describeFsError(error)})`, 'Check that the drive is connected and that you may read it', source);
+  });
+  const storedSize = storedSizeFor(options.inputSize ?? 128);
+  const fit = options.fit ?? DEFAULT_DECODE.fit;
+  const decodeOptions: DecodeOptions = {
+    storedSize,
+    fit,
+    maxInputPixels: options.maxInputPixels ?? DEFAULT_DECODE.maxInputPixels,
+    minSide: options.minSide ?? DEFAULT_DECODE.minSide,
+  };
+
+  let kind: 'folder' | 'archive';
+  if (info.isDirectory()) kind = 'folder';
+  else if (info.isFile() && (await detectArchive(source)) !== null) kind = 'archive';
+  else {
+    throw new DatasetError(
+      'This is a single file, not a folder of faces or an archive (.zip, .tar, .tar.gz)',
+      'Choose the folder that holds the images (one folder per person, or one flat folder), or an archive of it',
+      source,
+    );
+  }
+
+  const dataDir = options.dataDir ?? labDataDir();
+  const cachePath = join(dataDir, 'cache', `${cacheKey({ v: CACHE_FORMAT_VERSION, kind, source, storedSize, fit })}.faces`);
+  const previous = await readCacheIndex(cachePath);
+  const rule = options.identityRule ?? DEFAULT_IDENTITY_RULE;
+  const layoutChoice = options.layout ?? 'auto';
+  const progress = options.onProgress ?? (() => {});
+
+  // An archive that has not changed since it was cached is not opened at all.
+  if (kind === 'archive' && previous && previous.index.source.bytes === info.size && previous.index.source.mtimeMs === info.mtimeMs) {
+    const sameRule = JSON.stringify(previous.index.identityRule) === JSON.stringify(rule);
+    if (sameRule && (layoutChoice === 'auto' || layoutChoice === previous.index.layout)) {
+      progress({ phase: 'done', done: previous.index.images.length, total: previous.index.images.length });
+      return datasetFromCache(previous, cachePath, { decoded: 0, reused: previous.index.images.length, removed: 0, started });
+    }
+  }
+
+  const reuse = new CacheLookup(previous);
+  const outcomes = new Map<string, Outcome>();
+  const skipped: SkippedFile[] = [];
+  const pool = new TaskPool(options.concurrency ?? Math.max(2, availableParallelism() * 2));
+  let done = 0;
+  let total: number | null = null;
+  const consider = async (candidate: Candidate): Promise<void> => {
+    options.signal?.throwIfAborted();
+    await pool.run(async () => {
+      outcomes.set(candidate.relPath, await examine(candidate, reuse, decodeOptions));
+      done++;
+      progress({ phase: 'decoding', done, total });
+    });
+  };
+
+  progress({ phase: 'scanning', done: 0, total: null });
+  if (kind === 'folder') {
+    const walked = await walkFolder(source);
+    skipped.push(...walked.skipped);
+    total = walked.files.length;
+    for (const file of walked.files) {
+      await consider({ relPath: file.relPath, bytes: file.size, mtimeMs: file.mtimeMs, load: () => readFile(file.absPath) });
+    }
+  } else {
+    const entries = readArchive(source, {
+      filter: (entryPath: string) => {
+        const hidden = entryPath.split('/').some(isHiddenOrSystem);
+        if (hidden) skipped.push({ path: entryPath, reason: 'hidden or system file' });
+        return !hidden;
+      },
+      onSkip: (entryPath: string, reason: string) => skipped.push({ path: entryPath, reason }),
+    });
+    for await (const entry of entries) {
+      // Inside an archive the content hash is the stamp: mtime is the archive's.
+      await consider({ relPath: entry.path, bytes: entry.size, mtimeMs: 0, load: async () => entry.data });
+    }
+  }
+  await pool.drain();
+
+  // Whose face is each file: decided once every path is known (the wrapper folder and the layout depend on all of them).
+  const faces = [...outcomes.entries()].filter((entry): entry is [string, Extract<Outcome, { kind: 'face' }>] => entry[1].kind === 'face');
+  for (const [, outcome] of outcomes) if (outcome.kind === 'rejected') skipped.push({ path: outcome.rejection.path, reason: outcome.rejection.reason });
+  const identityOf = compileIdentityRule(rule);
+  const { wrapper, layout } = chooseLayout(faces.map(([relPath]) => relPath), layoutChoice, identityOf);
+  const strip = (relPath: string): string => (wrapper === '' ? relPath : relPath.slice(wrapper.length + 1));
+  const placed: Array<{ image: CachedImage; pixels: Uint8Array | number }> = [];
+  for (const [relPath, outcome] of faces) {
+    const placement = placeFile(strip(relPath), layout, identityOf);
+    if ('skip' in placement) skipped.push({ path: relPath, reason: placement.skip });
+    else placed.push({ image: { ...outcome.image, identity: placement.identity }, pixels: outcome.pixels });
+  }
+  placed.sort((a, b) => naturalCompare(a.image.identity, b.image.identity) || naturalCompare(a.image.relPath, b.image.relPath));
+  skipped.sort((a, b) => naturalCompare(a.path, b.path));
+
+  checkUsable(source, placed.length, new Set(placed.map((p) => p.image.identity)), skipped, layout, rule);
+
+  const index: CacheIndex = {
+    version: CACHE_FORMAT_VERSION,
+    source: kind === 'archive' ? { kind, path: source, bytes: info.size, mtimeMs: info.mtimeMs } : { kind, path: source },
+    storedSize,
+    fit,
+    wrapper,
+    layout,
+    identityRule: rule,
+    images: placed.map((p) => p.image),
+    rejected: [...outcomes.values()].flatMap((o) => (o.kind === 'rejected' ? [o.rejection] : [])),
+    skipped,
+    updatedAt: new Date().toISOString(),
+  };
+  const decoded = placed.filter((p) => typeof p.pixels !== 'number').length;
+  const removed = previous ? previous.index.images.filter((image) => !outcomes.has(image.relPath)).length : 0;
+
+  if (previous && decoded === 0 && removed === 0 && sameIndex(previous.index, index)) {
+    progress({ phase: 'done', done: placed.length, total: placed.length });
+    return datasetFromCache(previous, cachePath, { decoded: 0, reused: placed.length, removed: 0, started });
+  }
+
+  progress({ phase: 'writing', done: 0, total: placed.length });
+  const faceBytes = storedSize * storedSize;
+  const pixels = new Uint8Array(new SharedArrayBuffer(placed.length * faceBytes));
+  const oldPixels = placed.some((p) => typeof p.pixels === 'number') && previous ? await readCachePixels(cachePath, previous) : null;
+  placed.forEach((p, i) => {
+    const face = typeof p.pixels === 'number' ? (oldPixels as Uint8Array).subarray(p.pixels * faceBytes, (p.pixels + 1) * faceBytes) : p.pixels;
+    pixels.set(face, i * faceBytes);
+  });
+  await mkdir(join(dataDir, 'cache'), { recursive: true });
+  await writeCache(cachePath, index, pixels);
+  const opened = await readCacheIndex(cachePath);
+  if (!opened) throw new Error(`the dataset cache just written cannot be read back: ${cachePath}`);
+  progress({ phase: 'done', done: placed.length, total: placed.length });
+  return datasetFromCache(opened, cachePath, { decoded, reused: placed.length - decoded, removed, started }, pixels);
+}
+
+/** What the previous cache already knows, by path and by content. */
+class CacheLookup {
+  private readonly byPath = new Map<string, { image: CachedImage; slot: number }>();
+  private readonly byHash = new Map<string, { image: CachedImage; slot: number }>();
+  private readonly rejectedByPath = new Map<string, CachedRejection>();
+
+  constructor(previous: OpenedCache | null) {
+    previous?.index.images.forEach((image, slot) => {
+      this.byPath.set(image.relPath, { image, slot });
+      this.byHash.set(image.sha256, { image, slot });
+    });
+    for (const rejection of previous?.index.rejected ?? []) this.rejectedByPath.set(rejection.path, rejection);
+  }
+
+  unchanged(candidate: Candidate): { image: CachedImage; slot: number } | CachedRejection | null {
+    if (candidate.mtimeMs === 0) return null; // archive entries: only the content hash tells
+    const hit = this.byPath.get(candidate.relPath);
+    if (hit && hit.image.bytes === candidate.bytes && hit.image.mtimeMs === candidate.mtimeMs) return hit;
+    const rejected = this.rejectedByPath.get(candidate.relPath);
+    if (rejected && rejected.bytes === candidate.bytes && rejected.mtimeMs === candidate.mtimeMs) return rejected;
+    return null;
+  }
+
+  sameContent(hash: string): { image: CachedImage; slot: number } | null {
+    return this.byHash.get(hash) ?? null;
+  }
+}
+
+async function examine(candidate: Candidate, reuse: CacheLookup, decodeOptions: DecodeOptions): Promise<Outcome> {
+  const { relPath, bytes, mtimeMs } = candidate;
+  const known = reuse.unchanged(candidate);
+  if (known && 'slot' in known) {
+    return { kind: 'face', image: { ...known.image, relPath }, pixels: known.slot };
+  }
+  if (known) return { kind: 'rejected', rejection: known };
+
+  const reject = (reason: string): Outcome => ({ kind: 'rejected', rejection: { path: relPath, reason, bytes, mtimeMs } });
+  let data: Uint8Array;
+  try {
+    data = await candidate.load();
+  } catch (error) {
+    // Not remembered: a permission fixed later should make the file count.
+    return { kind: 'rejected', rejection: { path: relPath, reason: describeFsError(error), bytes: -1, mtimeMs: -1 } };
+  }
+  const hash = sha256(data);
+  const same = reuse.sameContent(hash);
+  if (same) {
+    return { kind: 'face', image: { ...same.image, relPath, bytes, mtimeMs }, pixels: same.slot };
+  }
+  try {
+    const face = await decodeFace(data, decodeOptions);
+    return {
+      kind: 'face',
+      image: { relPath, format: face.format, width: face.width, height: face.height, sha256: hash, bytes, mtimeMs },
+      pixels: face.pixels,
+    };
+  } catch (error) {
+    if (error instanceof UnusableImage) return reject(error.message);
+    throw error;
+  }
+}
+
+function checkUsable(source: string, images: number, identities: Set<string>, skipped: readonly SkippedFile[], layout: LayoutKind, rule: IdentityRule): void {
+  if (images === 0) {
+    const reasons = new Map<string, number>();
+    for (const s of skipped) reasons.set(s.reason, (reasons.get(s.reason) ?? 0) + 1);
+    const summary = [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([reason, n]) => `${n} x ${reason}`).join('; ');
+    throw new DatasetError(
+      skipped.length === 0 ? 'The folder holds no files at all' : `No usable face image was found (${skipped.length} files left out: ${summary})`,
+      'Choose a folder of JPEG, PNG, WebP, GIF, TIFF or PGM images: one folder per person, or one flat folder with the person in the file name',
+      source,
+    );
+  }
+  if (identities.size < 2) {
+    const only = [...identities][0] ?? '';
+    throw new DatasetError(
+      `Only one identity ("${only}") was found; telling faces apart needs at least 2 people`,
+      layout === 'flat'
+        ? `Check the identity rule (${describeIdentityRule(layout, rule)}) or add images of other people`
+        : 'Add a folder for each other person, or choose the folder one level up',
+      source,
+    );
+  }
+}
+
+function sameIndex(a: CacheIndex, b: CacheIndex): boolean {
+  const key = (index: CacheIndex): string =>
+    JSON.stringify([index.wrapper, index.layout, index.identityRule, index.images, index.rejected, index.skipped, index.source]);
+  return key(a) === key(b);
+}
