@@ -9,6 +9,7 @@ import { openSyntheticDataset } from '../synthetic-dataset';
 import { DatasetError } from '../errors';
 import type { ImportReport } from '../face-dataset';
 import { makeIdentityFolders, makeImage, tempDir, writeFiles } from './fixtures';
+import { makeZip } from './zip-writer';
 
 async function fixture(identities = 3, perIdentity = 4): Promise<{ root: string; dataDir: string }> {
   const root = await tempDir();
@@ -180,6 +181,23 @@ describe('flat folders and identity rules', () => {
 });
 
 describe('archives', () => {
+  test('a .zip of a flat Yale-style folder, with the junk macOS adds, imports by the first-dot rule', async () => {
+    const entries = [];
+    for (const subject of ['subject01', 'subject02', 'subject03']) {
+      for (const [k, pose] of ['happy', 'sad', 'glasses'].entries()) entries.push({ name: `yalefaces/${subject}.${pose}`, data: await makeImage('gif', k) });
+    }
+    entries.push({ name: '__MACOSX/yalefaces/._subject01.happy', data: Buffer.from('junk') }, { name: 'yalefaces/Readme.txt', data: Buffer.from('read me') });
+    const archive = join(await tempDir(), 'yalefaces.zip');
+    await writeFile(archive, makeZip(entries));
+    const dataset = await importDataset(archive, { dataDir: await tempDir(), inputSize: 32 });
+    expect(dataset.report.layout).toBe('flat');
+    expect(dataset.identities).toEqual(['subject01', 'subject02', 'subject03']);
+    expect(dataset.images).toHaveLength(9);
+    const skipped = dataset.report.skipped.map((s) => s.path);
+    expect(skipped).toContain('yalefaces/Readme.txt');
+    expect(skipped).toContain('__MACOSX/yalefaces/._subject01.happy');
+  });
+
   test('a .tar.gz of identity folders inside a wrapper folder imports like the folder, and re-opens without reading', async () => {
     const src = await tempDir();
     await makeIdentityFolders(join(src, 'faces'), 3, 3);

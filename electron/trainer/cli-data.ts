@@ -1,0 +1,51 @@
+// `lab data …`: look at a dataset before training on it.
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { contactSheetPng } from '../../datasets';
+import { positiveInt, seedArg } from './cli-args';
+import { addDatasetFlags, describeDataset, openWithProgress, type DatasetFlags } from './cli-dataset';
+import { formatPairs, generatePairs } from '../../datasets/pairs';
+import { writeFileAtomic } from '../../datasets/atomic-file';
+import { registerCatalogCommands } from './cli-catalog';
+
+export function registerDataCommands(program: Command): void {
+  const data = program.command('data').description('import and inspect face datasets');
+  registerCatalogCommands(data);
+
+  addDatasetFlags(
+    data
+      .command('inspect')
+      .description('import a dataset (folder, archive, or "synthetic") and print what is in it, with a contact sheet PNG of the first faces')
+      .argument('<path>', 'a folder of identities, a flat folder, a .zip/.tar/.tar.gz archive, or "synthetic"')
+      .option('--sheet <file>', 'where to write the contact sheet', 'contact-sheet.png')
+      .option('--json', 'print the import report as JSON instead'),
+  ).action(async (path: string, flags: DatasetFlags & { sheet: string; json?: boolean }) => {
+    const dataset = await openWithProgress(path, flags);
+    await writeFile(flags.sheet, await contactSheetPng(dataset));
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify({ ...dataset.report, identityNames: dataset.identities, imagesPerIdentity: dataset.imagesPerIdentity(), contactSheet: flags.sheet }, null, 2)}\n`);
+    } else {
+      process.stdout.write(`${describeDataset(dataset, flags.input)}\nContact sheet: ${flags.sheet}\n`);
+    }
+  });
+
+  addDatasetFlags(
+    data
+      .command('pairs')
+      .description("write a verification pairs file in LFW's pairs.txt format: balanced matched/mismatched pairs, identity-disjoint folds, seeded")
+      .argument('<path>', 'the dataset (as for inspect)')
+      .requiredOption('--out <file>', 'where to write the pairs file')
+      .option('--folds <n>', 'number of folds (LFW: 10)', positiveInt, 10)
+      .option('--per-fold <n>', 'matched (and as many mismatched) pairs per fold; default: as many as the data allows, up to 300', positiveInt)
+      .option('--seed <n>', 'random seed', seedArg, 1),
+  ).action(async (path: string, flags: DatasetFlags & { out: string; folds: number; perFold?: number; seed: number }) => {
+    const dataset = await openWithProgress(path, flags);
+    const pairs = generatePairs(dataset, { folds: flags.folds, perFold: flags.perFold, seed: flags.seed });
+    await writeFileAtomic(resolve(flags.out), [Buffer.from(formatPairs(pairs), 'utf8')]);
+    for (const note of pairs.notes) process.stdout.write(`note: ${note}\n`);
+    process.stdout.write(
+      `Wrote ${flags.out}: ${pairs.folds} folds x (${pairs.perFold} matched + ${pairs.perFold} mismatched) = ${pairs.pairs.length} pairs from ${dataset.identities.length} identities of ${dataset.name}\n`,
+    );
+  });
+}

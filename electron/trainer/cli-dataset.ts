@@ -1,0 +1,76 @@
+// Opening a dataset from the command line: the flags every command shares, a
+// progress bar while importing, and the summary printed afterwards.
+import { Option, type Command } from 'commander';
+import { openDataset, type FaceDataset, type ImportOptions } from '../../datasets';
+import { identityPatternArg, positiveInt } from './cli-args';
+import { progressBar } from './cli-progress-bar';
+
+export interface DatasetFlags {
+  input: number;
+  layout: 'auto' | 'folders' | 'flat';
+  identityRegex?: string;
+}
+
+export function addDatasetFlags(command: Command): Command {
+  return command
+    .option('--input <px>', 'network input size; faces are stored at input*144/128', positiveInt, 128)
+    .addOption(new Option('--layout <layout>', 'folders: one folder per identity; flat: identity in the file name').choices(['auto', 'folders', 'flat']).default('auto'))
+    .option('--identity-regex <regex>', "flat layout: regular expression with one capture group for the identity (default: text before the first '.'), e.g. '^(.+)_\\d+\\.'", identityPatternArg);
+}
+
+export async function openWithProgress(spec: string, flags: DatasetFlags): Promise<FaceDataset> {
+  const bar = progressBar('Importing', 'files');
+  const options: ImportOptions = {
+    inputSize: flags.input,
+    layout: flags.layout,
+    identityRule: flags.identityRegex === undefined ? undefined : { kind: 'regex', pattern: flags.identityRegex },
+    onProgress: (p) => {
+      if (p.phase === 'decoding') bar.update(p.done, p.total, 'decoding');
+    },
+  };
+  try {
+    return await openDataset(spec, options);
+  } finally {
+    bar.stop();
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+function tally(values: string[], top: number): string {
+  const counts = new Map<string, number>();
+  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
+  const sorted = [...counts].sort((a, b) => b[1] - a[1]);
+  const shown = sorted.slice(0, top).map(([value, n]) => `${value} (${n})`);
+  if (sorted.length > top) shown.push(`and ${sorted.length - top} more`);
+  return shown.join(', ');
+}
+
+export function describeDataset(dataset: FaceDataset, inputSize: number): string {
+  const r = dataset.report;
+  const perIdentity = dataset.imagesPerIdentity();
+  const lines = [
+    `Dataset:     ${dataset.name}${dataset.synthetic ? '  [SYNTHETIC: drawn by the lab, not real faces]' : ''}`,
+    `Source:      ${r.source} (${r.kind}${r.wrapper ? `, inside ${r.wrapper}/` : ''})`,
+    `Layout:      ${r.layout}: ${r.identityRule}`,
+    `Identities:  ${dataset.identities.length}`,
+    `Images:      ${dataset.images.length} (per identity: min ${Math.min(...perIdentity)}, median ${median(perIdentity)}, max ${Math.max(...perIdentity)})`,
+    `Image sizes: ${tally(dataset.images.map((i) => `${i.width}x${i.height}`), 5)}`,
+    `Formats:     ${tally(dataset.images.map((i) => i.format), 6)}`,
+    `Stored as:   ${dataset.storedSize}x${dataset.storedSize} grey (crops of ${inputSize} for the network)`,
+    `This time:   ${r.decoded} decoded, ${r.reused} from the cache${r.removed ? `, ${r.removed} gone since last time` : ''}, ${r.seconds.toFixed(2)} s`,
+    `Cache:       ${r.cachePath}`,
+  ];
+  if (r.skipped.length === 0) lines.push('Skipped:     nothing');
+  else {
+    lines.push(`Skipped:     ${r.skipped.length} file${r.skipped.length === 1 ? '' : 's'}`);
+    const shown = r.skipped.slice(0, 50);
+    for (const s of shown) lines.push(`  ${s.path}: ${s.reason}`);
+    if (r.skipped.length > shown.length) lines.push(`  … and ${r.skipped.length - shown.length} more`);
+  }
+  return lines.join('\n');
+}

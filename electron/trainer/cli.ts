@@ -1,0 +1,30 @@
+// The headless lab: `npm run lab -- <command>`. Plain Node, no Electron.
+import { Command } from 'commander';
+import { registerDataCommands } from './cli-data';
+import { DatasetError } from '../../datasets';
+
+// `npm run lab` runs in the project folder; paths on the command line are the user's, relative to where they typed.
+const userCwd = process.env['INIT_CWD'];
+if (userCwd) process.chdir(userCwd);
+
+const program = new Command('lab')
+  .description('Face CNN Lab, headless: import face datasets, make verification pairs (training arrives in the next release)')
+  .option('--data-dir <dir>', 'where the lab keeps caches, downloads and runs (default: FACE_CNN_LAB_DATA or the platform data folder)')
+  .hook('preAction', (command) => {
+    const dataDir = command.opts<{ dataDir?: string }>().dataDir;
+    if (dataDir !== undefined) process.env['FACE_CNN_LAB_DATA'] = dataDir;
+  })
+  .showHelpAfterError();
+
+registerDataCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof DatasetError) {
+    process.stderr.write(`error: ${error.message}\n`);
+    process.exit(1);
+  }
+  process.stderr.write(`unexpected error (please report it): ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(2);
+}

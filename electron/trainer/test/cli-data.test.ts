@@ -1,0 +1,129 @@
+// The headless lab's data commands, run as a user runs them: a separate process.
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { parsePairs } from '../../../datasets/pairs';
+import { makeIdentityFolders, makeImage, tempDir } from '../../../datasets/test/fixtures';
+import { makeZip } from '../../../datasets/test/zip-writer';
+
+const root = resolve(import.meta.dirname, '../../..');
+
+// Asynchronous, so that a test's own HTTP server can answer the child.
+function lab(args: string[], dataDir: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', join(root, 'electron/trainer/cli.ts'), ...args],
+      { cwd: root, env: { ...process.env, FACE_CNN_LAB_DATA: dataDir, INIT_CWD: '' }, encoding: 'utf8' },
+      (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe('lab data', () => {
+  test('inspect prints identities, counts, sizes, skipped files, and writes a contact sheet', async () => {
+    const folder = await tempDir();
+    await makeIdentityFolders(folder, 4, 3);
+    const sheet = join(await tempDir(), 'sheet.png');
+    const { code, stdout, stderr } = await lab(['data', 'inspect', folder, '--input', '32', '--sheet', sheet], await tempDir());
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/Identities:\s+4\n/);
+    expect(stdout).toMatch(/Images:\s+12 \(per identity: min 3, median 3, max 3\)/);
+    expect(stdout).toMatch(/Image sizes: 48x56 \(12\)/);
+    expect(stdout).toMatch(/Stored as:\s+36x36 grey/);
+    expect(stdout).toMatch(/Skipped:\s+nothing/);
+    expect(existsSync(sheet)).toBe(true);
+  });
+
+  test('inspect of the synthetic set needs no files and says it is synthetic', async () => {
+    const sheet = join(await tempDir(), 'sheet.png');
+    const { code, stdout } = await lab(['data', 'inspect', 'synthetic:5x4', '--input', '32', '--sheet', sheet], await tempDir());
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/SYNTHETIC: drawn by the lab, not real faces/);
+    expect(stdout).toMatch(/Identities:\s+5\n/);
+  });
+
+  test('--json gives the report as data', async () => {
+    const folder = await tempDir();
+    await makeIdentityFolders(folder, 2, 2);
+    const { code, stdout } = await lab(['data', 'inspect', folder, '--json', '--input', '32', '--sheet', join(await tempDir(), 's.png')], await tempDir());
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout) as { identities: number; identityNames: string[] };
+    expect(report.identities).toBe(2);
+    expect(report.identityNames).toEqual(['person1', 'person2']);
+  });
+
+  test('pairs writes an LFW-format file that parses back', async () => {
+    const folder = await tempDir();
+    await makeIdentityFolders(folder, 8, 3);
+    const out = join(await tempDir(), 'pairs.txt');
+    const { code, stdout } = await lab(['data', 'pairs', folder, '--out', out, '--folds', '4', '--input', '32'], await tempDir());
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/Wrote .*pairs\.txt: 4 folds/);
+    const parsed = parsePairs(readFileSync(out, 'utf8'));
+    expect(parsed.folds).toBe(4);
+    expect(parsed.pairs.filter((p) => p.matched).length).toBe(parsed.pairs.filter((p) => !p.matched).length);
+  });
+
+  test('user errors: one clear line on stderr, exit code 1, no stack trace', async () => {
+    const missing = await lab(['data', 'inspect', '/no/such/faces'], await tempDir());
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^error: Nothing exists at this path: \/no\/such\/faces\. Check the spelling/);
+    expect(missing.stderr).not.toMatch(/\n\s+at /);
+
+    const badRegex = await lab(['data', 'inspect', '/tmp', '--identity-regex', '^.+_\\d+'], await tempDir());
+    expect(badRegex.code).toBe(1);
+    expect(badRegex.stderr).toMatch(/must have exactly one capture group/);
+
+    const folder = await tempDir();
+    await makeIdentityFolders(folder, 3, 1);
+    const pairs = await lab(['data', 'pairs', folder, '--out', join(folder, 'p.txt'), '--folds', '1', '--input', '32'], await tempDir());
+    expect(pairs.code).toBe(1);
+    expect(pairs.stderr).toMatch(/^error: .*person1.*1 image/);
+    expect(existsSync(join(folder, 'p.txt'))).toBe(false);
+  });
+
+  test('download shows the terms, needs them accepted, fetches from a mirror, imports, and does not fetch twice', async () => {
+    // A local mirror of att_faces.zip: 3 people x 2 PGM faces, as the real archive lays them out.
+    const files = [];
+    for (let person = 1; person <= 3; person++) {
+      for (let k = 1; k <= 2; k++) files.push({ name: `s${person}/${k}.pgm`, data: await makeImage('pgm', person * 10 + k) });
+    }
+    const zip = makeZip([...files, { name: 'README', data: Buffer.from('ORL faces') }]);
+    const requests: string[] = [];
+    const server = createServer((request, response) => {
+      requests.push(request.url ?? '');
+      if (request.url !== '/att_faces.zip') return void response.writeHead(404).end();
+      response.writeHead(200, { 'content-length': zip.length, 'content-type': 'application/zip' }).end(zip);
+    });
+    await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
+    const mirror = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const dataDir = await tempDir();
+    try {
+      const refused = await lab(['data', 'download', 'orl', '--mirror', mirror], dataDir);
+      expect(refused.code).toBe(1);
+      expect(refused.stdout).toMatch(/Samaria/); // the citation is shown before anything else
+      expect(refused.stderr).toMatch(/terms .* were not accepted\. Read them above, then run the command again with --accept-terms/);
+      expect(requests).toEqual([]);
+
+      const first = await lab(['data', 'download', 'orl', '--accept-terms', '--mirror', mirror, '--input', '32'], dataDir);
+      expect(first.stderr).toBe('');
+      expect(first.code).toBe(0);
+      expect(first.stdout).toMatch(/att_faces\.zip: downloaded from http:\/\/127\.0\.0\.1/);
+      expect(first.stdout).toMatch(/Identities:\s+3\n/);
+      expect(first.stdout).toMatch(/Images:\s+6 /);
+      expect(existsSync(join(dataDir, 'downloads', 'orl', 'att_faces.zip'))).toBe(true);
+
+      const second = await lab(['data', 'download', 'orl', '--accept-terms', '--mirror', mirror, '--input', '32', '--no-import'], dataDir);
+      expect(second.code).toBe(0);
+      expect(second.stdout).toMatch(/att_faces\.zip: already downloaded/);
+      expect(requests).toEqual(['/att_faces.zip']);
+    } finally {
+      server.close();
+    }
+  });
+});
