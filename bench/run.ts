@@ -1,0 +1,101 @@
+// `npm run bench`: speed and memory figures, printed as a table and written to
+// bench/results/<timestamp>.json. Targets are checked here, never in unit tests.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import sharp from 'sharp';
+import { renderSyntheticFace } from '../datasets/synthetic';
+
+const root = resolve(import.meta.dirname, '..');
+const ORL = process.env['FACE_CNN_LAB_SHARED'] ? join(process.env['FACE_CNN_LAB_SHARED'], 'orl_faces') : resolve(root, '../shared/datasets/orl_faces');
+
+interface Row {
+  readonly name: string;
+  readonly images: number;
+  readonly seconds: number;
+  readonly imagesPerSecond: number;
+  readonly peakRssMiB: number;
+  readonly target: string;
+  readonly met: boolean | null;
+}
+
+/** 5,000 face-like 250x250 JPEGs (LFW's size), made once and kept in the temp folder. */
+async function jpegFolder(count: number): Promise<string> {
+  const folder = join(tmpdir(), `fcl-bench-jpeg-${count}`);
+  if (existsSync(join(folder, 'done'))) return folder;
+  await rm(folder, { recursive: true, force: true });
+  const identities = 250;
+  for (let i = 0; i < count; i++) {
+    const id = i % identities;
+    const k = Math.floor(i / identities);
+    const grey = renderSyntheticFace({ identities, imagesPerIdentity: count / identities, size: 250, seed: 11 }, id, k);
+    const dir = join(folder, `person${String(id).padStart(4, '0')}`);
+    await mkdir(dir, { recursive: true });
+    await sharp(grey, { raw: { width: 250, height: 250, channels: 1 } }).jpeg({ quality: 90 }).toFile(join(dir, `${String(k).padStart(4, '0')}.jpg`));
+  }
+  await writeFile(join(folder, 'done'), '');
+  return folder;
+}
+
+function runCase(source: string, dataDir: string, inputSize: number, repeats: number): { times: Array<{ seconds: number; decoded: number; images: number }>; peakRssMiB: number } {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/import-case.ts'), source, dataDir, String(inputSize), String(repeats)], { encoding: 'utf8', cwd: root });
+  return JSON.parse(out);
+}
+
+async function importRows(name: string, source: string, coldTarget: number | null, warmTargetSeconds: number | null): Promise<Row[]> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'fcl-bench-data-'));
+  const cold = runCase(source, dataDir, 128, 1);
+  const warm = runCase(source, dataDir, 128, 3);
+  await rm(dataDir, { recursive: true, force: true });
+  const c = cold.times[0]!;
+  const bestWarm = warm.times.reduce((a, b) => (a.seconds < b.seconds ? a : b));
+  if (bestWarm.decoded !== 0) throw new Error(`warm open of ${name} decoded ${bestWarm.decoded} files`);
+  return [
+    {
+      name: `import ${name}, cold (decode)`,
+      images: c.images,
+      seconds: c.seconds,
+      imagesPerSecond: c.images / c.seconds,
+      peakRssMiB: cold.peakRssMiB,
+      target: coldTarget === null ? '' : `>= ${coldTarget} img/s`,
+      met: coldTarget === null ? null : c.images / c.seconds >= coldTarget,
+    },
+    {
+      name: `open ${name}, warm (cache)`,
+      images: bestWarm.images,
+      seconds: bestWarm.seconds,
+      imagesPerSecond: bestWarm.images / bestWarm.seconds,
+      peakRssMiB: warm.peakRssMiB,
+      target: warmTargetSeconds === null ? '' : `< ${warmTargetSeconds} s`,
+      met: warmTargetSeconds === null ? null : bestWarm.seconds < warmTargetSeconds,
+    },
+  ];
+}
+
+const rows: Row[] = [];
+if (existsSync(ORL)) rows.push(...(await importRows('ORL (400 PGM 92x112)', ORL, null, null)));
+else console.log(`skipped ORL rows: ${ORL} not found`);
+rows.push(...(await importRows('5,000 JPEG 250x250', await jpegFolder(5000), 800, 0.5)));
+
+const table = rows.map((r) => ({
+  case: r.name,
+  images: r.images,
+  seconds: r.seconds.toFixed(3),
+  'images/s': Math.round(r.imagesPerSecond),
+  'peak RSS MiB': Math.round(r.peakRssMiB),
+  target: r.target,
+  met: r.met === null ? '' : r.met ? 'yes' : 'NO',
+}));
+console.table(table);
+const results = {
+  when: new Date().toISOString(),
+  machine: { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version },
+  notes: 'stored size 144 (input 128); cold = fresh cache, files already in the OS page cache; warm = best of 3 opens including reading all pixels',
+  rows,
+};
+await mkdir(join(root, 'bench/results'), { recursive: true });
+const file = join(root, 'bench/results', `${results.when.replace(/[:.]/g, '-')}.json`);
+await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+console.log(`written ${file}`);

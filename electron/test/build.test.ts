@@ -1,0 +1,51 @@
+// The app's build: electron-vite emits main, the trainer, a CommonJS preload and
+// the renderer, and the built trainer runs as a plain Node child process.
+import { execFileSync, fork } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { PROTOCOL_VERSION } from '../trainer/version';
+
+const root = resolve(import.meta.dirname, '../..');
+
+function talkTo(entry: string, execArgv: string[] = []): Promise<unknown[]> {
+  return new Promise((done, fail) => {
+    const child = fork(entry, [], { execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const replies: unknown[] = [];
+    child.on('message', (message) => {
+      replies.push(message);
+      if (replies.length === 1) {
+        child.send({ type: 'ping' });
+        child.send({ type: 'launch-missiles' });
+      }
+      if (replies.length === 3) child.kill();
+    });
+    child.on('exit', () => done(replies));
+    child.on('error', fail);
+    setTimeout(() => child.kill(), 20_000).unref();
+  });
+}
+
+describe('electron-vite build', () => {
+  beforeAll(() => {
+    execFileSync(process.execPath, [join(root, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'], { cwd: root, stdio: 'pipe' });
+  });
+
+  test('emits every entry; the preload is CommonJS (sandboxed preloads cannot be ES modules)', () => {
+    for (const file of ['out/main/index.js', 'out/main/trainer.js', 'out/preload/index.cjs', 'out/renderer/index.html']) expect(existsSync(join(root, file)), file).toBe(true);
+    const preload = readFileSync(join(root, 'out/preload/index.cjs'), 'utf8');
+    expect(preload).toMatch(/require\(["']electron["']\)/);
+    expect(preload).not.toMatch(/^import /m);
+    const main = readFileSync(join(root, 'out/main/index.js'), 'utf8');
+    expect(main).toMatch(/contextIsolation: true/);
+    expect(main).toMatch(/sandbox: true/);
+    expect(main).toMatch(/preload\/index\.cjs/);
+  });
+
+  test('the built trainer runs under child_process.fork and answers', async () => {
+    const replies = await talkTo(join(root, 'out/main/trainer.js'));
+    expect(replies[0]).toMatchObject({ type: 'ready', protocol: PROTOCOL_VERSION });
+    expect(replies[1]).toEqual({ type: 'pong', protocol: PROTOCOL_VERSION });
+    expect(replies[2]).toEqual({ type: 'error', message: 'unknown message type: launch-missiles' });
+  });
+});
