@@ -39,9 +39,15 @@ async function jpegFolder(count: number): Promise<string> {
   return folder;
 }
 
+type CaseResult = { times: Array<{ seconds: number; decoded: number; images: number }>; peakRssMiB: number };
+
+function runScript(script: string, args: string[]): CaseResult {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench', script), ...args], { encoding: 'utf8', cwd: root });
+  return JSON.parse(out) as CaseResult;
+}
+
 function runCase(source: string, dataDir: string, inputSize: number, repeats: number): { times: Array<{ seconds: number; decoded: number; images: number }>; peakRssMiB: number } {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/import-case.ts'), source, dataDir, String(inputSize), String(repeats)], { encoding: 'utf8', cwd: root });
-  return JSON.parse(out);
+  return runScript('import-case.ts', [source, dataDir, String(inputSize), String(repeats)]);
 }
 
 async function importRows(name: string, source: string, coldTarget: number | null, warmTargetSeconds: number | null): Promise<Row[]> {
@@ -77,7 +83,11 @@ async function importRows(name: string, source: string, coldTarget: number | nul
 const rows: Row[] = [];
 if (existsSync(ORL)) rows.push(...(await importRows('ORL (400 PGM 92x112)', ORL, null, null)));
 else console.log(`skipped ORL rows: ${ORL} not found`);
-rows.push(...(await importRows('5,000 JPEG 250x250', await jpegFolder(5000), 800, 0.5)));
+const jpegs = await jpegFolder(5000);
+rows.push(...(await importRows('5,000 JPEG 250x250', jpegs, 800, 0.5)));
+const ceiling = runScript('decode-case.ts', [jpegs, '144', '6']);
+const c = ceiling.times[0]!;
+rows.push({ name: 'decodeFace only (sharp), 5,000 JPEG 250x250', images: c.images, seconds: c.seconds, imagesPerSecond: c.images / c.seconds, peakRssMiB: ceiling.peakRssMiB, target: '', met: null });
 
 const table = rows.map((r) => ({
   case: r.name,

@@ -1,11 +1,16 @@
 // One image file's bytes -> one preprocessed face: grey, resized so it fills a
 // square of `storedSize` (the Light CNN reference stores 144 px and crops 128).
+import { imageSize } from 'image-size';
 import sharp from 'sharp';
 import type { Sharp } from 'sharp';
 import { NetpbmError, readNetpbm } from './netpbm';
 import { isSupported, sniffFormat, type ImageFormat } from './sniff';
 
 export type FitMode = 'cover' | 'contain' | 'fill';
+
+// libvips caches operations for re-use; every face is decoded once, so the cache
+// only costs time and memory (about a fifth of the import's speed).
+sharp.cache(false);
 
 export interface DecodeOptions {
   /** Side of the stored square, in pixels. */
@@ -66,7 +71,6 @@ export async function decodeFace(bytes: Uint8Array, options: DecodeOptions): Pro
   let input: Sharp;
   let width: number;
   let height: number;
-  let hasAlpha = false;
   if (format === 'pgm' || format === 'ppm') {
     let raw;
     try {
@@ -80,25 +84,36 @@ export async function decodeFace(bytes: Uint8Array, options: DecodeOptions): Pro
     input = sharp(raw.data, { raw: { width, height, channels: raw.channels } });
   } else {
     const sharpOptions = { limitInputPixels: options.maxInputPixels, failOn: 'truncated', pages: 1 } as const;
+    // Size, alpha and orientation from the header, before any decoding: the
+    // pixel-limit and minimum-size checks must not cost a decode.
+    let orientation = 1;
     try {
-      const meta = await sharp(bytes, sharpOptions).metadata();
-      width = meta.width ?? 0;
-      height = meta.height ?? 0;
-      hasAlpha = meta.hasAlpha ?? false;
-    } catch (error) {
-      throw new UnusableImage(explainSharpError(error, format));
+      const header = imageSize(bytes);
+      width = header.width;
+      height = header.height;
+      orientation = header.orientation ?? 1;
+    } catch {
+      // An unusual but valid header image-size does not know: ask libvips.
+      try {
+        const meta = await sharp(bytes, sharpOptions).metadata();
+        width = meta.width ?? 0;
+        height = meta.height ?? 0;
+        orientation = meta.orientation ?? 1;
+      } catch (error) {
+        throw new UnusableImage(explainSharpError(error, format));
+      }
     }
     if (width * height > options.maxInputPixels) {
       throw new UnusableImage(`image too large (${width}x${height}, over the ${options.maxInputPixels}-pixel limit; a decompression bomb?)`);
     }
     if (Math.min(width, height) < options.minSide) throw tooSmall(width, height, options.minSide);
-    input = sharp(bytes, sharpOptions).rotate(); // honour EXIF orientation
+    input = sharp(bytes, sharpOptions);
+    if (orientation > 1) input = input.rotate(); // honour EXIF orientation
   }
 
-  // Flatten only what is transparent: flattening adds colour channels to grey input.
-  if (hasAlpha) input = input.flatten({ background: '#ffffff' });
   try {
     const { data, info } = await input
+      .flatten({ background: '#ffffff' }) // transparent pixels become white; a no-op without alpha
       .toColourspace('b-w')
       .resize(options.storedSize, options.storedSize, { fit: options.fit, position: 'centre', background: '#000000' })
       .raw()

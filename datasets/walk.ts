@@ -1,5 +1,6 @@
 // Lists the files of a dataset folder, following symbolic links safely, and says
 // why anything it cannot use was left out.
+import type { Stats } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SkippedFile } from './errors';
@@ -55,6 +56,7 @@ export async function walkFolder(root: string): Promise<WalkResult> {
       skipped.push({ path: relDir === '' ? '.' : `${relDir}/`, reason: `folder ${describeFsError(error)}` });
       return;
     }
+    const named: Array<{ relPath: string; absPath: string }> = [];
     for (const entry of entries) {
       const rawName = entry.name as unknown as Buffer;
       let name: string;
@@ -69,18 +71,18 @@ export async function walkFolder(root: string): Promise<WalkResult> {
         continue;
       }
       const relPath = relDir === '' ? name : `${relDir}/${name}`;
-      const absPath = join(dir, name);
-      if (isHiddenOrSystem(name)) {
-        skipped.push({ path: relPath, reason: 'hidden or system file' });
+      if (isHiddenOrSystem(name)) skipped.push({ path: relPath, reason: 'hidden or system file' });
+      else named.push({ relPath, absPath: join(dir, name) });
+    }
+    // One folder's stats at once: one at a time, a 5,000-file folder costs 5,000 thread-pool round trips.
+    const infos = await Promise.allSettled(named.map(({ absPath }) => stat(absPath))); // follows links
+    for (const [i, { relPath, absPath }] of named.entries()) {
+      const outcome = infos[i] as PromiseSettledResult<Stats>;
+      if (outcome.status === 'rejected') {
+        skipped.push({ path: relPath, reason: describeFsError(outcome.reason) });
         continue;
       }
-      let info;
-      try {
-        info = await stat(absPath); // follows links
-      } catch (error) {
-        skipped.push({ path: relPath, reason: describeFsError(error) });
-        continue;
-      }
+      const info = outcome.value;
       if (info.isDirectory()) {
         const real = await realpath(absPath);
         if (ancestors.has(real)) {

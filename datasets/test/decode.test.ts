@@ -83,6 +83,23 @@ describe('decodeFace', () => {
     expect(value).toBeLessThan(160);
   });
 
+  test('transparent pixels become white, not black', async () => {
+    const clear = await sharp({ create: { width: 40, height: 40, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).png().toBuffer();
+    const face = await decodeFace(clear, options);
+    expect(Math.min(...face.pixels)).toBe(255);
+  });
+
+  test('EXIF orientation is honoured', async () => {
+    // A 40x20 image, top half black and bottom half white, stored with "rotate 90 clockwise".
+    const raw = Buffer.alloc(40 * 20 * 3, 0);
+    raw.fill(255, 40 * 10 * 3);
+    const jpeg = await sharp(raw, { raw: { width: 40, height: 20, channels: 3 } }).jpeg().withMetadata({ orientation: 6 }).toBuffer();
+    const face = await decodeFace(jpeg, { ...options, fit: 'fill' });
+    // Upright, the black half is on the right.
+    expect(face.pixels[18 * 36 + 2]).toBeGreaterThan(200);
+    expect(face.pixels[18 * 36 + 33]).toBeLessThan(50);
+  });
+
   test('cover fit crops the long side; contain letterboxes', async () => {
     const wide = await sharp({ create: { width: 80, height: 40, channels: 3, background: '#ffffff' } }).png().toBuffer();
     const cover = await decodeFace(wide, { ...options, fit: 'cover' });
