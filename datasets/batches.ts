@@ -50,6 +50,8 @@ export interface BatchOptions {
    * for tests; the output is the same either way). Default 2.
    */
   prefetch?: number;
+  /** First batch of the epoch to hand out (a resumed run continues mid-epoch). Default 0. */
+  startBatch?: number;
 }
 
 export interface Batch {
@@ -227,6 +229,9 @@ class Batches implements AsyncIterableIterator<Batch> {
     this.epoch = epoch;
     this.prefetch = prefetch;
     this.order = epochOrder(indices, options.shuffle, options.seed, epoch);
+    const startBatch = options.startBatch ?? 0;
+    if (!Number.isInteger(startBatch) || startBatch < 0) throw new RangeError(`startBatch must be a non-negative integer, not ${startBatch}`);
+    this.taken = this.requested = this.delivered = Math.min(startBatch, this.count);
   }
 
   get currentWorker(): Worker | undefined {

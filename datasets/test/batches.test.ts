@@ -400,3 +400,26 @@ describe('batch kernel', () => {
     );
   });
 });
+
+describe('startBatch (a resumed run continues mid-epoch)', () => {
+  it('skips the first batches and yields exactly the rest of the epoch, in both modes', async () => {
+    const images = 20;
+    const storedSize = 36;
+    const pixels = new Uint8Array(images * storedSize * storedSize).map((_, i) => (i * 31) & 255);
+    const labels = Int32Array.from({ length: images }, (_, i) => i % 4);
+    const source = { pixels, storedSize, labels };
+    const base = { indices: Int32Array.from({ length: images }, (_, i) => i), batchSize: 6, inputSize: 32, augment: true, shuffle: true, seed: 5, epoch: 2 };
+    const collect = async (options: Parameters<typeof batches>[1]) => {
+      const out: Array<{ indices: number[]; xs: number[] }> = [];
+      for await (const batch of batches(source, options)) {
+        out.push({ indices: [...batch.indices], xs: [...(await batch.xs.data())] });
+        batch.dispose();
+      }
+      return out;
+    };
+    const full = await collect({ ...base, prefetch: 0 });
+    expect(await collect({ ...base, prefetch: 0, startBatch: 2 })).toEqual(full.slice(2));
+    expect(await collect({ ...base, prefetch: 2, startBatch: 2 })).toEqual(full.slice(2));
+    expect(await collect({ ...base, prefetch: 0, startBatch: 9 })).toEqual([]);
+  });
+});
