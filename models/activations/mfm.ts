@@ -1,0 +1,75 @@
+import * as tf from '@tensorflow/tfjs';
+import { channelsOf, singleShape, singleTensor, withChannels, type Kwargs, type LayerArgs } from './layer-io';
+import { maxOfPieces } from './maxout';
+
+export type MFMVariant = '2/1' | '3/2';
+
+export interface MFMArgs extends LayerArgs {
+  /** '2/1' (default) or '3/2'. */
+  variant?: MFMVariant;
+}
+
+/**
+ * Max-Feature-Map (Wu, He, Sun: Light CNN, 2015/2018), over channels,
+ * channels-last, any rank >= 2.
+ *
+ * - 2/1: input 2N channels, output N. out[..., c] = max(in[..., c], in[..., N + c]):
+ *   the max of the first and the last N channels, as the Light CNN PyTorch
+ *   reference does (`x = torch.split(x, N, 1); torch.max(x[0], x[1])`).
+ * - 3/2: input 3m channels split into thirds a = [0, m), b = [m, 2m), c = [2m, 3m);
+ *   output 2m channels = [max(a, b, c), median(a, b, c)]: channels [0, m) hold the
+ *   largest of the three, channels [m, 2m) the second largest (the top two in
+ *   descending order; the smallest is dropped).
+ *
+ * Ties (measure zero for real-valued inputs) send the gradient to one piece only.
+ */
+export class MFM extends tf.layers.Layer {
+  static className = 'FclMFM';
+  readonly variant: MFMVariant;
+
+  constructor(args: MFMArgs = {}) {
+    super(args);
+    this.variant = args.variant ?? '2/1';
+    if (this.variant !== '2/1' && this.variant !== '3/2') throw new Error(`${this.name}: MFM is 2/1 or 3/2, got ${String(this.variant)}`);
+  }
+
+  override build(inputShape: tf.Shape | tf.Shape[]): void {
+    this.outputChannels(singleShape(inputShape, this.name));
+    super.build(inputShape);
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
+    return tf.tidy(() => {
+      const x = singleTensor(inputs, this.name);
+      this.outputChannels(x.shape);
+      if (this.variant === '2/1') return maxOfPieces(tf.split(x, 2, -1));
+      const [a, b, c] = tf.split(x, 3, -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
+      const hiAB = tf.maximum(a, b);
+      const loAB = tf.minimum(a, b);
+      const top = tf.maximum(hiAB, c);
+      // median(a, b, c) = max(min(a, b), min(max(a, b), c)): exact (no a + b + c - max - min rounding).
+      const median = tf.maximum(loAB, tf.minimum(hiAB, c));
+      return tf.concat([top, median], -1);
+    });
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
+    const shape = singleShape(inputShape, this.name);
+    return withChannels(shape, this.outputChannels(shape));
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), variant: this.variant };
+  }
+
+  private outputChannels(shape: tf.Shape): number {
+    const channels = channelsOf(shape, this.name);
+    if (this.variant === '2/1') {
+      if (channels % 2 !== 0) throw new Error(`${this.name}: mfm:2/1 needs an even number of input channels (2N), got ${channels}`);
+      return channels / 2;
+    }
+    if (channels % 3 !== 0) throw new Error(`${this.name}: mfm:3/2 needs a multiple of 3 input channels (3m), got ${channels}`);
+    return (channels / 3) * 2;
+  }
+}
+tf.serialization.registerClass(MFM);
