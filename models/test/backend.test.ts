@@ -1,0 +1,234 @@
+// The backend chain on this machine (no tfjs-node packages: their install needs the
+// network) and, through an injected importer, the failures users meet elsewhere.
+import * as tf from '@tensorflow/tfjs';
+import { createRequire } from 'node:module';
+import { afterEach, describe, expect, test } from 'vitest';
+import { missingLibraries, selectBackend, trainingKernelsMissing, TRAINING_KERNELS } from '../backend';
+
+const require = createRequire(import.meta.url);
+function installed(pkg: string): boolean {
+  try {
+    require.resolve(pkg);
+    return true;
+  } catch {
+    return false;
+  }
+}
+const nativeInstalled = installed('@tensorflow/tfjs-node-gpu') || installed('@tensorflow/tfjs-node');
+if (nativeInstalled) console.warn('backend tests: a tfjs-node package is installed here; the "not installed" expectations are skipped');
+
+const realImport = (name: string): Promise<unknown> => import(/* @vite-ignore */ name);
+
+/** A stand-in for a working tfjs-node: registers 'tensorflow' in OUR tf, computing with the cpu kernels. */
+function fakeNativePackage(options: { usingGpu?: boolean; coreVersion?: string } = {}): () => Promise<unknown> {
+  return async () => {
+    const cpuFactory = tf.findBackendFactory('cpu');
+    if (cpuFactory == null) throw new Error('no cpu backend');
+    for (const kernel of tf.getKernelsForBackend('cpu')) tf.registerKernel({ ...kernel, backendName: 'tensorflow' });
+    // Synchronous, as tfjs-node's NodeJSKernelBackend is.
+    tf.registerBackend('tensorflow', () => Object.assign(cpuFactory() as tf.KernelBackend, { isUsingGpuDevice: options.usingGpu ?? false }), 3);
+    return { version: { ...tf.version, 'tfjs-core': options.coreVersion ?? tf.version_core, 'tfjs-node': '4.22.0' } };
+  };
+}
+
+async function removeFakeNative(): Promise<void> {
+  await tf.setBackend('cpu');
+  if (tf.findBackendFactory('tensorflow') != null) tf.removeBackend('tensorflow');
+  for (const kernel of tf.getKernelsForBackend('tensorflow')) tf.unregisterKernel(kernel.kernelName, 'tensorflow');
+}
+
+/** Deterministic values in [-1, 1). */
+function values(count: number, seed: number): number[] {
+  let s = seed >>> 0;
+  return Array.from({ length: count }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 31 - 1;
+  });
+}
+
+afterEach(async () => {
+  await tf.setBackend('cpu');
+  expect(tf.getBackend()).toBe('cpu');
+});
+
+describe('selectBackend on this machine', () => {
+  test.skipIf(nativeInstalled)('training falls through to cpu, saying why for each backend', async () => {
+    const choice = await selectBackend();
+    expect(choice.name).toBe('cpu');
+    expect(choice.tfBackend).toBe('cpu');
+    expect(tf.getBackend()).toBe('cpu');
+    expect(choice.canTrain).toBe(true);
+    expect(choice.attempts.map((a) => [a.name, a.ok])).toEqual([
+      ['tensorflow-gpu', false],
+      ['tensorflow', false],
+      ['wasm', false],
+      ['cpu', true],
+    ]);
+    expect(choice.attempts[0]?.reason).toBe('tfjs-node-gpu not installed');
+    expect(choice.attempts[1]?.reason).toBe('tfjs-node not installed');
+    expect(choice.attempts[2]?.reason).toMatch(/^wasm lacks Conv2DBackpropFilter, needed for training/);
+    expect(choice.attempts[2]?.canTrain).toBe(false);
+    expect(choice.summary).toMatch(/^training on cpu \(pure JavaScript\): tfjs-node-gpu not installed; tfjs-node not installed; wasm lacks Conv2DBackpropFilter/);
+    expect(trainingKernelsMissing('wasm')).toEqual(['Conv2DBackpropFilter']);
+  });
+
+  test.skipIf(nativeInstalled)('inference picks wasm, and its conv2d equals the cpu result', async () => {
+    const choice = await selectBackend({ purpose: 'infer' });
+    expect(choice.name).toBe('wasm');
+    expect(choice.tfBackend).toBe('wasm');
+    expect(choice.canTrain).toBe(false);
+    expect(choice.attempts.find((a) => a.name === 'wasm')?.reason).toMatch(/lacks Conv2DBackpropFilter, so inference only/);
+    expect(choice.summary).toMatch(/^inference on wasm \(WebAssembly with XNNPACK\): tfjs-node-gpu not installed; tfjs-node not installed$/);
+
+    const x = values(2 * 9 * 9 * 3, 1);
+    const f = values(3 * 3 * 3 * 4, 2);
+    const conv = (): Float32Array =>
+      tf.tidy(() => tf.conv2d(tf.tensor4d(x, [2, 9, 9, 3]), tf.tensor4d(f, [3, 3, 3, 4]), 2, 'same').dataSync() as Float32Array);
+    expect(tf.getBackend()).toBe('wasm');
+    const onWasm = conv();
+    await tf.setBackend('cpu');
+    const onCpu = conv();
+    expect(onWasm.length).toBe(2 * 5 * 5 * 4);
+    for (let i = 0; i < onCpu.length; i++) expect(Math.abs((onWasm[i] ?? NaN) - (onCpu[i] ?? NaN))).toBeLessThan(1e-4 * Math.max(1, Math.abs(onCpu[i] ?? 0)));
+  });
+
+  test('force cpu uses cpu and tries nothing else', async () => {
+    const choice = await selectBackend({ force: 'cpu' });
+    expect(choice.name).toBe('cpu');
+    expect(choice.canTrain).toBe(true);
+    expect(choice.attempts.map((a) => a.name)).toEqual(['cpu']);
+    expect(choice.summary).toBe('training on cpu (pure JavaScript) (forced with --backend)');
+  });
+
+  test('force wasm works for inference, and refuses training naming the missing kernel', async () => {
+    const choice = await selectBackend({ force: 'wasm', purpose: 'infer' });
+    expect(choice.name).toBe('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+    expect(tf.tidy(() => tf.conv2d(tf.ones([1, 4, 4, 1]) as tf.Tensor4D, tf.ones([2, 2, 1, 1]) as tf.Tensor4D, 1, 'valid').sum().dataSync()[0])).toBe(36);
+    await tf.setBackend('cpu');
+    await expect(selectBackend({ force: 'wasm' })).rejects.toThrow(/The wasm backend cannot be used for training: wasm lacks Conv2DBackpropFilter/);
+    expect(tf.getBackend()).toBe('cpu');
+  });
+
+  test.skipIf(nativeInstalled)('force tensorflow throws, telling how to install it', async () => {
+    await expect(selectBackend({ force: 'tensorflow' })).rejects.toThrow(
+      /The tensorflow backend cannot be used for training: tfjs-node not installed\. Install it with `npm install @tensorflow\/tfjs-node@4\.22\.0`/,
+    );
+    await expect(selectBackend({ force: 'tensorflow-gpu', purpose: 'infer' })).rejects.toThrow(/tfjs-node-gpu not installed.*npm install @tensorflow\/tfjs-node-gpu@4\.22\.0.*CUDA 11\.2 and cuDNN 8\.1/);
+  });
+
+  test('trainingKernelsMissing: cpu has them all; an unknown backend has none', () => {
+    expect(trainingKernelsMissing('cpu')).toEqual([]);
+    expect(trainingKernelsMissing('no-such-backend')).toEqual([...TRAINING_KERNELS]);
+  });
+});
+
+describe('selectBackend with simulated packages', () => {
+  test('tfjs-node-gpu without CUDA: the missing library is named and the chain goes on', async () => {
+    const importer = (name: string): Promise<unknown> =>
+      name === '@tensorflow/tfjs-node-gpu'
+        ? Promise.reject(new Error('Error: libcudart.so.11.0: cannot open shared object file: No such file or directory'))
+        : name === '@tensorflow/tfjs-node'
+          ? Promise.reject(Object.assign(new Error("Cannot find package '@tensorflow/tfjs-node' imported from /lab/models/backend.ts"), { code: 'ERR_MODULE_NOT_FOUND' }))
+          : realImport(name);
+    const choice = await selectBackend({ importer });
+    expect(choice.attempts[0]).toMatchObject({ name: 'tensorflow-gpu', ok: false, canTrain: false });
+    expect(choice.attempts[0]?.reason).toMatch(/^CUDA libraries not found: libcudart\.so\.11\.0 \(tfjs-node-gpu 4\.x is built on libtensorflow 2\.9\.1 and needs CUDA 11\.2 and cuDNN 8\.1/);
+    expect(choice.attempts[1]?.reason).toBe('tfjs-node not installed');
+    expect(choice.attempts.map((a) => a.name)).toEqual(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
+    expect(choice.name).toBe('cpu');
+    expect(choice.summary).toMatch(/^training on cpu \(pure JavaScript\): CUDA libraries not found: libcudart\.so\.11\.0/);
+  });
+
+  test('a native addon that was never downloaded, and a missing libtensorflow, are told apart', async () => {
+    const importer = (name: string): Promise<unknown> =>
+      name === '@tensorflow/tfjs-node-gpu'
+        ? Promise.reject(Object.assign(new Error("Cannot find module '/lab/node_modules/@tensorflow/tfjs-node-gpu/lib/napi-v8/tfjs_binding.node'"), { code: 'MODULE_NOT_FOUND' }))
+        : name === '@tensorflow/tfjs-node'
+          ? Promise.reject(new Error('libtensorflow.so.2: cannot open shared object file: No such file or directory'))
+          : realImport(name);
+    const choice = await selectBackend({ importer, purpose: 'infer' });
+    expect(choice.attempts[0]?.reason).toBe('tfjs-node-gpu is installed but its native addon is missing (its install could not download libtensorflow)');
+    expect(choice.attempts[1]?.reason).toBe('tfjs-node: its libtensorflow is missing (libtensorflow.so.2)');
+    expect(choice.name).toBe('wasm');
+  });
+
+  test('without the wasm package, inference falls back to cpu', async () => {
+    const notFound = (name: string): Promise<unknown> => Promise.reject(Object.assign(new Error(`Cannot find package '${name}' imported from /lab/models/backend.ts`), { code: 'ERR_MODULE_NOT_FOUND' }));
+    const choice = await selectBackend({ importer: notFound, purpose: 'infer' });
+    expect(choice.attempts.map((a) => a.reason)).toEqual(['tfjs-node-gpu not installed', 'tfjs-node not installed', 'wasm not installed', 'cpu is always available']);
+    expect(choice.name).toBe('cpu');
+  });
+
+  test('a tfjs-node whose backend is not in our tf is reported as a different copy of tfjs-core', async () => {
+    const importer = (name: string): Promise<unknown> =>
+      name === '@tensorflow/tfjs-node' ? Promise.resolve({ version: { 'tfjs-core': tf.version_core } }) : name === '@tensorflow/tfjs-node-gpu' ? Promise.reject(new Error("Cannot find package '@tensorflow/tfjs-node-gpu'")) : realImport(name);
+    const choice = await selectBackend({ importer });
+    expect(choice.attempts[1]?.reason).toMatch(/^tfjs-node loaded a different copy of tfjs-core/);
+    expect(choice.name).toBe('cpu');
+    await expect(selectBackend({ importer, force: 'tensorflow' })).rejects.toThrow(/different copy of tfjs-core.*Install `@tensorflow\/tfjs-node@4\.22\.0`/);
+  });
+
+  test('a tfjs-node built on another tfjs-core version is refused before it is used', async () => {
+    try {
+      const importer = (name: string): Promise<unknown> =>
+        name === '@tensorflow/tfjs-node' ? fakeNativePackage({ coreVersion: '3.21.0' })() : name === '@tensorflow/tfjs-node-gpu' ? Promise.reject(new Error("Cannot find package '@tensorflow/tfjs-node-gpu'")) : realImport(name);
+      const choice = await selectBackend({ importer });
+      expect(choice.attempts[1]?.reason).toBe(`tfjs-node loaded a different copy of tfjs-core (3.21.0; the lab runs ${tf.version_core})`);
+      expect(choice.name).toBe('cpu');
+    } finally {
+      await removeFakeNative();
+    }
+  });
+
+  test('a working tfjs-node is chosen for training, sharing our tfjs-core', async () => {
+    try {
+      const calls: string[] = [];
+      const importer = (name: string): Promise<unknown> => {
+        calls.push(name);
+        return name === '@tensorflow/tfjs-node' ? fakeNativePackage()() : name === '@tensorflow/tfjs-node-gpu' ? Promise.reject(new Error("Cannot find package '@tensorflow/tfjs-node-gpu'")) : realImport(name);
+      };
+      const choice = await selectBackend({ importer });
+      expect(choice).toMatchObject({ name: 'tensorflow', tfBackend: 'tensorflow', canTrain: true });
+      expect(tf.getBackend()).toBe('tensorflow');
+      expect(choice.attempts[1]).toEqual({ name: 'tensorflow', ok: true, reason: 'tfjs-node loaded, on the CPU', canTrain: true });
+      expect(choice.summary).toBe('training on tensorflow (native TensorFlow on the CPU): tfjs-node-gpu not installed');
+      expect(calls).toEqual(['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']);
+    } finally {
+      await removeFakeNative();
+    }
+  });
+
+  test('tfjs-node-gpu that loads without a GPU: CUDA reason, then its TensorFlow serves the CPU (tfjs-node not loaded too)', async () => {
+    try {
+      const calls: string[] = [];
+      const importer = (name: string): Promise<unknown> => {
+        calls.push(name);
+        return name === '@tensorflow/tfjs-node-gpu' ? fakeNativePackage({ usingGpu: false })() : realImport(name);
+      };
+      const choice = await selectBackend({ importer });
+      expect(choice.attempts[0]).toMatchObject({ name: 'tensorflow-gpu', ok: false });
+      // What is missing depends on the machine; here (no CUDA 11) it names libcudart.so.11.0.
+      expect(choice.attempts[0]?.reason).toMatch(/CUDA libraries not found: .*|no NVIDIA driver|no usable GPU|no GPU support/);
+      if (process.platform === 'linux' && !choice.attempts[0]?.reason.includes('no usable GPU')) expect(choice.attempts[0]?.reason).toMatch(/libcudart\.so\.11\.0|libcuda\.so\.1/);
+      expect(choice.attempts[1]).toEqual({ name: 'tensorflow', ok: true, reason: "tfjs-node-gpu's TensorFlow, on the CPU (tfjs-node not loaded as well)", canTrain: true });
+      expect(choice.name).toBe('tensorflow');
+      expect(calls).toEqual(['@tensorflow/tfjs-node-gpu']);
+    } finally {
+      await removeFakeNative();
+    }
+  });
+});
+
+describe('missingLibraries', () => {
+  test('reads the loader and TensorFlow messages users see', () => {
+    // tfjs issue #8269 (TensorFlow's own log line) and #708 (an import that throws).
+    const log =
+      "2024-05-06 00:05:33.767399: W tensorflow/stream_executor/platform/default/dso_loader.cc:64] Could not load dynamic library 'libcudnn.so.8'; dlerror: libcudnn.so.8: cannot open shared object file: No such file or directory";
+    expect(missingLibraries(log)).toEqual(['libcudnn.so.8']);
+    expect(missingLibraries('Error: libcublas.so.9.0: cannot open shared object file: No such file or directory')).toEqual(['libcublas.so.9.0']);
+    expect(missingLibraries("Could not load dynamic library 'cudart64_110.dll'; dlerror: cudart64_110.dll not found")).toEqual(['cudart64_110.dll']);
+    expect(missingLibraries('dlopen(tfjs_binding.node, 0x0001): Library not loaded: @rpath/libtensorflow.2.dylib')).toEqual(['libtensorflow.2.dylib']);
+    expect(missingLibraries('Cannot find module')).toEqual([]);
+  });
+});
