@@ -1,0 +1,679 @@
+// Runs on disk. A run is a folder <dataDir>/runs/<runId>/ holding
+//   run.json        what the run is (config, dataset, backend, versions) and where it stands
+//   metrics.jsonl   one JSON object per line per step, appended; fsync'd by flushMetrics()
+//   checkpoints/    step-000123.ckpt files (see checkpoint.ts), the newest K kept
+// The trainer is the only writer of a run; the app and `lab runs` only read.
+import * as tf from '@tensorflow/tfjs';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { basename, isAbsolute, join, resolve, sep } from 'node:path';
+import { z } from 'zod';
+import { writeFileAtomic } from '../../../datasets/atomic-file';
+import { DatasetError } from '../../../datasets/errors';
+import { loadCheckpoint, RunError, saveCheckpoint as writeCheckpointFile, type CheckpointData, type LoadedCheckpoint } from './checkpoint';
+
+export { RunError, type RunErrorKind } from './checkpoint';
+
+export const RUN_FORMAT_VERSION = 1;
+export const RUN_STATES = ['running', 'paused', 'stopped', 'finished', 'failed'] as const;
+export type RunState = (typeof RUN_STATES)[number];
+export const DEFAULT_KEEP_CHECKPOINTS = 3;
+
+const RUN_FILE = 'run.json';
+const METRICS_FILE = 'metrics.jsonl';
+const CHECKPOINTS_DIR = 'checkpoints';
+const CHECKPOINT_FILE = /^step-(\d+)\.ckpt$/;
+
+export const runDatasetSchema = z.object({
+  name: z.string(),
+  /** The path, archive or "synthetic:..." it was opened from. */
+  source: z.string(),
+  /** The dataset's content hash: the same hash means the same images and labels. */
+  hash: z.string(),
+  identities: z.number().int().min(0),
+  images: z.number().int().min(0),
+  synthetic: z.boolean(),
+});
+
+export const runRecordSchema = z.object({
+  /** The layout of this file; a newer lab may write a higher one. */
+  format: z.literal(RUN_FORMAT_VERSION),
+  id: z.string().min(1),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+  /** The training configuration, free-form here; the trainer validates it with its own schema. */
+  config: z.record(z.string(), z.unknown()),
+  dataset: runDatasetSchema,
+  /** The tfjs backend the run trained on ("tensorflow", "wasm", "cpu"...). */
+  backend: z.string().min(1),
+  versions: z.object({ lab: z.string(), node: z.string(), tfjs: z.string() }),
+  state: z.enum(RUN_STATES),
+  /** The process that set the state to "running" (with its host): a "running" run whose process is gone was interrupted. */
+  pid: z.number().int().positive().optional(),
+  host: z.string().optional(),
+  failure: z.object({ step: z.number().int().min(0), message: z.string() }).optional(),
+  /** Relative to the run's folder, '/'-separated. */
+  lastCheckpoint: z.object({ file: z.string(), step: z.number().int().min(0) }).optional(),
+  summary: z.record(z.string(), z.unknown()).optional(),
+});
+
+export type RunDataset = z.infer<typeof runDatasetSchema>;
+export type RunRecord = z.infer<typeof runRecordSchema>;
+/** What updateRun may change; a key set to undefined is removed (e.g. `failure` on resume). */
+export type RunPatch = Partial<Omit<RunRecord, 'format' | 'id' | 'createdAt' | 'updatedAt' | 'pid' | 'host'>>;
+
+export interface RunInit {
+  readonly config: Record<string, unknown>;
+  readonly dataset: RunDataset;
+  readonly backend: string;
+  /** node and tfjs default to the running ones. */
+  readonly versions: { readonly lab: string; readonly node?: string; readonly tfjs?: string };
+  /** Readable middle part of the id, e.g. "lightcnn9_relu"; defaults to config.model + config.activation. */
+  readonly label?: string;
+  readonly state?: RunState;
+  /** The creation time (tests). */
+  readonly now?: Date;
+}
+
+/** One row of metrics.jsonl. NaN and Infinity are written as null (JSON has neither). */
+export interface MetricsRow {
+  step: number;
+  epoch: number;
+  loss?: number | null;
+  accuracy?: number | null;
+  lr?: number;
+  imagesPerSecond?: number;
+  stepMs?: number;
+  [key: string]: unknown;
+}
+
+/** What appendMetrics takes: an interface with these two fields is enough (no index signature needed). */
+export interface MetricsRowInput {
+  readonly step: number;
+  readonly epoch: number;
+}
+
+const metricsRowSchema = z.looseObject({ step: z.number().int().min(0), epoch: z.number().min(0) });
+
+export interface MetricsReadResult {
+  readonly rows: MetricsRow[];
+  /** Lines that were skipped and why, for the user to see. */
+  readonly warnings: string[];
+  /** True when the file ended in an incomplete line (a crash mid-write); that line was ignored. */
+  readonly tornFinalLine: boolean;
+}
+
+export interface CheckpointFileInfo {
+  readonly file: string;
+  readonly path: string;
+  readonly step: number;
+}
+
+export interface SavedCheckpoint extends CheckpointFileInfo {
+  readonly bytes: number;
+  /** Older (or superseded) checkpoint files deleted by the retention. */
+  readonly removed: string[];
+}
+
+export interface LatestCheckpoint extends LoadedCheckpoint {
+  /** Relative to the run's folder, e.g. "checkpoints/step-000123.ckpt". */
+  readonly file: string;
+  readonly path: string;
+  /** Newer checkpoints that could not be used, and why: show them to the user. */
+  readonly warnings: string[];
+}
+
+export type RunInfo =
+  | { readonly ok: true; readonly id: string; readonly dir: string; readonly record: RunRecord; /** state says running but its process is gone (killed, crashed) */ readonly interrupted: boolean }
+  | { readonly ok: false; readonly id: string; readonly dir: string; /** why run.json could not be used */ readonly reason: string };
+
+export function runsDir(dataDir: string): string {
+  return join(dataDir, 'runs');
+}
+
+function checkpointFileName(step: number): string {
+  return `step-${String(step).padStart(6, '0')}.ckpt`;
+}
+
+function slug(text: string): string {
+  return text
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '-')
+    .replace(/^[-_]+|[-_]+$/g, '')
+    .slice(0, 48)
+    .replace(/[-_]+$/, '');
+}
+
+/** e.g. 2026-11-26T08-50-12_lightcnn9_relu_a1b2: sorts by creation time (UTC), readable, unique. */
+export function makeRunId(now: Date, label: string): string {
+  const time = now.toISOString().slice(0, 19).replace(/:/g, '-');
+  const middle = slug(label);
+  return `${time}${middle === '' ? '' : `_${middle}`}_${randomBytes(2).toString('hex')}`;
+}
+
+function defaultLabel(config: Record<string, unknown>): string {
+  return [config['model'], config['activation']].filter((part): part is string => typeof part === 'string').join('_');
+}
+
+/** Milliseconds since the epoch from an id's leading timestamp, or NaN. */
+function timeFromId(id: string): number {
+  const match = /^(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})/.exec(id);
+  return match ? Date.parse(`${match[1]}T${match[2]}:${match[3]}:${match[4]}Z`) : Number.NaN;
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function isInterrupted(record: RunRecord): boolean {
+  if (record.state !== 'running') return false;
+  if (record.host !== undefined && record.host !== hostname()) return false; // cannot tell from here
+  return record.pid === undefined || !processAlive(record.pid);
+}
+
+/** Rewraps the atomic writer's DatasetError (full disk, read-only folder) as a RunError. */
+function writeFailed(error: unknown, what: string): never {
+  if (error instanceof DatasetError) {
+    const full = /disk is full/i.test(error.reason);
+    throw new RunError(`${what} was not saved: ${error.reason.charAt(0).toLowerCase()}${error.reason.slice(1)}`, error.remedy, error.path, {
+      kind: full ? 'disk-full' : 'unwritable',
+      cause: error,
+    });
+  }
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    throw new RunError(`${what} was not saved: the disk is full`, 'Free some space (or choose another data folder with FACE_CNN_LAB_DATA) and try again', undefined, {
+      kind: 'disk-full',
+      cause: error,
+    });
+  }
+  throw error;
+}
+
+/** run.json parsed and validated, or the reason it cannot be used. */
+async function readRunRecord(dir: string): Promise<{ record: RunRecord } | { reason: string; kind: 'missing' | 'damaged' | 'newer-format' }> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, RUN_FILE), 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? { reason: 'run.json is missing', kind: 'missing' } : { reason: `run.json cannot be read (${code ?? String(error)})`, kind: 'damaged' };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return { reason: `run.json is not valid JSON (${(error as Error).message})`, kind: 'damaged' };
+  }
+  const format = (json as { format?: unknown } | null)?.format;
+  if (typeof format === 'number' && format > RUN_FORMAT_VERSION) {
+    return { reason: `run.json was written by a newer version of the lab (format ${format})`, kind: 'newer-format' };
+  }
+  const parsed = runRecordSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue && issue.path.length > 0 ? issue.path.join('.') : 'run.json';
+    return { reason: `run.json does not describe a run (${where}: ${issue?.message ?? 'invalid'})`, kind: 'damaged' };
+  }
+  return { record: parsed.data };
+}
+
+async function openRunAt(dir: string): Promise<RunHandle> {
+  const result = await readRunRecord(dir);
+  if ('reason' in result) {
+    throw new RunError(
+      `This run cannot be opened: ${result.reason}`,
+      result.kind === 'newer-format' ? 'Open it with a newer version of the lab' : 'Start a new run (the files of this one are left as they are)',
+      dir,
+      { kind: result.kind === 'missing' ? 'not-found' : result.kind },
+    );
+  }
+  return new RunHandle(dir, result.record);
+}
+
+/** Creates the run's folder, run.json, an empty metrics.jsonl and checkpoints/. */
+export async function createRun(dataDir: string, init: RunInit): Promise<RunHandle> {
+  const root = runsDir(dataDir);
+  try {
+    await mkdir(root, { recursive: true });
+  } catch (error) {
+    writeFailed(error, 'The runs folder');
+  }
+  const now = init.now ?? new Date();
+  const label = init.label ?? defaultLabel(init.config);
+  let id = '';
+  let dir = '';
+  for (let attempt = 0; ; attempt++) {
+    id = makeRunId(now, label);
+    dir = join(root, id);
+    try {
+      await mkdir(dir);
+      break;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' && attempt < 20) continue;
+      writeFailed(error, 'The run folder');
+    }
+  }
+  const state = init.state ?? 'running';
+  const record = runRecordSchema.parse({
+    format: RUN_FORMAT_VERSION,
+    id,
+    createdAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+    config: init.config,
+    dataset: init.dataset,
+    backend: init.backend,
+    versions: { lab: init.versions.lab, node: init.versions.node ?? process.versions.node, tfjs: init.versions.tfjs ?? tf.version.tfjs },
+    state,
+    ...(state === 'running' ? { pid: process.pid, host: hostname() } : {}),
+  } satisfies z.input<typeof runRecordSchema>);
+  try {
+    await mkdir(join(dir, CHECKPOINTS_DIR));
+    await writeFileAtomic(join(dir, METRICS_FILE), []);
+    await writeFileAtomic(join(dir, RUN_FILE), [Buffer.from(`${JSON.stringify(record, null, 2)}\n`)]);
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    writeFailed(error, 'The new run');
+  }
+  return new RunHandle(dir, record);
+}
+
+/** Opens an existing run by its exact id. */
+export async function openRun(dataDir: string, runId: string): Promise<RunHandle> {
+  if (runId === '' || runId === '.' || runId === '..' || runId.includes('/') || runId.includes('\\')) {
+    throw new RunError(`"${runId}" is not a run id`, 'List the runs with `lab runs`', undefined, { kind: 'not-found' });
+  }
+  const dir = join(runsDir(dataDir), runId);
+  const info = await stat(dir).catch(() => undefined);
+  if (!info?.isDirectory()) throw new RunError(`There is no run "${runId}"`, 'List the runs with `lab runs`', runsDir(dataDir), { kind: 'not-found' });
+  return openRunAt(dir);
+}
+
+async function runFolders(dataDir: string): Promise<string[]> {
+  try {
+    const entries = await readdir(runsDir(dataDir), { withFileTypes: true });
+    return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+}
+
+/** Every run, newest first. A folder whose run.json cannot be used is listed with the reason, not thrown. */
+export async function listRuns(dataDir: string): Promise<RunInfo[]> {
+  const names = await runFolders(dataDir);
+  const infos = await Promise.all(
+    names.map(async (id): Promise<RunInfo> => {
+      const dir = join(runsDir(dataDir), id);
+      const result = await readRunRecord(dir);
+      return 'reason' in result ? { ok: false, id, dir, reason: result.reason } : { ok: true, id, dir, record: result.record, interrupted: isInterrupted(result.record) };
+    }),
+  );
+  const time = (info: RunInfo): number => {
+    const t = info.ok ? Date.parse(info.record.createdAt) : timeFromId(info.id);
+    return Number.isNaN(t) ? -Infinity : t;
+  };
+  return infos.sort((a, b) => time(b) - time(a) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+}
+
+/**
+ * A run from what a user typed: its id, a unique prefix of it (or, failing that, a
+ * unique part of it), "latest", or the path of a run folder.
+ */
+export async function resolveRun(dataDir: string, ref: string): Promise<RunHandle> {
+  const wanted = ref.trim();
+  if (wanted === '') throw new RunError('No run was named', 'Give a run id (or its first characters); list them with `lab runs`', undefined, { kind: 'not-found' });
+  if (isAbsolute(wanted) || wanted.includes('/') || wanted.includes(sep) || wanted === '.' || wanted === '..') {
+    const dir = resolve(wanted);
+    const info = await stat(dir).catch(() => undefined);
+    if (!info?.isDirectory()) throw new RunError('There is no run folder here', 'Give a run folder, or a run id from `lab runs`', dir, { kind: 'not-found' });
+    return openRunAt(dir);
+  }
+  if (wanted === 'latest' || wanted === 'last') {
+    const newest = (await listRuns(dataDir)).find((run) => run.ok);
+    if (!newest) throw new RunError('There are no runs yet', 'Train one first with `lab train`', runsDir(dataDir), { kind: 'not-found' });
+    return openRunAt(newest.dir);
+  }
+  const names = await runFolders(dataDir);
+  if (names.includes(wanted)) return openRunAt(join(runsDir(dataDir), wanted));
+  let matches = names.filter((name) => name.startsWith(wanted));
+  if (matches.length === 0) matches = names.filter((name) => name.includes(wanted));
+  if (matches.length === 1) return openRunAt(join(runsDir(dataDir), matches[0] as string));
+  if (matches.length === 0) {
+    throw new RunError(`No run matches "${wanted}"`, 'List the runs with `lab runs`', runsDir(dataDir), { kind: 'not-found' });
+  }
+  matches.sort().reverse();
+  const shown = matches.slice(0, 10).join(', ') + (matches.length > 10 ? ` and ${matches.length - 10} more` : '');
+  throw new RunError(`"${wanted}" matches ${matches.length} runs: ${shown}`, 'Type more of the run id', undefined, { kind: 'ambiguous' });
+}
+
+async function fsyncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** An open run. Its writes are serialised: one at a time, in the order they were asked for. */
+export class RunHandle {
+  readonly id: string;
+  private current: RunRecord;
+  private queue: Promise<unknown> = Promise.resolve();
+  /** The end of metrics.jsonl may hold a torn line (crash, full disk): cut it before appending. */
+  private metricsTailChecked = false;
+
+  constructor(
+    /** The run's folder. */
+    readonly dir: string,
+    record: RunRecord,
+  ) {
+    this.id = basename(dir);
+    this.current = record;
+  }
+
+  /** run.json as last read or written by this handle. */
+  get record(): RunRecord {
+    return this.current;
+  }
+
+  get runFile(): string {
+    return join(this.dir, RUN_FILE);
+  }
+
+  get metricsFile(): string {
+    return join(this.dir, METRICS_FILE);
+  }
+
+  get checkpointsDir(): string {
+    return join(this.dir, CHECKPOINTS_DIR);
+  }
+
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(work, work);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Merges `patch` into run.json and rewrites it atomically. Setting state "running" records this process. */
+  updateRun(patch: RunPatch): Promise<RunRecord> {
+    return this.serial(() => this.writeRecord(patch));
+  }
+
+  private async writeRecord(patch: RunPatch): Promise<RunRecord> {
+    const next: Record<string, unknown> = { ...this.current, ...patch, updatedAt: new Date().toISOString() };
+    if (patch.state !== undefined) {
+      if (patch.state === 'running') {
+        next['pid'] = process.pid;
+        next['host'] = hostname();
+      } else {
+        delete next['pid'];
+        delete next['host'];
+      }
+    }
+    for (const key of Object.keys(next)) if (next[key] === undefined) delete next[key];
+    const record = runRecordSchema.parse(next);
+    try {
+      await writeFileAtomic(this.runFile, [Buffer.from(`${JSON.stringify(record, null, 2)}\n`)]);
+    } catch (error) {
+      writeFailed(error, 'run.json');
+    }
+    this.current = record;
+    return record;
+  }
+
+  /** Appends rows to metrics.jsonl (not fsync'd: see flushMetrics). Any object with an integer step and an epoch. */
+  appendMetrics<R extends MetricsRowInput>(rows: readonly R[]): Promise<void> {
+    if (rows.length === 0) return Promise.resolve();
+    for (const row of rows) {
+      if (!Number.isInteger(row.step) || row.step < 0) throw new TypeError(`a metrics row needs an integer step >= 0, got ${String(row.step)}`);
+    }
+    const text = rows.map((row) => `${JSON.stringify(row)}\n`).join('');
+    return this.serial(async () => {
+      if (!this.metricsTailChecked) {
+        await this.cutTornTail();
+        this.metricsTailChecked = true;
+      }
+      const bytes = Buffer.from(text, 'utf8');
+      const handle = await open(this.metricsFile, 'a').catch((error: unknown) => writeFailed(error, 'The metrics'));
+      try {
+        let written = 0;
+        while (written < bytes.length) {
+          const { bytesWritten } = await handle.write(bytes, written, bytes.length - written);
+          written += bytesWritten;
+        }
+      } catch (error) {
+        this.metricsTailChecked = false; // a partial line may be there now
+        writeFailed(error, 'The metrics');
+      } finally {
+        await handle.close();
+      }
+    });
+  }
+
+  /** Makes the appended metrics durable (fsync). The trainer calls it per epoch and at checkpoints. */
+  flushMetrics(): Promise<void> {
+    return this.serial(async () => {
+      try {
+        await fsyncFile(this.metricsFile);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+        writeFailed(error, 'The metrics');
+      }
+    });
+  }
+
+  /** Cuts an incomplete last line (left by a crash or a full disk) so the next row starts on its own line. */
+  private async cutTornTail(): Promise<number> {
+    let handle: FileHandle;
+    try {
+      handle = await open(this.metricsFile, 'r+');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw error;
+    }
+    try {
+      const size = (await handle.stat()).size;
+      if (size === 0) return 0;
+      const block = Buffer.alloc(64 * 1024);
+      let end = size;
+      while (end > 0) {
+        const start = Math.max(0, end - block.length);
+        const { bytesRead } = await handle.read(block, 0, end - start, start);
+        const newline = block.subarray(0, bytesRead).lastIndexOf(0x0a);
+        if (newline >= 0) {
+          const keep = start + newline + 1;
+          if (keep < size) await handle.truncate(keep);
+          return size - keep;
+        }
+        end = start;
+      }
+      await handle.truncate(0);
+      return size;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /**
+   * Reads every row. An incomplete final line (the process was killed while
+   * appending) is ignored and reported; an unreadable line elsewhere is skipped
+   * and reported.
+   */
+  async readMetrics(): Promise<MetricsReadResult> {
+    await this.queue;
+    let text: string;
+    try {
+      text = await readFile(this.metricsFile, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { rows: [], warnings: ['metrics.jsonl is missing: no steps were recorded'], tornFinalLine: false };
+      throw error;
+    }
+    return parseMetrics(text);
+  }
+
+  /**
+   * On resume: keeps only the rows up to `step` (the checkpoint's), so the curve
+   * continues exactly where the checkpoint left. Rewrites metrics.jsonl atomically.
+   */
+  truncateMetricsAfter(step: number): Promise<{ kept: number; dropped: number; warnings: string[] }> {
+    return this.serial(async () => {
+      let text = '';
+      try {
+        text = await readFile(this.metricsFile, 'utf8');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+      const { rows, warnings } = parseMetrics(text);
+      const kept = rows.filter((row) => row.step <= step);
+      try {
+        await writeFileAtomic(this.metricsFile, [Buffer.from(kept.map((row) => `${JSON.stringify(row)}\n`).join(''), 'utf8')]);
+      } catch (error) {
+        writeFailed(error, 'The metrics');
+      }
+      this.metricsTailChecked = true;
+      return { kept: kept.length, dropped: rows.length - kept.length, warnings };
+    });
+  }
+
+  /** The checkpoint files present, newest (highest step) first. */
+  async listCheckpoints(): Promise<CheckpointFileInfo[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.checkpointsDir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    const out: CheckpointFileInfo[] = [];
+    for (const name of names) {
+      const match = CHECKPOINT_FILE.exec(name);
+      if (match) out.push({ file: `${CHECKPOINTS_DIR}/${name}`, path: join(this.checkpointsDir, name), step: Number(match[1]) });
+    }
+    return out.sort((a, b) => b.step - a.step);
+  }
+
+  /**
+   * Flushes the metrics, writes checkpoints/step-N.ckpt (atomically: the older
+   * files are untouched until it is complete), records it in run.json, then keeps
+   * only the newest `keep` checkpoints up to step N. Checkpoints of later steps
+   * are left from before a resume from an earlier one: they belong to an
+   * abandoned timeline and are deleted too. The new file is never deleted.
+   */
+  saveCheckpoint(data: CheckpointData, options: { keep?: number } = {}): Promise<SavedCheckpoint> {
+    const keep = options.keep ?? DEFAULT_KEEP_CHECKPOINTS;
+    if (!Number.isInteger(keep) || keep < 1) throw new TypeError(`keep must be an integer >= 1, got ${keep}`);
+    return this.serial(async () => {
+      try {
+        await fsyncFile(this.metricsFile);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') writeFailed(error, 'The metrics');
+      }
+      const name = checkpointFileName(data.step);
+      const path = join(this.checkpointsDir, name);
+      await mkdir(this.checkpointsDir, { recursive: true }).catch((error: unknown) => writeFailed(error, 'The checkpoints folder'));
+      const { bytes } = await writeCheckpointFile(path, data);
+      const file = `${CHECKPOINTS_DIR}/${name}`;
+      await this.writeRecord({ lastCheckpoint: { file, step: data.step } });
+      const removed: string[] = [];
+      const all = await this.listCheckpoints();
+      const older = all.filter((c) => c.step <= data.step);
+      const doomed = [...all.filter((c) => c.step > data.step), ...older.slice(keep)];
+      for (const old of doomed) {
+        if (old.path === path) continue;
+        await rm(old.path, { force: true });
+        removed.push(old.file);
+      }
+      return { file, path, step: data.step, bytes, removed };
+    });
+  }
+
+  /**
+   * The newest checkpoint that verifies. When newer ones are damaged, falls back
+   * to the previous good one and says so in `warnings`. Undefined when the run has
+   * no checkpoint; a RunError when it has some but none can be read.
+   */
+  async loadLatestCheckpoint(): Promise<LatestCheckpoint | undefined> {
+    await this.queue;
+    const files = await this.listCheckpoints();
+    const warnings: string[] = [];
+    const last = this.current.lastCheckpoint;
+    if (last && !files.some((f) => f.file === last.file)) warnings.push(`run.json names ${last.file} (step ${last.step}) as the last checkpoint, but the file is missing`);
+    const failures: Array<{ file: CheckpointFileInfo; error: RunError }> = [];
+    for (const file of files) {
+      try {
+        const checkpoint = await loadCheckpoint(file.path);
+        for (const { file: bad, error } of failures) {
+          warnings.push(`${bad.file} (step ${bad.step}) cannot be used: ${error.reason.charAt(0).toLowerCase()}${error.reason.slice(1)}; resuming from ${file.file} (step ${file.step}) instead`);
+        }
+        return { ...checkpoint, file: file.file, path: file.path, warnings };
+      } catch (error) {
+        if (!(error instanceof RunError)) throw error;
+        failures.push({ file, error });
+      }
+    }
+    if (failures.length === 0) return undefined;
+    throw new RunError(
+      `None of the ${failures.length} checkpoint(s) of this run can be read (${failures.map(({ file, error }) => `${file.file}: ${error.reason}`).join('; ')})`,
+      'Start a new run',
+      this.checkpointsDir,
+      { kind: 'damaged' },
+    );
+  }
+
+  /**
+   * Deletes temp files a killed process left behind (".name.xxxx.tmp"). Only the
+   * run's owner (the trainer, on resume) may call it: a live writer's temp file
+   * looks the same.
+   */
+  async removeStaleTempFiles(): Promise<string[]> {
+    const removed: string[] = [];
+    for (const folder of [this.dir, this.checkpointsDir]) {
+      const names = await readdir(folder).catch(() => [] as string[]);
+      for (const name of names) {
+        if (name.startsWith('.') && name.endsWith('.tmp')) {
+          await rm(join(folder, name), { force: true });
+          removed.push(join(folder, name));
+        }
+      }
+    }
+    return removed;
+  }
+}
+
+function parseMetrics(text: string): MetricsReadResult {
+  const rows: MetricsRow[] = [];
+  const warnings: string[] = [];
+  const lines = text.split('\n');
+  const tail = lines.pop() ?? ''; // after the last newline: '' unless the last line is incomplete
+  const tornFinalLine = tail !== '';
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    let json: unknown;
+    try {
+      json = JSON.parse(line);
+    } catch {
+      warnings.push(`line ${i + 1} of metrics.jsonl is not valid JSON; it was skipped`);
+      return;
+    }
+    const parsed = metricsRowSchema.safeParse(json);
+    if (!parsed.success) {
+      warnings.push(`line ${i + 1} of metrics.jsonl is not a metrics row (it needs a step and an epoch); it was skipped`);
+      return;
+    }
+    rows.push(parsed.data as MetricsRow);
+  });
+  if (tornFinalLine) {
+    warnings.push(`metrics.jsonl ends with an incomplete line (${Buffer.byteLength(tail)} bytes, line ${lines.length + 1}): the lab was stopped while writing it; it was ignored`);
+  }
+  return { rows, warnings, tornFinalLine };
+}
