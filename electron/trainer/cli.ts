@@ -1,14 +1,21 @@
 // The headless lab: `npm run lab -- <command>`. Plain Node, no Electron.
 import { Command } from 'commander';
 import { registerDataCommands } from './cli-data';
+import { registerTrainCommands } from './cli-train';
 import { DatasetError } from '../../datasets';
+import { ActivationSpecError } from '../../models/activations/spec';
+import { ModelConfigError } from '../../models/lightcnn';
+import { RunError } from './runs/run-store';
+import { ConfigError } from './training/config';
+import { TrainingError } from './training/session';
+import { registerInfoCommand } from './cli-info';
 
 // `npm run lab` runs in the project folder; paths on the command line are the user's, relative to where they typed.
 const userCwd = process.env['INIT_CWD'];
 if (userCwd) process.chdir(userCwd);
 
 const program = new Command('lab')
-  .description('Face CNN Lab, headless: import face datasets, make verification pairs (training arrives in the next release)')
+  .description('Face CNN Lab, headless: import face datasets, train Light CNNs with the activations you choose, evaluate them')
   .option('--data-dir <dir>', 'where the lab keeps caches, downloads and runs (default: FACE_CNN_LAB_DATA or the platform data folder)')
   .hook('preAction', (command) => {
     const dataDir = command.opts<{ dataDir?: string }>().dataDir;
@@ -17,11 +24,13 @@ const program = new Command('lab')
   .showHelpAfterError();
 
 registerDataCommands(program);
+registerTrainCommands(program);
+registerInfoCommand(program);
 
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (error instanceof DatasetError) {
+  if (error instanceof DatasetError || error instanceof RunError || error instanceof TrainingError || error instanceof ConfigError || error instanceof ModelConfigError || error instanceof ActivationSpecError) {
     process.stderr.write(`error: ${error.message}\n`);
     process.exit(1);
   }

@@ -1,0 +1,222 @@
+// `lab train`, `lab resume`, `lab runs`, `lab summary`: training from the command line.
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { labDataDir } from '../../datasets';
+import { parseActivation } from '../../models/activations/spec';
+import { buildModel } from '../../models/lightcnn';
+import { formatSummary } from '../../models/summary';
+import type { BackendName } from '../../models/backend';
+import { listRuns } from './runs/run-store';
+import { evaluateRun, formatEvaluation } from './evaluation/evaluate-run';
+import { fractionArg, positiveInt, seedArg } from './cli-args';
+import { progressBar } from './cli-progress-bar';
+import { ARCHITECTURES, type TrainConfigInput } from './training/config';
+import { TrainingSession, type RunOutcome, type TrainEvent } from './training/session';
+
+function numberArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number of 0 or more');
+  return n;
+}
+
+function activationArg(value: string): string {
+  try {
+    parseActivation(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+  return value;
+}
+
+/** `--layer conv2=prelu` (repeatable) -> { conv2: 'prelu' }. */
+function layerArg(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const eq = value.indexOf('=');
+  if (eq < 1) throw new InvalidArgumentError('expected LAYER=ACTIVATION, e.g. conv2=prelu');
+  return { ...previous, [value.slice(0, eq)]: activationArg(value.slice(eq + 1)) };
+}
+
+const backendOption = () => new Option('--backend <name>', 'force a backend instead of the best one that can train').choices(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
+
+/** Runs a session with a progress bar; the first Ctrl-C stops cleanly (resumable), the second quits. */
+async function runWithProgress(session: TrainingSession): Promise<RunOutcome> {
+  const bar = progressBar('Training', 'steps');
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    process.stderr.write('\nStopping after this step (Ctrl-C again to quit at once)…\n');
+    session.stop();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    return await session.train();
+  } finally {
+    process.off('SIGINT', onSigint);
+    bar.stop();
+  }
+}
+
+function printEvent(event: TrainEvent, bar = { lastPrint: 0 }): void {
+  switch (event.type) {
+    case 'started':
+      process.stdout.write(`${event.resumed ? 'Resuming' : 'Starting'} run ${event.runId} at step ${event.step} of ${event.totalSteps}\nBackend: ${event.backend}\n`);
+      break;
+    case 'progress': {
+      const now = performance.now();
+      if (now - bar.lastPrint > 2000 || !process.stdout.isTTY) {
+        bar.lastPrint = now;
+        process.stdout.write(
+          `step ${event.step}  epoch ${event.epoch + 1}  loss ${event.loss.toFixed(4)}  acc ${(event.accuracy * 100).toFixed(1)}%  lr ${event.lr.toPrecision(3)}  ${event.imagesPerSecond.toFixed(1)} img/s  ${event.stepMs.toFixed(0)} ms/step\n`,
+        );
+      }
+      break;
+    }
+    case 'epoch':
+      process.stdout.write(
+        `epoch ${event.epoch + 1} done at step ${event.step}: train loss ${event.trainLoss.toFixed(4)}, train acc ${(event.trainAccuracy * 100).toFixed(1)}%, validation loss ${event.valLoss.toFixed(4)}, validation acc ${(event.valAccuracy * 100).toFixed(1)}%\n`,
+      );
+      break;
+    case 'checkpoint':
+      break;
+    case 'warning':
+      process.stderr.write(`warning: ${event.message}\n`);
+      break;
+    case 'state':
+      if (event.message) process.stdout.write(`${event.state}: ${event.message}\n`);
+      break;
+  }
+}
+
+function printOutcome(outcome: RunOutcome): void {
+  process.stdout.write(`\nRun ${outcome.runId}: ${outcome.state} at step ${outcome.step}${outcome.message ? ` (${outcome.message})` : ''}\n`);
+  if (outcome.state !== 'finished') process.stdout.write(`Continue it with: npm run lab -- resume ${outcome.runId}\n`);
+  process.stdout.write(`Evaluate it with: npm run lab -- eval ${outcome.runId}\n`);
+}
+
+export function registerTrainCommands(program: Command): void {
+  program
+    .command('train')
+    .description('train a Light CNN on a dataset; a run folder keeps config, metrics and checkpoints')
+    .requiredOption('--data <path>', 'dataset folder, archive, or "synthetic"')
+    .addOption(new Option('--model <name>', 'architecture').choices([...ARCHITECTURES]).default('lightcnn9'))
+    .option('--activation <name>', 'activation of every layer: relu, leaky_relu[:a], prelu, rrelu, maxout:k, mfm[:3/2], sigmoid, tanh, elu, selu, gelu, swish, mish', activationArg, 'mfm:2/1')
+    .option('--layer <layer=activation>', 'a different activation for one layer (repeatable; see `lab summary` for names)', layerArg)
+    .option('--input <px>', 'input size (128 reference; 64 or 32 on CPU)', positiveInt, 128)
+    .option('--width <x>', 'width multiplier', numberArg, 1)
+    .option('--epochs <n>', 'epochs', positiveInt, 5)
+    .option('--batch <n>', 'batch size', positiveInt, 64)
+    .addOption(new Option('--optimizer <name>', 'optimizer').choices(['sgd', 'adam']).default('sgd'))
+    .option('--lr <x>', 'learning rate', numberArg, 0.01)
+    .option('--momentum <x>', 'SGD momentum', numberArg, 0.9)
+    .option('--weight-decay <x>', 'L2 weight decay', numberArg, 1e-4)
+    .addOption(new Option('--schedule <kind>', 'learning-rate schedule').choices(['constant', 'step', 'cosine']).default('step'))
+    .option('--clip-norm <x>', 'clip the global gradient norm to this (0 = off)', numberArg, 0)
+    .option('--dropout <x>', 'dropout before the classifier', numberArg, 0.5)
+    .option('--hold-out <fraction>', "fraction of each identity's images kept for validation", fractionArg, 0.2)
+    .option('--seed <n>', 'random seed (same seed + config = same run on CPU)', seedArg, 1)
+    .option('--checkpoint-every <steps>', 'also checkpoint every N steps (always at epoch ends)', positiveInt)
+    .option('--max-steps <n>', 'stop after N steps', positiveInt)
+    .addOption(new Option('--layout <layout>', 'dataset layout').choices(['auto', 'folders', 'flat']).default('auto'))
+    .option('--identity-regex <regex>', 'flat layout: identity = first capture group of this on the file name')
+    .addOption(backendOption())
+    .action(async (flags) => {
+      const config: TrainConfigInput = {
+        data: flags.data,
+        layout: flags.layout,
+        identityRegex: flags.identityRegex,
+        model: flags.model,
+        inputSize: flags.input,
+        width: flags.width,
+        activation: flags.activation,
+        layers: flags.layer ?? {},
+        optimizer: flags.optimizer,
+        lr: flags.lr,
+        momentum: flags.momentum,
+        weightDecay: flags.weightDecay,
+        batch: flags.batch,
+        epochs: flags.epochs,
+        schedule: flags.schedule,
+        clipNorm: flags.clipNorm,
+        dropout: flags.dropout,
+        holdOut: flags.holdOut,
+        seed: flags.seed,
+        checkpointEvery: flags.checkpointEvery ?? 0,
+        maxSteps: flags.maxSteps ?? 0,
+      };
+      const state = { lastPrint: 0 };
+      const session = await TrainingSession.start(config, { dataDir: labDataDir(), backend: flags.backend as BackendName | undefined, onEvent: (e) => printEvent(e, state) });
+      try {
+        printOutcome(await runWithProgress(session));
+      } finally {
+        session.dispose();
+      }
+    });
+
+  program
+    .command('resume')
+    .description('continue a run from its last good checkpoint (after a stop, a crash or kill -9)')
+    .argument('<run>', 'run id (a unique prefix is enough), or its folder')
+    .addOption(backendOption())
+    .action(async (runId: string, flags: { backend?: BackendName }) => {
+      const state = { lastPrint: 0 };
+      const session = await TrainingSession.resume(runId, { dataDir: labDataDir(), backend: flags.backend, onEvent: (e) => printEvent(e, state) });
+      try {
+        printOutcome(await runWithProgress(session));
+      } finally {
+        session.dispose();
+      }
+    });
+
+  program
+    .command('eval')
+    .description('face verification (10-fold accuracy, ROC, AUC, EER, TAR@FAR) and rank-1 identification of a run')
+    .argument('<run>', 'run id (a unique prefix is enough), or "latest"')
+    .option('--pairs <file>', "a pairs file in LFW's pairs.txt format (default: generated from the run's dataset)")
+    .action(async (runRef: string, flags: { pairs?: string }) => {
+      const result = await evaluateRun(runRef, { dataDir: labDataDir(), pairsFile: flags.pairs });
+      process.stdout.write(`${formatEvaluation(result)}\n`);
+    });
+
+  program
+    .command('runs')
+    .description('list the runs in the lab data folder, newest first')
+    .action(async () => {
+      const runs = await listRuns(labDataDir());
+      if (runs.length === 0) process.stdout.write('No runs yet. Start one with: npm run lab -- train --data synthetic --model tiny --input 32\n');
+      for (const run of runs) process.stdout.write(`${describeRunLine(run)}\n`);
+    });
+
+  program
+    .command('summary')
+    .description('print a model: layers, output shapes, parameters, MACs per image')
+    .addOption(new Option('--model <name>', 'architecture').choices([...ARCHITECTURES]).default('lightcnn9'))
+    .option('--input <px>', 'input size', positiveInt, 128)
+    .option('--width <x>', 'width multiplier', numberArg, 1)
+    .option('--activation <name>', 'activation', activationArg, 'mfm:2/1')
+    .option('--layer <layer=activation>', 'per-layer activation (repeatable)', layerArg)
+    .option('--classes <n>', 'identities in the classifier', positiveInt, 10)
+    .action((flags) => {
+      const built = buildModel({
+        architecture: flags.model,
+        inputSize: flags.input,
+        widthMultiplier: flags.width,
+        activation: parseActivation(flags.activation),
+        overrides: Object.fromEntries(Object.entries((flags.layer ?? {}) as Record<string, string>).map(([k, v]) => [k, parseActivation(v)])),
+        numClasses: flags.classes,
+        dropout: 0.5,
+        seed: 1,
+      });
+      process.stdout.write(`${formatSummary(built.summary)}\n`);
+      built.model.dispose();
+    });
+}
+
+function describeRunLine(run: Awaited<ReturnType<typeof listRuns>>[number]): string {
+  if (!run.ok) return `${run.id}  DAMAGED: ${run.reason}`;
+  const r = run.record;
+  const config = r.config as Partial<TrainConfigInput>;
+  const state = run.interrupted ? 'interrupted (resumable)' : r.state;
+  const step = r.lastCheckpoint ? `checkpoint at step ${r.lastCheckpoint.step}` : 'no checkpoint';
+  const evaluation = (r.summary as { evaluation?: { accuracy?: number; auc?: number } } | undefined)?.evaluation;
+  const scores = evaluation?.accuracy !== undefined ? `, verification ${(evaluation.accuracy * 100).toFixed(1)}%` : '';
+  return `${run.id}  ${state}, ${step}${scores}  [${config.model} ${config.activation} @${config.inputSize}px on ${r.dataset.name}${r.dataset.synthetic ? ' (synthetic)' : ''}]`;
+}
