@@ -89,6 +89,41 @@ const ceiling = runScript('decode-case.ts', [jpegs, '144', '6']);
 const c = ceiling.times[0]!;
 rows.push({ name: 'decodeFace only (sharp), 5,000 JPEG 250x250', images: c.images, seconds: c.seconds, imagesPerSecond: c.images / c.seconds, peakRssMiB: ceiling.peakRssMiB, target: '', met: null });
 
+// Training throughput. On the pure-JS cpu backend LightCNN-9 at 128 px takes
+// minutes a step, so the big cases run only with BENCH_FULL=1 (or on a native backend).
+interface TrainRow {
+  readonly case: string;
+  readonly backend: string;
+  readonly msPerStep: number | null;
+  readonly imagesPerSecond: number | null;
+  readonly peakRssMiB: number | null;
+  readonly note: string;
+}
+const full = process.env['BENCH_FULL'] === '1';
+const trainCases: Array<{ model: string; input: number; batch: number; steps: number; big: boolean }> = [
+  { model: 'tiny', input: 32, batch: 16, steps: 5, big: false },
+  { model: 'tiny', input: 32, batch: 64, steps: 3, big: false },
+  { model: 'tiny', input: 64, batch: 16, steps: 3, big: false },
+  { model: 'tiny', input: 64, batch: 64, steps: 3, big: false },
+  { model: 'lightcnn9', input: 64, batch: 16, steps: 1, big: false },
+  { model: 'lightcnn9', input: 64, batch: 64, steps: 1, big: true },
+  { model: 'lightcnn9', input: 128, batch: 16, steps: 1, big: true },
+  { model: 'lightcnn9', input: 128, batch: 64, steps: 1, big: true },
+];
+const trainRows: TrainRow[] = [];
+let backendName = '';
+for (const c of trainCases) {
+  const name = `${c.model} @${c.input} px, batch ${c.batch}`;
+  if (c.big && !full && backendName === 'cpu') {
+    trainRows.push({ case: name, backend: backendName, msPerStep: null, imagesPerSecond: null, peakRssMiB: null, note: 'skipped on cpu (minutes a step); BENCH_FULL=1 runs it' });
+    continue;
+  }
+  const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/train-case.ts'), c.model, String(c.input), String(c.batch), String(c.steps)], { encoding: 'utf8', cwd: root });
+  const r = JSON.parse(out) as { backend: string; msPerStep: number; imagesPerSecond: number; peakRssMiB: number };
+  backendName = r.backend;
+  trainRows.push({ case: name, backend: r.backend, msPerStep: r.msPerStep, imagesPerSecond: r.imagesPerSecond, peakRssMiB: r.peakRssMiB, note: `median of ${c.steps} after 1 warm-up` });
+}
+
 const table = rows.map((r) => ({
   case: r.name,
   images: r.images,
@@ -99,11 +134,22 @@ const table = rows.map((r) => ({
   met: r.met === null ? '' : r.met ? 'yes' : 'NO',
 }));
 console.table(table);
+console.table(
+  trainRows.map((r) => ({
+    'training step': r.case,
+    backend: r.backend,
+    'ms/step': r.msPerStep === null ? '' : Math.round(r.msPerStep),
+    'images/s': r.imagesPerSecond === null ? '' : r.imagesPerSecond.toFixed(2),
+    'peak RSS MiB': r.peakRssMiB === null ? '' : Math.round(r.peakRssMiB),
+    note: r.note,
+  })),
+);
 const results = {
   when: new Date().toISOString(),
   machine: { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version },
   notes: 'stored size 144 (input 128); cold = fresh cache, files already in the OS page cache; warm = best of 3 opens including reading all pixels',
   rows,
+  training: trainRows,
 };
 await mkdir(join(root, 'bench/results'), { recursive: true });
 const file = join(root, 'bench/results', `${results.when.replace(/[:.]/g, '-')}.json`);

@@ -599,6 +599,9 @@ function currentBackend(): string | null {
  * `force`, which throws an Error saying why it cannot be used and what to install.
  */
 export async function selectBackend(options: SelectBackendOptions = {}): Promise<BackendChoice> {
+  // The lab says which backend runs and why; tfjs' own first-use banner ("install
+  // our node backend") would only repeat it, less accurately.
+  tf.enableProdMode();
   const purpose = options.purpose ?? 'train';
   const context: Context = { purpose, importer: options.importer };
   const previous = currentBackend();
@@ -626,9 +629,6 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   const tfBackend = TF_BACKEND[chosen.name];
   if (!(await tf.setBackend(tfBackend))) throw new Error(`Could not switch tfjs to the ${tfBackend} backend`);
   if (tfBackend === 'cpu') installCpuConv2dBackpropFilter(); // tfjs' own makes CPU training ~10x slower
-  // The summary below says which backend runs and why; tfjs' own first-use banner
-  // ("install our node backend") would only repeat it, less accurately.
-  tf.enableProdMode();
   const others = attempts.filter((a) => a !== chosen).map((a) => a.reason);
   const forced = options.force !== undefined ? ' (forced with --backend)' : '';
   const summary = `${doing} on ${chosen.name} (${DESCRIPTION[chosen.name]})${forced}${others.length > 0 ? `: ${others.join('; ')}` : ''}`;

@@ -1,0 +1,75 @@
+// lab train / runs / resume / eval / summary / info, run as a user runs them.
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { tempDir } from '../../../datasets/test/fixtures';
+
+const root = resolve(import.meta.dirname, '../../..');
+
+function lab(args: string[], dataDir: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(process.execPath, ['--import', 'tsx', join(root, 'electron/trainer/cli.ts'), ...args], { cwd: root, env: { ...process.env, FACE_CNN_LAB_DATA: dataDir, INIT_CWD: '' }, encoding: 'utf8' }, (error, stdout, stderr) =>
+      done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe('lab train, runs, resume, eval', () => {
+  test('a short run end to end', async () => {
+    const dataDir = await tempDir();
+    const common = ['--data', 'synthetic:6x6', '--model', 'tiny', '--input', '16', '--batch', '4', '--optimizer', 'adam', '--lr', '0.001', '--backend', 'cpu'];
+    const trained = await lab(['train', ...common, '--epochs', '3', '--max-steps', '5', '--activation', 'relu', '--layer', 'group1.b=prelu'], dataDir);
+    expect(trained.stderr).toBe('');
+    expect(trained.code).toBe(0);
+    expect(trained.stdout).toMatch(/Starting run (\S+) at step 0 of 5/);
+    expect(trained.stdout).toMatch(/Backend: training on cpu/);
+    expect(trained.stdout).toMatch(/finished at step 5 \(stopped after 5 steps/);
+    const runId = /Starting run (\S+)/.exec(trained.stdout)![1]!;
+
+    const runs = await lab(['runs'], dataDir);
+    expect(runs.stdout).toContain(`${runId}  finished, checkpoint at step 5  [tiny relu @16px on Synthetic faces`);
+
+    const resumed = await lab(['resume', runId.slice(0, 22)], dataDir);
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toMatch(/Resuming run .* at step 5 of 5/);
+
+    // A pairs file in LFW's format for the synthetic people.
+    const pairs = ['2\t2', 'synthetic-001\t1\t2', 'synthetic-002\t1\t3', 'synthetic-001\t1\tsynthetic-002\t1', 'synthetic-002\t2\tsynthetic-003\t2', 'synthetic-004\t1\t2', 'synthetic-005\t2\t3', 'synthetic-004\t1\tsynthetic-005\t1', 'synthetic-005\t3\tsynthetic-006\t3', ''].join('\n');
+    const pairsFile = join(dataDir, 'pairs.txt');
+    await writeFile(pairsFile, pairs);
+    const evaluated = await lab(['eval', runId, '--pairs', pairsFile], dataDir);
+    expect(evaluated.stderr).toBe('');
+    expect(evaluated.code).toBe(0);
+    expect(evaluated.stdout).toMatch(/Pairs: .*pairs\.txt \(4 matched, 4 mismatched, 2 folds\)/);
+    expect(evaluated.stdout).toMatch(/Verification accuracy: \d+\.\d\d% ± \d+\.\d\d%/);
+    expect(evaluated.stdout).toMatch(/ROC AUC: [01]\.\d{4}\s+EER: /);
+    expect(evaluated.stdout).toMatch(/TAR @ FAR 1\.00%: /);
+    expect(evaluated.stdout).toMatch(/Rank-1 identification on held-out images: /);
+    expect((await lab(['runs'], dataDir)).stdout).toMatch(/verification \d+\.\d%/);
+  }, 120_000);
+
+  test('summary prints the reference parameter count; info lists every backend with its reason', async () => {
+    const dataDir = await tempDir();
+    const summary = await lab(['summary', '--model', 'lightcnn9'], dataDir);
+    expect(summary.stdout).toMatch(/5,480,864 without the classifier/);
+    const info = await lab(['info'], dataDir);
+    expect(info.stdout).toMatch(/tensorflow-gpu\s+no\s+tfjs-node-gpu not installed/);
+    expect(info.stdout).toMatch(/cpu\s+train/);
+    expect(info.stderr).not.toMatch(/Hi, looks like/);
+  }, 60_000);
+
+  test('user errors: a bad activation, an unknown run, a model that cannot take the input size', async () => {
+    const dataDir = await tempDir();
+    const badActivation = await lab(['train', '--data', 'synthetic', '--activation', 'swishy'], dataDir);
+    expect(badActivation.code).toBe(1);
+    expect(badActivation.stderr).toMatch(/unknown activation "swishy"/);
+    const noRun = await lab(['resume', 'nope'], dataDir);
+    expect(noRun.code).toBe(1);
+    expect(noRun.stderr).toMatch(/^error: .*nope/);
+    const tooSmall = await lab(['train', '--data', 'synthetic:4x4', '--model', 'lightcnn4', '--input', '32', '--backend', 'cpu'], dataDir);
+    expect(tooSmall.code).toBe(1);
+    expect(tooSmall.stderr).toMatch(/^error: lightcnn4 cannot take 32x32 inputs.*the smallest input it takes is 57 px/);
+    expect(tooSmall.stderr).not.toMatch(/\n\s+at /);
+  }, 60_000);
+});
