@@ -31,7 +31,7 @@ import { Parser } from 'tar';
 import type { ReadEntry } from 'tar';
 import yauzl from 'yauzl';
 import type { Entry as ZipEntry, ZipFile } from 'yauzl';
-import { DatasetError } from './errors';
+import { DatasetError, errorCode, formatBytes } from './errors';
 
 export type ArchiveKind = 'zip' | 'tar' | 'tar.gz';
 
@@ -252,20 +252,8 @@ function tooLarge(size: number, max: number): string {
   return `larger than the ${formatBytes(max)} limit for one file (${formatBytes(size)}); not read`;
 }
 
-function formatBytes(n: number): string {
-  if (n >= 1024 * 1024 * 1024) return `${(n / (1024 * 1024 * 1024)).toFixed(1)} GiB`;
-  if (n >= 1024 * 1024) return `${(n / (1024 * 1024)).toFixed(1)} MiB`;
-  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${n} bytes`;
-}
-
 // ---------------------------------------------------------------------------
 // Errors
-
-function errorCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
 
 function isFsError(err: unknown): boolean {
   return typeof (err as { syscall?: unknown } | null)?.syscall === 'string';

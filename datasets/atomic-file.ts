@@ -3,7 +3,45 @@
 import { open, rename, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { DatasetError } from './errors';
+import { DatasetError, errorCode } from './errors';
+
+export interface WriteErrorContext {
+  /** What became of the file, said after "The disk is full; ". */
+  readonly kept: string;
+  /** What to do once there is space again, said after "Free some space (…) and ". */
+  readonly again: string;
+}
+
+const ATOMIC_WRITE: WriteErrorContext = { kept: 'the file was not written and the previous version is intact', again: 'try again' };
+
+/**
+ * The error a user can act on for a failed write to `path` (a full disk, no
+ * permission, a folder that does not exist, a folder where a file should go), or
+ * null when the failure is not one of these and should surface as it is.
+ */
+export function writeError(error: unknown, path: string, context: WriteErrorContext = ATOMIC_WRITE): DatasetError | null {
+  switch (errorCode(error)) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new DatasetError(`The disk is full; ${context.kept}`, `Free some space (or choose another data folder with FACE_CNN_LAB_DATA) and ${context.again}`, path);
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return new DatasetError(
+        'The lab cannot write here (permission denied or a read-only disk)',
+        'Choose a folder you may write to (for the lab\'s own caches and downloads: another data folder with FACE_CNN_LAB_DATA)',
+        path,
+      );
+    case 'ENOENT':
+      return new DatasetError('The folder to write this file into does not exist', `Create the folder ${dirname(path)} first, or choose a file in an existing folder`, path);
+    case 'ENOTDIR':
+      return new DatasetError('Part of this path is a file, not a folder, so nothing can be written there', 'Choose a file in an existing folder', path);
+    case 'EISDIR':
+      return new DatasetError('This path is a folder, not a file', `Give the name of a file to write instead (for example one inside this folder: ${join(path, '<name>')})`, path);
+    default:
+      return null;
+  }
+}
 
 export async function writeFileAtomic(path: string, chunks: readonly Uint8Array[]): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
@@ -23,15 +61,8 @@ export async function writeFileAtomic(path: string, chunks: readonly Uint8Array[
     }
     await rename(temp, path);
   } catch (error) {
-    await rm(temp, { force: true });
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOSPC' || code === 'EDQUOT') {
-      throw new DatasetError('The disk is full; the file was not written and the previous version is intact', 'Free some space (or choose another data folder with FACE_CNN_LAB_DATA) and try again', path);
-    }
-    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-      throw new DatasetError('The lab cannot write here (permission denied or a read-only disk)', 'Choose a writable data folder with FACE_CNN_LAB_DATA', path);
-    }
-    throw error;
+    await rm(temp, { force: true }).catch(() => {}); // below a file (ENOTDIR) there is nothing to remove either
+    throw writeError(error, path) ?? error;
   }
   // Make the rename itself durable; not every platform can open a folder for this.
   try {

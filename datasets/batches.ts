@@ -96,15 +96,7 @@ export function toSharedPixels(pixels: Uint8Array): Uint8Array {
 /** The epoch's image order: `indices` as given, or shuffled from (seed, epoch) alone. */
 export function epochOrder(indices: Int32Array, shuffle: boolean, seed: number, epoch: number): Int32Array {
   const order = Int32Array.from(indices);
-  if (!shuffle) return order;
-  const rng = Rng.derive(seed, STREAM_ORDER, epoch);
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    const tmp = order[i] as number;
-    order[i] = order[j] as number;
-    order[j] = tmp;
-  }
-  return order;
+  return shuffle ? Rng.derive(seed, STREAM_ORDER, epoch).shuffle(order) : order;
 }
 
 /**

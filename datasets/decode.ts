@@ -3,7 +3,7 @@
 import { imageSize } from 'image-size';
 import sharp from 'sharp';
 import type { Sharp } from 'sharp';
-import { NetpbmError, readNetpbm } from './netpbm';
+import { NetpbmError, NetpbmTooLarge, readNetpbm } from './netpbm';
 import { isSupported, sniffFormat, type ImageFormat } from './sniff';
 
 export type FitMode = 'cover' | 'contain' | 'fill';
@@ -50,6 +50,7 @@ export function describeUnsupported(bytes: Uint8Array): string {
   const format = sniffFormat(bytes);
   if (format === 'bmp') return 'BMP images are not supported: convert it to PNG';
   if (format === 'pbm') return 'black-and-white PBM images are not supported: convert it to PGM or PNG';
+  if (format === 'heic') return 'HEIC (HEVC) images are not supported by this build: convert them to JPEG';
   return `not an image the lab can read (its content is not ${SUPPORTED}, whatever its name says)`;
 }
 
@@ -76,11 +77,13 @@ export async function decodeFace(bytes: Uint8Array, options: DecodeOptions): Pro
     try {
       raw = readNetpbm(bytes, options.maxInputPixels);
     } catch (error) {
+      if (error instanceof NetpbmTooLarge) throw new UnusableImage(tooLarge(error.width, error.height, error.maxPixels));
       if (error instanceof NetpbmError) throw new UnusableImage(`the ${format.toUpperCase()} file is damaged: ${error.message}`);
       throw error;
     }
     ({ width, height } = raw);
-    if (Math.min(width, height) < options.minSide) throw tooSmall(width, height, options.minSide);
+    const problem = sizeProblem(width, height, options);
+    if (problem !== null) throw new UnusableImage(problem);
     input = sharp(raw.data, { raw: { width, height, channels: raw.channels } });
   } else {
     const sharpOptions = { limitInputPixels: options.maxInputPixels, failOn: 'truncated', pages: 1 } as const;
@@ -103,10 +106,8 @@ export async function decodeFace(bytes: Uint8Array, options: DecodeOptions): Pro
         throw new UnusableImage(explainSharpError(error, format));
       }
     }
-    if (width * height > options.maxInputPixels) {
-      throw new UnusableImage(`image too large (${width}x${height}, over the ${options.maxInputPixels}-pixel limit; a decompression bomb?)`);
-    }
-    if (Math.min(width, height) < options.minSide) throw tooSmall(width, height, options.minSide);
+    const problem = sizeProblem(width, height, options);
+    if (problem !== null) throw new UnusableImage(problem);
     input = sharp(bytes, sharpOptions);
     if (orientation > 1) input = input.rotate(); // honour EXIF orientation
   }
@@ -127,6 +128,19 @@ export async function decodeFace(bytes: Uint8Array, options: DecodeOptions): Pro
   }
 }
 
-function tooSmall(width: number, height: number, minSide: number): UnusableImage {
-  return new UnusableImage(`image too small to be a face (${width}x${height} px; at least ${minSide}x${minSide} needed)`);
+/**
+ * Why an image of this size is refused under these limits, or null when it is
+ * accepted. Decided from the header alone, so it also re-judges a face decoded
+ * earlier under other limits without decoding it again.
+ */
+export function sizeProblem(width: number, height: number, limits: Pick<DecodeOptions, 'maxInputPixels' | 'minSide'>): string | null {
+  if (width * height > limits.maxInputPixels) return tooLarge(width, height, limits.maxInputPixels);
+  if (Math.min(width, height) < limits.minSide) {
+    return `image too small to be a face (${width}x${height} px; at least ${limits.minSide}x${limits.minSide} needed)`;
+  }
+  return null;
+}
+
+function tooLarge(width: number, height: number, maxPixels: number): string {
+  return `image too large (${width}x${height}, over the ${maxPixels}-pixel limit; a decompression bomb?)`;
 }

@@ -11,7 +11,8 @@ import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CatalogEntry, CatalogFile } from './catalog';
-import { DatasetError } from './errors';
+import { writeError } from './atomic-file';
+import { DatasetError, formatBytes } from './errors';
 
 export interface DownloadProgress {
   /** Bytes of the file on disk so far, a resumed part included. */
@@ -257,14 +258,7 @@ function contentLength(response: IncomingMessage): number | null {
 
 /** Errors of the disk, not the network: retrying will not help. */
 function diskError(error: unknown, path: string): DatasetError | null {
-  const code = (error as NodeJS.ErrnoException | null)?.code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new DatasetError('The disk is full; the partial download is kept', 'Free some space (or choose another data folder with FACE_CNN_LAB_DATA) and download again to resume', path);
-  }
-  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-    return new DatasetError('The lab cannot write the download here (permission denied or a read-only disk)', 'Choose a writable data folder with FACE_CNN_LAB_DATA', path);
-  }
-  return null;
+  return writeError(error, path, { kept: 'the partial download is kept', again: 'download again to resume' });
 }
 
 function describe(error: unknown): string {
@@ -417,11 +411,4 @@ export function formatTerms(entry: CatalogEntry): string {
   ];
   if (entry.notes.length > 0) lines.push('', 'Notes:', ...entry.notes.map((note) => `  - ${note}`));
   return lines.join('\n');
-}
-
-function formatBytes(bytes: number): string {
-  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(1)} GB`;
-  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(1)} MB`;
-  if (bytes >= 1e3) return `${Math.round(bytes / 1e3)} kB`;
-  return `${bytes} B`;
 }

@@ -23,3 +23,20 @@ export interface SkippedFile {
   readonly path: string;
   readonly reason: string;
 }
+
+/** The `code` of a Node.js system error (ENOENT, EACCES, …), or undefined for anything else. */
+export function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * A byte count for people, in decimal units (kB, MB, GB), the way download pages
+ * and file managers state sizes; small counts exactly, in bytes.
+ */
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(1)} GB`;
+  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(1)} MB`;
+  if (bytes >= 1e4) return `${Math.round(bytes / 1e3)} kB`;
+  return `${bytes} bytes`;
+}

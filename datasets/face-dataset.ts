@@ -1,6 +1,6 @@
 // An imported dataset: who is in it, which faces, and their preprocessed pixels.
 import { basename } from 'node:path';
-import { readCachePixels, type CacheIndex, type OpenedCache } from './cache-file';
+import { readCacheFace, readCachePixels, type CacheIndex, type OpenedCache } from './cache-file';
 import type { SkippedFile } from './errors';
 import { describeIdentityRule } from './layout';
 import type { ImageFormat } from './sniff';
@@ -28,7 +28,7 @@ export interface ImportReport {
   readonly wrapper: string;
   readonly identities: number;
   readonly images: number;
-  /** Files decoded this time; the rest came from the cache. */
+  /** Files decoded (synthetic sets: faces generated) this time; the rest came from the cache. */
   readonly decoded: number;
   readonly reused: number;
   /** Faces in the cache whose files are gone. */
@@ -77,17 +77,34 @@ export class FaceDataset {
     return this.report.synthetic;
   }
 
-  /** All faces back to back, storedSize^2 bytes each, in `images` order. */
+  /**
+   * All faces back to back, storedSize^2 bytes each, in `images` order. Read from
+   * the cache on first use, and checked there: a DatasetError (CachePixelsError)
+   * if another import has rewritten the cache since this dataset was opened, or
+   * if the file is damaged; either way, opening the dataset again is the way out.
+   */
   pixels(): Promise<Uint8Array> {
-    this.pixelsPromise ??= readCachePixels(this.cache.path, this.cache.opened);
+    if (this.pixelsPromise === undefined) {
+      const reading = readCachePixels(this.cache.path, this.cache.opened);
+      this.pixelsPromise = reading;
+      reading.catch(() => {
+        if (this.pixelsPromise === reading) this.pixelsPromise = undefined; // a later call tries again
+      });
+    }
     return this.pixelsPromise;
   }
 
-  /** One face's pixels (a view, not a copy). */
+  /**
+   * One face's pixels: a view into the pixels when they are in memory, else only
+   * this face read from the cache file (with the same check that it is the file
+   * this dataset was opened from), so that looking at a few faces costs a few
+   * small reads, not the whole cache.
+   */
   async face(index: number): Promise<Uint8Array> {
     const size = this.storedSize * this.storedSize;
-    if (!(index >= 0 && index < this.images.length)) throw new RangeError(`no image ${index} in a dataset of ${this.images.length}`);
-    return (await this.pixels()).subarray(index * size, (index + 1) * size);
+    if (!(Number.isInteger(index) && index >= 0 && index < this.images.length)) throw new RangeError(`no image ${index} in a dataset of ${this.images.length}`);
+    if (this.pixelsPromise === undefined) return readCacheFace(this.cache.path, this.cache.opened, index);
+    return (await this.pixelsPromise).subarray(index * size, (index + 1) * size);
   }
 
   /** Image count per identity, in identity order. */
@@ -97,6 +114,9 @@ export class FaceDataset {
     return counts;
   }
 }
+
+/** What the report says instead of a folder rule for the built-in generated faces. */
+export const SYNTHETIC_IDENTITY_RULE = 'identity = a generated person (synthetic)';
 
 export function datasetFromCache(
   opened: OpenedCache,
@@ -115,7 +135,7 @@ export function datasetFromCache(
       kind: index.source.kind,
       synthetic,
       layout: index.layout,
-      identityRule: describeIdentityRule(index.layout, index.identityRule),
+      identityRule: synthetic ? SYNTHETIC_IDENTITY_RULE : describeIdentityRule(index.layout, index.identityRule),
       wrapper: index.wrapper,
       identities,
       images: index.images.length,

@@ -5,11 +5,25 @@ import { readFile, stat } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { mkdir } from 'node:fs/promises';
 import { detectArchive, readArchive } from './archive';
-import { readCacheIndex, readCachePixels, writeCache, CACHE_FORMAT_VERSION, type CacheIndex, type CachedImage, type CachedRejection, type OpenedCache } from './cache-file';
+import {
+  cacheKey,
+  checkPixelBudget,
+  readCacheIndex,
+  readCachePixels,
+  writeCache,
+  CachePixelsError,
+  CACHE_FORMAT_VERSION,
+  MAX_PIXEL_BYTES,
+  type CacheIndex,
+  type CachedImage,
+  type CachedRejection,
+  type DecodeLimits,
+  type NewCacheIndex,
+  type OpenedCache,
+} from './cache-file';
 import { labDataDir } from './data-dir';
-import { decodeFace, DEFAULT_DECODE, UnusableImage, type DecodeOptions, type FitMode } from './decode';
+import { decodeFace, sizeProblem, DEFAULT_DECODE, UnusableImage, type DecodeOptions, type FitMode } from './decode';
 import { DatasetError, type SkippedFile } from './errors';
 import { datasetFromCache, type FaceDataset } from './face-dataset';
 import {
@@ -48,6 +62,11 @@ export interface ImportOptions {
   readonly concurrency?: number;
   readonly maxInputPixels?: number;
   readonly minSide?: number;
+  /**
+   * The most bytes of stored pixels a dataset may have: they live in one buffer.
+   * Default: the most one buffer can hold on this Node (2^32 bytes on Node 20).
+   */
+  readonly maxPixelBytes?: number;
   readonly onProgress?: (progress: ImportProgress) => void;
   readonly signal?: AbortSignal;
 }
@@ -66,12 +85,25 @@ type Outcome =
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
-export function cacheKey(parts: Record<string, unknown>): string {
-  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 24);
-}
+/** Imports this many times at most with the cache when it keeps changing under the import, then without it. */
+const CACHED_ATTEMPTS = 2;
 
 export async function importDataset(path: string, options: ImportOptions = {}): Promise<FaceDataset> {
   const started = performance.now();
+  // The old cache's pixels are read only once the new files are decoded. If
+  // another import has replaced the file by then, or it turns out damaged (its
+  // checksum, then the file, is gone), start again: from the new cache, else
+  // (damaged, or still changing) decoding everything.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await importOnce(path, options, started, attempt <= CACHED_ATTEMPTS);
+    } catch (error) {
+      if (!(error instanceof CachePixelsError) || attempt > CACHED_ATTEMPTS) throw error;
+    }
+  }
+}
+
+async function importOnce(path: string, options: ImportOptions, started: number, useCache: boolean): Promise<FaceDataset> {
   const source = resolve(path);
   const info = await stat(source).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT' || error.code === 'ENOTDIR') {
@@ -79,14 +111,15 @@ export async function importDataset(path: string, options: ImportOptions = {}): 
     }
     throw new DatasetError(`This path cannot be opened (${describeFsError(error)})`, 'Check that the drive is connected and that you may read it', source);
   });
-  const storedSize = storedSizeFor(options.inputSize ?? 128);
+  const inputSize = options.inputSize ?? 128;
+  const storedSize = storedSizeFor(inputSize);
   const fit = options.fit ?? DEFAULT_DECODE.fit;
-  const decodeOptions: DecodeOptions = {
-    storedSize,
-    fit,
+  const limits: DecodeLimits = {
     maxInputPixels: options.maxInputPixels ?? DEFAULT_DECODE.maxInputPixels,
     minSide: options.minSide ?? DEFAULT_DECODE.minSide,
   };
+  const decodeOptions: DecodeOptions = { storedSize, fit, ...limits };
+  const budget = { inputSize, storedSize, maxBytes: options.maxPixelBytes ?? MAX_PIXEL_BYTES, source };
 
   let kind: 'folder' | 'archive';
   if (info.isDirectory()) kind = 'folder';
@@ -101,21 +134,24 @@ export async function importDataset(path: string, options: ImportOptions = {}): 
 
   const dataDir = options.dataDir ?? labDataDir();
   const cachePath = join(dataDir, 'cache', `${cacheKey({ v: CACHE_FORMAT_VERSION, kind, source, storedSize, fit })}.faces`);
-  const previous = await readCacheIndex(cachePath);
+  const previous = useCache ? await readCacheIndex(cachePath) : null;
   const rule = options.identityRule ?? DEFAULT_IDENTITY_RULE;
   const layoutChoice = options.layout ?? 'auto';
   const progress = options.onProgress ?? (() => {});
 
-  // An archive that has not changed since it was cached is not opened at all.
-  if (kind === 'archive' && previous && previous.index.source.bytes === info.size && previous.index.source.mtimeMs === info.mtimeMs) {
-    const sameRule = JSON.stringify(previous.index.identityRule) === JSON.stringify(rule);
-    if (sameRule && (layoutChoice === 'auto' || layoutChoice === previous.index.layout)) {
-      progress({ phase: 'done', done: previous.index.images.length, total: previous.index.images.length });
-      return datasetFromCache(previous, cachePath, { decoded: 0, reused: previous.index.images.length, removed: 0, started });
-    }
+  // An archive that has not changed since it was cached, imported as it was then, is not opened at all.
+  if (
+    kind === 'archive' &&
+    previous &&
+    previous.index.source.bytes === info.size &&
+    previous.index.source.mtimeMs === info.mtimeMs &&
+    sameSettings(previous.index, { layoutChoice, identityRule: rule, limits })
+  ) {
+    progress({ phase: 'done', done: previous.index.images.length, total: previous.index.images.length });
+    return datasetFromCache(previous, cachePath, { decoded: 0, reused: previous.index.images.length, removed: 0, started });
   }
 
-  const reuse = new CacheLookup(previous);
+  const reuse = new CacheLookup(previous, limits);
   const outcomes = new Map<string, Outcome>();
   const skipped: SkippedFile[] = [];
   const pool = new TaskPool(options.concurrency ?? Math.max(4, availableParallelism() * 3));
@@ -131,26 +167,36 @@ export async function importDataset(path: string, options: ImportOptions = {}): 
   };
 
   progress({ phase: 'scanning', done: 0, total: null });
-  if (kind === 'folder') {
-    const walked = await walkFolder(source);
-    skipped.push(...walked.skipped);
-    total = walked.files.length;
-    for (const file of walked.files) {
-      await consider({ relPath: file.relPath, bytes: file.size, mtimeMs: file.mtimeMs, load: async () => (file.size < 4 << 20 ? readFileSync(file.absPath) : readFile(file.absPath)) });
+  try {
+    if (kind === 'folder') {
+      const walked = await walkFolder(source);
+      skipped.push(...walked.skipped);
+      total = walked.files.length;
+      // Every file might be a face: refuse a dataset too big for one buffer before decoding any of it.
+      checkPixelBudget(total, 'files', budget);
+      for (const file of walked.files) {
+        await consider({ relPath: file.relPath, bytes: file.size, mtimeMs: file.mtimeMs, load: async () => (file.size < 4 << 20 ? readFileSync(file.absPath) : readFile(file.absPath)) });
+      }
+    } else {
+      const entries = readArchive(source, {
+        filter: (entryPath: string) => {
+          const hidden = entryPath.split('/').some(isHiddenOrSystem);
+          if (hidden) skipped.push({ path: entryPath, reason: 'hidden or system file' });
+          return !hidden;
+        },
+        onSkip: (entryPath: string, reason: string) => skipped.push({ path: entryPath, reason }),
+      });
+      let entryCount = 0;
+      for await (const entry of entries) {
+        // The total is not known before the end: stop as soon as the files so far could not fit.
+        checkPixelBudget(++entryCount, 'files', budget);
+        // Inside an archive the content hash is the stamp: mtime is the archive's.
+        await consider({ relPath: entry.path, bytes: entry.size, mtimeMs: 0, load: async () => entry.data });
+      }
     }
-  } else {
-    const entries = readArchive(source, {
-      filter: (entryPath: string) => {
-        const hidden = entryPath.split('/').some(isHiddenOrSystem);
-        if (hidden) skipped.push({ path: entryPath, reason: 'hidden or system file' });
-        return !hidden;
-      },
-      onSkip: (entryPath: string, reason: string) => skipped.push({ path: entryPath, reason }),
-    });
-    for await (const entry of entries) {
-      // Inside an archive the content hash is the stamp: mtime is the archive's.
-      await consider({ relPath: entry.path, bytes: entry.size, mtimeMs: 0, load: async () => entry.data });
-    }
+  } catch (error) {
+    await pool.drain().catch(() => {}); // no decode goes on after the import has stopped
+    throw error;
   }
   await pool.drain();
 
@@ -169,14 +215,16 @@ export async function importDataset(path: string, options: ImportOptions = {}): 
   placed.sort((a, b) => naturalCompare(a.image.identity, b.image.identity) || naturalCompare(a.image.relPath, b.image.relPath));
   skipped.sort((a, b) => naturalCompare(a.path, b.path));
 
-  checkUsable(source, placed.length, new Set(placed.map((p) => p.image.identity)), skipped, layout, rule);
+  checkUsable(source, placed.map((p) => p.image.identity), skipped, { layoutChoice, layout, rule });
 
-  const index: CacheIndex = {
+  const index: NewCacheIndex = {
     version: CACHE_FORMAT_VERSION,
     source: kind === 'archive' ? { kind, path: source, bytes: info.size, mtimeMs: info.mtimeMs } : { kind, path: source },
     storedSize,
     fit,
+    limits,
     wrapper,
+    layoutChoice,
     layout,
     identityRule: rule,
     images: placed.map((p) => p.image),
@@ -193,33 +241,43 @@ export async function importDataset(path: string, options: ImportOptions = {}): 
   }
 
   progress({ phase: 'writing', done: 0, total: placed.length });
+  checkPixelBudget(placed.length, 'faces', budget);
   const faceBytes = storedSize * storedSize;
   const pixels = new Uint8Array(new SharedArrayBuffer(placed.length * faceBytes));
+  // Checked against the nonce read with `previous`: the slots must be the ones the file had then.
   const oldPixels = placed.some((p) => typeof p.pixels === 'number') && previous ? await readCachePixels(cachePath, previous) : null;
   placed.forEach((p, i) => {
     const face = typeof p.pixels === 'number' ? (oldPixels as Uint8Array).subarray(p.pixels * faceBytes, (p.pixels + 1) * faceBytes) : p.pixels;
     pixels.set(face, i * faceBytes);
   });
-  await mkdir(join(dataDir, 'cache'), { recursive: true });
-  await writeCache(cachePath, index, pixels);
-  const opened = await readCacheIndex(cachePath);
-  if (!opened) throw new Error(`the dataset cache just written cannot be read back: ${cachePath}`);
+  const opened = await writeCache(cachePath, index, pixels);
   progress({ phase: 'done', done: placed.length, total: placed.length });
   return datasetFromCache(opened, cachePath, { decoded, reused: placed.length - decoded, removed, started }, pixels);
 }
 
-/** What the previous cache already knows, by path and by content. */
+/**
+ * What the previous cache already knows, by path and by content. Pixels do not
+ * depend on the layout or the identity rule (faces are re-grouped for free), but
+ * whether a file is accepted depends on the decoder's limits: a face is re-judged
+ * by its size under the current limits, and a rejection made under other limits
+ * is not reused (the file is decoded again).
+ */
 class CacheLookup {
   private readonly byPath = new Map<string, { image: CachedImage; slot: number }>();
   private readonly byHash = new Map<string, { image: CachedImage; slot: number }>();
   private readonly rejectedByPath = new Map<string, CachedRejection>();
 
-  constructor(previous: OpenedCache | null) {
+  constructor(
+    previous: OpenedCache | null,
+    readonly limits: DecodeLimits,
+  ) {
     previous?.index.images.forEach((image, slot) => {
       this.byPath.set(image.relPath, { image, slot });
       this.byHash.set(image.sha256, { image, slot });
     });
-    for (const rejection of previous?.index.rejected ?? []) this.rejectedByPath.set(rejection.path, rejection);
+    if (previous && sameLimits(previous.index.limits, limits)) {
+      for (const rejection of previous.index.rejected) this.rejectedByPath.set(rejection.path, rejection);
+    }
   }
 
   unchanged(candidate: Candidate): { image: CachedImage; slot: number } | CachedRejection | null {
@@ -238,13 +296,15 @@ class CacheLookup {
 
 async function examine(candidate: Candidate, reuse: CacheLookup, decodeOptions: DecodeOptions): Promise<Outcome> {
   const { relPath, bytes, mtimeMs } = candidate;
+  const reject = (reason: string): Outcome => ({ kind: 'rejected', rejection: { path: relPath, reason, bytes, mtimeMs } });
   const known = reuse.unchanged(candidate);
   if (known && 'slot' in known) {
+    const problem = sizeProblem(known.image.width, known.image.height, reuse.limits);
+    if (problem !== null) return reject(problem);
     return { kind: 'face', image: { ...known.image, relPath }, pixels: known.slot };
   }
   if (known) return { kind: 'rejected', rejection: known };
 
-  const reject = (reason: string): Outcome => ({ kind: 'rejected', rejection: { path: relPath, reason, bytes, mtimeMs } });
   let data: Uint8Array;
   try {
     data = await candidate.load();
@@ -255,6 +315,8 @@ async function examine(candidate: Candidate, reuse: CacheLookup, decodeOptions: 
   const hash = sha256(data);
   const same = reuse.sameContent(hash);
   if (same) {
+    const problem = sizeProblem(same.image.width, same.image.height, reuse.limits);
+    if (problem !== null) return reject(problem);
     return { kind: 'face', image: { ...same.image, relPath, bytes, mtimeMs }, pixels: same.slot };
   }
   try {
@@ -270,8 +332,14 @@ async function examine(candidate: Candidate, reuse: CacheLookup, decodeOptions: 
   }
 }
 
-function checkUsable(source: string, images: number, identities: Set<string>, skipped: readonly SkippedFile[], layout: LayoutKind, rule: IdentityRule): void {
-  if (images === 0) {
+function checkUsable(
+  source: string,
+  identityOfImage: readonly string[],
+  skipped: readonly SkippedFile[],
+  how: { layoutChoice: LayoutKind | 'auto'; layout: LayoutKind; rule: IdentityRule },
+): void {
+  const { layout, rule } = how;
+  if (identityOfImage.length === 0) {
     const reasons = new Map<string, number>();
     for (const s of skipped) reasons.set(s.reason, (reasons.get(s.reason) ?? 0) + 1);
     const summary = [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([reason, n]) => `${n} x ${reason}`).join('; ');
@@ -281,8 +349,10 @@ function checkUsable(source: string, images: number, identities: Set<string>, sk
       source,
     );
   }
-  if (identities.size < 2) {
-    const only = [...identities][0] ?? '';
+  const perIdentity = new Map<string, number>();
+  for (const identity of identityOfImage) perIdentity.set(identity, (perIdentity.get(identity) ?? 0) + 1);
+  if (perIdentity.size < 2) {
+    const only = [...perIdentity.keys()][0] ?? '';
     throw new DatasetError(
       `Only one identity ("${only}") was found; telling faces apart needs at least 2 people`,
       layout === 'flat'
@@ -291,10 +361,40 @@ function checkUsable(source: string, images: number, identities: Set<string>, sk
       source,
     );
   }
+  // A flat folder that the default rule cuts into one person per file is, most
+  // likely, one person's folder (`lfw/Aaron_Eckhart/`). A rule or a layout the
+  // user chose is trusted.
+  if (how.layoutChoice === 'auto' && layout === 'flat' && rule.kind === 'before-first-dot') {
+    const singletons = [...perIdentity.values()].filter((n) => n === 1).length;
+    if (singletons * 2 > perIdentity.size) {
+      throw new DatasetError(
+        `Each file became its own identity (${singletons} of ${perIdentity.size} identities have a single image, by the rule "${describeIdentityRule(layout, rule)}"), which usually means this is the folder of one person`,
+        'Choose the folder above it, which holds one folder per person; or, if each file name really does name a person, use --layout flat with an --identity-regex that takes the person from the name',
+        source,
+      );
+    }
+  }
 }
 
-function sameIndex(a: CacheIndex, b: CacheIndex): boolean {
-  const key = (index: CacheIndex): string =>
-    JSON.stringify([index.wrapper, index.layout, index.identityRule, index.images, index.rejected, index.skipped, index.source]);
-  return key(a) === key(b);
+type Settings = Pick<CacheIndex, 'layoutChoice' | 'identityRule' | 'limits'>;
+
+function sameLimits(a: DecodeLimits, b: DecodeLimits): boolean {
+  return a.maxInputPixels === b.maxInputPixels && a.minSide === b.minSide;
+}
+
+/** Whether a cache was made with these settings: then its grouping and its rejections hold as they are. */
+function sameSettings(index: Settings, settings: Settings): boolean {
+  return index.layoutChoice === settings.layoutChoice && canonicalJson(index.identityRule) === canonicalJson(settings.identityRule) && sameLimits(index.limits, settings.limits);
+}
+
+/** JSON with every object's keys sorted: equal for equal data, whatever order the keys were set in. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
+
+function sameIndex(a: CacheIndex, b: NewCacheIndex): boolean {
+  const key = (index: NewCacheIndex): string => canonicalJson([index.wrapper, index.layout, index.images, index.rejected, index.skipped, index.source]);
+  return sameSettings(a, b) && key(a) === key(b);
 }

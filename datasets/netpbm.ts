@@ -13,6 +13,17 @@ export class NetpbmError extends Error {
   override readonly name = 'NetpbmError';
 }
 
+/** The header is fine but the image is over the pixel limit (a decompression bomb?), not damaged. */
+export class NetpbmTooLarge extends NetpbmError {
+  constructor(
+    readonly width: number,
+    readonly height: number,
+    readonly maxPixels: number,
+  ) {
+    super(`the image is ${width}x${height}, more than the limit of ${maxPixels} pixels`);
+  }
+}
+
 /**
  * @param maxPixels refuse images larger than this before allocating anything
  *   (the same decompression-bomb guard sharp applies to other formats).
@@ -54,14 +65,17 @@ export function readNetpbm(bytes: Uint8Array, maxPixels: number): RawImage {
   const width = nextInt('width', 1 << 20);
   const height = nextInt('height', 1 << 20);
   const maxval = nextInt('maximum value', 65535);
-  if (width * height > maxPixels) {
-    throw new NetpbmError(`the image is ${width}x${height}, more than the limit of ${maxPixels} pixels`);
-  }
+  if (width * height > maxPixels) throw new NetpbmTooLarge(width, height, maxPixels);
   const samples = width * height * channels;
   const data = new Uint8Array(samples);
   const scale = 255 / maxval;
 
   if (binary) {
+    // A comment may follow maxval (`255# made by hand\n`): it runs to the end of
+    // its line, and that line end is the single white-space byte before the raster.
+    while (bytes[pos] === 0x23) {
+      while (pos < bytes.length && bytes[pos] !== 0x0a && bytes[pos] !== 0x0d) pos++;
+    }
     pos++; // exactly one white-space byte separates the header from the raster
     const bytesPerSample = maxval < 256 ? 1 : 2;
     const needed = samples * bytesPerSample;

@@ -56,12 +56,12 @@ export class Rng {
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
   }
 
-  /** Fisher-Yates, in place; returns the array. */
-  shuffle<T>(items: T[]): T[] {
+  /** Fisher-Yates, in place, on an array or a typed array; returns it. Every order is equally likely. */
+  shuffle<A extends { length: number; [index: number]: unknown }>(items: A): A {
     for (let i = items.length - 1; i > 0; i--) {
       const j = this.int(i + 1);
-      const tmp = items[i] as T;
-      items[i] = items[j] as T;
+      const tmp = items[i];
+      items[i] = items[j];
       items[j] = tmp;
     }
     return items;

@@ -3,8 +3,8 @@
 
 export type ImageFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'avif' | 'heif' | 'pgm' | 'ppm';
 
-/** Formats the lab reads but sharp does not, or that need a word of explanation. */
-export type UnsupportedFormat = 'bmp' | 'pbm';
+/** Formats recognised only to say why they cannot be read, and what to do instead. */
+export type UnsupportedFormat = 'bmp' | 'pbm' | 'heic';
 
 /** How many leading bytes `sniffFormat` needs at most. */
 export const SNIFF_BYTES = 32;
@@ -18,6 +18,9 @@ const ascii = (bytes: Uint8Array, start: number, text: string): boolean => {
 const isNetpbmSpace = (byte: number | undefined): boolean =>
   byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d || byte === 0x23; // space, tab, LF, CR, '#'
 
+/** HEIF brands of HEVC-coded images and sequences (ISO/IEC 23008-12): HEIC. */
+const HEVC_BRANDS = ['heic', 'heix', 'heim', 'heis', 'hevc', 'hevx'];
+
 export function sniffFormat(bytes: Uint8Array): ImageFormat | UnsupportedFormat | null {
   if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
   if (ascii(bytes, 0, '\x89PNG\r\n\x1a\n')) return 'png';
@@ -25,8 +28,16 @@ export function sniffFormat(bytes: Uint8Array): ImageFormat | UnsupportedFormat 
   if (ascii(bytes, 0, 'RIFF') && ascii(bytes, 8, 'WEBP')) return 'webp';
   if (ascii(bytes, 0, 'II*\0') || ascii(bytes, 0, 'MM\0*')) return 'tiff';
   if (ascii(bytes, 4, 'ftyp')) {
+    // ISO-BMFF: the major brand says how the image is coded. sharp's prebuilt
+    // libvips (sharp 0.35, libheif 1.23) reads HEIF with the AV1 codec only:
+    // `sharp.format.heif.input.fileSuffix` is ['.avif'], `sharp.versions` lists aom
+    // and no HEVC codec (libde265 is left out for patent reasons; saving with
+    // compression 'hevc' fails with "Unsupported compression"). So HEIC photos
+    // (iPhones) cannot be decoded by this build: say so instead of "damaged".
     if (ascii(bytes, 8, 'avif') || ascii(bytes, 8, 'avis')) return 'avif';
-    if (['heic', 'heix', 'heim', 'heis', 'mif1', 'msf1'].some((brand) => ascii(bytes, 8, brand))) return 'heif';
+    if (HEVC_BRANDS.some((brand) => ascii(bytes, 8, brand))) return 'heic';
+    // Generic HEIF brands: most often AV1 inside, which sharp reads; an HEVC one fails in the decoder and says so.
+    if (ascii(bytes, 8, 'mif1') || ascii(bytes, 8, 'msf1')) return 'heif';
   }
   if (bytes[0] === 0x50 && isNetpbmSpace(bytes[2])) {
     if (bytes[1] === 0x35 || bytes[1] === 0x32) return 'pgm'; // P5 binary, P2 ASCII
@@ -38,5 +49,5 @@ export function sniffFormat(bytes: Uint8Array): ImageFormat | UnsupportedFormat 
 }
 
 export function isSupported(format: ImageFormat | UnsupportedFormat | null): format is ImageFormat {
-  return format !== null && format !== 'bmp' && format !== 'pbm';
+  return format !== null && format !== 'bmp' && format !== 'pbm' && format !== 'heic';
 }

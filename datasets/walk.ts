@@ -3,12 +3,17 @@
 import type { Stats } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SkippedFile } from './errors';
+import { errorCode, type SkippedFile } from './errors';
 import { isHiddenOrSystem } from './layout';
 
 export interface WalkedFile {
-  /** Path below the root, '/'-separated. */
+  /**
+   * Path below the root, '/'-separated, Unicode-normalised to NFC as archive
+   * entry paths are, so that a folder and its zip give the same paths (macOS
+   * writes names decomposed, NFD; most other systems composed, NFC).
+   */
   readonly relPath: string;
+  /** The path to open, with the names exactly as the file system gave them. */
   readonly absPath: string;
   readonly size: number;
   readonly mtimeMs: number;
@@ -21,10 +26,6 @@ export interface WalkResult {
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 const lossyUtf8 = new TextDecoder('utf-8');
-
-function errorCode(error: unknown): string | undefined {
-  return (error as NodeJS.ErrnoException | null)?.code;
-}
 
 export function describeFsError(error: unknown): string {
   switch (errorCode(error)) {
@@ -45,6 +46,8 @@ export function describeFsError(error: unknown): string {
 export async function walkFolder(root: string): Promise<WalkResult> {
   const files: WalkedFile[] = [];
   const skipped: SkippedFile[] = [];
+  // NFC paths already taken: two names that differ only in their Unicode form would be one face twice over.
+  const seen = new Set<string>();
   // Real paths of the folders on the way down: a link into one of them is a loop.
   const ancestors = new Set<string>([await realpath(root)]);
 
@@ -70,10 +73,12 @@ export async function walkFolder(root: string): Promise<WalkResult> {
         });
         continue;
       }
-      const relPath = relDir === '' ? name : `${relDir}/${name}`;
+      const relPath = relDir === '' ? name.normalize('NFC') : `${relDir}/${name.normalize('NFC')}`;
       if (isHiddenOrSystem(name)) skipped.push({ path: relPath, reason: 'hidden or system file' });
       else named.push({ relPath, absPath: join(dir, name) });
     }
+    // In name order, so that which of two names that normalise alike is kept does not depend on the file system.
+    named.sort((a, b) => (a.absPath < b.absPath ? -1 : a.absPath > b.absPath ? 1 : 0));
     // One folder's stats at once: one at a time, a 5,000-file folder costs 5,000 thread-pool round trips.
     const infos = await Promise.allSettled(named.map(({ absPath }) => stat(absPath))); // follows links
     for (const [i, { relPath, absPath }] of named.entries()) {
@@ -93,6 +98,11 @@ export async function walkFolder(root: string): Promise<WalkResult> {
         await visit(absPath, relPath);
         ancestors.delete(real);
       } else if (info.isFile()) {
+        if (seen.has(relPath)) {
+          skipped.push({ path: relPath, reason: 'another file has the same name once Unicode-normalised (NFC); rename one of them to import both' });
+          continue;
+        }
+        seen.add(relPath);
         files.push({ relPath, absPath, size: info.size, mtimeMs: info.mtimeMs });
       } else {
         skipped.push({ path: relPath, reason: 'not a regular file (a device, socket or pipe)' });

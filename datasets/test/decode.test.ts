@@ -21,6 +21,13 @@ describe('format sniffing (by content, not by name)', () => {
   test.each<FixtureFormat>(['jpeg', 'png', 'gif', 'webp', 'tiff', 'pgm'])('%s', async (format) => {
     expect(sniffFormat(await makeImage(format, 1))).toBe(format);
   });
+  test('HEIC (HEVC) is recognised as unsupported; AVIF and the generic HEIF brands go to sharp', () => {
+    const ftyp = (brand: string) => Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from(`ftyp${brand}\0\0\0\0mif1${brand}`, 'latin1')]);
+    for (const brand of ['heic', 'heix', 'heim', 'heis']) expect(sniffFormat(ftyp(brand))).toBe('heic');
+    expect(sniffFormat(ftyp('avif'))).toBe('avif');
+    expect(sniffFormat(ftyp('mif1'))).toBe('heif');
+    expect(sniffFormat(ftyp('msf1'))).toBe('heif');
+  });
   test('text, empty and BMP are not supported images', () => {
     expect(sniffFormat(Buffer.from('hello, I am a text file named face.jpg'))).toBeNull();
     expect(sniffFormat(Buffer.alloc(0))).toBeNull();
@@ -34,6 +41,11 @@ describe('Netpbm reader', () => {
     const file = Buffer.concat([Buffer.from('P5\n# made by hand\n4 3\n255\n'), pixels]);
     const image = readNetpbm(file, 1e6);
     expect([image.width, image.height, image.channels]).toEqual([4, 3, 1]);
+    expect([...image.data]).toEqual([...pixels]);
+  });
+  test('a comment right after maxval ends at its line end, the one byte before the raster', () => {
+    const pixels = Uint8Array.from({ length: 4 }, (_, i) => 60 + i);
+    const image = readNetpbm(Buffer.concat([Buffer.from('P5 2 2 255# GIMP\n'), pixels]), 1e6);
     expect([...image.data]).toEqual([...pixels]);
   });
   test('ASCII P2 with maxval 15 scales to 8 bits', () => {
@@ -123,6 +135,15 @@ describe('decodeFace', () => {
       const big = await sharp({ create: { width: 2000, height: 2000, channels: 3, background: '#000' } }).png().toBuffer();
       expect(big.length).toBeLessThan(100_000); // tiny file, huge image
       expect(await reason(big, { ...options, maxInputPixels: 1_000_000 })).toMatch(/image too large/);
+    });
+    test('a PGM over the pixel limit is a decompression bomb, not a damaged file', async () => {
+      expect(await reason(Buffer.from('P5 3000 3000 255\n'), { ...options, maxInputPixels: 1_000_000 })).toBe(
+        'image too large (3000x3000, over the 1000000-pixel limit; a decompression bomb?)',
+      );
+    });
+    test('HEIC says this build cannot read it and what to do', async () => {
+      const heic = Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from('ftypheic\0\0\0\0mif1heic', 'latin1'), Buffer.alloc(64)]);
+      expect(await reason(heic)).toBe('HEIC (HEVC) images are not supported by this build: convert them to JPEG');
     });
     test('BMP says how to convert it', async () => expect(await reason(Buffer.concat([Buffer.from('BM'), Buffer.alloc(60)]))).toMatch(/convert it to PNG/));
     test('damaged PGM', async () => expect(await reason(Buffer.from('P5 40 40 255\n12'))).toMatch(/PGM file is damaged: the pixel data is truncated/));

@@ -168,11 +168,25 @@ describe('flat folders and identity rules', () => {
     expect(dataset.report.identityRule).toContain('^(.+)_\\d+\\.');
   });
 
+  test("one person's folder, cut into one identity per file by the default rule, stops with the way out", async () => {
+    const root = await tempDir();
+    await writeFiles(root, Object.fromEntries(await Promise.all([1, 2, 3, 4].map(async (k) => [`Aaron_Eckhart_000${k}.jpg`, await makeImage('jpeg', k)] as const))));
+    const dataDir = await tempDir();
+    const error = await importError(root, { dataDir, inputSize: 32 });
+    expect(error.message).toMatch(/^Each file became its own identity \(4 of 4 identities have a single image, .*\), which usually means this is the folder of one person: /);
+    expect(error.message).toMatch(/Choose the folder above it.*--layout flat with an --identity-regex/);
+    expect(await cacheFiles(dataDir)).toEqual([]);
+    // A layout the user chose is trusted.
+    const forced = await importDataset(root, { dataDir, inputSize: 32, layout: 'flat' });
+    expect(forced.identities).toHaveLength(4);
+  });
+
   test('changing the rule re-groups the cached faces without decoding them again', async () => {
     const root = await tempDir();
     await writeFiles(root, { 'a-1.x.png': await makeImage('png', 1), 'a-2.x.png': await makeImage('png', 2), 'b-1.x.png': await makeImage('png', 3) });
     const dataDir = await tempDir();
-    const byDot = await importDataset(root, { dataDir, inputSize: 32 });
+    // Forced flat: on its own the first-dot rule, one identity per file, would be taken for one person's folder.
+    const byDot = await importDataset(root, { dataDir, inputSize: 32, layout: 'flat' });
     expect(byDot.identities).toEqual(['a-1', 'a-2', 'b-1']);
     const byDash = await importDataset(root, { dataDir, inputSize: 32, identityRule: { kind: 'regex', pattern: '^([a-z]+)-' } });
     expect(byDash.identities).toEqual(['a', 'b']);

@@ -63,6 +63,26 @@ describe('walkFolder', () => {
     expect(skipped[0]?.reason).toMatch(/not valid UTF-8 \(bytes 66fffe2e6a7067\); rename it/);
   });
 
+  test('names are Unicode-normalised (NFC) in relPath, as in archives, and read by their own bytes', async () => {
+    const root = await tempDir();
+    const decomposed = 'Zoe\u0308'; // as macOS writes "Zoë"
+    await mkdir(join(root, decomposed));
+    await writeFile(join(root, decomposed, 'Bjo\u0308rk.jpg'), 'x');
+    const { files } = await walkFolder(root);
+    expect(files.map((f) => f.relPath)).toEqual(['Zo\u00eb/Bj\u00f6rk.jpg']);
+    expect(files[0]?.absPath).toBe(join(root, decomposed, 'Bjo\u0308rk.jpg'));
+  });
+
+  test('two names that are one once normalised: one is kept (always the same), the other skipped with a reason', async () => {
+    const root = await tempDir();
+    await writeFile(join(root, 'Zo\u00eb.jpg'), 'x');
+    await writeFile(join(root, 'Zoe\u0308.jpg'), 'y');
+    const { files, skipped } = await walkFolder(root);
+    expect(files.map((f) => f.relPath)).toEqual(['Zo\u00eb.jpg']);
+    expect(files[0]?.absPath).toBe(join(root, 'Zoe\u0308.jpg')); // the first in code-unit order
+    expect(skipped).toEqual([{ path: 'Zo\u00eb.jpg', reason: expect.stringMatching(/same name once Unicode-normalised/) }]);
+  });
+
   test('a named pipe is not read (it would block forever)', async () => {
     const root = await tempDir();
     execFileSync('mkfifo', [join(root, 'pipe.jpg')]);

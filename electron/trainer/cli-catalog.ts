@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { CATALOG, catalogEntry, type CatalogEntry } from '../../datasets/catalog';
 import { downloadFolder, fetchCatalogDataset, formatTerms } from '../../datasets/download';
 import { DatasetError, labDataDir } from '../../datasets';
-import { positiveInt } from './cli-args';
+import { inputSizeArg } from './cli-args';
 import { describeDataset, openWithProgress } from './cli-dataset';
 import { progressBar } from './cli-progress-bar';
 
@@ -46,7 +46,7 @@ export function registerCatalogCommands(data: Command): void {
     .option('--accept-terms', 'accept the dataset terms shown, without asking')
     .option('--mirror <url>', 'try this base URL first (a local or institutional mirror with the same file names)')
     .option('--no-import', 'only download')
-    .option('--input <px>', 'network input size for the import', positiveInt, 128)
+    .option('--input <px>', 'network input size for the import, 16 to 512', inputSizeArg, 128)
     .action(async (id: string, flags: { acceptTerms?: boolean; mirror?: string; import: boolean; input: number }) => {
       const found = catalogEntry(id);
       if (!found) throw new DatasetError(`No dataset "${id}" in the catalog`, `Choose one of: ${CATALOG.map((e) => e.id).join(', ')}`);

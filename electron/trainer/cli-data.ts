@@ -1,5 +1,4 @@
 // `lab data …`: look at a dataset before training on it.
-import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { contactSheetPng } from '../../datasets';
@@ -22,12 +21,14 @@ export function registerDataCommands(program: Command): void {
       .option('--json', 'print the import report as JSON instead'),
   ).action(async (path: string, flags: DatasetFlags & { sheet: string; json?: boolean }) => {
     const dataset = await openWithProgress(path, flags);
-    await writeFile(flags.sheet, await contactSheetPng(dataset));
+    // The report first: a sheet that cannot be written must not cost the user what the import found.
     if (flags.json) {
       process.stdout.write(`${JSON.stringify({ ...dataset.report, identityNames: dataset.identities, imagesPerIdentity: dataset.imagesPerIdentity(), contactSheet: flags.sheet }, null, 2)}\n`);
     } else {
-      process.stdout.write(`${describeDataset(dataset, flags.input)}\nContact sheet: ${flags.sheet}\n`);
+      process.stdout.write(`${describeDataset(dataset, flags.input)}\n`);
     }
+    await writeFileAtomic(resolve(flags.sheet), [await contactSheetPng(dataset)]);
+    if (!flags.json) process.stdout.write(`Contact sheet: ${flags.sheet}\n`);
   });
 
   addDatasetFlags(

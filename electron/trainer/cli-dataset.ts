@@ -2,7 +2,7 @@
 // progress bar while importing, and the summary printed afterwards.
 import { Option, type Command } from 'commander';
 import { openDataset, type FaceDataset, type ImportOptions } from '../../datasets';
-import { identityPatternArg, positiveInt } from './cli-args';
+import { identityPatternArg, inputSizeArg } from './cli-args';
 import { progressBar } from './cli-progress-bar';
 
 export interface DatasetFlags {
@@ -13,7 +13,7 @@ export interface DatasetFlags {
 
 export function addDatasetFlags(command: Command): Command {
   return command
-    .option('--input <px>', 'network input size; faces are stored at input*144/128', positiveInt, 128)
+    .option('--input <px>', 'network input size, 16 to 512; faces are stored at input*144/128', inputSizeArg, 128)
     .addOption(new Option('--layout <layout>', 'folders: one folder per identity; flat: identity in the file name').choices(['auto', 'folders', 'flat']).default('auto'))
     .option('--identity-regex <regex>', "flat layout: regular expression with one capture group for the identity (default: text before the first '.'), e.g. '^(.+)_\\d+\\.'", identityPatternArg);
 }
@@ -56,13 +56,13 @@ export function describeDataset(dataset: FaceDataset, inputSize: number): string
   const lines = [
     `Dataset:     ${dataset.name}${dataset.synthetic ? '  [SYNTHETIC: drawn by the lab, not real faces]' : ''}`,
     `Source:      ${r.source} (${r.kind}${r.wrapper ? `, inside ${r.wrapper}/` : ''})`,
-    `Layout:      ${r.layout}: ${r.identityRule}`,
+    `Layout:      ${r.synthetic ? 'generated' : r.layout}: ${r.identityRule}`,
     `Identities:  ${dataset.identities.length}`,
     `Images:      ${dataset.images.length} (per identity: min ${Math.min(...perIdentity)}, median ${median(perIdentity)}, max ${Math.max(...perIdentity)})`,
     `Image sizes: ${tally(dataset.images.map((i) => `${i.width}x${i.height}`), 5)}`,
     `Formats:     ${tally(dataset.images.map((i) => i.format), 6)}`,
     `Stored as:   ${dataset.storedSize}x${dataset.storedSize} grey (crops of ${inputSize} for the network)`,
-    `This time:   ${r.decoded} decoded, ${r.reused} from the cache${r.removed ? `, ${r.removed} gone since last time` : ''}, ${r.seconds.toFixed(2)} s`,
+    `This time:   ${r.decoded} ${r.synthetic ? 'generated' : 'decoded'}, ${r.reused} from the cache${r.removed ? `, ${r.removed} gone since last time` : ''}, ${r.seconds.toFixed(2)} s`,
     `Cache:       ${r.cachePath}`,
   ];
   if (r.skipped.length === 0) lines.push('Skipped:     nothing');

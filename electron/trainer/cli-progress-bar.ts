@@ -1,5 +1,7 @@
 // A progress bar on the terminal for long imports and downloads; silent when
 // stderr is not a terminal (CI logs, pipes), where it would only add noise.
+// While the total is unknown (an archive read as a stream, a server that does
+// not say the size) it is a plain counter: a bar needs a total to be a bar.
 import cliProgress from 'cli-progress';
 
 export interface ProgressBar {
@@ -7,21 +9,37 @@ export interface ProgressBar {
   stop(): void;
 }
 
-export function progressBar(title: string, unit: string): ProgressBar {
-  if (!process.stderr.isTTY) return { update: () => {}, stop: () => {} };
+interface Payload {
+  label: string;
+  /** Whether `total` is the real total yet. */
+  known: boolean;
+}
+
+export function progressBar(title: string, unit: string, stream: NodeJS.WriteStream = process.stderr): ProgressBar {
+  if (!stream.isTTY) return { update: () => {}, stop: () => {} };
+  const withTotal = `${title} [{bar}] {percentage}% | {value}/{total} ${unit} | {label}`;
+  const counting = `${title} {value} ${unit} | {label}`;
   const bar = new cliProgress.SingleBar(
-    { format: `${title} [{bar}] {percentage}% | {value}/{total} ${unit} | {label}`, stream: process.stderr, hideCursor: true, clearOnComplete: true },
+    {
+      format: (options, params, payload: Payload) =>
+        cliProgress.Format.Formatter({ ...options, format: payload.known ? withTotal : counting }, params, payload),
+      stream,
+      hideCursor: true,
+      clearOnComplete: true,
+    },
     cliProgress.Presets.shades_classic,
   );
   let started = false;
   return {
     update(done, total, label = '') {
+      const payload: Payload = { label, known: total !== null };
       if (!started) {
-        bar.start(total ?? 0, done, { label });
+        bar.start(total ?? 0, done, payload);
         started = true;
+        return;
       }
       if (total !== null) bar.setTotal(total);
-      bar.update(done, { label });
+      bar.update(done, payload);
     },
     stop() {
       if (started) bar.stop();

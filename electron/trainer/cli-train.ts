@@ -7,7 +7,7 @@ import { formatSummary } from '../../models/summary';
 import type { BackendName } from '../../models/backend';
 import { listRuns } from './runs/run-store';
 import { evaluateRun, formatEvaluation } from './evaluation/evaluate-run';
-import { fractionArg, positiveInt, seedArg } from './cli-args';
+import { fractionArg, inputSizeArg, positiveInt, seedArg } from './cli-args';
 import { progressBar } from './cli-progress-bar';
 import { ARCHITECTURES, type TrainConfigInput } from './training/config';
 import { TrainingSession, type RunOutcome, type TrainEvent } from './training/session';
@@ -100,7 +100,7 @@ export function registerTrainCommands(program: Command): void {
     .addOption(new Option('--model <name>', 'architecture').choices([...ARCHITECTURES]).default('lightcnn9'))
     .option('--activation <name>', 'activation of every layer: relu, leaky_relu[:a], prelu, rrelu, maxout:k, mfm[:3/2], sigmoid, tanh, elu, selu, gelu, swish, mish', activationArg, 'mfm:2/1')
     .option('--layer <layer=activation>', 'a different activation for one layer (repeatable; see `lab summary` for names)', layerArg)
-    .option('--input <px>', 'input size (128 reference; 64 or 32 on CPU)', positiveInt, 128)
+    .option('--input <px>', 'input size (128 reference; 64 or 32 on CPU)', inputSizeArg, 128)
     .option('--width <x>', 'width multiplier', numberArg, 1)
     .option('--epochs <n>', 'epochs', positiveInt, 5)
     .option('--batch <n>', 'batch size', positiveInt, 64)
@@ -189,7 +189,7 @@ export function registerTrainCommands(program: Command): void {
     .command('summary')
     .description('print a model: layers, output shapes, parameters, MACs per image')
     .addOption(new Option('--model <name>', 'architecture').choices([...ARCHITECTURES]).default('lightcnn9'))
-    .option('--input <px>', 'input size', positiveInt, 128)
+    .option('--input <px>', 'input size', inputSizeArg, 128)
     .option('--width <x>', 'width multiplier', numberArg, 1)
     .option('--activation <name>', 'activation', activationArg, 'mfm:2/1')
     .option('--layer <layer=activation>', 'per-layer activation (repeatable)', layerArg)

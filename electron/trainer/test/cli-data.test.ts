@@ -1,6 +1,6 @@
 // The headless lab's data commands, run as a user runs them: a separate process.
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -8,6 +8,9 @@ import { describe, expect, test } from 'vitest';
 import { parsePairs } from '../../../datasets/pairs';
 import { makeIdentityFolders, makeImage, tempDir } from '../../../datasets/test/fixtures';
 import { makeZip } from '../../../datasets/test/zip-writer';
+import { openDataset } from '../../../datasets';
+import { describeDataset } from '../cli-dataset';
+import { progressBar } from '../cli-progress-bar';
 
 const root = resolve(import.meta.dirname, '../../..');
 
@@ -45,6 +48,41 @@ describe('lab data', () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/SYNTHETIC: drawn by the lab, not real faces/);
     expect(stdout).toMatch(/Identities:\s+5\n/);
+    expect(stdout).toMatch(/Layout:\s+generated: identity = a generated person \(synthetic\)\n/);
+    expect(stdout).toMatch(/This time:\s+20 generated, 0 from the cache/);
+  });
+
+  test('the summary of the synthetic set says generated, not decoded, and names no folder rule', async () => {
+    const dataset = await openDataset('synthetic:3x2', { dataDir: await tempDir(), inputSize: 32 });
+    const text = describeDataset(dataset, 32);
+    expect(text).toMatch(/This time:\s+6 generated, 0 from the cache/);
+    expect(text).not.toMatch(/decoded|folder directly under/);
+  });
+
+  test('ordinary mistakes on the command line: one clear line, exit code 1, no stack trace', async () => {
+    const folder = await tempDir();
+    await makeIdentityFolders(folder, 2, 2);
+    const out = await tempDir();
+    mkdirSync(join(out, 'a-folder'));
+    const [missingSheet, sheetOnFolder, missingOut, badSynthetic, smallInput, hugeInput] = await Promise.all([
+      lab(['data', 'inspect', folder, '--input', '32', '--sheet', join(out, 'missing', 'sheet.png')], await tempDir()),
+      lab(['data', 'inspect', folder, '--input', '32', '--sheet', join(out, 'a-folder')], await tempDir()),
+      lab(['data', 'pairs', folder, '--input', '32', '--folds', '1', '--out', join(out, 'missing', 'pairs.txt')], await tempDir()),
+      lab(['data', 'inspect', 'synthetic:1x5', '--input', '32', '--sheet', join(out, 's.png')], await tempDir()),
+      lab(['data', 'inspect', folder, '--input', '8'], await tempDir()),
+      lab(['data', 'inspect', folder, '--input', '4096'], await tempDir()),
+    ]);
+    for (const run of [missingSheet, sheetOnFolder, missingOut, badSynthetic, smallInput, hugeInput]) {
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.stderr).not.toMatch(/\n\s+at /);
+    }
+    expect(missingSheet.stderr).toMatch(/^error: The folder to write this file into does not exist: .*missing\/sheet\.png\. Create the folder/);
+    expect(missingSheet.stdout).toMatch(/Identities:\s+2\n/); // the report came first
+    expect(sheetOnFolder.stderr).toMatch(/^error: This path is a folder, not a file: .*a-folder\. Give the name of a file/);
+    expect(missingOut.stderr).toMatch(/^error: The folder to write this file into does not exist: .*missing\/pairs\.txt/);
+    expect(badSynthetic.stderr).toMatch(/^error: The synthetic set "synthetic:1x5" asks for 1 identity; it can have 2 to/);
+    expect(smallInput.stderr).toMatch(/--input <px>' argument '8' is invalid\. expected a whole number of pixels from 16 to 512/);
+    expect(hugeInput.stderr).toMatch(/argument '4096' is invalid/);
   });
 
   test('--json gives the report as data', async () => {
@@ -125,5 +163,35 @@ describe('lab data', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('the progress bar', () => {
+  /** A terminal that keeps what is written to it. */
+  function fakeTerminal(): NodeJS.WriteStream & { text(): string } {
+    let written = '';
+    const stream = {
+      isTTY: true,
+      columns: 120,
+      write(chunk: string) {
+        written += chunk;
+        return true;
+      },
+      on: () => stream,
+      removeListener: () => stream,
+      text: () => written.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, ''),
+    };
+    return stream as unknown as NodeJS.WriteStream & { text(): string };
+  }
+
+  test('counts without a percentage while the total is unknown, and shows the bar once it is known', () => {
+    const terminal = fakeTerminal();
+    const bar = progressBar('Importing', 'files', terminal);
+    bar.update(3, null, 'decoding');
+    expect(terminal.text()).toContain('Importing 3 files | decoding');
+    expect(terminal.text()).not.toMatch(/%|\/0/);
+    bar.update(5, 10, 'decoding');
+    bar.stop();
+    expect(terminal.text()).toMatch(/Importing \[.*\] 50% \| 5\/10 files \| decoding/);
   });
 });
