@@ -36,54 +36,68 @@ function layerArg(value: string, previous: Record<string, string> = {}): Record<
 
 const backendOption = () => new Option('--backend <name>', 'force a backend instead of the best one that can train').choices(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
 
-/** Runs a session with a progress bar; the first Ctrl-C stops cleanly (resumable), the second quits. */
-async function runWithProgress(session: TrainingSession): Promise<RunOutcome> {
+/**
+ * Runs a session, showing its progress: a progress bar on a terminal, a line
+ * every few seconds in a log. The first Ctrl-C stops cleanly after the current
+ * step (with a checkpoint, so `resume` continues); the second quits at once.
+ */
+async function runWithProgress(start: (onEvent: (event: TrainEvent) => void) => Promise<TrainingSession>): Promise<RunOutcome> {
   const bar = progressBar('Training', 'steps');
+  const terminal = process.stderr.isTTY;
+  let lastLine = 0;
+  let last: Extract<TrainEvent, { type: 'epoch' }> | undefined;
+  let total = 0;
+  const onEvent = (event: TrainEvent): void => {
+    switch (event.type) {
+      case 'started':
+        total = event.totalSteps;
+        process.stdout.write(`${event.resumed ? 'Resuming' : 'Starting'} run ${event.runId} at step ${event.step} of ${event.totalSteps}\nBackend: ${event.backend}\n`);
+        break;
+      case 'progress': {
+        const label = `loss ${event.loss.toFixed(4)}, acc ${(event.accuracy * 100).toFixed(1)}%, lr ${event.lr.toPrecision(3)}, ${event.imagesPerSecond.toFixed(1)} img/s`;
+        if (terminal) bar.update(event.step, total, label);
+        else if (performance.now() - lastLine > 5000 || event.step === total) {
+          lastLine = performance.now();
+          process.stdout.write(`step ${event.step}/${total}  epoch ${event.epoch + 1}  ${label}  ${event.stepMs.toFixed(0)} ms/step\n`);
+        }
+        break;
+      }
+      case 'epoch':
+        last = event;
+        if (!terminal) process.stdout.write(`${describeEpoch(event)}\n`);
+        break;
+      case 'warning':
+        process.stderr.write(`warning: ${event.message}\n`);
+        break;
+      case 'state':
+      case 'checkpoint':
+        break;
+    }
+  };
+  const session = await start(onEvent);
   let interrupted = false;
   const onSigint = () => {
     if (interrupted) process.exit(130);
     interrupted = true;
-    process.stderr.write('\nStopping after this step (Ctrl-C again to quit at once)…\n');
+    process.stderr.write('\nStopping after this step and saving a checkpoint (Ctrl-C again to quit at once)...\n');
     session.stop();
   };
   process.on('SIGINT', onSigint);
   try {
-    return await session.train();
-  } finally {
-    process.off('SIGINT', onSigint);
+    const outcome = await session.train();
     bar.stop();
+    if (last && terminal) process.stdout.write(`${describeEpoch(last)}\n`);
+    return outcome;
+  } finally {
+    bar.stop();
+    process.off('SIGINT', onSigint);
+    session.dispose();
   }
 }
 
-function printEvent(event: TrainEvent, bar = { lastPrint: 0 }): void {
-  switch (event.type) {
-    case 'started':
-      process.stdout.write(`${event.resumed ? 'Resuming' : 'Starting'} run ${event.runId} at step ${event.step} of ${event.totalSteps}\nBackend: ${event.backend}\n`);
-      break;
-    case 'progress': {
-      const now = performance.now();
-      if (now - bar.lastPrint > 2000 || !process.stdout.isTTY) {
-        bar.lastPrint = now;
-        process.stdout.write(
-          `step ${event.step}  epoch ${event.epoch + 1}  loss ${event.loss.toFixed(4)}  acc ${(event.accuracy * 100).toFixed(1)}%  lr ${event.lr.toPrecision(3)}  ${event.imagesPerSecond.toFixed(1)} img/s  ${event.stepMs.toFixed(0)} ms/step\n`,
-        );
-      }
-      break;
-    }
-    case 'epoch':
-      process.stdout.write(
-        `epoch ${event.epoch + 1} done at step ${event.step}: train loss ${event.trainLoss.toFixed(4)}, train acc ${(event.trainAccuracy * 100).toFixed(1)}%, validation loss ${event.valLoss.toFixed(4)}, validation acc ${(event.valAccuracy * 100).toFixed(1)}%\n`,
-      );
-      break;
-    case 'checkpoint':
-      break;
-    case 'warning':
-      process.stderr.write(`warning: ${event.message}\n`);
-      break;
-    case 'state':
-      if (event.message) process.stdout.write(`${event.state}: ${event.message}\n`);
-      break;
-  }
+function describeEpoch(event: Extract<TrainEvent, { type: 'epoch' }>): string {
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  return `epoch ${event.epoch + 1} (step ${event.step}): train loss ${event.trainLoss.toFixed(4)}, train accuracy ${pct(event.trainAccuracy)}; held-out loss ${event.valLoss.toFixed(4)}, held-out accuracy ${pct(event.valAccuracy)}`;
 }
 
 function printOutcome(outcome: RunOutcome): void {
@@ -142,13 +156,8 @@ export function registerTrainCommands(program: Command): void {
         checkpointEvery: flags.checkpointEvery ?? 0,
         maxSteps: flags.maxSteps ?? 0,
       };
-      const state = { lastPrint: 0 };
-      const session = await TrainingSession.start(config, { dataDir: labDataDir(), backend: flags.backend as BackendName | undefined, onEvent: (e) => printEvent(e, state) });
-      try {
-        printOutcome(await runWithProgress(session));
-      } finally {
-        session.dispose();
-      }
+      const backend = flags.backend as BackendName | undefined;
+      printOutcome(await runWithProgress((onEvent) => TrainingSession.start(config, { dataDir: labDataDir(), backend, onEvent })));
     });
 
   program
@@ -157,13 +166,7 @@ export function registerTrainCommands(program: Command): void {
     .argument('<run>', 'run id (a unique prefix is enough), or its folder')
     .addOption(backendOption())
     .action(async (runId: string, flags: { backend?: BackendName }) => {
-      const state = { lastPrint: 0 };
-      const session = await TrainingSession.resume(runId, { dataDir: labDataDir(), backend: flags.backend, onEvent: (e) => printEvent(e, state) });
-      try {
-        printOutcome(await runWithProgress(session));
-      } finally {
-        session.dispose();
-      }
+      printOutcome(await runWithProgress((onEvent) => TrainingSession.resume(runId, { dataDir: labDataDir(), backend: flags.backend, onEvent })));
     });
 
   program

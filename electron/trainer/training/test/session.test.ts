@@ -146,3 +146,38 @@ describe('the training loop', () => {
     expect(events.find((e) => e.type === 'warning')).toMatchObject({ message: expect.stringMatching(/damaged \(checksum mismatch\)/) });
   });
 });
+
+describe('pause, resume and stop', () => {
+  test('pausing holds the loop between steps; resuming continues; stopping saves a checkpoint to resume from', async () => {
+    const dataDir = await tempDir();
+    const events: TrainEvent[] = [];
+    let session!: TrainingSession;
+    let pausedAtStep = -1;
+    session = await TrainingSession.start({ ...SMALL, maxSteps: 30 }, {
+      dataDir,
+      backend: 'cpu',
+      prefetch: 0,
+      onEvent: (e) => {
+        events.push(e);
+        if (e.type === 'progress' && e.step === 3) session.pause();
+        if (e.type === 'state' && e.state === 'paused') {
+          pausedAtStep = (events.filter((x) => x.type === 'progress').at(-1) as { step: number }).step;
+          setTimeout(() => session.resume(), 200);
+        }
+        if (e.type === 'progress' && e.step === 6) session.stop();
+      },
+    });
+    const outcome = await session.train();
+    session.dispose();
+    expect(pausedAtStep).toBe(3);
+    const states = events.flatMap((e) => (e.type === 'state' ? [e.state] : []));
+    expect(states).toEqual(['running', 'paused', 'running', 'stopped']);
+    expect(outcome).toMatchObject({ state: 'stopped', step: 6 });
+    const run = await openRun(dataDir, outcome.runId);
+    expect(run.record.state).toBe('stopped');
+    expect(run.record.lastCheckpoint?.step).toBe(6);
+    const resumed = await TrainingSession.resume(outcome.runId, { dataDir, backend: 'cpu', prefetch: 0 });
+    expect((await resumed.train()).step).toBe(30);
+    resumed.dispose();
+  }, 60_000);
+});
