@@ -2,28 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DatasetError } from '../errors';
 import { formatPairs, generatePairs, parsePairs, resolvePairs } from '../pairs';
 import type { DatasetLayout, GeneratedPairs, Pair, PairsFile } from '../pairs';
-
-/** Identities (named s1..sN unless names are given) with the given image counts; images dealt round-robin when interleaved. */
-function layoutOf(counts: readonly number[], options: { interleaved?: boolean; names?: string[] } = {}): DatasetLayout {
-  const identities = options.names ?? counts.map((_, i) => `s${i + 1}`);
-  const imageIdentity: number[] = [];
-  if (options.interleaved === true) {
-    const left = [...counts];
-    while (left.some((n) => n > 0)) {
-      left.forEach((n, id) => {
-        if (n > 0) {
-          imageIdentity.push(id);
-          left[id] = n - 1;
-        }
-      });
-    }
-  } else {
-    counts.forEach((n, id) => {
-      for (let k = 0; k < n; k++) imageIdentity.push(id);
-    });
-  }
-  return { identities, imageIdentity: Int32Array.from(imageIdentity) };
-}
+import { layoutOf } from './layouts';
 
 const ORL = layoutOf(Array.from({ length: 40 }, () => 10));
 const YALE = layoutOf(Array.from({ length: 15 }, (_, i) => (i === 6 ? 10 : 11)));

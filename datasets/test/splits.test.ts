@@ -2,28 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DatasetError } from '../errors';
 import { classificationSplit, identityDisjointSplit, imagesByIdentity } from '../splits';
 import type { DatasetLayout } from '../splits';
-
-/** Identities s1..sN with the given image counts; images grouped by identity, or dealt round-robin. */
-function layoutOf(counts: readonly number[], interleaved = false): DatasetLayout {
-  const identities = counts.map((_, i) => `s${i + 1}`);
-  const imageIdentity: number[] = [];
-  if (interleaved) {
-    const left = [...counts];
-    while (left.some((n) => n > 0)) {
-      left.forEach((n, id) => {
-        if (n > 0) {
-          imageIdentity.push(id);
-          left[id] = n - 1;
-        }
-      });
-    }
-  } else {
-    counts.forEach((n, id) => {
-      for (let k = 0; k < n; k++) imageIdentity.push(id);
-    });
-  }
-  return { identities, imageIdentity: Int32Array.from(imageIdentity) };
-}
+import { layoutOf } from './layouts';
 
 const ORL = layoutOf(Array.from({ length: 40 }, () => 10));
 const YALE = layoutOf(Array.from({ length: 15 }, (_, i) => (i === 6 ? 10 : 11)));
@@ -57,7 +36,7 @@ function expectDatasetError(fn: () => unknown, ...fragments: (string | RegExp)[]
 
 describe('imagesByIdentity', () => {
   it('groups image indices per identity in natural order, also when images are interleaved', () => {
-    const groups = imagesByIdentity(layoutOf([2, 3, 1], true));
+    const groups = imagesByIdentity(layoutOf([2, 3, 1], { interleaved: true }));
     expect(groups.map((g) => [...g])).toEqual([[0, 3], [1, 4, 5], [2]]);
   });
 
@@ -85,7 +64,7 @@ describe('classificationSplit', () => {
   });
 
   it('works on interleaved images', () => {
-    const layout = layoutOf([5, 7, 9, 4], true);
+    const layout = layoutOf([5, 7, 9, 4], { interleaved: true });
     const { train, test } = classificationSplit(layout, { holdOutFraction: 0.5, seed: 3 });
     expectPartition(layout, train, test);
     expect(perIdentity(layout, test)).toEqual([3, 4, 5, 2]);
@@ -139,7 +118,7 @@ describe('classificationSplit', () => {
 
 describe('identityDisjointSplit', () => {
   it('holds out whole identities: no identity on both sides, images follow their identity', () => {
-    const layout = layoutOf(Array.from({ length: 40 }, (_, i) => 3 + (i % 7)), true);
+    const layout = layoutOf(Array.from({ length: 40 }, (_, i) => 3 + (i % 7)), { interleaved: true });
     const split = identityDisjointSplit(layout, { holdOutFraction: 0.25, seed: 7 });
     expect(split.testIdentities.length).toBe(10);
     expect(split.trainIdentities.length).toBe(30);

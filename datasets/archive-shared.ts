@@ -1,0 +1,94 @@
+// What archive.ts and its zip and tar readers share: the resolved read options,
+// the safety of entry paths (unsafeEntryPath, normaliseEntryPath, the refusal of
+// an unsafe archive) and the errors for unreadable or damaged archives.
+// archive.ts re-exports the public names; import them from there.
+
+import type { ArchiveKind } from './archive';
+import { DatasetError, errorCode, formatBytes } from './errors';
+
+/** ReadArchiveOptions with every default filled in. */
+export interface ResolvedOptions {
+  readonly filter: (path: string) => boolean;
+  readonly maxEntryBytes: number;
+  readonly onSkip: (path: string, reason: string) => void;
+}
+
+/** The sentence every refusal of an unsafe archive carries. */
+export const UNSAFE_ARCHIVE_REASON = 'the archive tries to write outside its folder; it was not imported';
+
+export const LINK_REASON = 'links inside archives are not followed';
+
+// ---------------------------------------------------------------------------
+// Entry paths
+
+type Unsafe = 'absolute' | 'drive' | 'parent';
+
+/** Why `raw` would land outside the archive's folder, or null if it stays inside. Both separators count. */
+export function unsafeEntryPath(raw: string): Unsafe | null {
+  if (raw.startsWith('/') || raw.startsWith('\\')) return 'absolute';
+  if (/^[A-Za-z]:/.test(raw)) return 'drive';
+  if (raw.split(/[\\/]/).includes('..')) return 'parent';
+  return null;
+}
+
+/** `./a//b\c/` → `a/b/c`, NFC. Only for paths that passed `unsafeEntryPath`. */
+export function normaliseEntryPath(raw: string): string {
+  return raw
+    .split(/[\\/]/)
+    .filter((segment) => segment !== '' && segment !== '.')
+    .join('/')
+    .normalize('NFC');
+}
+
+export function refusal(archive: string, entry: string, why: Unsafe): DatasetError {
+  const detail =
+    why === 'absolute'
+      ? 'is an absolute path'
+      : why === 'drive'
+        ? 'starts with a drive letter'
+        : 'climbs out of the folder with ".."';
+  return new DatasetError(
+    `${UNSAFE_ARCHIVE_REASON} (its entry ${JSON.stringify(entry)} ${detail})`,
+    'Nothing was extracted or written. Import it only if you trust its source, after unpacking it with a tool that strips unsafe paths',
+    archive,
+  );
+}
+
+export function tooLarge(size: number, max: number): string {
+  return `larger than the ${formatBytes(max)} limit for one file (${formatBytes(size)}); not read`;
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+
+function isFsError(err: unknown): boolean {
+  return typeof (err as { syscall?: unknown } | null)?.syscall === 'string';
+}
+
+export function readError(path: string, err: unknown): DatasetError {
+  if (err instanceof DatasetError) return err;
+  const code = errorCode(err);
+  if (code === 'ENOENT') return new DatasetError('the archive does not exist', 'Check the path', path);
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new DatasetError('the archive cannot be read (permission denied)', "Check the file's permissions", path);
+  }
+  const cause = err instanceof Error ? err.message : String(err);
+  return new DatasetError(
+    `the archive cannot be read (${cause})`,
+    'Check that the disk or network share is available, then try again',
+    path,
+  );
+}
+
+export function damaged(kind: ArchiveKind, path: string, err: unknown): DatasetError {
+  if (err instanceof DatasetError) return err;
+  if (isFsError(err)) return readError(path, err);
+  const message = err instanceof Error ? err.message : String(err);
+  // node-tar prefixes its own messages with their code ("TAR_BAD_ARCHIVE: ...").
+  const cause = message.replace(/^TAR_[A-Z_]+: /, '').replace(/\.$/, '');
+  return new DatasetError(
+    `the ${kind} archive is damaged or truncated (${cause})`,
+    'Download it again (compare its size or checksum with the source), or re-create it',
+    path,
+  );
+}
