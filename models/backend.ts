@@ -45,6 +45,16 @@ import { dirname } from 'node:path';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 
+/**
+ * A backend the user asked for (or any backend at all) cannot be used here: a forced
+ * backend that is not installed or lacks what training needs, an unknown backend name,
+ * no usable backend. The message says why and what to install; the command line and the
+ * app show it as it is. Plain Errors from this module are programming errors.
+ */
+export class BackendError extends Error {
+  override readonly name = 'BackendError';
+}
+
 export interface BackendAttempt {
   name: BackendName;
   /** Loaded, and able to do the purpose asked for. */
@@ -596,7 +606,8 @@ function currentBackend(): string | null {
 /**
  * Chooses the backend and makes it tfjs' global backend: the first of tfjs-node-gpu →
  * tfjs-node → wasm → cpu that loads and can do `purpose` (default 'train'), or exactly
- * `force`, which throws an Error saying why it cannot be used and what to install.
+ * `force`. Throws a BackendError saying why the forced backend (or every backend) cannot be
+ * used and what to install.
  */
 export async function selectBackend(options: SelectBackendOptions = {}): Promise<BackendChoice> {
   // The lab says which backend runs and why; tfjs' own first-use banner ("install
@@ -609,7 +620,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   const order = options.force !== undefined ? [options.force] : BACKEND_ORDER;
   let chosen: Attempt | undefined;
   for (const name of order) {
-    if (!BACKEND_ORDER.includes(name)) throw new Error(`Unknown backend "${name}": choose one of ${BACKEND_ORDER.join(', ')}`);
+    if (!BACKEND_ORDER.includes(name)) throw new BackendError(`Unknown backend "${name}": choose one of ${BACKEND_ORDER.join(', ')}`);
     const result = await attempt(name, context);
     attempts.push(result);
     if (result.ok) {
@@ -622,9 +633,9 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
     await restoreBackend(previous);
     const last = attempts[attempts.length - 1];
     if (options.force !== undefined && last !== undefined) {
-      throw new Error(`The ${options.force} backend cannot be used for ${doing}: ${last.reason}${last.hint ? `. ${last.hint}` : ''}.`);
+      throw new BackendError(`The ${options.force} backend cannot be used for ${doing}: ${last.reason}${last.hint ? `. ${last.hint}` : ''}.`);
     }
-    throw new Error(`No backend can be used for ${doing}: ${attempts.map((a) => a.reason).join('; ')}`);
+    throw new BackendError(`No backend can be used for ${doing}: ${attempts.map((a) => a.reason).join('; ')}`);
   }
   const tfBackend = TF_BACKEND[chosen.name];
   if (!(await tf.setBackend(tfBackend))) throw new Error(`Could not switch tfjs to the ${tfBackend} backend`);

@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createActivation } from './activations/index';
 import { channelFactor, formatActivation, inputChannels, type ActivationSpec } from './activations/spec';
 import { StepDropout } from './dropout';
+import { mixSeed } from './seeds';
 import { ARCHITECTURES, ARCHITECTURE_NAMES, isArchitectureName, type ArchitectureName } from './lightcnn-architectures';
 import { activationUnits, firstEmptyStep, minimumInputSize, type Architecture, type Unit } from './lightcnn-blocks';
 import { summarizeModel, type LayerDescription, type ModelSummary } from './summary';
@@ -90,18 +91,9 @@ export class ModelConfigError extends Error {
 
 // ---------------------------------------------------------------- configuration
 
-function hashString(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
-
 /** The seed of one layer's initializer: a mix of the model seed and the layer's name. */
 export function layerSeed(seed: number, layerName: string): number {
-  let h = Math.imul((seed >>> 0) ^ 0x9e3779b9, 0x85ebca6b) ^ hashString(layerName);
-  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
-  h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
-  return (h ^ (h >>> 16)) >>> 0;
+  return mixSeed(seed, layerName);
 }
 
 function overrideMatches(key: string, unit: string): boolean {

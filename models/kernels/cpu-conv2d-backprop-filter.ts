@@ -19,6 +19,11 @@ interface CpuBackend {
   makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo;
 }
 
+function allFinite(values: Float32Array): boolean {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i] as number)) return false;
+  return true;
+}
+
 export function conv2dBackpropFilterNhwc(
   x: Float32Array,
   dy: Float32Array,
@@ -28,6 +33,10 @@ export function conv2dBackpropFilterNhwc(
   const top = info.padInfo.top;
   const left = info.padInfo.left;
   const dw = new Float64Array(filterHeight * filterWidth * inChannels * outChannels);
+  // Skipping x === 0 (ReLU outputs often are: ~1.8x faster on half-zero inputs) is exact only
+  // while every dy is finite: 0 x NaN and 0 x Inf are NaN, as tfjs' kernel computes them, and a
+  // NaN hidden here would slip past the training loop's NaN guard. One pass over dy decides.
+  const skipZeros = allFinite(dy);
   for (let b = 0; b < batchSize; b++) {
     for (let y = 0; y < outHeight; y++) {
       for (let xo = 0; xo < outWidth; xo++) {
@@ -42,7 +51,7 @@ export function conv2dBackpropFilterNhwc(
             const wBase = (kh * filterWidth + kw) * inChannels * outChannels;
             for (let ci = 0; ci < inChannels; ci++) {
               const xv = x[xBase + ci] as number;
-              if (xv === 0) continue; // ReLU-family inputs are often exactly zero
+              if (xv === 0 && skipZeros) continue; // adds exactly +-0 when dy is finite
               const row = wBase + ci * outChannels;
               for (let co = 0; co < outChannels; co++) dw[row + co] = (dw[row + co] as number) + xv * (dy[dyBase + co] as number);
             }

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import { afterEach, describe, expect, test } from 'vitest';
-import { missingLibraries, selectBackend, trainingKernelsMissing, TRAINING_KERNELS } from '../backend';
+import { BackendError, missingLibraries, selectBackend, trainingKernelsMissing, TRAINING_KERNELS, type BackendName } from '../backend';
 
 const require = createRequire(import.meta.url);
 function installed(pkg: string): boolean {
@@ -216,6 +216,50 @@ describe('selectBackend with simulated packages', () => {
       expect(calls).toEqual(['@tensorflow/tfjs-node-gpu']);
     } finally {
       await removeFakeNative();
+    }
+  });
+});
+
+describe('BackendError: what a user can fix, told in one line', () => {
+  const notInstalled = (name: string): Promise<unknown> =>
+    name === '@tensorflow/tfjs-backend-wasm' ? realImport(name) : Promise.reject(Object.assign(new Error(`Cannot find package '${name}' imported from /lab/models/backend.ts`), { code: 'ERR_MODULE_NOT_FOUND' }));
+
+  async function rejection(promise: Promise<unknown>): Promise<unknown> {
+    try {
+      await promise;
+    } catch (error) {
+      return error;
+    }
+    throw new Error('expected a rejection');
+  }
+
+  test('a forced backend that cannot be used', async () => {
+    const error = await rejection(selectBackend({ force: 'tensorflow', importer: notInstalled }));
+    expect(error).toBeInstanceOf(BackendError);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as BackendError).name).toBe('BackendError');
+    expect((error as BackendError).message).toMatch(/^The tensorflow backend cannot be used for training: tfjs-node not installed\. Install it with `npm install @tensorflow\/tfjs-node@/);
+    const wasm = await rejection(selectBackend({ force: 'wasm' }));
+    expect(wasm).toBeInstanceOf(BackendError);
+    expect((wasm as Error).message).toMatch(/^The wasm backend cannot be used for training: wasm lacks Conv2DBackpropFilter/);
+  });
+
+  test('an unknown backend name', async () => {
+    const error = await rejection(selectBackend({ force: 'cuda' as BackendName }));
+    expect(error).toBeInstanceOf(BackendError);
+    expect((error as Error).message).toBe('Unknown backend "cuda": choose one of tensorflow-gpu, tensorflow, wasm, cpu');
+  });
+
+  test('no backend usable at all (here: a cpu backend without a training kernel)', async () => {
+    const kernel = tf.getKernel('Conv2DBackpropFilter', 'cpu');
+    if (kernel === undefined) throw new Error('the cpu backend has no Conv2DBackpropFilter');
+    tf.unregisterKernel('Conv2DBackpropFilter', 'cpu');
+    try {
+      const error = await rejection(selectBackend({ importer: notInstalled }));
+      expect(error).toBeInstanceOf(BackendError);
+      expect((error as Error).message).toMatch(/^No backend can be used for training: tfjs-node-gpu not installed; tfjs-node not installed; wasm lacks Conv2DBackpropFilter.*; cpu: lacks Conv2DBackpropFilter, needed for training$/);
+    } finally {
+      tf.registerKernel(kernel);
     }
   });
 });

@@ -49,10 +49,48 @@ describe('cpu Conv2DBackpropFilter', () => {
   });
   const reference = new Map<string, Float32Array>();
 
+  // A ReLU-like input (half its values exactly 0) and a dy holding a NaN and an Infinity:
+  // 0 x NaN and 0 x Inf are NaN, so every filter tap that sees those dy positions is NaN.
+  const nanCase: Case = { name: 'NaN and Inf in dy, zeros in x', x: [2, 6, 6, 3], k: 3, outC: 4, stride: 1, pad: 'same' };
+  const nanInput = (() => {
+    const rng = new Rng(7);
+    const x = tf.tidy(() => random(nanCase.x, rng).relu());
+    const w = random([3, 3, 3, 4], rng);
+    const dyValues = Float32Array.from({ length: 2 * 6 * 6 * 4 }, () => rng.uniform(-1, 1));
+    dyValues[((0 * 6 + 2) * 6 + 3) * 4 + 1] = Number.NaN; // batch 0, (2, 3), channel 1
+    dyValues[((1 * 6 + 5) * 6 + 0) * 4 + 3] = Number.POSITIVE_INFINITY; // batch 1, (5, 0), channel 3
+    const finite = dyValues.map((v) => (Number.isFinite(v) ? v : 0.5));
+    return { x, w, dy: tf.tensor(dyValues, [2, 6, 6, 4]), finiteDy: tf.tensor(finite, [2, 6, 6, 4]) };
+  })();
+  let nanReference: Float32Array = new Float32Array(0);
+  let finiteReference: Float32Array = new Float32Array(0);
+
   beforeAll(async () => {
     await tf.setBackend('cpu');
     for (const { c, x, w, dy } of inputs) reference.set(c.name, filterGradient(x, w, dy, c)); // tfjs' own kernel
+    nanReference = filterGradient(nanInput.x, nanInput.w, nanInput.dy, nanCase);
+    finiteReference = filterGradient(nanInput.x, nanInput.w, nanInput.finiteDy, nanCase);
     installCpuConv2dBackpropFilter();
+  });
+
+  test('a NaN or Inf in dy gives NaN wherever tfjs gives NaN, even where x is 0', () => {
+    const ours = filterGradient(nanInput.x, nanInput.w, nanInput.dy, nanCase);
+    expect(ours.length).toBe(nanReference.length);
+    const nanAt = (values: Float32Array): number[] => [...values.keys()].filter((i) => Number.isNaN(values[i]));
+    // Channels 1 and 3 (the poisoned dy channels) of every tap whose window covers those positions.
+    expect(nanAt(nanReference).length).toBeGreaterThan(0);
+    expect(nanAt(ours)).toEqual(nanAt(nanReference));
+    for (let i = 0; i < ours.length; i++) {
+      const theirs = nanReference[i]!;
+      if (!Number.isFinite(theirs)) expect(ours[i]).toBe(theirs); // NaN, or an Infinity where x > 0 met the Inf
+      else expect(Math.abs(ours[i]! - theirs)).toBeLessThan(1e-4 * Math.max(1, Math.abs(theirs)));
+    }
+  });
+
+  test('zeros in x with a finite dy (the fast path that skips them) match tfjs', () => {
+    const ours = filterGradient(nanInput.x, nanInput.w, nanInput.finiteDy, nanCase);
+    expect(finiteReference.every(Number.isFinite)).toBe(true);
+    for (let i = 0; i < ours.length; i++) expect(Math.abs(ours[i]! - finiteReference[i]!)).toBeLessThan(1e-4 * Math.max(1, Math.abs(finiteReference[i]!)));
   });
 
   test.each(CASES.map((c) => [c.name, c] as const))('%s matches tfjs within 1e-4 relative', (_name, c) => {

@@ -20,7 +20,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { z } from 'zod';
 import { writeFileAtomic } from '../../../datasets/atomic-file';
-import { DatasetError } from '../../../datasets/errors';
+import { RunError, writeFailed } from './errors';
 
 export const CHECKPOINT_FORMAT_VERSION = 1;
 const MAGIC = Buffer.from('FCLCHKPT', 'latin1');
@@ -29,29 +29,7 @@ const DIGEST_BYTES = 32;
 const ALIGN = 8;
 const DAMAGED_REMEDY = 'Resume from the previous checkpoint, or start a new run';
 
-/** What went wrong, for callers that act on it (fall back to an older checkpoint, say "disk full"...). */
-export type RunErrorKind = 'damaged' | 'missing' | 'disk-full' | 'unwritable' | 'io' | 'not-found' | 'ambiguous' | 'newer-format';
-
-/**
- * An error a user can meet with their runs (a damaged checkpoint, a full disk, an
- * ambiguous run name). Same shape as DatasetError: the cause, the file, the way out.
- */
-export class RunError extends Error {
-  override readonly name = 'RunError';
-  readonly kind: RunErrorKind | undefined;
-  constructor(
-    /** What is wrong, in one sentence, without the remedy. */
-    readonly reason: string,
-    /** What the user can do about it. */
-    readonly remedy: string,
-    /** The file or folder concerned, when there is one. */
-    readonly path?: string,
-    options: { kind?: RunErrorKind; cause?: unknown } = {},
-  ) {
-    super(`${reason}${path === undefined ? '' : `: ${path}`}. ${remedy}`, options.cause === undefined ? undefined : { cause: options.cause });
-    this.kind = options.kind;
-  }
-}
+export { RunError, type RunErrorKind } from './errors';
 
 export type CheckpointDType = 'float32' | 'int32';
 
@@ -133,22 +111,6 @@ function swapInPlace(bytes: Uint8Array): void {
   }
 }
 
-/** Turns the atomic writer's errors (full disk, no permission) into a RunError about this checkpoint. */
-function saveFailed(error: unknown, path: string, step: number): never {
-  if (error instanceof DatasetError) {
-    const full = /disk is full/i.test(error.reason);
-    throw new RunError(
-      full
-        ? `The disk is full: the checkpoint of step ${step} was not saved (no partial file was left) and the previous checkpoint is intact`
-        : `The checkpoint of step ${step} was not saved (${error.reason.charAt(0).toLowerCase()}${error.reason.slice(1)})`,
-      error.remedy,
-      path,
-      { kind: full ? 'disk-full' : 'unwritable', cause: error },
-    );
-  }
-  throw error;
-}
-
 /**
  * Writes `data` to `path` atomically: either the whole new file is there under
  * `path`, or (full disk, crash) the file that was there before is untouched.
@@ -211,7 +173,7 @@ export async function saveCheckpoint(path: string, data: CheckpointData): Promis
   try {
     await writeFileAtomic(path, chunks);
   } catch (error) {
-    saveFailed(error, path, data.step);
+    writeFailed(error, { what: `The checkpoint of step ${data.step}`, path, kept: '(no partial file was left) and the previous checkpoint is intact' });
   }
   return { bytes: PREFIX_BYTES + headerLength + dataLength + DIGEST_BYTES };
 }

@@ -2,7 +2,8 @@
 //   run.json        what the run is (config, dataset, backend, versions) and where it stands
 //   metrics.jsonl   one JSON object per line per step, appended; fsync'd by flushMetrics()
 //   checkpoints/    step-000123.ckpt files (see checkpoint.ts), the newest K kept
-// The trainer is the only writer of a run; the app and `lab runs` only read.
+//   run.lock        while a trainer writes the run: its pid, host and start (see run-lock.ts)
+// The trainer is the only writer of a run (it holds run.lock); the app and `lab runs` only read.
 import * as tf from '@tensorflow/tfjs';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
@@ -10,10 +11,12 @@ import { hostname } from 'node:os';
 import { basename, isAbsolute, join, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../../../datasets/atomic-file';
-import { DatasetError } from '../../../datasets/errors';
-import { loadCheckpoint, RunError, saveCheckpoint as writeCheckpointFile, type CheckpointData, type LoadedCheckpoint } from './checkpoint';
+import { loadCheckpoint, saveCheckpoint as writeCheckpointFile, type CheckpointData, type LoadedCheckpoint } from './checkpoint';
+import { RunError, writeFailed } from './errors';
+import { acquireRunLock, LOCK_FILE, processAlive, runLockHolder, type AcquireLockOptions, type ReleaseLock, type RunLockHolder } from './run-lock';
 
-export { RunError, type RunErrorKind } from './checkpoint';
+export { RunError, type RunErrorKind } from './errors';
+export { LOCK_FILE, type AcquireLockOptions, type ReleaseLock, type RunLockHolder } from './run-lock';
 
 export const RUN_FORMAT_VERSION = 1;
 export const RUN_STATES = ['running', 'paused', 'stopped', 'finished', 'failed'] as const;
@@ -162,39 +165,18 @@ function timeFromId(id: string): number {
   return match ? Date.parse(`${match[1]}T${match[2]}:${match[3]}:${match[4]}Z`) : Number.NaN;
 }
 
-function processAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function isInterrupted(record: RunRecord): boolean {
+/**
+ * A "running" run whose trainer is gone (killed, crashed). The lock says who trains it;
+ * without a lock file (a run of a lab without locks) or with one that names no process,
+ * the pid and host run.json recorded when the state became "running" do. A process on
+ * another host cannot be checked from here: not interrupted.
+ */
+async function isInterrupted(dir: string, record: RunRecord): Promise<boolean> {
   if (record.state !== 'running') return false;
+  const holder = await runLockHolder(dir).catch(() => null);
+  if (holder !== null) return holder.alive === false;
   if (record.host !== undefined && record.host !== hostname()) return false; // cannot tell from here
   return record.pid === undefined || !processAlive(record.pid);
-}
-
-/** Rewraps the atomic writer's DatasetError (full disk, read-only folder) as a RunError. */
-function writeFailed(error: unknown, what: string): never {
-  if (error instanceof DatasetError) {
-    const full = /disk is full/i.test(error.reason);
-    throw new RunError(`${what} was not saved: ${error.reason.charAt(0).toLowerCase()}${error.reason.slice(1)}`, error.remedy, error.path, {
-      kind: full ? 'disk-full' : 'unwritable',
-      cause: error,
-    });
-  }
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
-    throw new RunError(`${what} was not saved: the disk is full`, 'Free some space (or choose another data folder with FACE_CNN_LAB_DATA) and try again', undefined, {
-      kind: 'disk-full',
-      cause: error,
-    });
-  }
-  throw error;
 }
 
 /** run.json parsed and validated, or the reason it cannot be used. */
@@ -244,7 +226,7 @@ export async function createRun(dataDir: string, init: RunInit): Promise<RunHand
   try {
     await mkdir(root, { recursive: true });
   } catch (error) {
-    writeFailed(error, 'The runs folder');
+    writeFailed(error, { what: 'The runs folder', path: root, outcome: 'was not created' });
   }
   const now = init.now ?? new Date();
   const label = init.label ?? defaultLabel(init.config);
@@ -259,7 +241,7 @@ export async function createRun(dataDir: string, init: RunInit): Promise<RunHand
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EEXIST' && attempt < 20) continue;
-      writeFailed(error, 'The run folder');
+      writeFailed(error, { what: 'The run folder', path: dir, outcome: 'was not created' });
     }
   }
   const state = init.state ?? 'running';
@@ -281,7 +263,7 @@ export async function createRun(dataDir: string, init: RunInit): Promise<RunHand
     await writeFileAtomic(join(dir, RUN_FILE), [Buffer.from(`${JSON.stringify(record, null, 2)}\n`)]);
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
-    writeFailed(error, 'The new run');
+    writeFailed(error, { what: 'The new run', path: dir, outcome: 'was not created', kept: '(its folder was removed again)' });
   }
   return new RunHandle(dir, record);
 }
@@ -314,7 +296,7 @@ export async function listRuns(dataDir: string): Promise<RunInfo[]> {
     names.map(async (id): Promise<RunInfo> => {
       const dir = join(runsDir(dataDir), id);
       const result = await readRunRecord(dir);
-      return 'reason' in result ? { ok: false, id, dir, reason: result.reason } : { ok: true, id, dir, record: result.record, interrupted: isInterrupted(result.record) };
+      return 'reason' in result ? { ok: false, id, dir, reason: result.reason } : { ok: true, id, dir, record: result.record, interrupted: await isInterrupted(dir, result.record) };
     }),
   );
   const time = (info: RunInfo): number => {
@@ -381,6 +363,28 @@ export class RunHandle {
     this.current = record;
   }
 
+  get lockFile(): string {
+    return join(this.dir, LOCK_FILE);
+  }
+
+  /**
+   * Takes the run's single-writer lock (run.lock, created with O_EXCL) for this process;
+   * call it before writing the run, and the returned function when done. Throws a RunError
+   * of kind 'locked' when a live process holds it ("Run <id> is being trained by process
+   * <pid> on <host> since <time>: stop it first (or wait for it to finish)"), and also for
+   * a process on another host (which cannot be checked) unless `force` is given. A lock
+   * whose process is dead, or a lock file that names no process, is taken over, and the
+   * returned function's `warnings` say so. Releasing removes the lock only if it is still ours.
+   */
+  acquireLock(options: AcquireLockOptions = {}): Promise<ReleaseLock> {
+    return acquireRunLock(this.dir, this.id, options);
+  }
+
+  /** Who holds run.lock: null when nobody does (no lock file, or one that names no process). */
+  lockHolder(): Promise<RunLockHolder | null> {
+    return runLockHolder(this.dir);
+  }
+
   /** run.json as last read or written by this handle. */
   get record(): RunRecord {
     return this.current;
@@ -425,7 +429,7 @@ export class RunHandle {
     try {
       await writeFileAtomic(this.runFile, [Buffer.from(`${JSON.stringify(record, null, 2)}\n`)]);
     } catch (error) {
-      writeFailed(error, 'run.json');
+      writeFailed(error, { what: 'run.json', path: this.runFile, kept: '(the previous run.json is intact)' });
     }
     this.current = record;
     return record;
@@ -444,7 +448,7 @@ export class RunHandle {
         this.metricsTailChecked = true;
       }
       const bytes = Buffer.from(text, 'utf8');
-      const handle = await open(this.metricsFile, 'a').catch((error: unknown) => writeFailed(error, 'The metrics'));
+      const handle = await open(this.metricsFile, 'a').catch((error: unknown) => writeFailed(error, { what: 'New metrics rows', path: this.metricsFile, outcome: 'were not written' }));
       try {
         let written = 0;
         while (written < bytes.length) {
@@ -453,7 +457,7 @@ export class RunHandle {
         }
       } catch (error) {
         this.metricsTailChecked = false; // a partial line may be there now
-        writeFailed(error, 'The metrics');
+        writeFailed(error, { what: 'New metrics rows', path: this.metricsFile, outcome: 'were not written', kept: '(the rows written before them are kept)' });
       } finally {
         await handle.close();
       }
@@ -467,7 +471,7 @@ export class RunHandle {
         await fsyncFile(this.metricsFile);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-        writeFailed(error, 'The metrics');
+        writeFailed(error, { what: 'metrics.jsonl', path: this.metricsFile, outcome: 'could not be made durable (fsync)' });
       }
     });
   }
@@ -538,7 +542,7 @@ export class RunHandle {
       try {
         await writeFileAtomic(this.metricsFile, [Buffer.from(kept.map((row) => `${JSON.stringify(row)}\n`).join(''), 'utf8')]);
       } catch (error) {
-        writeFailed(error, 'The metrics');
+        writeFailed(error, { what: 'metrics.jsonl', path: this.metricsFile, outcome: 'was not rewritten', kept: '(the previous version is intact)' });
       }
       this.metricsTailChecked = true;
       return { kept: kept.length, dropped: rows.length - kept.length, warnings };
@@ -576,11 +580,11 @@ export class RunHandle {
       try {
         await fsyncFile(this.metricsFile);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') writeFailed(error, 'The metrics');
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') writeFailed(error, { what: 'metrics.jsonl', path: this.metricsFile, outcome: 'could not be made durable (fsync)' });
       }
       const name = checkpointFileName(data.step);
       const path = join(this.checkpointsDir, name);
-      await mkdir(this.checkpointsDir, { recursive: true }).catch((error: unknown) => writeFailed(error, 'The checkpoints folder'));
+      await mkdir(this.checkpointsDir, { recursive: true }).catch((error: unknown) => writeFailed(error, { what: 'The checkpoints folder', path: this.checkpointsDir, outcome: 'was not created' }));
       const { bytes } = await writeCheckpointFile(path, data);
       const file = `${CHECKPOINTS_DIR}/${name}`;
       await this.writeRecord({ lastCheckpoint: { file, step: data.step } });
