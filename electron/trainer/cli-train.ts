@@ -4,9 +4,9 @@ import { labDataDir } from '../../datasets';
 import { parseActivation } from '../../models/activations/spec';
 import { buildModel } from '../../models/lightcnn';
 import { formatSummary } from '../../models/summary';
-import type { BackendName } from '../../models/backend';
+import { BACKEND_ORDER, type BackendName } from '../../models/backend';
 import { listRuns } from './runs/run-store';
-import { evaluateRun, formatEvaluation } from './evaluation/evaluate-run';
+import { evaluateRun, formatEvaluation, readEvaluationSummary } from './evaluation/evaluate-run';
 import { fractionArg, inputSizeArg, positiveInt, seedArg } from './cli-args';
 import { progressBar } from './cli-progress-bar';
 import { ARCHITECTURES, type TrainConfigInput } from './training/config';
@@ -34,7 +34,7 @@ function layerArg(value: string, previous: Record<string, string> = {}): Record<
   return { ...previous, [value.slice(0, eq)]: activationArg(value.slice(eq + 1)) };
 }
 
-const backendOption = () => new Option('--backend <name>', 'force a backend instead of the best one that can train').choices(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
+const backendOption = () => new Option('--backend <name>', 'force a backend instead of the best one that can train').choices([...BACKEND_ORDER]);
 
 /**
  * Runs a session, showing its progress: a progress bar on a terminal, a line
@@ -64,7 +64,7 @@ async function runWithProgress(start: (onEvent: (event: TrainEvent) => void) => 
       }
       case 'epoch':
         last = event;
-        if (!terminal) process.stdout.write(`${describeEpoch(event)}\n`);
+        process.stdout.write(`${terminal ? '\n' : ''}${describeEpoch(event)}\n`);
         break;
       case 'warning':
         process.stderr.write(`warning: ${event.message}\n`);
@@ -86,7 +86,7 @@ async function runWithProgress(start: (onEvent: (event: TrainEvent) => void) => 
   try {
     const outcome = await session.train();
     bar.stop();
-    if (last && terminal) process.stdout.write(`${describeEpoch(last)}\n`);
+    void last;
     return outcome;
   } finally {
     bar.stop();
@@ -100,10 +100,19 @@ function describeEpoch(event: Extract<TrainEvent, { type: 'epoch' }>): string {
   return `epoch ${event.epoch + 1} (step ${event.step}): train loss ${event.trainLoss.toFixed(4)}, train accuracy ${pct(event.trainAccuracy)}; held-out loss ${event.valLoss.toFixed(4)}, held-out accuracy ${pct(event.valAccuracy)}`;
 }
 
+/** The final summary and what to do next; a failed run makes the command exit with 1. */
 function printOutcome(outcome: RunOutcome): void {
   process.stdout.write(`\nRun ${outcome.runId}: ${outcome.state} at step ${outcome.step}${outcome.message ? ` (${outcome.message})` : ''}\n`);
-  if (outcome.state !== 'finished') process.stdout.write(`Continue it with: npm run lab -- resume ${outcome.runId}\n`);
-  process.stdout.write(`Evaluate it with: npm run lab -- eval ${outcome.runId}\n`);
+  if (outcome.validation) {
+    process.stdout.write(`Held-out images: loss ${outcome.validation.loss.toFixed(4)}, accuracy ${(outcome.validation.accuracy * 100).toFixed(1)}% (${outcome.validation.count} images)\n`);
+  }
+  if (outcome.failure === 'diverged') {
+    process.stdout.write(`Resume it from its last checkpoint with a lower learning rate, e.g.: npm run lab -- resume ${outcome.runId} --lr 0.001 --clip-norm 5\n`);
+  } else if (outcome.state === 'stopped') {
+    process.stdout.write(`Continue it with: npm run lab -- resume ${outcome.runId}${outcome.message?.includes('max-steps') ? ' --max-steps <more>' : ''}\n`);
+  }
+  if (outcome.state !== 'failed') process.stdout.write(`Evaluate it with: npm run lab -- eval ${outcome.runId}\n`);
+  else process.exitCode = 1;
 }
 
 export function registerTrainCommands(program: Command): void {
@@ -123,6 +132,8 @@ export function registerTrainCommands(program: Command): void {
     .option('--momentum <x>', 'SGD momentum', numberArg, 0.9)
     .option('--weight-decay <x>', 'L2 weight decay', numberArg, 1e-4)
     .addOption(new Option('--schedule <kind>', 'learning-rate schedule').choices(['constant', 'step', 'cosine']).default('step'))
+    .option('--step-epochs <n>', 'step schedule: multiply the learning rate by --gamma every N epochs (reference: 10)', positiveInt, 10)
+    .option('--gamma <x>', 'step schedule: the factor (reference: 0.457)', numberArg, 0.457)
     .option('--clip-norm <x>', 'clip the global gradient norm to this (0 = off)', numberArg, 0)
     .option('--dropout <x>', 'dropout before the classifier', numberArg, 0.5)
     .option('--hold-out <fraction>', "fraction of each identity's images kept for validation", fractionArg, 0.2)
@@ -149,6 +160,8 @@ export function registerTrainCommands(program: Command): void {
         batch: flags.batch,
         epochs: flags.epochs,
         schedule: flags.schedule,
+        stepEpochs: flags.stepEpochs,
+        gamma: flags.gamma,
         clipNorm: flags.clipNorm,
         dropout: flags.dropout,
         holdOut: flags.holdOut,
@@ -163,10 +176,15 @@ export function registerTrainCommands(program: Command): void {
   program
     .command('resume')
     .description('continue a run from its last good checkpoint (after a stop, a crash or kill -9)')
-    .argument('<run>', 'run id (a unique prefix is enough), or its folder')
+    .argument('<run>', 'run id (a unique prefix is enough), its folder, or "latest"')
+    .option('--lr <x>', 'a new learning rate from here on (e.g. after a NaN)', numberArg)
+    .option('--clip-norm <x>', 'gradient-norm clipping from here on (0 = off)', numberArg)
+    .option('--epochs <n>', 'train to this many epochs in all', positiveInt)
+    .option('--max-steps <n>', 'stop after this many steps in all (0 = no limit)', numberArg)
     .addOption(backendOption())
-    .action(async (runId: string, flags: { backend?: BackendName }) => {
-      printOutcome(await runWithProgress((onEvent) => TrainingSession.resume(runId, { dataDir: labDataDir(), backend: flags.backend, onEvent })));
+    .action(async (runId: string, flags: { backend?: BackendName; lr?: number; clipNorm?: number; epochs?: number; maxSteps?: number }) => {
+      const overrides = { lr: flags.lr, clipNorm: flags.clipNorm, epochs: flags.epochs, maxSteps: flags.maxSteps };
+      printOutcome(await runWithProgress((onEvent) => TrainingSession.resume(runId, { dataDir: labDataDir(), backend: flags.backend, onEvent, overrides })));
     });
 
   program
@@ -185,7 +203,7 @@ export function registerTrainCommands(program: Command): void {
     .action(async () => {
       const runs = await listRuns(labDataDir());
       if (runs.length === 0) process.stdout.write('No runs yet. Start one with: npm run lab -- train --data synthetic --model tiny --input 32\n');
-      for (const run of runs) process.stdout.write(`${describeRunLine(run)}\n`);
+      for (const run of runs) process.stdout.write(`${describeRunLine(run, await readEvaluationSummary(run.dir))}\n`);
     });
 
   program
@@ -213,13 +231,12 @@ export function registerTrainCommands(program: Command): void {
     });
 }
 
-function describeRunLine(run: Awaited<ReturnType<typeof listRuns>>[number]): string {
+function describeRunLine(run: Awaited<ReturnType<typeof listRuns>>[number], evaluation: Awaited<ReturnType<typeof readEvaluationSummary>>): string {
   if (!run.ok) return `${run.id}  DAMAGED: ${run.reason}`;
   const r = run.record;
   const config = r.config as Partial<TrainConfigInput>;
   const state = run.interrupted ? 'interrupted (resumable)' : r.state;
   const step = r.lastCheckpoint ? `checkpoint at step ${r.lastCheckpoint.step}` : 'no checkpoint';
-  const evaluation = (r.summary as { evaluation?: { accuracy?: number; auc?: number } } | undefined)?.evaluation;
-  const scores = evaluation?.accuracy !== undefined ? `, verification ${(evaluation.accuracy * 100).toFixed(1)}%` : '';
+  const scores = evaluation ? `, verification ${(evaluation.accuracy * 100).toFixed(1)}% at step ${evaluation.step}` : '';
   return `${run.id}  ${state}, ${step}${scores}  [${config.model} ${config.activation} @${config.inputSize}px on ${r.dataset.name}${r.dataset.synthetic ? ' (synthetic)' : ''}]`;
 }

@@ -2,13 +2,14 @@
 import { Command } from 'commander';
 import { registerDataCommands } from './cli-data';
 import { registerTrainCommands } from './cli-train';
-import { DatasetError } from '../../datasets';
-import { ActivationSpecError } from '../../models/activations/spec';
-import { ModelConfigError } from '../../models/lightcnn';
-import { RunError } from './runs/run-store';
-import { ConfigError } from './training/config';
-import { TrainingError } from './training/session';
+import * as tf from '@tensorflow/tfjs';
 import { registerInfoCommand } from './cli-info';
+
+// Errors a user causes and can act on: shown as one line. Anything else is a bug.
+const USER_ERRORS = new Set(['DatasetError', 'RunError', 'TrainingError', 'ConfigError', 'ModelConfigError', 'ActivationSpecError', 'BackendError']);
+
+// The lab reports its backend itself; tfjs' banner ("install our node backend") would repeat it.
+tf.enableProdMode();
 
 // `npm run lab` runs in the project folder; paths on the command line are the user's, relative to where they typed.
 const userCwd = process.env['INIT_CWD'];
@@ -30,7 +31,7 @@ registerInfoCommand(program);
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (error instanceof DatasetError || error instanceof RunError || error instanceof TrainingError || error instanceof ConfigError || error instanceof ModelConfigError || error instanceof ActivationSpecError) {
+  if (error instanceof Error && USER_ERRORS.has(error.name)) {
     process.stderr.write(`error: ${error.message}\n`);
     process.exit(1);
   }

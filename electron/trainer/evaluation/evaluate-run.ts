@@ -9,9 +9,21 @@ import { writeFileAtomic } from '../../../datasets/atomic-file';
 import { resolveRun } from '../runs/run-store';
 import { selectBackend } from '../../../models/backend';
 import { parseTrainConfig } from '../training/config';
-import { buildFromConfig, loadDataset, restoreWeights } from '../training/session';
+import { buildFromConfig, checkSameDataset, loadDataset, restoreWeights, TrainingError } from '../training/run-model';
 import { computeEmbeddings } from './embeddings';
 import { cosineSimilarities, rank1Identification, verificationReport, type Rank1Result, type VerificationReport } from './metrics';
+
+export const EVALUATION_FILE = 'evaluation.json';
+
+/** The headline numbers of a run's last evaluation, for listings. */
+export async function readEvaluationSummary(runDir: string): Promise<{ accuracy: number; auc: number; step: number } | null> {
+  try {
+    const saved = JSON.parse(await readFile(join(runDir, EVALUATION_FILE), 'utf8')) as { step: number; verification: { auc: number; tenFold: { mean: number } } };
+    return { accuracy: saved.verification.tenFold.mean, auc: saved.verification.auc, step: saved.step };
+  } catch {
+    return null;
+  }
+}
 
 export interface EvaluationResult {
   readonly runId: string;
@@ -28,23 +40,33 @@ export async function evaluateRun(runRef: string, options: { dataDir: string; pa
   await selectBackend({ purpose: 'infer' });
   const config = parseTrainConfig(run.record.config);
   const dataset = await loadDataset(config, options.dataDir);
+  checkSameDataset(run.record.dataset.hash, dataset, run.id);
   const checkpoint = await run.loadLatestCheckpoint();
-  if (!checkpoint) throw new DatasetError(`Run ${run.id} has no checkpoint yet, so there is nothing to evaluate`, `Train it further: npm run lab -- resume ${run.id}`);
+  if (!checkpoint) throw new TrainingError(`Run ${run.id} has no checkpoint yet, so there is nothing to evaluate: train it further with npm run lab -- resume ${run.id}`);
   const notes = [...checkpoint.warnings];
   const built = buildFromConfig(config, dataset.identities.length);
   try {
-    restoreWeights(built.model, checkpoint.tensors);
-  } finally {
-    for (const t of checkpoint.tensors.values()) t.dispose();
-  }
-  try {
+    try {
+      restoreWeights(built.model, checkpoint.tensors);
+    } finally {
+      for (const t of checkpoint.tensors.values()) t.dispose();
+    }
     let pairsSource: string;
     let parsed;
     if (options.pairsFile !== undefined) {
-      parsed = parsePairs(await readFile(options.pairsFile, 'utf8'), options.pairsFile);
+      const text = await readFile(options.pairsFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
+        throw new DatasetError(`The pairs file cannot be read (${error.code ?? error.message})`, "Check the path; it should be a text file in LFW's pairs.txt format", options.pairsFile);
+      });
+      parsed = parsePairs(text, options.pairsFile);
       pairsSource = options.pairsFile;
     } else {
       const folds = Math.min(10, Math.floor(dataset.identities.length / 2));
+      if (folds < 2) {
+        throw new DatasetError(
+          `Verification pairs need at least 2 identity-disjoint folds, so at least 4 identities; this dataset has ${dataset.identities.length}`,
+          'Evaluate on a pairs file of another dataset with --pairs, or train on more identities',
+        );
+      }
       const generated = generatePairs(dataset, { folds, seed: config.seed });
       notes.push(`pairs generated from the dataset (${folds} identity-disjoint folds, seed ${config.seed}); the identities were also seen in training, so this measures fit, not generalisation: pass --pairs for a protocol on other people`, ...generated.notes);
       parsed = generated;
@@ -61,21 +83,8 @@ export async function evaluateRun(runRef: string, options: { dataDir: string; pa
     const labelsOf = (indices: Int32Array) => Int32Array.from(indices, (i) => dataset.imageIdentity[i] as number);
     const rank1 = rank1Identification(values, dim, split.train, labelsOf(split.train), split.test, labelsOf(split.test));
     const result: EvaluationResult = { runId: run.id, step: checkpoint.step, pairsSource, verification, rank1, notes };
-    await writeFileAtomic(join(run.dir, 'evaluation.json'), [Buffer.from(`${JSON.stringify(toJson(result), null, 2)}\n`)]);
-    await run.updateRun({
-      summary: {
-        ...(run.record.summary ?? {}),
-        evaluation: {
-          step: checkpoint.step,
-          pairs: pairsSource,
-          accuracy: verification.tenFold.mean,
-          standardError: verification.tenFold.standardError,
-          auc: verification.auc,
-          eer: verification.eer,
-          rank1: rank1.accuracy,
-        },
-      },
-    });
+    // Only evaluation.json: run.json belongs to the process that trains the run.
+    await writeFileAtomic(join(run.dir, EVALUATION_FILE), [Buffer.from(`${JSON.stringify(toJson(result), null, 2)}\n`)]);
     return result;
   } finally {
     built.model.dispose();

@@ -24,15 +24,18 @@ describe('lab train, runs, resume, eval', () => {
     expect(trained.code).toBe(0);
     expect(trained.stdout).toMatch(/Starting run (\S+) at step 0 of 5/);
     expect(trained.stdout).toMatch(/Backend: training on cpu/);
-    expect(trained.stdout).toMatch(/finished at step 5 \(stopped after 5 steps/);
+    expect(trained.stdout).toMatch(/stopped at step 5 \(reached --max-steps 5\)/);
+    expect(trained.stdout).toMatch(/Held-out images: loss \d+\.\d{4}, accuracy \d+\.\d% \(\d+ images\)/);
+    expect(trained.stdout).toMatch(/Continue it with: npm run lab -- resume \S+ --max-steps <more>/);
     const runId = /Starting run (\S+)/.exec(trained.stdout)![1]!;
 
     const runs = await lab(['runs'], dataDir);
-    expect(runs.stdout).toContain(`${runId}  finished, checkpoint at step 5  [tiny relu @16px on Synthetic faces`);
+    expect(runs.stdout).toContain(`${runId}  stopped, checkpoint at step 5  [tiny relu @16px on Synthetic faces`);
 
-    const resumed = await lab(['resume', runId.slice(0, 22)], dataDir);
+    const resumed = await lab(['resume', runId.slice(0, 22), '--max-steps', '7'], dataDir);
     expect(resumed.code).toBe(0);
-    expect(resumed.stdout).toMatch(/Resuming run .* at step 5 of 5/);
+    expect(resumed.stdout).toMatch(/Resuming run .* at step 5 of 7/);
+    expect(resumed.stdout).toMatch(/stopped at step 7 \(reached --max-steps 7\)/);
 
     // A pairs file in LFW's format for the synthetic people.
     const pairs = ['2\t2', 'synthetic-001\t1\t2', 'synthetic-002\t1\t3', 'synthetic-001\t1\tsynthetic-002\t1', 'synthetic-002\t2\tsynthetic-003\t2', 'synthetic-004\t1\t2', 'synthetic-005\t2\t3', 'synthetic-004\t1\tsynthetic-005\t1', 'synthetic-005\t3\tsynthetic-006\t3', ''].join('\n');
@@ -46,7 +49,11 @@ describe('lab train, runs, resume, eval', () => {
     expect(evaluated.stdout).toMatch(/ROC AUC: [01]\.\d{4}\s+EER: /);
     expect(evaluated.stdout).toMatch(/TAR @ FAR 1\.00%: /);
     expect(evaluated.stdout).toMatch(/Rank-1 identification on held-out images: /);
-    expect((await lab(['runs'], dataDir)).stdout).toMatch(/verification \d+\.\d%/);
+    expect((await lab(['runs'], dataDir)).stdout).toMatch(/verification \d+\.\d% at step 7/);
+
+    const missingPairs = await lab(['eval', runId, '--pairs', join(dataDir, 'nope.txt')], dataDir);
+    expect(missingPairs.code).toBe(1);
+    expect(missingPairs.stderr).toMatch(/^error: The pairs file cannot be read \(ENOENT\)/);
   }, 120_000);
 
   test('summary prints the reference parameter count; info lists every backend with its reason', async () => {
@@ -71,5 +78,9 @@ describe('lab train, runs, resume, eval', () => {
     expect(tooSmall.code).toBe(1);
     expect(tooSmall.stderr).toMatch(/^error: lightcnn4 cannot take 32x32 inputs.*the smallest input it takes is 57 px/);
     expect(tooSmall.stderr).not.toMatch(/\n\s+at /);
+    expect((await lab(['runs'], dataDir)).stdout).toMatch(/^No runs yet/); // nothing left behind
+    const forced = await lab(['train', '--data', 'synthetic:4x4', '--model', 'tiny', '--input', '16', '--backend', 'tensorflow'], dataDir);
+    expect(forced.code).toBe(1);
+    expect(forced.stderr).toMatch(/^error: The tensorflow backend cannot be used for training: tfjs-node not installed/);
   }, 60_000);
 });

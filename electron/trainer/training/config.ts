@@ -2,8 +2,9 @@
 // Stored in run.json; validated wherever it comes from (command line, UI, disk).
 import { z } from 'zod';
 import { parseActivation } from '../../../models/activations/spec';
+import { ARCHITECTURE_NAMES } from '../../../models/lightcnn-architectures';
 
-export const ARCHITECTURES = ['tiny', 'lightcnn4', 'lightcnn9', 'lightcnn29', 'lightcnn29v2'] as const;
+export const ARCHITECTURES = ARCHITECTURE_NAMES;
 
 const activationText = z.string().refine(
   (text) => {
@@ -23,7 +24,7 @@ export const trainConfigSchema = z.object({
   layout: z.enum(['auto', 'folders', 'flat']).default('auto'),
   identityRegex: z.string().optional(),
   model: z.enum(ARCHITECTURES).default('lightcnn9'),
-  inputSize: z.number().int().min(16).max(256).default(128),
+  inputSize: z.number().int().min(16).max(512).default(128),
   width: z.number().positive().max(4).default(1),
   /** The activation of every layer, unless `layers` names another one for a layer. */
   activation: activationText.default('mfm:2/1'),
@@ -47,9 +48,13 @@ export const trainConfigSchema = z.object({
   seed: z.number().int().min(0).max(0xffffffff).default(1),
   /** Checkpoint every N steps (and at the end of every epoch); 0 = only at epoch ends. */
   checkpointEvery: z.number().int().min(0).default(0),
-  /** Stop after this many steps in all (0 = run all epochs): bounded runs for tests and quick looks. */
+  /** Stop after this many steps in all (0 = run all epochs): bounded runs for quick looks. The run stays resumable. */
   maxSteps: z.number().int().min(0).default(0),
 });
+
+/** Settings `lab resume` may change; each change is recorded in run.json. */
+export const RESUME_OVERRIDES = ['lr', 'clipNorm', 'epochs', 'maxSteps'] as const;
+export type ResumeOverrides = Partial<Pick<TrainConfig, (typeof RESUME_OVERRIDES)[number]>>;
 
 export type TrainConfig = z.infer<typeof trainConfigSchema>;
 export type TrainConfigInput = z.input<typeof trainConfigSchema>;

@@ -32,7 +32,7 @@ export class Optimizer {
   ) {
     const perParam = settings.kind === 'adam' ? 2 : 1;
     for (const { name, variable } of params) {
-      this.slots.set(name, Array.from({ length: perParam }, () => tf.variable(tf.zerosLike(variable), false)));
+      this.slots.set(name, Array.from({ length: perParam }, () => tf.tidy(() => tf.zerosLike(variable).variable(false))));
     }
   }
 

@@ -1,25 +1,28 @@
 // A training run from start (or resume) to its end: data, model, the loop with
 // pause/resume/stop, metrics, checkpoints, and the NaN guard. Plain Node: the
 // command line runs it in-process, the app inside the trainer process.
+//
+// One session trains at a time in a process: stochastic layers take their seeds
+// from the step set in models/step-random (see there).
 import * as tf from '@tensorflow/tfjs';
-import { createHash } from 'node:crypto';
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { epochBatchCount, batches, type BatchSource } from '../../../datasets/batches';
-import { openDataset, type FaceDataset } from '../../../datasets';
+import type { FaceDataset } from '../../../datasets';
 import { classificationSplit } from '../../../datasets/splits';
-import { parseActivation } from '../../../models/activations/spec';
 import { selectBackend, type BackendChoice, type BackendName } from '../../../models/backend';
-import { buildModel, type BuiltModel } from '../../../models/lightcnn';
+import type { BuiltModel } from '../../../models/lightcnn';
 import { setTrainingStep } from '../../../models/step-random';
-import { createRun, resolveRun, type RunHandle } from '../runs/run-store';
-import { parseTrainConfig, type TrainConfig, type TrainConfigInput } from './config';
+import { createRun, resolveRun, type RunHandle, type RunState } from '../runs/run-store';
+import { LAB_VERSION } from '../version';
+import { parseTrainConfig, type ResumeOverrides, type TrainConfig, type TrainConfigInput } from './config';
 import { Optimizer, type NamedVariable } from './optimizer';
+import { buildFromConfig, checkSameDataset, describeDataset, loadDataset, restoreWeights, TrainingError } from './run-model';
 import { learningRate } from './schedule';
 import { namedParams, trainStep } from './train-step';
-import { validate } from './validation';
-import { LAB_VERSION } from '../version';
+import { validate, type Validation } from './validation';
 
-export type RunState = 'running' | 'paused' | 'stopped' | 'finished' | 'failed';
+export { TrainingError } from './run-model';
+export type { RunState } from '../runs/run-store';
 
 export interface StepMetrics {
   readonly kind: 'step';
@@ -66,11 +69,10 @@ export interface RunOutcome {
   readonly state: RunState;
   readonly step: number;
   readonly message?: string;
-}
-
-/** Why a run stopped early, in words a user can act on. */
-export class TrainingError extends Error {
-  override readonly name = 'TrainingError';
+  /** Held-out loss and accuracy at the end (every epoch end has them too). */
+  readonly validation?: Validation;
+  /** Why it failed, when it did: 'diverged' (NaN/Inf) or 'error'. */
+  readonly failure?: 'diverged' | 'error';
 }
 
 interface Position {
@@ -80,90 +82,140 @@ interface Position {
   batch: number;
 }
 
+/** Running sums of the current epoch's training loss and accuracy; saved in checkpoints so a resumed epoch reports the same numbers. */
+interface EpochSums {
+  lossSum: number;
+  correct: number;
+  seen: number;
+}
+
+/** Everything a run trains with, made before the run's folder exists (so a bad setting leaves no orphan run). */
+interface Prepared {
+  readonly config: TrainConfig;
+  readonly dataset: FaceDataset;
+  readonly backend: BackendChoice;
+  readonly split: { train: Int32Array; test: Int32Array };
+  readonly source: BatchSource;
+  readonly built: BuiltModel;
+  readonly params: NamedVariable[];
+  readonly optimizer: Optimizer;
+}
+
+async function prepare(config: TrainConfig, dataset: FaceDataset, backend: BackendChoice): Promise<Prepared> {
+  const split = classificationSplit(dataset, { holdOutFraction: config.holdOut, seed: config.seed });
+  const source: BatchSource = { pixels: await dataset.pixels(), storedSize: dataset.storedSize, labels: dataset.imageIdentity };
+  const built = buildFromConfig(config, dataset.identities.length);
+  const params = namedParams(built.model);
+  const optimizer = new Optimizer({ kind: config.optimizer, momentum: config.momentum, weightDecay: config.weightDecay }, params);
+  return { config, dataset, backend, split, source, built, params, optimizer };
+}
+
+function release(prepared: Prepared): void {
+  prepared.optimizer.dispose();
+  prepared.built.model.dispose();
+}
+
 export class TrainingSession {
   private paused = false;
   private stopRequested = false;
   private wake: (() => void) | undefined;
+  private lastCheckpointStep = -1;
+  private sums: EpochSums = { lossSum: 0, correct: 0, seen: 0 };
+  readonly config: TrainConfig;
+  readonly built: BuiltModel;
+  readonly backend: BackendChoice;
+  private readonly unlock: () => Promise<void>;
 
   private constructor(
     readonly run: RunHandle,
-    readonly config: TrainConfig,
-    private readonly dataset: FaceDataset,
-    private readonly source: BatchSource,
-    private readonly split: { train: Int32Array; test: Int32Array },
-    readonly built: BuiltModel,
-    private readonly params: NamedVariable[],
-    private readonly optimizer: Optimizer,
-    readonly backend: BackendChoice,
+    private readonly prepared: Prepared,
     private position: Position,
     private readonly resumed: boolean,
     private readonly options: SessionOptions,
+    unlock: () => Promise<void>,
     private readonly warnings: readonly string[] = [],
-  ) {}
+  ) {
+    this.unlock = once(unlock);
+    this.config = prepared.config;
+    this.built = prepared.built;
+    this.backend = prepared.backend;
+  }
 
   static async start(input: TrainConfigInput, options: SessionOptions): Promise<TrainingSession> {
     const config = parseTrainConfig(input);
     const backend = await selectBackend({ purpose: 'train', force: options.backend });
     const dataset = await loadDataset(config, options.dataDir);
-    const run = await createRun(options.dataDir, {
-      config,
-      dataset: describeDataset(dataset),
-      backend: backend.summary,
-      versions: versions(),
-    });
-    return TrainingSession.assemble(run, config, dataset, backend, { step: 0, epoch: 0, batch: 0 }, false, options);
+    const prepared = await prepare(config, dataset, backend);
+    try {
+      const run = await createRun(options.dataDir, {
+        config,
+        dataset: describeDataset(dataset),
+        backend: backend.name,
+        versions: versions(),
+      });
+      const unlock = await run.acquireLock();
+      await run.updateRun({ summary: { backend: backend.summary } });
+      return new TrainingSession(run, prepared, { step: 0, epoch: 0, batch: 0 }, false, options, unlock);
+    } catch (error) {
+      release(prepared);
+      throw error;
+    }
   }
 
-  /** Continues a run from its last good checkpoint (after a stop, a crash or kill -9). */
-  static async resume(runId: string, options: SessionOptions): Promise<TrainingSession> {
-    const run = await resolveRun(options.dataDir, runId);
-    const config = parseTrainConfig(run.record.config);
-    const backend = await selectBackend({ purpose: 'train', force: options.backend });
-    const dataset = await loadDataset(config, options.dataDir);
-    const expected = run.record.dataset.hash;
-    if (expected !== undefined && expected !== describeDataset(dataset).hash) {
-      throw new TrainingError(
-        `The dataset changed since this run started (${dataset.report.source}): resuming would train on different images. Start a new run, or restore the dataset`,
-      );
-    }
-    const loaded = await run.loadLatestCheckpoint();
-    const position: Position = loaded ? { step: loaded.step, epoch: loaded.epoch, batch: Number(loaded.meta['batch'] ?? 0) } : { step: 0, epoch: 0, batch: 0 };
-    const session = await TrainingSession.assemble(run, config, dataset, backend, position, true, options, loaded?.warnings ?? []);
-    if (loaded) {
-      try {
-        session.restore(loaded.tensors, Number(loaded.meta['optimizerUpdates'] ?? 0));
-      } finally {
-        for (const t of loaded.tensors.values()) t.dispose();
+  /**
+   * Continues a run from its last good checkpoint (after a stop, a crash or kill -9).
+   * `overrides` may change the learning rate, clipping, epochs or step limit (after
+   * a NaN, say); each change is recorded in run.json.
+   */
+  static async resume(runRef: string, options: SessionOptions & { overrides?: ResumeOverrides }): Promise<TrainingSession> {
+    const run = await resolveRun(options.dataDir, runRef);
+    const unlock = await run.acquireLock(); // refuses while another process trains this run
+    let prepared: Prepared | undefined;
+    try {
+      await run.removeStaleTempFiles();
+      const changes = Object.fromEntries(Object.entries(options.overrides ?? {}).filter(([, v]) => v !== undefined));
+      const config = parseTrainConfig({ ...run.record.config, ...changes });
+      const backend = await selectBackend({ purpose: 'train', force: options.backend });
+      const dataset = await loadDataset(config, options.dataDir);
+      checkSameDataset(run.record.dataset.hash, dataset, run.id);
+      prepared = await prepare(config, dataset, backend);
+      const loaded = await run.loadLatestCheckpoint();
+      const position: Position = loaded ? { step: loaded.step, epoch: loaded.epoch, batch: Number(loaded.meta['batch'] ?? 0) } : { step: 0, epoch: 0, batch: 0 };
+      const session = new TrainingSession(run, prepared, position, true, options, unlock, [...unlock.warnings, ...(loaded?.warnings ?? [])]);
+      if (loaded) {
+        try {
+          restoreWeights(prepared.built.model, loaded.tensors);
+          prepared.optimizer.loadState(loaded.tensors, Number(loaded.meta['optimizerUpdates'] ?? 0));
+          const sums = loaded.meta['epochSums'] as EpochSums | undefined;
+          if (sums) session.sums = { ...sums };
+          session.lastCheckpointStep = loaded.step;
+        } finally {
+          for (const t of loaded.tensors.values()) t.dispose();
+        }
       }
+      await run.truncateMetricsAfter(position.step);
+      const history = Array.isArray(run.record.summary?.['resumes']) ? (run.record.summary['resumes'] as unknown[]) : [];
+      await run.updateRun({
+        config,
+        backend: backend.name,
+        versions: versions(),
+        failure: undefined,
+        summary: { ...(run.record.summary ?? {}), backend: backend.summary, resumes: [...history, { at: new Date().toISOString(), step: position.step, changes }] },
+      });
+      return session;
+    } catch (error) {
+      if (prepared) release(prepared);
+      await unlock();
+      throw error;
     }
-    await run.truncateMetricsAfter(position.step);
-    return session;
-  }
-
-  private static async assemble(
-    run: RunHandle,
-    config: TrainConfig,
-    dataset: FaceDataset,
-    backend: BackendChoice,
-    position: Position,
-    resumed: boolean,
-    options: SessionOptions,
-    warnings: readonly string[] = [],
-  ): Promise<TrainingSession> {
-    const split = classificationSplit(dataset, { holdOutFraction: config.holdOut, seed: config.seed });
-    const source: BatchSource = { pixels: await dataset.pixels(), storedSize: dataset.storedSize, labels: dataset.imageIdentity };
-    const built = buildFromConfig(config, dataset.identities.length);
-    const params = namedParams(built.model);
-    const optimizer = new Optimizer({ kind: config.optimizer, momentum: config.momentum, weightDecay: config.weightDecay }, params);
-    return new TrainingSession(run, config, dataset, source, split, built, params, optimizer, backend, position, resumed, options, warnings);
   }
 
   get stepsPerEpoch(): number {
-    return epochBatchCount(this.split.train.length, this.config.batch, this.dropLast);
+    return epochBatchCount(this.prepared.split.train.length, this.config.batch, this.dropLast);
   }
 
   private get dropLast(): boolean {
-    return this.split.train.length >= this.config.batch;
+    return this.prepared.split.train.length >= this.config.batch;
   }
 
   get totalSteps(): number {
@@ -194,20 +246,22 @@ export class TrainingSession {
     this.emit(message === undefined ? { type: 'state', state } : { type: 'state', state, message });
   }
 
+  private get maxStepsReached(): boolean {
+    return this.config.maxSteps > 0 && this.position.step >= this.config.maxSteps;
+  }
+
   /** Trains until the last epoch, a stop, `maxSteps`, or a failure. */
   async train(): Promise<RunOutcome> {
-    const { config } = this;
-    const numClasses = this.dataset.identities.length;
+    const { config, prepared } = this;
+    const numClasses = prepared.dataset.identities.length;
     await this.setState('running');
     this.emit({ type: 'started', runId: this.run.id, step: this.position.step, totalSteps: this.totalSteps, backend: this.backend.summary, resumed: this.resumed });
     for (const message of this.warnings) this.emit({ type: 'warning', message });
     try {
       while (this.position.epoch < config.epochs) {
-        let lossSum = 0;
-        let correct = 0;
-        let seen = 0;
-        const iterator = batches(this.source, {
-          indices: this.split.train,
+        if (this.maxStepsReached) return await this.stopAtLimit();
+        const iterator = batches(prepared.source, {
+          indices: prepared.split.train,
           batchSize: config.batch,
           inputSize: config.inputSize,
           augment: true,
@@ -220,34 +274,26 @@ export class TrainingSession {
         });
         try {
           for await (const batch of iterator) {
-            if (config.maxSteps > 0 && this.position.step >= config.maxSteps) {
+            if (this.maxStepsReached) {
               batch.dispose();
-              return await this.finish('finished', `stopped after ${config.maxSteps} steps (--max-steps)`);
+              return await this.stopAtLimit();
             }
             if (await this.holdForCommands()) {
               batch.dispose();
               await this.checkpoint();
-              return await this.finish('stopped');
+              return await this.finish('stopped', 'stopped on request');
             }
             const lr = learningRate(config, this.position.epoch + this.position.batch / this.stepsPerEpoch);
             setTrainingStep(config.seed, this.position.step);
             const started = performance.now();
-            const result = trainStep(this.built.model, this.params, this.optimizer, { xs: batch.xs, ys: batch.ys, numClasses, lr, clipNorm: config.clipNorm });
+            const result = trainStep(this.built.model, prepared.params, prepared.optimizer, { xs: batch.xs, ys: batch.ys, numClasses, lr, clipNorm: config.clipNorm });
             const stepMs = performance.now() - started;
             batch.dispose();
-            if (!result.finite) {
-              const what = Number.isFinite(result.loss) ? 'a gradient' : 'the loss';
-              const value = Number.isFinite(result.loss) ? result.gradNorm : result.loss;
-              const message =
-                `${what} became ${Number.isNaN(value) ? 'NaN' : 'infinite'} at step ${this.position.step + 1} with lr ${formatNumber(lr)}: ` +
-                `lower the learning rate${config.clipNorm > 0 ? '' : ' or enable clipping (--clip-norm 5)'}; the last good checkpoint is kept`;
-              await this.run.updateRun({ failure: { step: this.position.step + 1, message } });
-              return await this.finish('failed', message);
-            }
+            if (!result.finite) return await this.diverged(result, lr);
             this.position = { ...this.position, step: this.position.step + 1, batch: this.position.batch + 1 };
-            lossSum += result.loss * result.count;
-            correct += result.correct;
-            seen += result.count;
+            this.sums.lossSum += result.loss * result.count;
+            this.sums.correct += result.correct;
+            this.sums.seen += result.count;
             const row: StepMetrics = {
               kind: 'step',
               step: this.position.step,
@@ -262,27 +308,13 @@ export class TrainingSession {
             await this.run.appendMetrics([row]);
             const { kind: _kind, ...progress } = row;
             this.emit({ type: 'progress', ...progress });
-            const last = config.maxSteps > 0 && this.position.step >= config.maxSteps;
-            if (last || (config.checkpointEvery > 0 && this.position.step % config.checkpointEvery === 0)) await this.checkpoint();
+            const epochEnds = this.position.batch >= this.stepsPerEpoch;
+            if (!epochEnds && (this.maxStepsReached || (config.checkpointEvery > 0 && this.position.step % config.checkpointEvery === 0))) await this.checkpoint();
           }
         } finally {
           await iterator.close();
         }
-        const val = await validate(this.built.model, this.source, this.split.test, config.inputSize, numClasses, config.batch);
-        const epochRow: EpochMetrics = {
-          kind: 'epoch',
-          step: this.position.step,
-          epoch: this.position.epoch,
-          trainLoss: seen > 0 ? lossSum / seen : NaN,
-          trainAccuracy: seen > 0 ? correct / seen : NaN,
-          valLoss: val.loss,
-          valAccuracy: val.accuracy,
-        };
-        await this.run.appendMetrics([epochRow]);
-        const { kind: _kind, ...epochEvent } = epochRow;
-        this.emit({ type: 'epoch', ...epochEvent });
-        this.position = { step: this.position.step, epoch: this.position.epoch + 1, batch: 0 };
-        await this.checkpoint();
+        await this.endEpoch(numClasses);
       }
       return await this.finish('finished');
     } catch (error) {
@@ -290,7 +322,52 @@ export class TrainingSession {
       await this.run.updateRun({ failure: { step: this.position.step, message } }).catch(() => {});
       await this.finish('failed', message).catch(() => {});
       throw error;
+    } finally {
+      await this.unlock();
     }
+  }
+
+  private async endEpoch(numClasses: number): Promise<void> {
+    const { config, prepared } = this;
+    const val = await validate(this.built.model, prepared.source, prepared.split.test, config.inputSize, numClasses, config.batch);
+    const { lossSum, correct, seen } = this.sums;
+    const row: EpochMetrics = {
+      kind: 'epoch',
+      step: this.position.step,
+      epoch: this.position.epoch,
+      trainLoss: seen > 0 ? lossSum / seen : NaN,
+      trainAccuracy: seen > 0 ? correct / seen : NaN,
+      valLoss: val.loss,
+      valAccuracy: val.accuracy,
+    };
+    await this.run.appendMetrics([row]);
+    const { kind: _kind, ...event } = row;
+    this.emit({ type: 'epoch', ...event });
+    this.position = { step: this.position.step, epoch: this.position.epoch + 1, batch: 0 };
+    this.sums = { lossSum: 0, correct: 0, seen: 0 };
+    await this.checkpoint();
+    await this.run.updateRun({ summary: { ...(this.run.record.summary ?? {}), lastEpoch: event } });
+  }
+
+  /** --max-steps reached: a stop, not an end (the run can be resumed with a larger limit). */
+  private async stopAtLimit(): Promise<RunOutcome> {
+    await this.checkpoint();
+    const validation = await validate(this.built.model, this.prepared.source, this.prepared.split.test, this.config.inputSize, this.prepared.dataset.identities.length, this.config.batch);
+    await this.run.updateRun({ summary: { ...(this.run.record.summary ?? {}), stoppedAt: { step: this.position.step, valLoss: validation.loss, valAccuracy: validation.accuracy } } });
+    const outcome = await this.finish('stopped', `reached --max-steps ${this.config.maxSteps}`);
+    return { ...outcome, validation };
+  }
+
+  private async diverged(result: { loss: number; gradNorm: number }, lr: number): Promise<RunOutcome> {
+    const what = Number.isFinite(result.loss) ? 'a gradient' : 'the loss';
+    const value = Number.isFinite(result.loss) ? result.gradNorm : result.loss;
+    const kept = this.run.record.lastCheckpoint;
+    const message =
+      `${what} became ${Number.isNaN(value) ? 'NaN' : 'infinite'} at step ${this.position.step + 1} with lr ${formatNumber(lr)}: ` +
+      `lower the learning rate${this.config.clipNorm > 0 ? '' : ' or enable clipping (--clip-norm 5)'}; ` +
+      (kept ? `the last good checkpoint (step ${kept.step}) is kept` : 'no checkpoint had been saved yet');
+    await this.run.updateRun({ failure: { step: this.position.step + 1, message } });
+    return { ...(await this.finish('failed', message)), failure: 'diverged' };
   }
 
   /** Waits while paused; true when a stop was asked for. */
@@ -312,82 +389,28 @@ export class TrainingSession {
   }
 
   private async checkpoint(): Promise<void> {
-    const tensors = [
-      ...this.built.model.weights.map((weight) => ({ name: `weights/${weight.originalName}`, tensor: weight.read() })),
-      ...this.optimizer.stateTensors(),
-    ];
+    if (this.lastCheckpointStep === this.position.step) return; // already saved at this step
+    const tensors = [...this.built.model.weights.map((weight) => ({ name: `weights/${weight.originalName}`, tensor: weight.read() })), ...this.prepared.optimizer.stateTensors()];
     const { file } = await this.run.saveCheckpoint({
       step: this.position.step,
       epoch: this.position.epoch,
-      meta: { batch: this.position.batch, optimizerUpdates: this.optimizer.updateCount, seed: this.config.seed },
+      meta: { batch: this.position.batch, optimizerUpdates: this.prepared.optimizer.updateCount, seed: this.config.seed, epochSums: { ...this.sums } },
       tensors,
     });
+    this.lastCheckpointStep = this.position.step;
     this.emit({ type: 'checkpoint', step: this.position.step, file });
   }
 
-  private restore(tensors: ReadonlyMap<string, tf.Tensor>, optimizerUpdates: number): void {
-    restoreWeights(this.built.model, tensors);
-    this.optimizer.loadState(tensors, optimizerUpdates);
-  }
-
-  /** Frees the model and optimizer state. */
+  /** Frees the model and optimizer state, and the run's lock if training never ran. */
   dispose(): void {
-    this.optimizer.dispose();
-    this.built.model.dispose();
+    release(this.prepared);
+    void this.unlock();
   }
 }
 
-/** The model a run's config describes, with fresh (seeded) weights. */
-export function buildFromConfig(config: TrainConfig, numClasses: number): BuiltModel {
-  return buildModel({
-    architecture: config.model,
-    inputSize: config.inputSize,
-    widthMultiplier: config.width,
-    activation: parseActivation(config.activation),
-    overrides: Object.fromEntries(Object.entries(config.layers).map(([layer, text]) => [layer, parseActivation(text)])),
-    numClasses,
-    dropout: config.dropout,
-    seed: config.seed,
-  });
-}
-
-/** Puts a checkpoint's weights into the model, refusing one from another model. */
-export function restoreWeights(model: tf.LayersModel, tensors: ReadonlyMap<string, tf.Tensor>): void {
-  for (const weight of model.weights) {
-    const saved = tensors.get(`weights/${weight.originalName}`);
-    if (!saved) throw new TrainingError(`The checkpoint has no weights for ${weight.originalName}: it belongs to a different model`);
-    if (saved.shape.join('x') !== weight.shape.join('x')) {
-      throw new TrainingError(`The checkpoint's ${weight.originalName} is ${saved.shape.join('x')}, the model's is ${weight.shape.join('x')}`);
-    }
-    weight.write(saved);
-  }
-}
-
-export async function loadDataset(config: TrainConfig, dataDir: string): Promise<FaceDataset> {
-  return openDataset(config.data, {
-    dataDir,
-    inputSize: config.inputSize,
-    layout: config.layout,
-    identityRule: config.identityRegex === undefined ? undefined : { kind: 'regex', pattern: config.identityRegex },
-  });
-}
-
-function describeDataset(dataset: FaceDataset) {
-  return {
-    name: dataset.name,
-    source: dataset.report.source,
-    hash: datasetHash(dataset),
-    identities: dataset.identities.length,
-    images: dataset.images.length,
-    synthetic: dataset.synthetic,
-  };
-}
-
-/** What was trained on: identity names, files and their content hashes. */
-function datasetHash(dataset: FaceDataset): string {
-  const h = createHash('sha256');
-  for (const image of dataset.images) h.update(`${dataset.identities[image.identity]}\0${image.relPath}\0${image.sha256}\n`);
-  return h.digest('hex').slice(0, 16);
+function once(release: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  return () => (done ??= release());
 }
 
 function versions() {

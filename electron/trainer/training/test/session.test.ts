@@ -73,28 +73,74 @@ describe('the training loop', () => {
     const { outcome } = await train({ ...SMALL, maxSteps: 200, data: 'synthetic:5x10', activation: 'rrelu' }, await tempDir(), (e) => {
       if (e.type === 'progress' && (e.step === 5 || e.step === 100 || e.step === 200)) counts.push(tf.memory().numTensors);
     });
-    expect(outcome.state).toBe('finished');
+    expect(outcome.state).toBe('stopped');
     expect(counts).toHaveLength(3);
     expect(new Set(counts).size).toBe(1);
   }, 180_000);
 
-  test('a NaN loss stops the run with a clear message, recorded in the run, the last good checkpoint kept', async () => {
+  test('a NaN loss stops the run with a clear message, recorded in the run, the last good checkpoint kept; resume with a lower lr goes on', async () => {
     const dataDir = await tempDir();
     const { outcome, runId } = await train({ ...SMALL, optimizer: 'sgd', lr: 1e6, momentum: 0.9, checkpointEvery: 1, activation: 'relu', maxSteps: 100 }, dataDir);
     expect(outcome.state).toBe('failed');
-    expect(outcome.message).toMatch(/^(the loss|a gradient) became (NaN|infinite) at step \d+ with lr 1000000: lower the learning rate or enable clipping \(--clip-norm 5\)/);
+    expect(outcome.failure).toBe('diverged');
     const run = await openRun(dataDir, runId);
+    const failedAt = run.record.failure?.step ?? 0;
+    expect(failedAt).toBeGreaterThan(1); // step 1 is computed on the initial weights: finite
+    expect(outcome.message).toBe(
+      `${outcome.message?.startsWith('the loss') ? 'the loss' : 'a gradient'} became ${outcome.message?.includes('NaN') ? 'NaN' : 'infinite'} at step ${failedAt} with lr 1000000: lower the learning rate or enable clipping (--clip-norm 5); the last good checkpoint (step ${failedAt - 1}) is kept`,
+    );
     expect(run.record.state).toBe('failed');
     expect(run.record.failure?.message).toBe(outcome.message);
-    const failedAt = run.record.failure?.step ?? 0;
-    const checkpoint = await run.loadLatestCheckpoint();
-    if (failedAt > 1) {
-      expect(checkpoint?.step).toBe(failedAt - 1);
-      for (const t of checkpoint!.tensors.values()) {
-        expect([...t.dataSync()].every(Number.isFinite)).toBe(true);
-        t.dispose();
-      }
-    }
+    const checkpoint = (await run.loadLatestCheckpoint())!;
+    expect(checkpoint.step).toBe(failedAt - 1);
+    for (const t of checkpoint.tensors.values()) t.dispose();
+  });
+
+  test('resume may change the learning rate and the step limit, and says so in run.json', async () => {
+    const dataDir = await tempDir();
+    const { runId } = await train({ ...SMALL, maxSteps: 3 }, dataDir);
+    const resumed = await TrainingSession.resume(runId, { dataDir, backend: 'cpu', prefetch: 0, overrides: { lr: 1e-4, maxSteps: 5 } });
+    const events: TrainEvent[] = [];
+    const after = await resumed.train();
+    resumed.dispose();
+    expect(after).toMatchObject({ state: 'stopped', step: 5 });
+    const record = (await openRun(dataDir, runId)).record;
+    expect(record.config['lr']).toBe(1e-4);
+    expect(record.summary?.['resumes']).toEqual([expect.objectContaining({ step: 3, changes: { lr: 1e-4, maxSteps: 5 } })]);
+    const rows = await stepRows(dataDir, runId);
+    expect(rows.map((r) => r.step)).toEqual([1, 2, 3, 4, 5]);
+    void events;
+  }, 60_000);
+
+  test('a setting the model cannot take fails before a run folder exists (no orphan runs)', async () => {
+    const dataDir = await tempDir();
+    await expect(TrainingSession.start({ ...SMALL, model: 'lightcnn4', inputSize: 32 }, { dataDir, backend: 'cpu' })).rejects.toThrow(/cannot take 32x32 inputs/);
+    expect(await readdir(join(dataDir, 'runs')).catch(() => [])).toEqual([]);
+  });
+
+  test('starting and disposing sessions leaks no tensors', async () => {
+    const dataDir = await tempDir();
+    const once = async () => {
+      const session = await TrainingSession.start({ ...SMALL, optimizer: 'adam', maxSteps: 1 }, { dataDir, backend: 'cpu', prefetch: 0 });
+      await session.train();
+      session.dispose();
+    };
+    await once();
+    const before = tf.memory().numTensors;
+    await once();
+    await once();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  test('a run being trained cannot be resumed by another session at the same time', async () => {
+    const dataDir = await tempDir();
+    const first = await TrainingSession.start({ ...SMALL, maxSteps: 3 }, { dataDir, backend: 'cpu', prefetch: 0 });
+    await expect(TrainingSession.resume(first.run.id, { dataDir, backend: 'cpu' })).rejects.toThrow(/is being trained by process \d+/);
+    await first.train();
+    first.dispose();
+    const second = await TrainingSession.resume(first.run.id, { dataDir, backend: 'cpu', prefetch: 0, overrides: { maxSteps: 4 } });
+    expect((await second.train()).step).toBe(4);
+    second.dispose();
   });
 
   test('resume after kill -9 continues exactly where an uninterrupted run goes', async () => {
@@ -122,10 +168,12 @@ describe('the training loop', () => {
     const session = await TrainingSession.resume(runId.slice(0, 24), { dataDir, backend: 'cpu', prefetch: 0, onEvent: (e) => events.push(e) });
     const outcome = await session.train();
     session.dispose();
-    expect(outcome.state).toBe('finished');
+    expect(outcome).toMatchObject({ state: 'stopped', step: 20 });
     expect(events.find((e) => e.type === 'started')).toMatchObject({ step: checkpointStep, resumed: true });
+    expect(events.find((e) => e.type === 'warning')).toMatchObject({ message: expect.stringMatching(/lock|process/i) }); // the dead trainer's lock was taken over, and the user is told
     const resumed = await stepRows(dataDir, runId);
     expect(resumed.map((r) => r.step)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(reference.outcome.state).toBe('stopped'); // --max-steps 20
     expect(resumed.map((r) => r.loss)).toEqual(losses(reference.events));
   }, 120_000);
 
@@ -145,6 +193,24 @@ describe('the training loop', () => {
     expect(events.find((e) => e.type === 'started')).toMatchObject({ step: 4 });
     expect(events.find((e) => e.type === 'warning')).toMatchObject({ message: expect.stringMatching(/damaged \(checksum mismatch\)/) });
   });
+});
+
+describe('resumed epochs report what an uninterrupted epoch reports', () => {
+  test('a stop mid-epoch and a resume give the same epoch rows (train loss and accuracy included)', async () => {
+    const config = { ...SMALL, epochs: 2, checkpointEvery: 0 };
+    const referenceDir = await tempDir();
+    const reference = await train(config, referenceDir);
+    const dataDir = await tempDir();
+    let session!: TrainingSession;
+    session = await TrainingSession.start(config, { dataDir, backend: 'cpu', prefetch: 0, onEvent: (e) => e.type === 'progress' && e.step === 4 && session.stop() });
+    expect((await session.train()).state).toBe('stopped');
+    session.dispose();
+    const resumed = await TrainingSession.resume(session.run.id, { dataDir, backend: 'cpu', prefetch: 0 });
+    await resumed.train();
+    resumed.dispose();
+    const epochRows = async (dir: string, id: string) => ((await (await openRun(dir, id)).readMetrics()).rows as Array<{ kind?: string }>).filter((r) => r.kind === 'epoch');
+    expect(await epochRows(dataDir, session.run.id)).toEqual(await epochRows(referenceDir, reference.runId));
+  }, 60_000);
 });
 
 describe('pause, resume and stop', () => {
