@@ -1,28 +1,22 @@
-// Face verification and identification metrics on plain typed arrays.
+// Face verification and identification metrics on plain typed arrays: cosine
+// similarities, LFW's k-fold verification accuracy, closed-set rank-1 identification and
+// the full verification report. The ROC family (rocCurve, auc, equalErrorRate, tarAtFar,
+// scoreHistogram) lives in roc.ts and is re-exported here.
 //
 // The embeddings are computed elsewhere (the model's 256-d layer); everything
 // here is arithmetic on their scores, with no tfjs, so it runs anywhere and is
 // tested against hand-computed answers.
 //
-// Conventions, the same in every function:
+// Conventions, the same in every function (here and in roc.ts):
 // - A score is a cosine similarity: higher means "more likely the same person".
 // - A pair is *accepted* (predicted matched) when score >= threshold.
 // - `matched[i]` is 1 for a same-identity pair, 0 otherwise (as `ResolvedPairs`
 //   from `datasets/pairs` gives it).
 // - Scores must be finite; NaN or Infinity is an error, not a silent zero.
+import { checkScores, sortedOrder } from './pair-scores';
+import { auc, equalErrorRate, rocCurve, tarAtFar, type RocCurve } from './roc';
 
-export interface RocCurve {
-  /** False positive rate (= FAR) of each point, non-decreasing, from 0 to 1. */
-  readonly fpr: Float64Array;
-  /** True positive rate (= TAR = 1 - FRR) of each point, non-decreasing, from 0 to 1. */
-  readonly tpr: Float64Array;
-  /**
-   * Decreasing thresholds: point i is the rate at which pairs with score >= thresholds[i]
-   * are accepted. The first is +Infinity (nothing accepted: the point (0, 0)); the last is
-   * the lowest score (everything accepted: the point (1, 1)).
-   */
-  readonly thresholds: Float64Array;
-}
+export { auc, equalErrorRate, rocCurve, scoreHistogram, tarAtFar, type RocCurve, type ScoreHistogram } from './roc';
 
 export interface TenFoldResult {
   /** Accuracy on each fold, index = fold number, with the threshold chosen on the other folds. */
@@ -44,15 +38,6 @@ export interface Rank1Result {
   readonly accuracy: number;
   readonly correct: number;
   readonly probes: number;
-}
-
-export interface ScoreHistogram {
-  /** bins + 1 bin edges from -1 to 1; bin j is [edges[j], edges[j+1]), the last one closed. */
-  readonly edges: Float64Array;
-  /** Matched pairs per bin. */
-  readonly matched: Uint32Array;
-  /** Mismatched pairs per bin. */
-  readonly mismatched: Uint32Array;
 }
 
 export interface VerificationReport {
@@ -112,103 +97,6 @@ export function cosineSimilarities(embeddings: Float32Array, dim: number, a: Int
     out[i] = na === 0 || nb === 0 ? 0 : clamp(dot / Math.sqrt(na * nb), -1, 1);
   }
   return out;
-}
-
-// ---------------------------------------------------------------------------
-// ROC and the numbers read from it
-
-/**
- * The ROC curve of verification scores, one point per distinct score (plus the start):
- * sorted by decreasing threshold, from (0, 0) at threshold +Infinity to (1, 1) at the
- * lowest score. Pairs with equal scores are accepted or rejected together, so a run of
- * tied scores is one segment (a diagonal when it holds both kinds), never a staircase
- * whose shape would depend on the order of the pairs. O(n log n): one sort.
- */
-export function rocCurve(scores: Float32Array, matched: Uint8Array): RocCurve {
-  const { positives, negatives } = checkScores(scores, matched, 'rocCurve');
-  const order = sortedOrder(scores);
-  const n = scores.length;
-  // At most n distinct scores, plus the (0, 0) point.
-  const fpr = new Float64Array(n + 1);
-  const tpr = new Float64Array(n + 1);
-  const thresholds = new Float64Array(n + 1);
-  thresholds[0] = Infinity;
-  let points = 1;
-  let tp = 0;
-  let fp = 0;
-  // Walk from the highest score down; emit a point after each group of equal scores.
-  for (let j = n - 1; j >= 0; j--) {
-    const i = order[j] as number;
-    if (matched[i] === 1) tp++;
-    else fp++;
-    const s = scores[i] as number;
-    if (j === 0 || (scores[order[j - 1] as number] as number) !== s) {
-      fpr[points] = fp / negatives;
-      tpr[points] = tp / positives;
-      thresholds[points] = s;
-      points++;
-    }
-  }
-  return { fpr: fpr.slice(0, points), tpr: tpr.slice(0, points), thresholds: thresholds.slice(0, points) };
-}
-
-/**
- * Area under the ROC curve by the trapezoid rule. With the tie handling of `rocCurve`
- * this is exactly the Mann-Whitney U statistic over (matched x mismatched) pairs,
- * ties counting one half: the probability that a random matched pair outscores a
- * random mismatched one.
- */
-export function auc(roc: RocCurve): number {
-  checkRoc(roc, 'auc');
-  let area = 0;
-  for (let i = 1; i < roc.fpr.length; i++) {
-    const dx = (roc.fpr[i] as number) - (roc.fpr[i - 1] as number);
-    area += (dx * ((roc.tpr[i] as number) + (roc.tpr[i - 1] as number))) / 2;
-  }
-  return area;
-}
-
-/**
- * Equal error rate: the false accept rate where it equals the false reject rate
- * (FPR = 1 - TPR), linearly interpolated along the ROC segment that crosses that line
- * (the curve starts below it at (0, 0) and ends above it at (1, 1), and the crossing
- * is unique because both rates only grow along the curve).
- */
-export function equalErrorRate(roc: RocCurve): number {
-  checkRoc(roc, 'equalErrorRate');
-  // d = FPR - FNR = fpr + tpr - 1 goes from -1 to 1, non-decreasing.
-  let prevD = -1;
-  for (let i = 0; i < roc.fpr.length; i++) {
-    const f = roc.fpr[i] as number;
-    const d = f + (roc.tpr[i] as number) - 1;
-    if (d >= 0) {
-      if (d === 0 || i === 0) return f;
-      const f0 = roc.fpr[i - 1] as number;
-      const t = -prevD / (d - prevD);
-      return f0 + t * (f - f0);
-    }
-    prevD = d;
-  }
-  // Unreachable for a valid curve (it ends at (1, 1), where d = 1).
-  throw new Error('equalErrorRate: the ROC curve does not end at (1, 1).');
-}
-
-/**
- * True accept rate at a false accept rate: the largest TPR among the curve's points with
- * FPR <= far. Only thresholds that exist are used (no interpolation between points), so
- * the answer is a rate some threshold really achieves, never more than allowed false
- * accepts. With N mismatched pairs the FAR is resolved only in steps of 1/N: with fewer
- * than 1/far mismatched pairs this is the TAR at zero false accepts.
- */
-export function tarAtFar(roc: RocCurve, far: number): number {
-  checkRoc(roc, 'tarAtFar');
-  if (!(far >= 0 && far <= 1)) throw new Error(`tarAtFar: the false accept rate must be within [0, 1], got ${far}.`);
-  let best = 0;
-  // fpr is non-decreasing: stop at the first point beyond the allowed rate.
-  for (let i = 0; i < roc.fpr.length && (roc.fpr[i] as number) <= far; i++) {
-    best = Math.max(best, roc.tpr[i] as number);
-  }
-  return best;
 }
 
 // ---------------------------------------------------------------------------
@@ -386,36 +274,6 @@ export function rank1Identification(
 }
 
 // ---------------------------------------------------------------------------
-// For the UI
-
-/**
- * Matched and mismatched pair counts per bin of equal width over [-1, 1] (cosine
- * similarities). Bins are half-open [lo, hi) except the last, which includes 1; a score
- * outside [-1, 1] (rounding) is counted in the nearest end bin, so the counts always sum to
- * the number of pairs. Pairs of only one kind are allowed here.
- */
-export function scoreHistogram(scores: Float32Array, matched: Uint8Array, bins: number): ScoreHistogram {
-  if (!Number.isInteger(bins) || bins < 1) throw new Error(`scoreHistogram: bins must be a positive integer, got ${bins}.`);
-  checkScoreArrays(scores, matched, 'scoreHistogram');
-  const edges = new Float64Array(bins + 1);
-  for (let j = 0; j <= bins; j++) edges[j] = -1 + (2 * j) / bins;
-  const m = new Uint32Array(bins);
-  const mm = new Uint32Array(bins);
-  for (let i = 0; i < scores.length; i++) {
-    const s = scores[i] as number;
-    let j = Math.floor(((s + 1) / 2) * bins);
-    if (j < 0) j = 0;
-    if (j >= bins) j = bins - 1;
-    // Guard the float rounding of the division against the exact edges.
-    while (j > 0 && s < (edges[j] as number)) j--;
-    while (j < bins - 1 && s >= (edges[j + 1] as number)) j++;
-    if (matched[i] === 1) m[j] = (m[j] as number) + 1;
-    else mm[j] = (mm[j] as number) + 1;
-  }
-  return { edges, matched: m, mismatched: mm };
-}
-
-// ---------------------------------------------------------------------------
 // Everything at once
 
 /** ROC, AUC, EER, TAR at `STANDARD_FARS` and the k-fold accuracy of one set of pair scores. */
@@ -439,14 +297,6 @@ export function verificationReport(scores: Float32Array, matched: Uint8Array, fo
 
 function clamp(x: number, lo: number, hi: number): number {
   return x < lo ? lo : x > hi ? hi : x;
-}
-
-/** Indices of `scores` in ascending score order (stable for ties). */
-function sortedOrder(scores: Float32Array): Uint32Array {
-  const order = new Uint32Array(scores.length);
-  for (let i = 0; i < order.length; i++) order[i] = i;
-  order.sort((x, y) => (scores[x] as number) - (scores[y] as number) || x - y);
-  return order;
 }
 
 function checkEmbeddings(embeddings: Float32Array, dim: number): number {
@@ -484,35 +334,4 @@ function unitRows(embeddings: Float32Array, dim: number, idx: Int32Array, fn: st
     for (let d = 0; d < dim; d++) out[r * dim + d] = (embeddings[o + d] as number) * inv;
   }
   return out;
-}
-
-function checkScoreArrays(scores: Float32Array, matched: Uint8Array, fn: string): { positives: number; negatives: number } {
-  if (scores.length !== matched.length) {
-    throw new Error(`${fn}: ${scores.length} scores but ${matched.length} matched flags; they must describe the same pairs.`);
-  }
-  let positives = 0;
-  for (let i = 0; i < scores.length; i++) {
-    if (!Number.isFinite(scores[i] as number)) throw new Error(`${fn}: the score of pair ${i} is ${scores[i]}; scores must be finite.`);
-    const m = matched[i];
-    if (m === 1) positives++;
-    else if (m !== 0) throw new Error(`${fn}: matched[${i}] is ${m}; use 1 for a matched pair and 0 for a mismatched one.`);
-  }
-  return { positives, negatives: scores.length - positives };
-}
-
-function checkScores(scores: Float32Array, matched: Uint8Array, fn: string): { positives: number; negatives: number } {
-  const counts = checkScoreArrays(scores, matched, fn);
-  if (counts.positives === 0) throw new Error(`${fn}: there are no matched pairs; verification needs both kinds of pair.`);
-  if (counts.negatives === 0) throw new Error(`${fn}: there are no mismatched pairs; verification needs both kinds of pair.`);
-  return counts;
-}
-
-function checkRoc(roc: RocCurve, fn: string): void {
-  const n = roc.fpr.length;
-  if (n < 2 || roc.tpr.length !== n || roc.thresholds.length !== n) {
-    throw new Error(`${fn}: not a ROC curve from rocCurve (it needs matching fpr, tpr and thresholds of at least 2 points).`);
-  }
-  if (roc.fpr[0] !== 0 || roc.tpr[0] !== 0 || roc.fpr[n - 1] !== 1 || roc.tpr[n - 1] !== 1) {
-    throw new Error(`${fn}: a ROC curve must start at (0, 0) and end at (1, 1).`);
-  }
 }

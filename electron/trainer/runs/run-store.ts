@@ -4,29 +4,41 @@
 //   checkpoints/    step-000123.ckpt files (see checkpoint.ts), the newest K kept
 //   run.lock        while a trainer writes the run: its pid, host and start (see run-lock.ts)
 // The trainer is the only writer of a run (it holds run.lock); the app and `lab runs` only read.
+// This file is the run record (run.json) and the RunHandle that writes a run; metrics.jsonl
+// is handled by metrics-file.ts and checkpoints/ by run-checkpoints.ts.
 import * as tf from '@tensorflow/tfjs';
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, isAbsolute, join, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../../../datasets/atomic-file';
-import { loadCheckpoint, saveCheckpoint as writeCheckpointFile, type CheckpointData, type LoadedCheckpoint } from './checkpoint';
+import { type CheckpointData } from './checkpoint';
 import { RunError, writeFailed } from './errors';
+import { METRICS_FILE, MetricsFile, metricsLines, type MetricsReadResult, type MetricsRowInput } from './metrics-file';
+import {
+  CHECKPOINTS_DIR,
+  DEFAULT_KEEP_CHECKPOINTS,
+  listCheckpointFiles,
+  loadNewestGoodCheckpoint,
+  pruneCheckpoints,
+  writeCheckpoint,
+  type CheckpointFileInfo,
+  type LatestCheckpoint,
+  type SavedCheckpoint,
+} from './run-checkpoints';
 import { acquireRunLock, LOCK_FILE, processAlive, runLockHolder, type AcquireLockOptions, type ReleaseLock, type RunLockHolder } from './run-lock';
 
 export { RunError, type RunErrorKind } from './errors';
+export { type MetricsReadResult, type MetricsRow, type MetricsRowInput } from './metrics-file';
+export { DEFAULT_KEEP_CHECKPOINTS, type CheckpointFileInfo, type LatestCheckpoint, type SavedCheckpoint } from './run-checkpoints';
 export { LOCK_FILE, type AcquireLockOptions, type ReleaseLock, type RunLockHolder } from './run-lock';
 
 export const RUN_FORMAT_VERSION = 1;
 export const RUN_STATES = ['running', 'paused', 'stopped', 'finished', 'failed'] as const;
 export type RunState = (typeof RUN_STATES)[number];
-export const DEFAULT_KEEP_CHECKPOINTS = 3;
 
 const RUN_FILE = 'run.json';
-const METRICS_FILE = 'metrics.jsonl';
-const CHECKPOINTS_DIR = 'checkpoints';
-const CHECKPOINT_FILE = /^step-(\d+)\.ckpt$/;
 
 export const runDatasetSchema = z.object({
   name: z.string(),
@@ -79,64 +91,12 @@ export interface RunInit {
   readonly now?: Date;
 }
 
-/** One row of metrics.jsonl. NaN and Infinity are written as null (JSON has neither). */
-export interface MetricsRow {
-  step: number;
-  epoch: number;
-  loss?: number | null;
-  accuracy?: number | null;
-  lr?: number;
-  imagesPerSecond?: number;
-  stepMs?: number;
-  [key: string]: unknown;
-}
-
-/** What appendMetrics takes: an interface with these two fields is enough (no index signature needed). */
-export interface MetricsRowInput {
-  readonly step: number;
-  readonly epoch: number;
-}
-
-const metricsRowSchema = z.looseObject({ step: z.number().int().min(0), epoch: z.number().min(0) });
-
-export interface MetricsReadResult {
-  readonly rows: MetricsRow[];
-  /** Lines that were skipped and why, for the user to see. */
-  readonly warnings: string[];
-  /** True when the file ended in an incomplete line (a crash mid-write); that line was ignored. */
-  readonly tornFinalLine: boolean;
-}
-
-export interface CheckpointFileInfo {
-  readonly file: string;
-  readonly path: string;
-  readonly step: number;
-}
-
-export interface SavedCheckpoint extends CheckpointFileInfo {
-  readonly bytes: number;
-  /** Older (or superseded) checkpoint files deleted by the retention. */
-  readonly removed: string[];
-}
-
-export interface LatestCheckpoint extends LoadedCheckpoint {
-  /** Relative to the run's folder, e.g. "checkpoints/step-000123.ckpt". */
-  readonly file: string;
-  readonly path: string;
-  /** Newer checkpoints that could not be used, and why: show them to the user. */
-  readonly warnings: string[];
-}
-
 export type RunInfo =
   | { readonly ok: true; readonly id: string; readonly dir: string; readonly record: RunRecord; /** state says running but its process is gone (killed, crashed) */ readonly interrupted: boolean }
   | { readonly ok: false; readonly id: string; readonly dir: string; /** why run.json could not be used */ readonly reason: string };
 
 export function runsDir(dataDir: string): string {
   return join(dataDir, 'runs');
-}
-
-function checkpointFileName(step: number): string {
-  return `step-${String(step).padStart(6, '0')}.ckpt`;
 }
 
 function slug(text: string): string {
@@ -337,22 +297,12 @@ export async function resolveRun(dataDir: string, ref: string): Promise<RunHandl
   throw new RunError(`"${wanted}" matches ${matches.length} runs: ${shown}`, 'Type more of the run id', undefined, { kind: 'ambiguous' });
 }
 
-async function fsyncFile(path: string): Promise<void> {
-  const handle = await open(path, 'r+');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 /** An open run. Its writes are serialised: one at a time, in the order they were asked for. */
 export class RunHandle {
   readonly id: string;
   private current: RunRecord;
   private queue: Promise<unknown> = Promise.resolve();
-  /** The end of metrics.jsonl may hold a torn line (crash, full disk): cut it before appending. */
-  private metricsTailChecked = false;
+  private readonly metrics: MetricsFile;
 
   constructor(
     /** The run's folder. */
@@ -361,6 +311,7 @@ export class RunHandle {
   ) {
     this.id = basename(dir);
     this.current = record;
+    this.metrics = new MetricsFile(join(dir, METRICS_FILE));
   }
 
   get lockFile(): string {
@@ -395,7 +346,7 @@ export class RunHandle {
   }
 
   get metricsFile(): string {
-    return join(this.dir, METRICS_FILE);
+    return this.metrics.path;
   }
 
   get checkpointsDir(): string {
@@ -438,74 +389,13 @@ export class RunHandle {
   /** Appends rows to metrics.jsonl (not fsync'd: see flushMetrics). Any object with an integer step and an epoch. */
   appendMetrics<R extends MetricsRowInput>(rows: readonly R[]): Promise<void> {
     if (rows.length === 0) return Promise.resolve();
-    for (const row of rows) {
-      if (!Number.isInteger(row.step) || row.step < 0) throw new TypeError(`a metrics row needs an integer step >= 0, got ${String(row.step)}`);
-    }
-    const text = rows.map((row) => `${JSON.stringify(row)}\n`).join('');
-    return this.serial(async () => {
-      if (!this.metricsTailChecked) {
-        await this.cutTornTail();
-        this.metricsTailChecked = true;
-      }
-      const bytes = Buffer.from(text, 'utf8');
-      const handle = await open(this.metricsFile, 'a').catch((error: unknown) => writeFailed(error, { what: 'New metrics rows', path: this.metricsFile, outcome: 'were not written' }));
-      try {
-        let written = 0;
-        while (written < bytes.length) {
-          const { bytesWritten } = await handle.write(bytes, written, bytes.length - written);
-          written += bytesWritten;
-        }
-      } catch (error) {
-        this.metricsTailChecked = false; // a partial line may be there now
-        writeFailed(error, { what: 'New metrics rows', path: this.metricsFile, outcome: 'were not written', kept: '(the rows written before them are kept)' });
-      } finally {
-        await handle.close();
-      }
-    });
+    const text = metricsLines(rows);
+    return this.serial(() => this.metrics.append(text));
   }
 
   /** Makes the appended metrics durable (fsync). The trainer calls it per epoch and at checkpoints. */
   flushMetrics(): Promise<void> {
-    return this.serial(async () => {
-      try {
-        await fsyncFile(this.metricsFile);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-        writeFailed(error, { what: 'metrics.jsonl', path: this.metricsFile, outcome: 'could not be made durable (fsync)' });
-      }
-    });
-  }
-
-  /** Cuts an incomplete last line (left by a crash or a full disk) so the next row starts on its own line. */
-  private async cutTornTail(): Promise<number> {
-    let handle: FileHandle;
-    try {
-      handle = await open(this.metricsFile, 'r+');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-      throw error;
-    }
-    try {
-      const size = (await handle.stat()).size;
-      if (size === 0) return 0;
-      const block = Buffer.alloc(64 * 1024);
-      let end = size;
-      while (end > 0) {
-        const start = Math.max(0, end - block.length);
-        const { bytesRead } = await handle.read(block, 0, end - start, start);
-        const newline = block.subarray(0, bytesRead).lastIndexOf(0x0a);
-        if (newline >= 0) {
-          const keep = start + newline + 1;
-          if (keep < size) await handle.truncate(keep);
-          return size - keep;
-        }
-        end = start;
-      }
-      await handle.truncate(0);
-      return size;
-    } finally {
-      await handle.close();
-    }
+    return this.serial(() => this.metrics.flush());
   }
 
   /**
@@ -515,14 +405,7 @@ export class RunHandle {
    */
   async readMetrics(): Promise<MetricsReadResult> {
     await this.queue;
-    let text: string;
-    try {
-      text = await readFile(this.metricsFile, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { rows: [], warnings: ['metrics.jsonl is missing: no steps were recorded'], tornFinalLine: false };
-      throw error;
-    }
-    return parseMetrics(text);
+    return this.metrics.read();
   }
 
   /**
@@ -530,40 +413,12 @@ export class RunHandle {
    * continues exactly where the checkpoint left. Rewrites metrics.jsonl atomically.
    */
   truncateMetricsAfter(step: number): Promise<{ kept: number; dropped: number; warnings: string[] }> {
-    return this.serial(async () => {
-      let text = '';
-      try {
-        text = await readFile(this.metricsFile, 'utf8');
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      }
-      const { rows, warnings } = parseMetrics(text);
-      const kept = rows.filter((row) => row.step <= step);
-      try {
-        await writeFileAtomic(this.metricsFile, [Buffer.from(kept.map((row) => `${JSON.stringify(row)}\n`).join(''), 'utf8')]);
-      } catch (error) {
-        writeFailed(error, { what: 'metrics.jsonl', path: this.metricsFile, outcome: 'was not rewritten', kept: '(the previous version is intact)' });
-      }
-      this.metricsTailChecked = true;
-      return { kept: kept.length, dropped: rows.length - kept.length, warnings };
-    });
+    return this.serial(() => this.metrics.truncateAfter(step));
   }
 
   /** The checkpoint files present, newest (highest step) first. */
-  async listCheckpoints(): Promise<CheckpointFileInfo[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.checkpointsDir);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
-    }
-    const out: CheckpointFileInfo[] = [];
-    for (const name of names) {
-      const match = CHECKPOINT_FILE.exec(name);
-      if (match) out.push({ file: `${CHECKPOINTS_DIR}/${name}`, path: join(this.checkpointsDir, name), step: Number(match[1]) });
-    }
-    return out.sort((a, b) => b.step - a.step);
+  listCheckpoints(): Promise<CheckpointFileInfo[]> {
+    return listCheckpointFiles(this.checkpointsDir);
   }
 
   /**
@@ -577,26 +432,10 @@ export class RunHandle {
     const keep = options.keep ?? DEFAULT_KEEP_CHECKPOINTS;
     if (!Number.isInteger(keep) || keep < 1) throw new TypeError(`keep must be an integer >= 1, got ${keep}`);
     return this.serial(async () => {
-      try {
-        await fsyncFile(this.metricsFile);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') writeFailed(error, { what: 'metrics.jsonl', path: this.metricsFile, outcome: 'could not be made durable (fsync)' });
-      }
-      const name = checkpointFileName(data.step);
-      const path = join(this.checkpointsDir, name);
-      await mkdir(this.checkpointsDir, { recursive: true }).catch((error: unknown) => writeFailed(error, { what: 'The checkpoints folder', path: this.checkpointsDir, outcome: 'was not created' }));
-      const { bytes } = await writeCheckpointFile(path, data);
-      const file = `${CHECKPOINTS_DIR}/${name}`;
+      await this.metrics.flush();
+      const { file, path, bytes } = await writeCheckpoint(this.checkpointsDir, data);
       await this.writeRecord({ lastCheckpoint: { file, step: data.step } });
-      const removed: string[] = [];
-      const all = await this.listCheckpoints();
-      const older = all.filter((c) => c.step <= data.step);
-      const doomed = [...all.filter((c) => c.step > data.step), ...older.slice(keep)];
-      for (const old of doomed) {
-        if (old.path === path) continue;
-        await rm(old.path, { force: true });
-        removed.push(old.file);
-      }
+      const removed = await pruneCheckpoints(this.checkpointsDir, { path, step: data.step }, keep);
       return { file, path, step: data.step, bytes, removed };
     });
   }
@@ -609,29 +448,7 @@ export class RunHandle {
   async loadLatestCheckpoint(): Promise<LatestCheckpoint | undefined> {
     await this.queue;
     const files = await this.listCheckpoints();
-    const warnings: string[] = [];
-    const last = this.current.lastCheckpoint;
-    if (last && !files.some((f) => f.file === last.file)) warnings.push(`run.json names ${last.file} (step ${last.step}) as the last checkpoint, but the file is missing`);
-    const failures: Array<{ file: CheckpointFileInfo; error: RunError }> = [];
-    for (const file of files) {
-      try {
-        const checkpoint = await loadCheckpoint(file.path);
-        for (const { file: bad, error } of failures) {
-          warnings.push(`${bad.file} (step ${bad.step}) cannot be used: ${error.reason.charAt(0).toLowerCase()}${error.reason.slice(1)}; resuming from ${file.file} (step ${file.step}) instead`);
-        }
-        return { ...checkpoint, file: file.file, path: file.path, warnings };
-      } catch (error) {
-        if (!(error instanceof RunError)) throw error;
-        failures.push({ file, error });
-      }
-    }
-    if (failures.length === 0) return undefined;
-    throw new RunError(
-      `None of the ${failures.length} checkpoint(s) of this run can be read (${failures.map(({ file, error }) => `${file.file}: ${error.reason}`).join('; ')})`,
-      'Start a new run',
-      this.checkpointsDir,
-      { kind: 'damaged' },
-    );
+    return loadNewestGoodCheckpoint(files, this.current.lastCheckpoint, this.checkpointsDir);
   }
 
   /**
@@ -652,32 +469,4 @@ export class RunHandle {
     }
     return removed;
   }
-}
-
-function parseMetrics(text: string): MetricsReadResult {
-  const rows: MetricsRow[] = [];
-  const warnings: string[] = [];
-  const lines = text.split('\n');
-  const tail = lines.pop() ?? ''; // after the last newline: '' unless the last line is incomplete
-  const tornFinalLine = tail !== '';
-  lines.forEach((line, i) => {
-    if (line.trim() === '') return;
-    let json: unknown;
-    try {
-      json = JSON.parse(line);
-    } catch {
-      warnings.push(`line ${i + 1} of metrics.jsonl is not valid JSON; it was skipped`);
-      return;
-    }
-    const parsed = metricsRowSchema.safeParse(json);
-    if (!parsed.success) {
-      warnings.push(`line ${i + 1} of metrics.jsonl is not a metrics row (it needs a step and an epoch); it was skipped`);
-      return;
-    }
-    rows.push(parsed.data as MetricsRow);
-  });
-  if (tornFinalLine) {
-    warnings.push(`metrics.jsonl ends with an incomplete line (${Buffer.byteLength(tail)} bytes, line ${lines.length + 1}): the lab was stopped while writing it; it was ignored`);
-  }
-  return { rows, warnings, tornFinalLine };
 }
