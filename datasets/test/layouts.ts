@@ -1,5 +1,7 @@
-// Test helper shared by the pairs and splits tests: a DatasetLayout built from
-// per-identity image counts.
+// Test helpers shared by the pairs and splits tests: a DatasetLayout built from
+// per-identity image counts, and an expectation for user-facing errors.
+import { expect } from 'vitest';
+import { DatasetError } from '../errors';
 import type { DatasetLayout } from '../splits';
 
 /** Identities (named s1..sN unless names are given) with the given image counts; images dealt round-robin when interleaved. */
@@ -22,4 +24,19 @@ export function layoutOf(counts: readonly number[], options: { interleaved?: boo
     });
   }
   return { identities, imageIdentity: Int32Array.from(imageIdentity) };
+}
+
+/** Runs `fn`, expects a DatasetError whose message matches every fragment and which offers a remedy. */
+export function expectDatasetError(fn: () => unknown, ...fragments: (string | RegExp)[]): DatasetError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught).toBeInstanceOf(DatasetError);
+  const error = caught as DatasetError;
+  for (const f of fragments) expect(error.message).toMatch(f);
+  expect(error.remedy.length).toBeGreaterThan(10);
+  return error;
 }

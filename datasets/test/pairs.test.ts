@@ -3,25 +3,13 @@ import { DatasetError } from '../errors';
 import { formatPairs, generatePairs, parsePairs, resolvePairs } from '../pairs';
 import type { DatasetLayout, GeneratedPairs, Pair, PairsFile } from '../pairs';
 import { layoutOf } from './layouts';
+import { expectDatasetError } from './layouts';
 
 const ORL = layoutOf(Array.from({ length: 40 }, () => 10));
 const YALE = layoutOf(Array.from({ length: 15 }, (_, i) => (i === 6 ? 10 : 11)));
 /** LFW-like: very uneven identities, one very large. */
 const SKEWED = layoutOf(Array.from({ length: 120 }, (_, i) => (i === 3 ? 530 : 2 + ((i * 7) % 23))), { interleaved: true });
 
-function expectDatasetError(fn: () => unknown, ...fragments: (string | RegExp)[]): DatasetError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(DatasetError);
-  const error = caught as DatasetError;
-  for (const f of fragments) expect(error.message).toMatch(f);
-  expect(error.remedy.length).toBeGreaterThan(10);
-  return error;
-}
 
 const m = (fold: number, identity: string, n1: number, n2: number): Pair => ({
   fold,

@@ -3,6 +3,7 @@ import { DatasetError } from '../errors';
 import { classificationSplit, identityDisjointSplit, imagesByIdentity } from '../splits';
 import type { DatasetLayout } from '../splits';
 import { layoutOf } from './layouts';
+import { expectDatasetError } from './layouts';
 
 const ORL = layoutOf(Array.from({ length: 40 }, () => 10));
 const YALE = layoutOf(Array.from({ length: 15 }, (_, i) => (i === 6 ? 10 : 11)));
@@ -20,19 +21,6 @@ function perIdentity(layout: DatasetLayout, images: Int32Array): number[] {
   return counts;
 }
 
-function expectDatasetError(fn: () => unknown, ...fragments: (string | RegExp)[]): DatasetError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(DatasetError);
-  const error = caught as DatasetError;
-  for (const f of fragments) expect(error.message).toMatch(f);
-  expect(error.remedy.length).toBeGreaterThan(10);
-  return error;
-}
 
 describe('imagesByIdentity', () => {
   it('groups image indices per identity in natural order, also when images are interleaved', () => {
