@@ -175,6 +175,8 @@ async function importOnce(path: string, options: ImportOptions, started: number,
       // Every file might be a face: refuse a dataset too big for one buffer before decoding any of it.
       checkPixelBudget(total, 'files', budget);
       for (const file of walked.files) {
+        // Small files are read synchronously: while sharp keeps the thread pool busy, an async
+        // read's four pool round trips cost more than the read itself (+15 %, bench/NOTES.md).
         await consider({ relPath: file.relPath, bytes: file.size, mtimeMs: file.mtimeMs, load: async () => (file.size < 4 << 20 ? readFileSync(file.absPath) : readFile(file.absPath)) });
       }
     } else {
