@@ -2,7 +2,7 @@
 // *outputs* of each unit, as in the reference's mfm(in, out, ...); input size 128.
 // Reference parameter counts at 128 px without the final classifier, with MFM 2/1:
 //   lightcnn4 4,098,048 · lightcnn9 5,480,864 · lightcnn29 12,573,280 · lightcnn29v2 10,475,872
-import { conv, fc, group, maxAvgPool, maxPool, resblocks, type Architecture } from './lightcnn-blocks';
+import { conv, fc, group, maxAvgPool, maxPool, resblocks, type Architecture, type Block } from './lightcnn-blocks';
 
 export const ARCHITECTURE_NAMES = ['tiny', 'lightcnn4', 'lightcnn9', 'lightcnn29', 'lightcnn29v2'] as const;
 export type ArchitectureName = (typeof ARCHITECTURE_NAMES)[number];
@@ -38,19 +38,23 @@ const lightcnn9: Architecture = {
   classifierBias: true,
 };
 
+/** The 29-layer trunk: residual stages [1, 2, 3, 4] between groups; v1 pools with max, v2 with max + avg. */
+function trunk29(pool: (name: string) => Block): Block[] {
+  return [
+    conv('conv1', 48, 5, 1, 2), pool('pool1'),
+    ...resblocks(1, 1), group('group1', 96, 3), pool('pool2'),
+    ...resblocks(2, 2), group('group2', 192, 3), pool('pool3'),
+    ...resblocks(3, 3), group('group3', 128, 3),
+    ...resblocks(4, 4), group('group4', 128, 3), pool('pool4'),
+  ];
+}
+
 /** LightCNN_29Layers: network_29layers(resblock, [1, 2, 3, 4]). */
 const lightcnn29: Architecture = {
   name: 'lightcnn29',
   title: 'LightCNN-29',
   source: 'AlfredXiangWu/LightCNN light_cnn.py, network_29layers',
-  blocks: [
-    conv('conv1', 48, 5, 1, 2), maxPool('pool1'),
-    ...resblocks(1, 1), group('group1', 96, 3), maxPool('pool2'),
-    ...resblocks(2, 2), group('group2', 192, 3), maxPool('pool3'),
-    ...resblocks(3, 3), group('group3', 128, 3),
-    ...resblocks(4, 4), group('group4', 128, 3), maxPool('pool4'),
-    fc('fc', 256),
-  ],
+  blocks: [...trunk29(maxPool), fc('fc', 256)],
   classifierBias: true,
 };
 
@@ -59,14 +63,7 @@ const lightcnn29v2: Architecture = {
   name: 'lightcnn29v2',
   title: 'LightCNN-29 v2',
   source: 'AlfredXiangWu/LightCNN light_cnn.py, network_29layers_v2',
-  blocks: [
-    conv('conv1', 48, 5, 1, 2), maxAvgPool('pool1'),
-    ...resblocks(1, 1), group('group1', 96, 3), maxAvgPool('pool2'),
-    ...resblocks(2, 2), group('group2', 192, 3), maxAvgPool('pool3'),
-    ...resblocks(3, 3), group('group3', 128, 3),
-    ...resblocks(4, 4), group('group4', 128, 3), maxAvgPool('pool4'),
-    fc('fc', 256, { activation: false }),
-  ],
+  blocks: [...trunk29(maxAvgPool), fc('fc', 256, { activation: false })],
   classifierBias: false,
 };
 
