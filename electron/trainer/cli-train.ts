@@ -45,7 +45,6 @@ async function runWithProgress(start: (onEvent: (event: TrainEvent) => void) => 
   const bar = progressBar('Training', 'steps');
   const terminal = process.stderr.isTTY;
   let lastLine = 0;
-  let last: Extract<TrainEvent, { type: 'epoch' }> | undefined;
   let total = 0;
   const onEvent = (event: TrainEvent): void => {
     switch (event.type) {
@@ -63,7 +62,6 @@ async function runWithProgress(start: (onEvent: (event: TrainEvent) => void) => 
         break;
       }
       case 'epoch':
-        last = event;
         process.stdout.write(`${terminal ? '\n' : ''}${describeEpoch(event)}\n`);
         break;
       case 'warning':
@@ -86,7 +84,6 @@ async function runWithProgress(start: (onEvent: (event: TrainEvent) => void) => 
   try {
     const outcome = await session.train();
     bar.stop();
-    void last;
     return outcome;
   } finally {
     bar.stop();

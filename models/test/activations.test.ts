@@ -1,3 +1,4 @@
+import { Rng } from '../../datasets/random';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -31,16 +32,10 @@ const ALL_SPECS: readonly ActivationSpec[] = [
   'maxout:2', 'maxout:3', 'maxout:4', 'maxout:5', 'mfm:2/1', 'mfm:3/2',
 ].map(parseActivation);
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
+/** Seeded uniform numbers in [0, 1) from the project's generator, so random cases reproduce. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const generator = new Rng(seed);
+  return () => generator.next();
 }
 
 const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);

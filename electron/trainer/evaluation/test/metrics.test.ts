@@ -1,4 +1,5 @@
 // Verification and identification metrics against answers computed by hand and by brute force.
+import { Rng } from '../../../../datasets/random';
 import { describe, expect, test } from 'vitest';
 import {
   auc,
@@ -16,16 +17,10 @@ const f32 = (xs: number[]) => Float32Array.from(xs);
 const u8 = (xs: number[]) => Uint8Array.from(xs);
 const i32 = (xs: number[]) => Int32Array.from(xs);
 
-/** A small seeded generator (mulberry32), so random cases are reproducible. */
+/** Seeded uniform numbers in [0, 1) from the project's generator, so random cases reproduce. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const generator = new Rng(seed);
+  return () => generator.next();
 }
 
 /** Mann-Whitney U / (n1 n0) by brute force over every (matched, mismatched) pair, ties 1/2. */
