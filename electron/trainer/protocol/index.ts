@@ -1,0 +1,4 @@
+// The lab's protocol, shared by the trainer and the renderer: JSON messages
+// (messages.ts) and binary activation frames (frames.ts).
+export * from './messages';
+export * from './frames';
