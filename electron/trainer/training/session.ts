@@ -19,6 +19,8 @@ import { Optimizer, type NamedVariable } from './optimizer';
 import { buildFromConfig, checkSameDataset, describeDataset, loadDataset, restoreWeights, TrainingError } from './run-model';
 import { learningRate } from './schedule';
 import { namedParams, trainStep } from './train-step';
+import { defaultProbeImages, RunProbes, type MapSubscription, type ProbeOptions } from '../probes/run-probes';
+import type { LayerInfo, LayerStats } from '../protocol/messages';
 import { validate, type Validation } from './validation';
 
 export { TrainingError } from './run-model';
@@ -53,7 +55,18 @@ export type TrainEvent =
   | { readonly type: 'checkpoint'; readonly step: number; readonly file: string }
   | { readonly type: 'state'; readonly state: RunState; readonly message?: string }
   /** Something the user should know that did not stop the run (a damaged checkpoint skipped on resume). */
-  | { readonly type: 'warning'; readonly message: string };
+  | { readonly type: 'warning'; readonly message: string }
+  /** The activation layers a viewer can watch (sent once the run starts). */
+  | { readonly type: 'layers'; readonly layers: LayerInfo[] }
+  /** The probe faces (dataset image indices, identity names) and the capture interval. */
+  | { readonly type: 'probes'; readonly images: number[]; readonly labels: string[]; readonly intervalMs: number }
+  /** Every activation layer's dead counts and health on this step's training batch. */
+  | { readonly type: 'layerStats'; readonly step: number; readonly epoch: number; readonly window: number; readonly layers: LayerStats[] }
+  /** Binary activation-map frames (protocol/frames.ts) of the layers being watched. */
+  | { readonly type: 'frames'; readonly step: number; readonly frames: ArrayBuffer[] };
+
+/** Layer statistics are written to metrics.jsonl (as `kind: 'layers'` rows) every this many steps. */
+export const DEFAULT_STATS_RECORD_EVERY = 10;
 
 export interface SessionOptions {
   readonly dataDir: string;
@@ -62,6 +75,8 @@ export interface SessionOptions {
   readonly backend?: BackendName;
   /** Prefetched batches (0 = in-thread). */
   readonly prefetch?: number;
+  /** Dead-neuron statistics and activation-map probes (on by default; `stats: false` turns the per-step numbers off). */
+  readonly probes?: ProbeOptions & { readonly recordEvery?: number };
 }
 
 export interface RunOutcome {
@@ -124,6 +139,8 @@ export class TrainingSession {
   readonly config: TrainConfig;
   readonly built: BuiltModel;
   readonly backend: BackendChoice;
+  /** Dead-neuron counts, layer health and activation maps of this run. */
+  readonly probes: RunProbes;
   private readonly unlock: () => Promise<void>;
 
   private constructor(
@@ -139,6 +156,7 @@ export class TrainingSession {
     this.config = prepared.config;
     this.built = prepared.built;
     this.backend = prepared.backend;
+    this.probes = new RunProbes(prepared.built, options.probes);
   }
 
   static async start(input: TrainConfigInput, options: SessionOptions): Promise<TrainingSession> {
@@ -155,7 +173,9 @@ export class TrainingSession {
       });
       const unlock = await run.acquireLock();
       await run.updateRun({ summary: { backend: backend.summary } });
-      return new TrainingSession(run, prepared, { step: 0, epoch: 0, batch: 0 }, false, options, unlock);
+      const session = new TrainingSession(run, prepared, { step: 0, epoch: 0, batch: 0 }, false, options, unlock);
+      await session.setProbeImages(null);
+      return session;
     } catch (error) {
       release(prepared);
       throw error;
@@ -189,6 +209,7 @@ export class TrainingSession {
           const sums = loaded.meta['epochSums'] as EpochSums | undefined;
           if (sums) session.sums = { ...sums };
           session.lastCheckpointStep = loaded.step;
+          session.probes.tracker.loadState(loaded.tensors, typeof loaded.meta['probesFirstStep'] === 'number' ? loaded.meta['probesFirstStep'] : null);
         } finally {
           for (const t of loaded.tensors.values()) t.dispose();
         }
@@ -202,6 +223,7 @@ export class TrainingSession {
         failure: undefined,
         summary: { ...(run.record.summary ?? {}), backend: backend.summary, resumes: [...history, { at: new Date().toISOString(), step: position.step, changes }] },
       });
+      await session.setProbeImages(null);
       return session;
     } catch (error) {
       if (prepared) release(prepared);
@@ -225,6 +247,37 @@ export class TrainingSession {
 
   pause(): void {
     this.paused = true;
+  }
+
+  /** Sets the probe faces by dataset image index; null = the default (first held-out face of 4 identities). */
+  async setProbeImages(images: readonly number[] | null): Promise<void> {
+    const { dataset, split, source } = this.prepared;
+    const chosen = images ?? defaultProbeImages(dataset.imageIdentity, split.test.length > 0 ? split.test : split.train);
+    await this.probes.setProbeImages(source, chosen, this.config.inputSize);
+    this.emitProbes();
+  }
+
+  setProbeInterval(ms: number): void {
+    this.probes.intervalMs = ms;
+    this.emitProbes();
+  }
+
+  /** What the viewers watch; frames follow after the next step (or at once when paused). */
+  subscribe(subscription: MapSubscription): void {
+    this.probes.subscribe(subscription);
+    this.wake?.();
+  }
+
+  /** Activation maps now: after the current step, or at once when paused. */
+  probeNow(): void {
+    this.probes.requestCapture();
+    this.wake?.();
+  }
+
+  private emitProbes(): void {
+    const names = this.prepared.dataset.identities;
+    const labels = this.probes.probes.map((i) => names[this.prepared.dataset.imageIdentity[i] as number] ?? '');
+    this.emit({ type: 'probes', images: [...this.probes.probes], labels, intervalMs: this.probes.intervalMs });
   }
 
   resume(): void {
@@ -256,6 +309,8 @@ export class TrainingSession {
     const numClasses = prepared.dataset.identities.length;
     await this.setState('running');
     this.emit({ type: 'started', runId: this.run.id, step: this.position.step, totalSteps: this.totalSteps, backend: this.backend.summary, resumed: this.resumed });
+    this.emit({ type: 'layers', layers: this.probes.layerInfo() });
+    this.emitProbes();
     for (const message of this.warnings) this.emit({ type: 'warning', message });
     try {
       while (this.position.epoch < config.epochs) {
@@ -286,7 +341,13 @@ export class TrainingSession {
             const lr = learningRate(config, this.position.epoch + this.position.batch / this.stepsPerEpoch);
             setTrainingStep(config.seed, this.position.step);
             const started = performance.now();
-            const result = trainStep(this.built.model, prepared.params, prepared.optimizer, { xs: batch.xs, ys: batch.ys, numClasses, lr, clipNorm: config.clipNorm });
+            const observer = this.probes.observeStep(this.position.step + 1);
+            let result;
+            try {
+              result = trainStep(this.built.model, prepared.params, prepared.optimizer, { xs: batch.xs, ys: batch.ys, numClasses, lr, clipNorm: config.clipNorm }, observer);
+            } finally {
+              this.probes.endStep();
+            }
             const stepMs = performance.now() - started;
             batch.dispose();
             if (!result.finite) return await this.diverged(result, lr);
@@ -308,6 +369,8 @@ export class TrainingSession {
             await this.run.appendMetrics([row]);
             const { kind: _kind, ...progress } = row;
             this.emit({ type: 'progress', ...progress });
+            await this.reportLayers(observer?.stats() ?? []);
+            this.emitFrames();
             const epochEnds = this.position.batch >= this.stepsPerEpoch;
             if (!epochEnds && (this.maxStepsReached || (config.checkpointEvery > 0 && this.position.step % config.checkpointEvery === 0))) await this.checkpoint();
           }
@@ -325,6 +388,21 @@ export class TrainingSession {
     } finally {
       await this.unlock();
     }
+  }
+
+  private async reportLayers(layers: LayerStats[]): Promise<void> {
+    if (layers.length === 0) return;
+    const { step, epoch } = this.position;
+    const window = this.probes.tracker.window;
+    this.emit({ type: 'layerStats', step, epoch, window, layers });
+    const every = this.options.probes?.recordEvery ?? DEFAULT_STATS_RECORD_EVERY;
+    const last = step >= this.totalSteps;
+    if (step % every === 0 || step === 1 || last) await this.run.appendMetrics([{ kind: 'layers', step, epoch, window, layers }]);
+  }
+
+  private emitFrames(now?: number): void {
+    const frames = now === undefined ? this.probes.framesIfDue(this.position.step) : this.probes.captureFrames(this.position.step, now);
+    if (frames.length > 0) this.emit({ type: 'frames', step: this.position.step, frames });
   }
 
   private async endEpoch(numClasses: number): Promise<void> {
@@ -375,7 +453,11 @@ export class TrainingSession {
     await yieldToEvents(); // let pause/stop commands in between steps
     if (this.paused && !this.stopRequested) {
       await this.setState('paused');
-      while (this.paused && !this.stopRequested) await new Promise<void>((wake) => (this.wake = wake));
+      while (this.paused && !this.stopRequested) {
+        // Paused, a viewer may still ask for maps (a new subscription, a probe face, a filter).
+        if (this.probes.capturePending) this.emitFrames(performance.now());
+        else await new Promise<void>((wake) => (this.wake = wake));
+      }
       this.wake = undefined;
       if (!this.stopRequested) await this.setState('running');
     }
@@ -390,11 +472,16 @@ export class TrainingSession {
 
   private async checkpoint(): Promise<void> {
     if (this.lastCheckpointStep === this.position.step) return; // already saved at this step
-    const tensors = [...this.built.model.weights.map((weight) => ({ name: `weights/${weight.originalName}`, tensor: weight.read() })), ...this.prepared.optimizer.stateTensors()];
+    const tensors = [
+      ...this.built.model.weights.map((weight) => ({ name: `weights/${weight.originalName}`, tensor: weight.read() })),
+      ...this.prepared.optimizer.stateTensors(),
+      // So "never fired since the run started" survives a resume.
+      ...this.probes.tracker.stateTensors(),
+    ];
     const { file } = await this.run.saveCheckpoint({
       step: this.position.step,
       epoch: this.position.epoch,
-      meta: { batch: this.position.batch, optimizerUpdates: this.prepared.optimizer.updateCount, seed: this.config.seed, epochSums: { ...this.sums } },
+      meta: { batch: this.position.batch, optimizerUpdates: this.prepared.optimizer.updateCount, seed: this.config.seed, epochSums: { ...this.sums }, probesFirstStep: this.probes.tracker.firstObservedStep },
       tensors,
     });
     this.lastCheckpointStep = this.position.step;
@@ -403,6 +490,7 @@ export class TrainingSession {
 
   /** Frees the model and optimizer state, and the run's lock if training never ran. */
   dispose(): void {
+    this.probes.dispose();
     release(this.prepared);
     void this.unlock();
   }

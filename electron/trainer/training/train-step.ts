@@ -12,6 +12,14 @@ export interface StepInput {
   readonly clipNorm: number;
 }
 
+/** Lets probes see a step's gradients (by stable name, before clipping) and the update's effect. */
+export interface StepObserver {
+  /** Called with the step's gradients before the update; it may keep copies of the weights it will compare. */
+  beforeUpdate(gradients: ReadonlyMap<string, tf.Tensor>): void;
+  /** Called after the update, while the gradients are still alive. */
+  afterUpdate(gradients: ReadonlyMap<string, tf.Tensor>): void;
+}
+
 export interface StepResult {
   readonly loss: number;
   readonly correct: number;
@@ -22,7 +30,7 @@ export interface StepResult {
   readonly finite: boolean;
 }
 
-export function trainStep(model: tf.LayersModel, params: readonly NamedVariable[], optimizer: Optimizer, input: StepInput): StepResult {
+export function trainStep(model: tf.LayersModel, params: readonly NamedVariable[], optimizer: Optimizer, input: StepInput, observer?: StepObserver): StepResult {
   let logits: tf.Tensor | undefined;
   const { value: loss, grads } = tf.variableGrads(() => {
     const out = model.apply(input.xs, { training: true }) as tf.Tensor;
@@ -43,12 +51,15 @@ export function trainStep(model: tf.LayersModel, params: readonly NamedVariable[
     if (!Number.isFinite(result.loss) || !Number.isFinite(result.gradNorm)) return { ...result, finite: false };
     const scale = input.clipNorm > 0 && result.gradNorm > input.clipNorm ? input.clipNorm / result.gradNorm : 1;
     // variableGrads keys by the variable's process-unique name; the optimizer by the stable one.
-    const byName = new Map<string, tf.Tensor>();
+    const raw = new Map<string, tf.Tensor>();
     for (const { name, variable } of params) {
       const grad = grads[variable.name];
-      if (grad) byName.set(name, scale === 1 ? grad : tf.keep(grad.mul(scale)));
+      if (grad) raw.set(name, grad);
     }
+    const byName = scale === 1 ? raw : new Map([...raw].map(([name, grad]) => [name, tf.keep(grad.mul(scale))]));
+    observer?.beforeUpdate(raw);
     optimizer.apply(byName, input.lr);
+    observer?.afterUpdate(raw);
     if (scale !== 1) for (const g of byName.values()) g.dispose();
     return { ...result, finite: true };
   } finally {

@@ -1,0 +1,295 @@
+// Dead neurons and layer health, per training step, for every activation layer.
+//
+// Each step's training batch says which units were alive (dead-rules.ts). Rather than a
+// ring of the last N steps' masks, each layer keeps one tensor: the last step at which each
+// unit was alive (-1: never). Then "dead over the last W steps" is `lastAlive <= step - W`,
+// "never fired since the run started" is `lastAlive < 0`, and changing W needs no history.
+// A filter (a channel; for maxout/MFM a piece channel) is dead when all its units are, so
+// its last-alive step is the max over its units. All reductions run in the backend; one
+// read-back per step brings the numbers to JS.
+import * as tf from '@tensorflow/tfjs';
+import type { ActivationUnit } from '../../../models/lightcnn';
+import { formatActivation } from '../../../models/activations/spec';
+import type { LayerStats } from '../protocol/messages';
+import { aliveUnits, deadRule, DEFAULT_SATURATION_THRESHOLD, type DeadRule } from './dead-rules';
+import type { Captured } from './layer-taps';
+
+export const DEFAULT_STATS_WINDOW = 50;
+
+export interface StatsOptions {
+  /** Steps a unit must stay without gradient to count as dead. */
+  readonly window?: number;
+  /** A sigmoid/tanh/smooth unit is saturated when |f'| < threshold x max |f'|. */
+  readonly saturationThreshold?: number;
+}
+
+/** What the training step hands over besides the captured activations. */
+export interface StepTensors {
+  /** Mean |d loss / d output| of each layer (from the taps), when a backward pass ran. */
+  readonly gradientOf: (layer: string) => tf.Scalar | undefined;
+  /** The gradient of a variable by its stable name ('conv1/kernel'), before clipping. */
+  readonly gradientOfWeight: (name: string) => tf.Tensor | undefined;
+  /** A weight's value before this step's update, when it was kept. */
+  readonly weightBefore: (name: string) => tf.Tensor | undefined;
+}
+
+interface LayerState {
+  readonly unit: ActivationUnit;
+  readonly rule: DeadRule;
+  readonly activation: string;
+  /** Last step each unit was alive, the unit shape without the batch axis; null for 'cannot-die'. */
+  lastAlive: tf.Tensor | null;
+  /** Per filter, dead over the window at the previous step (for died/revived counts). */
+  previousDead: Uint8Array | null;
+  died: number;
+  revived: number;
+}
+
+export class LayerStatsTracker {
+  private readonly layers = new Map<string, LayerState>();
+  private windowSteps: number;
+  private readonly threshold: number;
+  /** The first step whose batch these counts include: before the window fills, "dead" means dead since then. */
+  private firstStep: number | null = null;
+
+  /**
+   * `weightOf` reads a weight by its stable name ('conv1/kernel', 'conv1.act/alpha'); see
+   * `modelWeights`.
+   */
+  constructor(
+    units: readonly ActivationUnit[],
+    private readonly weightOf: (originalName: string) => tf.Tensor | undefined,
+    options: StatsOptions = {},
+  ) {
+    this.windowSteps = checkWindow(options.window ?? DEFAULT_STATS_WINDOW);
+    this.threshold = options.saturationThreshold ?? DEFAULT_SATURATION_THRESHOLD;
+    for (const unit of units) {
+      this.layers.set(unit.layer, { unit, rule: deadRule(unit.spec), activation: formatActivation(unit.spec), lastAlive: null, previousDead: null, died: 0, revived: 0 });
+    }
+  }
+
+  get window(): number {
+    return this.windowSteps;
+  }
+
+  set window(steps: number) {
+    this.windowSteps = checkWindow(steps);
+  }
+
+  get layerNames(): string[] {
+    return [...this.layers.keys()];
+  }
+
+  /**
+   * Folds one training step into the counts and returns every layer's numbers.
+   * `step` is the step just taken (1-based); `captured` gives each layer's x and y.
+   */
+  update(step: number, captured: (layer: string) => Captured | undefined, tensors: StepTensors): LayerStats[] {
+    this.firstStep ??= step;
+    const plans: { state: LayerState; parts: number; filters: number; pieces: number; slopes: number }[] = [];
+    const packed = tf.tidy(() => {
+      const pieces: tf.Tensor[] = [];
+      for (const state of this.layers.values()) {
+        const c = captured(state.unit.layer);
+        if (!c) continue;
+        const before = pieces.length;
+        const { filters, pieceRates, slopes } = this.layerTensors(state, step, c, tensors, pieces);
+        plans.push({ state, parts: pieces.length - before, filters, pieces: pieceRates, slopes });
+      }
+      return pieces.length > 0 ? tf.concat(pieces.map((p) => p.flatten())) : tf.zeros([0]);
+    });
+    if (plans.length === 0) {
+      packed.dispose();
+      return [];
+    }
+    const values = packed.dataSync() as Float32Array;
+    packed.dispose();
+    let offset = 0;
+    const out: LayerStats[] = [];
+    for (const plan of plans) {
+      const read = (n: number) => values.subarray(offset, (offset += n));
+      const [mean, std, zeroFraction, negativeFraction, saturated, gradOut, gradWeight, weightNorm, updateRatio, deadUnits, neverUnits, unitCount] = read(12);
+      const pieceWinRates = plan.pieces > 0 ? [...read(plan.pieces)].map(round) : undefined;
+      const preluSlopes = plan.slopes > 0 ? [...read(plan.slopes)].map(round) : undefined;
+      const filterLast = plan.filters > 0 ? read(plan.filters) : null;
+      out.push(this.describe(plan.state, step, filterLast, {
+        mean, std, zeroFraction, negativeFraction, saturated, gradOut, gradWeight, weightNorm, updateRatio, deadUnits, neverUnits, unitCount,
+        pieceWinRates, preluSlopes,
+      } as Numbers));
+    }
+    return out;
+  }
+
+  /** Pushes one layer's numbers onto `parts` (12 scalars, then piece rates, slopes, per-filter last-alive steps). */
+  private layerTensors(state: LayerState, step: number, c: Captured, tensors: StepTensors, parts: tf.Tensor[]): { filters: number; pieceRates: number; slopes: number } {
+    const { unit, rule } = state;
+    const nan = tf.scalar(NaN);
+    const { mean, variance } = tf.moments(c.y);
+    const zeroFraction = c.y.equal(0).cast('float32').mean();
+    const negativeFraction = c.x.less(0).cast('float32').mean();
+    const gradOut = tensors.gradientOf(unit.layer) ?? nan;
+    const kernelName = `${unit.linear}/kernel`;
+    const kernel = this.weight(kernelName);
+    const grad = tensors.gradientOfWeight(kernelName);
+    const before = tensors.weightBefore(kernelName);
+    const gradWeight = grad ? grad.abs().mean() : nan;
+    const weightNorm = kernel ? kernel.norm() : nan;
+    const updateRatio = kernel && before ? kernel.sub(before).norm().div(before.norm().add(1e-12)) : nan;
+    let saturated: tf.Tensor = nan;
+    let deadUnits: tf.Tensor = nan;
+    let neverUnits: tf.Tensor = nan;
+    let pieceRates: tf.Tensor | null = null;
+    let filterLast: tf.Tensor | null = null;
+    if (rule !== 'cannot-die') {
+      const { alive, pieceWinRates } = aliveUnits(unit.spec, c.x, c.y, this.threshold);
+      if (rule === 'saturation') saturated = tf.scalar(1).sub(alive.mean());
+      pieceRates = pieceWinRates ?? null;
+      const aliveAny = alive.max(0); // alive for at least one input of the batch
+      const previous = state.lastAlive ?? tf.fill(aliveAny.shape, -1);
+      const lastAlive = tf.keep(tf.where(aliveAny.greater(0), tf.fill(aliveAny.shape, step), previous));
+      if (state.lastAlive) state.lastAlive.dispose();
+      state.lastAlive = lastAlive;
+      const cutoff = this.cutoff(step);
+      deadUnits = lastAlive.lessEqual(cutoff).cast('float32').sum();
+      neverUnits = lastAlive.less(0).cast('float32').sum();
+      // Per filter: the max over its positions (the channel is the last axis).
+      filterLast = lastAlive.rank > 1 ? lastAlive.max([...Array(lastAlive.rank - 1).keys()]) : lastAlive;
+    }
+    parts.push(mean, variance.sqrt(), zeroFraction, negativeFraction, saturated, gradOut, gradWeight, weightNorm, updateRatio, deadUnits, neverUnits, tf.scalar(unitsPerInput(rule, c)));
+    if (pieceRates) parts.push(pieceRates);
+    const slopes = unit.spec.name === 'prelu' ? this.weight(`${unit.layer}/alpha`) : undefined;
+    if (slopes) parts.push(slopes);
+    if (filterLast) parts.push(filterLast);
+    return { filters: filterLast?.size ?? 0, pieceRates: pieceRates?.size ?? 0, slopes: slopes?.size ?? 0 };
+  }
+
+  /** A unit is dead when its last alive step is at or before this one. */
+  private cutoff(step: number): number {
+    return Math.max(step - this.windowSteps, (this.firstStep ?? step) - 1);
+  }
+
+  private weight(originalName: string): tf.Tensor | undefined {
+    return this.weightOf(originalName);
+  }
+
+  private describe(state: LayerState, step: number, filterLast: Float32Array | null, n: Numbers): LayerStats {
+    const { unit, rule, activation } = state;
+    const canDie = rule !== 'cannot-die';
+    const deadIndices: number[] = [];
+    let neverFiredFilters = 0;
+    if (filterLast) {
+      const cutoff = this.cutoff(step);
+      const dead = new Uint8Array(filterLast.length);
+      for (let f = 0; f < filterLast.length; f++) {
+        const last = filterLast[f] as number;
+        if (last <= cutoff) {
+          dead[f] = 1;
+          deadIndices.push(f);
+        }
+        if (last < 0) neverFiredFilters++;
+      }
+      const previous = state.previousDead;
+      if (previous && previous.length === dead.length) {
+        for (let f = 0; f < dead.length; f++) {
+          if (!previous[f] && dead[f]) state.died++;
+          else if (previous[f] && !dead[f]) state.revived++;
+        }
+      }
+      state.previousDead = dead;
+    }
+    const orNull = (v: number) => (Number.isNaN(v) ? null : round(v));
+    return {
+      layer: unit.layer,
+      activation,
+      rule,
+      filters: filterLast?.length ?? unit.channels,
+      units: n.unitCount,
+      deadFilters: canDie ? deadIndices.length : null,
+      deadUnits: canDie ? n.deadUnits : null,
+      deadFilterIndices: deadIndices,
+      neverFiredFilters: canDie ? neverFiredFilters : null,
+      neverFiredUnits: canDie ? n.neverUnits : null,
+      died: state.died,
+      revived: state.revived,
+      mean: round(n.mean),
+      std: round(n.std),
+      zeroFraction: round(n.zeroFraction),
+      saturatedFraction: orNull(n.saturated),
+      negativeFraction: round(n.negativeFraction),
+      gradOutputMeanAbs: orNull(n.gradOut),
+      gradWeightMeanAbs: orNull(n.gradWeight),
+      weightNorm: orNull(n.weightNorm),
+      updateRatio: orNull(n.updateRatio),
+      ...(n.preluSlopes ? { preluSlopes: n.preluSlopes } : {}),
+      ...(n.pieceWinRates ? { pieceWinRates: n.pieceWinRates } : {}),
+    };
+  }
+
+  /** The per-unit state worth saving in a checkpoint, keyed by layer. */
+  stateTensors(): { name: string; tensor: tf.Tensor }[] {
+    return [...this.layers.values()].flatMap((s) => (s.lastAlive ? [{ name: `probes/${s.unit.layer}/lastAlive`, tensor: s.lastAlive }] : []));
+  }
+
+  /** The first step these counts include (saved beside `stateTensors`); null before any step. */
+  get firstObservedStep(): number | null {
+    return this.firstStep;
+  }
+
+  /** Restores what `stateTensors` saved (a resumed run keeps its "ever fired" counts). */
+  loadState(tensors: ReadonlyMap<string, tf.Tensor>, firstStep: number | null): void {
+    if (firstStep === null) return;
+    this.firstStep = firstStep;
+    for (const state of this.layers.values()) {
+      const saved = tensors.get(`probes/${state.unit.layer}/lastAlive`);
+      if (!saved) continue;
+      state.lastAlive?.dispose();
+      state.lastAlive = tf.keep(saved.clone());
+    }
+  }
+
+  dispose(): void {
+    for (const state of this.layers.values()) {
+      state.lastAlive?.dispose();
+      state.lastAlive = null;
+    }
+  }
+}
+
+interface Numbers {
+  mean: number;
+  std: number;
+  zeroFraction: number;
+  negativeFraction: number;
+  saturated: number;
+  gradOut: number;
+  gradWeight: number;
+  weightNorm: number;
+  updateRatio: number;
+  deadUnits: number;
+  neverUnits: number;
+  unitCount: number;
+  pieceWinRates?: number[];
+  preluSlopes?: number[];
+}
+
+/** Units of one input: the output's, or for maxout/MFM the pre-activation's (each piece is a unit). */
+function unitsPerInput(rule: DeadRule, c: Captured): number {
+  const t = rule === 'pieces' ? c.x : c.y;
+  return t.size / (t.shape[0] as number);
+}
+
+/** Reads a model's weights by stable name (the variables themselves, not copies). */
+export function modelWeights(model: tf.LayersModel): (originalName: string) => tf.Tensor | undefined {
+  const byName = new Map(model.weights.map((w) => [w.originalName, w]));
+  return (name) => byName.get(name)?.read();
+}
+
+function checkWindow(steps: number): number {
+  if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`the dead-neuron window must be a whole number of steps >= 1, got ${steps}`);
+  return steps;
+}
+
+/** Four significant digits: enough for a chart, and it keeps the stream and the record small. */
+function round(v: number): number {
+  return Number.isFinite(v) ? Number(v.toPrecision(4)) : v;
+}

@@ -1,0 +1,252 @@
+// Everything a run measures about its activation layers, in one place per session:
+//   - per training step, on the training batch: dead units and filters and layer health
+//     (layer-stats.ts), read from taps on the activation layers (layer-taps.ts);
+//   - every `intervalMs` of training (or on demand): the probe faces' activation maps for
+//     the layers someone watches, as binary frames (activation-frames.ts).
+// The session calls `observeStep` around each step and `framesIfDue` after it.
+import * as tf from '@tensorflow/tfjs';
+import { batches, type BatchSource } from '../../../datasets/batches';
+import type { BuiltModel } from '../../../models/lightcnn';
+import { frameChannel } from '../protocol/frames';
+import type { LayerInfo, LayerStats } from '../protocol/messages';
+import type { StepObserver } from '../training/train-step';
+import { deadRule } from './dead-rules';
+import { DEFAULT_TRANSPORT_SIDE, encodeActivationFrame } from './activation-frames';
+import { LayerStatsTracker, modelWeights, type StatsOptions } from './layer-stats';
+import { LayerTaps } from './layer-taps';
+import { formatActivation } from '../../../models/activations/spec';
+
+export const DEFAULT_PROBE_INTERVAL_MS = 250;
+export const DEFAULT_PROBE_COUNT = 4;
+
+export interface ProbeOptions extends StatsOptions {
+  /** Compute dead-neuron and health numbers every step (the bench turns this off to compare). */
+  readonly stats?: boolean;
+  readonly intervalMs?: number;
+  /** Largest side of a map in the grid frames. */
+  readonly maxSide?: number;
+}
+
+/** What the viewers (all of them together) want to see. */
+export interface MapSubscription {
+  readonly layers: ReadonlySet<string>;
+  readonly preActivation: ReadonlySet<string>;
+  /** One filter of one probe face at full resolution. */
+  readonly fullMap: { readonly layer: string; readonly filter: number; readonly probe: number } | null;
+}
+
+export const NO_SUBSCRIPTION: MapSubscription = { layers: new Set(), preActivation: new Set(), fullMap: null };
+
+export class RunProbes {
+  private readonly taps: LayerTaps;
+  readonly tracker: LayerStatsTracker;
+  private readonly statsOn: boolean;
+  private interval: number;
+  readonly maxSide: number;
+  private subscription: MapSubscription = NO_SUBSCRIPTION;
+  private probeIndices: number[] = [];
+  private probeXs: tf.Tensor4D | null = null;
+  private lastCaptureAt = -Infinity;
+  private captureRequested = false;
+
+  constructor(
+    private readonly built: BuiltModel,
+    options: ProbeOptions = {},
+  ) {
+    this.taps = new LayerTaps(built.model, built.activationLayers);
+    this.tracker = new LayerStatsTracker(built.units, modelWeights(built.model), options);
+    this.statsOn = options.stats ?? true;
+    this.interval = checkInterval(options.intervalMs ?? DEFAULT_PROBE_INTERVAL_MS);
+    this.maxSide = options.maxSide ?? DEFAULT_TRANSPORT_SIDE;
+  }
+
+  /** The activation layers a viewer may subscribe to, with their sizes for one input. */
+  layerInfo(): LayerInfo[] {
+    const shapes = new Map(this.built.model.layers.map((l) => [l.name, l.outputShape as (number | null)[]]));
+    return this.built.units.map((u) => {
+      const shape = shapes.get(u.layer) ?? [];
+      const spatial = shape.length === 4;
+      return {
+        layer: u.layer,
+        unit: u.unit,
+        activation: formatActivation(u.spec),
+        rule: deadRule(u.spec),
+        channels: u.channels,
+        preActivationChannels: u.preActivationChannels,
+        height: spatial ? (shape[1] as number) : 1,
+        width: spatial ? (shape[2] as number) : 1,
+      };
+    });
+  }
+
+  get intervalMs(): number {
+    return this.interval;
+  }
+
+  set intervalMs(ms: number) {
+    this.interval = checkInterval(ms);
+  }
+
+  get probes(): readonly number[] {
+    return this.probeIndices;
+  }
+
+  /** Sets the probe faces (dataset image indices) and prepares their centre crops. */
+  async setProbeImages(source: BatchSource, indices: readonly number[], inputSize: number): Promise<void> {
+    if (indices.length === 0) throw new RangeError('at least one probe face is needed');
+    const count = source.labels.length;
+    for (const i of indices) if (!Number.isInteger(i) || i < 0 || i >= count) throw new RangeError(`probe image ${i} is not in the dataset (it has images 0..${count - 1})`);
+    const iterator = batches(source, { indices: Int32Array.from(indices), batchSize: indices.length, inputSize, augment: false, shuffle: false, seed: 0, prefetch: 0 });
+    try {
+      for await (const batch of iterator) {
+        this.probeXs?.dispose();
+        this.probeXs = tf.keep(batch.xs.clone());
+        batch.dispose();
+        break;
+      }
+    } finally {
+      await iterator.close();
+    }
+    this.probeIndices = [...indices];
+    this.captureRequested = true;
+  }
+
+  subscribe(subscription: MapSubscription): void {
+    const known = new Set(this.built.activationLayers);
+    for (const layer of [...subscription.layers, ...subscription.preActivation, ...(subscription.fullMap ? [subscription.fullMap.layer] : [])]) {
+      if (!known.has(layer)) throw new RangeError(`no activation layer "${layer}"; this model's are ${this.built.activationLayers.join(', ')}`);
+    }
+    const full = subscription.fullMap;
+    if (full) {
+      const unit = this.built.units.find((u) => u.layer === full.layer);
+      if (unit && full.filter >= unit.preActivationChannels) throw new RangeError(`${full.layer} has ${unit.channels} filters; there is no filter ${full.filter}`);
+      if (full.probe >= Math.max(1, this.probeIndices.length)) throw new RangeError(`there are ${this.probeIndices.length} probe faces; there is no probe ${full.probe}`);
+    }
+    this.subscription = subscription;
+    this.captureRequested = true; // a new viewer should not wait a whole interval
+  }
+
+  /** Maps are captured after the next step, or at once by `captureFrames` when training is paused. */
+  requestCapture(): void {
+    this.captureRequested = true;
+  }
+
+  /** A capture was asked for (subscription, probe faces, probeNow) and not yet done. */
+  get capturePending(): boolean {
+    return this.captureRequested && this.watching && this.probeXs !== null;
+  }
+
+  get watching(): boolean {
+    const s = this.subscription;
+    return s.layers.size > 0 || s.preActivation.size > 0 || s.fullMap !== null;
+  }
+
+  /**
+   * Arms the taps for one training step; hand the observer to trainStep and call
+   * `endStep` afterwards, whatever happened. `stats()` then holds the step's numbers.
+   */
+  observeStep(step: number): (StepObserver & { stats(): LayerStats[] }) | undefined {
+    if (!this.statsOn) return undefined;
+    this.taps.arm(this.built.activationLayers, { gradients: true });
+    const kept = new Map<string, tf.Tensor>();
+    let stats: LayerStats[] = [];
+    const kernels = this.built.units.map((u) => `${u.linear}/kernel`);
+    const weightOf = modelWeights(this.built.model);
+    return {
+      beforeUpdate: () => {
+        for (const name of kernels) {
+          const w = weightOf(name);
+          if (w) kept.set(name, tf.keep(w.clone()));
+        }
+      },
+      afterUpdate: (gradients) => {
+        try {
+          stats = this.tracker.update(step, (l) => this.taps.get(l), {
+            gradientOf: (l) => this.taps.gradientOf(l),
+            gradientOfWeight: (n) => gradients.get(n),
+            weightBefore: (n) => kept.get(n),
+          });
+        } finally {
+          for (const t of kept.values()) t.dispose();
+          kept.clear();
+        }
+      },
+      stats: () => stats,
+    };
+  }
+
+  /** Frees what a step's taps captured (call after every step, also a failed one). */
+  endStep(): void {
+    this.taps.disarm();
+    this.taps.disposeCaptured();
+  }
+
+  /** The maps the viewers want, when the interval has passed or a capture was asked for; else []. */
+  framesIfDue(step: number, now = performance.now()): ArrayBuffer[] {
+    if (!this.watching || this.probeXs === null) return [];
+    if (!this.captureRequested && now - this.lastCaptureAt < this.interval) return [];
+    return this.captureFrames(step, now);
+  }
+
+  /** Runs the probe faces through the current weights (inference mode) and encodes the watched layers. */
+  captureFrames(step: number, now = performance.now()): ArrayBuffer[] {
+    this.captureRequested = false;
+    this.lastCaptureAt = now;
+    const xs = this.probeXs;
+    const { layers, preActivation, fullMap } = this.subscription;
+    if (xs === null || !this.watching) return [];
+    const wanted = new Set([...layers, ...preActivation, ...(fullMap ? [fullMap.layer] : [])]);
+    this.taps.arm(wanted, { gradients: false });
+    try {
+      tf.tidy(() => {
+        this.built.model.apply(xs, { training: false });
+      });
+      const frames: ArrayBuffer[] = [];
+      const common = { step, probes: this.probeIndices, maxSide: this.maxSide };
+      for (const layer of layers) {
+        const c = this.taps.get(layer);
+        if (c) frames.push(encodeActivationFrame(c.y, { ...common, layer, kind: 'activation', channel: frameChannel(layer, 'activation') }));
+      }
+      for (const layer of preActivation) {
+        const c = this.taps.get(layer);
+        if (c) frames.push(encodeActivationFrame(c.x, { ...common, layer, kind: 'preactivation', channel: frameChannel(layer, 'preactivation') }));
+      }
+      if (fullMap) {
+        const c = this.taps.get(fullMap.layer);
+        const unit = this.built.units.find((u) => u.layer === fullMap.layer);
+        // A filter number past the output's channels names a pre-activation piece (maxout/MFM).
+        const pre = unit !== undefined && fullMap.filter >= unit.channels;
+        if (c && fullMap.probe < this.probeIndices.length)
+          frames.push(
+            encodeActivationFrame(pre ? c.x : c.y, { ...common, maxSide: 0, layer: fullMap.layer, kind: pre ? 'preactivation' : 'activation', channel: 'full', filter: fullMap.filter, probe: fullMap.probe }),
+          );
+      }
+      return frames;
+    } finally {
+      this.taps.disarm();
+      this.taps.disposeCaptured();
+    }
+  }
+
+  dispose(): void {
+    this.taps.remove();
+    this.tracker.dispose();
+    this.probeXs?.dispose();
+    this.probeXs = null;
+  }
+}
+
+/** The default probe faces: the first held-out image of each of the first `count` identities that have one. */
+export function defaultProbeImages(labels: Int32Array, heldOut: Int32Array, count = DEFAULT_PROBE_COUNT): number[] {
+  const firstOf = new Map<number, number>();
+  for (const index of heldOut) {
+    const id = labels[index] as number;
+    if (!firstOf.has(id)) firstOf.set(id, index);
+  }
+  return [...firstOf.entries()].sort((a, b) => a[0] - b[0]).slice(0, count).map(([, index]) => index);
+}
+
+function checkInterval(ms: number): number {
+  if (!Number.isFinite(ms) || ms < 50 || ms > 60000) throw new RangeError(`the probe interval must be 50..60000 ms, got ${ms}`);
+  return ms;
+}

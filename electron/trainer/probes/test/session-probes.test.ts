@@ -1,0 +1,104 @@
+// Probes inside a real training session: stats every step, frames only for watched layers,
+// a record in metrics.jsonl, "ever fired" state surviving a resume, and no tensor leaks.
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, test } from 'vitest';
+import { tempDir } from '../../../../datasets/test/fixtures';
+import { decodeFrame } from '../../protocol/frames';
+import { openRun } from '../../runs/run-store';
+import type { TrainConfigInput } from '../../training/config';
+import { TrainingSession, type TrainEvent } from '../../training/session';
+
+const SMALL: TrainConfigInput = { data: 'synthetic:6x8', model: 'tiny', inputSize: 16, batch: 4, epochs: 2, optimizer: 'adam', lr: 0.001, seed: 3, activation: 'mfm' };
+
+type Of<T extends TrainEvent['type']> = Extract<TrainEvent, { type: T }>;
+
+describe('probes in a training session', () => {
+  test('every step reports every activation layer; frames come only for the watched layer', async () => {
+    const dataDir = await tempDir();
+    const events: TrainEvent[] = [];
+    const session = await TrainingSession.start({ ...SMALL, maxSteps: 12 }, { dataDir, backend: 'cpu', prefetch: 0, probes: { recordEvery: 5, intervalMs: 50 }, onEvent: (e) => events.push(e) });
+    try {
+      session.subscribe({ layers: new Set(['conv1.act']), preActivation: new Set(['group1.b.act']), fullMap: { layer: 'conv1.act', filter: 1, probe: 0 } });
+      const outcome = await session.train();
+      expect(outcome.state).toBe('stopped');
+    } finally {
+      session.dispose();
+    }
+    const layersEvent = events.find((e) => e.type === 'layers') as Of<'layers'>;
+    expect(layersEvent.layers.map((l) => l.layer)).toEqual(['conv1.act', 'group1.a.act', 'group1.b.act', 'embedding']);
+    expect(layersEvent.layers[0]).toMatchObject({ rule: 'pieces', height: 16, width: 16 });
+    const probes = events.find((e) => e.type === 'probes') as Of<'probes'>;
+    expect(probes.images).toHaveLength(4);
+    expect(new Set(probes.labels).size).toBe(4); // four different people
+
+    const stats = events.filter((e) => e.type === 'layerStats') as Of<'layerStats'>[];
+    expect(stats.map((s) => s.step)).toEqual([...Array(12).keys()].map((i) => i + 1));
+    for (const s of stats) {
+      expect(s.layers).toHaveLength(4);
+      for (const layer of s.layers) {
+        expect(layer.rule).toBe('pieces');
+        expect(layer.gradOutputMeanAbs).toBeGreaterThan(0);
+        expect(layer.gradWeightMeanAbs).toBeGreaterThan(0);
+        expect(layer.updateRatio).toBeGreaterThan(0);
+        expect(layer.pieceWinRates!.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 2);
+      }
+    }
+
+    const frames = (events.filter((e) => e.type === 'frames') as Of<'frames'>[]).flatMap((e) => e.frames.map((f) => decodeFrame(f)));
+    expect(frames.length).toBeGreaterThan(0);
+    const channels = new Set(frames.map((f) => f.header.channel));
+    expect(channels).toEqual(new Set(['frame:conv1.act', 'frame:group1.b.act:pre', 'full']));
+    const conv1 = frames.find((f) => f.header.channel === 'frame:conv1.act')!;
+    expect(conv1.header).toMatchObject({ kind: 'activation', layer: 'conv1.act', probes: probes.images, height: 16, width: 16, trueHeight: 16 });
+    const pre = frames.find((f) => f.header.kind === 'preactivation')!;
+    expect(pre.header.channels).toBe(2 * layersEvent.layers[2]!.channels); // MFM: twice the output's channels
+    const full = frames.find((f) => f.header.channel === 'full')!;
+    expect(full.header).toMatchObject({ channels: 1, filterOffset: 1, probes: [probes.images[0]] });
+    // Maps are not blank: each uses the uint8 range between its own min and max.
+    const map = conv1.map(0, 0);
+    expect(Math.max(...map)).toBe(255);
+    expect(Math.min(...map)).toBe(0);
+
+    const run = await openRun(dataDir, stats[0] ? (events.find((e) => e.type === 'started') as Of<'started'>).runId : '');
+    const { rows } = await run.readMetrics();
+    const recorded = rows.filter((r) => r['kind'] === 'layers').map((r) => r.step);
+    expect(recorded).toEqual([1, 5, 10, 12]);
+  }, 120_000);
+
+  test('without viewers no maps are computed; the tensor count stays flat; "ever fired" survives resume', async () => {
+    const dataDir = await tempDir();
+    const events: TrainEvent[] = [];
+    let numTensors: number[] = [];
+    const session = await TrainingSession.start({ ...SMALL, maxSteps: 10, checkpointEvery: 5 }, {
+      dataDir,
+      backend: 'cpu',
+      prefetch: 0,
+      onEvent: (e) => {
+        events.push(e);
+        if (e.type === 'progress') numTensors.push(tf.memory().numTensors);
+      },
+    });
+    let runId = '';
+    try {
+      runId = session.run.id;
+      await session.train();
+    } finally {
+      session.dispose();
+    }
+    expect(events.some((e) => e.type === 'frames')).toBe(false);
+    expect(new Set(numTensors.slice(2)).size).toBe(1);
+    const before = (events.filter((e) => e.type === 'layerStats') as Of<'layerStats'>[]).at(-1)!;
+
+    const resumed: TrainEvent[] = [];
+    const again = await TrainingSession.resume(runId, { dataDir, backend: 'cpu', prefetch: 0, overrides: { maxSteps: 11 }, onEvent: (e) => resumed.push(e) });
+    try {
+      await again.train();
+    } finally {
+      again.dispose();
+    }
+    const after = (resumed.filter((e) => e.type === 'layerStats') as Of<'layerStats'>[])[0]!;
+    expect(after.step).toBe(11);
+    // Units that never fired in 10 steps cannot have more never-fired units after the 11th.
+    for (const [i, layer] of after.layers.entries()) expect(layer.neverFiredUnits!).toBeLessThanOrEqual(before.layers[i]!.neverFiredUnits!);
+  }, 120_000);
+});
