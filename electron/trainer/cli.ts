@@ -4,6 +4,7 @@ import { registerDataCommands } from './cli-data';
 import { registerTrainCommands } from './cli-train';
 import * as tf from '@tensorflow/tfjs';
 import { registerInfoCommand } from './cli-info';
+import { registerServeCommand } from './cli-serve';
 
 // Errors a user causes and can act on: shown as one line. Anything else is a bug.
 const USER_ERRORS = new Set(['DatasetError', 'RunError', 'TrainingError', 'ConfigError', 'ModelConfigError', 'ActivationSpecError', 'BackendError']);
@@ -27,6 +28,7 @@ const program = new Command('lab')
 registerDataCommands(program);
 registerTrainCommands(program);
 registerInfoCommand(program);
+registerServeCommand(program);
 
 try {
   await program.parseAsync(process.argv);

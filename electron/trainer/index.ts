@@ -1,37 +1,37 @@
-// The trainer process entry. Plain Node (no `electron` import): the app starts it
-// with utilityProcess.fork, tests with child_process.fork. The message protocol
-// grows in later releases; today it announces itself and answers `ping`.
-import { PROTOCOL_VERSION } from './version';
+// The trainer process entry. Plain Node (no `electron` import): the app starts it with
+// utilityProcess.fork, tests with child_process.fork, and `lab serve` runs the same host
+// in-process behind a WebSocket server.
+//
+// - Under Electron's utilityProcess, main hands over one MessagePort per window
+//   (a parentPort message `{type: 'connect'}` carrying the port); each port is a viewer.
+// - Under child_process.fork, the IPC channel itself is the viewer (fork with
+//   `serialization: 'advanced'` so binary frames arrive as ArrayBuffers).
+import * as tf from '@tensorflow/tfjs';
+import { labDataDir } from '../../datasets/data-dir';
+import { parentProcessConnection, portConnection, type PortLike } from './server/connection';
+import { LabHost } from './server/lab-host';
 
 interface ParentPortLike {
-  on(event: 'message', listener: (event: { data: unknown }) => void): void;
+  on(event: 'message', listener: (event: { data: unknown; ports?: PortLike[] }) => void): void;
   postMessage(message: unknown): void;
 }
 
-function connect(): { post: (message: unknown) => void; onMessage: (fn: (m: unknown) => void) => void } | null {
-  // Electron's utilityProcess exposes process.parentPort; child_process.fork gives process.send.
-  const parentPort = (process as unknown as { parentPort?: ParentPortLike }).parentPort;
-  if (parentPort) {
-    return {
-      post: (m) => parentPort.postMessage(m),
-      onMessage: (fn) => parentPort.on('message', (e) => fn(e.data)),
-    };
-  }
-  if (process.send) {
-    const send = process.send.bind(process);
-    return { post: (m) => send(m), onMessage: (fn) => process.on('message', fn) };
-  }
-  return null;
-}
+tf.enableProdMode();
+const host = new LabHost({ dataDir: labDataDir(), log: (line) => console.error(line) });
+const parentPort = (process as unknown as { parentPort?: ParentPortLike }).parentPort;
 
-const channel = connect();
-if (!channel) {
+if (parentPort) {
+  parentPort.on('message', ({ data, ports }) => {
+    const type = (data as { type?: unknown } | null)?.type;
+    const port = ports?.[0];
+    if (type === 'connect' && port) host.addConnection(portConnection(port, undefined, { label: 'window port' }));
+    else parentPort.postMessage({ type: 'error', message: `the trainer's parent may only send {type: 'connect'} with a MessagePort, got ${String(type)}` });
+  });
+  parentPort.postMessage({ type: 'ready', pid: process.pid });
+} else if (process.send) {
+  host.addConnection(parentProcessConnection());
+  process.once('disconnect', () => void host.close().finally(() => process.exit(0)));
+} else {
   console.error('The trainer is started by the app or by tests; for the command line use: npm run lab -- --help');
   process.exit(2);
 }
-channel.onMessage((message) => {
-  const type = (message as { type?: unknown } | null)?.type;
-  if (type === 'ping') channel.post({ type: 'pong', protocol: PROTOCOL_VERSION });
-  else channel.post({ type: 'error', message: `unknown message type: ${String(type)}` });
-});
-channel.post({ type: 'ready', protocol: PROTOCOL_VERSION, pid: process.pid });

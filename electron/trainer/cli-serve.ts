@@ -1,0 +1,70 @@
+// `lab serve [--port 7860] [--host 127.0.0.1]`: the trainer with a WebSocket server, so the
+// lab's UI runs in a browser (a headless GPU box watched from a laptop; the end-to-end tests).
+// Like Jupyter, the page and the socket need a random token, printed in the URL.
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { labDataDir } from '../../datasets/data-dir';
+import { BACKEND_ORDER, type BackendName } from '../../models/backend';
+import { LabHost } from './server/lab-host';
+import { DEFAULT_PORT, isLoopback, startServeServer } from './server/ws-server';
+
+/** The built renderer (`npm run build` writes out/renderer), found from this file bundled or not. */
+export function rendererDir(): string | null {
+  let folder = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(folder, 'out', 'renderer');
+    if (existsSync(join(candidate, 'index.html'))) return candidate;
+    const sibling = join(folder, '..', 'renderer'); // out/main/trainer.js -> out/renderer
+    if (existsSync(join(sibling, 'index.html'))) return resolve(sibling);
+    folder = dirname(folder);
+  }
+  return null;
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port is a whole number from 0 (any free port) to 65535');
+  return n;
+}
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('run the trainer with its UI in a browser, on http://127.0.0.1 with a private token')
+    .option('--port <n>', `port to listen on (0: any free port)`, port, DEFAULT_PORT)
+    .option('--host <address>', 'address to listen on; anything but loopback lets other machines connect (with the token)', '127.0.0.1')
+    .addOption(new Option('--backend <name>', 'force a backend instead of the best one that can train').choices([...BACKEND_ORDER]))
+    .option('--token <token>', 'use this token instead of a random one (at least 8 characters)')
+    .action(async (flags: { port: number; host: string; backend?: BackendName; token?: string }) => {
+      const dataDir = labDataDir();
+      const host = new LabHost({ dataDir, ...(flags.backend ? { backend: flags.backend } : {}), log: (line) => process.stderr.write(`${line}\n`) });
+      const staticDir = rendererDir();
+      const server = await startServeServer({
+        host: flags.host,
+        port: flags.port,
+        ...(flags.token ? { token: flags.token } : {}),
+        staticDir,
+        onConnection: (connection) => host.addConnection(connection),
+      });
+      if (!isLoopback(flags.host))
+        process.stderr.write(`warning: listening on ${flags.host}: other machines that can reach it may connect (they still need the token). Use a trusted network.\n`);
+      if (!staticDir) process.stderr.write('note: the UI is not built, so the page only says so; run `npm run build` first. The WebSocket API works.\n');
+      process.stdout.write(`Face CNN Lab is serving runs from ${dataDir}\nOpen: ${server.url}\n(Ctrl+C stops; a training run is checkpointed first.)\n`);
+      await new Promise<void>((done) => {
+        let stopping = false;
+        const stop = () => {
+          if (stopping) return;
+          stopping = true;
+          process.stdout.write('Stopping...\n');
+          void host
+            .close()
+            .then(() => server.close())
+            .finally(done);
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+}

@@ -1,0 +1,339 @@
+// The trainer's core: the one place that owns the training session and talks to every
+// viewer, whatever the transport (Electron MessagePort, WebSocket, child-process IPC).
+//
+// Commands from a viewer are validated here (protocol/messages.ts) and answered with a
+// reply of the same id. The run's events fan out to every viewer. Streamed messages use
+// per-viewer flow control: at most one un-acked message per channel; while a viewer has not
+// taken the last one, the next replaces it (layer stats, activation frames) or is
+// accumulated into it, up to a bound (progress). Training never waits for a viewer, and a
+// slow one costs a bounded amount of memory.
+import type { BackendName } from '../../../models/backend';
+import { readFrameHeader } from '../protocol/frames';
+import {
+  parseClientMessage,
+  PROTOCOL_VERSION,
+  type Command,
+  type LayerStats,
+  type ProgressItem,
+  type RunStatus,
+  type ServerMessage,
+  type Subscription,
+  type TrainerEvent,
+} from '../protocol/messages';
+import { listRuns, openRun } from '../runs/run-store';
+import type { TrainConfigInput } from '../training/config';
+import { TrainingSession, type RunOutcome, type TrainEvent } from '../training/session';
+import type { MapSubscription } from '../probes/run-probes';
+import { LAB_VERSION } from '../version';
+import { isInvalidMessage, type Connection } from './connection';
+
+/** Progress items kept for a viewer that has not acked; older ones are dropped (the run's metrics file has them all). */
+export const MAX_PENDING_PROGRESS = 2000;
+
+export interface LabHostOptions {
+  readonly dataDir: string;
+  readonly backend?: BackendName;
+  /** Prefetched batches (0 = in-thread). */
+  readonly prefetch?: number;
+  /** Where the host reports what happened to it (a failed run, a viewer gone). */
+  readonly log?: (line: string) => void;
+}
+
+type Streamed = { kind: 'json'; message: ServerMessage } | { kind: 'binary'; frame: ArrayBuffer };
+
+interface StreamSlot {
+  awaiting: boolean;
+  pending: Streamed | null;
+}
+
+interface Viewer {
+  readonly connection: Connection;
+  subscription: Subscription;
+  readonly streams: Map<string, StreamSlot>;
+}
+
+const EMPTY_SUBSCRIPTION: Subscription = { layers: [], preActivation: [], fullMap: null };
+
+class CommandError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+export class LabHost {
+  private readonly viewers = new Map<string, Viewer>();
+  private session: TrainingSession | null = null;
+  private training: Promise<RunOutcome | undefined> | null = null;
+  private status: RunStatus = { state: null, runId: null, step: null, totalSteps: null };
+  /** Settings a viewer chose that outlive one run. */
+  private probeIntervalMs: number | undefined;
+  private statsWindow: number | undefined;
+  private probeImages: number[] | null = null;
+  /** Events a viewer that connects mid-run needs to catch up (the last of each kind). */
+  private readonly latest = new Map<string, TrainerEvent>();
+
+  constructor(private readonly options: LabHostOptions) {}
+
+  /** A viewer connected: greet it and serve its commands until it goes. */
+  addConnection(connection: Connection): void {
+    const viewer: Viewer = { connection, subscription: EMPTY_SUBSCRIPTION, streams: new Map() };
+    this.viewers.set(connection.id, viewer);
+    connection.onMessage((raw) => void this.receive(viewer, raw));
+    connection.onClose(() => {
+      this.viewers.delete(connection.id);
+      this.updateSubscriptions();
+    });
+    connection.sendJson({ type: 'welcome', protocol: PROTOCOL_VERSION, lab: LAB_VERSION, pid: process.pid });
+    for (const event of this.latest.values()) connection.sendJson({ type: 'event', event });
+  }
+
+  get viewerCount(): number {
+    return this.viewers.size;
+  }
+
+  /** Resolves when the current run (if any) has ended. */
+  async idle(): Promise<void> {
+    await this.training;
+  }
+
+  /** Stops the run (checkpointed, resumable) and waits for it. */
+  async close(): Promise<void> {
+    this.session?.stop();
+    await this.training;
+    for (const viewer of this.viewers.values()) viewer.connection.close(1001, 'the trainer is shutting down');
+  }
+
+  private async receive(viewer: Viewer, raw: unknown): Promise<void> {
+    if (isInvalidMessage(raw)) {
+      viewer.connection.sendJson({ type: 'error', message: raw.__invalid });
+      return;
+    }
+    const parsed = parseClientMessage(raw);
+    if (!parsed.ok) {
+      if (parsed.id !== undefined) viewer.connection.sendJson({ type: 'reply', id: parsed.id, ok: false, error: { message: parsed.error, code: 'invalid' } });
+      else viewer.connection.sendJson({ type: 'error', message: parsed.error });
+      return;
+    }
+    const message = parsed.message;
+    if (message.type === 'ack') {
+      this.acked(viewer, message.channel);
+      return;
+    }
+    try {
+      const result = await this.run(viewer, message.command);
+      viewer.connection.sendJson({ type: 'reply', id: message.id, ok: true, result: result ?? null });
+    } catch (error) {
+      const code = error instanceof CommandError ? error.code : error instanceof Error && error.name !== 'Error' ? error.name : 'failed';
+      viewer.connection.sendJson({ type: 'reply', id: message.id, ok: false, error: { message: error instanceof Error ? error.message : String(error), code } });
+    }
+  }
+
+  private async run(viewer: Viewer, command: Command): Promise<unknown> {
+    switch (command.name) {
+      case 'start':
+        return this.start(() => TrainingSession.start(command.config as TrainConfigInput, this.sessionOptions()));
+      case 'resumeRun':
+        return this.start(() => TrainingSession.resume(command.runId, { ...this.sessionOptions(), overrides: command.overrides ?? {} }));
+      case 'pause':
+        this.needSession('pause').pause();
+        return this.status;
+      case 'resume':
+        this.needSession('resume').resume();
+        return this.status;
+      case 'stop':
+        this.needSession('stop').stop();
+        await this.training;
+        return this.status;
+      case 'subscribe': {
+        const { name: _name, ...subscription } = command;
+        const previous = viewer.subscription;
+        viewer.subscription = subscription;
+        try {
+          this.updateSubscriptions();
+        } catch (error) {
+          viewer.subscription = previous;
+          this.updateSubscriptions();
+          throw new CommandError((error as Error).message, 'unknown-layer');
+        }
+        return subscription;
+      }
+      case 'setProbes': {
+        this.probeImages = command.images;
+        const session = this.session;
+        if (session) {
+          try {
+            await session.setProbeImages(command.images);
+          } catch (error) {
+            throw new CommandError((error as Error).message, 'bad-probe');
+          }
+        }
+        return this.latest.get('probes') ?? { images: command.images ?? [], labels: [], intervalMs: this.probeIntervalMs };
+      }
+      case 'setProbeRate':
+        this.probeIntervalMs = command.intervalMs;
+        this.session?.setProbeInterval(command.intervalMs);
+        return { intervalMs: command.intervalMs };
+      case 'probeNow':
+        this.needSession('probeNow').probeNow();
+        return null;
+      case 'setStatsWindow':
+        this.statsWindow = command.steps;
+        if (this.session) this.session.probes.tracker.window = command.steps;
+        return { steps: command.steps };
+      case 'getRun': {
+        const run = await openRun(this.options.dataDir, command.runId);
+        const { rows, warnings } = await run.readMetrics();
+        return { record: run.record, metrics: rows, warnings };
+      }
+      case 'listRuns':
+        return (await listRuns(this.options.dataDir)).map((info) => (info.ok ? { ok: true, id: info.id, record: info.record, interrupted: info.interrupted } : { ok: false, id: info.id, reason: info.reason }));
+      case 'status': {
+        const { rss, heapUsed, arrayBuffers } = process.memoryUsage();
+        return { ...this.status, viewers: this.viewers.size, memory: { rss, heapUsed, arrayBuffers } };
+      }
+    }
+  }
+
+  private needSession(what: string): TrainingSession {
+    if (!this.session) throw new CommandError(`nothing to ${what}: no run is training; start one or resume a stopped one`, 'no-run');
+    return this.session;
+  }
+
+  private sessionOptions() {
+    return {
+      dataDir: this.options.dataDir,
+      ...(this.options.backend ? { backend: this.options.backend } : {}),
+      prefetch: this.options.prefetch ?? 2,
+      probes: { ...(this.probeIntervalMs ? { intervalMs: this.probeIntervalMs } : {}), ...(this.statsWindow ? { window: this.statsWindow } : {}) },
+      onEvent: (event: TrainEvent) => this.broadcast(event),
+    };
+  }
+
+  private async start(open: () => Promise<TrainingSession>): Promise<{ runId: string }> {
+    if (this.session) throw new CommandError(`run ${this.session.run.id} is training: stop it before starting another`, 'busy');
+    this.latest.clear();
+    const session = await open();
+    this.session = session;
+    this.status = { state: 'running', runId: session.run.id, step: null, totalSteps: session.totalSteps };
+    try {
+      if (this.probeImages) await session.setProbeImages(this.probeImages);
+      this.updateSubscriptions();
+    } catch (error) {
+      // Probe faces or layers from the previous run that this one does not have: fall back to the defaults.
+      this.probeImages = null;
+      for (const viewer of this.viewers.values()) viewer.subscription = EMPTY_SUBSCRIPTION;
+      this.broadcast({ type: 'warning', message: `the previous probe settings do not fit this run (${(error as Error).message}); using the defaults` });
+      await session.setProbeImages(null);
+    }
+    this.training = session
+      .train()
+      .catch((error: unknown) => {
+        this.options.log?.(`run ${session.run.id} failed: ${error instanceof Error ? error.message : String(error)}`);
+        return undefined;
+      })
+      .finally(() => {
+        session.dispose();
+        if (this.session === session) this.session = null;
+      });
+    return { runId: session.run.id };
+  }
+
+  /** The union of every viewer's subscription goes to the session: nothing is captured for layers nobody watches. */
+  private updateSubscriptions(): void {
+    const layers = new Set<string>();
+    const preActivation = new Set<string>();
+    let fullMap: MapSubscription['fullMap'] = null;
+    for (const { subscription } of this.viewers.values()) {
+      for (const l of subscription.layers) layers.add(l);
+      for (const l of subscription.preActivation) preActivation.add(l);
+      fullMap ??= subscription.fullMap; // one full-size map at a time: the first viewer's
+    }
+    this.session?.subscribe({ layers, preActivation, fullMap });
+  }
+
+  private broadcast(event: TrainEvent): void {
+    switch (event.type) {
+      case 'progress': {
+        const { type: _type, ...item } = event;
+        this.status = { ...this.status, step: event.step };
+        for (const viewer of this.viewers.values()) this.stream(viewer, 'progress', { kind: 'json', message: { type: 'progress', channel: 'progress', items: [item as ProgressItem] } });
+        return;
+      }
+      case 'layerStats': {
+        const message: ServerMessage = { type: 'layerStats', channel: 'layerStats', step: event.step, epoch: event.epoch, window: event.window, layers: event.layers as LayerStats[] };
+        for (const viewer of this.viewers.values()) this.stream(viewer, 'layerStats', { kind: 'json', message });
+        return;
+      }
+      case 'frames':
+        for (const frame of event.frames) this.sendFrame(frame);
+        return;
+      default: {
+        const out = toProtocolEvent(event, this.status.runId);
+        if (event.type === 'started') this.status = { state: 'running', runId: event.runId, step: event.step, totalSteps: event.totalSteps };
+        if (event.type === 'state') this.status = { ...this.status, state: event.state };
+        if (out.type !== 'warning' && out.type !== 'checkpoint') this.latest.set(out.type, out);
+        for (const viewer of this.viewers.values()) viewer.connection.sendJson({ type: 'event', event: out });
+      }
+    }
+  }
+
+  /** A frame goes only to the viewers that watch it; each gets its own copy (a port transfers, i.e. detaches, what it sends). */
+  private sendFrame(frame: ArrayBuffer): void {
+    const { header } = readFrameHeader(frame);
+    const wanting = [...this.viewers.values()].filter(({ subscription: s }) => {
+      if (header.channel === 'full') return s.fullMap !== null && s.fullMap.layer === header.layer && s.fullMap.filter === header.filterOffset;
+      return header.kind === 'activation' ? s.layers.includes(header.layer) : s.preActivation.includes(header.layer);
+    });
+    wanting.forEach((viewer, i) => this.stream(viewer, header.channel, { kind: 'binary', frame: i === wanting.length - 1 ? frame : frame.slice(0) }));
+  }
+
+  private stream(viewer: Viewer, channel: string, item: Streamed): void {
+    let slot = viewer.streams.get(channel);
+    if (!slot) viewer.streams.set(channel, (slot = { awaiting: false, pending: null }));
+    if (!slot.awaiting) {
+      slot.awaiting = true;
+      send(viewer.connection, item);
+      return;
+    }
+    slot.pending = slot.pending ? merge(slot.pending, item) : item;
+  }
+
+  private acked(viewer: Viewer, channel: string): void {
+    const slot = viewer.streams.get(channel);
+    if (!slot) return;
+    const next = slot.pending;
+    slot.pending = null;
+    slot.awaiting = next !== null;
+    if (next) send(viewer.connection, next);
+  }
+}
+
+function send(connection: Connection, item: Streamed): void {
+  if (item.kind === 'json') connection.sendJson(item.message);
+  else connection.sendBinary(item.frame);
+}
+
+/** What a viewer has not taken yet, and the newest: progress accumulates (bounded), anything else is replaced. */
+function merge(pending: Streamed, next: Streamed): Streamed {
+  if (pending.kind === 'json' && next.kind === 'json' && pending.message.type === 'progress' && next.message.type === 'progress') {
+    const items = [...pending.message.items, ...next.message.items];
+    return { kind: 'json', message: { ...pending.message, items: items.slice(-MAX_PENDING_PROGRESS) } };
+  }
+  return next;
+}
+
+/** The session's events in the protocol's shape (NaN and Infinity as null, as JSON would). */
+function toProtocolEvent(event: Exclude<TrainEvent, { type: 'progress' | 'layerStats' | 'frames' }>, runId: string | null): TrainerEvent {
+  const finite = (n: number) => (Number.isFinite(n) ? n : null);
+  switch (event.type) {
+    case 'epoch':
+      return { ...event, trainLoss: finite(event.trainLoss), trainAccuracy: finite(event.trainAccuracy), valLoss: finite(event.valLoss), valAccuracy: finite(event.valAccuracy) };
+    case 'state':
+      return { ...event, ...(runId ? { runId } : {}) };
+    default:
+      return event;
+  }
+}
