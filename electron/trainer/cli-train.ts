@@ -1,5 +1,6 @@
 // `lab train`, `lab resume`, `lab runs`, `lab summary`: training from the command line.
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { findPreset, PRESETS } from './probes/presets';
 import { labDataDir } from '../../datasets';
 import { parseActivation } from '../../models/activations/spec';
 import { buildModel } from '../../models/lightcnn';
@@ -46,6 +47,7 @@ async function runWithProgress(start: (onEvent: (event: TrainEvent) => void) => 
   const terminal = process.stderr.isTTY;
   let lastLine = 0;
   let total = 0;
+  let lastLayers: Extract<TrainEvent, { type: 'layerStats' }> | undefined;
   const onEvent = (event: TrainEvent): void => {
     switch (event.type) {
       case 'started':
@@ -67,8 +69,10 @@ async function runWithProgress(start: (onEvent: (event: TrainEvent) => void) => 
       case 'warning':
         process.stderr.write(`warning: ${event.message}\n`);
         break;
-      case 'state':
-      case 'checkpoint':
+      case 'layerStats':
+        lastLayers = event;
+        break;
+      default:
         break;
     }
   };
@@ -84,6 +88,7 @@ async function runWithProgress(start: (onEvent: (event: TrainEvent) => void) => 
   try {
     const outcome = await session.train();
     bar.stop();
+    if (lastLayers) process.stdout.write(`\n${describeLayers(lastLayers)}\n`);
     return outcome;
   } finally {
     bar.stop();
@@ -92,8 +97,36 @@ async function runWithProgress(start: (onEvent: (event: TrainEvent) => void) => 
   }
 }
 
+/** Flag names as the config spells them, where they differ. */
+const CONFIG_KEY_OF_FLAG: Record<string, keyof TrainConfigInput> = { input: 'inputSize', layer: 'layers' };
+
+/** The preset's config, with every option the user typed on top (defaults do not override the preset). */
+function withPreset(name: string, config: TrainConfigInput, command: Command): TrainConfigInput {
+  const preset = findPreset(name);
+  const merged: Record<string, unknown> = { ...preset.config, data: config.data };
+  for (const flag of Object.keys(command.opts())) {
+    if (command.getOptionValueSource(flag) !== 'cli') continue;
+    const key = CONFIG_KEY_OF_FLAG[flag] ?? flag;
+    if (key in config) merged[key] = (config as Record<string, unknown>)[key];
+  }
+  process.stdout.write(`Preset ${preset.name}: ${preset.title}\n${preset.claim}\n`);
+  return merged as TrainConfigInput;
+}
+
+/** The last step's dead filters per layer, the lab's headline numbers. */
+function describeLayers(event: Extract<TrainEvent, { type: 'layerStats' }>): string {
+  const lines = event.layers.map((l) => {
+    if (l.deadFilters === null) return `  ${l.layer.padEnd(16)} ${l.activation.padEnd(14)} cannot die; ${l.negativeRegimeFilters ?? 0}/${l.filters} filters in the negative regime, ${pct(l.negativeFraction ?? 0)} of units negative`;
+    const what = l.rule === 'pieces' ? 'pieces' : 'filters';
+    const extra = l.rule === 'saturation' ? `, ${pct(l.saturatedFraction ?? 0)} saturated` : '';
+    return `  ${l.layer.padEnd(16)} ${l.activation.padEnd(14)} ${l.deadFilters}/${l.filters} ${what} dead, ${l.deadUnits}/${l.units} units${extra}`;
+  });
+  return `Dead over the last ${event.window} steps (step ${event.step}):\n${lines.join('\n')}`;
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
 function describeEpoch(event: Extract<TrainEvent, { type: 'epoch' }>): string {
-  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
   return `epoch ${event.epoch + 1} (step ${event.step}): train loss ${event.trainLoss.toFixed(4)}, train accuracy ${pct(event.trainAccuracy)}; held-out loss ${event.valLoss.toFixed(4)}, held-out accuracy ${pct(event.valAccuracy)}`;
 }
 
@@ -113,6 +146,16 @@ function printOutcome(outcome: RunOutcome): void {
 }
 
 export function registerTrainCommands(program: Command): void {
+  program
+    .command('presets')
+    .description('experiments that show what activations do (use one with `lab train --preset <name> --data <faces>`)')
+    .action(() => {
+      for (const p of PRESETS) {
+        const c = p.config;
+        process.stdout.write(`${p.name}\n  ${p.title}: ${c.activation}, ${c.model} at ${c.inputSize} px, ${c.optimizer} lr ${c.lr}${c.clipNorm ? `, clip ${c.clipNorm}` : ''}\n  ${p.claim}\n  compare with: ${p.compareWith.join(', ')}\n\n`);
+      }
+    });
+
   program
     .command('train')
     .description('train a Light CNN on a dataset; a run folder keeps config, metrics and checkpoints')
@@ -140,7 +183,8 @@ export function registerTrainCommands(program: Command): void {
     .addOption(new Option('--layout <layout>', 'dataset layout').choices(['auto', 'folders', 'flat']).default('auto'))
     .option('--identity-regex <regex>', 'flat layout: identity = first capture group of this on the file name')
     .addOption(backendOption())
-    .action(async (flags) => {
+    .option('--preset <name>', 'start from a preset experiment (see `lab presets`); options given here override it')
+    .action(async (flags, command: Command) => {
       const config: TrainConfigInput = {
         data: flags.data,
         layout: flags.layout,
@@ -167,7 +211,7 @@ export function registerTrainCommands(program: Command): void {
         maxSteps: flags.maxSteps ?? 0,
       };
       const backend = flags.backend as BackendName | undefined;
-      printOutcome(await runWithProgress((onEvent) => TrainingSession.start(config, { dataDir: labDataDir(), backend, onEvent })));
+      printOutcome(await runWithProgress((onEvent) => TrainingSession.start(flags.preset ? withPreset(flags.preset, config, command) : config, { dataDir: labDataDir(), backend, onEvent })));
     });
 
   program

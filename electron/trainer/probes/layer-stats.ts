@@ -37,7 +37,11 @@ interface LayerState {
   readonly unit: ActivationUnit;
   readonly rule: DeadRule;
   readonly activation: string;
-  /** Last step each unit was alive, the unit shape without the batch axis; null for 'cannot-die'. */
+  /**
+   * Last step each unit was alive, the unit shape without the batch axis. For 'cannot-die'
+   * layers, "alive" is "in the positive regime": the units that would be dead under ReLU's
+   * rule (reported as negative-regime filters, so the two can be compared).
+   */
   lastAlive: tf.Tensor | null;
   /** Per filter, dead over the window at the previous step (for died/revived counts). */
   previousDead: Uint8Array | null;
@@ -140,8 +144,8 @@ export class LayerStatsTracker {
     let neverUnits: tf.Tensor = nan;
     let pieceRates: tf.Tensor | null = null;
     let filterLast: tf.Tensor | null = null;
-    if (rule !== 'cannot-die') {
-      const { alive, pieceWinRates } = aliveUnits(unit.spec, c.x, c.y, this.threshold);
+    {
+      const { alive, pieceWinRates } = rule === 'cannot-die' ? { alive: c.x.greater(0).cast('float32'), pieceWinRates: undefined } : aliveUnits(unit.spec, c.x, c.y, this.threshold);
       if (rule === 'saturation') saturated = tf.scalar(1).sub(alive.mean());
       pieceRates = pieceWinRates ?? null;
       const aliveAny = alive.max(0); // alive for at least one input of the batch
@@ -205,12 +209,13 @@ export class LayerStatsTracker {
       filters: filterLast?.length ?? unit.channels,
       units: n.unitCount,
       deadFilters: canDie ? deadIndices.length : null,
+      ...(canDie ? {} : { negativeRegimeFilters: deadIndices.length }),
       deadUnits: canDie ? n.deadUnits : null,
-      deadFilterIndices: deadIndices,
+      deadFilterIndices: canDie ? deadIndices : [],
       neverFiredFilters: canDie ? neverFiredFilters : null,
       neverFiredUnits: canDie ? n.neverUnits : null,
-      died: state.died,
-      revived: state.revived,
+      died: canDie ? state.died : 0,
+      revived: canDie ? state.revived : 0,
       mean: round(n.mean),
       std: round(n.std),
       zeroFraction: round(n.zeroFraction),

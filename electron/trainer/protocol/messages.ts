@@ -215,6 +215,11 @@ export const layerStatsSchema = z.object({
   deadFilters: int().nullable(),
   deadUnits: int().nullable(),
   deadFilterIndices: z.array(int()),
+  /**
+   * Leaky ReLU, PReLU, RReLU ('cannot-die'): filters whose every unit stayed in the negative
+   * regime over the window, i.e. the ones ReLU's rule would call dead; they still get a gradient.
+   */
+  negativeRegimeFilters: int().optional(),
   neverFiredFilters: int().nullable(),
   neverFiredUnits: int().nullable(),
   died: int(),

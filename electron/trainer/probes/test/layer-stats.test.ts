@@ -236,6 +236,8 @@ describe('layers that cannot die', () => {
     expect(stats.deadFilterIndices).toEqual([]);
     expect(stats.negativeFraction).toBe(0.75);
     expect(stats.units).toBe(4);
+    // Channel 0 was negative everywhere: ReLU would call it dead; leaky ReLU still passes a gradient.
+    expect(stats.negativeRegimeFilters).toBe(1);
     t.dispose();
   });
 
