@@ -1,10 +1,14 @@
 // Activation maps of the probe faces as binary frames (protocol/frames.ts): one frame per
 // layer, every filter's map quantised to uint8 with its own min and max, plus the map's
 // mean and max |activation| (the filter's "feature strength" for that face). The stats are
-// taken on the full-size map; large maps are averaged down for transport (the true size
+// taken on the full-size map; large maps are block-averaged for transport (the true size
 // stays in the header) unless one filter is asked for at full resolution.
+//
+// The maps are read once and the rest is one pass in JS: tfjs reduces over the spatial axes
+// of a channels-last tensor by transposing it first, several times per frame, which cost
+// more than the probe forward pass itself on wasm.
 import * as tf from '@tensorflow/tfjs';
-import { encodeFrame, type FrameHeader } from '../protocol/frames';
+import { encodeFrame, STATS_PER_MAP, type FrameHeader } from '../protocol/frames';
 
 /** Maps wider than this are averaged down for the grid (a filter can be asked for at full size). */
 export const DEFAULT_TRANSPORT_SIDE = 32;
@@ -27,48 +31,86 @@ export interface FrameRequest {
 
 /** Encodes `maps` ([P, H, W, C] or [P, C] for a dense layer) as one frame. */
 export function encodeActivationFrame(maps: tf.Tensor, request: FrameRequest): ArrayBuffer {
-  const { stats, bytes, header } = tf.tidy(() => {
+  const picked = tf.tidy(() => {
     let t = maps.rank === 2 ? maps.reshape([maps.shape[0] as number, 1, 1, maps.shape[1] as number]) : maps;
     if (request.probe !== undefined) t = t.slice([request.probe, 0, 0, 0], [1, -1, -1, -1]);
     if (request.filter !== undefined) t = t.slice([0, 0, 0, request.filter], [-1, -1, -1, 1]);
-    const t4 = t as tf.Tensor4D;
-    const [probeCount, trueHeight, trueWidth, channels] = t4.shape;
-    const min = t4.min([1, 2], true);
-    const max = t4.max([1, 2], true);
-    const mean = t4.mean([1, 2], true);
-    const maxAbs = t4.abs().max([1, 2], true);
-    const statBlock = tf.stack([min, max, mean, maxAbs], -1).reshape([probeCount, channels, 4]);
-    const small = downsample(t4, request.maxSide);
-    // round((x - min) / (max - min) * 255); a constant map (max == min) is all zeros.
-    const range = max.sub(min);
-    const safe = tf.where(range.greater(0), range, tf.onesLike(range));
-    const q = small.sub(min).div(safe).mul(255).round().clipByValue(0, 255);
-    const zeroed = tf.where(range.greater(0).tile([1, small.shape[1], small.shape[2], 1]), q, tf.zerosLike(q));
-    const ordered = zeroed.transpose([0, 3, 1, 2]); // probe, channel, row, column
-    const header: FrameHeader = {
-      channel: request.channel,
-      kind: request.kind,
-      layer: request.layer,
-      step: request.step,
-      probes: request.probe === undefined ? [...request.probes] : [request.probes[request.probe] as number],
-      channels,
-      height: small.shape[1],
-      width: small.shape[2],
-      trueHeight,
-      trueWidth,
-      filterOffset: request.filter ?? 0,
-      capturedAt: Date.now(),
-    };
-    return { stats: statBlock.dataSync() as Float32Array, bytes: Uint8Array.from(ordered.dataSync()), header };
-  });
+    return t === maps ? t.clone() : t;
+  }) as tf.Tensor4D;
+  const [probes, height, width, channels] = picked.shape;
+  const data = picked.dataSync() as Float32Array;
+  picked.dispose();
+  const { stats, bytes, outHeight, outWidth } = quantizeMaps(data, probes, height, width, channels, request.maxSide);
+  const header: FrameHeader = {
+    channel: request.channel,
+    kind: request.kind,
+    layer: request.layer,
+    step: request.step,
+    probes: request.probe === undefined ? [...request.probes] : [request.probes[request.probe] as number],
+    channels,
+    height: outHeight,
+    width: outWidth,
+    trueHeight: height,
+    trueWidth: width,
+    filterOffset: request.filter ?? 0,
+    capturedAt: Date.now(),
+  };
   return encodeFrame(header, stats, bytes);
 }
 
-/** Averages blocks down to at most `maxSide` (exact block means when the side divides evenly, else bilinear). */
-function downsample(t: tf.Tensor4D, maxSide: number): tf.Tensor4D {
-  const [, h, w] = t.shape;
-  if (maxSide <= 0 || (h <= maxSide && w <= maxSide)) return t;
-  const factor = Math.ceil(Math.max(h, w) / maxSide);
-  if (h % factor === 0 && w % factor === 0) return tf.avgPool(t, factor, factor, 'valid');
-  return tf.image.resizeBilinear(t, [Math.max(1, Math.round(h / factor)), Math.max(1, Math.round(w / factor))]);
+/**
+ * Channels-last maps [P, H, W, C] -> per-map [min, max, mean, max|x|] on the full map, and
+ * uint8 maps [P, C, h, w] averaged over f x f blocks (f = ceil(max(H, W) / maxSide); edge
+ * blocks average the pixels they have), quantised as round((x - min) / (max - min) * 255);
+ * a constant map is all zeros.
+ */
+export function quantizeMaps(data: Float32Array, probes: number, height: number, width: number, channels: number, maxSide: number) {
+  const factor = maxSide > 0 && Math.max(height, width) > maxSide ? Math.ceil(Math.max(height, width) / maxSide) : 1;
+  const outHeight = Math.ceil(height / factor);
+  const outWidth = Math.ceil(width / factor);
+  const maps = probes * channels;
+  const stats = new Float32Array(maps * STATS_PER_MAP);
+  const sums = new Float64Array(maps * outHeight * outWidth);
+  const min = new Float64Array(maps).fill(Infinity);
+  const max = new Float64Array(maps).fill(-Infinity);
+  const total = new Float64Array(maps);
+  const maxAbs = new Float64Array(maps);
+  let i = 0;
+  for (let p = 0; p < probes; p++) {
+    for (let y = 0; y < height; y++) {
+      const oy = (y / factor) | 0;
+      for (let x = 0; x < width; x++) {
+        const cell = oy * outWidth + ((x / factor) | 0);
+        for (let c = 0; c < channels; c++, i++) {
+          const v = data[i] as number;
+          const m = p * channels + c;
+          if (v < (min[m] as number)) min[m] = v;
+          if (v > (max[m] as number)) max[m] = v;
+          total[m] = (total[m] as number) + v;
+          const a = v < 0 ? -v : v;
+          if (a > (maxAbs[m] as number)) maxAbs[m] = a;
+          const s = m * outHeight * outWidth + cell;
+          sums[s] = (sums[s] as number) + v;
+        }
+      }
+    }
+  }
+  const bytes = new Uint8Array(maps * outHeight * outWidth);
+  const area = height * width;
+  for (let m = 0; m < maps; m++) {
+    const lo = min[m] as number;
+    const range = (max[m] as number) - lo;
+    stats.set([lo, max[m] as number, (total[m] as number) / area, maxAbs[m] as number], m * STATS_PER_MAP);
+    if (!(range > 0)) continue; // constant map: zeros
+    for (let oy = 0; oy < outHeight; oy++) {
+      const rows = Math.min(factor, height - oy * factor);
+      for (let ox = 0; ox < outWidth; ox++) {
+        const count = rows * Math.min(factor, width - ox * factor);
+        const j = (m * outHeight + oy) * outWidth + ox;
+        const q = Math.round((((sums[j] as number) / count - lo) / range) * 255);
+        bytes[j] = q < 0 ? 0 : q > 255 ? 255 : q;
+      }
+    }
+  }
+  return { stats, bytes, outHeight, outWidth };
 }

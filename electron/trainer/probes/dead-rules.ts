@@ -43,7 +43,7 @@ function derivative(spec: ActivationSpec, x: tf.Tensor, y: tf.Tensor): tf.Tensor
     case 'sigmoid':
       return y.mul(tf.scalar(1).sub(y));
     case 'tanh':
-      return tf.scalar(1).sub(y.square());
+      return tf.scalar(1).sub(y.mul(y));
     default: {
       // elu, selu, gelu, swish, mish: elementwise, so the gradient of sum(f(x)) is f'(x).
       const f = smoothActivation(spec);
@@ -83,41 +83,83 @@ function smoothOrClosed(spec: ActivationSpec, x: tf.Tensor): tf.Tensor {
   return smoothActivation(spec)(x);
 }
 
-export interface AliveResult {
-  /** 1 where the unit is alive for that input, else 0; the shape of y (zero, saturation) or of x (pieces). */
-  readonly alive: tf.Tensor;
-  /** pieces: the fraction of positions where each piece was taken, [k]. */
-  readonly pieceWinRates?: tf.Tensor1D;
+/** Which units were alive for each input: 1 or 0, elementwise (zero and saturation rules only). */
+export function aliveUnits(spec: ActivationSpec, x: tf.Tensor, y: tf.Tensor, threshold = DEFAULT_SATURATION_THRESHOLD): tf.Tensor {
+  const rule = deadRule(spec);
+  if (rule === 'zero') return y.greater(0).cast('float32');
+  if (rule === 'saturation') return derivative(spec, x, y).abs().greaterEqual(threshold * maxDerivative(spec)).cast('float32');
+  throw new Error(`aliveUnits: the ${rule} rule is not elementwise; use batchAlive`);
 }
 
-/** Which units were alive for each input of the batch. Not defined for 'cannot-die'. */
-export function aliveUnits(spec: ActivationSpec, x: tf.Tensor, y: tf.Tensor, threshold = DEFAULT_SATURATION_THRESHOLD): AliveResult {
-  const rule = deadRule(spec);
-  if (rule === 'zero') return { alive: y.greater(0).cast('float32') };
-  if (rule === 'saturation') return { alive: derivative(spec, x, y).abs().greaterEqual(threshold * maxDerivative(spec)).cast('float32') };
-  if (rule === 'pieces') return piecesTaken(spec, x);
-  throw new Error(`${spec.name} cannot die: ask for its negative fraction instead`);
+// The batch summaries below run every training step on every activation layer, so they are
+// written with the ops that are fast on every backend, wasm's included: arithmetic, relu, step
+// (x > 0 ? 1 : 0), full reductions and matMul. Comparisons, casts, tf.maximum and reductions
+// over the batch axis (tfjs transposes the tensor first) cost 5-15x more there.
+
+/** 1 where x > 0, else 0. */
+const positive = (t: tf.Tensor) => tf.step(t);
+
+/** Per unit, 1 when `indicator` (0/1 per input) is 1 for at least one input of the batch: a matMul with ones, then > 0. */
+export function anyOverBatch(indicator: tf.Tensor): tf.Tensor {
+  const n = indicator.shape[0] as number;
+  const counts = tf.matMul(tf.ones([1, n]), indicator.reshape([n, -1]));
+  return positive(counts).reshape(indicator.shape.slice(1));
+}
+
+export interface BatchAlive {
+  /** 1 where the unit was alive for at least one input of the batch, else 0: the unit shape without the batch axis. */
+  readonly aliveAny: tf.Tensor;
+  /** pieces: the fraction of positions where each piece was taken, [k]. */
+  readonly pieceWinRates?: tf.Tensor1D;
+  /** saturation: the fraction of entries saturated. */
+  readonly saturatedFraction?: tf.Scalar;
+}
+
+/**
+ * Which units were alive for at least one input of the batch, and the fractions that go with
+ * the rule. For 'cannot-die', "alive" is "in the positive regime" (x > 0). (Exact ties and
+ * exact thresholds, of measure zero for real-valued activations, may fall either way.)
+ */
+export function batchAlive(spec: ActivationSpec, x: tf.Tensor, y: tf.Tensor, threshold = DEFAULT_SATURATION_THRESHOLD): BatchAlive {
+  switch (deadRule(spec)) {
+    case 'zero':
+      return { aliveAny: anyOverBatch(positive(y)) };
+    case 'cannot-die':
+      return { aliveAny: anyOverBatch(positive(x)) };
+    case 'saturation': {
+      const alive = positive(derivative(spec, x, y).abs().sub(threshold * maxDerivative(spec)));
+      return { aliveAny: anyOverBatch(alive), saturatedFraction: tf.scalar(1).sub(alive.mean()) as tf.Scalar };
+    }
+    case 'pieces':
+      return piecesTaken(spec, x);
+  }
 }
 
 /**
  * Maxout and MFM split the pre-activation's channels into k consecutive pieces (as the
- * layers do: piece i is channels [i*C, (i+1)*C)). One piece per position takes the max
- * (ties go to the first, as argMax breaks them); MFM 3/2 passes the max and the median, so
- * the only piece without a gradient is the one holding the minimum.
+ * layers do: piece i is channels [i*C, (i+1)*C)). The piece holding the max at a position
+ * takes the gradient there; MFM 3/2 passes the max and the median, so the only piece
+ * without a gradient is the one holding the minimum.
  */
-function piecesTaken(spec: ActivationSpec, x: tf.Tensor): AliveResult {
+function piecesTaken(spec: ActivationSpec, x: tf.Tensor): BatchAlive {
   const k = pieceCount(spec);
-  const pieces = tf.stack(tf.split(x, k, -1), -1); // [..., C, k]
-  const taken = spec.name === 'mfm' && spec.variant === '3/2' ? tf.scalar(1).sub(tf.oneHot(pieces.argMin(-1), k)) : tf.oneHot(pieces.argMax(-1), k);
-  const rank = taken.rank;
-  const pieceWinRates = taken.mean([...Array(rank - 1).keys()]) as tf.Tensor1D;
-  // Back to the pre-activation's layout: [..., C, k] -> [..., k, C] -> [..., k*C].
-  const perm = [...Array(rank - 2).keys(), rank - 1, rank - 2];
-  const alive = taken.transpose(perm).reshape(x.shape);
-  return { alive: alive.cast('float32'), pieceWinRates };
-}
-
-/** Fraction of entries the activation saturates (derivative under the threshold); only for 'saturation'. */
-export function saturatedFraction(spec: ActivationSpec, x: tf.Tensor, y: tf.Tensor, threshold = DEFAULT_SATURATION_THRESHOLD): tf.Scalar {
-  return tf.scalar(1).sub(aliveUnits(spec, x, y, threshold).alive.mean()) as tf.Scalar;
+  const pieces = tf.split(x, k, -1);
+  if (k === 2) {
+    // MFM 2/1 and maxout 2, the common case: one subtraction, one count. The second piece
+    // wins where b > a; the first piece wins somewhere unless the second won for every input.
+    const n = x.shape[0] as number;
+    const secondWins = positive((pieces[1] as tf.Tensor).sub(pieces[0] as tf.Tensor));
+    const counts = tf.matMul(tf.ones([1, n]), secondWins.reshape([n, -1])).reshape(secondWins.shape.slice(1));
+    const rate = secondWins.mean();
+    return {
+      aliveAny: tf.concat([positive(tf.scalar(n).sub(counts)), positive(counts)], -1),
+      pieceWinRates: tf.stack([tf.scalar(1).sub(rate), rate]) as tf.Tensor1D,
+    };
+  }
+  // tf.maximum/minimum return one of their inputs exactly, so equality with the extreme is exact.
+  const byMin = spec.name === 'mfm' && spec.variant === '3/2';
+  const extreme = pieces.slice(1).reduce((acc, p) => (byMin ? tf.minimum(acc, p) : tf.maximum(acc, p)), pieces[0] as tf.Tensor);
+  // A max piece lost where it is below the max; a min piece is used where it is above the min.
+  const taken = pieces.map((p) => (byMin ? positive(p.sub(extreme)) : tf.scalar(1).sub(positive(extreme.sub(p)))));
+  return { aliveAny: tf.concat(taken.map(anyOverBatch), -1), pieceWinRates: tf.stack(taken.map((t) => t.mean())) as tf.Tensor1D };
 }

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ActivationUnit } from '../../../models/lightcnn';
 import { formatActivation } from '../../../models/activations/spec';
 import type { LayerStats } from '../protocol/messages';
-import { aliveUnits, deadRule, DEFAULT_SATURATION_THRESHOLD, type DeadRule } from './dead-rules';
+import { batchAlive, deadRule, DEFAULT_SATURATION_THRESHOLD, type DeadRule } from './dead-rules';
 import type { Captured } from './layer-taps';
 
 export const DEFAULT_STATS_WINDOW = 50;
@@ -128,29 +128,32 @@ export class LayerStatsTracker {
   private layerTensors(state: LayerState, step: number, c: Captured, tensors: StepTensors, parts: tf.Tensor[]): { filters: number; pieceRates: number; slopes: number } {
     const { unit, rule } = state;
     const nan = tf.scalar(NaN);
-    const { mean, variance } = tf.moments(c.y);
-    const zeroFraction = c.y.equal(0).cast('float32').mean();
-    const negativeFraction = c.x.less(0).cast('float32').mean();
+    // Fast ops only (see dead-rules.ts): variance as E[y^2] - E[y]^2, fractions as means of step().
+    const mean = c.y.mean();
+    const variance = tf.relu(c.y.mul(c.y).mean().sub(mean.mul(mean)));
+    const zeroFraction = tf.scalar(1).sub(tf.step(c.y.abs()).mean());
+    // x == 0 exactly has measure zero for a conv's output: negative = not positive.
+    const negativeFraction = tf.scalar(1).sub(tf.step(c.x).mean());
     const gradOut = tensors.gradientOf(unit.layer) ?? nan;
     const kernelName = `${unit.linear}/kernel`;
     const kernel = this.weight(kernelName);
     const grad = tensors.gradientOfWeight(kernelName);
     const before = tensors.weightBefore(kernelName);
     const gradWeight = grad ? grad.abs().mean() : nan;
-    const weightNorm = kernel ? kernel.norm() : nan;
-    const updateRatio = kernel && before ? kernel.sub(before).norm().div(before.norm().add(1e-12)) : nan;
+    const weightNorm = kernel ? norm(kernel) : nan;
+    const updateRatio = kernel && before ? norm(kernel.sub(before)).div(norm(before).add(1e-12)) : nan;
     let saturated: tf.Tensor = nan;
     let deadUnits: tf.Tensor = nan;
     let neverUnits: tf.Tensor = nan;
     let pieceRates: tf.Tensor | null = null;
     let filterLast: tf.Tensor | null = null;
     {
-      const { alive, pieceWinRates } = rule === 'cannot-die' ? { alive: c.x.greater(0).cast('float32'), pieceWinRates: undefined } : aliveUnits(unit.spec, c.x, c.y, this.threshold);
-      if (rule === 'saturation') saturated = tf.scalar(1).sub(alive.mean());
+      const { aliveAny, pieceWinRates, saturatedFraction } = batchAlive(unit.spec, c.x, c.y, this.threshold);
+      if (saturatedFraction) saturated = saturatedFraction;
       pieceRates = pieceWinRates ?? null;
-      const aliveAny = alive.max(0); // alive for at least one input of the batch
       const previous = state.lastAlive ?? tf.fill(aliveAny.shape, -1);
-      const lastAlive = tf.keep(tf.where(aliveAny.greater(0), tf.fill(aliveAny.shape, step), previous));
+      // aliveAny is 0/1: lastAlive = alive ? step : previous.
+      const lastAlive = tf.keep(previous.add(aliveAny.mul(tf.scalar(step).sub(previous))));
       if (state.lastAlive) state.lastAlive.dispose();
       state.lastAlive = lastAlive;
       const cutoff = this.cutoff(step);
@@ -281,6 +284,11 @@ interface Numbers {
 function unitsPerInput(rule: DeadRule, c: Captured): number {
   const t = rule === 'pieces' ? c.x : c.y;
   return t.size / (t.shape[0] as number);
+}
+
+/** The Euclidean norm with fast ops (tf.norm goes through abs and pow). */
+function norm(t: tf.Tensor): tf.Tensor {
+  return t.mul(t).sum().sqrt();
 }
 
 /** Reads a model's weights by stable name (the variables themselves, not copies). */

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../../../datasets/random';
 import type { ActivationSpec } from '../../../../models/activations/spec';
 import type { ActivationUnit } from '../../../../models/lightcnn';
-import { aliveUnits, deadRule, maxDerivative } from '../dead-rules';
+import { aliveUnits, anyOverBatch, deadRule, maxDerivative } from '../dead-rules';
 import { LayerStatsTracker, type StepTensors } from '../layer-stats';
 import type { Captured } from '../layer-taps';
 
@@ -61,7 +61,7 @@ describe('dead rules', () => {
 
   it('calls a sigmoid fed +-20 saturated and one fed 0 alive', () => {
     const x = tf.tensor1d([20, -20, 0, 2]);
-    const alive = aliveUnits({ name: 'sigmoid' }, x, tf.sigmoid(x)).alive.arraySync();
+    const alive = aliveUnits({ name: 'sigmoid' }, x, tf.sigmoid(x)).arraySync();
     // sigmoid'(2) = 0.105 = 42% of the max: alive; sigmoid'(20) = 2e-9.
     expect(alive).toEqual([0, 0, 1, 1]);
   });
@@ -69,7 +69,7 @@ describe('dead rules', () => {
   it('uses the 1% threshold for tanh exactly: alive just inside, saturated just outside', () => {
     // tanh'(x) = 1 - tanh(x)^2 = 0.01 at x = atanh(sqrt(0.99)) = 2.9932.
     const x = tf.tensor1d([2.99, 3.0]);
-    expect(aliveUnits({ name: 'tanh' }, x, tf.tanh(x)).alive.arraySync()).toEqual([1, 0]);
+    expect(aliveUnits({ name: 'tanh' }, x, tf.tanh(x)).arraySync()).toEqual([1, 0]);
   });
 });
 
@@ -280,4 +280,11 @@ it('keeps the tensor count flat over many steps', () => {
   expect(tf.memory().numTensors).toBe(before);
   t.dispose();
   expect(tf.memory().numTensors).toBe(before - 1); // the one lastAlive tensor
+});
+
+it('"any over the batch" agrees with a direct any over the batch axis', () => {
+  for (const b of [1, 2, 3, 5, 8]) {
+    const indicator = tf.step(preActivations(new Rng(b), [b, 3, 2, 4], [-1.5, 0, 1.5, -3]));
+    expect(anyOverBatch(indicator).arraySync()).toEqual(indicator.max(0).arraySync());
+  }
 });

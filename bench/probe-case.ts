@@ -1,0 +1,102 @@
+// Probes' cost and stream, in its own process:
+//   tsx bench/probe-case.ts <model> <inputSize> <batch> <steps> <on|off> [backend]
+// on:  a real run behind `lab serve`'s host and WebSocket server, a client subscribed to every
+//      activation layer (maps every 250 ms) and stats every step; reports the median step time,
+//      the latency from a step's end to its frame decoded by the client, and bytes/s on the wire.
+// off: the same run with stats off and nobody watching.
+// The run trains on the synthetic faces (the data pipeline is the same either way).
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import WebSocket from 'ws';
+import type { BackendName } from '../models/backend';
+import { LabHost } from '../electron/trainer/server/lab-host';
+import { startServeServer } from '../electron/trainer/server/ws-server';
+import { TrainingSession } from '../electron/trainer/training/session';
+import type { TrainConfigInput } from '../electron/trainer/training/config';
+import { LabClient, webSocketTransport } from '../renderer/src/lib/lab-client';
+
+tf.enableProdMode();
+const [model, inputSize, batch, steps, mode, backend] = process.argv.slice(2);
+if (!model || !inputSize || !batch || !steps || (mode !== 'on' && mode !== 'off')) throw new Error('usage: probe-case.ts <model> <inputSize> <batch> <steps> <on|off> [backend]');
+const dataDir = await mkdtemp(join(tmpdir(), 'fcl-bench-probes-'));
+const config: TrainConfigInput = { data: 'synthetic:20x10', model: model as 'tiny', inputSize: Number(inputSize), batch: Number(batch), epochs: 1000, maxSteps: Number(steps) + 1, optimizer: 'adam', lr: 0.001, seed: 1 };
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? NaN;
+/** Wall-clock time from one step's end to the next's: the step itself plus everything done between steps (stats, maps, sending). */
+const cycles = (ends: number[]) => median(ends.slice(2).map((t, i) => t - ends[i + 1]!));
+
+let result: Record<string, unknown>;
+if (mode === 'off') {
+  const stepMs: number[] = [];
+  const ends: number[] = [];
+  let backendName = '';
+  const session = await TrainingSession.start(config, {
+    dataDir,
+    prefetch: 2,
+    ...(backend ? { backend: backend as BackendName } : {}),
+    probes: { stats: false },
+    onEvent: (e) => {
+      if (e.type === 'progress') {
+        stepMs.push(e.stepMs);
+        ends.push(performance.now());
+      }
+      if (e.type === 'started') backendName = e.backend;
+    },
+  });
+  await session.train();
+  session.dispose();
+  result = { backend: backendName, msPerStep: median(stepMs.slice(1)), msPerCycle: cycles(ends) };
+} else {
+  const host = new LabHost({ dataDir, prefetch: 2, ...(backend ? { backend: backend as BackendName } : {}) });
+  const server = await startServeServer({ port: 0, staticDir: null, onConnection: (c) => host.addConnection(c) });
+  let bytes = 0;
+  const Counting = class extends WebSocket {
+    constructor(address: string) {
+      super(address);
+      this.on('message', (data: Buffer | ArrayBuffer) => (bytes += (data as ArrayBuffer).byteLength));
+    }
+  };
+  const client = new LabClient(await webSocketTransport(server.wsUrl, Counting));
+  await client.welcomed();
+  const stepEnd = new Map<number, number>();
+  const stepMs: number[] = [];
+  const ends: number[] = [];
+  const latencies: number[] = [];
+  let frames = 0;
+  let backendName = '';
+  let layers: string[] = [];
+  const done = new Promise<void>((resolve) =>
+    client.on('event', (e) => {
+      if (e.type === 'layers') {
+        layers = e.layers.map((l) => l.layer);
+        void client.subscribe(layers);
+      }
+      if (e.type === 'started') backendName = e.backend;
+      if (e.type === 'state' && e.state !== 'running' && e.state !== 'paused') resolve();
+    }),
+  );
+  // Progress reaches the client after the step ends; the frame of that step follows it.
+  client.on('progress', (m) => {
+    for (const item of m.items) {
+      stepEnd.set(item.step, Date.now());
+      stepMs.push(item.stepMs);
+      if (m.items.length === 1) ends.push(performance.now());
+    }
+  });
+  client.on('frame', (f) => {
+    frames++;
+    const end = stepEnd.get(f.header.step);
+    if (end !== undefined) latencies.push(Date.now() - end);
+  });
+  await client.setProbeRate(250);
+  const started = Date.now();
+  await client.start(config as Record<string, unknown>);
+  await done;
+  const seconds = (Date.now() - started) / 1000;
+  client.close();
+  await server.close();
+  result = { backend: backendName, msPerStep: median(stepMs.slice(1)), msPerCycle: cycles(ends), frames, layers: layers.length, latencyMs: median(latencies), bytesPerSecond: bytes / seconds };
+}
+await rm(dataDir, { recursive: true, force: true });
+process.stdout.write(JSON.stringify({ ...result, peakRssMiB: process.resourceUsage().maxRSS / 1024 }));
