@@ -1,6 +1,6 @@
 // lab train / runs / resume / eval / summary / info, run as a user runs them.
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { tempDir } from '../../../datasets/test/fixtures';
@@ -83,4 +83,27 @@ describe('lab train, runs, resume, eval', () => {
     expect(forced.code).toBe(1);
     expect(forced.stderr).toMatch(/^error: The tensorflow backend cannot be used for training: tfjs-node not installed/);
   }, 60_000);
+});
+
+describe('lab presets and train --preset', () => {
+  test('a preset sets the experiment; options typed on top override it; the run ends with the dead filters', async () => {
+    const dataDir = await tempDir();
+    const listed = await lab(['presets'], dataDir);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/^relu-high-lr\n  ReLU at a high learning rate: relu, tiny at 32 px, sgd lr 0.1, clip 5/m);
+    expect(listed.stdout).toMatch(/compare with: leaky-high-lr, prelu-high-lr, mfm-high-lr/);
+
+    const trained = await lab(['train', '--preset', 'relu-high-lr', '--data', 'synthetic:6x6', '--batch', '4', '--input', '16', '--max-steps', '3', '--backend', 'cpu'], dataDir);
+    expect(trained.stderr).toBe('');
+    expect(trained.code).toBe(0);
+    expect(trained.stdout).toMatch(/^Preset relu-high-lr: ReLU at a high learning rate/m);
+    expect(trained.stdout).toMatch(/Dead over the last 50 steps \(step 3\):\n {2}conv1\.act +relu +\d+\/\d+ filters dead, \d+\/\d+ units/);
+    const runId = /Starting run (\S+)/.exec(trained.stdout)![1]!;
+    const { config } = JSON.parse(await readFile(join(dataDir, 'runs', runId, 'run.json'), 'utf8')) as { config: Record<string, unknown> };
+    expect(config).toMatchObject({ activation: 'relu', lr: 0.1, optimizer: 'sgd', clipNorm: 5, batch: 4, inputSize: 16, model: 'tiny' });
+
+    const unknown = await lab(['train', '--preset', 'nope', '--data', 'synthetic'], dataDir);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/^error: no preset "nope"; the presets are relu-high-lr, /);
+  }, 120_000);
 });
