@@ -1,6 +1,11 @@
 // The desktop shell's main process: one window, secure defaults, no tensor work.
-import { app, BrowserWindow, session, shell } from 'electron';
+import { app, BrowserWindow, ipcMain, session, shell } from 'electron';
 import { join } from 'node:path';
+import { TrainerProcess } from './trainer-process';
+
+const trainer = new TrainerProcess((code, lastError) => {
+  for (const win of BrowserWindow.getAllWindows()) win.webContents.send('lab:trainer-exit', { code, lastError });
+});
 
 function createWindow(): BrowserWindow {
   const win = new BrowserWindow({
@@ -31,6 +36,12 @@ function createWindow(): BrowserWindow {
 
 void app.whenReady().then(() => {
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+  // A window asks for its port to the trainer once its page is ready; only our own windows are answered.
+  ipcMain.on('lab:connect', (event) => {
+    if (!BrowserWindow.getAllWindows().some((win) => win.webContents === event.sender)) return;
+    trainer.connect(event.sender);
+  });
+  trainer.start();
   createWindow();
   app.on('activate', () => {
     if (BrowserWindow.getAllWindows().length === 0) createWindow();
@@ -40,3 +51,5 @@ void app.whenReady().then(() => {
 app.on('window-all-closed', () => {
   if (process.platform !== 'darwin') app.quit();
 });
+
+app.on('will-quit', () => trainer.stop());

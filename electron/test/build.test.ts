@@ -41,6 +41,11 @@ describe('electron-vite build', () => {
     expect(main).toMatch(/contextIsolation: true/);
     expect(main).toMatch(/sandbox: true/);
     expect(main).toMatch(/preload\/index\.cjs/);
+    // The trainer runs as a utility process started from main's folder, and windows get ports to it.
+    expect(main).toMatch(/utilityProcess\.fork\(/);
+    expect(main).toMatch(/["']trainer\.js["']/);
+    expect(main).toMatch(/MessageChannelMain/);
+    expect(preload).toMatch(/lab:port/);
   });
 
   test('the built trainer runs under child_process.fork and answers', async () => {

@@ -524,3 +524,37 @@ export async function connectFromLocation(
 ): Promise<LabClient> {
   return new LabClient(await webSocketTransport(labSocketUrl(location), WebSocketImpl));
 }
+
+/** The window message the desktop app's preload uses to hand over the trainer's port (electron/preload/api.ts). */
+const LAB_PORT_MESSAGE = 'lab:port';
+
+interface PortWindow {
+  addEventListener(type: 'message', listener: (event: { source: unknown; data: unknown; ports: readonly MessagePortLike[] }) => void): void;
+  removeEventListener(type: 'message', listener: (event: { source: unknown; data: unknown; ports: readonly MessagePortLike[] }) => void): void;
+}
+
+/**
+ * In the desktop app: asks main for a MessagePort to the trainer (`window.lab.connectTrainer`)
+ * and speaks the protocol over it. The port arrives as a window message from the preload.
+ */
+export function connectInElectron(win: PortWindow & { lab?: { connectTrainer(): void } }, timeoutMs = 10_000): Promise<LabClient> {
+  return new Promise((resolve, reject) => {
+    if (!win.lab) {
+      reject(new LabError('not in the desktop app: there is no window.lab; in a browser use connectFromLocation', 'no-bridge'));
+      return;
+    }
+    const timer = setTimeout(() => {
+      win.removeEventListener('message', onMessage);
+      reject(new LabError(`the trainer did not answer within ${timeoutMs / 1000} s`, 'timeout'));
+    }, timeoutMs);
+    const onMessage = (event: { source: unknown; data: unknown; ports: readonly MessagePortLike[] }) => {
+      const port = event.ports[0];
+      if (event.source !== win || (event.data as { type?: unknown } | null)?.type !== LAB_PORT_MESSAGE || !port) return;
+      clearTimeout(timer);
+      win.removeEventListener('message', onMessage);
+      resolve(new LabClient(portTransport(port)));
+    };
+    win.addEventListener('message', onMessage);
+    win.lab.connectTrainer();
+  });
+}

@@ -1,0 +1,57 @@
+// The desktop app's path, minus Electron: the renderer's client gets a MessagePort the way the
+// preload hands it over (a window message carrying the port) and talks to a real LabHost on
+// the other end; frames arrive as transferred ArrayBuffers.
+import { MessageChannel } from 'node:worker_threads';
+import { expect, test } from 'vitest';
+import { tempDir } from '../../../../datasets/test/fixtures';
+import { connectInElectron, type LabClient } from '../../../../renderer/src/lib/lab-client';
+import type { DecodedFrame } from '../../protocol/frames';
+import type { TrainerEvent } from '../../protocol/messages';
+import { portConnection } from '../connection';
+import { LabHost } from '../lab-host';
+
+type Listener = (event: { source: unknown; data: unknown; ports: readonly MessagePort[] }) => void;
+
+/** The page's window as far as connectInElectron uses it; `lab.connectTrainer` does what main + preload do. */
+function appWindow(host: LabHost) {
+  const listeners = new Set<Listener>();
+  const win = {
+    addEventListener: (_type: 'message', l: Listener) => listeners.add(l),
+    removeEventListener: (_type: 'message', l: Listener) => listeners.delete(l),
+    lab: {
+      connectTrainer: () => {
+        const { port1, port2 } = new MessageChannel();
+        host.addConnection(portConnection(port1 as never, 'port-test'));
+        setTimeout(() => listeners.forEach((l) => l({ source: {}, data: { type: 'lab:port' }, ports: [] }))); // someone else's message: ignored
+        setTimeout(() => listeners.forEach((l) => l({ source: win, data: { type: 'lab:port' }, ports: [port2 as unknown as MessagePort] })), 5);
+      },
+    },
+  };
+  return win;
+}
+
+test('over a MessagePort: status, a short run with a watched layer, frames, and the end state', async () => {
+  const host = new LabHost({ dataDir: await tempDir(), backend: 'cpu', prefetch: 0 });
+  const client: LabClient = await connectInElectron(appWindow(host) as never);
+  const welcome = await client.welcomed();
+  expect(welcome.pid).toBe(process.pid);
+  expect(await client.status()).toMatchObject({ state: null, viewers: 1 });
+
+  const frames: DecodedFrame[] = [];
+  const events: TrainerEvent[] = [];
+  client.on('frame', (f) => frames.push(f));
+  client.on('event', (e) => events.push(e));
+  await client.subscribe(['conv1.act']);
+  await client.start({ data: 'synthetic:6x6', model: 'tiny', inputSize: 16, batch: 4, epochs: 1, maxSteps: 4, optimizer: 'adam', lr: 0.001, activation: 'prelu', seed: 4 });
+  await host.idle();
+  await new Promise((r) => setTimeout(r, 50));
+  expect(frames.length).toBeGreaterThan(0);
+  expect(frames[0]!.header.layer).toBe('conv1.act');
+  expect(events.some((e) => e.type === 'state' && e.state === 'stopped')).toBe(true);
+  await expect(client.pause()).rejects.toThrow(/nothing to pause: no run is training/);
+  client.close();
+}, 60_000);
+
+test('connectInElectron says where it is when there is no bridge', async () => {
+  await expect(connectInElectron({ addEventListener() {}, removeEventListener() {} })).rejects.toThrow(/not in the desktop app/);
+});
