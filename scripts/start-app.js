@@ -1,6 +1,8 @@
 // `npm start`, after the build: open the desktop app. When Electron cannot start
 // (its binary is fetched on first run and needs the network; a Linux box may have
-// no display), say why in one line and point to what works without it.
+// no display), say why in one line and fall back to serve mode: the same UI in a
+// browser, on 127.0.0.1, at the URL `lab serve` prints (DESIGN.md, "Processes").
+// FACE_CNN_LAB_NO_SERVE=1 exits instead; FACE_CNN_LAB_PORT picks the port (0: any free one).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -11,29 +13,42 @@ const firstLine = (text) => String(text).split('\n').find((line) => line.trim() 
 
 function cannotStart(reason) {
   console.error(`Face CNN Lab: the desktop window cannot open: ${reason}.`);
-  console.error('The headless lab works without it: npm run lab -- --help (e.g. npm run lab -- data inspect synthetic).');
-  process.exit(1);
-}
-
-if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) {
-  cannotStart('there is no display (DISPLAY and WAYLAND_DISPLAY are unset)');
-}
-
-// Electron 42+ downloads its binary on first run; do that here, quietly, so a
-// failure is one line instead of the downloader's stack trace.
-const electronPackage = dirname(require.resolve('electron/package.json'));
-const pathFile = join(electronPackage, 'path.txt');
-const installed = existsSync(pathFile) && existsSync(join(electronPackage, 'dist', readFileSync(pathFile, 'utf8')));
-if (!installed && !process.env.ELECTRON_OVERRIDE_DIST_PATH) {
-  console.error("Downloading Electron's binary (first start only)...");
-  const download = spawnSync(process.execPath, [join(electronPackage, 'install.js')], { encoding: 'utf8' });
-  if (download.status !== 0) {
-    const cause = firstLine((download.stderr || download.stdout || '').split('\n').filter((line) => !/^\s+at /.test(line)).join('\n'));
-    cannotStart(`Electron's binary could not be downloaded (${cause}); it needs the network once`);
+  if (process.env.FACE_CNN_LAB_NO_SERVE === '1') {
+    console.error('The headless lab works without it: npm run lab -- --help (e.g. npm run lab -- data inspect synthetic).');
+    process.exit(1);
   }
+  console.error('Serving the lab to your browser instead (Ctrl+C stops; the headless lab: npm run lab -- --help).');
+  const root = join(dirname(new URL(import.meta.url).pathname), '..');
+  const serve = spawn(process.execPath, ['--import', 'tsx', join(root, 'electron/trainer/cli.ts'), 'serve', '--port', process.env.FACE_CNN_LAB_PORT ?? '7860'], { stdio: 'inherit', cwd: root });
+  // Ctrl+C reaches the child too (same process group); a signal sent to this process alone is
+  // passed on. Either way the child checkpoints any run and exits, and so do we.
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => serve.kill(signal));
+  serve.on('exit', (code) => process.exit(code ?? 1));
 }
-const electronPath = require('electron');
 
-const child = spawn(electronPath, ['.'], { stdio: 'inherit' });
-child.on('error', (error) => cannotStart(`Electron did not start (${firstLine(error.message)})`));
-child.on('exit', (code, signal) => process.exit(signal ? 1 : (code ?? 0)));
+function startElectron() {
+  if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) {
+    return cannotStart('there is no display (DISPLAY and WAYLAND_DISPLAY are unset)');
+  }
+
+  // Electron 42+ downloads its binary on first run; do that here, quietly, so a
+  // failure is one line instead of the downloader's stack trace.
+  const electronPackage = dirname(require.resolve('electron/package.json'));
+  const pathFile = join(electronPackage, 'path.txt');
+  const installed = existsSync(pathFile) && existsSync(join(electronPackage, 'dist', readFileSync(pathFile, 'utf8')));
+  if (!installed && !process.env.ELECTRON_OVERRIDE_DIST_PATH) {
+    console.error("Downloading Electron's binary (first start only)...");
+    const download = spawnSync(process.execPath, [join(electronPackage, 'install.js')], { encoding: 'utf8' });
+    if (download.status !== 0) {
+      const cause = firstLine((download.stderr || download.stdout || '').split('\n').filter((line) => !/^\s+at /.test(line)).join('\n'));
+      return cannotStart(`Electron's binary could not be downloaded (${cause}); it needs the network once`);
+    }
+  }
+  const electronPath = require('electron');
+
+  const child = spawn(electronPath, ['.'], { stdio: 'inherit' });
+  child.on('error', (error) => cannotStart(`Electron did not start (${firstLine(error.message)})`));
+  child.on('exit', (code, signal) => process.exit(signal ? 1 : (code ?? 0)));
+}
+
+startElectron();

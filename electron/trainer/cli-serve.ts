@@ -63,8 +63,10 @@ export function registerServeCommand(program: Command): void {
             .then(() => server.close())
             .finally(done);
         };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+        // `on`, not `once`: a second Ctrl+C (or one passed on by npm start) must not kill the
+        // process before the run's checkpoint is written.
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
       });
     });
 }
