@@ -7,6 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 const firstLine = (text) => String(text).split('\n').find((line) => line.trim() !== '')?.trim() ?? 'unknown reason';
@@ -18,7 +19,7 @@ function cannotStart(reason) {
     process.exit(1);
   }
   console.error('Serving the lab to your browser instead (Ctrl+C stops; the headless lab: npm run lab -- --help).');
-  const root = join(dirname(new URL(import.meta.url).pathname), '..');
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
   const serve = spawn(process.execPath, ['--import', 'tsx', join(root, 'electron/trainer/cli.ts'), 'serve', '--port', process.env.FACE_CNN_LAB_PORT ?? '7860'], { stdio: 'inherit', cwd: root });
   // Ctrl+C reaches the child too (same process group); a signal sent to this process alone is
   // passed on. Either way the child checkpoints any run and exits, and so do we.
@@ -46,9 +47,14 @@ function startElectron() {
   }
   const electronPath = require('electron');
 
+  const started = Date.now();
   const child = spawn(electronPath, ['.'], { stdio: 'inherit' });
   child.on('error', (error) => cannotStart(`Electron did not start (${firstLine(error.message)})`));
-  child.on('exit', (code, signal) => process.exit(signal ? 1 : (code ?? 0)));
+  child.on('exit', (code, signal) => {
+    // Exiting with an error within seconds is a failed start (a missing library, a broken display), not a user quitting.
+    if (code !== 0 && code !== null && Date.now() - started < 10_000) return cannotStart(`Electron exited at start with code ${code}`);
+    process.exit(signal ? 1 : (code ?? 0));
+  });
 }
 
 startElectron();

@@ -52,4 +52,9 @@ app.on('window-all-closed', () => {
   if (process.platform !== 'darwin') app.quit();
 });
 
-app.on('will-quit', () => trainer.stop());
+// Quitting waits for the trainer to checkpoint its run (the run stays resumable), then quits.
+app.on('will-quit', (event) => {
+  if (!trainer.running) return;
+  event.preventDefault();
+  void trainer.stop().finally(() => app.quit());
+});

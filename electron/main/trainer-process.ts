@@ -33,8 +33,22 @@ export class TrainerProcess {
     contents.postMessage('lab:port', null, [port2]);
   }
 
-  stop(): void {
-    this.child?.kill();
+  /**
+   * Asks the trainer to stop its run with a checkpoint and exit; kills it if it has not
+   * after `graceMs` (a step of a big model on a slow backend can take that long).
+   */
+  async stop(graceMs = 15_000): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    const exited = new Promise<void>((done) => child.once('exit', () => done()));
+    child.postMessage({ type: 'shutdown' });
+    const timer = setTimeout(() => child.kill(), graceMs);
+    await exited;
+    clearTimeout(timer);
     this.child = null;
+  }
+
+  get running(): boolean {
+    return this.child !== null;
   }
 }

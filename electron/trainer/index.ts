@@ -20,17 +20,28 @@ tf.enableProdMode();
 const host = new LabHost({ dataDir: labDataDir(), log: (line) => console.error(line) });
 const parentPort = (process as unknown as { parentPort?: ParentPortLike }).parentPort;
 
+/** Stops the run at the end of its step with a checkpoint (it stays resumable), then exits. */
+let shuttingDown = false;
+function shutDown(): void {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  void host.close().finally(() => process.exit(0));
+}
+process.on('SIGTERM', shutDown);
+process.on('SIGINT', shutDown);
+
 if (parentPort) {
   parentPort.on('message', ({ data, ports }) => {
     const type = (data as { type?: unknown } | null)?.type;
     const port = ports?.[0];
     if (type === 'connect' && port) host.addConnection(portConnection(port, undefined, { label: 'window port' }));
-    else parentPort.postMessage({ type: 'error', message: `the trainer's parent may only send {type: 'connect'} with a MessagePort, got ${String(type)}` });
+    else if (type === 'shutdown') shutDown();
+    else parentPort.postMessage({ type: 'error', message: `the trainer's parent may only send {type: 'connect'} with a MessagePort or {type: 'shutdown'}, got ${String(type)}` });
   });
   parentPort.postMessage({ type: 'ready', pid: process.pid });
 } else if (process.send) {
   host.addConnection(parentProcessConnection());
-  process.once('disconnect', () => void host.close().finally(() => process.exit(0)));
+  process.once('disconnect', shutDown);
 } else {
   console.error('The trainer is started by the app or by tests; for the command line use: npm run lab -- --help');
   process.exit(2);

@@ -52,7 +52,7 @@ interface LayerState {
 export class LayerStatsTracker {
   private readonly layers = new Map<string, LayerState>();
   private windowSteps: number;
-  private readonly threshold: number;
+  private threshold: number;
   /** The first step whose batch these counts include: before the window fills, "dead" means dead since then. */
   private firstStep: number | null = null;
 
@@ -78,6 +78,18 @@ export class LayerStatsTracker {
 
   set window(steps: number) {
     this.windowSteps = checkWindow(steps);
+    // A new window changes who counts as dead at once; that is not filters dying or reviving.
+    for (const state of this.layers.values()) state.previousDead = null;
+  }
+
+  get saturationThreshold(): number {
+    return this.threshold;
+  }
+
+  set saturationThreshold(fraction: number) {
+    if (!(fraction > 0 && fraction < 1)) throw new RangeError(`the saturation threshold is a fraction of the largest derivative, in (0, 1); got ${fraction}`);
+    this.threshold = fraction;
+    for (const state of this.layers.values()) state.previousDead = null;
   }
 
   get layerNames(): string[] {
@@ -128,9 +140,11 @@ export class LayerStatsTracker {
   private layerTensors(state: LayerState, step: number, c: Captured, tensors: StepTensors, parts: tf.Tensor[]): { filters: number; pieceRates: number; slopes: number } {
     const { unit, rule } = state;
     const nan = tf.scalar(NaN);
-    // Fast ops only (see dead-rules.ts): variance as E[y^2] - E[y]^2, fractions as means of step().
+    // Fast ops only (see dead-rules.ts); fractions as means of step(). The variance in two passes:
+    // E[y^2] - E[y]^2 cancels to 0 in float32 for a saturated sigmoid (std ~1e-5 around ~1).
     const mean = c.y.mean();
-    const variance = tf.relu(c.y.mul(c.y).mean().sub(mean.mul(mean)));
+    const centred = c.y.sub(mean);
+    const variance = centred.mul(centred).mean();
     const zeroFraction = tf.scalar(1).sub(tf.step(c.y.abs()).mean());
     // x == 0 exactly has measure zero for a conv's output: negative = not positive.
     const negativeFraction = tf.scalar(1).sub(tf.step(c.x).mean());
@@ -152,8 +166,10 @@ export class LayerStatsTracker {
       if (saturatedFraction) saturated = saturatedFraction;
       pieceRates = pieceWinRates ?? null;
       const previous = state.lastAlive ?? tf.fill(aliveAny.shape, -1);
-      // aliveAny is 0/1: lastAlive = alive ? step : previous.
-      const lastAlive = tf.keep(previous.add(aliveAny.mul(tf.scalar(step).sub(previous))));
+      // aliveAny is 0/1 (a NaN activation, which cpu's step() passes through, counts as not alive:
+      // one NaN must not mark a unit alive for ever): lastAlive = alive ? step : previous.
+      const alive = tf.where(tf.isNaN(aliveAny), tf.zerosLike(aliveAny), aliveAny);
+      const lastAlive = tf.keep(previous.add(alive.mul(tf.scalar(step).sub(previous))));
       if (state.lastAlive) state.lastAlive.dispose();
       state.lastAlive = lastAlive;
       const cutoff = this.cutoff(step);
@@ -210,6 +226,7 @@ export class LayerStatsTracker {
       activation,
       rule,
       filters: filterLast?.length ?? unit.channels,
+      filterSpace: rule === 'pieces' ? 'pieces' : 'output',
       units: n.unitCount,
       deadFilters: canDie ? deadIndices.length : null,
       ...(canDie ? {} : { negativeRegimeFilters: deadIndices.length }),
@@ -238,20 +255,29 @@ export class LayerStatsTracker {
     return [...this.layers.values()].flatMap((s) => (s.lastAlive ? [{ name: `probes/${s.unit.layer}/lastAlive`, tensor: s.lastAlive }] : []));
   }
 
-  /** The first step these counts include (saved beside `stateTensors`); null before any step. */
-  get firstObservedStep(): number | null {
-    return this.firstStep;
+  /** What a checkpoint keeps besides `stateTensors`: the first step counted and the died/revived counts. */
+  stateMeta(): { firstStep: number | null; counts: Record<string, { died: number; revived: number }> } {
+    const counts: Record<string, { died: number; revived: number }> = {};
+    for (const [layer, state] of this.layers) counts[layer] = { died: state.died, revived: state.revived };
+    return { firstStep: this.firstStep, counts };
   }
 
-  /** Restores what `stateTensors` saved (a resumed run keeps its "ever fired" counts). */
-  loadState(tensors: ReadonlyMap<string, tf.Tensor>, firstStep: number | null): void {
-    if (firstStep === null) return;
-    this.firstStep = firstStep;
+  /** Restores what `stateTensors` and `stateMeta` saved (a resumed run keeps its "ever fired" and died/revived counts). */
+  loadState(tensors: ReadonlyMap<string, tf.Tensor>, meta: unknown): void {
+    const saved = meta as Partial<ReturnType<LayerStatsTracker['stateMeta']>> | undefined;
+    if (typeof saved?.firstStep !== 'number') return; // a checkpoint from before the probes
+    this.firstStep = saved.firstStep;
     for (const state of this.layers.values()) {
-      const saved = tensors.get(`probes/${state.unit.layer}/lastAlive`);
-      if (!saved) continue;
-      state.lastAlive?.dispose();
-      state.lastAlive = tf.keep(saved.clone());
+      const lastAlive = tensors.get(`probes/${state.unit.layer}/lastAlive`);
+      if (lastAlive) {
+        state.lastAlive?.dispose();
+        state.lastAlive = tf.keep(lastAlive.clone());
+      }
+      const counts = saved.counts?.[state.unit.layer];
+      if (counts) {
+        state.died = counts.died;
+        state.revived = counts.revived;
+      }
     }
   }
 

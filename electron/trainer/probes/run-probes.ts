@@ -27,15 +27,32 @@ export interface ProbeOptions extends StatsOptions {
   readonly maxSide?: number;
 }
 
+/** One filter of one probe face at full resolution; `filter` counts the pre-activation's channels (maxout/MFM pieces) when `kind` is 'preactivation'. */
+export interface FullMapRequest {
+  readonly layer: string;
+  readonly filter: number;
+  /** Position in the probe list. */
+  readonly probe: number;
+  readonly kind?: 'activation' | 'preactivation';
+}
+
 /** What the viewers (all of them together) want to see. */
 export interface MapSubscription {
   readonly layers: ReadonlySet<string>;
   readonly preActivation: ReadonlySet<string>;
-  /** One filter of one probe face at full resolution. */
-  readonly fullMap: { readonly layer: string; readonly filter: number; readonly probe: number } | null;
+  readonly fullMaps: readonly FullMapRequest[];
 }
 
-export const NO_SUBSCRIPTION: MapSubscription = { layers: new Set(), preActivation: new Set(), fullMap: null };
+export const NO_SUBSCRIPTION: MapSubscription = { layers: new Set(), preActivation: new Set(), fullMaps: [] };
+
+/** The flow-control channel of a full-size map request (each viewer's request is its own channel). */
+export function fullChannel(request: FullMapRequest | null | undefined): string {
+  if (!request) return '';
+  return `full:${request.layer}:${request.kind ?? 'activation'}:${request.filter}:${request.probe}`;
+}
+
+/** Captures take at most about this share of the time (the interval stretches when a capture is slow). */
+export const MAX_CAPTURE_SHARE = 0.1;
 
 export class RunProbes {
   private readonly taps: LayerTaps;
@@ -47,7 +64,11 @@ export class RunProbes {
   private probeIndices: number[] = [];
   private probeXs: tf.Tensor4D | null = null;
   private lastCaptureAt = -Infinity;
+  private lastCaptureMs = 0;
   private captureRequested = false;
+  private readonly pendingWarnings: string[] = [];
+  private statsFailed = false;
+  private mapsFailed = false;
 
   constructor(
     private readonly built: BuiltModel,
@@ -97,31 +118,46 @@ export class RunProbes {
     const count = source.labels.length;
     for (const i of indices) if (!Number.isInteger(i) || i < 0 || i >= count) throw new RangeError(`probe image ${i} is not in the dataset (it has images 0..${count - 1})`);
     const iterator = batches(source, { indices: Int32Array.from(indices), batchSize: indices.length, inputSize, augment: false, shuffle: false, seed: 0, prefetch: 0 });
+    let xs: tf.Tensor4D | null = null;
     try {
       for await (const batch of iterator) {
-        this.probeXs?.dispose();
-        this.probeXs = tf.keep(batch.xs.clone());
+        xs = tf.keep(batch.xs.clone());
         batch.dispose();
         break;
       }
     } finally {
       await iterator.close();
     }
+    // Faces and their indices change together (a capture may run while the iterator closes).
+    this.probeXs?.dispose();
+    this.probeXs = xs;
     this.probeIndices = [...indices];
     this.captureRequested = true;
   }
 
-  subscribe(subscription: MapSubscription): void {
-    const known = new Set(this.built.activationLayers);
-    for (const layer of [...subscription.layers, ...subscription.preActivation, ...(subscription.fullMap ? [subscription.fullMap.layer] : [])]) {
-      if (!known.has(layer)) throw new RangeError(`no activation layer "${layer}"; this model's are ${this.built.activationLayers.join(', ')}`);
+  hasLayer(layer: string): boolean {
+    return this.built.activationLayers.includes(layer);
+  }
+
+  /** Why this subscription cannot be served by this run (an unknown layer, filter or probe), or null. */
+  subscriptionProblem(subscription: MapSubscription): string | null {
+    const layers = this.built.activationLayers;
+    for (const layer of [...subscription.layers, ...subscription.preActivation, ...subscription.fullMaps.map((f) => f.layer)]) {
+      if (!layers.includes(layer)) return `no activation layer "${layer}"; this model's are ${layers.join(', ')}`;
     }
-    const full = subscription.fullMap;
-    if (full) {
+    for (const full of subscription.fullMaps) {
       const unit = this.built.units.find((u) => u.layer === full.layer);
-      if (unit && full.filter >= unit.preActivationChannels) throw new RangeError(`${full.layer} has ${unit.channels} filters; there is no filter ${full.filter}`);
-      if (full.probe >= Math.max(1, this.probeIndices.length)) throw new RangeError(`there are ${this.probeIndices.length} probe faces; there is no probe ${full.probe}`);
+      const pre = full.kind === 'preactivation';
+      const count = unit ? (pre ? unit.preActivationChannels : unit.channels) : 0;
+      if (full.filter >= count) return `${full.layer} has ${count} ${pre ? 'pre-activation channels' : 'filters'}; there is no ${full.filter}`;
+      if (full.probe >= this.probeIndices.length) return `there are ${this.probeIndices.length} probe faces; there is no probe ${full.probe}`;
     }
+    return null;
+  }
+
+  subscribe(subscription: MapSubscription): void {
+    const problem = this.subscriptionProblem(subscription);
+    if (problem) throw new RangeError(problem);
     this.subscription = subscription;
     this.captureRequested = true; // a new viewer should not wait a whole interval
   }
@@ -138,7 +174,7 @@ export class RunProbes {
 
   get watching(): boolean {
     const s = this.subscription;
-    return s.layers.size > 0 || s.preActivation.size > 0 || s.fullMap !== null;
+    return !this.mapsFailed && (s.layers.size > 0 || s.preActivation.size > 0 || s.fullMaps.length > 0);
   }
 
   /**
@@ -146,9 +182,9 @@ export class RunProbes {
    * `endStep` afterwards, whatever happened. `stats()` then holds the step's numbers.
    */
   observeStep(step: number): (StepObserver & { stats(): LayerStats[] }) | undefined {
-    if (!this.statsOn) return undefined;
+    if (!this.statsOn || this.statsFailed) return undefined;
     this.taps.arm(this.built.activationLayers, { gradients: true });
-    const kept = new Map<string, tf.Tensor>();
+    const kept = this.keptWeights;
     let stats: LayerStats[] = [];
     const kernels = this.built.units.map((u) => `${u.linear}/kernel`);
     const weightOf = modelWeights(this.built.model);
@@ -160,42 +196,54 @@ export class RunProbes {
         }
       },
       afterUpdate: (gradients) => {
+        // The update has been applied: a failure here must not fail the run. The numbers stop, the run goes on.
         try {
           stats = this.tracker.update(step, (l) => this.taps.get(l), {
             gradientOf: (l) => this.taps.gradientOf(l),
             gradientOfWeight: (n) => gradients.get(n),
             weightBefore: (n) => kept.get(n),
           });
-        } finally {
-          for (const t of kept.values()) t.dispose();
-          kept.clear();
+        } catch (error) {
+          this.statsFailed = true;
+          this.pendingWarnings.push(`dead-neuron statistics stopped at step ${step} (${(error as Error).message}); training goes on. Please report this.`);
         }
       },
       stats: () => stats,
     };
   }
 
-  /** Frees what a step's taps captured (call after every step, also a failed one). */
+  private readonly keptWeights = new Map<string, tf.Tensor>();
+
+  /** Frees what a step's taps captured and the weights kept for it (call after every step, also a failed one). */
   endStep(): void {
     this.taps.disarm();
     this.taps.disposeCaptured();
+    for (const t of this.keptWeights.values()) t.dispose();
+    this.keptWeights.clear();
+  }
+
+  /** Problems the probes met (they switch themselves off rather than fail the run). */
+  takeWarnings(): string[] {
+    return this.pendingWarnings.splice(0);
   }
 
   /** The maps the viewers want, when the interval has passed or a capture was asked for; else []. */
   framesIfDue(step: number, now = performance.now()): ArrayBuffer[] {
     if (!this.watching || this.probeXs === null) return [];
-    if (!this.captureRequested && now - this.lastCaptureAt < this.interval) return [];
-    return this.captureFrames(step, now);
+    // The interval stretches when captures are slow, so they never take much more than MAX_CAPTURE_SHARE of the time.
+    const wait = Math.max(this.interval, this.lastCaptureMs * (1 / MAX_CAPTURE_SHARE - 1));
+    if (!this.captureRequested && now - this.lastCaptureAt < wait) return [];
+    return this.captureFrames(step);
   }
 
   /** Runs the probe faces through the current weights (inference mode) and encodes the watched layers. */
-  captureFrames(step: number, now = performance.now()): ArrayBuffer[] {
+  captureFrames(step: number): ArrayBuffer[] {
+    const started = performance.now();
     this.captureRequested = false;
-    this.lastCaptureAt = now;
     const xs = this.probeXs;
-    const { layers, preActivation, fullMap } = this.subscription;
+    const { layers, preActivation, fullMaps } = this.subscription;
     if (xs === null || !this.watching) return [];
-    const wanted = new Set([...layers, ...preActivation, ...(fullMap ? [fullMap.layer] : [])]);
+    const wanted = new Set([...layers, ...preActivation, ...fullMaps.map((f) => f.layer)]);
     this.taps.arm(wanted, { gradients: false });
     try {
       tf.tidy(() => {
@@ -211,20 +259,24 @@ export class RunProbes {
         const c = this.taps.get(layer);
         if (c) frames.push(encodeActivationFrame(c.x, { ...common, layer, kind: 'preactivation', channel: frameChannel(layer, 'preactivation') }));
       }
-      if (fullMap) {
-        const c = this.taps.get(fullMap.layer);
-        const unit = this.built.units.find((u) => u.layer === fullMap.layer);
-        // A filter number past the output's channels names a pre-activation piece (maxout/MFM).
-        const pre = unit !== undefined && fullMap.filter >= unit.channels;
-        if (c && fullMap.probe < this.probeIndices.length)
-          frames.push(
-            encodeActivationFrame(pre ? c.x : c.y, { ...common, maxSide: 0, layer: fullMap.layer, kind: pre ? 'preactivation' : 'activation', channel: 'full', filter: fullMap.filter, probe: fullMap.probe }),
-          );
+      for (const full of fullMaps) {
+        const c = this.taps.get(full.layer);
+        const kind = full.kind ?? 'activation';
+        const maps = kind === 'preactivation' ? c?.x : c?.y;
+        if (maps && full.probe < this.probeIndices.length && full.filter < (maps.shape.at(-1) ?? 0))
+          frames.push(encodeActivationFrame(maps, { ...common, maxSide: 0, layer: full.layer, kind, channel: fullChannel(full), filter: full.filter, probe: full.probe }));
       }
       return frames;
+    } catch (error) {
+      // Maps are for watching; a failure to make them must not fail the run.
+      this.mapsFailed = true;
+      this.pendingWarnings.push(`activation maps stopped at step ${step} (${(error as Error).message}); training goes on. Please report this.`);
+      return [];
     } finally {
       this.taps.disarm();
       this.taps.disposeCaptured();
+      this.lastCaptureAt = performance.now();
+      this.lastCaptureMs = this.lastCaptureAt - started;
     }
   }
 

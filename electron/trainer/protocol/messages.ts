@@ -51,7 +51,13 @@ export const subscriptionSchema = z.strictObject({
   preActivation: layerListSchema.default([]),
   /** One filter at full resolution for one probe; `probe` is a position in the current probe list (0-based). */
   fullMap: z
-    .strictObject({ layer: layerNameSchema, filter: int().min(0), probe: int().min(0) })
+    .strictObject({
+      layer: layerNameSchema,
+      /** An output channel, or with kind 'preactivation' a pre-activation channel (a maxout/MFM piece: see LayerStats.filterSpace). */
+      filter: int().min(0),
+      probe: int().min(0),
+      kind: z.enum(['activation', 'preactivation']).default('activation'),
+    })
     .nullable()
     .default(null),
 });
@@ -88,6 +94,8 @@ export const commandSchema = z.discriminatedUnion('name', [
   noFields('probeNow'),
   /** Rolling window (steps) over which dead units and filters are counted. */
   z.strictObject({ name: z.literal('setStatsWindow'), steps: int().min(1).max(10_000) }),
+  /** A sigmoid/tanh/smooth unit is saturated when its derivative is under this fraction of its maximum (default 0.01). */
+  z.strictObject({ name: z.literal('setSaturationThreshold'), fraction: z.number().gt(0).lt(1) }),
   /** The stored record of one run. */
   z.strictObject({ name: z.literal('getRun'), runId: runIdSchema }),
   /** The runs on disk. */
@@ -211,6 +219,8 @@ export const layerStatsSchema = z.object({
   activation: z.string(),
   rule: deadRuleSchema,
   filters: int(),
+  /** 'pieces' (maxout, MFM): filters, units and deadFilterIndices count the pre-activation's channels (k per output channel; piece i of output c is channel i*C + c). */
+  filterSpace: z.enum(['output', 'pieces']),
   units: int(),
   deadFilters: int().nullable(),
   deadUnits: int().nullable(),
@@ -329,6 +339,7 @@ export interface CommandResult {
   setProbeRate: { intervalMs: number };
   probeNow: null;
   setStatsWindow: { steps: number };
+  setSaturationThreshold: { fraction: number };
   getRun: unknown;
   listRuns: unknown[];
   status: RunStatus;

@@ -23,7 +23,7 @@ import {
 import { listRuns, openRun } from '../runs/run-store';
 import type { TrainConfigInput } from '../training/config';
 import { TrainingSession, type RunOutcome, type TrainEvent } from '../training/session';
-import type { MapSubscription } from '../probes/run-probes';
+import { fullChannel, type MapSubscription } from '../probes/run-probes';
 import { LAB_VERSION } from '../version';
 import { isInvalidMessage, type Connection } from './connection';
 
@@ -66,11 +66,14 @@ class CommandError extends Error {
 export class LabHost {
   private readonly viewers = new Map<string, Viewer>();
   private session: TrainingSession | null = null;
+  /** Set from the moment a start or resume is accepted until its session exists: a second one is refused meanwhile. */
+  private starting = false;
   private training: Promise<RunOutcome | undefined> | null = null;
   private status: RunStatus = { state: null, runId: null, step: null, totalSteps: null };
   /** Settings a viewer chose that outlive one run. */
   private probeIntervalMs: number | undefined;
   private statsWindow: number | undefined;
+  private saturationThreshold: number | undefined;
   private probeImages: number[] | null = null;
   /** Events a viewer that connects mid-run needs to catch up (the last of each kind). */
   private readonly latest = new Map<string, TrainerEvent>();
@@ -134,30 +137,26 @@ export class LabHost {
   private async run(viewer: Viewer, command: Command): Promise<unknown> {
     switch (command.name) {
       case 'start':
-        return this.start(() => TrainingSession.start(command.config as TrainConfigInput, this.sessionOptions()));
+        return this.start(() => TrainingSession.start(command.config as TrainConfigInput, { ...this.sessionOptions(), ...this.eventsOf() }));
       case 'resumeRun':
-        return this.start(() => TrainingSession.resume(command.runId, { ...this.sessionOptions(), overrides: command.overrides ?? {} }));
+        return this.start(() => TrainingSession.resume(command.runId, { ...this.sessionOptions(), ...this.eventsOf(), overrides: command.overrides ?? {} }));
       case 'pause':
         this.needSession('pause').pause();
-        return this.status;
+        return { ...this.status, state: 'paused' };
       case 'resume':
         this.needSession('resume').resume();
-        return this.status;
+        return { ...this.status, state: 'running' };
       case 'stop':
         this.needSession('stop').stop();
         await this.training;
         return this.status;
       case 'subscribe': {
         const { name: _name, ...subscription } = command;
-        const previous = viewer.subscription;
+        // This viewer's request alone is checked: another viewer's stale request must not make it fail.
+        const problem = this.session?.probes.subscriptionProblem(toMapSubscription(subscription));
+        if (problem) throw new CommandError(problem, 'bad-subscription');
         viewer.subscription = subscription;
-        try {
-          this.updateSubscriptions();
-        } catch (error) {
-          viewer.subscription = previous;
-          this.updateSubscriptions();
-          throw new CommandError((error as Error).message, 'unknown-layer');
-        }
+        this.updateSubscriptions();
         return subscription;
       }
       case 'setProbes': {
@@ -169,6 +168,7 @@ export class LabHost {
           } catch (error) {
             throw new CommandError((error as Error).message, 'bad-probe');
           }
+          this.updateSubscriptions(); // full-size requests for probes that are gone are dropped
         }
         return this.latest.get('probes') ?? { images: command.images ?? [], labels: [], intervalMs: this.probeIntervalMs };
       }
@@ -183,6 +183,10 @@ export class LabHost {
         this.statsWindow = command.steps;
         if (this.session) this.session.probes.tracker.window = command.steps;
         return { steps: command.steps };
+      case 'setSaturationThreshold':
+        this.saturationThreshold = command.fraction;
+        if (this.session) this.session.probes.tracker.saturationThreshold = command.fraction;
+        return { fraction: command.fraction };
       case 'getRun': {
         const run = await openRun(this.options.dataDir, command.runId);
         const { rows, warnings } = await run.readMetrics();
@@ -207,15 +211,36 @@ export class LabHost {
       dataDir: this.options.dataDir,
       ...(this.options.backend ? { backend: this.options.backend } : {}),
       prefetch: this.options.prefetch ?? 2,
-      probes: { ...(this.probeIntervalMs ? { intervalMs: this.probeIntervalMs } : {}), ...(this.statsWindow ? { window: this.statsWindow } : {}) },
-      onEvent: (event: TrainEvent) => this.broadcast(event),
+      probes: {
+        ...(this.probeIntervalMs ? { intervalMs: this.probeIntervalMs } : {}),
+        ...(this.statsWindow ? { window: this.statsWindow } : {}),
+        ...(this.saturationThreshold ? { saturationThreshold: this.saturationThreshold } : {}),
+      },
+    };
+  }
+
+  /** Events of one session, labelled with that session's run (not whatever the host runs later). */
+  private eventsOf(): { onEvent: (event: TrainEvent) => void } {
+    let runId: string | null = null;
+    return {
+      onEvent: (event) => {
+        if (event.type === 'started') runId = event.runId;
+        this.broadcast(event, runId);
+      },
     };
   }
 
   private async start(open: () => Promise<TrainingSession>): Promise<{ runId: string }> {
     if (this.session) throw new CommandError(`run ${this.session.run.id} is training: stop it before starting another`, 'busy');
+    if (this.starting) throw new CommandError('a run is starting: wait for it, then stop it before starting another', 'busy');
+    this.starting = true;
+    let session: TrainingSession;
+    try {
+      session = await open();
+    } finally {
+      this.starting = false;
+    }
     this.latest.clear();
-    const session = await open();
     this.session = session;
     this.status = { state: 'running', runId: session.run.id, step: null, totalSteps: session.totalSteps };
     try {
@@ -225,7 +250,7 @@ export class LabHost {
       // Probe faces or layers from the previous run that this one does not have: fall back to the defaults.
       this.probeImages = null;
       for (const viewer of this.viewers.values()) viewer.subscription = EMPTY_SUBSCRIPTION;
-      this.broadcast({ type: 'warning', message: `the previous probe settings do not fit this run (${(error as Error).message}); using the defaults` });
+      this.broadcast({ type: 'warning', message: `the previous probe faces do not fit this run (${(error as Error).message}); using the defaults` }, session.run.id);
       await session.setProbeImages(null);
     }
     this.training = session
@@ -241,20 +266,28 @@ export class LabHost {
     return { runId: session.run.id };
   }
 
-  /** The union of every viewer's subscription goes to the session: nothing is captured for layers nobody watches. */
+  /**
+   * The union of every viewer's subscription goes to the session: nothing is captured for
+   * layers nobody watches. Requests that no longer fit the run (a layer it does not have, a
+   * probe that was removed) are left out rather than failing everyone's.
+   */
   private updateSubscriptions(): void {
+    const session = this.session;
+    if (!session) return;
     const layers = new Set<string>();
     const preActivation = new Set<string>();
-    let fullMap: MapSubscription['fullMap'] = null;
+    const fullMaps: NonNullable<MapSubscription['fullMaps']>[number][] = [];
     for (const { subscription } of this.viewers.values()) {
-      for (const l of subscription.layers) layers.add(l);
-      for (const l of subscription.preActivation) preActivation.add(l);
-      fullMap ??= subscription.fullMap; // one full-size map at a time: the first viewer's
+      const fits = (layer: string) => session.probes.hasLayer(layer);
+      for (const l of subscription.layers) if (fits(l)) layers.add(l);
+      for (const l of subscription.preActivation) if (fits(l)) preActivation.add(l);
+      const full = subscription.fullMap;
+      if (full && !session.probes.subscriptionProblem({ layers: new Set(), preActivation: new Set(), fullMaps: [full] })) fullMaps.push(full);
     }
-    this.session?.subscribe({ layers, preActivation, fullMap });
+    session.subscribe({ layers, preActivation, fullMaps });
   }
 
-  private broadcast(event: TrainEvent): void {
+  private broadcast(event: TrainEvent, runId: string | null): void {
     switch (event.type) {
       case 'progress': {
         const { type: _type, ...item } = event;
@@ -271,7 +304,7 @@ export class LabHost {
         for (const frame of event.frames) this.sendFrame(frame);
         return;
       default: {
-        const out = toProtocolEvent(event, this.status.runId);
+        const out = toProtocolEvent(event, runId);
         if (event.type === 'started') this.status = { state: 'running', runId: event.runId, step: event.step, totalSteps: event.totalSteps };
         if (event.type === 'state') this.status = { ...this.status, state: event.state };
         if (out.type !== 'warning' && out.type !== 'checkpoint') this.latest.set(out.type, out);
@@ -284,7 +317,7 @@ export class LabHost {
   private sendFrame(frame: ArrayBuffer): void {
     const { header } = readFrameHeader(frame);
     const wanting = [...this.viewers.values()].filter(({ subscription: s }) => {
-      if (header.channel === 'full') return s.fullMap !== null && s.fullMap.layer === header.layer && s.fullMap.filter === header.filterOffset;
+      if (header.channel.startsWith('full')) return header.channel === fullChannel(s.fullMap);
       return header.kind === 'activation' ? s.layers.includes(header.layer) : s.preActivation.includes(header.layer);
     });
     wanting.forEach((viewer, i) => this.stream(viewer, header.channel, { kind: 'binary', frame: i === wanting.length - 1 ? frame : frame.slice(0) }));
@@ -309,6 +342,11 @@ export class LabHost {
     slot.awaiting = next !== null;
     if (next) send(viewer.connection, next);
   }
+}
+
+/** A viewer's full-size map request as the session understands it. */
+function toMapSubscription(s: Subscription): MapSubscription {
+  return { layers: new Set(s.layers), preActivation: new Set(s.preActivation), fullMaps: s.fullMap ? [s.fullMap] : [] };
 }
 
 function send(connection: Connection, item: Streamed): void {

@@ -11,7 +11,7 @@
 // - the page gets a strict CSP, so a bug that injects markup cannot load or send anything elsewhere.
 // Opening it wider (`--host 0.0.0.0`) is the caller's explicit choice; isLoopback() lets the CLI warn.
 
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream, type Stats } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -57,7 +57,9 @@ export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 export const MAX_INCOMING_MESSAGE_BYTES = 1024 * 1024;
 export const CLOSE_TOO_SLOW = 4008;
 export const TOO_SLOW_REASON = 'client too slow: it stopped reading';
-export const TOKEN_COOKIE = 'lab_token';
+/** Prefix of the asset cookie's name; the port follows, since browsers share cookies across a host's ports. */
+export const TOKEN_COOKIE = 'lab_assets';
+export const CLOSE_WRONG_TOKEN = 4401;
 const DEFAULT_PING_INTERVAL_MS = 30_000;
 // After closing a too-slow socket, its close frame waits behind the unread data; ws would hold all of it for 30 s.
 const TOO_SLOW_TERMINATE_AFTER_MS = 5_000;
@@ -281,16 +283,16 @@ export async function startServeServer(options: ServeServerOptions): Promise<Ser
     const { rawPath, query } = splitTarget(req.url ?? '/');
     const queryToken = query.get('token');
     const fromQuery = tokenMatches(queryToken, token);
-    if (!fromQuery && !tokenMatches(cookieValue(req.headers.cookie, TOKEN_COOKIE), token)) {
+    const isRoot = rawPath === '/' || rawPath === '/index.html';
+    // The page itself needs the token in its URL; its own requests (/assets/x.js) carry no query, so a cookie
+    // authorizes those. The cookie is not the token: browsers send a host's cookies to every port on it (another
+    // local server would receive it), so it holds a value derived from the token that opens static files only.
+    const cookieName = `${TOKEN_COOKIE}_${port}`;
+    const assetKey = createHmac('sha256', token).update('static files').digest('base64url');
+    if (!fromQuery && (isRoot || !tokenMatches(cookieValue(req.headers.cookie, cookieName), assetKey))) {
       return sendText(res, 403, 'Forbidden: open the URL printed by `lab serve` (it carries the access token).\n');
     }
-
-    const isRoot = rawPath === '/' || rawPath === '/index.html';
-    if (isRoot && fromQuery) {
-      // The page's own requests (/assets/x.js) carry no query: the cookie authorizes them. HttpOnly keeps it from
-      // scripts; SameSite=Strict keeps other sites' pages from using it. The WebSocket still needs the query token.
-      res.setHeader('Set-Cookie', `${TOKEN_COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`);
-    }
+    if (isRoot) res.setHeader('Set-Cookie', `${cookieName}=${assetKey}; HttpOnly; SameSite=Strict; Path=/`);
 
     const file = await resolveStatic(rawPath === '/' ? '/index.html' : rawPath);
     if (file === null) {
@@ -361,12 +363,17 @@ export async function startServeServer(options: ServeServerOptions): Promise<Ser
     const { rawPath, query } = splitTarget(req.url ?? '/');
     if (rawPath !== '/ws') return refuseUpgrade(socket, 404, 'Not Found', 'WebSocket only at /ws');
     if (!hostAllowed(req)) return refuseUpgrade(socket, 403, 'Forbidden', 'unexpected Host header');
-    if (!tokenMatches(query.get('token'), token)) return refuseUpgrade(socket, 401, 'Unauthorized', 'missing or wrong token');
     // Browsers always send Origin on a WebSocket handshake and a page cannot forge it, so a foreign Origin is another
     // site's page trying to use the user's token-less browser (or a leaked token). A missing Origin is a non-browser
     // client (a script, the tests, the trainer's own CLI): it cannot be a hostile page, and the token guards it.
     const origin = req.headers.origin;
     if (origin !== undefined && !originAllowed(origin)) return refuseUpgrade(socket, 403, 'Forbidden', 'Origin not allowed');
+    if (!tokenMatches(query.get('token'), token)) {
+      // A wrong token from an allowed origin (the lab's own page with a stale URL): accept the handshake only to close
+      // it at once with a reason, since a browser shows a refused handshake as a bare 1006. Nothing is read or sent.
+      wss.handleUpgrade(req, socket, head, (ws) => ws.close(CLOSE_WRONG_TOKEN, 'wrong or missing token: open the URL lab serve printed'));
+      return;
+    }
 
     wss.handleUpgrade(req, socket, head, (ws) => {
       const remote = req.socket as Socket;

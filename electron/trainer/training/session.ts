@@ -209,7 +209,7 @@ export class TrainingSession {
           const sums = loaded.meta['epochSums'] as EpochSums | undefined;
           if (sums) session.sums = { ...sums };
           session.lastCheckpointStep = loaded.step;
-          session.probes.tracker.loadState(loaded.tensors, typeof loaded.meta['probesFirstStep'] === 'number' ? loaded.meta['probesFirstStep'] : null);
+          session.probes.tracker.loadState(loaded.tensors, loaded.meta['probes']);
         } finally {
           for (const t of loaded.tensors.values()) t.dispose();
         }
@@ -255,6 +255,7 @@ export class TrainingSession {
     const chosen = images ?? defaultProbeImages(dataset.imageIdentity, split.test.length > 0 ? split.test : split.train);
     await this.probes.setProbeImages(source, chosen, this.config.inputSize);
     this.emitProbes();
+    this.wake?.(); // paused: the new faces' maps now
   }
 
   setProbeInterval(ms: number): void {
@@ -391,6 +392,7 @@ export class TrainingSession {
   }
 
   private async reportLayers(layers: LayerStats[]): Promise<void> {
+    for (const message of this.probes.takeWarnings()) this.emit({ type: 'warning', message });
     if (layers.length === 0) return;
     const { step, epoch } = this.position;
     const window = this.probes.tracker.window;
@@ -401,8 +403,9 @@ export class TrainingSession {
   }
 
   private emitFrames(now?: number): void {
-    const frames = now === undefined ? this.probes.framesIfDue(this.position.step) : this.probes.captureFrames(this.position.step, now);
+    const frames = now === undefined ? this.probes.framesIfDue(this.position.step) : this.probes.captureFrames(this.position.step);
     if (frames.length > 0) this.emit({ type: 'frames', step: this.position.step, frames });
+    for (const message of this.probes.takeWarnings()) this.emit({ type: 'warning', message });
   }
 
   private async endEpoch(numClasses: number): Promise<void> {
@@ -481,7 +484,7 @@ export class TrainingSession {
     const { file } = await this.run.saveCheckpoint({
       step: this.position.step,
       epoch: this.position.epoch,
-      meta: { batch: this.position.batch, optimizerUpdates: this.prepared.optimizer.updateCount, seed: this.config.seed, epochSums: { ...this.sums }, probesFirstStep: this.probes.tracker.firstObservedStep },
+      meta: { batch: this.position.batch, optimizerUpdates: this.prepared.optimizer.updateCount, seed: this.config.seed, epochSums: { ...this.sums }, probes: this.probes.tracker.stateMeta() },
       tensors,
     });
     this.lastCheckpointStep = this.position.step;

@@ -66,10 +66,14 @@ describe('dead rules', () => {
     expect(alive).toEqual([0, 0, 1, 1]);
   });
 
-  it('uses the 1% threshold for tanh exactly: alive just inside, saturated just outside', () => {
+  it('uses the 1% threshold for tanh: alive just inside, saturated just outside, in the tracker as set', () => {
     // tanh'(x) = 1 - tanh(x)^2 = 0.01 at x = atanh(sqrt(0.99)) = 2.9932.
-    const x = tf.tensor1d([2.99, 3.0]);
-    expect(aliveUnits({ name: 'tanh' }, x, tf.tanh(x)).arraySync()).toEqual([1, 0]);
+    const x = tf.tensor4d([2.99, 3.0], [1, 1, 1, 2]);
+    const t = tracker(unitOf({ name: 'tanh' }, 2));
+    expect(step(t, 1, x, tf.tanh(x))).toMatchObject({ deadFilterIndices: [1], saturatedFraction: 0.5 });
+    t.saturationThreshold = 0.005; // tanh'(3.0) = 0.0099: alive at half a percent
+    expect(step(t, 2, x, tf.tanh(x))).toMatchObject({ deadFilterIndices: [], saturatedFraction: 0 });
+    t.dispose();
   });
 });
 
@@ -146,6 +150,19 @@ describe('ReLU layers', () => {
 });
 
 describe('sigmoid and tanh layers', () => {
+  it('a nearly saturated sigmoid still has its tiny std (not cancelled to 0)', () => {
+    const rng = new Rng(11);
+    const x = preActivations(rng, [8, 4, 4, 2], [9, 9]).mul(1); // ~N(9, 1): sigmoid ~ 0.9999
+    const y = tf.sigmoid(x);
+    const values = [...y.dataSync()].map(Number);
+    const mean = values.reduce((a, b) => a + b, 0) / values.length;
+    const std = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length);
+    const stats = step(tracker(unitOf({ name: 'sigmoid' }, 2)), 1, x, y);
+    expect(std).toBeGreaterThan(0);
+    expect(stats.std).toBeGreaterThan(0.5 * std);
+    expect(stats.std).toBeLessThan(2 * std);
+  });
+
   it('a sigmoid fed +-20 is fully saturated: every unit dead, the saturated fraction 1', () => {
     const t = tracker(unitOf({ name: 'sigmoid' }, 2));
     const x = tf.tensor4d([20, -20, -20, 20, 20, 20, -20, -20], [2, 2, 1, 2]);

@@ -18,7 +18,7 @@ describe('probes in a training session', () => {
     const events: TrainEvent[] = [];
     const session = await TrainingSession.start({ ...SMALL, maxSteps: 12 }, { dataDir, backend: 'cpu', prefetch: 0, probes: { recordEvery: 5, intervalMs: 50 }, onEvent: (e) => events.push(e) });
     try {
-      session.subscribe({ layers: new Set(['conv1.act']), preActivation: new Set(['group1.b.act']), fullMap: { layer: 'conv1.act', filter: 1, probe: 0 } });
+      session.subscribe({ layers: new Set(['conv1.act']), preActivation: new Set(['group1.b.act']), fullMaps: [{ layer: 'conv1.act', filter: 1, probe: 0 }] });
       const outcome = await session.train();
       expect(outcome.state).toBe('stopped');
     } finally {
@@ -47,12 +47,12 @@ describe('probes in a training session', () => {
     const frames = (events.filter((e) => e.type === 'frames') as Of<'frames'>[]).flatMap((e) => e.frames.map((f) => decodeFrame(f)));
     expect(frames.length).toBeGreaterThan(0);
     const channels = new Set(frames.map((f) => f.header.channel));
-    expect(channels).toEqual(new Set(['frame:conv1.act', 'frame:group1.b.act:pre', 'full']));
+    expect(channels).toEqual(new Set(['frame:conv1.act', 'frame:group1.b.act:pre', 'full:conv1.act:activation:1:0']));
     const conv1 = frames.find((f) => f.header.channel === 'frame:conv1.act')!;
     expect(conv1.header).toMatchObject({ kind: 'activation', layer: 'conv1.act', probes: probes.images, height: 16, width: 16, trueHeight: 16 });
     const pre = frames.find((f) => f.header.kind === 'preactivation')!;
     expect(pre.header.channels).toBe(2 * layersEvent.layers[2]!.channels); // MFM: twice the output's channels
-    const full = frames.find((f) => f.header.channel === 'full')!;
+    const full = frames.find((f) => f.header.channel.startsWith('full:'))!;
     expect(full.header).toMatchObject({ channels: 1, filterOffset: 1, probes: [probes.images[0]] });
     // Maps are not blank: each uses the uint8 range between its own min and max.
     const map = conv1.map(0, 0);
@@ -98,7 +98,78 @@ describe('probes in a training session', () => {
     }
     const after = (resumed.filter((e) => e.type === 'layerStats') as Of<'layerStats'>[])[0]!;
     expect(after.step).toBe(11);
+    // Died/revived counts carry on from the checkpoint (step 10), not from zero.
+    for (const [i, layer] of after.layers.entries()) expect(layer.died).toBeGreaterThanOrEqual(before.layers[i]!.died);
     // Units that never fired in 10 steps cannot have more never-fired units after the 11th.
     for (const [i, layer] of after.layers.entries()) expect(layer.neverFiredUnits!).toBeLessThanOrEqual(before.layers[i]!.neverFiredUnits!);
   }, 120_000);
+});
+
+describe('probes never change or break training', () => {
+  const weightsOf = (session: TrainingSession) => session.built.model.weights.map((w) => Array.from(w.read().dataSync()));
+
+  async function run(config: TrainConfigInput, probesOn: boolean) {
+    const losses: number[] = [];
+    const session = await TrainingSession.start(config, {
+      dataDir: await tempDir(),
+      backend: 'cpu',
+      prefetch: 0,
+      probes: { stats: probesOn, intervalMs: 50 },
+      onEvent: (e) => {
+        if (e.type === 'progress') losses.push(e.loss);
+      },
+    });
+    try {
+      if (probesOn) session.subscribe({ layers: new Set(session.built.activationLayers), preActivation: new Set(session.built.activationLayers), fullMaps: [{ layer: 'conv1.act', filter: 0, probe: 1 }] });
+      await session.train();
+      return { losses, weights: weightsOf(session) };
+    } finally {
+      session.dispose();
+    }
+  }
+
+  for (const activation of ['rrelu', 'mfm:3/2', 'sigmoid']) {
+    test(`${activation}: the same losses and weights, to the bit, with every probe on as with none`, async () => {
+      const config = { ...SMALL, activation, maxSteps: 6 };
+      const off = await run(config, false);
+      const on = await run(config, true);
+      expect(on.losses).toEqual(off.losses);
+      expect(on.weights).toEqual(off.weights);
+    }, 120_000);
+  }
+
+  test('a failure inside the statistics becomes a warning; the run goes on to its end', async () => {
+    const events: TrainEvent[] = [];
+    const session = await TrainingSession.start({ ...SMALL, maxSteps: 5 }, { dataDir: await tempDir(), backend: 'cpu', prefetch: 0, onEvent: (e) => events.push(e) });
+    try {
+      // Fault injection: the tracker breaks at its third step.
+      const update = session.probes.tracker.update.bind(session.probes.tracker);
+      session.probes.tracker.update = (step, ...rest) => {
+        if (step === 3) throw new Error('injected fault');
+        return update(step, ...rest);
+      };
+      const outcome = await session.train();
+      expect(outcome.state).toBe('stopped');
+      expect(outcome.step).toBe(5);
+    } finally {
+      session.dispose();
+    }
+    expect(events.filter((e) => e.type === 'layerStats').map((e) => (e as Of<'layerStats'>).step)).toEqual([1, 2]);
+    expect(events.find((e) => e.type === 'warning')).toMatchObject({ message: expect.stringMatching(/dead-neuron statistics stopped at step 3 \(injected fault\); training goes on/) });
+  }, 60_000);
+
+  test('a viewer asking for something the run does not have is told what it has', async () => {
+    const session = await TrainingSession.start({ ...SMALL, maxSteps: 1 }, { dataDir: await tempDir(), backend: 'cpu', prefetch: 0 });
+    try {
+      const none = { layers: new Set<string>(), preActivation: new Set<string>() };
+      expect(session.probes.subscriptionProblem({ ...none, layers: new Set(['conv9.act']), fullMaps: [] })).toMatch(/no activation layer "conv9.act"; this model's are conv1.act, /);
+      expect(session.probes.subscriptionProblem({ ...none, fullMaps: [{ layer: 'conv1.act', filter: 99, probe: 0 }] })).toMatch(/conv1.act has \d+ filters; there is no 99/);
+      expect(session.probes.subscriptionProblem({ ...none, fullMaps: [{ layer: 'conv1.act', filter: 0, probe: 7 }] })).toMatch(/there are 4 probe faces; there is no probe 7/);
+      // MFM's pieces: twice the output's channels as pre-activation channels.
+      const channels = session.built.units[0]!.channels;
+      expect(session.probes.subscriptionProblem({ ...none, fullMaps: [{ layer: 'conv1.act', filter: channels, probe: 0, kind: 'preactivation' }] })).toBeNull();
+    } finally {
+      session.dispose();
+    }
+  }, 60_000);
 });

@@ -134,6 +134,7 @@ describe('parseServerMessage', () => {
     layer: 'conv1.act',
     activation: 'relu',
     rule: 'zero',
+    filterSpace: 'output',
     filters: 48,
     units: 48 * 32 * 32,
     deadFilters: 2,

@@ -10,7 +10,7 @@ import type { TrainerEvent } from '../../protocol/messages';
 import { portConnection } from '../connection';
 import { LabHost } from '../lab-host';
 
-type Listener = (event: { source: unknown; data: unknown; ports: readonly MessagePort[] }) => void;
+type Listener = (event: { source: unknown; data: unknown; ports: readonly unknown[] }) => void;
 
 /** The page's window as far as connectInElectron uses it; `lab.connectTrainer` does what main + preload do. */
 function appWindow(host: LabHost) {
@@ -23,7 +23,7 @@ function appWindow(host: LabHost) {
         const { port1, port2 } = new MessageChannel();
         host.addConnection(portConnection(port1 as never, 'port-test'));
         setTimeout(() => listeners.forEach((l) => l({ source: {}, data: { type: 'lab:port' }, ports: [] }))); // someone else's message: ignored
-        setTimeout(() => listeners.forEach((l) => l({ source: win, data: { type: 'lab:port' }, ports: [port2 as unknown as MessagePort] })), 5);
+        setTimeout(() => listeners.forEach((l) => l({ source: win, data: { type: 'lab:port' }, ports: [port2] })), 5);
       },
     },
   };
@@ -55,3 +55,23 @@ test('over a MessagePort: status, a short run with a watched layer, frames, and 
 test('connectInElectron says where it is when there is no bridge', async () => {
   await expect(connectInElectron({ addEventListener() {}, removeEventListener() {} })).rejects.toThrow(/not in the desktop app/);
 });
+
+test('two starts at once: one run trains, the other is refused as busy; a stale full-size request does not block another viewer', async () => {
+  const host = new LabHost({ dataDir: await tempDir(), backend: 'cpu', prefetch: 0 });
+  const a = await connectInElectron(appWindow(host) as never);
+  const b = await connectInElectron(appWindow(host) as never);
+  const config = { data: 'synthetic:6x6', model: 'tiny', inputSize: 16, batch: 4, epochs: 1, maxSteps: 200, optimizer: 'adam', lr: 0.001, seed: 4 };
+  const results = await Promise.allSettled([a.start(config), b.start(config)]);
+  expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+  const refused = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+  expect(refused.reason).toMatchObject({ code: 'busy' });
+  // Viewer a asks for probe 3 at full size, then b removes that probe: b's own subscription still works.
+  await a.subscribe(['conv1.act'], { fullMap: { layer: 'conv1.act', filter: 0, probe: 3 } });
+  await b.setProbes([0]);
+  await expect(b.subscribe(['group1.a.act'])).resolves.toMatchObject({ layers: ['group1.a.act'] });
+  await expect(b.subscribe(['group1.a.act'], { fullMap: { layer: 'conv1.act', filter: 0, probe: 3 } })).rejects.toMatchObject({ code: 'bad-subscription' });
+  await a.stop();
+  expect((await a.listRuns()) as unknown[]).toHaveLength(1);
+  a.close();
+  b.close();
+}, 60_000);

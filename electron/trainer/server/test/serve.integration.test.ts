@@ -82,7 +82,12 @@ describe('lab serve', () => {
         });
         ws.on('error', () => {});
       });
-    expect(await refused(socketUrl('not-the-token'))).toBe(401);
+    const wrongToken = await new Promise<number>((done) => {
+      const ws = new WebSocket(socketUrl('not-the-token'));
+      ws.on('close', (code) => done(code));
+      ws.on('error', () => {});
+    });
+    expect(wrongToken).toBe(4401);
     expect(await refused(socketUrl(), { Origin: 'http://evil.example' })).toBe(403);
     const page = new URL(url);
     expect(await refused(socketUrl(), { Origin: `http://${page.host}` })).toBe(101);

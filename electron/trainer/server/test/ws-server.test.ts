@@ -94,6 +94,18 @@ function refusedStatus(url: string, options: ConstructorParameters<typeof WebSoc
   });
 }
 
+/** Upgrades, then expects the server to close at once: resolves with the close code and reason. */
+function closedAtOnce(url: string, options: ConstructorParameters<typeof WebSocket>[2] = {}): Promise<{ code: number; reason: string; messages: number }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, options);
+    let messages = 0;
+    ws.on('message', () => messages++);
+    ws.on('unexpected-response', (_req, res) => reject(new Error(`refused with HTTP ${res.statusCode}`)));
+    ws.on('close', (code, reason) => resolve({ code, reason: reason.toString(), messages }));
+    ws.on('error', () => {});
+  });
+}
+
 function nextMessage(ws: WebSocket): Promise<{ data: Buffer; isBinary: boolean }> {
   return new Promise((resolve) => ws.once('message', (data: Buffer, isBinary: boolean) => resolve({ data, isBinary })));
 }
@@ -130,7 +142,9 @@ describe('HTTP', () => {
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(res.headers.get('referrer-policy')).toBe('no-referrer');
     const cookie = res.headers.get('set-cookie') ?? '';
-    expect(cookie).toContain(`lab_token=${encodeURIComponent(server.token)}`);
+    // Not the token itself: a value derived from it, named for the port.
+    expect(cookie).toMatch(new RegExp(`^lab_assets_${server.port}=[A-Za-z0-9_-]{43};`));
+    expect(cookie).not.toContain(server.token);
     expect(cookie).toContain('HttpOnly');
     expect(cookie).toContain('SameSite=Strict');
     expect(cookie).toContain('Path=/');
@@ -144,8 +158,14 @@ describe('HTTP', () => {
       expect(res.status, url).toBe(403);
       expect(await res.text(), url).toContain('open the URL printed by `lab serve`');
     }
-    const wrongCookie = await fetch(`${base}/assets/x.js`, { headers: { cookie: 'lab_token=wrong' } });
+    const wrongCookie = await fetch(`${base}/assets/x.js`, { headers: { cookie: `lab_assets_${server.port}=wrong` } });
     expect(wrongCookie.status).toBe(403);
+    // The asset cookie opens static files only: never the page, never the socket.
+    const page = await fetch(server.url);
+    const assetCookie = (page.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    expect((await fetch(`${base}/`, { headers: { cookie: assetCookie } })).status).toBe(403);
+    const value = assetCookie.split('=')[1]!;
+    expect((await closedAtOnce(`ws://127.0.0.1:${server.port}/ws?token=${value}`)).code).toBe(4401);
   });
 
   it('lets the cookie load the page’s assets, with their content types', async () => {
@@ -165,7 +185,8 @@ describe('HTTP', () => {
 
   it('refuses path traversal and directory listings', async () => {
     const { server } = await start();
-    const cookie = `lab_token=${encodeURIComponent(server.token)}`;
+    const page = await fetch(server.url);
+    const cookie = (page.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
     for (const p of ['/../secret.txt', '/%2e%2e/secret.txt', '/assets/../../secret.txt', '/assets/..%2f..%2fsecret.txt', '/..%5csecret.txt', '/../package.json', '/%2e%2e/package.json', '/assets', '/assets/', '/%00']) {
       const res = await rawGet(server.port, p, { cookie });
       expect(res.status, p).toBe(404);
@@ -205,12 +226,13 @@ describe('HTTP', () => {
 });
 
 describe('WebSocket upgrade', () => {
-  it('is refused without the token or with a wrong one (401), elsewhere than /ws (404), from a foreign Host (403)', async () => {
+  it('is closed at once with 4401 and a reason without the token or with a wrong one; refused elsewhere than /ws (404), from a foreign Host (403)', async () => {
     const { server } = await start();
     const base = `ws://127.0.0.1:${server.port}`;
-    expect(await refusedStatus(`${base}/ws`)).toBe(401);
-    expect(await refusedStatus(`${base}/ws?token=wrong`)).toBe(401);
-    expect(await refusedStatus(`${base}/ws?token=${encodeURIComponent(server.token)}x`)).toBe(401);
+    for (const url of [`${base}/ws`, `${base}/ws?token=wrong`, `${base}/ws?token=${encodeURIComponent(server.token)}x`]) {
+      const closed = await closedAtOnce(url, { origin: `http://127.0.0.1:${server.port}` });
+      expect(closed, url).toEqual({ code: 4401, reason: 'wrong or missing token: open the URL lab serve printed', messages: 0 });
+    }
     expect(await refusedStatus(`${base}/?token=${encodeURIComponent(server.token)}`)).toBe(404);
     expect(await refusedStatus(server.wsUrl, { headers: { host: `evil.example:${server.port}` } })).toBe(403);
   });
