@@ -1,8 +1,9 @@
 // Probes' cost and stream, in its own process:
 //   tsx bench/probe-case.ts <model> <inputSize> <batch> <steps> <on|off> [backend]
-// on:  a real run behind `lab serve`'s host and WebSocket server, a client subscribed to every
-//      activation layer (maps every 250 ms) and stats every step; reports the median step time,
-//      the latency from a step's end to its frame decoded by the client, and bytes/s on the wire.
+// on:  a real run in `lab serve` (its own process), this process a client subscribed to every
+//      activation layer (maps every 250 ms) with stats every step; reports the median step time,
+//      the latency from a step's end (the trainer's clock) to its frame decoded here, and bytes/s
+//      on the wire.
 // off: the same run with stats off and nobody watching.
 // The run trains on the synthetic faces (the data pipeline is the same either way).
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -11,8 +12,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import WebSocket from 'ws';
 import type { BackendName } from '../models/backend';
-import { LabHost } from '../electron/trainer/server/lab-host';
-import { startServeServer } from '../electron/trainer/server/ws-server';
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
 import { TrainingSession } from '../electron/trainer/training/session';
 import type { TrainConfigInput } from '../electron/trainer/training/config';
 import { LabClient, webSocketTransport } from '../renderer/src/lib/lab-client';
@@ -48,8 +49,23 @@ if (mode === 'off') {
   session.dispose();
   result = { backend: backendName, msPerStep: median(stepMs.slice(1)), msPerCycle: cycles(ends) };
 } else {
-  const host = new LabHost({ dataDir, prefetch: 2, ...(backend ? { backend: backend as BackendName } : {}) });
-  const server = await startServeServer({ port: 0, staticDir: null, onConnection: (c) => host.addConnection(c) });
+  const root = resolve(import.meta.dirname, '..');
+  const trainer = spawn(process.execPath, ['--import', 'tsx', join(root, 'electron/trainer/cli.ts'), '--data-dir', dataDir, 'serve', '--port', '0', ...(backend ? ['--backend', backend] : [])], {
+    cwd: root,
+    env: { ...process.env, INIT_CWD: root },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const pageUrl = await new Promise<string>((done, fail) => {
+    let out = '';
+    trainer.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const match = /Open: (\S+)/.exec(out);
+      if (match) done(match[1]!);
+    });
+    trainer.once('exit', (code) => fail(new Error(`lab serve exited with ${code}`)));
+  });
+  const page = new URL(pageUrl);
+  const wsUrl = `ws://${page.host}/ws?token=${page.searchParams.get('token')}`;
   let bytes = 0;
   const Counting = class extends WebSocket {
     constructor(address: string) {
@@ -57,7 +73,7 @@ if (mode === 'off') {
       this.on('message', (data: Buffer | ArrayBuffer) => (bytes += (data as ArrayBuffer).byteLength));
     }
   };
-  const client = new LabClient(await webSocketTransport(server.wsUrl, Counting));
+  const client = new LabClient(await webSocketTransport(wsUrl, Counting));
   await client.welcomed();
   const stepEnd = new Map<number, number>();
   const stepMs: number[] = [];
@@ -76,12 +92,12 @@ if (mode === 'off') {
       if (e.type === 'state' && e.state !== 'running' && e.state !== 'paused') resolve();
     }),
   );
-  // Progress reaches the client after the step ends; the frame of that step follows it.
+  // Each step's end, on the trainer's clock (same machine); the frame of that step follows it.
   client.on('progress', (m) => {
     for (const item of m.items) {
-      stepEnd.set(item.step, Date.now());
+      stepEnd.set(item.step, item.at);
       stepMs.push(item.stepMs);
-      if (m.items.length === 1) ends.push(performance.now());
+      ends.push(item.at);
     }
   });
   client.on('frame', (f) => {
@@ -95,7 +111,9 @@ if (mode === 'off') {
   await done;
   const seconds = (Date.now() - started) / 1000;
   client.close();
-  await server.close();
+  const exited = new Promise((done) => trainer.once('exit', done));
+  trainer.kill('SIGTERM');
+  await exited;
   result = { backend: backendName, msPerStep: median(stepMs.slice(1)), msPerCycle: cycles(ends), frames, layers: layers.length, latencyMs: median(latencies), bytesPerSecond: bytes / seconds };
 }
 await rm(dataDir, { recursive: true, force: true });

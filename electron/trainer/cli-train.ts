@@ -180,6 +180,8 @@ export function registerTrainCommands(program: Command): void {
     .option('--seed <n>', 'random seed (same seed + config = same run on CPU)', seedArg, 1)
     .option('--checkpoint-every <steps>', 'also checkpoint every N steps (always at epoch ends)', positiveInt)
     .option('--max-steps <n>', 'stop after N steps', positiveInt)
+    .option('--stats-window <steps>', 'dead units and filters are counted over the last N steps', positiveInt, 50)
+    .option('--saturation-threshold <fraction>', "a sigmoid/tanh unit is saturated when its derivative is under this fraction of its maximum", fractionArg, 0.01)
     .addOption(new Option('--layout <layout>', 'dataset layout').choices(['auto', 'folders', 'flat']).default('auto'))
     .option('--identity-regex <regex>', 'flat layout: identity = first capture group of this on the file name')
     .addOption(backendOption())
@@ -211,7 +213,8 @@ export function registerTrainCommands(program: Command): void {
         maxSteps: flags.maxSteps ?? 0,
       };
       const backend = flags.backend as BackendName | undefined;
-      printOutcome(await runWithProgress((onEvent) => TrainingSession.start(flags.preset ? withPreset(flags.preset, config, command) : config, { dataDir: labDataDir(), backend, onEvent })));
+      const probes = { window: flags.statsWindow as number, saturationThreshold: flags.saturationThreshold as number };
+      printOutcome(await runWithProgress((onEvent) => TrainingSession.start(flags.preset ? withPreset(flags.preset, config, command) : config, { dataDir: labDataDir(), backend, onEvent, probes })));
     });
 
   program

@@ -210,6 +210,8 @@ export const progressItemSchema = z.object({
   gradNorm: z.number(),
   imagesPerSecond: z.number(),
   stepMs: z.number(),
+  /** When the step ended (ms since the epoch, the trainer's clock). */
+  at: z.number(),
 });
 export type ProgressItem = z.infer<typeof progressItemSchema>;
 

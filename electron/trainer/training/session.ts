@@ -50,7 +50,8 @@ export interface EpochMetrics {
 
 export type TrainEvent =
   | { readonly type: 'started'; readonly runId: string; readonly step: number; readonly totalSteps: number; readonly backend: string; readonly resumed: boolean }
-  | ({ readonly type: 'progress' } & Omit<StepMetrics, 'kind'>)
+  /** `at`: when the step ended (ms since the epoch). */
+  | ({ readonly type: 'progress'; readonly at: number } & Omit<StepMetrics, 'kind'>)
   | ({ readonly type: 'epoch' } & Omit<EpochMetrics, 'kind'>)
   | { readonly type: 'checkpoint'; readonly step: number; readonly file: string }
   | { readonly type: 'state'; readonly state: RunState; readonly message?: string }
@@ -369,7 +370,7 @@ export class TrainingSession {
             };
             await this.run.appendMetrics([row]);
             const { kind: _kind, ...progress } = row;
-            this.emit({ type: 'progress', ...progress });
+            this.emit({ type: 'progress', ...progress, at: Date.now() });
             await this.reportLayers(observer?.stats() ?? []);
             this.emitFrames();
             const epochEnds = this.position.batch >= this.stepsPerEpoch;

@@ -1,0 +1,72 @@
+// Bench rows for the live probes (issue: "Live probes"): a run's step time with stats and
+// maps on (every layer watched, maps every 250 ms) against off, the latency from a step's
+// end to its frame decoded by a client, and bytes per second on the wire. Each case runs
+// bench/probe-case.ts in its own process; on and off alternate so they share the machine's mood.
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+
+export interface ProbeRow {
+  readonly case: string;
+  readonly backend: string;
+  readonly offMsPerStep: number;
+  readonly onMsPerStep: number;
+  /** Wall-clock per step with everything between steps (stats, maps, sending). */
+  readonly offMsPerCycle: number;
+  readonly onMsPerCycle: number;
+  readonly overhead: number;
+  readonly latencyMs: number;
+  readonly bytesPerSecond: number;
+  readonly target: string;
+  readonly met: boolean | null;
+}
+
+interface Measured {
+  backend: string;
+  msPerStep: number;
+  msPerCycle: number;
+  latencyMs?: number;
+  bytesPerSecond?: number;
+}
+
+function probeCase(root: string, model: string, input: number, batch: number, steps: number, mode: 'on' | 'off'): Measured {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/probe-case.ts'), model, String(input), String(batch), String(steps), mode], { encoding: 'utf8', cwd: root });
+  return JSON.parse(out.trim().split('\n').pop() ?? '{}') as Measured;
+}
+
+export function probeRows(root: string, cases: ReadonlyArray<{ model: string; input: number; batch: number; steps: number; target: boolean }>): ProbeRow[] {
+  return cases.map((c) => {
+    const off = probeCase(root, c.model, c.input, c.batch, c.steps, 'off');
+    const on = probeCase(root, c.model, c.input, c.batch, c.steps, 'on');
+    const overhead = on.msPerCycle / off.msPerCycle - 1;
+    return {
+      case: `${c.model} @${c.input} px, batch ${c.batch}`,
+      backend: on.backend.split(':')[0] ?? on.backend,
+      offMsPerStep: off.msPerStep,
+      onMsPerStep: on.msPerStep,
+      offMsPerCycle: off.msPerCycle,
+      onMsPerCycle: on.msPerCycle,
+      overhead,
+      latencyMs: on.latencyMs ?? NaN,
+      bytesPerSecond: on.bytesPerSecond ?? NaN,
+      target: c.target ? '< 10% overhead' : '',
+      met: c.target ? overhead < 0.1 : null,
+    };
+  });
+}
+
+export function printProbeRows(rows: readonly ProbeRow[]): void {
+  console.table(
+    rows.map((r) => ({
+      'probes on vs off': r.case,
+      backend: r.backend,
+      'ms/step off': Math.round(r.offMsPerCycle),
+      'ms/step on': Math.round(r.onMsPerCycle),
+      'of which training step': `${Math.round(r.offMsPerStep)} -> ${Math.round(r.onMsPerStep)}`,
+      overhead: `${(r.overhead * 100).toFixed(0)}%`,
+      'frame latency ms': Math.round(r.latencyMs),
+      'wire KiB/s': Math.round(r.bytesPerSecond / 1024),
+      target: r.target,
+      met: r.met === null ? '' : r.met ? 'yes' : 'NO',
+    })),
+  );
+}
