@@ -37,6 +37,7 @@ describe('parseClientMessage: valid messages', () => {
       setProbeRate: { intervalMs: 250 },
       probeNow: {},
       setStatsWindow: { steps: 50 },
+      setSaturationThreshold: { fraction: 0.01 },
       getRun: { runId: 'run-1' },
       listRuns: {},
       status: {},
@@ -179,7 +180,7 @@ describe('parseServerMessage', () => {
       {
         type: 'progress',
         channel: 'progress',
-        items: [{ step: 1, epoch: 0, loss: null, accuracy: 0, lr: 0.01, gradNorm: 1, imagesPerSecond: 100, stepMs: 80 }],
+        items: [{ step: 1, epoch: 0, loss: null, accuracy: 0, lr: 0.01, gradNorm: 1, imagesPerSecond: 100, stepMs: 80, at: 1764150000000 }],
       },
       { type: 'layerStats', channel: 'layerStats', step: 5, epoch: 0, window: 50, layers: [layerStats, { ...layerStats, rule: 'cannot-die', deadFilters: null, preluSlopes: [0.25] }] },
     ];

@@ -50,7 +50,7 @@ function frameBuffer(step: number, channel = 'frame:conv1.act'): ArrayBuffer {
 const progress = (step: number): ServerMessage => ({
   type: 'progress',
   channel: 'progress',
-  items: [{ step, epoch: 0, loss: step === 2 ? null : 1 / step, accuracy: 0.5, lr: 0.01, gradNorm: 1, imagesPerSecond: 200, stepMs: 40 }],
+  items: [{ step, epoch: 0, loss: step === 2 ? null : 1 / step, accuracy: 0.5, lr: 0.01, gradNorm: 1, imagesPerSecond: 200, stepMs: 40, at: 1764150000000 + step }],
 });
 
 const layerStats = (step: number): ServerMessage => ({ type: 'layerStats', channel: 'layerStats', step, epoch: 0, window: 50, layers: [] });
