@@ -1,0 +1,398 @@
+// The lab's wasm kernels (models/kernels/wasm-*.ts) against tfjs' cpu backend: every
+// kernel on random inputs for every padding, kernel size and stride in play (odd sizes,
+// batch 1 and 3), then whole training steps of tiny and LightCNN-9 on wasm vs cpu, every
+// activation, and a leak check. Errors are norm-based: ||ours - cpu|| / ||cpu|| < 1e-4.
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { Rng } from '../../datasets/random';
+import { Optimizer } from '../../electron/trainer/training/optimizer';
+import { namedParams, trainStep } from '../../electron/trainer/training/train-step';
+import { ACTIVATION_NAMES, parseActivation } from '../activations/spec';
+import { loadWasm } from '../backend-wasm';
+import { wasmConvTuning } from '../kernels/wasm-conv2d-backprop';
+import { isLabKernel } from '../kernels/wasm-heap';
+import { installWasmTrainingKernels, LAB_WASM_KERNELS } from '../kernels/wasm-training-kernels';
+import { buildModel } from '../lightcnn';
+import { setTrainingStep } from '../step-random';
+
+const TOLERANCE = 1e-4;
+
+interface Input {
+  readonly shape: number[];
+  readonly values: Float32Array;
+}
+
+function random(shape: number[], rng: Rng, integers = false): Input {
+  const size = shape.reduce((a, b) => a * b, 1);
+  // Integers in [-3, 3] make exact ties (and all-negative windows) common: the max-pool cases use them.
+  const values = Float32Array.from({ length: size }, () => (integers ? Math.floor(rng.uniform(-3, 4)) : rng.uniform(-1, 1)));
+  return { shape, values };
+}
+
+/** Runs `f` on `backend` with fresh tensors of `inputs`; returns every output's values. */
+async function on(backend: 'wasm' | 'cpu', inputs: Input[], f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[]): Promise<Float32Array[]> {
+  await tf.setBackend(backend);
+  return tf.tidy(() => {
+    const out = f(...inputs.map((i) => tf.tensor(i.values, i.shape)));
+    return (Array.isArray(out) ? out : [out]).map((t) => Float32Array.from(t.dataSync()));
+  });
+}
+
+function norm(values: Float32Array): number {
+  let s = 0;
+  for (const v of values) s += v * v;
+  return Math.sqrt(s);
+}
+
+/** ||ours - reference|| / max(||reference||, floor). */
+function relativeError(ours: Float32Array, reference: Float32Array, floor = 0): number {
+  expect(ours.length).toBe(reference.length);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < ours.length; i++) {
+    const d = (ours[i] as number) - (reference[i] as number);
+    num += d * d;
+    den += (reference[i] as number) ** 2;
+  }
+  const scale = Math.max(Math.sqrt(den), floor);
+  return scale === 0 ? Math.sqrt(num) : Math.sqrt(num) / scale;
+}
+
+async function expectSame(inputs: Input[], f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[]): Promise<void> {
+  const reference = await on('cpu', inputs, f);
+  const ours = await on('wasm', inputs, f);
+  expect(ours.length).toBe(reference.length);
+  ours.forEach((values, i) => {
+    expect(values.every((v) => !Number.isNaN(v))).toBe(true);
+    expect(relativeError(values, reference[i] as Float32Array)).toBeLessThan(TOLERANCE);
+  });
+}
+
+let previousBackend = 'cpu';
+beforeAll(async () => {
+  previousBackend = tf.getBackend() ?? 'cpu';
+  const load = await loadWasm(undefined);
+  if (!load.ok) throw new Error(`wasm did not load: ${load.reason}`);
+  installWasmTrainingKernels();
+});
+afterAll(async () => {
+  await tf.setBackend(previousBackend);
+});
+
+describe('registration', () => {
+  test('every lab kernel is registered for wasm, once, and installing again changes nothing', () => {
+    const before = LAB_WASM_KERNELS.map((k) => tf.getKernel(k, 'wasm')?.kernelFunc);
+    installWasmTrainingKernels();
+    expect(LAB_WASM_KERNELS.map((k) => tf.getKernel(k, 'wasm')?.kernelFunc)).toEqual(before);
+    for (const kernel of LAB_WASM_KERNELS) expect(isLabKernel(kernel)).toBe(true);
+  });
+});
+
+// ------------------------------------------------------------------ convolutions
+
+interface ConvCase {
+  readonly x: [number, number, number, number];
+  readonly k: number;
+  readonly outC: number;
+  readonly stride: number;
+  readonly pad: 'same' | 'valid' | number;
+}
+
+const CONV_CASES: ConvCase[] = [];
+{
+  let n = 0;
+  for (const k of [1, 3, 5]) {
+    for (const stride of [1, 2]) {
+      for (const pad of ['same', 'valid', (k - 1) / 2 + 1] as const) {
+        const batch = n % 2 === 0 ? 1 : 3;
+        const [h, w] = n % 3 === 0 ? [9, 7] : n % 3 === 1 ? [11, 13] : [8, 10];
+        CONV_CASES.push({ x: [batch, h, w, 2 + (n % 3)], k, outC: 3 + (n % 4), stride, pad });
+        n++;
+      }
+    }
+  }
+  // What the models use beyond those: Model A's 9x9 and 4x4 valid convs, a grey 5x5 first layer.
+  CONV_CASES.push({ x: [2, 20, 19, 1], k: 9, outC: 4, stride: 1, pad: 'valid' });
+  CONV_CASES.push({ x: [3, 9, 9, 5], k: 4, outC: 6, stride: 1, pad: 'valid' });
+  CONV_CASES.push({ x: [3, 16, 16, 1], k: 5, outC: 8, stride: 1, pad: 'same' });
+}
+const convName = (c: ConvCase): string => `${c.x.join('x')} k${c.k} s${c.stride} pad ${c.pad} -> ${c.outC}`;
+
+function convInputs(c: ConvCase, seed: number): Input[] {
+  const rng = new Rng(seed);
+  const x = random(c.x, rng);
+  const w = random([c.k, c.k, c.x[3], c.outC], rng);
+  const outShape = tf.backend_util.computeConv2DInfo(c.x, [c.k, c.k, c.x[3], c.outC], c.stride, 1, c.pad).outShape;
+  return [x, w, random(outShape, rng)];
+}
+
+/** Forward conv, and the gradients of sum(conv(x, w) * dy) with respect to x and w. */
+function convAndGradients(c: ConvCase) {
+  return (x: tf.Tensor, w: tf.Tensor, dy: tf.Tensor): tf.Tensor[] => {
+    const f = (a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad as 'same').mul(dy).sum();
+    const [dx, dw] = tf.grads(f)([x, w]);
+    return [tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.stride, c.pad as 'same'), dx as tf.Tensor, dw as tf.Tensor];
+  };
+}
+
+describe('Conv2DBackpropFilter and Conv2DBackpropInput', () => {
+  test.each(CONV_CASES.map((c, i) => [convName(c), c, i] as const))('%s', async (_name, c, i) => {
+    await expectSame(convInputs(c, 10 + i), convAndGradients(c));
+  });
+
+  test('the fused conv (bias, as tfjs-layers runs it) has the same gradients', async () => {
+    const c: ConvCase = { x: [3, 11, 9, 4], k: 3, outC: 6, stride: 1, pad: 'same' };
+    const [x, w, dy] = convInputs(c, 3) as [Input, Input, Input];
+    const bias = random([6], new Rng(4));
+    await expectSame([x, w, bias, dy], (xt, wt, bt, dyt) => {
+      const f = (a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) =>
+        tf.fused.conv2d({ x: a as tf.Tensor4D, filter: b as tf.Tensor4D, bias: d, strides: 1, pad: 'same' }).mul(dyt as tf.Tensor).sum();
+      return tf.grads(f)([xt as tf.Tensor, wt as tf.Tensor, bt as tf.Tensor]);
+    });
+  });
+
+  test('products too large for one chunk (im2col, and the input gradient of a grey layer) are done image by image', async () => {
+    const saved = wasmConvTuning.im2colChunkFloats;
+    wasmConvTuning.im2colChunkFloats = 1000; // 3x3x4 rows x 11x9 columns = 3564 floats per image: one image a chunk
+    try {
+      const c: ConvCase = { x: [3, 11, 9, 4], k: 3, outC: 5, stride: 1, pad: 'same' };
+      await expectSame(convInputs(c, 5), convAndGradients(c));
+      const grey: ConvCase = { x: [3, 12, 10, 1], k: 5, outC: 6, stride: 2, pad: 'same' };
+      await expectSame(convInputs(grey, 6), convAndGradients(grey));
+    } finally {
+      wasmConvTuning.im2colChunkFloats = saved;
+    }
+  });
+
+  test('NCHW (which the XNNPACK path does not take) is delegated and still right', async () => {
+    const rng = new Rng(6);
+    const x = random([2, 3, 7, 9], rng); // N, C, H, W
+    const dy = random([2, 4, 7, 9], rng);
+    const w = random([3, 3, 3, 4], rng);
+    const attrs = { strides: 1, pad: 'same', dataFormat: 'NCHW', dimRoundingMode: undefined };
+    await expectSame([x, dy], (xt, dyt) =>
+      tf.engine().runKernel('Conv2DBackpropFilter', { x: xt as tf.Tensor, dy: dyt as tf.Tensor }, { ...attrs, filterShape: [3, 3, 3, 4] } as unknown as tf.NamedAttrMap) as tf.Tensor,
+    );
+    await expectSame([dy, w], (dyt, wt) =>
+      tf.engine().runKernel('Conv2DBackpropInput', { dy: dyt as tf.Tensor, filter: wt as tf.Tensor }, { ...attrs, inputShape: [2, 3, 7, 9] } as unknown as tf.NamedAttrMap) as tf.Tensor,
+    );
+  });
+
+  test('explicit padding larger than the filter is delegated and still right', async () => {
+    const c: ConvCase = { x: [2, 6, 5, 2], k: 3, outC: 3, stride: 1, pad: 3 };
+    await expectSame(convInputs(c, 8), convAndGradients(c));
+  });
+});
+
+// ------------------------------------------------------------------ pooling
+
+describe('pooling and its gradients', () => {
+  const shapes: Array<[number, number, number, number]> = [
+    [2, 8, 8, 3],
+    [3, 7, 9, 4],
+    [1, 5, 5, 2],
+    [1, 1, 3, 2],
+  ];
+  const windows: Array<{ size: number; stride: number; pad: 'same' | 'valid' }> = [
+    { size: 2, stride: 2, pad: 'same' }, // ceil rounding, as the Light CNNs pool
+    { size: 2, stride: 2, pad: 'valid' }, // floor rounding, LightCNN-29 v2
+    { size: 3, stride: 1, pad: 'same' }, // overlapping windows
+    { size: 3, stride: 2, pad: 'valid' },
+  ];
+  const cases = shapes.flatMap((shape) => windows.filter((w) => w.pad === 'same' || (shape[1] >= w.size && shape[2] >= w.size)).map((w) => ({ shape, ...w })));
+
+  test.each(cases.map((c) => [`${c.shape.join('x')} ${c.size}x${c.size}/${c.stride} ${c.pad}`, c] as const))('max and avg, %s', async (_name, c) => {
+    for (const integers of [false, true]) {
+      const rng = new Rng(c.shape[1] * 31 + c.size * 7 + c.stride);
+      const x = random(c.shape, rng, integers);
+      const outShape = tf.backend_util.computePool2DInfo(c.shape, c.size, c.stride, 1, c.pad).outShape;
+      const dy = random(outShape, rng);
+      await expectSame([x, dy], (xt, dyt) => {
+        const max = (a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, c.size, c.stride, c.pad).mul(dyt as tf.Tensor).sum();
+        const avg = (a: tf.Tensor) => tf.avgPool(a as tf.Tensor4D, c.size, c.stride, c.pad).mul(dyt as tf.Tensor).sum();
+        return [tf.maxPool(xt as tf.Tensor4D, c.size, c.stride, c.pad), tf.grad(max)(xt as tf.Tensor), tf.avgPool(xt as tf.Tensor4D, c.size, c.stride, c.pad), tf.grad(avg)(xt as tf.Tensor)];
+      });
+    }
+  });
+
+  test('MaxPoolGrad with NaN, infinities and ties picks what cpu picks (first strict maximum, never NaN)', async () => {
+    const N = Number.NaN;
+    const I = Number.POSITIVE_INFINITY;
+    // 2x2 windows of a 4x4 single-channel image: [-I, N, -I, -I], [N, N, N, N], [3, 3, 3, 1] (tie), [N, 2, I, I].
+    const x: Input = { shape: [1, 4, 4, 1], values: Float32Array.from([-I, N, N, N, -I, -I, N, N, 3, 3, N, 2, 3, 1, I, I]) };
+    const dy: Input = { shape: [1, 2, 2, 1], values: Float32Array.from([1, 2, 3, 4]) };
+    await expectSame([x, dy], (xt, dyt) =>
+      tf.engine().runKernel('MaxPoolGrad', { dy: dyt as tf.Tensor, input: xt as tf.Tensor, output: dyt as tf.Tensor }, { filterSize: 2, strides: 2, pad: 'valid' } as unknown as tf.NamedAttrMap) as tf.Tensor,
+    );
+  });
+
+  test('an all-negative window sends its gradient to its own maximum (the package kernel sent it to element 0)', async () => {
+    const x: Input = { shape: [1, 2, 4, 1], values: Float32Array.from([-5, -1, -2, -3, -2, -4, -1, -7]) };
+    const [dx] = await on('wasm', [x], (xt) => tf.grad((a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid').sum())(xt as tf.Tensor));
+    expect(Array.from(dx as Float32Array)).toEqual([0, 1, 0, 0, 0, 0, 1, 0]);
+  });
+});
+
+// ------------------------------------------------------------------ matrix products
+
+describe('BatchMatMul with transposed operands (dense layer gradients)', () => {
+  const cases: Array<{ a: number[]; b: number[]; ta: boolean; tb: boolean }> = [
+    { a: [7, 5], b: [5, 3], ta: false, tb: false },
+    { a: [5, 7], b: [5, 3], ta: true, tb: false },
+    { a: [7, 5], b: [3, 5], ta: false, tb: true },
+    { a: [5, 7], b: [3, 5], ta: true, tb: true },
+    { a: [1, 9, 4], b: [1, 9, 6], ta: true, tb: false },
+    { a: [2, 4, 9], b: [2, 6, 9], ta: false, tb: true }, // batch 2: the package's kernel
+  ];
+  test.each(cases.map((c) => [`${c.a.join('x')}${c.ta ? 'ᵀ' : ''} · ${c.b.join('x')}${c.tb ? 'ᵀ' : ''}`, c] as const))('%s', async (_name, c) => {
+    const rng = new Rng(c.a.length * 100 + c.a[0]!);
+    await expectSame([random(c.a, rng), random(c.b, rng)], (a, b) => tf.matMul(a as tf.Tensor, b as tf.Tensor, c.ta, c.tb));
+  });
+
+  test('a dense layer: forward and both gradients', async () => {
+    const rng = new Rng(12);
+    await expectSame([random([4, 37], rng), random([37, 11], rng), random([11], rng), random([4, 11], rng)], (x, w, b, dy) => {
+      const f = (a: tf.Tensor, k: tf.Tensor, c: tf.Tensor) => tf.fused.matMul({ a, b: k, bias: c }).mul(dy as tf.Tensor).sum();
+      return tf.grads(f)([x as tf.Tensor, w as tf.Tensor, b as tf.Tensor]);
+    });
+  });
+});
+
+// ------------------------------------------------------------------ element-wise and layout
+
+describe('element-wise and layout kernels (MFM, maxout and bias gradients)', () => {
+  // Ties, signed zeros, infinities and NaN beside random values.
+  const special = [0, -0, 1, -1, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.NaN, 2.5, 2.5, -3];
+  const specialB = [-0, 0, 1, 2, Number.NEGATIVE_INFINITY, 7, 1, Number.NaN, 2.5, -3];
+
+  async function sameExactly(inputs: Input[], f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[]): Promise<void> {
+    const reference = await on('cpu', inputs, f);
+    const ours = await on('wasm', inputs, f);
+    ours.forEach((values, i) => expect(Array.from(values)).toEqual(Array.from(reference[i] as Float32Array)));
+  }
+
+  test('maximum, minimum and comparisons: equal to cpu, NaN, infinities, ties and zeros included', async () => {
+    const rng = new Rng(31);
+    const a = random([3, 5, 7, 4], rng);
+    const b = random([3, 5, 7, 4], rng);
+    a.values.set(special);
+    b.values.set(specialB);
+    await sameExactly([a, b], (x, y) => [
+      tf.maximum(x as tf.Tensor, y as tf.Tensor),
+      tf.minimum(x as tf.Tensor, y as tf.Tensor),
+      tf.greaterEqual(x as tf.Tensor, y as tf.Tensor).cast('float32'),
+      tf.greater(x as tf.Tensor, y as tf.Tensor).cast('float32'),
+      tf.less(x as tf.Tensor, y as tf.Tensor).cast('float32'),
+      tf.lessEqual(x as tf.Tensor, y as tf.Tensor).cast('float32'),
+    ]);
+  });
+
+  test('broadcasting operands go to the package kernels, and are right', async () => {
+    const rng = new Rng(32);
+    await sameExactly([random([2, 3, 4], rng), random([4], rng)], (x, y) => [tf.maximum(x as tf.Tensor, y as tf.Tensor), tf.less(x as tf.Tensor, y as tf.Tensor).cast('float32')]);
+  });
+
+  test('split and concat along the last axis (even, uneven, 1-channel pieces), and along another axis', async () => {
+    const rng = new Rng(33);
+    const x = random([2, 3, 5, 70], rng);
+    await sameExactly([x], (t) => [
+      ...tf.split(t as tf.Tensor, 2, -1),
+      ...tf.split(t as tf.Tensor, [1, 40, 29], 3),
+      ...tf.split(t as tf.Tensor, [1, 2], 1),
+      tf.concat(tf.split(t as tf.Tensor, [3, 1, 66], -1).reverse(), -1),
+      tf.concat(tf.split(t as tf.Tensor, [2, 3], 2), 2),
+      tf.concat(tf.split(t as tf.Tensor, 2, 0), 0),
+    ]);
+  });
+
+  test('sum over leading axes (bias gradients), with and without keepDims, and other reductions', async () => {
+    const rng = new Rng(34);
+    const x = random([4, 9, 7, 6], rng);
+    await expectSame([x], (t) => [
+      tf.sum(t as tf.Tensor, [0, 1, 2]),
+      tf.sum(t as tf.Tensor, [2, 0, 1], true),
+      tf.sum(t as tf.Tensor, 0),
+      tf.sum(t as tf.Tensor, [1, 2]),
+      tf.sum(t as tf.Tensor),
+    ]);
+  });
+});
+
+// ------------------------------------------------------------------ whole training steps
+
+interface StepOutcome {
+  loss: number;
+  weights: Float32Array[];
+  grads: Float32Array[];
+}
+
+async function oneStep(backend: 'wasm' | 'cpu', architecture: 'tiny' | 'lightcnn9', activation: string, batch = 3): Promise<StepOutcome> {
+  await tf.setBackend(backend);
+  const built = buildModel({ architecture, inputSize: 32, widthMultiplier: 0.125, activation: parseActivation(activation), numClasses: 5, seed: 3 });
+  const params = namedParams(built.model);
+  const optimizer = new Optimizer({ kind: 'sgd', momentum: 0.9, weightDecay: 1e-4 }, params);
+  const rng = new Rng(21);
+  const xs = tf.tensor4d(random([batch, 32, 32, 1], rng).values, [batch, 32, 32, 1]);
+  const ys = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 5), 'int32');
+  try {
+    setTrainingStep(7, 1); // the same dropout masks and RReLU slopes on both backends
+    const { value, grads } = tf.variableGrads(
+      () => tf.losses.softmaxCrossEntropy(tf.oneHot(ys, 5), built.model.apply(xs, { training: true }) as tf.Tensor) as tf.Scalar,
+      params.map((p) => p.variable),
+    );
+    const gradValues = params.map((p) => Float32Array.from((grads[p.variable.name] as tf.Tensor).dataSync()));
+    value.dispose();
+    tf.dispose(Object.values(grads));
+    setTrainingStep(7, 1);
+    const result = trainStep(built.model, params, optimizer, { xs, ys, numClasses: 5, lr: 0.05, clipNorm: 0 });
+    return { loss: result.loss, weights: params.map((p) => Float32Array.from(p.variable.dataSync())), grads: gradValues };
+  } finally {
+    built.model.dispose();
+    optimizer.dispose();
+    xs.dispose();
+    ys.dispose();
+  }
+}
+
+function expectSameStep(ours: StepOutcome, reference: StepOutcome): void {
+  expect(Math.abs(ours.loss - reference.loss)).toBeLessThan(TOLERANCE * Math.max(1, Math.abs(reference.loss)));
+  // A variable whose gradient nearly cancels (a 1-element bias summing terms of both signs) is
+  // ill-conditioned in float32: its error is measured against 1 % of the largest gradient's norm.
+  // (Both backends also differ slightly in their kernels: cpu's erf, for GELU, is a 1.8e-7 approximation.)
+  const floor = 0.01 * Math.max(...reference.grads.map(norm));
+  reference.grads.forEach((g, i) => expect(relativeError(ours.grads[i] as Float32Array, g, floor)).toBeLessThan(TOLERANCE));
+  reference.weights.forEach((w, i) => expect(relativeError(ours.weights[i] as Float32Array, w)).toBeLessThan(TOLERANCE));
+}
+
+describe('a training step on wasm equals one on cpu', () => {
+  test.each([['tiny'], ['lightcnn9']] as const)('%s (width 0.125, 32 px, MFM, SGD): loss, gradients and updated weights', async (architecture) => {
+    expectSameStep(await oneStep('wasm', architecture, 'mfm'), await oneStep('cpu', architecture, 'mfm'));
+  });
+
+  test.each(ACTIVATION_NAMES.filter((a) => a !== 'mfm').map((a) => [a]))('tiny with %s', async (activation) => {
+    expectSameStep(await oneStep('wasm', 'tiny', activation), await oneStep('cpu', 'tiny', activation));
+  });
+
+  test('no tensors leak over several steps', async () => {
+    await tf.setBackend('wasm');
+    const built = buildModel({ architecture: 'lightcnn9', inputSize: 32, widthMultiplier: 0.125, numClasses: 5, seed: 3 });
+    const params = namedParams(built.model);
+    const optimizer = new Optimizer({ kind: 'adam', momentum: 0.9, weightDecay: 1e-4 }, params);
+    const xs = tf.randomUniform([2, 32, 32, 1]) as tf.Tensor4D;
+    const ys = tf.tensor1d([0, 3], 'int32');
+    try {
+      const counts: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        setTrainingStep(1, i);
+        trainStep(built.model, params, optimizer, { xs, ys, numClasses: 5, lr: 0.01, clipNorm: 1 });
+        counts.push(tf.memory().numTensors);
+      }
+      expect(new Set(counts).size).toBe(1);
+    } finally {
+      built.model.dispose();
+      optimizer.dispose();
+      xs.dispose();
+      ys.dispose();
+    }
+  });
+});
