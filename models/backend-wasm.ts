@@ -1,16 +1,61 @@
 // Loading @tensorflow/tfjs-backend-wasm (XNNPACK): its import, the folder of its .wasm
-// binaries, and its initialisation (once per module).
+// binaries, and its initialisation (once per module), with threads where they work.
+//
+// Threads under Node. The package only offers its threaded SIMD build to browsers: its
+// WASM_HAS_MULTITHREAD_SUPPORT check answers false under Node (tfjs issue #3830). The build
+// itself runs under Node 20 (SharedArrayBuffer, shared WebAssembly memory and worker_threads
+// are all there); what fails is the glue: (1) the package hands Emscripten its pthread
+// worker as a blob: URL, which Node's Worker refuses (ERR_WORKER_PATH), and posts the main
+// script to the workers as a Blob, which the worker reads with fs.readFileSync; (2) the
+// C++ side caps XNNPACK's pool at emscripten_num_logical_cores() / 2 (it assumes two
+// hyperthreads a core), which on a 2-core machine is 1. So, for the threaded init only:
+// the worker is written to a file (the package's own worker code, told the main script's
+// path), URL.createObjectURL returns that file, and os.cpus() reports twice the threads
+// wanted; both are restored as soon as the backend is up. If anything fails, the
+// single-threaded SIMD build loads as before. FACE_CNN_LAB_WASM_THREADS=1 turns threads
+// off (=N asks for N, at most 8).
 import * as tf from '@tensorflow/tfjs';
+import { createHash } from 'node:crypto';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { errorText, firstLine, installHint, WASM_PACKAGE, type Importer, type Outcome } from './backend-packages';
+import { installWasmTrainingKernels } from './kernels/wasm-training-kernels';
 
 // The wasm package is a real dependency: a literal import, so bundlers ship it.
 const importWasm: Importer = () => import('@tensorflow/tfjs-backend-wasm');
 
 interface WasmModule {
   setWasmPaths(prefixOrFileMap: string | Record<string, string>, usePlatformFetch?: boolean): void;
+  setThreadsCount?(threads: number): void;
+  getThreadsCount?(): number;
   version_wasm?: string;
+}
+
+// Not named `require`: bundlers (electron-vite) declare their own at the top of the bundle.
+const requireHere = createRequire(import.meta.url);
+
+let threadsInUse = 1;
+let threadsNote = '';
+
+/** Threads the wasm backend computes with (XNNPACK's pool, the calling thread included); 1 without threads. */
+export function wasmThreads(): number {
+  return threadsInUse;
+}
+
+/** Why wasm runs without threads, if it does (empty when it has them or was asked for one). */
+export function wasmThreadsNote(): string {
+  return threadsNote;
+}
+
+function wantedThreads(): number {
+  const asked = process.env['FACE_CNN_LAB_WASM_THREADS'];
+  if (asked !== undefined && asked !== '') {
+    const n = Number(asked);
+    if (Number.isInteger(n) && n >= 1) return Math.min(n, 8);
+  }
+  return Math.min(availableParallelism(), 8);
 }
 
 const wasmInits = new WeakMap<object, Promise<Outcome>>();
@@ -22,12 +67,78 @@ function wasmBinaryFolder(): string {
   return `${dirname(main)}/`;
 }
 
+/** The package's pthread worker as a file Node can start, told where the main script is; null when the package lacks it. */
+function workerFile(): string | null {
+  const packageDir = dirname(dirname(requireHere.resolve(WASM_PACKAGE)));
+  const mainScript = join(packageDir, 'wasm-out/tfjs-backend-wasm-threaded-simd.js');
+  const workerModule = join(packageDir, 'wasm-out/tfjs-backend-wasm-threaded-simd.worker.js');
+  if (!existsSync(mainScript) || !existsSync(workerModule)) return null;
+  const { wasmWorkerContents } = requireHere(workerModule) as { wasmWorkerContents?: string };
+  if (typeof wasmWorkerContents !== 'string') return null;
+  // The package escapes the newlines its template literal turned into real ones (string
+  // literals in the worker code contain "\n"); so must we.
+  const text =
+    `// Written by Face CNN Lab (models/backend-wasm.ts): tfjs-backend-wasm's pthread worker, reading the main script from a file.\n` +
+    `URL.createObjectURL = () => ${JSON.stringify(mainScript)}; URL.revokeObjectURL = () => {};\n` +
+    wasmWorkerContents.replace(/\n/g, '\\n');
+  const file = join(tmpdir(), `face-cnn-lab-wasm-worker-${createHash('sha256').update(text).digest('hex').slice(0, 16)}.cjs`);
+  if (!existsSync(file)) {
+    const partial = `${file}.${process.pid}.tmp`;
+    writeFileSync(partial, text);
+    renameSync(partial, file);
+  }
+  return file;
+}
+
+const THREADED_INIT_TIMEOUT_MS = 20_000;
+
+/** Initialises the threaded SIMD build with `threads` threads; null when it runs, else why not. */
+async function initThreaded(module: WasmModule, threads: number): Promise<string | null> {
+  if (typeof SharedArrayBuffer !== 'function') return 'no SharedArrayBuffer';
+  if (typeof module.setThreadsCount !== 'function' || typeof module.getThreadsCount !== 'function') return 'the package has no setThreadsCount';
+  let worker: string | null;
+  try {
+    worker = workerFile();
+  } catch (error) {
+    return `its worker could not be written: ${firstLine(errorText(error).message)}`;
+  }
+  if (worker === null) return 'the package has no threaded build';
+  const os = requireHere('node:os') as typeof import('node:os');
+  const realCpus = os.cpus;
+  const realCreateObjectURL = URL.createObjectURL;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+    module.setThreadsCount(threads);
+    os.cpus = () => Array.from({ length: 2 * threads }, () => realCpus()[0] as ReturnType<typeof realCpus>[number]);
+    URL.createObjectURL = () => worker;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), THREADED_INIT_TIMEOUT_MS);
+    });
+    const ok = await Promise.race([tf.setBackend('wasm'), timeout]);
+    if (!ok) return 'the threaded build did not initialise';
+    const got = module.getThreadsCount();
+    threadsInUse = got;
+    // XNNPACK's pool threads wait for work forever, and Emscripten keeps a running pthread's
+    // worker ref'd: the process would never exit on its own. They hold no work between kernels.
+    const pthreads = (tf.backend() as unknown as { wasm?: { PThread?: { runningWorkers?: Array<{ unref?: () => void }> } } }).wasm?.PThread;
+    for (const w of pthreads?.runningWorkers ?? []) w.unref?.();
+    return got > 1 ? null : `XNNPACK made a pool of ${got} thread`;
+  } catch (error) {
+    return firstLine(errorText(error).message);
+  } finally {
+    clearTimeout(timer);
+    os.cpus = realCpus;
+    URL.createObjectURL = realCreateObjectURL;
+  }
+}
+
 async function initWasmUncached(module: WasmModule): Promise<Outcome> {
   try {
     // Under Node the binaries are read from the file system; the default prefix is the folder of
     // the script that loaded them, wrong once the app is bundled, so it is set explicitly. A folder
     // without the trailing slash fails ("…/disttfjs-backend-wasm-simd.wasm": ENOENT); a file:// URL
-    // also works. Node 20 has WebAssembly SIMD but not the threaded build, so the SIMD binary loads.
+    // also works.
     module.setWasmPaths(wasmBinaryFolder());
   } catch (error) {
     // Already initialised (or aborted) by someone else: setWasmPaths refuses, setBackend tells.
@@ -35,16 +146,29 @@ async function initWasmUncached(module: WasmModule): Promise<Outcome> {
   }
   let initialised = false;
   let failure = '';
-  try {
-    initialised = await tf.setBackend('wasm');
-  } catch (error) {
-    failure = firstLine(errorText(error).message);
+  const threads = wantedThreads();
+  if (threads > 1) {
+    const problem = await initThreaded(module, threads);
+    if (problem === null) initialised = true;
+    else threadsNote = `no threads: ${problem}`;
+  }
+  if (!initialised) {
+    threadsInUse = 1;
+    try {
+      tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+      initialised = await tf.setBackend('wasm');
+    } catch (error) {
+      failure = firstLine(errorText(error).message);
+    }
   }
   if (!initialised) {
     // Leave no broken backend for tfjs' priority order (wasm 2 > cpu 1) to pick later.
     if (tf.findBackendFactory('wasm') != null) tf.removeBackend('wasm');
     return { ok: false, reason: `wasm failed to initialise${failure ? `: ${failure}` : ' (its .wasm binary could not be loaded)'}`, hint: `Reinstall it: \`npm install ${WASM_PACKAGE}@${tf.version_core}\`` };
   }
+  // The package lacks Conv2DBackpropFilter and computes MaxPoolGrad wrongly for windows with no
+  // positive value; the lab's kernels (models/kernels/wasm-*.ts) make it a training backend.
+  installWasmTrainingKernels();
   return { ok: true, reason: 'wasm loaded', hint: '' };
 }
 

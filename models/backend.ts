@@ -5,7 +5,9 @@
 // → the pure JavaScript `cpu` backend. The first that loads AND can do what it is asked
 // for ('train' or 'infer') wins; every attempt keeps its reason, so the user is told which
 // backend runs and why the others do not ("tfjs-node not installed", "CUDA libraries not
-// found: libcudart.so.11.0", "wasm lacks Conv2DBackpropFilter").
+// found: libcudart.so.11.0"). The wasm package alone cannot train (no Conv2DBackpropFilter,
+// a wrong MaxPoolGrad); loading it through backend-wasm.ts registers the lab's kernels
+// (models/kernels/wasm-*.ts), so wasm trains and is chosen over cpu.
 //
 // Loading the packages lives beside this file: backend-native.ts (tfjs-node(-gpu), the
 // shared tfjs-core check, CUDA diagnosis), backend-wasm.ts, backend-packages.ts (names,
@@ -14,7 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import { installCpuConv2dBackpropFilter } from './kernels/cpu-conv2d-backprop-filter';
 import { cachedNativeLoad, loadNative, noGpuReason, type NativeLoad } from './backend-native';
 import { CUDA_NEEDS, errorText, firstLine, NATIVE, type Importer, type NativeName } from './backend-packages';
-import { loadWasm } from './backend-wasm';
+import { loadWasm, wasmThreads, wasmThreadsNote } from './backend-wasm';
 
 export { missingLibraries } from './backend-native';
 
@@ -196,7 +198,7 @@ interface Attempt extends BackendAttempt {
 const DESCRIPTION: Record<BackendName, string> = {
   'tensorflow-gpu': 'native TensorFlow on the GPU',
   tensorflow: 'native TensorFlow on the CPU',
-  wasm: 'WebAssembly with XNNPACK',
+  wasm: "WebAssembly with XNNPACK and the lab's training kernels",
   cpu: 'pure JavaScript',
 };
 
@@ -249,8 +251,11 @@ async function attemptWasm(context: Context): Promise<Attempt> {
     const hint = missing.length > 0 ? 'Train on another backend (cpu, or tensorflow with tfjs-node installed) and keep wasm for inference' : '';
     return { name: 'wasm', ok: false, reason, canTrain: false, hint };
   }
-  const note = canTrain ? '' : `; lacks ${trainingKernelsMissing('wasm').join(', ')}, so inference only`;
-  return { name: 'wasm', ok: true, reason: `wasm loaded${note}`, canTrain, hint: '' };
+  const threads = wasmThreads();
+  const how = `XNNPACK${threads > 1 ? `, ${threads} threads` : ''}`;
+  const threadNote = wasmThreadsNote() ? ` (${wasmThreadsNote()})` : '';
+  const reason = canTrain ? `wasm (${how}) with the lab's training kernels${threadNote}` : `wasm loaded; lacks ${trainingKernelsMissing('wasm').join(', ')}, so inference only`;
+  return { name: 'wasm', ok: true, reason, canTrain, hint: '' };
 }
 
 async function attemptCpu(context: Context): Promise<Attempt> {

@@ -18,6 +18,8 @@ const nativeInstalled = installed('@tensorflow/tfjs-node-gpu') || installed('@te
 if (nativeInstalled) console.warn('backend tests: a tfjs-node package is installed here; the "not installed" expectations are skipped');
 
 const realImport = (name: string): Promise<unknown> => import(/* @vite-ignore */ name);
+/** wasm's reason once the lab's kernels are in: with XNNPACK's thread count where it has threads. */
+const WASM_REASON = /^wasm \(XNNPACK(, \d+ threads)?\) with the lab's training kernels( \(no threads: .+\))?$/;
 
 /** A stand-in for a working tfjs-node: registers 'tensorflow' in OUR tf, computing with the cpu kernels. */
 function fakeNativePackage(options: { usingGpu?: boolean; coreVersion?: string } = {}): () => Promise<unknown> {
@@ -52,33 +54,49 @@ afterEach(async () => {
 });
 
 describe('selectBackend on this machine', () => {
-  test.skipIf(nativeInstalled)('training falls through to cpu, saying why for each backend', async () => {
+  test.skipIf(nativeInstalled)("training picks wasm with the lab's kernels over cpu, saying why not the native ones", async () => {
     const choice = await selectBackend();
-    expect(choice.name).toBe('cpu');
-    expect(choice.tfBackend).toBe('cpu');
-    expect(tf.getBackend()).toBe('cpu');
+    expect(choice.name).toBe('wasm');
+    expect(choice.tfBackend).toBe('wasm');
+    expect(tf.getBackend()).toBe('wasm');
     expect(choice.canTrain).toBe(true);
     expect(choice.attempts.map((a) => [a.name, a.ok])).toEqual([
       ['tensorflow-gpu', false],
       ['tensorflow', false],
-      ['wasm', false],
-      ['cpu', true],
+      ['wasm', true],
     ]);
     expect(choice.attempts[0]?.reason).toBe('tfjs-node-gpu not installed');
     expect(choice.attempts[1]?.reason).toBe('tfjs-node not installed');
-    expect(choice.attempts[2]?.reason).toMatch(/^wasm lacks Conv2DBackpropFilter, needed for training/);
-    expect(choice.attempts[2]?.canTrain).toBe(false);
-    expect(choice.summary).toMatch(/^training on cpu \(pure JavaScript\): tfjs-node-gpu not installed; tfjs-node not installed; wasm lacks Conv2DBackpropFilter/);
-    expect(trainingKernelsMissing('wasm')).toEqual(['Conv2DBackpropFilter']);
+    expect(choice.attempts[2]).toMatchObject({ name: 'wasm', ok: true, canTrain: true });
+    expect(choice.attempts[2]?.reason).toMatch(WASM_REASON);
+    expect(choice.summary).toMatch(/^training on wasm \(WebAssembly with XNNPACK and the lab's training kernels\): tfjs-node-gpu not installed; tfjs-node not installed$/);
+    expect(trainingKernelsMissing('wasm')).toEqual([]);
+  });
+
+  test.skipIf(nativeInstalled)('wasm without the Conv2DBackpropFilter kernel is refused for training, naming it, and cpu trains', async () => {
+    const kernel = tf.getKernel('Conv2DBackpropFilter', 'wasm');
+    if (kernel === undefined) throw new Error('wasm has no Conv2DBackpropFilter');
+    await selectBackend({ purpose: 'infer' }); // wasm loaded (and its kernels installed) first
+    tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
+    try {
+      const choice = await selectBackend();
+      expect(choice.name).toBe('cpu');
+      expect(choice.attempts[2]?.reason).toMatch(/^wasm lacks Conv2DBackpropFilter, needed for training/);
+      expect(choice.attempts[2]?.canTrain).toBe(false);
+      expect(choice.summary).toMatch(/^training on cpu \(pure JavaScript\): tfjs-node-gpu not installed; tfjs-node not installed; wasm lacks Conv2DBackpropFilter/);
+      await expect(selectBackend({ force: 'wasm' })).rejects.toThrow(/The wasm backend cannot be used for training: wasm lacks Conv2DBackpropFilter/);
+    } finally {
+      tf.registerKernel(kernel);
+    }
   });
 
   test.skipIf(nativeInstalled)('inference picks wasm, and its conv2d equals the cpu result', async () => {
     const choice = await selectBackend({ purpose: 'infer' });
     expect(choice.name).toBe('wasm');
     expect(choice.tfBackend).toBe('wasm');
-    expect(choice.canTrain).toBe(false);
-    expect(choice.attempts.find((a) => a.name === 'wasm')?.reason).toMatch(/lacks Conv2DBackpropFilter, so inference only/);
-    expect(choice.summary).toMatch(/^inference on wasm \(WebAssembly with XNNPACK\): tfjs-node-gpu not installed; tfjs-node not installed$/);
+    expect(choice.canTrain).toBe(true);
+    expect(choice.attempts.find((a) => a.name === 'wasm')?.reason).toMatch(WASM_REASON);
+    expect(choice.summary).toBe("inference on wasm (WebAssembly with XNNPACK and the lab's training kernels): tfjs-node-gpu not installed; tfjs-node not installed");
 
     const x = values(2 * 9 * 9 * 3, 1);
     const f = values(3 * 3 * 3 * 4, 2);
@@ -100,14 +118,15 @@ describe('selectBackend on this machine', () => {
     expect(choice.summary).toBe('training on cpu (pure JavaScript) (forced with --backend)');
   });
 
-  test('force wasm works for inference, and refuses training naming the missing kernel', async () => {
+  test('force wasm works for inference and for training', async () => {
     const choice = await selectBackend({ force: 'wasm', purpose: 'infer' });
     expect(choice.name).toBe('wasm');
     expect(tf.getBackend()).toBe('wasm');
     expect(tf.tidy(() => tf.conv2d(tf.ones([1, 4, 4, 1]) as tf.Tensor4D, tf.ones([2, 2, 1, 1]) as tf.Tensor4D, 1, 'valid').sum().dataSync()[0])).toBe(36);
     await tf.setBackend('cpu');
-    await expect(selectBackend({ force: 'wasm' })).rejects.toThrow(/The wasm backend cannot be used for training: wasm lacks Conv2DBackpropFilter/);
-    expect(tf.getBackend()).toBe('cpu');
+    const training = await selectBackend({ force: 'wasm' });
+    expect(training).toMatchObject({ name: 'wasm', canTrain: true, summary: "training on wasm (WebAssembly with XNNPACK and the lab's training kernels) (forced with --backend)" });
+    expect(tf.getBackend()).toBe('wasm');
   });
 
   test.skipIf(nativeInstalled)('force tensorflow throws, telling how to install it', async () => {
@@ -135,9 +154,9 @@ describe('selectBackend with simulated packages', () => {
     expect(choice.attempts[0]).toMatchObject({ name: 'tensorflow-gpu', ok: false, canTrain: false });
     expect(choice.attempts[0]?.reason).toMatch(/^CUDA libraries not found: libcudart\.so\.11\.0 \(tfjs-node-gpu 4\.x is built on libtensorflow 2\.9\.1 and needs CUDA 11\.2 and cuDNN 8\.1/);
     expect(choice.attempts[1]?.reason).toBe('tfjs-node not installed');
-    expect(choice.attempts.map((a) => a.name)).toEqual(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
-    expect(choice.name).toBe('cpu');
-    expect(choice.summary).toMatch(/^training on cpu \(pure JavaScript\): CUDA libraries not found: libcudart\.so\.11\.0/);
+    expect(choice.attempts.map((a) => a.name)).toEqual(['tensorflow-gpu', 'tensorflow', 'wasm']);
+    expect(choice.name).toBe('wasm');
+    expect(choice.summary).toMatch(/^training on wasm \(WebAssembly with XNNPACK and the lab's training kernels\): CUDA libraries not found: libcudart\.so\.11\.0/);
   });
 
   test('a native addon that was never downloaded, and a missing libtensorflow, are told apart', async () => {
@@ -165,7 +184,7 @@ describe('selectBackend with simulated packages', () => {
       name === '@tensorflow/tfjs-node' ? Promise.resolve({ version: { 'tfjs-core': tf.version_core } }) : name === '@tensorflow/tfjs-node-gpu' ? Promise.reject(new Error("Cannot find package '@tensorflow/tfjs-node-gpu'")) : realImport(name);
     const choice = await selectBackend({ importer });
     expect(choice.attempts[1]?.reason).toMatch(/^tfjs-node loaded a different copy of tfjs-core/);
-    expect(choice.name).toBe('cpu');
+    expect(choice.name).toBe('wasm');
     await expect(selectBackend({ importer, force: 'tensorflow' })).rejects.toThrow(/different copy of tfjs-core.*Install `@tensorflow\/tfjs-node@4\.22\.0`/);
   });
 
@@ -175,7 +194,7 @@ describe('selectBackend with simulated packages', () => {
         name === '@tensorflow/tfjs-node' ? fakeNativePackage({ coreVersion: '3.21.0' })() : name === '@tensorflow/tfjs-node-gpu' ? Promise.reject(new Error("Cannot find package '@tensorflow/tfjs-node-gpu'")) : realImport(name);
       const choice = await selectBackend({ importer });
       expect(choice.attempts[1]?.reason).toBe(`tfjs-node loaded a different copy of tfjs-core (3.21.0; the lab runs ${tf.version_core})`);
-      expect(choice.name).toBe('cpu');
+      expect(choice.name).toBe('wasm');
     } finally {
       await removeFakeNative();
     }
@@ -223,6 +242,8 @@ describe('selectBackend with simulated packages', () => {
 describe('BackendError: what a user can fix, told in one line', () => {
   const notInstalled = (name: string): Promise<unknown> =>
     name === '@tensorflow/tfjs-backend-wasm' ? realImport(name) : Promise.reject(Object.assign(new Error(`Cannot find package '${name}' imported from /lab/models/backend.ts`), { code: 'ERR_MODULE_NOT_FOUND' }));
+  const nothingInstalled = (name: string): Promise<unknown> =>
+    Promise.reject(Object.assign(new Error(`Cannot find package '${name}' imported from /lab/models/backend.ts`), { code: 'ERR_MODULE_NOT_FOUND' }));
 
   async function rejection(promise: Promise<unknown>): Promise<unknown> {
     try {
@@ -239,9 +260,9 @@ describe('BackendError: what a user can fix, told in one line', () => {
     expect(error).toBeInstanceOf(Error);
     expect((error as BackendError).name).toBe('BackendError');
     expect((error as BackendError).message).toMatch(/^The tensorflow backend cannot be used for training: tfjs-node not installed\. Install it with `npm install @tensorflow\/tfjs-node@/);
-    const wasm = await rejection(selectBackend({ force: 'wasm' }));
+    const wasm = await rejection(selectBackend({ force: 'wasm', importer: nothingInstalled }));
     expect(wasm).toBeInstanceOf(BackendError);
-    expect((wasm as Error).message).toMatch(/^The wasm backend cannot be used for training: wasm lacks Conv2DBackpropFilter/);
+    expect((wasm as Error).message).toMatch(/^The wasm backend cannot be used for training: wasm not installed\. Install it with `npm install @tensorflow\/tfjs-backend-wasm@/);
   });
 
   test('an unknown backend name', async () => {
@@ -250,14 +271,14 @@ describe('BackendError: what a user can fix, told in one line', () => {
     expect((error as Error).message).toBe('Unknown backend "cuda": choose one of tensorflow-gpu, tensorflow, wasm, cpu');
   });
 
-  test('no backend usable at all (here: a cpu backend without a training kernel)', async () => {
+  test('no backend usable at all (here: no wasm package and a cpu backend without a training kernel)', async () => {
     const kernel = tf.getKernel('Conv2DBackpropFilter', 'cpu');
     if (kernel === undefined) throw new Error('the cpu backend has no Conv2DBackpropFilter');
     tf.unregisterKernel('Conv2DBackpropFilter', 'cpu');
     try {
-      const error = await rejection(selectBackend({ importer: notInstalled }));
+      const error = await rejection(selectBackend({ importer: nothingInstalled }));
       expect(error).toBeInstanceOf(BackendError);
-      expect((error as Error).message).toMatch(/^No backend can be used for training: tfjs-node-gpu not installed; tfjs-node not installed; wasm lacks Conv2DBackpropFilter.*; cpu: lacks Conv2DBackpropFilter, needed for training$/);
+      expect((error as Error).message).toBe('No backend can be used for training: tfjs-node-gpu not installed; tfjs-node not installed; wasm not installed; cpu: lacks Conv2DBackpropFilter, needed for training');
     } finally {
       tf.registerKernel(kernel);
     }

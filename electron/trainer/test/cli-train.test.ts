@@ -62,7 +62,8 @@ describe('lab train, runs, resume, eval', () => {
     expect(summary.stdout).toMatch(/5,480,864 without the classifier/);
     const info = await lab(['info'], dataDir);
     expect(info.stdout).toMatch(/tensorflow-gpu\s+no\s+tfjs-node-gpu not installed/);
-    expect(info.stdout).toMatch(/cpu\s+train/);
+    expect(info.stdout).toMatch(/wasm\s+train\s+wasm \(XNNPACK, \d threads?\) with the lab.s training kernels/);
+    expect(info.stdout).toMatch(/cpu\s+-\s+not tried/);
     expect(info.stderr).not.toMatch(/Hi, looks like/);
   }, 60_000);
 
