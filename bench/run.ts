@@ -89,39 +89,134 @@ const ceiling = runScript('decode-case.ts', [jpegs, '144', '6']);
 const c = ceiling.times[0]!;
 rows.push({ name: 'decodeFace only (sharp), 5,000 JPEG 250x250', images: c.images, seconds: c.seconds, imagesPerSecond: c.images / c.seconds, peakRssMiB: ceiling.peakRssMiB, target: '', met: null });
 
-// Training throughput. On the pure-JS cpu backend LightCNN-9 at 128 px takes
-// minutes a step, so the big cases run only with BENCH_FULL=1 (or on a native backend).
+// Training throughput: wasm (with the lab's kernels; 2 threads where there are 2 cores, and one
+// thread for comparison), cpu, and the same step in PyTorch when python3 has torch. Adam, MFM
+// 2/1, 40 classes, random data, median step after one warm-up (bench/train-case.ts,
+// bench/pytorch/lightcnn.py). On the pure-JS cpu backend the big cases take minutes a step:
+// they run only with BENCH_FULL=1, as do the one-thread wasm rows beyond 64 px batch 16.
 interface TrainRow {
   readonly case: string;
   readonly backend: string;
   readonly msPerStep: number | null;
   readonly imagesPerSecond: number | null;
   readonly peakRssMiB: number | null;
+  /** wasm images/s over PyTorch's for the same case, measured right after it. */
+  readonly vsPytorch: number | null;
+  readonly target: string;
+  readonly met: boolean | null;
   readonly note: string;
 }
 const full = process.env['BENCH_FULL'] === '1';
-const trainCases: Array<{ model: string; input: number; batch: number; steps: number; big: boolean }> = [
-  { model: 'tiny', input: 32, batch: 16, steps: 5, big: false },
-  { model: 'tiny', input: 32, batch: 64, steps: 3, big: false },
-  { model: 'tiny', input: 64, batch: 16, steps: 3, big: false },
-  { model: 'tiny', input: 64, batch: 64, steps: 3, big: false },
-  { model: 'lightcnn9', input: 64, batch: 16, steps: 1, big: false },
-  { model: 'lightcnn9', input: 64, batch: 64, steps: 1, big: true },
-  { model: 'lightcnn9', input: 128, batch: 16, steps: 1, big: true },
-  { model: 'lightcnn9', input: 128, batch: 64, steps: 1, big: true },
-];
+type TrainCase = { model: 'tiny' | 'lightcnn4' | 'lightcnn9'; input: number; batch: number; steps: number };
+const trainCases: TrainCase[] = [];
+for (const model of ['tiny', 'lightcnn4', 'lightcnn9'] as const) {
+  for (const input of [64, 128]) for (const batch of [16, 64]) trainCases.push({ model, input, batch, steps: input * batch >= 128 * 64 ? 2 : 3 });
+}
+/** The cpu cases that run without BENCH_FULL (as before the wasm kernels): the small ones. */
+const cpuByDefault = (c: TrainCase): boolean => (c.model === 'tiny' && c.input === 64) || (c.model === 'lightcnn9' && c.input === 64 && c.batch === 16);
+const oneThreadByDefault = (c: TrainCase): boolean => c.input === 64 && c.batch === 16;
+/** The issue's target: wasm at least half PyTorch's images/s for these. */
+const targetCase = (c: TrainCase): boolean => c.input === 64 && c.batch === 16;
+
+/** A python3 that imports torch: $PYTHON, python3 on the PATH, then the system one (Debian's python3-torch). */
+function findTorchPython(): { python: string | null; why: string } {
+  const tried: string[] = [];
+  for (const python of [process.env['PYTHON'], 'python3', '/usr/bin/python3'].filter((p): p is string => typeof p === 'string' && p !== '')) {
+    try {
+      const version = execFileSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+      return { python, why: `${python}, torch ${version}` };
+    } catch (error) {
+      const e = error as { code?: string; stderr?: string };
+      tried.push(`${python}: ${e.code === 'ENOENT' ? 'not found' : (e.stderr ?? '').trim().split('\n').pop() || 'failed'}`);
+    }
+  }
+  return { python: null, why: tried.join('; ') };
+}
+const torch = findTorchPython();
+if (torch.python === null) console.log(`PyTorch rows skipped: no python3 with torch (${torch.why}); \`apt-get install python3-torch\` adds them`);
+else console.log(`PyTorch rows: ${torch.why}, 2 threads`);
+
+type Measured = { msPerStep: number; imagesPerSecond: number; peakRssMiB: number | null; threads?: number };
+type Failed = { failed: string };
+/** A case that takes longer than this is stopped and reported (a wasm heap that fills up can hang the package's kernels). */
+const CASE_TIMEOUT_MS = 8 * 60_000;
+function failure(error: unknown): Failed {
+  const e = error as { signal?: string; stderr?: string; message?: string };
+  if (e.signal === 'SIGTERM') return { failed: `stopped after ${CASE_TIMEOUT_MS / 60_000} min` };
+  const lines = `${e.stderr ?? ''}\n${e.message ?? ''}`.split('\n').map((l) => l.trim());
+  return { failed: lines.find((l) => /^(Error|RangeError|RuntimeError)\b|heap is full|out of memory/i.test(l)) ?? lines.find((l) => l !== '') ?? 'failed' };
+}
+function trainCase(c: TrainCase, backend: string, env: Record<string, string> = {}): Measured | Failed {
+  try {
+    const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/train-case.ts'), c.model, String(c.input), String(c.batch), String(c.steps), backend, 'adam'], {
+      encoding: 'utf8',
+      cwd: root,
+      env: { ...process.env, ...env },
+      timeout: CASE_TIMEOUT_MS,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return JSON.parse(out) as Measured;
+  } catch (error) {
+    return failure(error);
+  }
+}
+function pytorchCase(c: TrainCase, python: string): Measured | Failed {
+  try {
+    const out = execFileSync(python, [join(root, 'bench/pytorch/lightcnn.py'), c.model, String(c.input), String(c.batch), String(c.steps), '2'], { encoding: 'utf8', cwd: root, timeout: CASE_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'] });
+    return { ...(JSON.parse(out.trim().split('\n').pop() ?? '{}') as Measured), peakRssMiB: null };
+  } catch (error) {
+    return failure(error);
+  }
+}
+const isFailed = (m: Measured | Failed | null): m is Failed => m !== null && 'failed' in m;
+const skipped = (name: string, backend: string, note: string): TrainRow => ({ case: name, backend, msPerStep: null, imagesPerSecond: null, peakRssMiB: null, vsPytorch: null, target: '', met: null, note });
 const trainRows: TrainRow[] = [];
-let backendName = '';
+/** Adds a row and prints it at once: a long bench that stops half-way still leaves its figures. */
+function addRow(row: TrainRow): void {
+  trainRows.push(row);
+  const figures = row.msPerStep === null ? '' : `${Math.round(row.msPerStep)} ms/step, ${row.imagesPerSecond?.toFixed(2)} images/s${row.vsPytorch === null ? '' : `, ${row.vsPytorch.toFixed(2)}x PyTorch`}`;
+  console.log(`  ${row.case}, ${row.backend}: ${figures || row.note}`);
+}
+console.log('training steps:');
 for (const c of trainCases) {
   const name = `${c.model} @${c.input} px, batch ${c.batch}`;
-  if (c.big && !full && backendName === 'cpu') {
-    trainRows.push({ case: name, backend: backendName, msPerStep: null, imagesPerSecond: null, peakRssMiB: null, note: 'skipped on cpu (minutes a step); BENCH_FULL=1 runs it' });
-    continue;
+  const median = `median of ${c.steps} after 1 warm-up`;
+  // PyTorch first, then wasm right after it: the machine is shared, so the ratio compares neighbours.
+  const pt = torch.python === null ? null : pytorchCase(c, torch.python);
+  if (pt === null) addRow(skipped(name, 'pytorch', 'skipped: no python3 with torch'));
+  else if (isFailed(pt)) addRow(skipped(name, 'pytorch (2 threads)', `failed: ${pt.failed}`));
+  else addRow({ case: name, backend: 'pytorch (2 threads)', ...pt, vsPytorch: null, target: '', met: null, note: median });
+  const ptOk = pt !== null && !isFailed(pt) ? pt : null;
+  const target = targetCase(c) ? '>= 0.5x PyTorch' : '';
+  const wasm = trainCase(c, 'wasm');
+  if (isFailed(wasm)) {
+    addRow({ ...skipped(name, 'wasm', `failed: ${wasm.failed}`), target, met: target === '' ? null : false });
+  } else {
+    const ratio = ptOk === null ? null : wasm.imagesPerSecond / ptOk.imagesPerSecond;
+    addRow({
+      case: name,
+      backend: `wasm (${wasm.threads ?? 1} thread${wasm.threads === 1 ? '' : 's'})`,
+      msPerStep: wasm.msPerStep,
+      imagesPerSecond: wasm.imagesPerSecond,
+      peakRssMiB: wasm.peakRssMiB,
+      vsPytorch: ratio,
+      target,
+      met: target === '' || ratio === null ? null : ratio >= 0.5,
+      note: median,
+    });
   }
-  const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/train-case.ts'), c.model, String(c.input), String(c.batch), String(c.steps)], { encoding: 'utf8', cwd: root });
-  const r = JSON.parse(out) as { backend: string; msPerStep: number; imagesPerSecond: number; peakRssMiB: number };
-  backendName = r.backend;
-  trainRows.push({ case: name, backend: r.backend, msPerStep: r.msPerStep, imagesPerSecond: r.imagesPerSecond, peakRssMiB: r.peakRssMiB, note: `median of ${c.steps} after 1 warm-up` });
+  if (isFailed(wasm) || (wasm.threads ?? 1) > 1) {
+    if (!isFailed(wasm) && (full || oneThreadByDefault(c))) {
+      const one = trainCase(c, 'wasm', { FACE_CNN_LAB_WASM_THREADS: '1' });
+      if (isFailed(one)) addRow(skipped(name, 'wasm (1 thread)', `failed: ${one.failed}`));
+      else addRow({ case: name, backend: 'wasm (1 thread)', msPerStep: one.msPerStep, imagesPerSecond: one.imagesPerSecond, peakRssMiB: one.peakRssMiB, vsPytorch: ptOk === null ? null : one.imagesPerSecond / ptOk.imagesPerSecond, target: '', met: null, note: median });
+    } else addRow(skipped(name, 'wasm (1 thread)', 'skipped; BENCH_FULL=1 runs it'));
+  }
+  if (full || cpuByDefault(c)) {
+    const cpu = trainCase(c, 'cpu');
+    if (isFailed(cpu)) addRow(skipped(name, 'cpu', `failed: ${cpu.failed}`));
+    else addRow({ case: name, backend: 'cpu', msPerStep: cpu.msPerStep, imagesPerSecond: cpu.imagesPerSecond, peakRssMiB: cpu.peakRssMiB, vsPytorch: null, target: '', met: null, note: median });
+  } else addRow(skipped(name, 'cpu', 'skipped on cpu (minutes a step); BENCH_FULL=1 runs it'));
 }
 
 const table = rows.map((r) => ({
@@ -140,6 +235,9 @@ console.table(
     backend: r.backend,
     'ms/step': r.msPerStep === null ? '' : Math.round(r.msPerStep),
     'images/s': r.imagesPerSecond === null ? '' : r.imagesPerSecond.toFixed(2),
+    'x PyTorch': r.vsPytorch === null ? '' : r.vsPytorch.toFixed(2),
+    target: r.target,
+    met: r.met === null ? '' : r.met ? 'yes' : 'NO',
     'peak RSS MiB': r.peakRssMiB === null ? '' : Math.round(r.peakRssMiB),
     note: r.note,
   })),
@@ -149,6 +247,7 @@ const results = {
   machine: { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version },
   notes: 'stored size 144 (input 128); cold = fresh cache, files already in the OS page cache; warm = best of 3 opens including reading all pixels',
   rows,
+  pytorch: torch.why,
   training: trainRows,
 };
 await mkdir(join(root, 'bench/results'), { recursive: true });
