@@ -1,5 +1,8 @@
 // Probes' cost and stream, in its own process:
-//   tsx bench/probe-case.ts <model> <inputSize> <batch> <steps> <on|off> [backend]
+//   tsx bench/probe-case.ts <model> <inputSize> <batch> <steps> <on|off|same-run> [backend]
+// same-run: one run in this process, alternating phases of 4 steps with stats and every
+//      layer's maps on and 4 with everything off; the step cycles of the two kinds of phase
+//      are compared (the fairest overhead figure: same weights, same data, same machine mood).
 // on:  a real run in `lab serve` (its own process), this process a client subscribed to every
 //      activation layer (maps every 250 ms) with stats every step; reports the median step time,
 //      the latency from a step's end (the trainer's clock) to its frame decoded here, and bytes/s
@@ -20,7 +23,7 @@ import { LabClient, webSocketTransport } from '../renderer/src/lib/lab-client';
 
 tf.enableProdMode();
 const [model, inputSize, batch, steps, mode, backend] = process.argv.slice(2);
-if (!model || !inputSize || !batch || !steps || (mode !== 'on' && mode !== 'off')) throw new Error('usage: probe-case.ts <model> <inputSize> <batch> <steps> <on|off> [backend]');
+if (!model || !inputSize || !batch || !steps || !['on', 'off', 'same-run'].includes(mode ?? '')) throw new Error('usage: probe-case.ts <model> <inputSize> <batch> <steps> <on|off|same-run> [backend]');
 const dataDir = await mkdtemp(join(tmpdir(), 'fcl-bench-probes-'));
 const config: TrainConfigInput = { data: 'synthetic:20x10', model: model as 'tiny', inputSize: Number(inputSize), batch: Number(batch), epochs: 1000, maxSteps: Number(steps) + 1, optimizer: 'adam', lr: 0.001, seed: 1 };
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? NaN;
@@ -28,7 +31,41 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?
 const cycles = (ends: number[]) => median(ends.slice(2).map((t, i) => t - ends[i + 1]!));
 
 let result: Record<string, unknown>;
-if (mode === 'off') {
+if (mode === 'same-run') {
+  const PHASE = 4;
+  const cycles: Record<'on' | 'off', number[]> = { on: [], off: [] };
+  let backendName = '';
+  let last: number | null = null;
+  let session: TrainingSession | undefined;
+  const phaseOf = (step: number): 'on' | 'off' => (Math.floor((step - 1) / PHASE) % 2 === 0 ? 'on' : 'off');
+  const apply = (phase: 'on' | 'off') => {
+    if (!session) return;
+    session.probes.statsEnabled = phase === 'on';
+    const all = new Set(phase === 'on' ? session.built.activationLayers : []);
+    session.subscribe({ layers: all, preActivation: new Set(), fullMaps: [] });
+  };
+  session = await TrainingSession.start({ ...config, maxSteps: 2 * PHASE * Math.ceil(Number(steps) / PHASE) + 1 }, {
+    dataDir,
+    prefetch: 2,
+    ...(backend ? { backend: backend as BackendName } : {}),
+    onEvent: (e) => {
+      if (e.type === 'started') backendName = e.backend;
+      if (e.type !== 'progress') return;
+      // The cycle that ended at this step belongs to the phase the step ran in (the first of a phase is
+      // dropped: it pays for switching). Frames of a step are made after its progress event.
+      if (last !== null && (e.step - 1) % PHASE !== 0) cycles[phaseOf(e.step)].push(e.at - last);
+      last = e.at;
+      if (e.step % PHASE === 0) apply(phaseOf(e.step + 1));
+    },
+  });
+  apply('on');
+  session.setProbeInterval(250);
+  await session.train();
+  session.dispose();
+  const on = median(cycles.on);
+  const off = median(cycles.off);
+  result = { backend: backendName, onMsPerCycle: on, offMsPerCycle: off, overhead: on / off - 1, samples: cycles.on.length + cycles.off.length };
+} else if (mode === 'off') {
   const stepMs: number[] = [];
   const ends: number[] = [];
   let backendName = '';

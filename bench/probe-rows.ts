@@ -40,7 +40,7 @@ export function probeRows(root: string, cases: ReadonlyArray<{ model: string; in
     const overhead = on.msPerCycle / off.msPerCycle - 1;
     return {
       case: `${c.model} @${c.input} px, batch ${c.batch}`,
-      backend: on.backend.split(':')[0] ?? on.backend,
+      backend: /\bon (\S+)/.exec(on.backend)?.[1] ?? on.backend,
       offMsPerStep: off.msPerStep,
       onMsPerStep: on.msPerStep,
       offMsPerCycle: off.msPerCycle,
@@ -53,6 +53,12 @@ export function probeRows(root: string, cases: ReadonlyArray<{ model: string; in
     };
   });
 }
+
+/** The cases `npm run bench` runs: a quick one and the issue's target case. */
+export const PROBE_CASES = [
+  { model: 'tiny', input: 32, batch: 16, steps: 20, target: false },
+  { model: 'lightcnn9', input: 64, batch: 16, steps: 8, target: true },
+] as const;
 
 export function printProbeRows(rows: readonly ProbeRow[]): void {
   console.table(
@@ -69,4 +75,10 @@ export function printProbeRows(rows: readonly ProbeRow[]): void {
       met: r.met === null ? '' : r.met ? 'yes' : 'NO',
     })),
   );
+}
+
+// `tsx bench/probe-rows.ts`: only these rows.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const root = join(import.meta.dirname, '..');
+  printProbeRows(probeRows(root, PROBE_CASES));
 }

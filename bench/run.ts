@@ -6,6 +6,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
+import { PROBE_CASES, printProbeRows, probeRows } from './probe-rows';
 import { renderSyntheticFace } from '../datasets/synthetic';
 
 const root = resolve(import.meta.dirname, '..');
@@ -242,6 +243,10 @@ console.table(
     note: r.note,
   })),
 );
+// Live probes: a run with every layer watched and stats every step against none (issue: under 10% for LightCNN-9 @64 on CPU).
+const probes = probeRows(root, PROBE_CASES);
+printProbeRows(probes);
+
 const results = {
   when: new Date().toISOString(),
   machine: { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version },
@@ -249,6 +254,7 @@ const results = {
   rows,
   pytorch: torch.why,
   training: trainRows,
+  probes,
 };
 await mkdir(join(root, 'bench/results'), { recursive: true });
 const file = join(root, 'bench/results', `${results.when.replace(/[:.]/g, '-')}.json`);

@@ -12,6 +12,7 @@ import type { ActivationUnit } from '../../../models/lightcnn';
 import { formatActivation } from '../../../models/activations/spec';
 import type { LayerStats } from '../protocol/messages';
 import { batchAlive, deadRule, DEFAULT_SATURATION_THRESHOLD, type DeadRule } from './dead-rules';
+import { runSummaryKernel, summaryMode } from './summary-kernel';
 import type { Captured } from './layer-taps';
 
 export const DEFAULT_STATS_WINDOW = 50;
@@ -140,14 +141,8 @@ export class LayerStatsTracker {
   private layerTensors(state: LayerState, step: number, c: Captured, tensors: StepTensors, parts: tf.Tensor[]): { filters: number; pieceRates: number; slopes: number } {
     const { unit, rule } = state;
     const nan = tf.scalar(NaN);
-    // Fast ops only (see dead-rules.ts); fractions as means of step(). The variance in two passes:
-    // E[y^2] - E[y]^2 cancels to 0 in float32 for a saturated sigmoid (std ~1e-5 around ~1).
-    const mean = c.y.mean();
-    const centred = c.y.sub(mean);
-    const variance = centred.mul(centred).mean();
-    const zeroFraction = tf.scalar(1).sub(tf.step(c.y.abs()).mean());
-    // x == 0 exactly has measure zero for a conv's output: negative = not positive.
-    const negativeFraction = tf.scalar(1).sub(tf.step(c.x).mean());
+    const summary = this.summary(unit, c);
+    const { mean, variance, zeroFraction, negativeFraction } = summary;
     const gradOut = tensors.gradientOf(unit.layer) ?? nan;
     const kernelName = `${unit.linear}/kernel`;
     const kernel = this.weight(kernelName);
@@ -162,7 +157,7 @@ export class LayerStatsTracker {
     let pieceRates: tf.Tensor | null = null;
     let filterLast: tf.Tensor | null = null;
     {
-      const { aliveAny, pieceWinRates, saturatedFraction } = batchAlive(unit.spec, c.x, c.y, this.threshold);
+      const { aliveAny, pieceWinRates, saturatedFraction } = summary;
       if (saturatedFraction) saturated = saturatedFraction;
       pieceRates = pieceWinRates ?? null;
       const previous = state.lastAlive ?? tf.fill(aliveAny.shape, -1);
@@ -185,6 +180,42 @@ export class LayerStatsTracker {
     if (filterLast) parts.push(filterLast);
     return { filters: filterLast?.size ?? 0, pieceRates: pieceRates?.size ?? 0, slopes: slopes?.size ?? 0 };
   }
+
+  /**
+   * The batch's summary for one layer: the fused kernel where the backend has it (cpu, wasm),
+   * else the same numbers from tf ops (GPU and native backends, and gelu/swish/mish).
+   */
+  private summary(unit: ActivationUnit, c: Captured) {
+    const mode = this.useKernel ? summaryMode(unit.spec, this.threshold) : null;
+    const fused = mode ? runSummaryKernel(mode, c.x, c.y) : null;
+    if (mode && fused) {
+      const at = (i: number) => fused.stats.slice(i, 1).reshape([]);
+      return {
+        mean: at(0),
+        variance: at(1),
+        zeroFraction: at(2),
+        negativeFraction: at(3),
+        saturatedFraction: mode.kind === 'saturation' ? (at(4) as tf.Scalar) : undefined,
+        pieceWinRates: mode.kind === 'pieces' ? (fused.stats.slice(5, mode.k) as tf.Tensor1D) : undefined,
+        aliveAny: fused.aliveAny,
+      };
+    }
+    // Fast ops only (see dead-rules.ts); fractions as means of step(). The variance in two passes:
+    // E[y^2] - E[y]^2 cancels to 0 in float32 for a saturated sigmoid (std ~1e-5 around ~1).
+    const mean = c.y.mean();
+    const centred = c.y.sub(mean);
+    return {
+      mean,
+      variance: centred.mul(centred).mean(),
+      zeroFraction: tf.scalar(1).sub(tf.step(c.y.abs()).mean()),
+      // x == 0 exactly has measure zero for a conv's output: negative = not positive.
+      negativeFraction: tf.scalar(1).sub(tf.step(c.x).mean()),
+      ...batchAlive(unit.spec, c.x, c.y, this.threshold),
+    };
+  }
+
+  /** False: always the op composition (tests compare the two). */
+  useKernel = true;
 
   /** A unit is dead when its last alive step is at or before this one. */
   private cutoff(step: number): number {

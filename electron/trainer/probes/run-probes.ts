@@ -52,12 +52,12 @@ export function fullChannel(request: FullMapRequest | null | undefined): string 
 }
 
 /** Captures take at most about this share of the time (the interval stretches when a capture is slow). */
-export const MAX_CAPTURE_SHARE = 0.1;
+export const MAX_CAPTURE_SHARE = 0.05;
 
 export class RunProbes {
   private readonly taps: LayerTaps;
   readonly tracker: LayerStatsTracker;
-  private readonly statsOn: boolean;
+  private statsOn: boolean;
   private interval: number;
   readonly maxSide: number;
   private subscription: MapSubscription = NO_SUBSCRIPTION;
@@ -79,6 +79,15 @@ export class RunProbes {
     this.statsOn = options.stats ?? true;
     this.interval = checkInterval(options.intervalMs ?? DEFAULT_PROBE_INTERVAL_MS);
     this.maxSide = options.maxSide ?? DEFAULT_TRANSPORT_SIDE;
+  }
+
+  /** Per-step statistics on or off (off: training runs exactly as without probes). */
+  get statsEnabled(): boolean {
+    return this.statsOn;
+  }
+
+  set statsEnabled(on: boolean) {
+    this.statsOn = on;
   }
 
   /** The activation layers a viewer may subscribe to, with their sizes for one input. */

@@ -1,0 +1,231 @@
+// One activation layer's batch summary as a backend kernel, 'LabActivationSummary', for the
+// CPU-side backends (cpu and wasm): a single pass over the layer's input x and output y
+// computes what the op composition in dead-rules.ts and layer-stats.ts computes in a dozen
+// passes (each a full read of the batch's activations, and on wasm most of them slow). GPU
+// and native backends keep the composition (`activationSummary` falls back to it).
+//
+// Outputs: aliveAny, the unit shape (x's for maxout/MFM pieces, y's otherwise) without the
+// batch axis, 1 where the unit was alive for at least one input (NaN counts as not alive);
+// and a vector [mean(y), var(y), zero fraction of y, negative fraction of x, saturated
+// fraction (NaN unless the saturation rule), win rate of each piece...]. Sums run in float64;
+// one pass over y and one over x.
+import * as tf from '@tensorflow/tfjs';
+import type { ActivationSpec } from '../../../models/activations/spec';
+import { alloc, view, type WasmBackend } from '../../../models/kernels/wasm-heap';
+import { deadRule, maxDerivative, pieceCount, DEFAULT_SATURATION_THRESHOLD } from './dead-rules';
+
+export const SUMMARY_KERNEL = 'LabActivationSummary';
+
+/** What the kernel knows how to summarise; anything else uses the op composition. */
+export type SummaryMode =
+  | { kind: 'zero' }
+  | { kind: 'cannot-die' }
+  | { kind: 'pieces'; k: number; byMin: boolean }
+  | { kind: 'saturation'; derivative: 'sigmoid' | 'tanh' | 'elu' | 'selu'; limit: number };
+
+const SELU_SCALE = 1.0507009873554805;
+const SELU_ALPHA = 1.6732632423543772;
+
+export function summaryMode(spec: ActivationSpec, threshold = DEFAULT_SATURATION_THRESHOLD): SummaryMode | null {
+  switch (deadRule(spec)) {
+    case 'zero':
+      return { kind: 'zero' };
+    case 'cannot-die':
+      return { kind: 'cannot-die' };
+    case 'pieces':
+      return { kind: 'pieces', k: pieceCount(spec), byMin: spec.name === 'mfm' && spec.variant === '3/2' };
+    case 'saturation':
+      // gelu, swish and mish need erf and friends exactly as tfjs computes them: the composition does those.
+      if (spec.name === 'sigmoid' || spec.name === 'tanh' || spec.name === 'elu' || spec.name === 'selu') return { kind: 'saturation', derivative: spec.name, limit: threshold * maxDerivative(spec) };
+      return null;
+  }
+}
+
+export function statsLength(mode: SummaryMode): number {
+  return 5 + (mode.kind === 'pieces' ? mode.k : 0);
+}
+
+/**
+ * The summary. `x` is [B, ..., Cx] and `y` is [B, ..., Cy], channels-last and contiguous;
+ * `alive` has one entry per unit of one input; `out` has statsLength(mode) entries.
+ * The loops are branch-free where the data decides (comparisons become 0/1 and are added):
+ * with a data-dependent branch per element, mispredictions cost more than the memory.
+ */
+export function summarize(mode: SummaryMode, x: Float32Array, y: Float32Array, batch: number, xChannels: number, alive: Float32Array, out: Float32Array): void {
+  const flags = new Uint8Array(alive.length);
+  const ys = yPass(y, batch, mode.kind === 'zero' ? flags : null);
+  const negatives = mode.kind === 'pieces' ? piecesPass(mode, x, batch, xChannels, flags, out) : xPass(x, batch, mode.kind === 'cannot-die' ? flags : null);
+  out[0] = ys.mean;
+  out[1] = ys.variance;
+  out[2] = ys.zeros / y.length;
+  out[3] = negatives / x.length;
+  out[4] = mode.kind === 'saturation' ? saturationPass(mode, x, y, batch, flags) / y.length : NaN;
+  for (let u = 0; u < alive.length; u++) alive[u] = flags[u] as number;
+}
+
+/** Sum, sum of squares (float64: E[y^2] - E[y]^2 keeps a saturated sigmoid's std ~1e-5 to 6 digits), zeros; ReLU's alive flags. */
+function yPass(y: Float32Array, batch: number, relu: Uint8Array | null): { mean: number; variance: number; zeros: number } {
+  const per = y.length / batch;
+  let sum = 0;
+  let squares = 0;
+  let zeros = 0;
+  for (let b = 0; b < batch; b++) {
+    const base = b * per;
+    for (let u = 0; u < per; u++) {
+      const v = y[base + u] as number;
+      sum += v;
+      squares += v * v;
+      zeros += +(v === 0);
+    }
+    if (relu) for (let u = 0; u < per; u++) relu[u] = (relu[u] as number) | +((y[base + u] as number) > 0);
+  }
+  const mean = sum / y.length;
+  return { mean, variance: Math.max(0, squares / y.length - mean * mean), zeros };
+}
+
+/** Negative count of x; the leaky family's "alive" (in the positive regime). */
+function xPass(x: Float32Array, batch: number, positive: Uint8Array | null): number {
+  const per = x.length / batch;
+  let negatives = 0;
+  for (let b = 0; b < batch; b++) {
+    const base = b * per;
+    for (let u = 0; u < per; u++) negatives += +((x[base + u] as number) < 0);
+    if (positive) for (let u = 0; u < per; u++) positive[u] = (positive[u] as number) | +((x[base + u] as number) > 0);
+  }
+  return negatives;
+}
+
+/** sigmoid/tanh/elu/selu: alive where |f'(x)| > limit; returns the saturated count (NaN counts as saturated). */
+function saturationPass(mode: Extract<SummaryMode, { kind: 'saturation' }>, x: Float32Array, y: Float32Array, batch: number, flags: Uint8Array): number {
+  const per = y.length / batch;
+  const { derivative, limit } = mode;
+  let saturated = 0;
+  for (let b = 0; b < batch; b++) {
+    const base = b * per;
+    for (let u = 0; u < per; u++) {
+      const v = y[base + u] as number;
+      const positive = +((x[base + u] as number) > 0);
+      const slope =
+        derivative === 'sigmoid' ? v * (1 - v) : derivative === 'tanh' ? 1 - v * v : derivative === 'elu' ? positive + (1 - positive) * (v + 1) : positive * SELU_SCALE + (1 - positive) * (v + SELU_SCALE * SELU_ALPHA);
+      const ok = +(Math.abs(slope) > limit);
+      flags[u] = (flags[u] as number) | ok;
+      saturated += 1 - ok;
+    }
+  }
+  return saturated;
+}
+
+/**
+ * Maxout and MFM: channel j*C + c of x is piece j of output channel c. The max takes the
+ * gradient; MFM 3/2 passes all but the minimum. Ties go to the first piece, as argMax/argMin
+ * break them; a position holding a NaN marks no piece. Writes the win rates; returns x's negative count.
+ */
+function piecesPass(mode: Extract<SummaryMode, { kind: 'pieces' }>, x: Float32Array, batch: number, xChannels: number, flags: Uint8Array, out: Float32Array): number {
+  const { k, byMin } = mode;
+  const C = xChannels / k;
+  const per = x.length / batch;
+  const positions = per / xChannels;
+  const wins = new Float64Array(k);
+  let negatives = 0;
+  for (let b = 0; b < batch; b++) {
+    for (let p = 0; p < positions; p++) {
+      const row = b * per + p * xChannels;
+      const unitRow = p * xChannels;
+      if (k === 2 && !byMin) {
+        // MFM 2/1 and maxout 2, the common case (counts in locals: a running sum in memory is a dependency chain).
+        let seconds = 0;
+        let firsts = 0;
+        for (let c = 0; c < C; c++) {
+          const a = x[row + c] as number;
+          const z = x[row + C + c] as number;
+          negatives += +(a < 0) + +(z < 0);
+          const second = +(z > a);
+          const valid = +(a === a) & +(z === z);
+          const unit = unitRow + second * C + c;
+          flags[unit] = (flags[unit] as number) | valid;
+          seconds += second & valid;
+          firsts += (1 - second) & valid;
+        }
+        wins[0] = (wins[0] as number) + firsts;
+        wins[1] = (wins[1] as number) + seconds;
+        continue;
+      }
+      for (let c = 0; c < C; c++) {
+        let best = 0;
+        let bestValue = x[row + c] as number;
+        let valid = +(bestValue === bestValue);
+        negatives += +(bestValue < 0);
+        for (let j = 1; j < k; j++) {
+          const v = x[row + j * C + c] as number;
+          negatives += +(v < 0);
+          valid &= +(v === v);
+          if (byMin ? v < bestValue : v > bestValue) {
+            best = j;
+            bestValue = v;
+          }
+        }
+        if (!valid) continue;
+        for (let j = 0; j < k; j++) {
+          const taken = byMin ? +(j !== best) : +(j === best);
+          const unit = unitRow + j * C + c;
+          flags[unit] = (flags[unit] as number) | taken;
+          wins[j] = (wins[j] as number) + taken;
+        }
+      }
+    }
+  }
+  const total = batch * positions * C;
+  for (let j = 0; j < k; j++) out[5 + j] = (wins[j] as number) / total;
+  return negatives;
+}
+
+interface SummaryAttrs {
+  mode: SummaryMode;
+}
+
+function unitShape(mode: SummaryMode, x: tf.TensorInfo, y: tf.TensorInfo): number[] {
+  return (mode.kind === 'pieces' || mode.kind === 'cannot-die' ? x.shape : y.shape).slice(1);
+}
+
+/** The cpu backend keeps tensors as JS typed arrays: read them (no copy) and make the outputs. */
+const cpuKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, y } = inputs as { x: tf.TensorInfo; y: tf.TensorInfo };
+  const { mode } = attrs as unknown as SummaryAttrs;
+  const cpu = backend as unknown as { readSync(dataId: object): unknown; makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo };
+  const shape = unitShape(mode, x, y);
+  const alive = new Float32Array(tf.util.sizeFromShape(shape));
+  const out = new Float32Array(statsLength(mode));
+  summarize(mode, cpu.readSync(x.dataId) as Float32Array, cpu.readSync(y.dataId) as Float32Array, x.shape[0] as number, x.shape.at(-1) as number, alive, out);
+  return [cpu.makeTensorInfo(shape, 'float32', alive), cpu.makeTensorInfo([out.length], 'float32', out)];
+};
+
+/** The wasm backend keeps tensors in its heap: allocate the outputs first, then take views (see wasm-heap.ts). */
+const wasmKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, y } = inputs as { x: tf.TensorInfo; y: tf.TensorInfo };
+  const { mode } = attrs as unknown as SummaryAttrs;
+  const wasm = backend as unknown as WasmBackend;
+  const shape = unitShape(mode, x, y);
+  const alive = alloc(wasm, shape, 'float32');
+  const out = alloc(wasm, [statsLength(mode)], 'float32');
+  summarize(mode, view(wasm, x), view(wasm, y), x.shape[0] as number, x.shape.at(-1) as number, view(wasm, alive), view(wasm, out));
+  return [alive, out];
+};
+
+let registered = false;
+
+function register(): void {
+  if (registered) return;
+  registered = true;
+  for (const [backendName, kernelFunc] of [['cpu', cpuKernel], ['wasm', wasmKernel]] as const) {
+    if (tf.getKernel(SUMMARY_KERNEL, backendName) === undefined) tf.registerKernel({ kernelName: SUMMARY_KERNEL, backendName, kernelFunc });
+  }
+}
+
+/** The kernel's outputs on a backend that has it; null elsewhere (use the op composition). */
+export function runSummaryKernel(mode: SummaryMode, x: tf.Tensor, y: tf.Tensor): { aliveAny: tf.Tensor; stats: tf.Tensor1D } | null {
+  register();
+  if (tf.getKernel(SUMMARY_KERNEL, tf.getBackend()) === undefined) return null;
+  if (x.dtype !== 'float32' || y.dtype !== 'float32') return null;
+  const [aliveAny, stats] = tf.engine().runKernel(SUMMARY_KERNEL, { x, y }, { mode } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+  return { aliveAny: aliveAny as tf.Tensor, stats: stats as tf.Tensor1D };
+}
