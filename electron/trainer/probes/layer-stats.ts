@@ -141,8 +141,6 @@ export class LayerStatsTracker {
   private layerTensors(state: LayerState, step: number, c: Captured, tensors: StepTensors, parts: tf.Tensor[]): { filters: number; pieceRates: number; slopes: number } {
     const { unit, rule } = state;
     const nan = tf.scalar(NaN);
-    const summary = this.summary(unit, c);
-    const { mean, variance, zeroFraction, negativeFraction } = summary;
     const gradOut = tensors.gradientOf(unit.layer) ?? nan;
     const kernelName = `${unit.linear}/kernel`;
     const kernel = this.weight(kernelName);
@@ -151,67 +149,52 @@ export class LayerStatsTracker {
     const gradWeight = grad ? grad.abs().mean() : nan;
     const weightNorm = kernel ? norm(kernel) : nan;
     const updateRatio = kernel && before ? norm(kernel.sub(before)).div(norm(before).add(1e-12)) : nan;
-    let saturated: tf.Tensor = nan;
-    let deadUnits: tf.Tensor = nan;
-    let neverUnits: tf.Tensor = nan;
+    const cutoff = this.cutoff(step);
+    // The fused kernel where the backend has it (cpu, wasm); else the same numbers from tf ops
+    // (GPU and native backends, and gelu/swish/mish).
+    const mode = this.useKernel ? summaryMode(unit.spec, this.threshold) : null;
+    const fused = mode ? runSummaryKernel(mode, c.x, c.y, state.lastAlive, step, cutoff) : null;
+    let mean: tf.Tensor, variance: tf.Tensor, zeroFraction: tf.Tensor, negativeFraction: tf.Tensor, saturated: tf.Tensor, deadUnits: tf.Tensor, neverUnits: tf.Tensor;
     let pieceRates: tf.Tensor | null = null;
-    let filterLast: tf.Tensor | null = null;
-    {
-      const { aliveAny, pieceWinRates, saturatedFraction } = summary;
-      if (saturatedFraction) saturated = saturatedFraction;
+    let filterLast: tf.Tensor;
+    let lastAlive: tf.Tensor;
+    if (mode && fused) {
+      const at = (i: number) => fused.stats.slice(i, 1).reshape([]);
+      [mean, variance, zeroFraction, negativeFraction, saturated, deadUnits, neverUnits] = [0, 1, 2, 3, 4, 5, 6].map(at) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+      if (mode.kind === 'pieces') pieceRates = fused.stats.slice(7, mode.k);
+      filterLast = fused.filterLast;
+      lastAlive = fused.lastAlive;
+    } else {
+      // Fast ops only (see dead-rules.ts); fractions as means of step(). The variance in two passes:
+      // E[y^2] - E[y]^2 cancels to 0 in float32 for a saturated sigmoid (std ~1e-5 around ~1).
+      mean = c.y.mean();
+      const centred = c.y.sub(mean);
+      variance = centred.mul(centred).mean();
+      zeroFraction = tf.scalar(1).sub(tf.step(c.y.abs()).mean());
+      // x == 0 exactly has measure zero for a conv's output: negative = not positive.
+      negativeFraction = tf.scalar(1).sub(tf.step(c.x).mean());
+      const { aliveAny, pieceWinRates, saturatedFraction } = batchAlive(unit.spec, c.x, c.y, this.threshold);
+      saturated = saturatedFraction ?? nan;
       pieceRates = pieceWinRates ?? null;
       const previous = state.lastAlive ?? tf.fill(aliveAny.shape, -1);
       // aliveAny is 0/1 (a NaN activation, which cpu's step() passes through, counts as not alive:
       // one NaN must not mark a unit alive for ever): lastAlive = alive ? step : previous.
       const alive = tf.where(tf.isNaN(aliveAny), tf.zerosLike(aliveAny), aliveAny);
-      const lastAlive = tf.keep(previous.add(alive.mul(tf.scalar(step).sub(previous))));
-      if (state.lastAlive) state.lastAlive.dispose();
-      state.lastAlive = lastAlive;
-      const cutoff = this.cutoff(step);
+      lastAlive = previous.add(alive.mul(tf.scalar(step).sub(previous)));
       deadUnits = lastAlive.lessEqual(cutoff).cast('float32').sum();
       neverUnits = lastAlive.less(0).cast('float32').sum();
       // Per filter: the max over its positions (the channel is the last axis).
       filterLast = lastAlive.rank > 1 ? lastAlive.max([...Array(lastAlive.rank - 1).keys()]) : lastAlive;
     }
+    tf.keep(lastAlive);
+    state.lastAlive?.dispose();
+    state.lastAlive = lastAlive;
     parts.push(mean, variance.sqrt(), zeroFraction, negativeFraction, saturated, gradOut, gradWeight, weightNorm, updateRatio, deadUnits, neverUnits, tf.scalar(unitsPerInput(rule, c)));
     if (pieceRates) parts.push(pieceRates);
     const slopes = unit.spec.name === 'prelu' ? this.weight(`${unit.layer}/alpha`) : undefined;
     if (slopes) parts.push(slopes);
     if (filterLast) parts.push(filterLast);
     return { filters: filterLast?.size ?? 0, pieceRates: pieceRates?.size ?? 0, slopes: slopes?.size ?? 0 };
-  }
-
-  /**
-   * The batch's summary for one layer: the fused kernel where the backend has it (cpu, wasm),
-   * else the same numbers from tf ops (GPU and native backends, and gelu/swish/mish).
-   */
-  private summary(unit: ActivationUnit, c: Captured) {
-    const mode = this.useKernel ? summaryMode(unit.spec, this.threshold) : null;
-    const fused = mode ? runSummaryKernel(mode, c.x, c.y) : null;
-    if (mode && fused) {
-      const at = (i: number) => fused.stats.slice(i, 1).reshape([]);
-      return {
-        mean: at(0),
-        variance: at(1),
-        zeroFraction: at(2),
-        negativeFraction: at(3),
-        saturatedFraction: mode.kind === 'saturation' ? (at(4) as tf.Scalar) : undefined,
-        pieceWinRates: mode.kind === 'pieces' ? (fused.stats.slice(5, mode.k) as tf.Tensor1D) : undefined,
-        aliveAny: fused.aliveAny,
-      };
-    }
-    // Fast ops only (see dead-rules.ts); fractions as means of step(). The variance in two passes:
-    // E[y^2] - E[y]^2 cancels to 0 in float32 for a saturated sigmoid (std ~1e-5 around ~1).
-    const mean = c.y.mean();
-    const centred = c.y.sub(mean);
-    return {
-      mean,
-      variance: centred.mul(centred).mean(),
-      zeroFraction: tf.scalar(1).sub(tf.step(c.y.abs()).mean()),
-      // x == 0 exactly has measure zero for a conv's output: negative = not positive.
-      negativeFraction: tf.scalar(1).sub(tf.step(c.x).mean()),
-      ...batchAlive(unit.spec, c.x, c.y, this.threshold),
-    };
   }
 
   /** False: always the op composition (tests compare the two). */

@@ -41,8 +41,22 @@ export function summaryMode(spec: ActivationSpec, threshold = DEFAULT_SATURATION
   }
 }
 
+/** [mean, var, zero fraction, negative fraction, saturated fraction, dead units, never-fired units, win rate of each piece...]. */
 export function statsLength(mode: SummaryMode): number {
-  return 5 + (mode.kind === 'pieces' ? mode.k : 0);
+  return 7 + (mode.kind === 'pieces' ? mode.k : 0);
+}
+
+/** Where the step's alive flags go: each unit's last alive step, and what follows from it. */
+export interface AliveUpdate {
+  /** Last alive step per unit before this step (null: none yet, all -1). */
+  readonly previous: Float32Array | null;
+  readonly step: number;
+  /** A unit whose last alive step is at or before this is dead. */
+  readonly cutoff: number;
+  /** Out: last alive step per unit after this step. */
+  readonly next: Float32Array;
+  /** Out: per filter (the last axis), the max over its units. */
+  readonly filterLast: Float32Array;
 }
 
 /**
@@ -51,8 +65,8 @@ export function statsLength(mode: SummaryMode): number {
  * The loops are branch-free where the data decides (comparisons become 0/1 and are added):
  * with a data-dependent branch per element, mispredictions cost more than the memory.
  */
-export function summarize(mode: SummaryMode, x: Float32Array, y: Float32Array, batch: number, xChannels: number, alive: Float32Array, out: Float32Array): void {
-  const flags = new Uint8Array(alive.length);
+export function summarize(mode: SummaryMode, x: Float32Array, y: Float32Array, batch: number, xChannels: number, update: AliveUpdate, out: Float32Array): void {
+  const flags = new Uint8Array(update.next.length);
   const ys = yPass(y, batch, mode.kind === 'zero' ? flags : null);
   const negatives = mode.kind === 'pieces' ? piecesPass(mode, x, batch, xChannels, flags, out) : xPass(x, batch, mode.kind === 'cannot-die' ? flags : null);
   out[0] = ys.mean;
@@ -60,7 +74,21 @@ export function summarize(mode: SummaryMode, x: Float32Array, y: Float32Array, b
   out[2] = ys.zeros / y.length;
   out[3] = negatives / x.length;
   out[4] = mode.kind === 'saturation' ? saturationPass(mode, x, y, batch, flags) / y.length : NaN;
-  for (let u = 0; u < alive.length; u++) alive[u] = flags[u] as number;
+  const { previous, step, cutoff, next, filterLast } = update;
+  const filters = filterLast.length;
+  filterLast.fill(-Infinity);
+  let dead = 0;
+  let never = 0;
+  for (let u = 0, f = 0; u < next.length; u++, f = f + 1 === filters ? 0 : f + 1) {
+    const before = previous ? (previous[u] as number) : -1;
+    const last = before + (flags[u] as number) * (step - before);
+    next[u] = last;
+    dead += +(last <= cutoff);
+    never += +(last < 0);
+    if (last > (filterLast[f] as number)) filterLast[f] = last;
+  }
+  out[5] = dead;
+  out[6] = never;
 }
 
 /** Sum, sum of squares (float64: E[y^2] - E[y]^2 keeps a saturated sigmoid's std ~1e-5 to 6 digits), zeros; ReLU's alive flags. */
@@ -175,40 +203,48 @@ function piecesPass(mode: Extract<SummaryMode, { kind: 'pieces' }>, x: Float32Ar
     }
   }
   const total = batch * positions * C;
-  for (let j = 0; j < k; j++) out[5 + j] = (wins[j] as number) / total;
+  for (let j = 0; j < k; j++) out[7 + j] = (wins[j] as number) / total;
   return negatives;
 }
 
 interface SummaryAttrs {
   mode: SummaryMode;
+  step: number;
+  cutoff: number;
 }
 
 function unitShape(mode: SummaryMode, x: tf.TensorInfo, y: tf.TensorInfo): number[] {
   return (mode.kind === 'pieces' || mode.kind === 'cannot-die' ? x.shape : y.shape).slice(1);
 }
 
+type Inputs = { x: tf.TensorInfo; y: tf.TensorInfo; previous?: tf.TensorInfo };
+
 /** The cpu backend keeps tensors as JS typed arrays: read them (no copy) and make the outputs. */
 const cpuKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, y } = inputs as { x: tf.TensorInfo; y: tf.TensorInfo };
-  const { mode } = attrs as unknown as SummaryAttrs;
+  const { x, y, previous } = inputs as Inputs;
+  const { mode, step, cutoff } = attrs as unknown as SummaryAttrs;
   const cpu = backend as unknown as { readSync(dataId: object): unknown; makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo };
   const shape = unitShape(mode, x, y);
-  const alive = new Float32Array(tf.util.sizeFromShape(shape));
+  const next = new Float32Array(tf.util.sizeFromShape(shape));
+  const filterLast = new Float32Array(shape.at(-1) ?? 1);
   const out = new Float32Array(statsLength(mode));
-  summarize(mode, cpu.readSync(x.dataId) as Float32Array, cpu.readSync(y.dataId) as Float32Array, x.shape[0] as number, x.shape.at(-1) as number, alive, out);
-  return [cpu.makeTensorInfo(shape, 'float32', alive), cpu.makeTensorInfo([out.length], 'float32', out)];
+  const read = (t: tf.TensorInfo) => cpu.readSync(t.dataId) as Float32Array;
+  summarize(mode, read(x), read(y), x.shape[0] as number, x.shape.at(-1) as number, { previous: previous ? read(previous) : null, step, cutoff, next, filterLast }, out);
+  return [cpu.makeTensorInfo(shape, 'float32', next), cpu.makeTensorInfo([filterLast.length], 'float32', filterLast), cpu.makeTensorInfo([out.length], 'float32', out)];
 };
 
 /** The wasm backend keeps tensors in its heap: allocate the outputs first, then take views (see wasm-heap.ts). */
 const wasmKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, y } = inputs as { x: tf.TensorInfo; y: tf.TensorInfo };
-  const { mode } = attrs as unknown as SummaryAttrs;
+  const { x, y, previous } = inputs as Inputs;
+  const { mode, step, cutoff } = attrs as unknown as SummaryAttrs;
   const wasm = backend as unknown as WasmBackend;
   const shape = unitShape(mode, x, y);
-  const alive = alloc(wasm, shape, 'float32');
+  const next = alloc(wasm, shape, 'float32');
+  const filterLast = alloc(wasm, [shape.at(-1) ?? 1], 'float32');
   const out = alloc(wasm, [statsLength(mode)], 'float32');
-  summarize(mode, view(wasm, x), view(wasm, y), x.shape[0] as number, x.shape.at(-1) as number, view(wasm, alive), view(wasm, out));
-  return [alive, out];
+  const update = { previous: previous ? view(wasm, previous) : null, step, cutoff, next: view(wasm, next), filterLast: view(wasm, filterLast) };
+  summarize(mode, view(wasm, x), view(wasm, y), x.shape[0] as number, x.shape.at(-1) as number, update, view(wasm, out));
+  return [next, filterLast, out];
 };
 
 let registered = false;
@@ -221,11 +257,21 @@ function register(): void {
   }
 }
 
+export interface KernelSummary {
+  /** Last alive step per unit after this step. */
+  readonly lastAlive: tf.Tensor;
+  /** Per filter, its units' latest alive step. */
+  readonly filterLast: tf.Tensor1D;
+  /** See statsLength. */
+  readonly stats: tf.Tensor1D;
+}
+
 /** The kernel's outputs on a backend that has it; null elsewhere (use the op composition). */
-export function runSummaryKernel(mode: SummaryMode, x: tf.Tensor, y: tf.Tensor): { aliveAny: tf.Tensor; stats: tf.Tensor1D } | null {
+export function runSummaryKernel(mode: SummaryMode, x: tf.Tensor, y: tf.Tensor, previous: tf.Tensor | null, step: number, cutoff: number): KernelSummary | null {
   register();
   if (tf.getKernel(SUMMARY_KERNEL, tf.getBackend()) === undefined) return null;
   if (x.dtype !== 'float32' || y.dtype !== 'float32') return null;
-  const [aliveAny, stats] = tf.engine().runKernel(SUMMARY_KERNEL, { x, y }, { mode } as unknown as tf.NamedAttrMap) as tf.Tensor[];
-  return { aliveAny: aliveAny as tf.Tensor, stats: stats as tf.Tensor1D };
+  const inputs: tf.NamedTensorMap = previous ? { x, y, previous } : { x, y };
+  const [lastAlive, filterLast, stats] = tf.engine().runKernel(SUMMARY_KERNEL, inputs, { mode, step, cutoff } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+  return { lastAlive: lastAlive as tf.Tensor, filterLast: filterLast as tf.Tensor1D, stats: stats as tf.Tensor1D };
 }
