@@ -40,8 +40,10 @@ if (mode === 'same-run') {
   const phaseOf = (step: number): 'on' | 'off' => (Math.floor((step - 1) / PHASE) % 2 === 0 ? 'on' : 'off');
   const apply = (phase: 'on' | 'off') => {
     if (!session) return;
-    session.probes.statsEnabled = phase === 'on';
-    const all = new Set(phase === 'on' ? session.built.activationLayers : []);
+    // BENCH_PROBES=stats or =maps measures one half alone.
+    const only = process.env['BENCH_PROBES'];
+    session.probes.statsEnabled = phase === 'on' && only !== 'maps';
+    const all = new Set(phase === 'on' && only !== 'stats' ? session.built.activationLayers : []);
     session.subscribe({ layers: all, preActivation: new Set(), fullMaps: [] });
   };
   session = await TrainingSession.start({ ...config, maxSteps: 2 * PHASE * Math.ceil(Number(steps) / PHASE) + 1 }, {

@@ -52,7 +52,7 @@ export function fullChannel(request: FullMapRequest | null | undefined): string 
 }
 
 /** Captures take at most about this share of the time (the interval stretches when a capture is slow). */
-export const MAX_CAPTURE_SHARE = 0.05;
+export const MAX_CAPTURE_SHARE = 0.03;
 
 export class RunProbes {
   private readonly taps: LayerTaps;
