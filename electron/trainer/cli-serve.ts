@@ -36,15 +36,16 @@ export function registerServeCommand(program: Command): void {
     .option('--port <n>', `port to listen on (0: any free port)`, port, DEFAULT_PORT)
     .option('--host <address>', 'address to listen on; anything but loopback lets other machines connect (with the token)', '127.0.0.1')
     .addOption(new Option('--backend <name>', 'force a backend instead of the best one that can train').choices([...BACKEND_ORDER]))
-    .option('--token <token>', 'use this token instead of a random one (at least 8 characters)')
+    .option('--token <token>', 'use this token instead of a random one (at least 8 characters; FACE_CNN_LAB_TOKEN does the same without showing it in the process list)')
     .action(async (flags: { port: number; host: string; backend?: BackendName; token?: string }) => {
       const dataDir = labDataDir();
       const host = new LabHost({ dataDir, ...(flags.backend ? { backend: flags.backend } : {}), log: (line) => process.stderr.write(`${line}\n`) });
       const staticDir = rendererDir();
+      const token = flags.token ?? process.env['FACE_CNN_LAB_TOKEN'];
       const server = await startServeServer({
         host: flags.host,
         port: flags.port,
-        ...(flags.token ? { token: flags.token } : {}),
+        ...(token ? { token } : {}),
         staticDir,
         onConnection: (connection) => host.addConnection(connection),
       });
