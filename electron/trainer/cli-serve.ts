@@ -2,7 +2,7 @@
 // lab's UI runs in a browser (a headless GPU box watched from a laptop; the end-to-end tests).
 // Like Jupyter, the page and the socket need a random token, printed in the URL.
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { labDataDir } from '../../datasets/data-dir';
@@ -13,11 +13,15 @@ import { DEFAULT_PORT, isLoopback, startServeServer } from './server/ws-server';
 /** The built renderer (`npm run build` writes out/renderer), found from this file bundled or not. */
 export function rendererDir(): string | null {
   let folder = dirname(fileURLToPath(import.meta.url));
+  // Bundled: out/main/trainer.js, the renderer beside it in out/renderer. (Never the source
+  // renderer/ folder: its index.html loads TypeScript a browser cannot run.)
+  if (basename(folder) === 'main' && basename(dirname(folder)) === 'out') {
+    const sibling = join(dirname(folder), 'renderer');
+    if (existsSync(join(sibling, 'index.html'))) return sibling;
+  }
   for (let i = 0; i < 6; i++) {
     const candidate = join(folder, 'out', 'renderer');
-    if (existsSync(join(candidate, 'index.html'))) return candidate;
-    const sibling = join(folder, '..', 'renderer'); // out/main/trainer.js -> out/renderer
-    if (existsSync(join(sibling, 'index.html'))) return resolve(sibling);
+    if (existsSync(join(candidate, 'index.html'))) return resolve(candidate);
     folder = dirname(folder);
   }
   return null;

@@ -116,12 +116,14 @@ function withPreset(name: string, config: TrainConfigInput, command: Command): T
 /** The last step's dead filters per layer, the lab's headline numbers. */
 function describeLayers(event: Extract<TrainEvent, { type: 'layerStats' }>): string {
   const lines = event.layers.map((l) => {
-    if (l.deadFilters === null) return `  ${l.layer.padEnd(16)} ${l.activation.padEnd(14)} cannot die; ${l.negativeRegimeFilters ?? 0}/${l.filters} filters in the negative regime, ${pct(l.negativeFraction ?? 0)} of units negative`;
+    if (l.deadFilters === null) return `  ${l.layer.padEnd(16)} ${l.activation.padEnd(15)} cannot die; ${l.negativeRegimeFilters ?? 0}/${l.filters} filters in the negative regime, ${pct(l.negativeFraction ?? 0)} of units negative`;
     const what = l.rule === 'pieces' ? 'pieces' : 'filters';
     const extra = l.rule === 'saturation' ? `, ${pct(l.saturatedFraction ?? 0)} saturated` : '';
-    return `  ${l.layer.padEnd(16)} ${l.activation.padEnd(14)} ${l.deadFilters}/${l.filters} ${what} dead, ${l.deadUnits}/${l.units} units${extra}`;
+    return `  ${l.layer.padEnd(16)} ${l.activation.padEnd(15)} ${l.deadFilters}/${l.filters} ${what} dead, ${l.deadUnits}/${l.units} units${extra}`;
   });
-  return `Dead over the last ${event.window} steps (step ${event.step}):\n${lines.join('\n')}`;
+  // Before a full window has run, "dead" means dead at every step so far.
+  const over = event.step < event.window ? `since step 1 (the window of ${event.window} steps has not filled yet)` : `over the last ${event.window} steps`;
+  return `Dead ${over}, at step ${event.step}:\n${lines.join('\n')}`;
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
@@ -139,7 +141,7 @@ function printOutcome(outcome: RunOutcome): void {
   if (outcome.failure === 'diverged') {
     process.stdout.write(`Resume it from its last checkpoint with a lower learning rate, e.g.: npm run lab -- resume ${outcome.runId} --lr 0.001 --clip-norm 5\n`);
   } else if (outcome.state === 'stopped') {
-    process.stdout.write(`Continue it with: npm run lab -- resume ${outcome.runId}${outcome.message?.includes('max-steps') ? ' --max-steps <more>' : ''}\n`);
+    process.stdout.write(`Continue it with: npm run lab -- resume ${outcome.runId}${outcome.message?.includes('step limit') ? ' --max-steps <more>' : ''}\n`);
   }
   if (outcome.state !== 'failed') process.stdout.write(`Evaluate it with: npm run lab -- eval ${outcome.runId}\n`);
   else process.exitCode = 1;

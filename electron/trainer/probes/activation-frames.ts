@@ -16,7 +16,7 @@ export const DEFAULT_TRANSPORT_SIDE = 32;
 export interface FrameRequest {
   readonly layer: string;
   readonly kind: 'activation' | 'preactivation';
-  /** Flow-control channel of the frame ('frame:conv1.act', 'frame:conv1.act:pre', 'full'). */
+  /** Flow-control channel of the frame ('frame:conv1.act', 'frame:conv1.act:pre', 'full:conv1.act:activation:3:0'). */
   readonly channel: string;
   readonly step: number;
   /** Dataset image index of each probe face (the batch order of `maps`). */

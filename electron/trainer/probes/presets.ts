@@ -56,8 +56,8 @@ export const PRESETS: readonly Preset[] = [
     title: 'Sigmoid saturation and vanishing gradients',
     claim:
       "A sigmoid's derivative is at most 0.25 and near 0 once |x| is large: the saturated fraction rises at a high learning rate, and the mean |gradient| shrinks layer by layer towards the input (compare conv1 with the fc).",
-    compareWith: ['tanh-centring'],
-    config: { ...HIGH_LR, model: 'lightcnn4', width: 0.25, activation: 'sigmoid', clipNorm: 0 },
+    compareWith: ['relu-high-lr'],
+    config: { ...HIGH_LR, model: 'lightcnn4', inputSize: 64, width: 0.25, activation: 'sigmoid', clipNorm: 0 }, // Model A needs >= 57 px
   },
   {
     name: 'sigmoid-centring',
@@ -76,7 +76,8 @@ export const PRESETS: readonly Preset[] = [
   {
     name: 'maxout-cost',
     title: 'What maxout costs',
-    claim: 'Maxout with k pieces needs k times the filters before each activation: `lab summary --activation maxout:3` shows the parameters and MACs against ReLU. It cannot saturate, and its pieces can still die (never win).',
+    claim:
+      'Maxout with k pieces needs k times the filters before each activation: compare `lab summary --model tiny --input 32 --activation maxout:3` with `--activation relu` (parameters and MACs). It cannot saturate, and its pieces can still die (never win).',
     compareWith: ['relu-high-lr'],
     config: { ...GENTLE, activation: 'maxout:3' },
   },

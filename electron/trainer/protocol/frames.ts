@@ -29,7 +29,7 @@ const int = () => z.number().int().min(0);
 
 // Not strict: a newer trainer may add header fields an older viewer ignores.
 export const frameHeaderSchema = z.object({
-  /** Flow-control channel, e.g. 'frame:conv1.act', 'frame:conv1.act:pre' or 'full'. */
+  /** Flow-control channel, e.g. 'frame:conv1.act', 'frame:conv1.act:pre' or 'full:conv1.act:activation:3:0' (one filter at full size: layer, kind, filter, probe). */
   channel: z.string().min(1),
   kind: z.enum(['activation', 'preactivation']),
   layer: z.string().min(1),

@@ -28,7 +28,7 @@ export const runIdSchema = z
 const layerNameSchema = z.string().min(1).max(128);
 const layerListSchema = z.array(layerNameSchema).max(256);
 
-/** Flow-control channel names ('progress', 'layerStats', 'frame:<layer>', 'frame:<layer>:pre', 'full'). */
+/** Flow-control channel names ('progress', 'layerStats', 'frame:<layer>', 'frame:<layer>:pre', 'full:<layer>:<kind>:<filter>:<probe>'). */
 const channelSchema = z.string().min(1).max(200);
 
 export const runStateSchema = z.enum(['created', 'running', 'paused', 'stopped', 'finished', 'failed']);

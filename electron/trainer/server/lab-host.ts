@@ -90,7 +90,12 @@ export class LabHost {
       this.updateSubscriptions();
     });
     connection.sendJson({ type: 'welcome', protocol: PROTOCOL_VERSION, lab: LAB_VERSION, pid: process.pid });
-    for (const event of this.latest.values()) connection.sendJson({ type: 'event', event });
+    // Catching up: the run as it began, then where it is now.
+    const order: TrainerEvent['type'][] = ['started', 'layers', 'probes', 'epoch', 'state'];
+    for (const type of order) {
+      const event = this.latest.get(type);
+      if (event) connection.sendJson({ type: 'event', event });
+    }
   }
 
   get viewerCount(): number {

@@ -24,7 +24,7 @@ describe('lab train, runs, resume, eval', () => {
     expect(trained.code).toBe(0);
     expect(trained.stdout).toMatch(/Starting run (\S+) at step 0 of 5/);
     expect(trained.stdout).toMatch(/Backend: training on cpu/);
-    expect(trained.stdout).toMatch(/stopped at step 5 \(reached --max-steps 5\)/);
+    expect(trained.stdout).toMatch(/stopped at step 5 \(reached the step limit \(maxSteps 5\)\)/);
     expect(trained.stdout).toMatch(/Held-out images: loss \d+\.\d{4}, accuracy \d+\.\d% \(\d+ images\)/);
     expect(trained.stdout).toMatch(/Continue it with: npm run lab -- resume \S+ --max-steps <more>/);
     const runId = /Starting run (\S+)/.exec(trained.stdout)![1]!;
@@ -35,7 +35,7 @@ describe('lab train, runs, resume, eval', () => {
     const resumed = await lab(['resume', runId.slice(0, 22), '--max-steps', '7'], dataDir);
     expect(resumed.code).toBe(0);
     expect(resumed.stdout).toMatch(/Resuming run .* at step 5 of 7/);
-    expect(resumed.stdout).toMatch(/stopped at step 7 \(reached --max-steps 7\)/);
+    expect(resumed.stdout).toMatch(/stopped at step 7 \(reached the step limit \(maxSteps 7\)\)/);
 
     // A pairs file in LFW's format for the synthetic people.
     const pairs = ['2\t2', 'synthetic-001\t1\t2', 'synthetic-002\t1\t3', 'synthetic-001\t1\tsynthetic-002\t1', 'synthetic-002\t2\tsynthetic-003\t2', 'synthetic-004\t1\t2', 'synthetic-005\t2\t3', 'synthetic-004\t1\tsynthetic-005\t1', 'synthetic-005\t3\tsynthetic-006\t3', ''].join('\n');
@@ -98,7 +98,7 @@ describe('lab presets and train --preset', () => {
     expect(trained.stderr).toBe('');
     expect(trained.code).toBe(0);
     expect(trained.stdout).toMatch(/^Preset relu-high-lr: ReLU at a high learning rate/m);
-    expect(trained.stdout).toMatch(/Dead over the last 50 steps \(step 3\):\n {2}conv1\.act +relu +\d+\/\d+ filters dead, \d+\/\d+ units/);
+    expect(trained.stdout).toMatch(/Dead since step 1 \(the window of 50 steps has not filled yet\), at step 3:\n {2}conv1\.act +relu +\d+\/\d+ filters dead, \d+\/\d+ units/);
     const runId = /Starting run (\S+)/.exec(trained.stdout)![1]!;
     const { config } = JSON.parse(await readFile(join(dataDir, 'runs', runId, 'run.json'), 'utf8')) as { config: Record<string, unknown> };
     expect(config).toMatchObject({ activation: 'relu', lr: 0.1, optimizer: 'sgd', clipNorm: 5, batch: 4, inputSize: 16, model: 'tiny' });

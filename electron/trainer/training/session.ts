@@ -133,6 +133,7 @@ function release(prepared: Prepared): void {
 
 export class TrainingSession {
   private paused = false;
+  private trainStarted = false;
   private stopRequested = false;
   private wake: (() => void) | undefined;
   private lastCheckpointStep = -1;
@@ -255,7 +256,7 @@ export class TrainingSession {
     const { dataset, split, source } = this.prepared;
     const chosen = images ?? defaultProbeImages(dataset.imageIdentity, split.test.length > 0 ? split.test : split.train);
     await this.probes.setProbeImages(source, chosen, this.config.inputSize);
-    this.emitProbes();
+    if (this.trainStarted) this.emitProbes(); // before that, train() announces them after 'started'
     this.wake?.(); // paused: the new faces' maps now
   }
 
@@ -309,6 +310,7 @@ export class TrainingSession {
   async train(): Promise<RunOutcome> {
     const { config, prepared } = this;
     const numClasses = prepared.dataset.identities.length;
+    this.trainStarted = true;
     await this.setState('running');
     this.emit({ type: 'started', runId: this.run.id, step: this.position.step, totalSteps: this.totalSteps, backend: this.backend.summary, resumed: this.resumed });
     this.emit({ type: 'layers', layers: this.probes.layerInfo() });
@@ -436,7 +438,7 @@ export class TrainingSession {
     await this.checkpoint();
     const validation = await validate(this.built.model, this.prepared.source, this.prepared.split.test, this.config.inputSize, this.prepared.dataset.identities.length, this.config.batch);
     await this.run.updateRun({ summary: { ...(this.run.record.summary ?? {}), stoppedAt: { step: this.position.step, valLoss: validation.loss, valAccuracy: validation.accuracy } } });
-    const outcome = await this.finish('stopped', `reached --max-steps ${this.config.maxSteps}`);
+    const outcome = await this.finish('stopped', `reached the step limit (maxSteps ${this.config.maxSteps})`);
     return { ...outcome, validation };
   }
 

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import WebSocket from 'ws';
 import { ORL, sharedDataset, tempDir } from '../../../../datasets/test/fixtures';
 import { LabClient, webSocketTransport } from '../../../../renderer/src/lib/lab-client';
+import { rendererDir } from '../../cli-serve';
 import type { DecodedFrame } from '../../protocol/frames';
 import type { LayerStatsMessage, ProgressMessage, TrainerEvent } from '../../protocol/messages';
 
@@ -187,3 +188,9 @@ describe('lab serve', () => {
   }, 240_000);
 });
 
+
+test('serves the built renderer, never the source page (which loads TypeScript)', () => {
+  const dir = rendererDir();
+  if (dir === null) return; // not built: the server says so on its page
+  expect(dir).toBe(resolve(root, 'out/renderer'));
+});
