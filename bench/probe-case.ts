@@ -1,5 +1,7 @@
 // Probes' cost and stream, in its own process:
-//   tsx bench/probe-case.ts <model> <inputSize> <batch> <steps> <on|off|same-run> [backend]
+//   tsx bench/probe-case.ts <model> <inputSize> <batch> <steps> <on|off|same-run|capture> [backend]
+// capture: the time to run ONE probe face through the model and encode every activation
+//      layer's maps (median of <steps> captures), the cost of a map refresh per face.
 // same-run: one run in this process, alternating phases of 4 steps with stats and every
 //      layer's maps on and 4 with everything off; the step cycles of the two kinds of phase
 //      are compared (the fairest overhead figure: same weights, same data, same machine mood).
@@ -23,7 +25,7 @@ import { LabClient, webSocketTransport } from '../renderer/src/lib/lab-client';
 
 tf.enableProdMode();
 const [model, inputSize, batch, steps, mode, backend] = process.argv.slice(2);
-if (!model || !inputSize || !batch || !steps || !['on', 'off', 'same-run'].includes(mode ?? '')) throw new Error('usage: probe-case.ts <model> <inputSize> <batch> <steps> <on|off|same-run> [backend]');
+if (!model || !inputSize || !batch || !steps || !['on', 'off', 'same-run', 'capture'].includes(mode ?? '')) throw new Error('usage: probe-case.ts <model> <inputSize> <batch> <steps> <on|off|same-run|capture> [backend]');
 const dataDir = await mkdtemp(join(tmpdir(), 'fcl-bench-probes-'));
 const config: TrainConfigInput = { data: 'synthetic:20x10', model: model as 'tiny', inputSize: Number(inputSize), batch: Number(batch), epochs: 1000, maxSteps: Number(steps) + 1, optimizer: 'adam', lr: 0.001, seed: 1 };
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? NaN;
@@ -31,7 +33,21 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?
 const cycles = (ends: number[]) => median(ends.slice(2).map((t, i) => t - ends[i + 1]!));
 
 let result: Record<string, unknown>;
-if (mode === 'same-run') {
+if (mode === 'capture') {
+  const session = await TrainingSession.start({ ...config, maxSteps: 1 }, { dataDir, prefetch: 0, ...(backend ? { backend: backend as BackendName } : {}) });
+  await session.setProbeImages([0]);
+  session.subscribe({ layers: new Set(session.built.activationLayers), preActivation: new Set(), fullMaps: [] });
+  const times: number[] = [];
+  let bytes = 0;
+  for (let i = 0; i <= Number(steps); i++) {
+    const started = performance.now();
+    const frames = session.probes.captureFrames(0);
+    if (i > 0) times.push(performance.now() - started); // the first one warms up
+    bytes = frames.reduce((n, f) => n + f.byteLength, 0);
+  }
+  result = { backend: session.backend.summary, msPerCapture: median(times), layers: session.built.activationLayers.length, bytesPerCapture: bytes };
+  session.dispose();
+} else if (mode === 'same-run') {
   const PHASE = 4;
   const cycles: Record<'on' | 'off', number[]> = { on: [], off: [] };
   let backendName = '';

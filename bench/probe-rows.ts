@@ -17,9 +17,12 @@ export interface ProbeRow {
   readonly bytesPerSecond: number;
   readonly target: string;
   readonly met: boolean | null;
+  /** One probe face through the model with every layer's maps encoded. */
+  readonly captureMs: number;
+  readonly captureBytes: number;
 }
 
-function probeCase(root: string, model: string, input: number, batch: number, steps: number, mode: 'on' | 'same-run'): Record<string, unknown> {
+function probeCase(root: string, model: string, input: number, batch: number, steps: number, mode: 'on' | 'same-run' | 'capture'): Record<string, unknown> {
   const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/probe-case.ts'), model, String(input), String(batch), String(steps), mode], { encoding: 'utf8', cwd: root });
   return JSON.parse(out.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
 }
@@ -29,6 +32,7 @@ export function probeRows(root: string, cases: ReadonlyArray<{ model: string; in
     const same = probeCase(root, c.model, c.input, c.batch, c.steps, 'same-run');
     const wire = probeCase(root, c.model, c.input, c.batch, Math.min(c.steps, 10), 'on');
     const overhead = same['overhead'] as number;
+    const capture = probeCase(root, c.model, c.input, c.batch, 5, 'capture');
     return {
       case: `${c.model} @${c.input} px, batch ${c.batch}`,
       backend: /\bon (\S+)/.exec(String(same['backend']))?.[1] ?? String(same['backend']),
@@ -39,6 +43,8 @@ export function probeRows(root: string, cases: ReadonlyArray<{ model: string; in
       bytesPerSecond: (wire['bytesPerSecond'] as number) ?? NaN,
       target: c.target ? '< 10% overhead' : '',
       met: c.target ? overhead < 0.1 : null,
+      captureMs: capture['msPerCapture'] as number,
+      captureBytes: capture['bytesPerCapture'] as number,
     };
   });
 }
@@ -59,6 +65,8 @@ export function printProbeRows(rows: readonly ProbeRow[]): void {
       overhead: `${(r.overhead * 100).toFixed(1)}%`,
       'frame latency ms': Math.round(r.latencyMs),
       'wire KiB/s': Math.round(r.bytesPerSecond / 1024),
+      'one face, all maps ms': Math.round(r.captureMs),
+      'its frames KiB': Math.round(r.captureBytes / 1024),
       target: r.target,
       met: r.met === null ? '' : r.met ? 'yes' : 'NO',
     })),
