@@ -2,9 +2,11 @@
 //   tsx bench/probe-case.ts <model> <inputSize> <batch> <steps> <on|off|same-run|capture> [backend]
 // capture: the time to run ONE probe face through the model and encode every activation
 //      layer's maps (median of <steps> captures), the cost of a map refresh per face.
-// same-run: one run in this process, alternating phases of 4 steps with stats and every
-//      layer's maps on and 4 with everything off; the step cycles of the two kinds of phase
-//      are compared (the fairest overhead figure: same weights, same data, same machine mood).
+// same-run: one run in this process, alternating phases of 12 steps with stats and every
+//      layer's maps on and 12 with everything off; the mean step cycle of the two kinds of
+//      phase is compared (same weights, same data, same machine mood). A cycle is charged to
+//      the phase in force when it began, so the maps made after a phase's last step count
+//      (means, not medians: a capture every few seconds is exactly the kind of cost a median hides).
 // on:  a real run in `lab serve` (its own process), this process a client subscribed to every
 //      activation layer (maps every 250 ms) with stats every step; reports the median step time,
 //      the latency from a step's end (the trainer's clock) to its frame decoded here, and bytes/s
@@ -48,7 +50,7 @@ if (mode === 'capture') {
   result = { backend: session.backend.summary, msPerCapture: median(times), layers: session.built.activationLayers.length, bytesPerCapture: bytes };
   session.dispose();
 } else if (mode === 'same-run') {
-  const PHASE = 4;
+  const PHASE = 12;
   const cycles: Record<'on' | 'off', number[]> = { on: [], off: [] };
   let backendName = '';
   let last: number | null = null;
@@ -69,9 +71,9 @@ if (mode === 'capture') {
     onEvent: (e) => {
       if (e.type === 'started') backendName = e.backend;
       if (e.type !== 'progress') return;
-      // The cycle that ended at this step belongs to the phase the step ran in (the first of a phase is
-      // dropped: it pays for switching). Frames of a step are made after its progress event.
-      if (last !== null && (e.step - 1) % PHASE !== 0) cycles[phaseOf(e.step)].push(e.at - last);
+      // The cycle ending at this step began after the previous step's progress event, when that
+      // step's phase switch (if any) had been applied: it belongs to phaseOf(this step).
+      if (last !== null) cycles[phaseOf(e.step)].push(e.at - last);
       last = e.at;
       if (e.step % PHASE === 0) apply(phaseOf(e.step + 1));
     },
@@ -80,8 +82,9 @@ if (mode === 'capture') {
   session.setProbeInterval(250);
   await session.train();
   session.dispose();
-  const on = median(cycles.on);
-  const off = median(cycles.off);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const on = mean(cycles.on);
+  const off = mean(cycles.off);
   result = { backend: backendName, onMsPerCycle: on, offMsPerCycle: off, overhead: on / off - 1, samples: cycles.on.length + cycles.off.length };
 } else if (mode === 'off') {
   const stepMs: number[] = [];

@@ -156,10 +156,36 @@ function piecesTaken(spec: ActivationSpec, x: tf.Tensor): BatchAlive {
       pieceWinRates: tf.stack([tf.scalar(1).sub(rate), rate]) as tf.Tensor1D,
     };
   }
-  // tf.maximum/minimum return one of their inputs exactly, so equality with the extreme is exact.
   const byMin = spec.name === 'mfm' && spec.variant === '3/2';
-  const extreme = pieces.slice(1).reduce((acc, p) => (byMin ? tf.minimum(acc, p) : tf.maximum(acc, p)), pieces[0] as tf.Tensor);
-  // A max piece lost where it is below the max; a min piece is used where it is above the min.
-  const taken = pieces.map((p) => (byMin ? positive(p.sub(extreme)) : tf.scalar(1).sub(positive(extreme.sub(p)))));
+  let taken: tf.Tensor[];
+  if (byMin) {
+    // MFM 3/2 exactly as the layer selects (see summary-kernel.ts): tfjs' max/min send ties to their first argument.
+    const [a, b, c] = pieces as [tf.Tensor, tf.Tensor, tf.Tensor];
+    const hiIsA = a.greaterEqual(b);
+    const loIsA = a.lessEqual(b);
+    const hi = tf.where(hiIsA, a, b);
+    const lo = tf.where(loIsA, a, b);
+    const topIsHi = hi.greaterEqual(c);
+    const innerIsHi = hi.lessEqual(c);
+    const inner = tf.where(innerIsHi, hi, c);
+    const medianIsLo = lo.greaterEqual(inner);
+    const medianIsHi = medianIsLo.logicalNot().logicalAnd(innerIsHi);
+    const from = (isA: tf.Tensor, pick: tf.Tensor, first: boolean) => pick.logicalAnd(first ? isA : isA.logicalNot());
+    taken = [
+      from(hiIsA, topIsHi, true).logicalOr(from(loIsA, medianIsLo, true)).logicalOr(from(hiIsA, medianIsHi, true)),
+      from(hiIsA, topIsHi, false).logicalOr(from(loIsA, medianIsLo, false)).logicalOr(from(hiIsA, medianIsHi, false)),
+      topIsHi.logicalNot().logicalOr(medianIsLo.logicalNot().logicalAnd(innerIsHi.logicalNot())),
+    ].map((t) => t.cast('float32'));
+  } else {
+    // A chain of tf.maximum: ties go to the earlier piece. tf.maximum returns one of its inputs
+    // exactly, so equality with the max is exact.
+    const extreme = pieces.slice(1).reduce((acc, p) => tf.maximum(acc, p), pieces[0] as tf.Tensor);
+    let before: tf.Tensor = tf.zerosLike(extreme);
+    taken = pieces.map((p) => {
+      const won = tf.scalar(1).sub(positive(extreme.sub(p))).mul(tf.scalar(1).sub(before));
+      before = before.add(won);
+      return won;
+    });
+  }
   return { aliveAny: tf.concat(taken.map(anyOverBatch), -1), pieceWinRates: tf.stack(taken.map((t) => t.mean())) as tf.Tensor1D };
 }

@@ -81,7 +81,11 @@ export class RunProbes {
     this.maxSide = options.maxSide ?? DEFAULT_TRANSPORT_SIDE;
   }
 
-  /** Per-step statistics on or off (off: training runs exactly as without probes). */
+  /**
+   * Per-step statistics on or off (off: training runs exactly as without probes). Steps run
+   * with statistics off count as steps without activity; the benchmark uses this, the
+   * protocol does not offer it.
+   */
   get statsEnabled(): boolean {
     return this.statsOn;
   }

@@ -7,11 +7,11 @@
 // Outputs: aliveAny, the unit shape (x's for maxout/MFM pieces, y's otherwise) without the
 // batch axis, 1 where the unit was alive for at least one input (NaN counts as not alive);
 // and a vector [mean(y), var(y), zero fraction of y, negative fraction of x, saturated
-// fraction (NaN unless the saturation rule), win rate of each piece...]. Sums run in float64;
-// one pass over y and one over x.
+// fraction (NaN unless the saturation rule), dead and never-fired units, win rate of each
+// piece...]. Sums run in float64. Two or three passes over the batch, against a dozen ops.
 import * as tf from '@tensorflow/tfjs';
 import type { ActivationSpec } from '../../../models/activations/spec';
-import { alloc, view, type WasmBackend } from '../../../models/kernels/wasm-heap';
+import { alloc, free, view, type WasmBackend } from '../../../models/kernels/wasm-heap';
 import { deadRule, maxDerivative, pieceCount, DEFAULT_SATURATION_THRESHOLD } from './dead-rules';
 
 export const SUMMARY_KERNEL = 'LabActivationSummary';
@@ -91,9 +91,15 @@ export function summarize(mode: SummaryMode, x: Float32Array, y: Float32Array, b
   out[6] = never;
 }
 
-/** Sum, sum of squares (float64: E[y^2] - E[y]^2 keeps a saturated sigmoid's std ~1e-5 to 6 digits), zeros; ReLU's alive flags. */
+/**
+ * Mean and variance from sums shifted by the first value, K (float64): E[(y-K)^2] - E[y-K]^2
+ * does not cancel when the spread is tiny next to the mean (a saturated sigmoid: std ~1e-5
+ * around ~1), as E[y^2] - E[y]^2 does even in float64 over millions of values. Also zeros,
+ * and ReLU's alive flags.
+ */
 function yPass(y: Float32Array, batch: number, relu: Uint8Array | null): { mean: number; variance: number; zeros: number } {
   const per = y.length / batch;
+  const shift = y.length > 0 ? (y[0] as number) : 0;
   let sum = 0;
   let squares = 0;
   let zeros = 0;
@@ -101,23 +107,24 @@ function yPass(y: Float32Array, batch: number, relu: Uint8Array | null): { mean:
     const base = b * per;
     for (let u = 0; u < per; u++) {
       const v = y[base + u] as number;
-      sum += v;
-      squares += v * v;
+      const d = v - shift;
+      sum += d;
+      squares += d * d;
       zeros += +(v === 0);
     }
     if (relu) for (let u = 0; u < per; u++) relu[u] = (relu[u] as number) | +((y[base + u] as number) > 0);
   }
-  const mean = sum / y.length;
-  return { mean, variance: Math.max(0, squares / y.length - mean * mean), zeros };
+  const shiftedMean = sum / y.length;
+  return { mean: shift + shiftedMean, variance: Math.max(0, squares / y.length - shiftedMean * shiftedMean), zeros };
 }
 
-/** Negative count of x; the leaky family's "alive" (in the positive regime). */
+/** Count of x that is not positive (x <= 0: zero is on the negative side, as tfjs' leaky gradient puts it); the leaky family's "alive" (x > 0). */
 function xPass(x: Float32Array, batch: number, positive: Uint8Array | null): number {
   const per = x.length / batch;
   let negatives = 0;
   for (let b = 0; b < batch; b++) {
     const base = b * per;
-    for (let u = 0; u < per; u++) negatives += +((x[base + u] as number) < 0);
+    for (let u = 0; u < per; u++) negatives += 1 - +((x[base + u] as number) > 0);
     if (positive) for (let u = 0; u < per; u++) positive[u] = (positive[u] as number) | +((x[base + u] as number) > 0);
   }
   return negatives;
@@ -144,9 +151,11 @@ function saturationPass(mode: Extract<SummaryMode, { kind: 'saturation' }>, x: F
 }
 
 /**
- * Maxout and MFM: channel j*C + c of x is piece j of output channel c. The max takes the
- * gradient; MFM 3/2 passes all but the minimum. Ties go to the first piece, as argMax/argMin
- * break them; a position holding a NaN marks no piece. Writes the win rates; returns x's negative count.
+ * Maxout and MFM: channel j*C + c of x is piece j of output channel c. A piece is taken
+ * where the layer's output takes its gradient from it: the max for maxout and MFM 2/1, the
+ * top two for MFM 3/2, with ties resolved as tfjs' max/min gradients resolve them (to the
+ * first argument). A position holding a NaN marks no piece. Writes the win rates (they sum
+ * to 1 for maxout/MFM 2/1 and to 2 for MFM 3/2); returns x's non-positive count.
  */
 function piecesPass(mode: Extract<SummaryMode, { kind: 'pieces' }>, x: Float32Array, batch: number, xChannels: number, flags: Uint8Array, out: Float32Array): number {
   const { k, byMin } = mode;
@@ -166,7 +175,7 @@ function piecesPass(mode: Extract<SummaryMode, { kind: 'pieces' }>, x: Float32Ar
         for (let c = 0; c < C; c++) {
           const a = x[row + c] as number;
           const z = x[row + C + c] as number;
-          negatives += +(a < 0) + +(z < 0);
+          negatives += 2 - +(a > 0) - +(z > 0);
           const second = +(z > a);
           const valid = +(a === a) & +(z === z);
           const unit = unitRow + second * C + c;
@@ -178,27 +187,52 @@ function piecesPass(mode: Extract<SummaryMode, { kind: 'pieces' }>, x: Float32Ar
         wins[1] = (wins[1] as number) + seconds;
         continue;
       }
+      if (byMin) {
+        // MFM 3/2 exactly as the layer selects (models/activations/mfm.ts): hi = max(a, b),
+        // lo = min(a, b), top = max(hi, c), median = max(lo, min(hi, c)); tfjs' max and min send
+        // a tie's gradient to their first argument. The pieces taken feed top or median.
+        for (let c = 0; c < C; c++) {
+          const v0 = x[row + c] as number;
+          const v1 = x[row + C + c] as number;
+          const v2 = x[row + 2 * C + c] as number;
+          negatives += 3 - +(v0 > 0) - +(v1 > 0) - +(v2 > 0);
+          if (v0 !== v0 || v1 !== v1 || v2 !== v2) continue; // a NaN position marks no piece
+          const hi = v0 >= v1 ? 0 : 1;
+          const lo = v0 <= v1 ? 0 : 1;
+          const hiValue = hi === 0 ? v0 : v1;
+          const loValue = lo === 0 ? v0 : v1;
+          const top = hiValue >= v2 ? hi : 2;
+          const inner = hiValue <= v2 ? hi : 2;
+          const innerValue = inner === 2 ? v2 : hiValue;
+          const median = loValue >= innerValue ? lo : inner;
+          for (let j = 0; j < 3; j++) {
+            const taken = +(j === top || j === median);
+            const unit = unitRow + j * C + c;
+            flags[unit] = (flags[unit] as number) | taken;
+            wins[j] = (wins[j] as number) + taken;
+          }
+        }
+        continue;
+      }
+      // Maxout k > 2: a chain of tf.maximum, ties to the earlier piece.
       for (let c = 0; c < C; c++) {
         let best = 0;
         let bestValue = x[row + c] as number;
         let valid = +(bestValue === bestValue);
-        negatives += +(bestValue < 0);
+        negatives += 1 - +(bestValue > 0);
         for (let j = 1; j < k; j++) {
           const v = x[row + j * C + c] as number;
-          negatives += +(v < 0);
+          negatives += 1 - +(v > 0);
           valid &= +(v === v);
-          if (byMin ? v < bestValue : v > bestValue) {
+          if (v > bestValue) {
             best = j;
             bestValue = v;
           }
         }
         if (!valid) continue;
-        for (let j = 0; j < k; j++) {
-          const taken = byMin ? +(j !== best) : +(j === best);
-          const unit = unitRow + j * C + c;
-          flags[unit] = (flags[unit] as number) | taken;
-          wins[j] = (wins[j] as number) + taken;
-        }
+        const unit = unitRow + best * C + c;
+        flags[unit] = 1;
+        wins[best] = (wins[best] as number) + 1;
       }
     }
   }
@@ -225,6 +259,7 @@ const cpuKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { mode, step, cutoff } = attrs as unknown as SummaryAttrs;
   const cpu = backend as unknown as { readSync(dataId: object): unknown; makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo };
   const shape = unitShape(mode, x, y);
+  checkPrevious(previous, shape);
   const next = new Float32Array(tf.util.sizeFromShape(shape));
   const filterLast = new Float32Array(shape.at(-1) ?? 1);
   const out = new Float32Array(statsLength(mode));
@@ -239,13 +274,25 @@ const wasmKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { mode, step, cutoff } = attrs as unknown as SummaryAttrs;
   const wasm = backend as unknown as WasmBackend;
   const shape = unitShape(mode, x, y);
-  const next = alloc(wasm, shape, 'float32');
-  const filterLast = alloc(wasm, [shape.at(-1) ?? 1], 'float32');
-  const out = alloc(wasm, [statsLength(mode)], 'float32');
+  checkPrevious(previous, shape);
+  const made: tf.TensorInfo[] = [];
+  try {
+    made.push(alloc(wasm, shape, 'float32'), alloc(wasm, [shape.at(-1) ?? 1], 'float32'), alloc(wasm, [statsLength(mode)], 'float32'));
+  } catch (error) {
+    free(wasm, ...made); // the heap is full: give back what was taken
+    throw error;
+  }
+  const [next, filterLast, out] = made as [tf.TensorInfo, tf.TensorInfo, tf.TensorInfo];
   const update = { previous: previous ? view(wasm, previous) : null, step, cutoff, next: view(wasm, next), filterLast: view(wasm, filterLast) };
   summarize(mode, view(wasm, x), view(wasm, y), x.shape[0] as number, x.shape.at(-1) as number, update, view(wasm, out));
   return [next, filterLast, out];
 };
+
+/** The saved last-alive steps must be this layer's: a wrong size would read past them. */
+function checkPrevious(previous: tf.TensorInfo | undefined, shape: number[]): void {
+  if (previous && (previous.dtype !== 'float32' || tf.util.sizeFromShape(previous.shape) !== tf.util.sizeFromShape(shape)))
+    throw new Error(`the saved last-alive state is ${previous.dtype} [${previous.shape.join(', ')}], the layer's units are [${shape.join(', ')}]`);
+}
 
 let registered = false;
 

@@ -370,9 +370,10 @@ export class TrainingSession {
               imagesPerSecond: (result.count * 1000) / stepMs,
               stepMs,
             };
+            const at = performance.timeOrigin + performance.now(); // before the disk write below
             await this.run.appendMetrics([row]);
             const { kind: _kind, ...progress } = row;
-            this.emit({ type: 'progress', ...progress, at: Date.now() });
+            this.emit({ type: 'progress', ...progress, at });
             await this.reportLayers(observer?.stats() ?? []);
             this.emitFrames();
             const epochEnds = this.position.batch >= this.stepsPerEpoch;

@@ -64,3 +64,86 @@ for (const backend of ['cpu', 'wasm'] as const) {
 it('leaves gelu, swish and mish to the op composition (they need tfjs erf and friends)', () => {
   for (const name of ['gelu', 'swish', 'mish']) expect(summaryMode(parseActivation(name))).toBeNull();
 });
+
+describe('edge cases, by both paths (cpu)', () => {
+  const paths = [
+    ['fused kernel', true],
+    ['op composition', false],
+  ] as const;
+
+  async function onCpu() {
+    await selectBackend({ purpose: 'infer', force: 'cpu' });
+  }
+
+  function single(spec: string, x: tf.Tensor, useKernel: boolean, window = 1) {
+    const parsed = parseActivation(spec);
+    const pre = x.shape.at(-1) as number;
+    const unit: ActivationUnit = { unit: 'conv1', layer: 'conv1.act', linear: 'conv1', spec: parsed, channels: pre / (parsed.name === 'mfm' && parsed.variant === '3/2' ? 1.5 : parsed.name === 'mfm' ? 2 : parsed.name === 'maxout' ? parsed.k : 1), preActivationChannels: pre };
+    const tracker = new LayerStatsTracker([unit], () => undefined, { window });
+    tracker.useKernel = useKernel;
+    const layer = createActivation(parsed, 'edge');
+    const y = layer.apply(x, { training: false }) as tf.Tensor;
+    const [stats] = tracker.update(1, () => ({ x, y }), NONE);
+    tracker.dispose();
+    return { stats: stats!, layer };
+  }
+
+  /** The pieces that receive a gradient, as tfjs computes it through the layer itself. */
+  function gradientPieces(layer: tf.layers.Layer, x: tf.Tensor): number[] {
+    const g = tf.grad((t: tf.Tensor) => (layer.apply(t, { training: false }) as tf.Tensor).sum())(x);
+    return [...g.dataSync()].flatMap((v, i) => (v !== 0 ? [i] : []));
+  }
+
+  const ties: Array<[string, number[]]> = [
+    ['mfm:3/2', [1, 1, 5]],
+    ['mfm:3/2', [5, 1, 1]],
+    ['mfm:3/2', [2, 2, 2]],
+    ['mfm:3/2', [3, 1, 3]],
+    ['mfm:3/2', [0, 4, 4]],
+    ['maxout:3', [2, 2, 1]],
+    ['maxout:3', [1, 3, 3]],
+    ['mfm:2/1', [4, 4]],
+  ];
+  for (const [useName, useKernel] of paths) {
+    it.each(ties)(`${useName}: %s on %j marks alive exactly the pieces tfjs sends a gradient to`, async (spec, values) => {
+      await onCpu();
+      const x = tf.tensor4d(values, [1, 1, 1, values.length]);
+      const { stats, layer } = single(spec, x, useKernel);
+      const alive = values.map((_, i) => i).filter((i) => !stats.deadFilterIndices.includes(i));
+      expect(alive).toEqual(gradientPieces(layer, x));
+    });
+
+    it(`${useName}: an exact zero input counts as negative, the same in the fraction and the negative-regime filters`, async () => {
+      await onCpu();
+      const x = tf.tensor4d([0, 0, 0, -1], [2, 1, 1, 2]);
+      const { stats } = single('leaky_relu', x, useKernel);
+      expect(stats.negativeFraction).toBe(1);
+      expect(stats.negativeRegimeFilters).toBe(2);
+    });
+
+    it(`${useName}: a dense layer's units are its channels`, async () => {
+      await onCpu();
+      const x = tf.tensor2d([[1, -1, 2, -3], [2, -1, -2, -3]]);
+      const { stats } = single('relu', x, useKernel);
+      expect(stats).toMatchObject({ units: 4, filters: 4, deadFilterIndices: [1, 3] });
+    });
+
+    it(`${useName}: the std of a nearly saturated sigmoid over many values is right to 0.1%`, async () => {
+      await onCpu();
+      const rng = new Rng(21);
+      const n = 32 * 32 * 64 * 16;
+      const xs = Float32Array.from({ length: n }, () => 9 + rng.normal() * 0.5);
+      const x = tf.tensor4d(xs, [16, 32, 32, 64]);
+      const y = tf.sigmoid(x);
+      const values = y.dataSync();
+      let mean = 0;
+      for (const v of values) mean += v;
+      mean /= n;
+      let sq = 0;
+      for (const v of values) sq += (v - mean) ** 2;
+      const std = Math.sqrt(sq / n);
+      const { stats } = single('sigmoid', x, useKernel);
+      expect(Math.abs(stats.std / std - 1)).toBeLessThan(1e-3);
+    });
+  }
+});
