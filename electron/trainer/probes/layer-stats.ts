@@ -12,7 +12,7 @@ import type { ActivationUnit } from '../../../models/lightcnn';
 import { formatActivation } from '../../../models/activations/spec';
 import type { LayerStats } from '../protocol/messages';
 import { batchAlive, deadRule, DEFAULT_SATURATION_THRESHOLD, type DeadRule } from './dead-rules';
-import { runSummaryKernel, summaryMode } from './summary-kernel';
+import { runSummaryKernel, runWeightKernel, summaryMode } from './summary-kernel';
 import type { Captured } from './layer-taps';
 
 export const DEFAULT_STATS_WINDOW = 50;
@@ -146,9 +146,11 @@ export class LayerStatsTracker {
     const kernel = this.weight(kernelName);
     const grad = tensors.gradientOfWeight(kernelName);
     const before = tensors.weightBefore(kernelName);
-    const gradWeight = grad ? grad.abs().mean() : nan;
-    const weightNorm = kernel ? norm(kernel) : nan;
-    const updateRatio = kernel && before ? norm(kernel.sub(before)).div(norm(before).add(1e-12)) : nan;
+    const fusedWeights = this.useKernel ? runWeightKernel(kernel, before, grad) : null;
+    const weightAt = (i: number) => (fusedWeights as tf.Tensor1D).slice(i, 1).reshape([]);
+    const gradWeight = fusedWeights ? weightAt(0) : grad ? grad.abs().mean() : nan;
+    const weightNorm = fusedWeights ? weightAt(1) : kernel ? norm(kernel) : nan;
+    const updateRatio = fusedWeights ? weightAt(2) : kernel && before ? norm(kernel.sub(before)).div(norm(before).add(1e-12)) : nan;
     const cutoff = this.cutoff(step);
     // The fused kernel where the backend has it (cpu, wasm); else the same numbers from tf ops
     // (GPU and native backends, and gelu/swish/mish).

@@ -322,3 +322,74 @@ export function runSummaryKernel(mode: SummaryMode, x: tf.Tensor, y: tf.Tensor, 
   const [lastAlive, filterLast, stats] = tf.engine().runKernel(SUMMARY_KERNEL, inputs, { mode, step, cutoff } as unknown as tf.NamedAttrMap) as tf.Tensor[];
   return { lastAlive: lastAlive as tf.Tensor, filterLast: filterLast as tf.Tensor1D, stats: stats as tf.Tensor1D };
 }
+
+// ------------------------------------------------------------------ weights
+
+export const WEIGHT_KERNEL = 'LabWeightSummary';
+
+/**
+ * [mean |gradient|, ||w||, ||w - w_before|| / ||w_before||] in one pass over a layer's kernel
+ * (the fc's is millions of values; three tf-op chains over it cost ~20 ms a step on wasm).
+ * Any input may be absent: its numbers are NaN.
+ */
+export function weightSummary(weights: Float32Array | null, before: Float32Array | null, gradient: Float32Array | null, out: Float32Array): void {
+  let gradSum = 0;
+  if (gradient) for (let i = 0; i < gradient.length; i++) gradSum += Math.abs(gradient[i] as number);
+  let norm = 0;
+  let moved = 0;
+  let was = 0;
+  if (weights && before && before.length === weights.length) {
+    for (let i = 0; i < weights.length; i++) {
+      const w = weights[i] as number;
+      const b = before[i] as number;
+      norm += w * w;
+      moved += (w - b) * (w - b);
+      was += b * b;
+    }
+  } else if (weights) {
+    for (let i = 0; i < weights.length; i++) norm += (weights[i] as number) ** 2;
+  }
+  out[0] = gradient && gradient.length > 0 ? gradSum / gradient.length : NaN;
+  out[1] = weights ? Math.sqrt(norm) : NaN;
+  out[2] = weights && before && before.length === weights.length ? Math.sqrt(moved) / (Math.sqrt(was) + 1e-12) : NaN;
+}
+
+type WeightInputs = { weights?: tf.TensorInfo; before?: tf.TensorInfo; gradient?: tf.TensorInfo };
+
+const cpuWeightKernel: tf.KernelFunc = ({ inputs, backend }) => {
+  const { weights, before, gradient } = inputs as WeightInputs;
+  const cpu = backend as unknown as { readSync(dataId: object): unknown; makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo };
+  const read = (t: tf.TensorInfo | undefined) => (t ? (cpu.readSync(t.dataId) as Float32Array) : null);
+  const out = new Float32Array(3);
+  weightSummary(read(weights), read(before), read(gradient), out);
+  return cpu.makeTensorInfo([3], 'float32', out);
+};
+
+const wasmWeightKernel: tf.KernelFunc = ({ inputs, backend }) => {
+  const { weights, before, gradient } = inputs as WeightInputs;
+  const wasm = backend as unknown as WasmBackend;
+  const out = alloc(wasm, [3], 'float32');
+  const read = (t: tf.TensorInfo | undefined) => (t ? view(wasm, t) : null);
+  weightSummary(read(weights), read(before), read(gradient), view(wasm, out));
+  return out;
+};
+
+let weightRegistered = false;
+
+/** [mean |gradient|, weight norm, update ratio] by the fused kernel, or null where the backend has none. */
+export function runWeightKernel(weights: tf.Tensor | undefined, before: tf.Tensor | undefined, gradient: tf.Tensor | undefined): tf.Tensor1D | null {
+  if (!weightRegistered) {
+    weightRegistered = true;
+    for (const [backendName, kernelFunc] of [['cpu', cpuWeightKernel], ['wasm', wasmWeightKernel]] as const) {
+      if (tf.getKernel(WEIGHT_KERNEL, backendName) === undefined) tf.registerKernel({ kernelName: WEIGHT_KERNEL, backendName, kernelFunc });
+    }
+  }
+  if (tf.getKernel(WEIGHT_KERNEL, tf.getBackend()) === undefined) return null;
+  const present = [weights, before, gradient].filter((t): t is tf.Tensor => t !== undefined);
+  if (present.length === 0 || present.some((t) => t.dtype !== 'float32')) return null;
+  const inputs: tf.NamedTensorMap = {};
+  if (weights) inputs['weights'] = weights;
+  if (before) inputs['before'] = before;
+  if (gradient) inputs['gradient'] = gradient;
+  return tf.engine().runKernel(WEIGHT_KERNEL, inputs, {}) as tf.Tensor1D;
+}

@@ -7,7 +7,7 @@ import { createActivation, parseActivation, inputChannels } from '../../../../mo
 import { selectBackend } from '../../../../models/backend';
 import type { ActivationUnit } from '../../../../models/lightcnn';
 import { LayerStatsTracker } from '../layer-stats';
-import { summaryMode } from '../summary-kernel';
+import { runWeightKernel, summaryMode } from '../summary-kernel';
 
 const NONE = { gradientOf: () => undefined, gradientOfWeight: () => undefined, weightBefore: () => undefined };
 const SPECS = ['relu', 'leaky_relu', 'prelu', 'sigmoid', 'tanh', 'elu', 'selu', 'maxout:3', 'mfm:2/1', 'mfm:3/2'];
@@ -145,5 +145,22 @@ describe('edge cases, by both paths (cpu)', () => {
       const { stats } = single('sigmoid', x, useKernel);
       expect(Math.abs(stats.std / std - 1)).toBeLessThan(1e-3);
     });
+  }
+});
+
+it('the fused weight summary agrees with tf ops, on cpu and wasm; absent inputs give NaN', async () => {
+  for (const backend of ['cpu', 'wasm'] as const) {
+    await selectBackend({ purpose: 'infer', force: backend });
+    const rng = new Rng(3);
+    const w = tf.tensor1d(Float32Array.from({ length: 1000 }, () => rng.normal()));
+    const before = w.add(tf.tensor1d(Float32Array.from({ length: 1000 }, () => rng.normal() * 0.01)));
+    const g = tf.tensor1d(Float32Array.from({ length: 1000 }, () => rng.normal()));
+    const fused = [...runWeightKernel(w, before, g)!.dataSync()];
+    const direct = [g.abs().mean(), w.norm(), w.sub(before).norm().div(before.norm())].map((t) => t.dataSync()[0]!);
+    fused.forEach((v, i) => expect(v / direct[i]! - 1).toBeCloseTo(0, 5));
+    const none = [...runWeightKernel(w, undefined, undefined)!.dataSync()];
+    expect(Number.isNaN(none[0])).toBe(true);
+    expect(none[1]).toBeCloseTo(direct[1]!, 3);
+    expect(Number.isNaN(none[2])).toBe(true);
   }
 });
