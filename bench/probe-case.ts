@@ -13,14 +13,13 @@
 //      on the wire.
 // off: the same run with stats off and nobody watching.
 // The run trains on the synthetic faces (the data pipeline is the same either way).
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import WebSocket from 'ws';
 import type { BackendName } from '../models/backend';
-import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import { TrainingSession } from '../electron/trainer/training/session';
 import type { TrainConfigInput } from '../electron/trainer/training/config';
 import { LabClient, webSocketTransport } from '../renderer/src/lib/lab-client';

@@ -75,7 +75,9 @@ export class RunProbes {
     options: ProbeOptions = {},
   ) {
     this.taps = new LayerTaps(built.model, built.activationLayers);
-    this.tracker = new LayerStatsTracker(built.units, modelWeights(built.model), options);
+    this.weightOf = modelWeights(built.model);
+    this.kernelNames = built.units.map((u) => `${u.linear}/kernel`);
+    this.tracker = new LayerStatsTracker(built.units, this.weightOf, options);
     this.statsOn = options.stats ?? true;
     this.interval = checkInterval(options.intervalMs ?? DEFAULT_PROBE_INTERVAL_MS);
     this.maxSide = options.maxSide ?? DEFAULT_TRANSPORT_SIDE;
@@ -199,12 +201,10 @@ export class RunProbes {
     this.taps.arm(this.built.activationLayers, { gradients: true });
     const kept = this.keptWeights;
     let stats: LayerStats[] = [];
-    const kernels = this.built.units.map((u) => `${u.linear}/kernel`);
-    const weightOf = modelWeights(this.built.model);
     return {
       beforeUpdate: () => {
-        for (const name of kernels) {
-          const w = weightOf(name);
+        for (const name of this.kernelNames) {
+          const w = this.weightOf(name);
           if (w) kept.set(name, tf.keep(w.clone()));
         }
       },
@@ -226,6 +226,9 @@ export class RunProbes {
   }
 
   private readonly keptWeights = new Map<string, tf.Tensor>();
+  /** The weights whose update ratio the statistics report (each activation's conv or dense kernel). */
+  private readonly kernelNames: readonly string[];
+  private readonly weightOf: (originalName: string) => tf.Tensor | undefined;
 
   /** Frees what a step's taps captured and the weights kept for it (call after every step, also a failed one). */
   endStep(): void {

@@ -253,11 +253,25 @@ function unitShape(mode: SummaryMode, x: tf.TensorInfo, y: tf.TensorInfo): numbe
 
 type Inputs = { x: tf.TensorInfo; y: tf.TensorInfo; previous?: tf.TensorInfo };
 
+/** What the kernels use of the cpu backend, which keeps tensors as JS typed arrays (read without a copy). */
+type CpuBackend = { readSync(dataId: object): unknown; makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo };
+
+/** Registers a kernel for cpu and wasm, once per process (a kernel already there is left alone). */
+const registeredKernels = new Set<string>();
+
+function registerOnCpuAndWasm(kernelName: string, cpu: tf.KernelFunc, wasm: tf.KernelFunc): void {
+  if (registeredKernels.has(kernelName)) return; // called every step: keep it a set lookup
+  registeredKernels.add(kernelName);
+  for (const [backendName, kernelFunc] of [['cpu', cpu], ['wasm', wasm]] as const) {
+    if (tf.getKernel(kernelName, backendName) === undefined) tf.registerKernel({ kernelName, backendName, kernelFunc });
+  }
+}
+
 /** The cpu backend keeps tensors as JS typed arrays: read them (no copy) and make the outputs. */
 const cpuKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, y, previous } = inputs as Inputs;
   const { mode, step, cutoff } = attrs as unknown as SummaryAttrs;
-  const cpu = backend as unknown as { readSync(dataId: object): unknown; makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo };
+  const cpu = backend as unknown as CpuBackend;
   const shape = unitShape(mode, x, y);
   checkPrevious(previous, shape);
   const next = new Float32Array(tf.util.sizeFromShape(shape));
@@ -294,15 +308,6 @@ function checkPrevious(previous: tf.TensorInfo | undefined, shape: number[]): vo
     throw new Error(`the saved last-alive state is ${previous.dtype} [${previous.shape.join(', ')}], the layer's units are [${shape.join(', ')}]`);
 }
 
-let registered = false;
-
-function register(): void {
-  if (registered) return;
-  registered = true;
-  for (const [backendName, kernelFunc] of [['cpu', cpuKernel], ['wasm', wasmKernel]] as const) {
-    if (tf.getKernel(SUMMARY_KERNEL, backendName) === undefined) tf.registerKernel({ kernelName: SUMMARY_KERNEL, backendName, kernelFunc });
-  }
-}
 
 export interface KernelSummary {
   /** Last alive step per unit after this step. */
@@ -315,7 +320,7 @@ export interface KernelSummary {
 
 /** The kernel's outputs on a backend that has it; null elsewhere (use the op composition). */
 export function runSummaryKernel(mode: SummaryMode, x: tf.Tensor, y: tf.Tensor, previous: tf.Tensor | null, step: number, cutoff: number): KernelSummary | null {
-  register();
+  registerOnCpuAndWasm(SUMMARY_KERNEL, cpuKernel, wasmKernel);
   if (tf.getKernel(SUMMARY_KERNEL, tf.getBackend()) === undefined) return null;
   if (x.dtype !== 'float32' || y.dtype !== 'float32') return null;
   const inputs: tf.NamedTensorMap = previous ? { x, y, previous } : { x, y };
@@ -358,7 +363,7 @@ type WeightInputs = { weights?: tf.TensorInfo; before?: tf.TensorInfo; gradient?
 
 const cpuWeightKernel: tf.KernelFunc = ({ inputs, backend }) => {
   const { weights, before, gradient } = inputs as WeightInputs;
-  const cpu = backend as unknown as { readSync(dataId: object): unknown; makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): tf.TensorInfo };
+  const cpu = backend as unknown as CpuBackend;
   const read = (t: tf.TensorInfo | undefined) => (t ? (cpu.readSync(t.dataId) as Float32Array) : null);
   const out = new Float32Array(3);
   weightSummary(read(weights), read(before), read(gradient), out);
@@ -374,16 +379,9 @@ const wasmWeightKernel: tf.KernelFunc = ({ inputs, backend }) => {
   return out;
 };
 
-let weightRegistered = false;
-
 /** [mean |gradient|, weight norm, update ratio] by the fused kernel, or null where the backend has none. */
 export function runWeightKernel(weights: tf.Tensor | undefined, before: tf.Tensor | undefined, gradient: tf.Tensor | undefined): tf.Tensor1D | null {
-  if (!weightRegistered) {
-    weightRegistered = true;
-    for (const [backendName, kernelFunc] of [['cpu', cpuWeightKernel], ['wasm', wasmWeightKernel]] as const) {
-      if (tf.getKernel(WEIGHT_KERNEL, backendName) === undefined) tf.registerKernel({ kernelName: WEIGHT_KERNEL, backendName, kernelFunc });
-    }
-  }
+  registerOnCpuAndWasm(WEIGHT_KERNEL, cpuWeightKernel, wasmWeightKernel);
   if (tf.getKernel(WEIGHT_KERNEL, tf.getBackend()) === undefined) return null;
   const present = [weights, before, gradient].filter((t): t is tf.Tensor => t !== undefined);
   if (present.length === 0 || present.some((t) => t.dtype !== 'float32')) return null;

@@ -406,8 +406,9 @@ export class TrainingSession {
     if (step % every === 0 || step === 1 || last) await this.run.appendMetrics([{ kind: 'layers', step, epoch, window, layers }]);
   }
 
-  private emitFrames(now?: number): void {
-    const frames = now === undefined ? this.probes.framesIfDue(this.position.step) : this.probes.captureFrames(this.position.step);
+  /** Maps when due, or at once (`now`: a viewer asked while paused). */
+  private emitFrames(now = false): void {
+    const frames = now ? this.probes.captureFrames(this.position.step) : this.probes.framesIfDue(this.position.step);
     if (frames.length > 0) this.emit({ type: 'frames', step: this.position.step, frames });
     for (const message of this.probes.takeWarnings()) this.emit({ type: 'warning', message });
   }
@@ -462,7 +463,7 @@ export class TrainingSession {
       await this.setState('paused');
       while (this.paused && !this.stopRequested) {
         // Paused, a viewer may still ask for maps (a new subscription, a probe face, a filter).
-        if (this.probes.capturePending) this.emitFrames(performance.now());
+        if (this.probes.capturePending) this.emitFrames(true);
         else await new Promise<void>((wake) => (this.wake = wake));
       }
       this.wake = undefined;
