@@ -3,7 +3,9 @@
 // in-process behind a WebSocket server.
 //
 // - Under Electron's utilityProcess, main hands over one MessagePort per window
-//   (a parentPort message `{type: 'connect'}` carrying the port); each port is a viewer.
+//   (a parentPort message `{type: 'connect'}` carrying the port); each port is a viewer,
+//   which may name files only through grants: `{type: 'grant', grant, path, purpose}`
+//   messages main sends after the user answered a native dialog.
 // - Under child_process.fork, the IPC channel itself is the viewer (fork with
 //   `serialization: 'advanced'` so binary frames arrive as ArrayBuffers).
 import * as tf from '@tensorflow/tfjs';
@@ -34,9 +36,13 @@ if (parentPort) {
   parentPort.on('message', ({ data, ports }) => {
     const type = (data as { type?: unknown } | null)?.type;
     const port = ports?.[0];
-    if (type === 'connect' && port) host.addConnection(portConnection(port, undefined, { label: 'window port' }));
-    else if (type === 'shutdown') shutDown();
-    else parentPort.postMessage({ type: 'error', message: `the trainer's parent may only send {type: 'connect'} with a MessagePort or {type: 'shutdown'}, got ${String(type)}` });
+    // A window names files only through grants: paths main got from native dialogs.
+    if (type === 'connect' && port) host.addConnection(portConnection(port, undefined, { label: 'window port' }), { pathInput: 'dialog' });
+    else if (type === 'grant') {
+      const problem = host.grants.add(data);
+      if (problem) parentPort.postMessage({ type: 'error', message: `bad grant from main: ${problem}` });
+    } else if (type === 'shutdown') shutDown();
+    else parentPort.postMessage({ type: 'error', message: `the trainer's parent may only send {type: 'connect'} with a MessagePort, {type: 'grant'} or {type: 'shutdown'}, got ${String(type)}` });
   });
   parentPort.postMessage({ type: 'ready', pid: process.pid });
 } else if (process.send) {

@@ -2,3 +2,4 @@
 // (messages.ts) and binary activation frames (frames.ts).
 export * from './messages';
 export * from './frames';
+export * from './workbench';

@@ -9,6 +9,7 @@
 // models or datasets: only zod and version.ts.
 import { z } from 'zod';
 import { PROTOCOL_VERSION } from '../version';
+import { workbenchCommandSchemas, workbenchEventSchemas, type WorkbenchResult } from './workbench';
 
 export { PROTOCOL_VERSION };
 
@@ -102,6 +103,8 @@ export const commandSchema = z.discriminatedUnion('name', [
   noFields('listRuns'),
   /** What the trainer is doing now. */
   noFields('status'),
+  // Data, models, evaluation, export and replay (workbench.ts).
+  ...workbenchCommandSchemas,
 ]);
 
 /** A command as the trainer sees it after validation (defaults filled in). */
@@ -196,6 +199,8 @@ export const trainerEventSchema = z.discriminatedUnion('type', [
   }),
   /** The run's activation layers; sent when a run starts. */
   z.object({ type: z.literal('layers'), layers: z.array(layerInfoSchema) }),
+  // Dataset import and evaluation progress (workbench.ts).
+  ...workbenchEventSchemas,
 ]);
 export type TrainerEvent = z.infer<typeof trainerEventSchema>;
 export type TrainerEventType = TrainerEvent['type'];
@@ -330,7 +335,7 @@ export type Subscription = z.output<typeof subscriptionSchema>;
  * records as the run store writes them; their schema lives with the trainer
  * (it imports node modules), so here they stay `unknown`.
  */
-export interface CommandResult {
+export interface CommandResult extends WorkbenchResult {
   start: { runId: string };
   resumeRun: { runId: string };
   pause: RunStatus;

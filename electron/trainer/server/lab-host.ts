@@ -26,6 +26,8 @@ import { TrainingSession, type RunOutcome, type TrainEvent } from '../training/s
 import { fullChannel, type MapSubscription } from '../probes/run-probes';
 import { LAB_VERSION } from '../version';
 import { isInvalidMessage, type Connection } from './connection';
+import { Grants } from './grants';
+import { CommandError, isWorkbenchCommand, runWorkbenchCommand, type WorkbenchContext } from './workbench';
 
 /** Progress items kept for a viewer that has not acked; older ones are dropped (the run's metrics file has them all). */
 export const MAX_PENDING_PROGRESS = 2000;
@@ -48,20 +50,14 @@ interface StreamSlot {
 
 interface Viewer {
   readonly connection: Connection;
+  /** 'dialog': this viewer names files only through grants (a desktop window); 'typed': serve mode. */
+  readonly pathInput: 'dialog' | 'typed';
   subscription: Subscription;
   readonly streams: Map<string, StreamSlot>;
 }
 
 const EMPTY_SUBSCRIPTION: Subscription = { layers: [], preActivation: [], fullMap: null };
 
-class CommandError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-  ) {
-    super(message);
-  }
-}
 
 export class LabHost {
   private readonly viewers = new Map<string, Viewer>();
@@ -77,12 +73,16 @@ export class LabHost {
   private probeImages: number[] | null = null;
   /** Events a viewer that connects mid-run needs to catch up (the last of each kind). */
   private readonly latest = new Map<string, TrainerEvent>();
+  /** Paths main granted after native dialogs. */
+  readonly grants = new Grants();
+  /** Datasets opened in this trainer: a dialog-only viewer may train on these (and on synthetic data) only. */
+  private readonly knownData = new Set<string>();
 
   constructor(private readonly options: LabHostOptions) {}
 
   /** A viewer connected: greet it and serve its commands until it goes. */
-  addConnection(connection: Connection): void {
-    const viewer: Viewer = { connection, subscription: EMPTY_SUBSCRIPTION, streams: new Map() };
+  addConnection(connection: Connection, options: { pathInput?: 'dialog' | 'typed' } = {}): void {
+    const viewer: Viewer = { connection, pathInput: options.pathInput ?? 'typed', subscription: EMPTY_SUBSCRIPTION, streams: new Map() };
     this.viewers.set(connection.id, viewer);
     connection.onMessage((raw) => void this.receive(viewer, raw));
     connection.onClose(() => {
@@ -131,7 +131,7 @@ export class LabHost {
       return;
     }
     try {
-      const result = await this.run(viewer, message.command);
+      const result = await this.run(viewer, message.command, message.id);
       viewer.connection.sendJson({ type: 'reply', id: message.id, ok: true, result: result ?? null });
     } catch (error) {
       const code = error instanceof CommandError ? error.code : error instanceof Error && error.name !== 'Error' ? error.name : 'failed';
@@ -139,9 +139,11 @@ export class LabHost {
     }
   }
 
-  private async run(viewer: Viewer, command: Command): Promise<unknown> {
+  private async run(viewer: Viewer, command: Command, requestId: number): Promise<unknown> {
+    if (isWorkbenchCommand(command)) return runWorkbenchCommand(command, this.workbenchContext(viewer, requestId));
     switch (command.name) {
       case 'start':
+        this.checkDataAllowed(viewer, command.config['data']);
         return this.start(() => TrainingSession.start(command.config as TrainConfigInput, { ...this.sessionOptions(), ...this.eventsOf() }));
       case 'resumeRun':
         return this.start(() => TrainingSession.resume(command.runId, { ...this.sessionOptions(), ...this.eventsOf(), overrides: command.overrides ?? {} }));
@@ -204,6 +206,28 @@ export class LabHost {
         return { ...this.status, viewers: this.viewers.size, memory: { rss, heapUsed, arrayBuffers } };
       }
     }
+  }
+
+  private workbenchContext(viewer: Viewer, requestId: number): WorkbenchContext {
+    return {
+      dataDir: this.options.dataDir,
+      ...(this.options.backend ? { backend: this.options.backend } : {}),
+      pathInput: viewer.pathInput,
+      requestId,
+      training: this.session !== null || this.starting,
+      emit: (event) => {
+        for (const v of this.viewers.values()) v.connection.sendJson({ type: 'event', event });
+      },
+      resolvePath: (ref, purpose) => this.grants.resolve(ref, purpose, viewer.pathInput),
+      rememberDataset: (data) => this.knownData.add(data),
+    };
+  }
+
+  /** A desktop window cannot name a dataset path in a start config: only datasets it imported through a dialog, or synthetic ones. */
+  private checkDataAllowed(viewer: Viewer, data: unknown): void {
+    if (viewer.pathInput === 'typed' || typeof data !== 'string') return;
+    if (data === 'synthetic' || data.startsWith('synthetic:') || this.knownData.has(data)) return;
+    throw new CommandError('Choose the dataset in the Data view first (the app only trains on datasets opened there)', 'bad-path');
   }
 
   private needSession(what: string): TrainingSession {

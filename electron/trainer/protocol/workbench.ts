@@ -1,0 +1,272 @@
+// The protocol's workbench commands: what the desktop views need besides a live run
+// (the Data, Experiment, Runs and Evaluate views). Split from messages.ts, which joins
+// these schemas into its command union, so that each file stays about one thing.
+//
+// Paths. In the desktop app a path reaches the trainer only as a *grant*: main shows a
+// native dialog, and sends the path the user chose straight to the trainer under a random
+// id; the window gets only the id and a label to show. A viewer connected through the
+// app therefore cannot name any other file (see LabInfo.pathInput). In serve mode the
+// person at the browser is the one who started `lab serve` with its token, so typed paths
+// are accepted there.
+//
+// Like messages.ts, this file is bundled into the renderer: zod only, no node: modules.
+import { z } from 'zod';
+
+const int = () => z.number().int();
+
+/** A random id main gave a path the user picked in a native dialog. */
+export const grantIdSchema = z.string().regex(/^[a-f0-9]{32}$/, 'a grant is the 32 hex digits main returned for a dialog');
+
+export const pathRefSchema = z.discriminatedUnion('kind', [
+  /** Serve mode only: a path typed by the user. */
+  z.strictObject({ kind: z.literal('typed'), path: z.string().min(1).max(4096) }),
+  /** Desktop app: a path the user picked in a native dialog (see the file comment). */
+  z.strictObject({ kind: z.literal('grant'), grant: grantIdSchema }),
+]);
+export type PathRef = z.infer<typeof pathRefSchema>;
+
+export const datasetSourceSchema = z.discriminatedUnion('kind', [
+  /** A folder of identities, a flat folder, or a zip/tar/tar.gz archive. */
+  z.strictObject({
+    kind: z.literal('path'),
+    path: pathRefSchema,
+    layout: z.enum(['auto', 'folders', 'flat']).default('auto'),
+    /** Flat folders: a regex whose first group is the identity (default: text before the first "."). */
+    identityRegex: z.string().min(1).max(500).optional(),
+  }),
+  /** The seeded synthetic face set (no download, no real people). */
+  z.strictObject({
+    kind: z.literal('synthetic'),
+    identities: int().min(2).max(1000).default(20),
+    imagesPerIdentity: int().min(2).max(200).default(10),
+  }),
+  /** A dataset from the catalog (ORL, Yale, LFW, ...): downloaded if needed, then imported. The terms must have been shown and accepted. */
+  z.strictObject({ kind: z.literal('catalog'), id: z.string().min(1).max(100), acceptTerms: z.literal(true) }),
+]);
+export type DatasetSource = z.input<typeof datasetSourceSchema>;
+
+/** A dataset the trainer opened in this session: start configs and face requests name it by `data`. */
+const dataRefSchema = z.string().min(1).max(4200);
+
+const trainConfigInputSchema = z.record(z.string(), z.unknown());
+
+export const workbenchCommandSchemas = [
+  /** What the trainer can do here: backend, models, activations, presets, catalog, defaults, how paths are given. */
+  z.strictObject({ name: z.literal('labInfo') }),
+  /** The model a config would build: its layers (and which can take their own activation) and parameter count. */
+  z.strictObject({ name: z.literal('describeModel'), config: trainConfigInputSchema, identities: int().min(2).max(1_000_000).default(40) }),
+  /** Import (or re-open from the cache) a dataset; `importProgress` events follow it. */
+  z.strictObject({ name: z.literal('importDataset'), source: datasetSourceSchema, inputSize: int().min(16).max(512).default(128) }),
+  /** Sample faces of an opened dataset, a page of identities at a time, as small grey PNGs. */
+  z.strictObject({
+    name: z.literal('datasetFaces'),
+    data: dataRefSchema,
+    identityOffset: int().min(0).default(0),
+    identityLimit: int().min(1).max(100).default(24),
+    perIdentity: int().min(1).max(16).default(6),
+    size: int().min(16).max(160).default(64),
+  }),
+  /** Evaluate a run's latest checkpoint on a pairs protocol; `evaluateProgress` events follow it. Writes the run's evaluation.json. */
+  z.strictObject({
+    name: z.literal('evaluateRun'),
+    runId: z.string().min(1).max(200),
+    /** A pairs file in LFW's pairs.txt format; omitted: seeded identity-disjoint pairs generated from the run's dataset. */
+    pairs: pathRefSchema.optional(),
+    /** How many hardest false matches / non-matches to return with their faces. */
+    hardest: int().min(0).max(32).default(8),
+  }),
+  /** The run's last saved evaluation, or null. */
+  z.strictObject({ name: z.literal('getEvaluation'), runId: z.string().min(1).max(200) }),
+  /** Writes the run (record, metrics, evaluation, snapshots, latest checkpoint) as one .tar.gz. */
+  z.strictObject({ name: z.literal('exportRun'), runId: z.string().min(1).max(200), destination: pathRefSchema }),
+  /** The activation-map snapshots a run recorded (one per epoch end). */
+  z.strictObject({ name: z.literal('listSnapshots'), runId: z.string().min(1).max(200) }),
+  /** One recorded snapshot: its activation frames (protocol/frames.ts), base64-encoded. */
+  z.strictObject({ name: z.literal('loadSnapshot'), runId: z.string().min(1).max(200), step: int().min(0) }),
+] as const;
+
+// ---------------------------------------------------------------------------
+// Events
+
+export const workbenchEventSchemas = [
+  /** A dataset import is under way (one per phase change and about every 250 ms). */
+  z.object({
+    type: z.literal('importProgress'),
+    /** The command id of the importDataset request. */
+    requestId: int(),
+    phase: z.enum(['downloading', 'scanning', 'decoding', 'writing', 'done']),
+    done: z.number(),
+    /** null while unknown (an archive read as a stream). */
+    total: z.number().nullable(),
+    /** What is being downloaded or read, for the user. */
+    detail: z.string().optional(),
+  }),
+  /** An evaluation is under way. */
+  z.object({
+    type: z.literal('evaluateProgress'),
+    requestId: int(),
+    runId: z.string(),
+    phase: z.enum(['loading', 'embedding', 'scoring', 'done']),
+    done: z.number(),
+    total: z.number().nullable(),
+  }),
+] as const;
+
+// ---------------------------------------------------------------------------
+// Replies
+
+export interface BackendInfo {
+  /** The backend training would use: 'tensorflow-gpu', 'tensorflow', 'wasm' or 'cpu'. */
+  name: string;
+  /** One line: which backend, and why not the ones before it. */
+  summary: string;
+  canTrain: boolean;
+}
+
+export interface PresetInfo {
+  name: string;
+  title: string;
+  claim: string;
+  compareWith: string[];
+  /** A training config without `data`. */
+  config: Record<string, unknown>;
+}
+
+export interface CatalogInfo {
+  id: string;
+  name: string;
+  description: string;
+  homePage: string;
+  identities: number;
+  images: number;
+  /** Total download size in bytes, when the catalog knows it. */
+  downloadBytes: number | null;
+  /** The terms the user must accept before the download, word for word. */
+  terms: string;
+  citation: string;
+  /** Already downloaded into the lab's data folder. */
+  downloaded: boolean;
+}
+
+export interface LabInfo {
+  lab: string;
+  backend: BackendInfo;
+  /** 'dialog': paths come only from native dialogs (desktop app); 'typed': the user types them (serve mode). */
+  pathInput: 'dialog' | 'typed';
+  architectures: string[];
+  /** Activation names, and an example of each one's parameters (e.g. "leaky_relu:0.1", "mfm:3/2"). */
+  activations: { name: string; example: string; rule: 'zero' | 'saturation' | 'pieces' | 'cannot-die' }[];
+  presets: PresetInfo[];
+  catalog: CatalogInfo[];
+  /** The training config's defaults (the Light CNN reference's hyper-parameters). */
+  defaults: Record<string, unknown>;
+}
+
+export interface ModelLayerView {
+  name: string;
+  kind: string;
+  detail: string;
+  outputShape: number[];
+  params: number;
+}
+
+export interface ModelDescription {
+  layers: ModelLayerView[];
+  /** Layers whose activation can be chosen: the keys a config's `layers` record takes. */
+  activationLayers: { layer: string; unit: string; activation: string }[];
+  totalParams: number;
+  macsPerImage: number;
+}
+
+export interface SkippedFileView {
+  path: string;
+  reason: string;
+}
+
+export interface DatasetSummary {
+  /** What a training config's `data` is set to for this dataset (and what datasetFaces takes). */
+  data: string;
+  /** A short name to show (folder, archive or catalog name). */
+  label: string;
+  synthetic: boolean;
+  layout: string;
+  identityRule: string;
+  identities: number;
+  images: number;
+  imagesPerIdentity: { min: number; median: number; max: number };
+  storedSize: number;
+  decoded: number;
+  reused: number;
+  removed: number;
+  skipped: SkippedFileView[];
+  seconds: number;
+  /** Terms and citation of a catalog dataset, to keep in view. */
+  citation?: string;
+}
+
+export interface FaceThumb {
+  /** The image's index in the dataset (what setProbes takes). */
+  image: number;
+  /** A grey PNG as a data: URL. */
+  png: string;
+}
+
+export interface DatasetFaces {
+  totalIdentities: number;
+  identities: { index: number; name: string; count: number; faces: FaceThumb[] }[];
+}
+
+export interface PairFace extends FaceThumb {
+  identity: string;
+}
+
+export interface PairView {
+  score: number;
+  a: PairFace;
+  b: PairFace;
+}
+
+export interface EvaluationView {
+  runId: string;
+  step: number;
+  pairsSource: string;
+  pairs: number;
+  matchedPairs: number;
+  mismatchedPairs: number;
+  /** Mean verification accuracy over folds, threshold chosen on the other folds. */
+  accuracy: number;
+  standardError: number;
+  folds: number;
+  auc: number;
+  eer: number;
+  tarAtFar: { far: number; tar: number }[];
+  /** The ROC curve, thinned to at most a few hundred points (far ascending). */
+  roc: { far: number[]; tar: number[] };
+  histogram: { edges: number[]; matched: number[]; mismatched: number[] };
+  rank1: { accuracy: number; correct: number; probes: number };
+  /** Mismatched pairs with the highest scores. */
+  hardestFalseMatches: PairView[];
+  /** Matched pairs with the lowest scores. */
+  hardestFalseNonMatches: PairView[];
+  notes: string[];
+}
+
+export interface SnapshotInfo {
+  step: number;
+  epoch: number;
+  layers: string[];
+  probes: number;
+  bytes: number;
+}
+
+export interface WorkbenchResult {
+  labInfo: LabInfo;
+  describeModel: ModelDescription;
+  importDataset: DatasetSummary;
+  datasetFaces: DatasetFaces;
+  evaluateRun: EvaluationView;
+  getEvaluation: EvaluationView | null;
+  exportRun: { file: string; bytes: number };
+  listSnapshots: { snapshots: SnapshotInfo[] };
+  loadSnapshot: { step: number; epoch: number; probeLabels: string[]; frames: string[] };
+}

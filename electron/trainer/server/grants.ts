@@ -1,0 +1,39 @@
+// Paths main handed over after the user answered a native dialog (DESIGN.md: a path
+// comes only from a dialog). main sends {type: 'grant', grant, path, purpose} on the
+// trainer's parent port; a window only ever holds the grant's id.
+import { isAbsolute } from 'node:path';
+import type { PathRef } from '../protocol/workbench';
+import { CommandError } from './workbench/types';
+
+export type GrantPurpose = 'read' | 'write';
+
+const GRANT_ID = /^[a-f0-9]{32}$/;
+/** Grants kept; the oldest are forgotten first (a window asks for a handful per session). */
+const MAX_GRANTS = 256;
+
+export class Grants {
+  private readonly byId = new Map<string, { path: string; purpose: GrantPurpose }>();
+
+  /** Records a grant from main; returns a reason when the message is malformed. */
+  add(message: unknown): string | null {
+    const { grant, path, purpose } = (message ?? {}) as { grant?: unknown; path?: unknown; purpose?: unknown };
+    if (typeof grant !== 'string' || !GRANT_ID.test(grant)) return 'a grant id is 32 hex digits';
+    if (typeof path !== 'string' || !isAbsolute(path)) return 'a granted path must be absolute';
+    if (purpose !== 'read' && purpose !== 'write') return "a grant's purpose is 'read' or 'write'";
+    this.byId.set(grant, { path, purpose });
+    while (this.byId.size > MAX_GRANTS) this.byId.delete(this.byId.keys().next().value as string);
+    return null;
+  }
+
+  /** The real path behind a reference, for a viewer whose paths come from dialogs ('dialog') or may be typed ('typed'). */
+  resolve(ref: PathRef, purpose: GrantPurpose, pathInput: 'dialog' | 'typed'): string {
+    if (ref.kind === 'typed') {
+      if (pathInput !== 'typed') throw new CommandError('In the desktop app a file or folder is chosen in a dialog, not typed: use the Choose button', 'bad-path');
+      return ref.path;
+    }
+    const granted = this.byId.get(ref.grant);
+    if (!granted) throw new CommandError('That file choice has expired (the trainer restarted since): choose the file or folder again', 'bad-path');
+    if (granted.purpose !== purpose) throw new CommandError(`That file was chosen to ${granted.purpose === 'read' ? 'open' : 'save'}, not to ${purpose === 'read' ? 'open' : 'save'}: choose it again`, 'bad-path');
+    return granted.path;
+  }
+}
