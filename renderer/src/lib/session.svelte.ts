@@ -1,0 +1,141 @@
+// The app-wide state every view reads: the connection to the trainer, what the trainer can
+// do (labInfo), the dataset chosen in the Data view, the config the Experiment view edits,
+// and the current run's state. One object passed down as a prop, changed only through its
+// methods, so who changes what stays visible (DESIGN.md: no module-level mutable state).
+// The live streams of a run (progress, layer stats, frames) are kept apart, in live-run.svelte.ts.
+import type { LabInfo, DatasetSummary } from '../../../electron/trainer/protocol/workbench';
+import type { LayerInfo, RunState, TrainerEvent } from '../../../electron/trainer/protocol/messages';
+import { LabError, type LabClient } from './lab-client';
+
+export type ViewName = 'data' | 'experiment' | 'train' | 'runs' | 'evaluate';
+export const VIEWS: readonly { name: ViewName; title: string }[] = [
+  { name: 'data', title: 'Data' },
+  { name: 'experiment', title: 'Experiment' },
+  { name: 'train', title: 'Train' },
+  { name: 'runs', title: 'Runs' },
+  { name: 'evaluate', title: 'Evaluate' },
+];
+
+export type ConnectionState = { kind: 'connecting' } | { kind: 'open' } | { kind: 'closed'; reason: string } | { kind: 'crashed'; code: number; lastError: string };
+
+export interface Notice {
+  id: number;
+  level: 'warning' | 'error' | 'info';
+  text: string;
+}
+
+export class LabSession {
+  view = $state<ViewName>('data');
+  connection = $state<ConnectionState>({ kind: 'connecting' });
+  info = $state<LabInfo | null>(null);
+  /** The dataset the Data view opened; its `data` goes into the training config. */
+  dataset = $state<DatasetSummary | null>(null);
+  /** The training config being edited in the Experiment view (without `data`). */
+  config = $state<Record<string, unknown>>({});
+  /** The current or last run in this trainer. */
+  run = $state<{ runId: string | null; state: RunState | null; backend: string | null; step: number; totalSteps: number; resumed: boolean }>({
+    runId: null,
+    state: null,
+    backend: null,
+    step: 0,
+    totalSteps: 0,
+    resumed: false,
+  });
+  layers = $state<LayerInfo[]>([]);
+  probes = $state<{ images: number[]; labels: string[]; intervalMs: number }>({ images: [], labels: [], intervalMs: 250 });
+  /** The run chosen in the Runs view for the Evaluate view. */
+  evaluateRunId = $state<string | null>(null);
+  notices = $state<Notice[]>([]);
+  private nextNotice = 1;
+  private client: LabClient | null = null;
+  private detach: (() => void)[] = [];
+
+  /** The connected client; views call the trainer through it. Throws when there is none. */
+  get lab(): LabClient {
+    if (!this.client) throw new LabError('not connected to the trainer', 'closed');
+    return this.client;
+  }
+
+  get connected(): boolean {
+    return this.client !== null && this.connection.kind === 'open';
+  }
+
+  /** Takes a freshly connected client: greets, loads labInfo and follows the run's events. */
+  async attach(client: LabClient): Promise<void> {
+    for (const off of this.detach) off();
+    this.client = client;
+    this.detach = [
+      client.on('event', (event) => this.onEvent(event)),
+      client.on('close', (reason) => {
+        if (this.connection.kind !== 'crashed') this.connection = { kind: 'closed', reason };
+      }),
+      client.on('error', (message) => this.notify('error', message)),
+    ];
+    await client.welcomed();
+    this.connection = { kind: 'open' };
+    const info = await client.request({ name: 'labInfo' });
+    this.info = info;
+    if (Object.keys(this.config).length === 0) this.config = { ...info.defaults };
+    const status = await client.status();
+    if (status.runId) this.run = { ...this.run, runId: status.runId, state: status.state, step: status.step ?? 0, totalSteps: status.totalSteps ?? 0 };
+  }
+
+  /** The trainer process died (desktop app): say so with its last words. */
+  crashed(code: number, lastError: string): void {
+    this.connection = { kind: 'crashed', code, lastError };
+    if (this.run.state === 'running' || this.run.state === 'paused') this.run = { ...this.run, state: 'failed' };
+  }
+
+  go(view: ViewName): void {
+    this.view = view;
+  }
+
+  chooseDataset(dataset: DatasetSummary): void {
+    this.dataset = dataset;
+  }
+
+  /** Merges settings into the config being edited (a preset, a field). */
+  updateConfig(patch: Record<string, unknown>): void {
+    this.config = { ...this.config, ...patch };
+  }
+
+  notify(level: Notice['level'], text: string): void {
+    this.notices = [...this.notices.slice(-4), { id: this.nextNotice++, level, text }];
+  }
+
+  dismiss(id: number): void {
+    this.notices = this.notices.filter((n) => n.id !== id);
+  }
+
+  /** "Face CNN Lab: run X (state) on backend": the window title follows it. */
+  get title(): string {
+    const parts = ['Face CNN Lab'];
+    if (this.run.runId) parts.push(`${this.run.runId}${this.run.state ? ` (${this.run.state})` : ''}`);
+    const backend = this.run.backend ?? this.info?.backend.name;
+    if (backend) parts.push(backend);
+    return parts.join(' · ');
+  }
+
+  private onEvent(event: TrainerEvent): void {
+    switch (event.type) {
+      case 'started':
+        this.run = { runId: event.runId, state: 'running', backend: event.backend, step: event.step, totalSteps: event.totalSteps, resumed: event.resumed };
+        return;
+      case 'state':
+        this.run = { ...this.run, state: event.state, ...(event.runId ? { runId: event.runId } : {}) };
+        if (event.state === 'failed' && event.message) this.notify('error', event.message);
+        return;
+      case 'layers':
+        this.layers = event.layers;
+        return;
+      case 'probes':
+        this.probes = { images: event.images, labels: event.labels, intervalMs: event.intervalMs };
+        return;
+      case 'warning':
+        this.notify('warning', event.message);
+        return;
+      default:
+        return;
+    }
+  }
+}

@@ -1,0 +1,106 @@
+// For component tests: a real LabClient over an in-memory transport whose other end is a
+// scripted trainer. Every client message is validated with the protocol's own parser (as
+// the real trainer does), commands are answered by handlers the test provides, and the test
+// pushes events, progress, layer stats and binary frames as the trainer would. The
+// end-to-end tests (e2e/) run the real trainer; these check each view's logic quickly.
+import { parseClientMessage, PROTOCOL_VERSION, type ClientMessage, type CommandName, type CommandOf, type CommandResult, type ServerMessage, type TrainerEvent } from '../../../electron/trainer/protocol/messages';
+import { LabClient, type LabTransport } from '../lib/lab-client';
+import { LabSession } from '../lib/session.svelte';
+import type { LabInfo } from '../../../electron/trainer/protocol/workbench';
+
+export type Handlers = { [N in CommandName]?: (command: CommandOf<N>) => CommandResult[N] | Promise<CommandResult[N]> };
+
+export class ScriptedTrainer {
+  readonly received: ClientMessage[] = [];
+  readonly client: LabClient;
+  private deliver: ((data: ServerMessage | ArrayBuffer) => void) | null = null;
+  private closeHandler: ((reason: string) => void) | null = null;
+  private readonly early: (ServerMessage | ArrayBuffer)[] = [];
+
+  constructor(private readonly handlers: Handlers = {}) {
+    const transport: LabTransport = {
+      send: (message) => void this.receive(message),
+      onMessage: (handler) => {
+        this.deliver = handler;
+        for (const m of this.early.splice(0)) handler(m);
+      },
+      onClose: (handler) => {
+        this.closeHandler = handler;
+      },
+      close: () => this.closeHandler?.('closed by the client'),
+    };
+    this.client = new LabClient(transport);
+    this.push({ type: 'welcome', protocol: PROTOCOL_VERSION, lab: 'test', pid: 1 });
+  }
+
+  /** Commands of one name the client sent, in order. */
+  commands<N extends CommandName>(name: N): CommandOf<N>[] {
+    return this.received.flatMap((m) => (m.type === 'command' && m.command.name === name ? [m.command as CommandOf<N>] : []));
+  }
+
+  push(message: ServerMessage | ArrayBuffer): void {
+    if (this.deliver) this.deliver(message);
+    else this.early.push(message);
+  }
+
+  event(event: TrainerEvent): void {
+    this.push({ type: 'event', event });
+  }
+
+  close(reason: string): void {
+    this.closeHandler?.(reason);
+  }
+
+  private async receive(raw: unknown): Promise<void> {
+    const parsed = parseClientMessage(JSON.parse(JSON.stringify(raw)));
+    if (!parsed.ok) throw new Error(`the client sent an invalid message: ${parsed.error}`);
+    const message = parsed.message;
+    this.received.push(message);
+    if (message.type !== 'command') return;
+    const handler = this.handlers[message.command.name] as ((command: unknown) => unknown) | undefined;
+    try {
+      if (!handler) throw Object.assign(new Error(`scripted trainer: no handler for ${message.command.name}`), { code: 'unknown' });
+      const result = await handler(message.command);
+      this.push({ type: 'reply', id: message.id, ok: true, result: result ?? null });
+    } catch (error) {
+      this.push({ type: 'reply', id: message.id, ok: false, error: { message: (error as Error).message, code: (error as { code?: string }).code ?? 'failed' } });
+    }
+  }
+}
+
+export const TEST_LAB_INFO: LabInfo = {
+  lab: 'test',
+  backend: { name: 'cpu', summary: 'training on cpu (test)', canTrain: true },
+  pathInput: 'typed',
+  architectures: ['tiny', 'modelA', 'lightcnn9', 'lightcnn29', 'lightcnn29v2'],
+  activations: [
+    { name: 'relu', example: 'relu', rule: 'zero' },
+    { name: 'leaky_relu', example: 'leaky_relu:0.01', rule: 'cannot-die' },
+    { name: 'prelu', example: 'prelu', rule: 'cannot-die' },
+    { name: 'sigmoid', example: 'sigmoid', rule: 'saturation' },
+    { name: 'mfm', example: 'mfm:2/1', rule: 'pieces' },
+  ],
+  presets: [
+    {
+      name: 'relu-high-lr',
+      title: 'ReLU at a high learning rate',
+      claim: 'Filters die.',
+      compareWith: ['leaky-high-lr'],
+      config: { model: 'tiny', inputSize: 32, activation: 'relu', lr: 0.1 },
+    },
+  ],
+  catalog: [],
+  defaults: { model: 'lightcnn9', inputSize: 128, width: 1, activation: 'mfm:2/1', layers: {}, optimizer: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 1e-4, batch: 64, epochs: 5 },
+};
+
+/** A session attached to a scripted trainer that answers labInfo and status (plus the test's handlers). */
+export async function scriptedSession(handlers: Handlers = {}): Promise<{ trainer: ScriptedTrainer; session: LabSession }> {
+  const trainer = new ScriptedTrainer({
+    labInfo: () => TEST_LAB_INFO,
+    status: () => ({ state: null, runId: null, step: null, totalSteps: null }),
+    ...handlers,
+  });
+  const session = new LabSession();
+  await session.attach(trainer.client);
+  return { trainer, session };
+}
