@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defineConfig } from 'electron-vite';
+import type { Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 
 const root = import.meta.dirname;
@@ -8,8 +10,25 @@ const root = import.meta.dirname;
 // must stay external even though they are not in `dependencies`.
 const optionalNative = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'sharp'];
 
+/**
+ * The batch prefetcher starts `new URL('./batch-worker.js', import.meta.url)` as a worker
+ * thread, and that worker imports ./batch-kernel.js: both are plain ESM files that must sit
+ * beside the trainer's bundle (out/main/), as they sit beside datasets/batches.ts in source.
+ */
+function shipBatchWorker(): Plugin {
+  return {
+    name: 'face-cnn-lab:ship-batch-worker',
+    generateBundle() {
+      for (const fileName of ['batch-worker.js', 'batch-kernel.js']) {
+        this.emitFile({ type: 'asset', fileName, source: readFileSync(resolve(root, 'datasets', fileName)) });
+      }
+    },
+  };
+}
+
 export default defineConfig({
   main: {
+    plugins: [shipBatchWorker()],
     build: {
       externalizeDeps: { include: optionalNative },
       rollupOptions: {

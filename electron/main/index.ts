@@ -1,16 +1,35 @@
-// The desktop shell's main process: one window, secure defaults, no tensor work.
-import { app, BrowserWindow, ipcMain, session, shell } from 'electron';
+// The desktop shell's main process: one window, Electron's security checklist, native
+// dialogs, the trainer's lifecycle. No tensor work here (a busy main freezes the app); the
+// logic worth testing lives in plain modules (policy, ipc-validation, lab-ipc, grants, dialogs).
+import { app, BrowserWindow, dialog, ipcMain, session, type WebContents } from 'electron';
 import { join } from 'node:path';
+import { CHANNELS } from '../preload/channels';
+import { guardWebContents, hardenSession } from './harden';
+import { createLabIpc } from './lab-ipc';
+import type { AppLocation } from './policy';
 import { TrainerProcess } from './trainer-process';
 
-const trainer = new TrainerProcess((code, lastError) => {
-  for (const win of BrowserWindow.getAllWindows()) win.webContents.send('lab:trainer-exit', { code, lastError });
+// Every renderer sandboxed, whatever a later BrowserWindow says (must precede 'ready').
+app.enableSandbox();
+
+const devServerUrl = process.env['ELECTRON_RENDERER_URL'];
+const location: AppLocation = {
+  rendererDir: join(import.meta.dirname, '../renderer'),
+  // The dev server only while developing: a packaged app loads nothing but its own files.
+  devServerUrl: !app.isPackaged && devServerUrl ? devServerUrl : null,
+};
+
+const windows = new Set<BrowserWindow>();
+
+const trainer = new TrainerProcess((exit) => {
+  for (const win of windows) if (!win.webContents.isDestroyed()) win.webContents.send(CHANNELS.trainerExit, exit);
 });
 
 function createWindow(): BrowserWindow {
   const win = new BrowserWindow({
     width: 1280,
     height: 800,
+    // Until the page sets document.title (run and backend): main never overrides it.
     title: 'Face CNN Lab',
     show: false,
     webPreferences: {
@@ -18,33 +37,69 @@ function createWindow(): BrowserWindow {
       contextIsolation: true,
       sandbox: true,
       nodeIntegration: false,
+      nodeIntegrationInSubFrames: false,
       webSecurity: true,
+      allowRunningInsecureContent: false,
+      webviewTag: false,
+      // Middle-click (auxclick) would be another way to open links; window opening is denied anyway.
+      disableBlinkFeatures: 'Auxclick',
+      // Chromium's spellchecker downloads dictionaries: no network for a lab.
+      spellcheck: false,
     },
   });
+  windows.add(win);
+  win.on('closed', () => windows.delete(win));
   win.once('ready-to-show', () => win.show());
-  // No navigation away from the app and no new windows; links open in the browser.
-  win.webContents.on('will-navigate', (event) => event.preventDefault());
-  win.webContents.setWindowOpenHandler(({ url }) => {
-    if (url.startsWith('https://')) void shell.openExternal(url);
-    return { action: 'deny' };
-  });
-  const devUrl = process.env['ELECTRON_RENDERER_URL'];
-  if (!app.isPackaged && devUrl) void win.loadURL(devUrl);
-  else void win.loadFile(join(import.meta.dirname, '../renderer/index.html'));
+  if (location.devServerUrl) void win.loadURL(location.devServerUrl);
+  else void win.loadFile(join(location.rendererDir, 'index.html'));
   return win;
 }
 
+function windowOf(contents: WebContents): BrowserWindow | null {
+  for (const win of windows) if (!win.isDestroyed() && win.webContents === contents) return win;
+  return null;
+}
+
+// Two instances would run two trainers over the same runs folder: the second one focuses the
+// first and quits before it starts anything.
+const firstInstance = app.requestSingleInstanceLock();
+if (!firstInstance) app.quit();
+app.on('second-instance', () => {
+  const win = [...windows][0];
+  if (!win) return;
+  if (win.isMinimized()) win.restore();
+  win.focus();
+});
+
+// Every web contents and every session, including any the app did not mean to create, gets
+// the same guard (applying it twice to a session is harmless: each handler replaces the last).
+app.on('web-contents-created', (_event, contents) => guardWebContents(contents, location));
+app.on('session-created', (created) => hardenSession(created, location));
+
 void app.whenReady().then(() => {
-  session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
-  // A window asks for its port to the trainer once its page is ready; only our own windows are answered.
-  ipcMain.on('lab:connect', (event) => {
-    if (!BrowserWindow.getAllWindows().some((win) => win.webContents === event.sender)) return;
-    trainer.connect(event.sender);
+  if (!firstInstance) return;
+  hardenSession(session.defaultSession, location);
+
+  const handlers = createLabIpc({
+    location,
+    windowOf,
+    showOpenDialog: (win, options) => dialog.showOpenDialog(win, options),
+    showSaveDialog: (win, options) => dialog.showSaveDialog(win, options),
+    exportFolder: () => app.getPath('documents'),
+    trainer,
+    refused: (channel, reason) => console.warn(`Face CNN Lab refused ${channel}: ${reason}`),
   });
+  // A window asks for its port to the trainer once its page is ready; only our own page is answered.
+  ipcMain.on(CHANNELS.connect, (event, ...args: unknown[]) => handlers.connect(event, ...args));
+  ipcMain.handle(CHANNELS.chooseDataset, (event, ...args: unknown[]) => handlers.chooseDataset(event, ...args));
+  ipcMain.handle(CHANNELS.choosePairsFile, (event, ...args: unknown[]) => handlers.choosePairsFile(event, ...args));
+  ipcMain.handle(CHANNELS.chooseExportPath, (event, ...args: unknown[]) => handlers.chooseExportPath(event, ...args));
+  ipcMain.handle(CHANNELS.restartTrainer, (event, ...args: unknown[]) => handlers.restartTrainer(event, ...args));
+
   trainer.start();
   createWindow();
   app.on('activate', () => {
-    if (BrowserWindow.getAllWindows().length === 0) createWindow();
+    if (windows.size === 0) createWindow();
   });
 });
 

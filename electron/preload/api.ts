@@ -1,4 +1,22 @@
 // The typed surface the preload exposes as `window.lab`. Both ends import it.
+import { CHANNELS } from './channels';
+
+/**
+ * What a file dialog answers with. The page never sees the path: `grant` names it in
+ * workbench commands (`{kind: 'grant', grant}`, electron/trainer/protocol/workbench.ts)
+ * and `label` (the chosen file or folder's base name) is for display only. A grant is
+ * valid for the trainer process that was running when it was chosen: after a trainer
+ * restart the user chooses again.
+ */
+export interface FileChoice {
+  /** 32 hex digits. */
+  readonly grant: string;
+  /** The base name of the chosen file or folder. */
+  readonly label: string;
+}
+
+export type DatasetKind = 'folder' | 'archive';
+
 export interface LabApi {
   /** The versions of the runtime the app runs on, for the About line. */
   readonly versions: { readonly electron: string; readonly chrome: string; readonly node: string };
@@ -8,9 +26,28 @@ export interface LabApi {
    * renderer/src/lib/lab-client.ts `connectInElectron` waits for.
    */
   connectTrainer(): void;
-  /** Called when the trainer process exits (a crash: `code` != 0), with its last error output. */
-  onTrainerExit(listener: (info: { code: number; lastError: string }) => void): void;
+  /**
+   * Called when the trainer process exits (a crash: `code` != 0), with its last error
+   * output. Returns a function that removes the listener.
+   */
+  onTrainerExit(listener: (info: { code: number; lastError: string }) => void): () => void;
+  /**
+   * A native dialog to open a dataset: a folder of images, or an archive (.zip, .tar,
+   * .tar.gz, .tgz). Null when the user cancels. Rejects when the trainer is not running
+   * (restart it first) or another dialog of this window is open.
+   */
+  chooseDataset(kind: DatasetKind): Promise<FileChoice | null>;
+  /** A native dialog to open a pairs file (LFW pairs.txt format). Null when cancelled. */
+  choosePairsFile(): Promise<FileChoice | null>;
+  /**
+   * A native save dialog for an export; `suggestedName` is a plain file name (letters,
+   * digits, spaces and `._-+()`, at most 220 characters: any run id with `.tar.gz` fits),
+   * `.tar.gz` is added when missing. Rejects a bad name. The grant is for writing.
+   */
+  chooseExportPath(suggestedName: string): Promise<FileChoice | null>;
+  /** Starts the trainer again after it exited; then call connectTrainer again. No-op while it runs. */
+  restartTrainer(): Promise<void>;
 }
 
 /** The window message that carries the trainer's port into the page. */
-export const LAB_PORT_MESSAGE = 'lab:port';
+export const LAB_PORT_MESSAGE = CHANNELS.port;

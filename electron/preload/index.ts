@@ -1,14 +1,22 @@
-import { contextBridge, ipcRenderer } from 'electron';
+// The preload: exposes `window.lab` (api.ts) and nothing else. Sandboxed: only `electron`'s
+// renderer modules are available, and local imports are inlined by the build.
+import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
 import type { LabApi } from './api';
+import { CHANNELS } from './channels';
 
-// Kept in step with LAB_PORT_MESSAGE in api.ts (a sandboxed preload bundles no shared module at run time; this is the one string).
-const PORT_MESSAGE = 'lab:port';
-
-ipcRenderer.on('lab:port', (event) => {
+ipcRenderer.on(CHANNELS.port, (event) => {
   // The documented way to hand a MessagePort to the page from an isolated preload.
   // (This file is type-checked without the DOM library, hence the narrow view of window.)
-  (globalThis as unknown as { postMessage(message: unknown, targetOrigin: string, transfer: unknown[]): void }).postMessage({ type: PORT_MESSAGE }, '*', event.ports);
+  (globalThis as unknown as { postMessage(message: unknown, targetOrigin: string, transfer: unknown[]): void }).postMessage({ type: CHANNELS.port }, '*', event.ports);
 });
+
+// Results cross contextBridge as plain data; main already validated them, this only narrows
+// the types (and never hands the page an Electron object).
+function choice(value: unknown): { grant: string; label: string } | null {
+  if (value === null || typeof value !== 'object') return null;
+  const { grant, label } = value as { grant?: unknown; label?: unknown };
+  return typeof grant === 'string' && typeof label === 'string' ? { grant, label } : null;
+}
 
 const api: LabApi = {
   versions: {
@@ -16,9 +24,19 @@ const api: LabApi = {
     chrome: process.versions['chrome'] ?? 'unknown',
     node: process.versions['node'] ?? 'unknown',
   },
-  connectTrainer: () => ipcRenderer.send('lab:connect'),
+  connectTrainer: () => ipcRenderer.send(CHANNELS.connect),
   onTrainerExit: (listener) => {
-    ipcRenderer.on('lab:trainer-exit', (_event, info: { code: number; lastError: string }) => listener({ code: Number(info?.code), lastError: String(info?.lastError ?? '') }));
+    // The page gets its own callback, never the IPC event (it carries `sender`).
+    const onExit = (_event: IpcRendererEvent, info: { code?: unknown; lastError?: unknown } | null) =>
+      listener({ code: Number(info?.code), lastError: String(info?.lastError ?? '') });
+    ipcRenderer.on(CHANNELS.trainerExit, onExit);
+    return () => void ipcRenderer.removeListener(CHANNELS.trainerExit, onExit);
+  },
+  chooseDataset: async (kind) => choice(await ipcRenderer.invoke(CHANNELS.chooseDataset, kind)),
+  choosePairsFile: async () => choice(await ipcRenderer.invoke(CHANNELS.choosePairsFile)),
+  chooseExportPath: async (suggestedName) => choice(await ipcRenderer.invoke(CHANNELS.chooseExportPath, suggestedName)),
+  restartTrainer: async () => {
+    await ipcRenderer.invoke(CHANNELS.restartTrainer);
   },
 };
 

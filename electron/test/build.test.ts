@@ -48,6 +48,14 @@ describe('electron-vite build', () => {
     expect(preload).toMatch(/lab:port/);
   });
 
+  test("the batch prefetcher's worker ships beside the trainer bundle, as batches.ts starts it", async () => {
+    const bundle = readFileSync(join(root, 'out/main/trainer.js'), 'utf8');
+    expect(bundle).toMatch(/new URL\(["']\.\/batch-worker\.js["'], import\.meta\.url\)/);
+    const kernel = (await import(join(root, 'out/main/batch-kernel.js'))) as { assembleBatch?: unknown };
+    expect(typeof kernel.assembleBatch).toBe('function');
+    expect(readFileSync(join(root, 'out/main/batch-worker.js'), 'utf8')).toMatch(/from ['"]\.\/batch-kernel\.js['"]/);
+  });
+
   test('the built trainer runs under child_process.fork and answers', async () => {
     const replies = await talkTo(join(root, 'out/main/trainer.js'));
     expect(replies[0]).toMatchObject({ type: 'welcome', protocol: PROTOCOL_VERSION });

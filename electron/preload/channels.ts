@@ -1,0 +1,16 @@
+// IPC channel names, shared by main and the preload. Both bundles inline them at build time
+// (a sandboxed preload cannot require a local module at run time), so this file holds only
+// constants and must not import anything.
+export const CHANNELS = {
+  /** Renderer -> main (send): give this window a MessagePort to the trainer. */
+  connect: 'lab:connect',
+  /** Main -> renderer: the trainer's port (also the window message type the preload re-posts). */
+  port: 'lab:port',
+  /** Main -> renderer: the trainer process exited. */
+  trainerExit: 'lab:trainer-exit',
+  /** Renderer -> main (invoke): native dialogs that answer with a grant, and the restart. */
+  chooseDataset: 'lab:choose-dataset',
+  choosePairsFile: 'lab:choose-pairs-file',
+  chooseExportPath: 'lab:choose-export-path',
+  restartTrainer: 'lab:restart-trainer',
+} as const;
