@@ -1,0 +1,57 @@
+// Small grey PNGs of stored faces, for the Data view (and anything else that shows faces).
+import sharp from 'sharp';
+import { centreOffset, REFERENCE_INPUT_SIZE, REFERENCE_STORED_SIZE } from '../../../../datasets/preprocess';
+import type { FaceDataset } from '../../../../datasets';
+import type { FaceThumb } from '../../protocol/workbench';
+
+/**
+ * The side of the crop the network sees in a stored face (the inverse of storedSizeFor:
+ * stored = round(input * 144/128), which never maps two inputs to one stored size).
+ */
+export function networkCrop(storedSize: number): number {
+  return Math.min(storedSize, Math.max(1, Math.round((storedSize * REFERENCE_INPUT_SIZE) / REFERENCE_STORED_SIZE)));
+}
+
+/**
+ * One stored face as a `size` x `size` grey PNG data: URL: its centre crop, the part the
+ * network sees at evaluation (the margin is only there for random training crops).
+ */
+export async function faceThumb(dataset: FaceDataset, image: number, size: number): Promise<FaceThumb> {
+  const stored = dataset.storedSize;
+  const crop = networkCrop(stored);
+  const offset = centreOffset(stored, crop);
+  const png = await sharp(await dataset.face(image), { raw: { width: stored, height: stored, channels: 1 } })
+    .extract({ left: offset, top: offset, width: crop, height: crop })
+    .resize(size, size)
+    .toColourspace('b-w') // after a resize sharp would write the grey face as RGB
+    .png()
+    .toBuffer();
+  return { image, png: `data:image/png;base64,${png.toString('base64')}` };
+}
+
+/** `count` of `items` spread evenly (the middle of each equal share), all of them when there are not more. */
+export function evenlySpaced<T>(items: readonly T[], count: number): T[] {
+  if (items.length <= count) return [...items];
+  return Array.from({ length: count }, (_, i) => items[Math.floor(((2 * i + 1) * items.length) / (2 * count))] as T);
+}
+
+/** The image indices of each identity, in dataset order. */
+export function imagesByIdentity(dataset: FaceDataset): number[][] {
+  const byIdentity = dataset.identities.map((): number[] => []);
+  dataset.imageIdentity.forEach((identity, image) => byIdentity[identity]?.push(image));
+  return byIdentity;
+}
+
+/** Runs `task` over `items` with at most `limit` at once (sharp has a thread pool; thousands of pending jobs only cost memory). */
+export async function mapLimited<T, R>(items: readonly T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await task(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

@@ -1,0 +1,144 @@
+// labInfo and describeModel: what the trainer can do here, and what a config would build.
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { CATALOG } from '../../../../datasets/catalog';
+import { downloadFolder } from '../../../../datasets/download';
+import { ACTIVATION_NAMES, ActivationSpecError, formatActivation, parseActivation, type ActivationName } from '../../../../models/activations/spec';
+import { BackendError, selectBackend, type BackendName } from '../../../../models/backend';
+import { ModelConfigError, type BuiltModel } from '../../../../models/lightcnn';
+import type { LayerSummary } from '../../../../models/summary';
+import { deadRule } from '../../probes/dead-rules';
+import { PRESETS } from '../../probes/presets';
+import type { BackendInfo, CatalogInfo, LabInfo, ModelDescription } from '../../protocol/workbench';
+import { ARCHITECTURES, ConfigError, parseTrainConfig, trainConfigSchema } from '../../training/config';
+import { buildFromConfig } from '../../training/run-model';
+import { LAB_VERSION } from '../../version';
+import type { WorkbenchContext } from './context';
+import { CommandError } from './types';
+
+/** What each activation's parameters look like, for the UI's hints; the rest take none. */
+const PARAMETER_EXAMPLES: Partial<Record<ActivationName, string>> = {
+  leaky_relu: 'leaky_relu:0.1',
+  rrelu: 'rrelu:0.125:0.333',
+  maxout: 'maxout:3',
+  mfm: 'mfm:3/2',
+};
+
+export function activationInfo(): LabInfo['activations'] {
+  return ACTIVATION_NAMES.map((name) => {
+    const example = PARAMETER_EXAMPLES[name] ?? name;
+    return { name, example, rule: deadRule(parseActivation(example)) };
+  });
+}
+
+// The choice is made once per process: selecting runs test convolutions and switches tfjs'
+// global backend, which must not happen again under a run that is training.
+const backendChoices = new Map<string, Promise<BackendInfo>>();
+
+/** The backend training would use (and, once chosen, tfjs' global backend). */
+export function trainingBackend(context: Pick<WorkbenchContext, 'backend' | 'training'>): Promise<BackendInfo> {
+  const key = context.backend ?? 'auto';
+  const known = backendChoices.get(key);
+  if (known) return known;
+  if (context.training) {
+    // The run chose already; probing the others now would switch its backend away under it.
+    const name = tf.getBackend();
+    return Promise.resolve({ name, summary: `training on ${name} now (the full check of the backends runs when no run is training)`, canTrain: true });
+  }
+  const choosing = chooseBackend(context.backend);
+  backendChoices.set(key, choosing);
+  return choosing;
+}
+
+async function chooseBackend(force: BackendName | undefined): Promise<BackendInfo> {
+  try {
+    const choice = await selectBackend({ purpose: 'train', ...(force === undefined ? {} : { force }) });
+    return { name: choice.name, summary: choice.summary, canTrain: choice.canTrain };
+  } catch (error) {
+    // Installed packages do not change while the process runs: the answer stands, and says what to install.
+    if (error instanceof BackendError) return { name: force ?? 'none', summary: error.message, canTrain: false };
+    throw error;
+  }
+}
+
+function catalogInfo(dataDir: string): Promise<CatalogInfo[]> {
+  return Promise.all(CATALOG.map(async (entry): Promise<CatalogInfo> => {
+    const images = entry.files.find((file) => file.role === 'images');
+    const path = images ? join(downloadFolder(entry, dataDir), images.name) : null;
+    return {
+      id: entry.id,
+      name: entry.name,
+      description: entry.description,
+      homePage: entry.homePage,
+      identities: entry.identities,
+      images: entry.images,
+      downloadBytes: entry.files.reduce((sum, file) => sum + file.approxBytes, 0),
+      terms: entry.terms,
+      citation: entry.citation,
+      // A download gets its real name only once complete (download.ts), so a non-empty file is a finished one.
+      downloaded: path !== null && ((await stat(path).catch(() => null))?.size ?? 0) > 0,
+    };
+  }));
+}
+
+export async function labInfo(context: WorkbenchContext): Promise<LabInfo> {
+  const { data: _data, ...defaults } = trainConfigSchema.parse({ data: 'synthetic' });
+  return {
+    lab: LAB_VERSION,
+    backend: await trainingBackend(context),
+    pathInput: context.pathInput,
+    architectures: [...ARCHITECTURES],
+    activations: activationInfo(),
+    presets: PRESETS.map((preset) => ({ name: preset.name, title: preset.title, claim: preset.claim, compareWith: [...preset.compareWith], config: { ...preset.config } })),
+    catalog: await catalogInfo(context.dataDir),
+    defaults,
+  };
+}
+
+/** Identities the model is actually built with: the classifier is scaled to the real count afterwards. */
+const BUILT_CLASSES = 2;
+
+/**
+ * The model a training config would build. It is built with a 2-way classifier and that
+ * layer's figures are scaled to `identities`: the classifier is linear in the identity
+ * count, and building it for real would allocate up to a gigabyte (256 x 1,000,000
+ * weights) in the process that may be training.
+ */
+export async function describeModel(command: { config: Record<string, unknown>; identities: number }, context: WorkbenchContext): Promise<ModelDescription> {
+  await trainingBackend(context); // the model's weights are made on the backend training uses
+  let built: BuiltModel;
+  try {
+    const config = parseTrainConfig({ data: 'synthetic', ...command.config });
+    built = buildFromConfig(config, BUILT_CLASSES);
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof ModelConfigError || error instanceof ActivationSpecError) throw new CommandError(error.message, 'bad-config');
+    throw error;
+  }
+  try {
+    const layers = built.summary.layers.map((layer) => (layer.name === 'classifier' ? scaleClassifier(layer, command.identities) : layer));
+    const sum = (pick: (layer: LayerSummary) => number): number => layers.reduce((total, layer) => total + pick(layer), 0);
+    return {
+      layers: layers.map(({ name, kind, detail, outputShape, params }) => ({ name, kind, detail, outputShape: [...outputShape], params })),
+      // `layer` is the key a config's `layers` record takes (the unit: conv1, group1.a, fc); `unit`
+      // is the activation layer it sets, the name probes and dead-neuron tables use (conv1.act, embedding).
+      activationLayers: built.units.map((unit) => ({ layer: unit.unit, unit: unit.layer, activation: formatActivation(unit.spec) })),
+      totalParams: sum((layer) => layer.params),
+      macsPerImage: sum((layer) => layer.macs),
+    };
+  } finally {
+    built.model.dispose(); // `embedding` shares its layers
+  }
+}
+
+/** The classifier's row for `identities` classes, from the row built for BUILT_CLASSES. */
+function scaleClassifier(layer: LayerSummary, identities: number): LayerSummary {
+  const perClass = (n: number): number => (n / BUILT_CLASSES) * identities;
+  return {
+    ...layer,
+    detail: layer.detail.replace(`-> ${BUILT_CLASSES} logits`, `-> ${identities} logits`),
+    outputShape: [identities],
+    params: perClass(layer.params),
+    macs: perClass(layer.macs),
+  };
+}
