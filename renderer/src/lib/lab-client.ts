@@ -339,12 +339,21 @@ export class LabClient {
    * when the connection goes away first.
    */
   request<N extends CommandName>(command: { name: N } & CommandInputOf<N>): Promise<CommandResult[N]> {
+    return this.requestWithId<N>(command).result;
+  }
+
+  /**
+   * As `request`, also giving the command's id: the `requestId` that events about this
+   * request carry (importProgress, evaluateProgress). The id is -1 when nothing was sent
+   * (the connection had closed; `result` then rejects).
+   */
+  requestWithId<N extends CommandName>(command: { name: N } & CommandInputOf<N>): { id: number; result: Promise<CommandResult[N]> } {
     const name = command.name;
     if (this.closedReason !== null) {
-      return Promise.reject(new LabError(`Cannot send ${name}: the connection to the trainer closed (${this.closedReason})`, 'closed'));
+      return { id: -1, result: Promise.reject(new LabError(`Cannot send ${name}: the connection to the trainer closed (${this.closedReason})`, 'closed')) };
     }
     const id = this.nextId++;
-    return new Promise<CommandResult[N]>((resolve, reject) => {
+    const result = new Promise<CommandResult[N]>((resolve, reject) => {
       this.pending.set(id, { name, resolve: resolve as (result: unknown) => void, reject });
       try {
         this.transport.send({ type: 'command', id, command: command as CommandInput });
@@ -353,6 +362,7 @@ export class LabClient {
         reject(error instanceof LabError ? error : new LabError(`Cannot send ${name}: ${(error as Error).message}`, 'send-failed'));
       }
     });
+    return { id, result };
   }
 
   start(config: Record<string, unknown>) {

@@ -57,7 +57,7 @@ export class LabSession {
   }
 
   get connected(): boolean {
-    return this.client !== null && this.connection.kind === 'open';
+    return this.connection.kind === 'open' && this.client !== null;
   }
 
   /** Takes a freshly connected client: greets, loads labInfo and follows the run's events. */
@@ -88,6 +88,11 @@ export class LabSession {
 
   go(view: ViewName): void {
     this.view = view;
+  }
+
+  /** The run the Evaluate view opens (null: let it pick the newest). */
+  chooseEvaluateRun(runId: string | null): void {
+    this.evaluateRunId = runId;
   }
 
   chooseDataset(dataset: DatasetSummary): void {

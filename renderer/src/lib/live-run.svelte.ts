@@ -1,0 +1,466 @@
+// The live streams of one run as the Train view shows them: every step's numbers, the
+// epochs, each layer's dead counts over time and its latest health, the newest activation
+// frame per (layer, kind), the full-size map, and the per-filter strength history of the
+// layers being watched. Everything held here is bounded (draw/series.ts) so a 100k-step run
+// costs a few megabytes.
+//
+// Smoothness: the client acks a streamed message as soon as the listeners below return, and
+// they only store it (no Svelte update per message). What changed is published at most once
+// per animation frame by bumping a version number, so the views redraw at the stream's rate
+// when they can, skip frames when they cannot, and never hold up input or the trainer.
+//
+// Memory, worst case: 50k progress rows (2.4 MB), 10k dead-count rows (8 bytes x (1 + 2 x
+// layers) each), 3 filter histories of 6 MB, and the newest frame of 8 (layer, kind) pairs.
+import type { LayerStats, LayerStatsMessage, ProgressItem, ProgressMessage, TrainerEvent } from '../../../electron/trainer/protocol/messages';
+import type { DecodedFrame } from '../../../electron/trainer/protocol/frames';
+import type { LabClient } from './lab-client';
+import { FrameHistory, SeriesBuffer, type Reduce } from '../draw/series';
+import { RunningRange, statsRange, type Range } from '../draw/heatmap';
+
+export type MapKind = 'activation' | 'preactivation';
+
+export interface EpochPoint {
+  step: number;
+  epoch: number;
+  trainLoss: number | null;
+  trainAccuracy: number | null;
+  valLoss: number | null;
+  valAccuracy: number | null;
+}
+
+/** A full-size map request (the subscription's fullMap). */
+export interface FullMapRequest {
+  layer: string;
+  kind: MapKind;
+  filter: number;
+  probe: number;
+}
+
+export interface LiveRunOptions {
+  /** How a flush is scheduled; default: the next animation frame (a timer while the page is hidden). */
+  schedule?: (flush: () => void) => void;
+  /** Ceiling of stored progress rows (past it, neighbouring steps merge). */
+  maxSteps?: number;
+  /** Ceiling of stored dead-count rows. */
+  maxDeadPoints?: number;
+  /** Bytes one layer's filter-strength history may take. */
+  historyBudgetBytes?: number;
+  /** Newest frames kept (one per layer and kind). */
+  keepFrames?: number;
+}
+
+/** Progress columns: step, loss, accuracy, lr, images/s, gradient norm. */
+const LOSS = 1;
+const ACCURACY = 2;
+const LR = 3;
+const IMAGES_PER_SECOND = 4;
+const PROGRESS_COLUMNS = 6;
+
+/** Layers (and kinds) whose filter histories are kept: the watched one and the last few watched. */
+const MAX_HISTORIES = 3;
+
+export const fullChannelOf = (r: FullMapRequest): string => `full:${r.layer}:${r.kind}:${r.filter}:${r.probe}`;
+const frameKey = (layer: string, kind: MapKind): string => `${kind}\u0000${layer}`;
+
+function defaultSchedule(flush: () => void): void {
+  const hidden = typeof document !== 'undefined' && document.visibilityState === 'hidden';
+  if (!hidden && typeof requestAnimationFrame === 'function') requestAnimationFrame(() => flush());
+  else setTimeout(flush, hidden ? 250 : 16);
+}
+
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : NaN);
+const orNull = (v: number): number | null => (Number.isFinite(v) ? v : null);
+
+export class LiveRun {
+  /** The run these numbers belong to. */
+  runId = $state<string | null>(null);
+  /** Bumped when steps or epochs arrived (at most once per animation frame). */
+  progressVersion = $state(0);
+  /** Bumped when layer statistics arrived. */
+  statsVersion = $state(0);
+  /** Bumped when activation frames arrived. */
+  framesVersion = $state(0);
+  // Plain fields, published by the versions above.
+  private latestItem: ProgressItem | null = null;
+  private statsWindow: number | null = null;
+  private latestStatsStep: number | null = null;
+  private progress: SeriesBuffer;
+  private epochList: EpochPoint[] = [];
+  private deadLayers: string[] = [];
+  private dead: SeriesBuffer | null = null;
+  private stats = new Map<string, LayerStats>();
+  private frames = new Map<string, DecodedFrame>();
+  private full: DecodedFrame | null = null;
+  private histories = new Map<string, FrameHistory>();
+  private ranges: Record<MapKind, RunningRange> = { activation: new RunningRange(), preactivation: new RunningRange() };
+  private dirty = { progress: false, stats: false, frames: false };
+  private scheduled = false;
+  private backfilled: string | null = null;
+  private readonly off: (() => void)[];
+  private readonly options: Required<Omit<LiveRunOptions, 'schedule'>> & { schedule: (flush: () => void) => void };
+
+  constructor(
+    readonly client: LabClient,
+    options: LiveRunOptions = {},
+  ) {
+    this.options = {
+      schedule: options.schedule ?? defaultSchedule,
+      maxSteps: options.maxSteps ?? 50_000,
+      maxDeadPoints: options.maxDeadPoints ?? 10_000,
+      historyBudgetBytes: options.historyBudgetBytes ?? 6 << 20,
+      keepFrames: options.keepFrames ?? 8,
+    };
+    this.progress = this.newProgress();
+    this.off = [
+      client.on('progress', (m) => this.onProgress(m)),
+      client.on('layerStats', (m) => this.onLayerStats(m)),
+      client.on('frame', (f) => this.onFrame(f)),
+      client.on('event', (e) => this.onEvent(e)),
+    ];
+  }
+
+  dispose(): void {
+    for (const off of this.off) off();
+  }
+
+  // -------------------------------------------------------------------------
+  // Reading (each reads its version, so a view re-runs when it changes)
+
+  /** The newest step. */
+  get latest(): ProgressItem | null {
+    void this.progressVersion;
+    return this.latestItem;
+  }
+
+  /** Steps the newest dead counts were taken over. */
+  get window(): number | null {
+    void this.statsVersion;
+    return this.statsWindow;
+  }
+
+  /** Step of the newest layer statistics. */
+  get statsStep(): number | null {
+    void this.statsVersion;
+    return this.latestStatsStep;
+  }
+
+  /** Steps shown: (thinned to at most maxPoints) step, loss, accuracy, lr, images/s. */
+  progressView(maxPoints = 2000): { x: number[]; loss: (number | null)[]; accuracy: (number | null)[]; lr: (number | null)[]; imagesPerSecond: (number | null)[] } {
+    void this.progressVersion;
+    const v = this.progress.view(maxPoints, [LOSS, ACCURACY, LR, IMAGES_PER_SECOND]);
+    return { x: v.x, loss: v.columns[0]!, accuracy: v.columns[1]!, lr: v.columns[2]!, imagesPerSecond: v.columns[3]! };
+  }
+
+  /** Rows stored for the steps, and how many steps each stands for. */
+  get progressSize(): { rows: number; grain: number } {
+    void this.progressVersion;
+    return { rows: this.progress.length, grain: this.progress.grain };
+  }
+
+  get epochs(): EpochPoint[] {
+    void this.progressVersion;
+    return [...this.epochList];
+  }
+
+  layerStats(layer: string): LayerStats | null {
+    void this.statsVersion;
+    return this.stats.get(layer) ?? null;
+  }
+
+  /**
+   * Dead filters (or units) of each layer over the steps. 'cannot-die' layers give their
+   * negative-regime filters instead; `percent` divides by the layer's filters (units).
+   */
+  deadView(
+    measure: 'filters' | 'units',
+    percent: boolean,
+    maxPoints = 1500,
+  ): { x: number[]; layers: { layer: string; rule: LayerStats['rule'] | null; values: (number | null)[] }[] } {
+    void this.statsVersion;
+    const L = this.deadLayers.length;
+    if (!this.dead || L === 0) return { x: [], layers: [] };
+    const columns = this.deadLayers.map((_, i) => 1 + (measure === 'filters' ? i : L + i));
+    const v = this.dead.view(maxPoints, columns);
+    return {
+      x: v.x,
+      layers: this.deadLayers.map((layer, i) => {
+        const stats = this.stats.get(layer);
+        const total = stats ? (measure === 'filters' ? stats.filters : stats.units) : 0;
+        const values = v.columns[i]!;
+        return {
+          layer,
+          rule: stats?.rule ?? null,
+          values: percent ? values.map((y) => (y === null || !(total > 0) ? null : (100 * y) / total)) : values,
+        };
+      }),
+    };
+  }
+
+  /** The newest frame of a layer's maps (activation or pre-activation), or null. */
+  frame(layer: string, kind: MapKind): DecodedFrame | null {
+    void this.framesVersion;
+    return this.frames.get(frameKey(layer, kind)) ?? null;
+  }
+
+  /** The newest full-size frame, if it answers `request`. */
+  fullMap(request: FullMapRequest): DecodedFrame | null {
+    void this.framesVersion;
+    return this.full && this.full.header.channel === fullChannelOf(request) ? this.full : null;
+  }
+
+  /** The range of every map of this kind seen in the run (the 'global' colour scale), or null before any. */
+  globalRange(kind: MapKind): Range | null {
+    void this.framesVersion;
+    const r = this.ranges[kind];
+    return r.empty ? null : r.range;
+  }
+
+  resetGlobalRange(): void {
+    this.ranges.activation.reset();
+    this.ranges.preactivation.reset();
+    for (const frame of this.frames.values()) this.ranges[frame.header.kind].include(statsRange(frame.stats));
+    this.mark('frames');
+  }
+
+  /** One filter's strength (mean and max |x| per probe face) over the frames seen, or null. */
+  filterHistory(layer: string, kind: MapKind, filter: number): { steps: number[]; mean: number[][]; maxAbs: number[][] } | null {
+    void this.framesVersion;
+    const h = this.histories.get(frameKey(layer, kind));
+    return h && filter < h.channels ? h.channel(filter) : null;
+  }
+
+  /** Publishes what arrived since the last flush (called by the scheduler; tests call it directly). */
+  flush(): void {
+    this.scheduled = false;
+    if (this.dirty.progress) this.progressVersion++;
+    if (this.dirty.stats) this.statsVersion++;
+    if (this.dirty.frames) this.framesVersion++;
+    this.dirty = { progress: false, stats: false, frames: false };
+  }
+
+  /** Forgets everything (a new run). */
+  reset(runId: string | null = null): void {
+    this.runId = runId;
+    this.backfilled = null;
+    this.latestItem = null;
+    this.statsWindow = null;
+    this.latestStatsStep = null;
+    this.progress = this.newProgress();
+    this.epochList = [];
+    this.deadLayers = [];
+    this.dead = null;
+    this.stats.clear();
+    this.frames.clear();
+    this.full = null;
+    this.histories.clear();
+    this.ranges.activation.reset();
+    this.ranges.preactivation.reset();
+    this.mark('progress', 'stats', 'frames');
+  }
+
+  /**
+   * Fills in what happened before this view started listening from the run's recorded
+   * metrics (getRun): steps, epochs and the layer rows (every 10 steps). Once per run; a
+   * trainer that cannot answer leaves the live data as it is.
+   */
+  async backfill(runId: string): Promise<void> {
+    if (this.backfilled === runId) return;
+    this.backfilled = runId;
+    let result: unknown;
+    try {
+      result = await this.client.getRun(runId);
+    } catch {
+      return;
+    }
+    if (this.runId !== null && this.runId !== runId) return;
+    this.runId = runId;
+    const rows = (result as { metrics?: unknown } | null)?.metrics;
+    if (!Array.isArray(rows)) return;
+    const firstLive = this.progress.firstStep;
+    const before = (step: number, first: number) => Number.isNaN(first) || step < first;
+    const progress = this.newProgress();
+    const firstDead = this.dead?.firstStep ?? NaN;
+    const deadRows: { step: number; window: number; layers: LayerStats[] }[] = [];
+    for (const row of rows as Record<string, unknown>[]) {
+      const step = num(row.step);
+      if (!Number.isFinite(step)) continue;
+      if ((row.kind === 'step' || row.kind === undefined) && before(step, firstLive) && 'loss' in row) {
+        progress.push([step, num(row.loss), num(row.accuracy), num(row.lr), num(row.imagesPerSecond), num(row.gradNorm)]);
+      } else if (row.kind === 'epoch') {
+        this.addEpoch({
+          step,
+          epoch: num(row.epoch),
+          trainLoss: orNull(num(row.trainLoss)),
+          trainAccuracy: orNull(num(row.trainAccuracy)),
+          valLoss: orNull(num(row.valLoss)),
+          valAccuracy: orNull(num(row.valAccuracy)),
+        });
+      } else if (row.kind === 'layers' && Array.isArray(row.layers) && before(step, firstDead)) {
+        deadRows.push({ step, window: num(row.window), layers: row.layers as LayerStats[] });
+      }
+    }
+    for (const r of this.progress.rows()) progress.push(r);
+    this.progress = progress;
+    if (deadRows.length > 0) {
+      const live = this.dead ? [...this.dead.rows()] : [];
+      if (!this.dead) this.setDeadLayers(deadRows.at(-1)!.layers.map((l) => l.layer));
+      this.dead!.clear();
+      for (const r of deadRows) this.pushDead(r.step, r.layers);
+      for (const r of live) this.dead!.push(r);
+      if (this.stats.size === 0) {
+        const last = deadRows.at(-1)!;
+        for (const l of last.layers) this.stats.set(l.layer, l);
+        this.statsWindow = Number.isFinite(last.window) ? last.window : null;
+        this.latestStatsStep = last.step;
+      }
+    }
+    this.mark('progress', 'stats');
+  }
+
+  // -------------------------------------------------------------------------
+  // Streams
+
+  private onProgress(message: ProgressMessage): void {
+    for (const item of message.items) {
+      if (item.step <= this.progress.lastStep) this.progress.truncateAfter(item.step - 1);
+      this.progress.push([item.step, item.loss ?? NaN, item.accuracy, item.lr, item.imagesPerSecond, item.gradNorm]);
+    }
+    const last = message.items.at(-1);
+    if (last) this.latestItem = last;
+    this.mark('progress');
+  }
+
+  private onLayerStats(message: LayerStatsMessage): void {
+    const names = message.layers.map((l) => l.layer);
+    if (!this.dead || names.join('\u0000') !== this.deadLayers.join('\u0000')) this.setDeadLayers(names);
+    if (message.step <= this.dead!.lastStep) this.dead!.truncateAfter(message.step - 1);
+    this.pushDead(message.step, message.layers);
+    for (const l of message.layers) this.stats.set(l.layer, l);
+    this.statsWindow = message.window;
+    this.latestStatsStep = message.step;
+    this.mark('stats');
+  }
+
+  private onFrame(frame: DecodedFrame): void {
+    const h = frame.header;
+    if (h.channel.startsWith('full:')) {
+      this.full = frame;
+      this.mark('frames');
+      return;
+    }
+    const key = frameKey(h.layer, h.kind);
+    this.frames.delete(key); // re-inserted: the Map's order is least recently updated first
+    this.frames.set(key, frame);
+    while (this.frames.size > this.options.keepFrames) this.frames.delete(this.frames.keys().next().value as string);
+    this.ranges[h.kind].include(statsRange(frame.stats));
+    let history = this.histories.get(key);
+    if (!history || history.probes !== h.probes.length || history.channels !== h.channels) {
+      history = new FrameHistory(h.probes.length, h.channels, FrameHistory.capacityFor(h.probes.length, h.channels, this.options.historyBudgetBytes));
+      this.histories.delete(key);
+      this.histories.set(key, history);
+      while (this.histories.size > MAX_HISTORIES) this.histories.delete(this.histories.keys().next().value as string);
+    }
+    history.push(h.step, frame.stats);
+    this.mark('frames');
+  }
+
+  private onEvent(event: TrainerEvent): void {
+    switch (event.type) {
+      case 'started':
+        if (!event.resumed || (this.runId !== null && this.runId !== event.runId)) {
+          this.reset(event.runId);
+        } else {
+          this.runId = event.runId;
+          // Resumed from a checkpoint: the steps after it will come again.
+          this.progress.truncateAfter(event.step);
+          this.dead?.truncateAfter(event.step);
+          this.epochList = this.epochList.filter((e) => e.step <= event.step);
+          this.mark('progress', 'stats');
+        }
+        if (event.resumed && this.progress.length === 0) void this.backfill(event.runId);
+        return;
+      case 'state':
+        if (event.runId && this.runId !== null && event.runId !== this.runId) this.reset(event.runId);
+        else if (event.runId && this.runId === null) this.runId = event.runId;
+        return;
+      case 'epoch':
+        this.addEpoch({
+          step: event.step,
+          epoch: event.epoch,
+          trainLoss: event.trainLoss,
+          trainAccuracy: event.trainAccuracy,
+          valLoss: event.valLoss,
+          valAccuracy: event.valAccuracy,
+        });
+        this.mark('progress');
+        return;
+      default:
+        return;
+    }
+  }
+
+  // -------------------------------------------------------------------------
+
+  private addEpoch(point: EpochPoint): void {
+    const list = this.epochList.filter((e) => e.epoch !== point.epoch);
+    list.push(point);
+    list.sort((a, b) => a.step - b.step || a.epoch - b.epoch);
+    this.epochList = list;
+  }
+
+  private setDeadLayers(names: string[]): void {
+    this.deadLayers = names;
+    // Columns: step, then each layer's dead filters, then each layer's dead units. Counts merge by their last value.
+    const reduce: Reduce[] = Array.from({ length: 1 + 2 * names.length }, () => 'last');
+    this.dead = new SeriesBuffer(1 + 2 * names.length, { maxPoints: this.options.maxDeadPoints, reduce });
+  }
+
+  private pushDead(step: number, layers: readonly LayerStats[]): void {
+    if (!this.dead) return;
+    const L = this.deadLayers.length;
+    const row = new Array<number>(1 + 2 * L).fill(NaN);
+    row[0] = step;
+    const byName = new Map(layers.map((l) => [l.layer, l]));
+    this.deadLayers.forEach((name, i) => {
+      const l = byName.get(name);
+      if (!l) return;
+      row[1 + i] = l.rule === 'cannot-die' ? (l.negativeRegimeFilters ?? NaN) : (l.deadFilters ?? NaN);
+      row[1 + L + i] = l.deadUnits ?? NaN;
+    });
+    this.dead.push(row);
+  }
+
+  private newProgress(): SeriesBuffer {
+    const reduce: (Reduce | undefined)[] = [];
+    reduce[LR] = 'last';
+    return new SeriesBuffer(PROGRESS_COLUMNS, { maxPoints: this.options.maxSteps, reduce });
+  }
+
+  private mark(...what: ('progress' | 'stats' | 'frames')[]): void {
+    for (const w of what) this.dirty[w] = true;
+    if (this.scheduled) return;
+    this.scheduled = true;
+    this.options.schedule(() => this.flush());
+  }
+}
+
+/**
+ * One LiveRun per connection, kept while the connection is: the Train view comes and goes
+ * with its tab, the numbers of the run must not. A WeakMap keyed by the client (not a
+ * module-level copy of any state) so a new connection gets a fresh one and an old one is
+ * collected with its client.
+ */
+const runs = new WeakMap<LabClient, LiveRun>();
+
+export function liveRunFor(client: LabClient, runId: string | null = null, options?: LiveRunOptions): LiveRun {
+  let live = runs.get(client);
+  if (!live) {
+    live = new LiveRun(client, options);
+    runs.set(client, live);
+    if (runId) {
+      live.runId = runId;
+      void live.backfill(runId);
+    }
+  }
+  return live;
+}

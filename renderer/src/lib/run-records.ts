@@ -1,0 +1,467 @@
+// Runs as the renderer reads them: the fields of run.json (electron/trainer/runs/run-store.ts
+// runRecordSchema) and of metrics.jsonl rows (training/session.ts) that the Runs and Evaluate
+// views show. The run store imports node modules, so its schema cannot be bundled here; this is
+// a lenient copy of just what the views use. Unknown fields are ignored, a field of the wrong
+// type becomes "unknown" (undefined), and only a record without its id, creation time, state or
+// config is reported as unreadable (with the reason), never thrown.
+import { z } from 'zod';
+import type { EvaluationView } from '../../../electron/trainer/protocol/workbench';
+
+// ---------------------------------------------------------------------------
+// run.json
+
+/** A number, or undefined when absent or not a finite number (NaN and Infinity are stored as null). */
+const optionalNumber = z.number().optional().catch(undefined);
+const nullableNumber = z.number().nullable().catch(null).default(null);
+const optionalString = z.string().optional().catch(undefined);
+
+const datasetSchema = z.looseObject({
+  name: optionalString,
+  source: optionalString,
+  identities: optionalNumber,
+  images: optionalNumber,
+  synthetic: z.boolean().optional().catch(undefined),
+});
+
+const runRecordSchema = z.looseObject({
+  id: z.string().min(1),
+  createdAt: z.string(),
+  updatedAt: optionalString,
+  /** running, paused, stopped, finished, failed (a newer lab's state is shown as it is). */
+  state: z.string().min(1),
+  config: z.record(z.string(), z.unknown()),
+  dataset: datasetSchema.optional().catch(undefined),
+  backend: optionalString,
+  failure: z.object({ step: z.number(), message: z.string() }).optional().catch(undefined),
+  lastCheckpoint: z.object({ file: z.string(), step: z.number() }).optional().catch(undefined),
+  summary: z.record(z.string(), z.unknown()).optional().catch(undefined),
+});
+
+export type RunRecordView = z.infer<typeof runRecordSchema>;
+
+/** summary.lastEpoch: the numbers of the last epoch end (session.ts endEpoch). */
+const lastEpochSchema = z.looseObject({
+  step: z.number(),
+  epoch: optionalNumber,
+  trainLoss: nullableNumber,
+  trainAccuracy: nullableNumber,
+  valLoss: nullableNumber,
+  valAccuracy: nullableNumber,
+});
+
+/** summary.stoppedAt: validation when a run stopped at its step limit (session.ts stopAtLimit). */
+const stoppedAtSchema = z.looseObject({ step: z.number(), valLoss: nullableNumber, valAccuracy: nullableNumber });
+
+export type RunListEntry =
+  | { ok: true; id: string; record: RunRecordView; interrupted: boolean }
+  | { ok: false; id: string; reason: string };
+
+function issueText(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'invalid';
+  const where = issue.path.length > 0 ? issue.path.map(String).join('.') : 'record';
+  return `${where}: ${issue.message}`;
+}
+
+/** One run.json as sent by the trainer, or why it cannot be shown. */
+export function parseRunRecord(raw: unknown): { ok: true; record: RunRecordView } | { ok: false; reason: string } {
+  const parsed = runRecordSchema.safeParse(raw);
+  if (parsed.success) return { ok: true, record: parsed.data };
+  return { ok: false, reason: `the run record cannot be read (${issueText(parsed.error)})` };
+}
+
+/** The listRuns reply, entry by entry: a malformed entry becomes an unreadable run, never an exception. */
+export function parseRunList(raw: unknown): RunListEntry[] {
+  if (!Array.isArray(raw)) return [];
+  return raw.map((item, i): RunListEntry => {
+    const entry = (typeof item === 'object' && item !== null ? item : {}) as { ok?: unknown; id?: unknown; record?: unknown; interrupted?: unknown; reason?: unknown };
+    const id = typeof entry.id === 'string' && entry.id !== '' ? entry.id : `(entry ${i + 1})`;
+    if (entry.ok === false) return { ok: false, id, reason: typeof entry.reason === 'string' ? entry.reason : 'the trainer could not read this run' };
+    const parsed = parseRunRecord(entry.record);
+    if (!parsed.ok) return { ok: false, id, reason: parsed.reason };
+    return { ok: true, id, record: parsed.record, interrupted: entry.interrupted === true };
+  });
+}
+
+/** What a run was configured as, for tables and headings. */
+export interface RunConfigView {
+  model: string;
+  /** The activation of every layer without its own. */
+  activation: string;
+  /** Per-layer activation overrides (config.layers). */
+  layerOverrides: Record<string, string>;
+  inputSize: number | undefined;
+  lr: number | undefined;
+  batch: number | undefined;
+  epochs: number | undefined;
+  maxSteps: number | undefined;
+  optimizer: string | undefined;
+}
+
+function text(value: unknown, fallback: string): string {
+  return typeof value === 'string' && value !== '' ? value : fallback;
+}
+
+function finite(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+export function runConfig(record: RunRecordView): RunConfigView {
+  const c = record.config;
+  const layers = c['layers'];
+  const layerOverrides: Record<string, string> = {};
+  if (typeof layers === 'object' && layers !== null && !Array.isArray(layers)) {
+    for (const [layer, activation] of Object.entries(layers)) if (typeof activation === 'string') layerOverrides[layer] = activation;
+  }
+  return {
+    model: text(c['model'], '?'),
+    activation: text(c['activation'], '?'),
+    layerOverrides,
+    inputSize: finite(c['inputSize']),
+    lr: finite(c['lr']),
+    batch: finite(c['batch']),
+    epochs: finite(c['epochs']),
+    maxSteps: finite(c['maxSteps']),
+    optimizer: typeof c['optimizer'] === 'string' ? c['optimizer'] : undefined,
+  };
+}
+
+/** A run's numbers as run.json's summary records them (no metrics file needed): for the list. */
+export interface RunOutcomeView {
+  /** The furthest step the record knows of (last epoch end, step limit, or checkpoint). */
+  steps: number | undefined;
+  epochs: number | undefined;
+  /** Mean training loss and accuracy of the last completed epoch. */
+  trainLoss: number | null;
+  trainAccuracy: number | null;
+  valLoss: number | null;
+  valAccuracy: number | null;
+}
+
+export function runOutcome(record: RunRecordView): RunOutcomeView {
+  const lastEpoch = lastEpochSchema.safeParse(record.summary?.['lastEpoch']);
+  const stoppedAt = stoppedAtSchema.safeParse(record.summary?.['stoppedAt']);
+  const epoch = lastEpoch.success ? lastEpoch.data : null;
+  const stopped = stoppedAt.success ? stoppedAt.data : null;
+  const steps = Math.max(epoch?.step ?? -1, stopped?.step ?? -1, record.lastCheckpoint?.step ?? -1);
+  // The validation taken latest wins: a stop at the step limit after the last epoch end.
+  const valFromStop = stopped !== null && (epoch === null || stopped.step >= epoch.step);
+  return {
+    steps: steps >= 0 ? steps : undefined,
+    epochs: epoch?.epoch !== undefined ? epoch.epoch + 1 : undefined,
+    trainLoss: epoch?.trainLoss ?? null,
+    trainAccuracy: epoch?.trainAccuracy ?? null,
+    valLoss: valFromStop ? stopped.valLoss : (epoch?.valLoss ?? null),
+    valAccuracy: valFromStop ? stopped.valAccuracy : (epoch?.valAccuracy ?? null),
+  };
+}
+
+/** Whether the trainer can continue the run from its last checkpoint. */
+export function canResume(entry: { record: RunRecordView; interrupted: boolean }): boolean {
+  const { state } = entry.record;
+  return state === 'stopped' || state === 'failed' || state === 'paused' || (state === 'running' && entry.interrupted);
+}
+
+// ---------------------------------------------------------------------------
+// metrics.jsonl
+
+/** One training step (a row without a kind, or kind 'step'). */
+export interface StepPoint {
+  step: number;
+  epoch: number;
+  loss: number | null;
+  accuracy: number | null;
+  lr: number | null;
+}
+
+/** One epoch end (kind 'epoch'): the epoch's mean training numbers and the held-out ones. */
+export interface EpochPoint {
+  step: number;
+  epoch: number;
+  trainLoss: number | null;
+  trainAccuracy: number | null;
+  valLoss: number | null;
+  valAccuracy: number | null;
+}
+
+/** One layer's counts in a 'layers' row (a subset of the protocol's LayerStats). */
+export interface LayerCount {
+  layer: string;
+  activation: string;
+  /** 'zero', 'saturation', 'pieces' or 'cannot-die'. */
+  rule: string;
+  filters: number;
+  /** Filters dead over the window; null where the activation cannot die. */
+  deadFilters: number | null;
+  units: number | null;
+  deadUnits: number | null;
+  /** Cannot-die activations: filters that stayed in the negative regime over the window. */
+  negativeRegimeFilters: number | null;
+}
+
+/** A 'layers' row: every activation layer's dead counts at one step, over a window of steps. */
+export interface LayersPoint {
+  step: number;
+  epoch: number;
+  window: number | null;
+  layers: LayerCount[];
+}
+
+export interface RunMetricsView {
+  steps: StepPoint[];
+  epochs: EpochPoint[];
+  layers: LayersPoint[];
+  /** Rows of these kinds that could not be read (rows of other kinds are ignored). */
+  skipped: number;
+}
+
+const stepRowSchema = z.looseObject({
+  step: z.number().int().min(0),
+  epoch: z.number().catch(0),
+  loss: nullableNumber,
+  accuracy: nullableNumber,
+  lr: nullableNumber,
+});
+
+const epochRowSchema = z.looseObject({
+  step: z.number().int().min(0),
+  epoch: z.number().catch(0),
+  trainLoss: nullableNumber,
+  trainAccuracy: nullableNumber,
+  valLoss: nullableNumber,
+  valAccuracy: nullableNumber,
+});
+
+const layerCountSchema = z.looseObject({
+  layer: z.string(),
+  activation: z.string().catch('?'),
+  rule: z.string().catch('?'),
+  filters: z.number().catch(0),
+  deadFilters: nullableNumber,
+  units: nullableNumber,
+  deadUnits: nullableNumber,
+  negativeRegimeFilters: nullableNumber,
+});
+
+const layersRowSchema = z.looseObject({
+  step: z.number().int().min(0),
+  epoch: z.number().catch(0),
+  window: nullableNumber,
+  layers: z.array(z.unknown()),
+});
+
+/** Sorted by step; a step seen twice keeps its last row (a resumed run rewrites from its checkpoint). */
+function byStep<T extends { step: number }>(points: T[]): T[] {
+  const last = new Map<number, T>();
+  for (const point of points) last.set(point.step, point);
+  return [...last.values()].sort((a, b) => a.step - b.step);
+}
+
+/** Splits getRun's metrics rows by kind. Rows of these kinds it cannot read are counted in `skipped`; other kinds are ignored. */
+export function parseMetricsRows(rows: unknown): RunMetricsView {
+  const steps: StepPoint[] = [];
+  const epochs: EpochPoint[] = [];
+  const layers: LayersPoint[] = [];
+  let skipped = 0;
+  for (const row of Array.isArray(rows) ? rows : []) {
+    const kind = typeof row === 'object' && row !== null ? (row as { kind?: unknown }).kind : undefined;
+    if (kind === undefined || kind === 'step') {
+      const parsed = stepRowSchema.safeParse(row);
+      if (parsed.success) steps.push({ step: parsed.data.step, epoch: parsed.data.epoch, loss: parsed.data.loss, accuracy: parsed.data.accuracy, lr: parsed.data.lr });
+      else skipped++;
+    } else if (kind === 'epoch') {
+      const parsed = epochRowSchema.safeParse(row);
+      if (parsed.success) {
+        const { step, epoch, trainLoss, trainAccuracy, valLoss, valAccuracy } = parsed.data;
+        epochs.push({ step, epoch, trainLoss, trainAccuracy, valLoss, valAccuracy });
+      } else skipped++;
+    } else if (kind === 'layers') {
+      const parsed = layersRowSchema.safeParse(row);
+      if (!parsed.success) {
+        skipped++;
+        continue;
+      }
+      const counts: LayerCount[] = [];
+      for (const item of parsed.data.layers) {
+        const layer = layerCountSchema.safeParse(item);
+        if (!layer.success) continue;
+        const { layer: name, activation, rule, filters, deadFilters, units, deadUnits, negativeRegimeFilters } = layer.data;
+        counts.push({ layer: name, activation, rule, filters, deadFilters, units, deadUnits, negativeRegimeFilters });
+      }
+      layers.push({ step: parsed.data.step, epoch: parsed.data.epoch, window: parsed.data.window, layers: counts });
+    }
+    // Another kind (a newer lab's rows): not for these views, left out without a warning.
+  }
+  return { steps: byStep(steps), epochs: byStep(epochs), layers: byStep(layers), skipped };
+}
+
+/** getRun's reply: the record, its metrics, and the warnings reading metrics.jsonl gave. */
+export interface RunDetailView {
+  record: RunRecordView;
+  metrics: RunMetricsView;
+  warnings: string[];
+}
+
+export function parseRunDetail(raw: unknown): { ok: true; run: RunDetailView } | { ok: false; reason: string } {
+  const reply = (typeof raw === 'object' && raw !== null ? raw : {}) as { record?: unknown; metrics?: unknown; warnings?: unknown };
+  const record = parseRunRecord(reply.record);
+  if (!record.ok) return record;
+  const metrics = parseMetricsRows(reply.metrics);
+  const warnings = Array.isArray(reply.warnings) ? reply.warnings.filter((w): w is string => typeof w === 'string') : [];
+  if (metrics.skipped > 0) warnings.push(`${metrics.skipped} metrics row${metrics.skipped === 1 ? ' was' : 's were'} not understood and left out`);
+  return { ok: true, run: { record: record.record, metrics, warnings } };
+}
+
+// ---------------------------------------------------------------------------
+// Derived series and final numbers
+
+/** Activation layers in the order they first appear in the 'layers' rows. */
+export function layerNames(metrics: RunMetricsView): string[] {
+  const names: string[] = [];
+  const seen = new Set<string>();
+  for (const point of metrics.layers) {
+    for (const layer of point.layers) {
+      if (!seen.has(layer.layer)) {
+        seen.add(layer.layer);
+        names.push(layer.layer);
+      }
+    }
+  }
+  return names;
+}
+
+/** The layer's activation and rule (from its latest row), or null if it never appears. */
+export function layerInfo(metrics: RunMetricsView, layer: string): LayerCount | null {
+  for (let i = metrics.layers.length - 1; i >= 0; i--) {
+    const found = metrics.layers[i]?.layers.find((l) => l.layer === layer);
+    if (found) return found;
+  }
+  return null;
+}
+
+/** One layer's count over steps: dead filters, or for a layer that cannot die its negative-regime filters. */
+export function layerSeries(metrics: RunMetricsView, layer: string, what: 'dead' | 'negative'): { x: number[]; y: (number | null)[] } {
+  const x: number[] = [];
+  const y: (number | null)[] = [];
+  for (const point of metrics.layers) {
+    const count = point.layers.find((l) => l.layer === layer);
+    x.push(point.step);
+    y.push(count ? (what === 'dead' ? count.deadFilters : count.negativeRegimeFilters) : null);
+  }
+  return { x, y };
+}
+
+/**
+ * Filters dead across every layer that can die, per recorded step ('dead'), or filters in the
+ * negative regime across the layers that cannot ('negative'). null at a step with no such layer.
+ */
+export function totalSeries(metrics: RunMetricsView, what: 'dead' | 'negative'): { x: number[]; y: (number | null)[] } {
+  const x: number[] = [];
+  const y: (number | null)[] = [];
+  for (const point of metrics.layers) {
+    let total: number | null = null;
+    for (const layer of point.layers) {
+      const value = what === 'dead' ? layer.deadFilters : layer.negativeRegimeFilters;
+      if (value !== null) total = (total ?? 0) + value;
+    }
+    x.push(point.step);
+    y.push(total);
+  }
+  return { x, y };
+}
+
+/** Whether any layer of the run can die (ReLU, sigmoid, MFM...) / any cannot (leaky ReLU, PReLU, RReLU). */
+export function hasRule(metrics: RunMetricsView, kind: 'can-die' | 'cannot-die'): boolean {
+  return metrics.layers.some((point) => point.layers.some((l) => (kind === 'cannot-die' ? l.rule === 'cannot-die' : l.rule !== 'cannot-die')));
+}
+
+/** How many trailing steps `finalNumbers` averages the loss and accuracy over. */
+export const FINAL_STEPS = 20;
+
+export interface FinalNumbers {
+  /** The last recorded step. */
+  step: number | undefined;
+  /** Mean training loss and accuracy over the last FINAL_STEPS steps (a single step is noisy). */
+  loss: number | null;
+  accuracy: number | null;
+  valLoss: number | null;
+  valAccuracy: number | null;
+  /** The last 'layers' row: each layer's dead counts at the end. */
+  layers: LayerCount[];
+  /** The window those counts were taken over. */
+  window: number | null;
+}
+
+function meanOf(values: (number | null)[]): number | null {
+  const finiteValues = values.filter((v): v is number => v !== null && Number.isFinite(v));
+  return finiteValues.length === 0 ? null : finiteValues.reduce((a, b) => a + b, 0) / finiteValues.length;
+}
+
+export function finalNumbers(run: RunDetailView): FinalNumbers {
+  const { steps, epochs, layers } = run.metrics;
+  const tail = steps.slice(-FINAL_STEPS);
+  const outcome = runOutcome(run.record);
+  const lastEpoch = [...epochs].reverse().find((e) => e.valAccuracy !== null || e.valLoss !== null);
+  // The record's summary also knows a validation taken at a step limit after the last epoch end.
+  const useRecord = outcome.valAccuracy !== null && (lastEpoch === undefined || (outcome.steps ?? -1) > lastEpoch.step);
+  const lastLayers = layers[layers.length - 1];
+  return {
+    step: steps[steps.length - 1]?.step ?? outcome.steps,
+    loss: meanOf(tail.map((s) => s.loss)),
+    accuracy: meanOf(tail.map((s) => s.accuracy)),
+    valLoss: useRecord ? outcome.valLoss : (lastEpoch?.valLoss ?? null),
+    valAccuracy: useRecord ? outcome.valAccuracy : (lastEpoch?.valAccuracy ?? null),
+    layers: lastLayers?.layers ?? [],
+    window: lastLayers?.window ?? null,
+  };
+}
+
+/** A run's label in charts and tables: its id and its activation (with the overrides counted). */
+export function runLabel(id: string, record: RunRecordView): string {
+  const config = runConfig(record);
+  const overrides = Object.keys(config.layerOverrides).length;
+  return `${id} · ${config.activation}${overrides > 0 ? ` +${overrides}` : ''}`;
+}
+
+/** TAR at one FAR from an evaluation (to within rounding), or null when it was not computed. */
+export function tarAt(evaluation: EvaluationView, far: number): number | null {
+  const found = evaluation.tarAtFar.find((point) => Math.abs(point.far - far) <= far * 1e-6);
+  return found ? found.tar : null;
+}
+
+// ---------------------------------------------------------------------------
+// Formatting
+
+/** A number with `digits` decimals, or "—" for nothing. */
+export function formatNumber(value: number | null | undefined, digits = 3): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  if (value !== 0 && (Math.abs(value) >= 1e5 || Math.abs(value) < 10 ** -digits)) return value.toExponential(2);
+  return value.toFixed(digits);
+}
+
+/** A fraction as a percentage ("97.3%"), or "—". */
+export function formatPercent(value: number | null | undefined, digits = 1): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  return `${(value * 100).toFixed(digits)}%`;
+}
+
+/** "2026-11-26 08:50" in local time, or the text as it was when it is not a date. */
+export function formatDate(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
+/** Bytes as "12.3 MB". */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 0) return '—';
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}

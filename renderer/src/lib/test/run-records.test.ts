@@ -1,0 +1,149 @@
+import { describe, expect, it } from 'vitest';
+import {
+  canResume,
+  finalNumbers,
+  formatBytes,
+  formatNumber,
+  formatPercent,
+  layerNames,
+  layerSeries,
+  parseMetricsRows,
+  parseRunDetail,
+  parseRunList,
+  parseRunRecord,
+  runConfig,
+  runLabel,
+  runOutcome,
+  tarAt,
+  totalSeries,
+} from '../run-records';
+import { evaluation, getRunReply, listEntries, metricsRows, PRELU_ID, RELU_ID, runRecord } from '../../views/runs/test/fixtures';
+
+describe('run records', () => {
+  it('reads a record as the run store writes it', () => {
+    const parsed = parseRunRecord(runRecord(RELU_ID, 'relu', { layers: { 'conv1.act': 'mfm:2/1' } }));
+    expect(parsed.ok).toBe(true);
+    if (!parsed.ok) return;
+    expect(runConfig(parsed.record)).toMatchObject({ model: 'tiny', activation: 'relu', inputSize: 32, lr: 0.1, layerOverrides: { 'conv1.act': 'mfm:2/1' } });
+    expect(runOutcome(parsed.record)).toEqual({ steps: 40, epochs: 2, trainLoss: 2.31, trainAccuracy: 0.42, valLoss: 2.58, valAccuracy: 0.37 });
+    expect(runLabel(RELU_ID, parsed.record)).toBe(`${RELU_ID} · relu +1`);
+  });
+
+  it('ignores unknown fields and fields of the wrong type, but not a record without its state', () => {
+    const record = { ...runRecord(RELU_ID, 'relu'), futureField: { x: 1 }, backend: 42, dataset: 'odd', summary: { lastEpoch: 'broken' } };
+    const parsed = parseRunRecord(record);
+    expect(parsed.ok).toBe(true);
+    if (parsed.ok) {
+      expect(parsed.record.backend).toBeUndefined();
+      expect(parsed.record.dataset).toBeUndefined();
+      expect(runOutcome(parsed.record)).toMatchObject({ steps: 40, trainLoss: null, valAccuracy: null });
+    }
+    const { state: _state, ...stateless } = runRecord(RELU_ID, 'relu');
+    const broken = parseRunRecord(stateless);
+    expect(broken).toEqual({ ok: false, reason: expect.stringContaining('state') });
+  });
+
+  it('lists readable, unreadable and malformed entries without throwing', () => {
+    const entries = parseRunList([...listEntries(), { ok: true, id: 'weird', record: { id: 'weird' } }, 'garbage']);
+    expect(entries.map((e) => [e.id, e.ok])).toEqual([
+      [PRELU_ID, true],
+      [RELU_ID, true],
+      ['2026-11-25T17-00-00_tiny_mfm_ffff', false],
+      ['weird', false],
+      ['(entry 5)', false],
+    ]);
+    expect(entries[2]).toMatchObject({ reason: expect.stringContaining('not valid JSON') });
+    expect(parseRunList(null)).toEqual([]);
+  });
+
+  it('takes a validation at the step limit after the last epoch end as the latest', () => {
+    const record = runRecord(RELU_ID, 'relu', { state: 'stopped' });
+    record.summary = { ...record.summary, stoppedAt: { step: 55, valLoss: 2.1, valAccuracy: 0.5 } } as typeof record.summary;
+    const parsed = parseRunRecord(record);
+    expect(parsed.ok && runOutcome(parsed.record)).toMatchObject({ steps: 55, valLoss: 2.1, valAccuracy: 0.5, trainLoss: 2.31 });
+  });
+
+  it('resumes stopped, failed and interrupted runs only', () => {
+    const entry = (state: string, interrupted = false) => {
+      const parsed = parseRunRecord(runRecord(RELU_ID, 'relu', { state }));
+      if (!parsed.ok) throw new Error(parsed.reason);
+      return { record: parsed.record, interrupted };
+    };
+    expect(canResume(entry('stopped'))).toBe(true);
+    expect(canResume(entry('failed'))).toBe(true);
+    expect(canResume(entry('running'))).toBe(false);
+    expect(canResume(entry('running', true))).toBe(true);
+    expect(canResume(entry('finished'))).toBe(false);
+  });
+});
+
+describe('metrics rows', () => {
+  it('splits step, epoch and layers rows', () => {
+    const metrics = parseMetricsRows(metricsRows('relu'));
+    expect(metrics.steps).toHaveLength(40);
+    expect(metrics.epochs.map((e) => e.step)).toEqual([20, 40]);
+    expect(metrics.layers.map((l) => l.step)).toEqual([1, 10, 20, 30, 40]);
+    expect(metrics.skipped).toBe(0);
+    expect(layerNames(metrics)).toEqual(['conv1.act', 'conv2.act', 'fc1.act']);
+    expect(layerSeries(metrics, 'conv2.act', 'dead')).toEqual({ x: [1, 10, 20, 30, 40], y: [0, 2, 4, 6, 8] });
+    expect(totalSeries(metrics, 'dead').y).toEqual([0, 6, 12, 18, 24]);
+    expect(totalSeries(metrics, 'negative').y).toEqual([null, null, null, null, null]);
+  });
+
+  it('keeps steps in order, the last row of a repeated step, nulls for non-finite numbers, and counts what it skips', () => {
+    const metrics = parseMetricsRows([
+      { step: 2, epoch: 0, loss: 2.5, accuracy: 0.1, lr: 0.01 },
+      { step: 1, epoch: 0, loss: null, accuracy: 0.1, lr: 0.01 },
+      { step: 2, epoch: 0, loss: 2.4, accuracy: 0.2, lr: 0.01 },
+      { kind: 'something-new', step: 2, epoch: 0 },
+      { kind: 'layers', step: 2, epoch: 0, window: 50, layers: [{ layer: 'a', filters: 4, deadFilters: 1 }, 'junk'] },
+      'junk',
+    ]);
+    expect(metrics.steps).toEqual([
+      { step: 1, epoch: 0, loss: null, accuracy: 0.1, lr: 0.01 },
+      { step: 2, epoch: 0, loss: 2.4, accuracy: 0.2, lr: 0.01 },
+    ]);
+    expect(metrics.layers[0]?.layers).toEqual([{ layer: 'a', activation: '?', rule: '?', filters: 4, deadFilters: 1, units: null, deadUnits: null, negativeRegimeFilters: null }]);
+    expect(metrics.skipped).toBe(1); // 'junk'; a row of an unknown kind is ignored, not reported
+  });
+
+  it('gives a run cannot-die counts as negative-regime filters', () => {
+    const metrics = parseMetricsRows(metricsRows('prelu'));
+    expect(totalSeries(metrics, 'dead').y.every((v) => v === null)).toBe(true);
+    expect(totalSeries(metrics, 'negative').y).toEqual([0, 0, 3, 3, 6]);
+  });
+
+  it('computes the final numbers of a run', () => {
+    const parsed = parseRunDetail(getRunReply(RELU_ID));
+    expect(parsed.ok).toBe(true);
+    if (!parsed.ok) return;
+    const final = finalNumbers(parsed.run);
+    expect(final.step).toBe(40);
+    // Mean over steps 21..40 of 3 - 0.02 step.
+    expect(final.loss).toBeCloseTo(3 - 0.02 * 30.5, 6);
+    expect(final.valAccuracy).toBeCloseTo(0.4, 6);
+    expect(final.window).toBe(50);
+    expect(final.layers.map((l) => [l.layer, l.deadFilters])).toEqual([
+      ['conv1.act', 4],
+      ['conv2.act', 8],
+      ['fc1.act', 12],
+    ]);
+    expect(parseRunDetail({ record: null }).ok).toBe(false);
+    expect(parseRunDetail(getRunReply(PRELU_ID)).ok).toBe(true);
+  });
+});
+
+describe('evaluation and formatting', () => {
+  it('finds TAR at a FAR', () => {
+    expect(tarAt(evaluation(RELU_ID), 0.01)).toBe(0.41);
+    expect(tarAt(evaluation(RELU_ID), 0.0001)).toBeNull();
+  });
+
+  it('formats numbers, percentages and sizes', () => {
+    expect(formatNumber(null)).toBe('—');
+    expect(formatNumber(2.34567)).toBe('2.346');
+    expect(formatNumber(0.00001)).toBe('1.00e-5');
+    expect(formatPercent(0.8633)).toBe('86.3%');
+    expect(formatBytes(1_234_567)).toBe('1.2 MB');
+  });
+});

@@ -1,0 +1,106 @@
+// The training config's fields as the Experiment view edits them, with the reference
+// defaults (electron/trainer/training/config.ts) to fall back on where labInfo.defaults
+// does not name one, and the trainer's "settings are not valid" message split by field.
+
+export interface NumberField {
+  kind: 'number';
+  key: string;
+  label: string;
+  integer?: boolean;
+  min?: number;
+  max?: number;
+  above?: number;
+  below?: number;
+  step?: number;
+  hint?: string;
+  fallback: number;
+  /** Shown only when this holds (stepEpochs and gamma with the step schedule). */
+  when?: (config: Record<string, unknown>, defaults: Record<string, unknown>) => boolean;
+}
+
+export interface ChoiceField {
+  kind: 'choice';
+  key: string;
+  label: string;
+  options: { value: string; label: string }[];
+  fallback: string;
+  hint?: string;
+}
+
+export type HyperField = NumberField | ChoiceField;
+
+const scheduleIsStep = (config: Record<string, unknown>, defaults: Record<string, unknown>) => (config.schedule ?? defaults.schedule ?? 'step') === 'step';
+
+export const HYPER_FIELDS: HyperField[] = [
+  {
+    kind: 'choice',
+    key: 'optimizer',
+    label: 'Optimizer',
+    options: [
+      { value: 'sgd', label: 'SGD' },
+      { value: 'adam', label: 'Adam' },
+    ],
+    fallback: 'sgd',
+  },
+  { kind: 'number', key: 'lr', label: 'Learning rate', above: 0, fallback: 0.01 },
+  { kind: 'number', key: 'momentum', label: 'Momentum', min: 0, max: 0.999, step: 0.05, fallback: 0.9, hint: 'SGD only' },
+  { kind: 'number', key: 'weightDecay', label: 'Weight decay', min: 0, fallback: 1e-4 },
+  { kind: 'number', key: 'batch', label: 'Batch size', integer: true, min: 1, max: 1024, fallback: 64 },
+  { kind: 'number', key: 'epochs', label: 'Epochs', integer: true, min: 1, fallback: 5 },
+  {
+    kind: 'choice',
+    key: 'schedule',
+    label: 'Learning-rate schedule',
+    options: [
+      { value: 'constant', label: 'Constant' },
+      { value: 'step', label: 'Step' },
+      { value: 'cosine', label: 'Cosine' },
+    ],
+    fallback: 'step',
+    hint: 'step: lr × gamma every N epochs; cosine: to 0',
+  },
+  { kind: 'number', key: 'stepEpochs', label: 'Step every (epochs)', integer: true, min: 1, fallback: 10, when: scheduleIsStep },
+  { kind: 'number', key: 'gamma', label: 'Step factor (gamma)', above: 0, max: 1, step: 0.05, fallback: 0.457, when: scheduleIsStep },
+  { kind: 'number', key: 'clipNorm', label: 'Gradient clip norm', min: 0, fallback: 0, hint: '0 = off' },
+  { kind: 'number', key: 'dropout', label: 'Dropout', min: 0, max: 0.95, step: 0.05, fallback: 0.5, hint: 'before the classifier' },
+  { kind: 'number', key: 'seed', label: 'Seed', integer: true, min: 0, max: 4294967295, fallback: 1 },
+  { kind: 'number', key: 'checkpointEvery', label: 'Checkpoint every (steps)', integer: true, min: 0, fallback: 0, hint: '0 = at epoch ends only' },
+  { kind: 'number', key: 'maxSteps', label: 'Max steps', integer: true, min: 0, fallback: 0, hint: 'stop after this many; 0 = run all epochs' },
+];
+
+/** The model fields' fallbacks, as in config.ts. */
+export const MODEL_FALLBACKS = { model: 'lightcnn9', inputSize: 128, width: 1, activation: 'mfm:2/1' } as const;
+
+/** The reference default of a field: labInfo's, else config.ts'. */
+export function referenceDefault(defaults: Record<string, unknown>, key: string, fallback: unknown): unknown {
+  return defaults[key] ?? fallback;
+}
+
+/** A config with unset fields dropped (they take the trainer's defaults). */
+export function cleanConfig(config: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(config).filter(([, value]) => value !== undefined));
+}
+
+/**
+ * Splits the trainer's config complaint ("The training settings are not valid: lr: Too
+ * small...; layers.conv1: not a known activation") into messages per field ("lr",
+ * "layers.conv1"); what names no field stays in `general`.
+ */
+export function fieldErrors(message: string, knownKeys: ReadonlySet<string>): { fields: Record<string, string>; general: string[] } {
+  const fields: Record<string, string> = {};
+  const general: string[] = [];
+  const marker = 'not valid: ';
+  const at = message.indexOf(marker);
+  if (at < 0) return { fields, general: [message] };
+  for (const part of message.slice(at + marker.length).split('; ')) {
+    const match = /^([A-Za-z]+)((?:\.[^:\s]+)?): (.*)$/s.exec(part.trim());
+    const key = match?.[1];
+    if (match && key && knownKeys.has(key)) {
+      const field = key === 'layers' && match[2] ? `layers${match[2]}` : key;
+      fields[field] = fields[field] ? `${fields[field]}; ${match[3]}` : (match[3] ?? '');
+    } else {
+      general.push(part);
+    }
+  }
+  return { fields, general: general.length > 0 || Object.keys(fields).length > 0 ? general : [message] };
+}

@@ -1,0 +1,256 @@
+import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
+import { expect, test } from 'vitest';
+import ExperimentView from '../ExperimentView.svelte';
+import { ScriptedTrainer, scriptedSession, TEST_LAB_INFO, type Handlers } from '../../../test-support/scripted-trainer';
+import { LabSession } from '../../../lib/session.svelte';
+import type { DatasetSummary, ModelDescription } from '../../../../../electron/trainer/protocol/workbench';
+import type { CommandOf } from '../../../../../electron/trainer/protocol/messages';
+
+const LAYERS: Record<string, string[]> = {
+  tiny: ['conv1', 'conv2'],
+  lightcnn9: ['conv1', 'group1.a', 'group1', 'fc'],
+};
+
+/** A describeModel that answers per model, each layer with the activation the config gives it. */
+function describe(command: CommandOf<'describeModel'>): ModelDescription {
+  const config = command.config as { model?: string; activation?: string; layers?: Record<string, string> };
+  const names = LAYERS[config.model ?? 'lightcnn9'] ?? [];
+  return {
+    layers: names.map((name, i) => ({ name, kind: 'conv', detail: '3×3', outputShape: [16, 32 >> i, 32 >> i], params: 1000 * (i + 1) })),
+    activationLayers: names.map((layer) => ({ layer, unit: layer.split('.')[0] ?? layer, activation: config.layers?.[layer] ?? config.activation ?? 'mfm:2/1' })),
+    totalParams: config.model === 'tiny' ? 12_345 : 5_480_864,
+    macsPerImage: 1.2e9,
+  };
+}
+
+const DATASET: DatasetSummary = {
+  data: '/data/faces',
+  label: 'faces',
+  synthetic: false,
+  layout: 'folders',
+  identityRule: 'folders',
+  identities: 12,
+  images: 120,
+  imagesPerIdentity: { min: 10, median: 10, max: 10 },
+  storedSize: 1000,
+  decoded: 120,
+  reused: 0,
+  removed: 0,
+  skipped: [],
+  seconds: 1,
+};
+
+async function setup(handlers: Handlers = {}, { dataset = true } = {}) {
+  const { trainer, session } = await scriptedSession({ describeModel: describe, start: () => ({ runId: 'run-1' }), ...handlers });
+  if (dataset) {
+    session.chooseDataset(DATASET);
+    session.updateConfig({ data: DATASET.data });
+  }
+  render(ExperimentView, { session });
+  return { trainer, session };
+}
+
+const rows = () => [...screen.getByTestId('layer-activations').querySelectorAll('tr[data-layer]')].map((row) => row.getAttribute('data-layer'));
+
+test('the model is described, and changing it describes the new one and lists its layers', async () => {
+  const { trainer, session } = await setup();
+  expect(screen.getByTestId('view-experiment')).toBeInTheDocument();
+  await waitFor(() => expect(rows()).toEqual(['conv1', 'group1.a', 'group1', 'fc']));
+  expect(trainer.commands('describeModel')).toHaveLength(1);
+  expect(trainer.commands('describeModel')[0]).toMatchObject({ identities: 12, config: { model: 'lightcnn9', data: '/data/faces', activation: 'mfm:2/1' } });
+  expect(screen.getByTestId('model-params')).toHaveTextContent('5,480,864 parameters');
+  expect(screen.getByTestId('model-params')).toHaveTextContent('1.20 G multiply-adds');
+
+  await fireEvent.change(screen.getByLabelText('Model'), { target: { value: 'tiny' } });
+  expect(session.config.model).toBe('tiny');
+  await waitFor(() => expect(rows()).toEqual(['conv1', 'conv2']));
+  expect(trainer.commands('describeModel').at(-1)?.config).toMatchObject({ model: 'tiny' });
+  expect(screen.getByTestId('model-params')).toHaveTextContent('12,345 parameters');
+  const conv2 = screen.getByTestId('layer-activations').querySelector('tr[data-layer="conv2"]') as HTMLElement;
+  expect(within(conv2).getByLabelText('Activation for conv2')).toHaveValue('');
+  expect(conv2).toHaveTextContent('mfm:2/1');
+});
+
+test('changes in quick succession are described once', async () => {
+  const { trainer } = await setup();
+  await waitFor(() => expect(trainer.commands('describeModel')).toHaveLength(1));
+  await fireEvent.change(screen.getByLabelText('Input size'), { target: { value: '96' } });
+  await fireEvent.change(screen.getByLabelText('Input size'), { target: { value: '112' } });
+  await fireEvent.change(screen.getByLabelText('Width'), { target: { value: '0.5' } });
+  await waitFor(() => expect(trainer.commands('describeModel')).toHaveLength(2));
+  expect(trainer.commands('describeModel')[1]?.config).toMatchObject({ inputSize: 112, width: 0.5 });
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  expect(trainer.commands('describeModel')).toHaveLength(2);
+});
+
+test('describes with 40 identities when no dataset is open', async () => {
+  const { trainer } = await setup({}, { dataset: false });
+  await waitFor(() => expect(trainer.commands('describeModel')).toHaveLength(1));
+  expect(trainer.commands('describeModel')[0]).toMatchObject({ identities: 40, config: { data: 'synthetic' } });
+});
+
+test('a per-layer activation choice ends up in the start config', async () => {
+  const { trainer, session } = await setup();
+  await waitFor(() => expect(rows()).toContain('group1'));
+  const row = screen.getByTestId('layer-activations').querySelector('tr[data-layer="group1"]') as HTMLElement;
+  await fireEvent.change(within(row).getByLabelText('Activation for group1'), { target: { value: 'leaky_relu' } });
+  expect(session.config.layers).toEqual({ group1: 'leaky_relu:0.01' });
+  const param = within(row).getByLabelText('Activation for group1 parameter');
+  expect(param).toHaveValue('0.01');
+  await fireEvent.change(param, { target: { value: '0.2' } });
+  expect(session.config.layers).toEqual({ group1: 'leaky_relu:0.2' });
+  await waitFor(() => expect(row).toHaveTextContent('leaky_relu:0.2'));
+
+  await fireEvent.click(screen.getByRole('button', { name: 'Train' }));
+  await waitFor(() => expect(trainer.commands('start')).toHaveLength(1));
+  expect(trainer.commands('start')[0]?.config).toMatchObject({ data: '/data/faces', model: 'lightcnn9', layers: { group1: 'leaky_relu:0.2' } });
+
+  // Back to the global activation.
+  await fireEvent.change(within(row).getByLabelText('Activation for group1'), { target: { value: '' } });
+  expect(session.config.layers).toEqual({});
+});
+
+test('the global activation takes a parameter checked against the example', async () => {
+  const { session } = await setup();
+  const select = screen.getByLabelText('Activation');
+  expect(select).toHaveValue('mfm');
+  const param = screen.getByLabelText('Activation Parameter');
+  expect(param).toHaveValue('2/1');
+  await fireEvent.change(param, { target: { value: '3/2' } });
+  expect(session.config.activation).toBe('mfm:3/2');
+  await fireEvent.change(param, { target: { value: 'three' } });
+  expect(screen.getByText(/expected a parameter like 2\/1/)).toBeInTheDocument();
+  expect(session.config.activation).toBe('mfm:3/2');
+  await fireEvent.change(select, { target: { value: 'relu' } });
+  expect(session.config.activation).toBe('relu');
+  expect(screen.queryByLabelText('Activation Parameter')).not.toBeInTheDocument();
+  expect(screen.getByText(/exactly 0 for every input/)).toBeInTheDocument();
+});
+
+test('a preset merges its settings, keeps the dataset, and says what to compare it with', async () => {
+  const { session, trainer } = await setup();
+  session.updateConfig({ layers: { conv1: 'relu' }, epochs: 9 });
+  const presets = screen.getByTestId('presets');
+  expect(presets).toHaveTextContent('ReLU at a high learning rate');
+  expect(presets).toHaveTextContent('Filters die.');
+  await fireEvent.click(within(presets).getByRole('button', { name: 'Use preset' }));
+  expect(session.config).toMatchObject({ data: '/data/faces', model: 'tiny', inputSize: 32, activation: 'relu', lr: 0.1, epochs: 9, layers: {} });
+  expect(within(presets).getByRole('status')).toHaveTextContent('Using ReLU at a high learning rate');
+  expect(within(presets).getByRole('status')).toHaveTextContent('leaky-high-lr');
+  expect(screen.getByLabelText('Learning rate')).toHaveValue(0.1);
+  await waitFor(() => expect(trainer.commands('describeModel').at(-1)?.config).toMatchObject({ model: 'tiny', lr: 0.1 }));
+});
+
+test('hyper-parameters show the reference defaults and reset to them', async () => {
+  const { session } = await setup();
+  const lr = screen.getByLabelText('Learning rate');
+  expect(lr).toHaveValue(0.01);
+  expect(screen.getByText(/^reference 0.01/)).toBeInTheDocument();
+  const reset = screen.getByRole('button', { name: 'Reset to reference defaults' });
+  expect(reset).toBeDisabled();
+  await fireEvent.change(lr, { target: { value: '0.1' } });
+  await fireEvent.change(screen.getByLabelText('Batch size'), { target: { value: '16' } });
+  expect(session.config).toMatchObject({ lr: 0.1, batch: 16 });
+  await fireEvent.change(lr, { target: { value: '0' } });
+  expect(screen.getByText('must be more than 0')).toBeInTheDocument();
+  expect(session.config.lr).toBe(0.1);
+  // The step schedule's knobs only with the step schedule.
+  expect(screen.getByLabelText('Step every (epochs)')).toBeInTheDocument();
+  await fireEvent.change(screen.getByLabelText('Learning-rate schedule'), { target: { value: 'cosine' } });
+  expect(session.config.schedule).toBe('cosine');
+  expect(screen.queryByLabelText('Step every (epochs)')).not.toBeInTheDocument();
+  await fireEvent.click(reset);
+  expect(session.config).toMatchObject({ lr: 0.01, batch: 64, momentum: 0.9 });
+  expect(session.config.schedule).toBeUndefined();
+  expect(screen.getByLabelText('Learning rate')).toHaveValue(0.01);
+  expect(screen.getByLabelText('Step every (epochs)')).toBeInTheDocument();
+});
+
+test('Train is disabled without a dataset, with the reason', async () => {
+  await setup({}, { dataset: false });
+  const train = screen.getByRole('button', { name: 'Train' });
+  expect(train).toBeDisabled();
+  expect(train).toHaveAccessibleDescription(/Open a dataset in Data first/);
+});
+
+test('Train sends start with the dataset and goes to the Train view', async () => {
+  const { trainer, session } = await setup();
+  session.updateConfig({ data: undefined, lr: undefined });
+  await fireEvent.click(screen.getByRole('button', { name: 'Train' }));
+  await waitFor(() => expect(session.view).toBe('train'));
+  const config = trainer.commands('start')[0]?.config;
+  const { lr: _unset, ...rest } = TEST_LAB_INFO.defaults;
+  expect(config).toMatchObject({ ...rest, data: '/data/faces' });
+  expect(config).not.toHaveProperty('lr');
+});
+
+test('a refused start is shown, with the field it is about marked', async () => {
+  const { session } = await setup({
+    start: () => {
+      throw Object.assign(new Error('The training settings are not valid: batch: Too big: expected number to be <=1024'), { code: 'invalid' });
+    },
+  });
+  await fireEvent.click(screen.getByRole('button', { name: 'Train' }));
+  const error = await screen.findByTestId('start-error');
+  expect(error).toHaveTextContent('The run did not start.');
+  expect(error).toHaveTextContent('batch: Too big');
+  expect(screen.getByLabelText('Batch size')).toHaveAttribute('aria-invalid', 'true');
+  expect(session.view).toBe('data');
+});
+
+test('a busy trainer is said', async () => {
+  await setup({
+    start: () => {
+      throw Object.assign(new Error('A run is already running (run-0): stop it first'), { code: 'busy' });
+    },
+  });
+  await fireEvent.click(screen.getByRole('button', { name: 'Train' }));
+  expect(await screen.findByTestId('start-error')).toHaveTextContent('A run is already running (run-0): stop it first');
+});
+
+test('a config the trainer cannot build is shown next to the field, or as a whole', async () => {
+  await setup({
+    describeModel: (command) => {
+      const config = command.config as { width?: number; layers?: Record<string, string> };
+      if (config.layers?.conv1) throw new Error('The training settings are not valid: layers.conv1: not a known activation (e.g. relu)');
+      if (config.width === 3) throw new Error('mfm:3/2 needs a width divisible by 2, got 75');
+      return describe(command);
+    },
+  });
+  await waitFor(() => expect(rows()).toContain('conv1'));
+  await fireEvent.change(screen.getByLabelText('Width'), { target: { value: '3' } });
+  expect(await screen.findByTestId('model-error')).toHaveTextContent('mfm:3/2 needs a width divisible by 2, got 75');
+  // The layers stay listed meanwhile.
+  expect(rows()).toContain('conv1');
+  await fireEvent.change(screen.getByLabelText('Width'), { target: { value: '1' } });
+  await waitFor(() => expect(screen.queryByTestId('model-error')).not.toBeInTheDocument());
+  const row = screen.getByTestId('layer-activations').querySelector('tr[data-layer="conv1"]') as HTMLElement;
+  await fireEvent.change(within(row).getByLabelText('Activation for conv1'), { target: { value: 'sigmoid' } });
+  expect(await within(row).findByText(/not a known activation/)).toBeInTheDocument();
+});
+
+test('the backend is shown, with a warning when it cannot train', async () => {
+  await setup({ labInfo: () => ({ ...TEST_LAB_INFO, backend: { name: 'wasm', summary: 'CUDA libraries not found: libcudart.so.11.0; training on WASM', canTrain: false } }) });
+  const backend = screen.getByTestId('backend-info');
+  expect(backend).toHaveTextContent('wasm');
+  expect(backend).toHaveTextContent('CUDA libraries not found');
+  expect(within(backend).getByRole('alert')).toHaveTextContent('cannot train');
+});
+
+test('a view opened before the trainer answered describes the model and can train once it has', async () => {
+  const trainer = new ScriptedTrainer({
+    labInfo: () => TEST_LAB_INFO,
+    status: () => ({ state: null, runId: null, step: null, totalSteps: null }),
+    describeModel: describe,
+    start: () => ({ runId: 'run-1' }),
+  });
+  const session = new LabSession();
+  render(ExperimentView, { session });
+  expect(screen.getByRole('button', { name: 'Train' })).toHaveAccessibleDescription('Not connected to the trainer.');
+  session.chooseDataset(DATASET);
+  await session.attach(trainer.client);
+  await waitFor(() => expect(rows()).toEqual(['conv1', 'group1.a', 'group1', 'fc']));
+  expect(screen.getByRole('button', { name: 'Train' })).toBeEnabled();
+  await fireEvent.click(screen.getByRole('button', { name: 'Train' }));
+  await waitFor(() => expect(session.view).toBe('train'));
+});

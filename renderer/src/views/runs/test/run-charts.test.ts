@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { parseRunDetail } from '../../../lib/run-records';
+import { compareCharts, runCharts, thinKeeping } from '../run-charts';
+import { base64ToBytes, mosaicLayout, paintMosaic, parseColour, silentChannels } from '../snapshot-draw';
+import { decodeFrame, encodeFrame } from '../../../../../electron/trainer/protocol/frames';
+import { getRunReply, metricsRows, PRELU_ID, RELU_ID, runRecord, snapshotReply } from './fixtures';
+
+function detail(id: string, rows?: Record<string, unknown>[]) {
+  const reply = getRunReply(id);
+  const parsed = parseRunDetail(rows ? { ...reply, metrics: rows } : reply);
+  if (!parsed.ok) throw new Error(parsed.reason);
+  return parsed.run;
+}
+
+describe('chart data', () => {
+  it('thins dense series but keeps every point of a sparse one', () => {
+    const x = Array.from({ length: 1000 }, (_, i) => i + 1);
+    const dense = x.map((v) => v);
+    const sparse = x.map((v) => (v % 250 === 7 ? v : null));
+    const thinned = thinKeeping(x, [dense, sparse], 100);
+    expect(thinned.x.length).toBeLessThanOrEqual(106);
+    expect(thinned.x.at(-1)).toBe(1000);
+    expect(thinned.ys[1]?.filter((v) => v !== null)).toEqual([7, 257, 507, 757]);
+  });
+
+  it("keeps a long run's epoch points when its steps are thinned", () => {
+    const charts = runCharts(detail(RELU_ID, metricsRows('relu', 4000)));
+    expect(charts.loss.x.length).toBeLessThanOrEqual(1502);
+    const val = charts.loss.series.find((s) => s.label === 'val loss');
+    expect(val?.values.filter((v) => v !== null)).toHaveLength(2);
+    expect(charts.dead.series.map((s) => s.label)).toEqual(['conv1.act (relu, of 16)', 'conv2.act (relu, of 32)', 'fc1.act (relu, of 64)']);
+    expect(charts.negative.series).toEqual([]);
+    expect(charts.window).toBe(50);
+  });
+
+  it('overlays runs: one series per run, dead and negative-regime totals, and per-layer charts for shared layers', () => {
+    const charts = compareCharts([
+      { id: RELU_ID, run: detail(RELU_ID) },
+      { id: PRELU_ID, run: detail(PRELU_ID) },
+    ]);
+    expect(charts.loss.series.map((s) => s.label)).toEqual([`${RELU_ID} · relu +1`, `${PRELU_ID} · prelu`]);
+    expect(charts.loss.series[0]?.colour).not.toBe(charts.loss.series[1]?.colour);
+    expect(charts.dead.series.map((s) => [s.label.split(': ')[1], s.dash ?? false])).toEqual([
+      ['dead', false],
+      ['negative regime', true],
+    ]);
+    expect(charts.perLayer.map((p) => p.layer)).toEqual(['conv1.act', 'conv2.act', 'fc1.act']);
+    expect(charts.valAccuracy.x).toEqual([20, 40]);
+  });
+
+  it('leaves a run without layer rows out of the dead chart, not the others', () => {
+    const bare = parseRunDetail({ record: runRecord('bare', 'relu'), metrics: metricsRows('relu').filter((r) => r['kind'] !== 'layers'), warnings: [] });
+    if (!bare.ok) throw new Error(bare.reason);
+    const charts = compareCharts([
+      { id: 'bare', run: bare.run },
+      { id: RELU_ID, run: detail(RELU_ID) },
+    ]);
+    expect(charts.dead.series.map((s) => s.label)).toEqual([`${RELU_ID} · relu +1: dead`]);
+    expect(charts.perLayer).toEqual([]);
+  });
+});
+
+describe('snapshot drawing', () => {
+  it('paints each map through the colour ramp and a constant map in the dead colour', () => {
+    const frame = decodeFrame(base64ToBytes(snapshotReply(20).frames[0] as string));
+    const layout = mosaicLayout(frame.header.channels, frame.header.width, frame.header.height);
+    expect(layout).toMatchObject({ columns: 4, rows: 1, width: 4 * 9 - 1, height: 8 });
+    const pixels = new Uint8ClampedArray(layout.width * layout.height * 4);
+    paintMosaic(pixels, frame, 0, layout, parseColour('#d92d20'));
+    const at = (x: number, y: number) => [...pixels.subarray((y * layout.width + x) * 4, (y * layout.width + x) * 4 + 4)];
+    expect(at(0, 0)).toEqual([68, 1, 84, 255]); // byte 0: the bottom of viridis
+    expect(at(8, 0)).toEqual([0, 0, 0, 0]); // the gap
+    expect(at(27, 3)).toEqual([217, 45, 32, 255]); // the last filter is constant
+    expect(parseColour('rgb(1, 2, 3)')).toEqual([1, 2, 3]);
+    expect(silentChannels(frame, 1)).toEqual([3]);
+  });
+
+  it('lays 1x1 maps out without gaps and calls only exact zeros silent', () => {
+    expect(mosaicLayout(256, 1, 1)).toMatchObject({ columns: 32, rows: 8, gap: 0, width: 32, height: 8 });
+    expect(mosaicLayout(6, 4, 4)).toMatchObject({ columns: 6, rows: 1, gap: 1, width: 29 });
+    const header = { channel: 'frame:fc.act', kind: 'activation' as const, layer: 'fc.act', step: 5, probes: [0], channels: 3, height: 1, width: 1, trueHeight: 1, trueWidth: 1, filterOffset: 0, capturedAt: 0 };
+    const stats = new Float32Array([0, 0, 0, 0, 0.5, 0.5, 0.5, 0.5, -0.2, -0.2, -0.2, 0.2]);
+    const frame = decodeFrame(encodeFrame(header, stats, new Uint8Array(3)));
+    expect(silentChannels(frame, 0)).toEqual([0]);
+    const layout = mosaicLayout(3, 1, 1);
+    const pixels = new Uint8ClampedArray(layout.width * layout.height * 4);
+    paintMosaic(pixels, frame, 0, layout, [1, 2, 3], 'filter'); // 1x1 maps are layer-scaled whatever the choice
+    expect([...pixels]).toEqual([1, 2, 3, 255, 253, 231, 37, 255, 68, 1, 84, 255]);
+    expect(parseColour('nonsense')).toEqual([217, 45, 32]);
+  });
+});

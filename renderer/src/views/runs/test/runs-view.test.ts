@@ -1,0 +1,244 @@
+import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
+import { afterEach, describe, expect, test } from 'vitest';
+import RunsView from '../RunsView.svelte';
+import { scriptedSession, type Handlers } from '../../../test-support/scripted-trainer';
+import { BROKEN_ID, evaluation, getRunReply, listEntries, PRELU_ID, RELU_ID, snapshotReply } from './fixtures';
+
+function handlers(extra: Handlers = {}): Handlers {
+  return {
+    listRuns: () => listEntries(),
+    getRun: ({ runId }) => getRunReply(runId),
+    getEvaluation: ({ runId }) => (runId === RELU_ID ? evaluation(RELU_ID) : null),
+    listSnapshots: () => ({
+      snapshots: [
+        { step: 20, epoch: 0, layers: ['conv1.act', 'conv2.act'], probes: 2, bytes: 4096 },
+        { step: 40, epoch: 1, layers: ['conv1.act', 'conv2.act'], probes: 2, bytes: 4096 },
+      ],
+    }),
+    loadSnapshot: ({ step }) => snapshotReply(step),
+    ...extra,
+  };
+}
+
+async function view(extra: Handlers = {}) {
+  const { trainer, session } = await scriptedSession(handlers(extra));
+  render(RunsView, { session });
+  await screen.findByTestId('runs-table');
+  return { trainer, session };
+}
+
+async function open(id: string) {
+  await fireEvent.click(await screen.findByRole('button', { name: `Open ${id}` }));
+  return screen.findByTestId('run-detail');
+}
+
+afterEach(() => {
+  delete (window as { lab?: unknown }).lab;
+});
+
+describe('the list', () => {
+  test('shows each run with its config and final numbers, flags an unreadable one, and refreshes', async () => {
+    const { trainer } = await view();
+    const table = screen.getByTestId('runs-table');
+    const relu = table.querySelector(`tr[data-run="${RELU_ID}"]`) as HTMLElement;
+    expect(relu).toBeTruthy();
+    expect(relu).toHaveTextContent('stopped');
+    expect(relu).toHaveTextContent('tiny');
+    expect(relu).toHaveTextContent('relu +1 layer');
+    expect(relu).toHaveTextContent('2.310'); // last epoch's train loss
+    expect(relu).toHaveTextContent('37.0%'); // val accuracy
+    await waitFor(() => expect(relu).toHaveTextContent('86.3% ± 1.4%')); // from getEvaluation
+    const prelu = table.querySelector(`tr[data-run="${PRELU_ID}"]`) as HTMLElement;
+    expect(prelu).toHaveTextContent('prelu');
+    expect(prelu).toHaveTextContent('finished');
+    const broken = table.querySelector(`tr[data-run="${BROKEN_ID}"]`) as HTMLElement;
+    expect(broken).toHaveTextContent('unreadable');
+    expect(broken).toHaveTextContent('run.json is not valid JSON');
+    expect(within(broken).queryByRole('checkbox')).toBeNull();
+    expect(screen.getByRole('checkbox', { name: `Select ${RELU_ID}` })).not.toBeChecked();
+
+    await fireEvent.click(screen.getByRole('button', { name: 'Refresh' }));
+    await waitFor(() => expect(trainer.commands('listRuns')).toHaveLength(2));
+  });
+
+  test('flags an interrupted run and shows why the list failed', async () => {
+    let fail = false;
+    const entries = listEntries();
+    (entries[1] as { interrupted: boolean }).interrupted = true;
+    await view({
+      listRuns: () => {
+        if (fail) throw new Error('the runs folder cannot be read (EACCES)');
+        return entries;
+      },
+    });
+    expect(screen.getByTestId('runs-table').querySelector(`tr[data-run="${RELU_ID}"]`)).toHaveTextContent('interrupted');
+    fail = true;
+    await fireEvent.click(screen.getByRole('button', { name: 'Refresh' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent('EACCES');
+  });
+});
+
+describe('one run', () => {
+  test('opens with its recorded curves, dead filters per layer and snapshots', async () => {
+    const { trainer } = await view();
+    const detail = await open(RELU_ID);
+    await within(detail).findByTestId('chart-loss');
+    expect(trainer.commands('getRun')).toEqual([{ name: 'getRun', runId: RELU_ID }]);
+    expect(within(detail).getByTestId('chart-loss')).toHaveAttribute('data-points', '40');
+    expect(within(detail).getByTestId('chart-accuracy')).toHaveAttribute('data-points', '40');
+    expect(within(detail).getByTestId('chart-lr')).toHaveAttribute('data-points', '40');
+    const dead = within(detail).getByTestId('chart-dead');
+    expect(dead).toHaveAttribute('data-points', '5');
+    expect(within(dead).getByRole('img')).toHaveAccessibleName(/conv1\.act \(relu, of 16\) 4\.000.*fc1\.act \(relu, of 64\) 12\.000/);
+    expect(within(detail).queryByTestId('chart-negative')).toBeNull();
+    expect(detail).toHaveTextContent('Verification (step 40)');
+    expect(detail).toHaveTextContent('86.33% ± 1.42%');
+
+    // Snapshots: the newest is loaded first; the slider goes back to the first epoch.
+    const snapshots = within(detail).getByTestId('snapshots');
+    await waitFor(() => expect(snapshots.querySelectorAll('figure[data-layer]')).toHaveLength(2));
+    expect(trainer.commands('loadSnapshot').at(-1)).toEqual({ name: 'loadSnapshot', runId: RELU_ID, step: 40 });
+    expect(snapshots.querySelector('figure[data-layer="conv1.act"]')).toHaveAttribute('data-constant', '1');
+    expect(snapshots).toHaveTextContent('step 40 · epoch 2');
+    await fireEvent.input(within(snapshots).getByRole('slider', { name: 'Snapshot' }), { target: { value: '0' } });
+    await waitFor(() => expect(trainer.commands('loadSnapshot').at(-1)).toEqual({ name: 'loadSnapshot', runId: RELU_ID, step: 20 }));
+    await waitFor(() => expect(snapshots).toHaveTextContent('step 20 · epoch 1'));
+    const probe = within(snapshots).getByRole('combobox', { name: 'Probe face' });
+    expect(within(probe).getAllByRole('option').map((o) => o.textContent)).toEqual(['1: id-0000 (image 3)', '2: id-0005 (image 57)']);
+  });
+
+  test('a run that cannot die shows negative-regime filters, and a run without snapshots says so', async () => {
+    await view({ listSnapshots: () => ({ snapshots: [] }) });
+    const detail = await open(PRELU_ID);
+    const negative = await within(detail).findByTestId('chart-negative');
+    expect(negative).toHaveAttribute('data-points', '5');
+    expect(within(detail).queryByTestId('chart-dead')).toBeNull();
+    expect(detail).toHaveTextContent('cannot die');
+    expect(await within(detail).findByText('No snapshots recorded for this run.')).toBeInTheDocument();
+  });
+
+  test('a run whose metrics cannot be read shows the reason', async () => {
+    await view({
+      getRun: () => {
+        throw Object.assign(new Error('This run cannot be opened: run.json is missing'), { code: 'not-found' });
+      },
+    });
+    const detail = await open(RELU_ID);
+    expect(await within(detail).findByRole('alert')).toHaveTextContent('run.json is missing');
+    await fireEvent.click(within(detail).getByRole('button', { name: '← All runs' }));
+    expect(await screen.findByTestId('runs-table')).toBeInTheDocument();
+    // Back where the user was: on the run's Open button.
+    await waitFor(() => expect(screen.getByRole('button', { name: `Open ${RELU_ID}` })).toHaveFocus());
+  });
+
+  test('resume sends resumeRun and switches to Train', async () => {
+    const { trainer, session } = await view({ resumeRun: ({ runId }) => ({ runId }) });
+    const detail = await open(RELU_ID);
+    await fireEvent.click(await within(detail).findByRole('button', { name: 'Resume' }));
+    await waitFor(() => expect(session.view).toBe('train'));
+    expect(trainer.commands('resumeRun')).toEqual([{ name: 'resumeRun', runId: RELU_ID }]);
+  });
+
+  test('a finished run cannot be resumed; a refused resume is shown', async () => {
+    await view({
+      resumeRun: () => {
+        throw Object.assign(new Error('a run is already training'), { code: 'busy' });
+      },
+    });
+    let detail = await open(PRELU_ID);
+    expect(await within(detail).findByRole('button', { name: 'Resume' })).toBeDisabled();
+    expect(detail).toHaveTextContent('cannot resume: it finished');
+    await fireEvent.click(within(detail).getByRole('button', { name: '← All runs' }));
+    detail = await open(RELU_ID);
+    await fireEvent.click(await within(detail).findByRole('button', { name: 'Resume' }));
+    expect(await within(detail).findByRole('alert')).toHaveTextContent('a run is already training');
+  });
+
+  test('Evaluate opens the Evaluate view on this run', async () => {
+    const { session } = await view();
+    const detail = await open(RELU_ID);
+    await fireEvent.click(await within(detail).findByRole('button', { name: 'Evaluate' }));
+    expect(session.evaluateRunId).toBe(RELU_ID);
+    expect(session.view).toBe('evaluate');
+  });
+
+  test('export sends exportRun with a typed path in serve mode', async () => {
+    const { trainer } = await view({ exportRun: ({ destination }) => ({ file: destination.kind === 'typed' ? destination.path : '?', bytes: 2_345_678 }) });
+    const detail = await open(RELU_ID);
+    await fireEvent.click(await within(detail).findByRole('button', { name: 'Export…' }));
+    const input = within(detail).getByRole('textbox', { name: "Export to (a path on the trainer's machine)" });
+    await fireEvent.input(input, { target: { value: ' /tmp/exports/relu.tar.gz ' } });
+    await fireEvent.click(within(detail).getByRole('button', { name: 'Export' }));
+    await waitFor(() => expect(trainer.commands('exportRun')).toHaveLength(1));
+    expect(trainer.commands('exportRun')[0]).toEqual({ name: 'exportRun', runId: RELU_ID, destination: { kind: 'typed', path: '/tmp/exports/relu.tar.gz' } });
+    expect(await within(detail).findByText('Exported to /tmp/exports/relu.tar.gz (2.3 MB)')).toBeInTheDocument();
+  });
+
+  test('export uses the native save dialog in the app', async () => {
+    const grant = 'ab'.repeat(16);
+    const asked: string[] = [];
+    (window as { lab?: unknown }).lab = {
+      chooseExportPath: async (name: string) => {
+        asked.push(name);
+        return { grant, label: name };
+      },
+    };
+    const { trainer } = await view({ exportRun: () => ({ file: '/home/me/relu.tar.gz', bytes: 1000 }) });
+    const detail = await open(RELU_ID);
+    await fireEvent.click(await within(detail).findByRole('button', { name: 'Export…' }));
+    await waitFor(() => expect(trainer.commands('exportRun')).toHaveLength(1));
+    expect(asked).toEqual([`${RELU_ID}.tar.gz`]);
+    expect(trainer.commands('exportRun')[0]).toEqual({ name: 'exportRun', runId: RELU_ID, destination: { kind: 'grant', grant } });
+    expect(within(detail).queryByRole('textbox')).toBeNull();
+  });
+});
+
+describe('compare', () => {
+  test('needs two runs, then overlays their curves and fills the table', async () => {
+    const { trainer } = await view();
+    const compare = screen.getByRole('button', { name: 'Compare' });
+    expect(compare).toBeDisabled();
+    await fireEvent.click(screen.getByRole('checkbox', { name: `Select ${RELU_ID}` }));
+    expect(compare).toBeDisabled();
+    await fireEvent.click(screen.getByRole('checkbox', { name: `Select ${PRELU_ID}` }));
+    expect(compare).toBeEnabled();
+    await fireEvent.click(compare);
+
+    const view2 = await screen.findByTestId('compare-view');
+    const table = await within(view2).findByTestId('compare-table');
+    expect(trainer.commands('getRun').map((c) => c.runId).sort()).toEqual([PRELU_ID, RELU_ID].sort());
+
+    const loss = within(view2).getByTestId('chart-compare-loss');
+    expect(loss).toHaveAttribute('data-points', '40');
+    const lossName = within(loss).getByRole('img').getAttribute('aria-label') ?? '';
+    expect(lossName).toContain(`${RELU_ID} · relu +1`);
+    expect(lossName).toContain(`${PRELU_ID} · prelu`);
+    expect(within(view2).getByTestId('chart-compare-accuracy')).toHaveAttribute('data-points', '40');
+    const dead = within(view2).getByTestId('chart-compare-dead');
+    expect(dead).toHaveAttribute('data-points', '5');
+    const deadName = within(dead).getByRole('img').getAttribute('aria-label') ?? '';
+    expect(deadName).toContain(`${RELU_ID} · relu +1: dead 24.000`);
+    expect(deadName).toContain(`${PRELU_ID} · prelu: negative regime 6.000`);
+    expect(within(view2).getByTestId('chart-compare-dead-conv2.act')).toHaveAttribute('data-points', '5');
+
+    const headers = within(table).getAllByRole('columnheader').map((th) => th.textContent?.trim());
+    expect(headers).toEqual(['Run', PRELU_ID, RELU_ID]);
+    const row = (name: string) => within(table).getByRole('row', { name: new RegExp(`^${name}`) });
+    expect(row('Activation')).toHaveTextContent('prelu');
+    expect(row('Activation')).toHaveTextContent('conv1.act: mfm:2/1');
+    expect(row('Final loss')).toHaveTextContent('2.085'); // prelu: mean of 3 - 0.03 s over s = 21..40
+    expect(row('Final loss')).toHaveTextContent('2.390'); // relu: mean of 3 - 0.02 s
+    expect(row('Val accuracy')).toHaveTextContent('40.0%');
+    expect(row('Dead filters at end: conv2.act')).toHaveTextContent('8/32');
+    expect(row('Dead filters at end: conv2.act')).toHaveTextContent('cannot die (2/32 negative)');
+    expect(row('Verification accuracy')).toHaveTextContent('86.33% ± 1.42%');
+    expect(row('Verification accuracy')).toHaveTextContent('not evaluated');
+    expect(row('EER')).toHaveTextContent('14.20%');
+    expect(row('AUC')).toHaveTextContent('0.921');
+    expect(row('TAR @ FAR 1%')).toHaveTextContent('41.0%');
+
+    await fireEvent.click(within(view2).getByRole('button', { name: '← All runs' }));
+    expect(await screen.findByTestId('runs-table')).toBeInTheDocument();
+    expect(screen.getByRole('checkbox', { name: `Select ${RELU_ID}` })).toBeChecked();
+  });
+});

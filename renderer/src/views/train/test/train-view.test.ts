@@ -1,0 +1,224 @@
+import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
+import { expect, test } from 'vitest';
+import TrainView from '../TrainView.svelte';
+import { scriptedSession, type Handlers } from '../../../test-support/scripted-trainer';
+import type { Subscription } from '../../../../../electron/trainer/protocol/messages';
+import { frame, LAYERS, progress, statsMessage } from './fixtures';
+
+const status = { state: 'running' as const, runId: 'run-1', step: 0, totalSteps: 100 };
+
+/** A session whose trainer accepts subscriptions and the run commands, with a run started and its layers and probes announced. */
+async function started(handlers: Handlers = {}) {
+  const { trainer, session } = await scriptedSession({
+    subscribe: (c) => ({ layers: c.layers, preActivation: c.preActivation, fullMap: c.fullMap }) as Subscription,
+    pause: () => ({ ...status, state: 'paused' }),
+    resume: () => status,
+    stop: () => ({ ...status, state: 'stopped' }),
+    setProbeRate: (c) => ({ intervalMs: c.intervalMs }),
+    setStatsWindow: (c) => ({ steps: c.steps }),
+    probeNow: () => null,
+    ...handlers,
+  });
+  trainer.event({ type: 'started', runId: 'run-1', step: 0, totalSteps: 100, backend: 'cpu', resumed: false });
+  trainer.event({ type: 'layers', layers: LAYERS });
+  trainer.event({ type: 'probes', images: [100, 101], labels: ['alice', 'bob'], intervalMs: 250 });
+  render(TrainView, { session });
+  await screen.findByTestId('activation-grid');
+  return { trainer, session };
+}
+
+const lastSubscription = (trainer: Awaited<ReturnType<typeof started>>['trainer']) => trainer.commands('subscribe').at(-1);
+
+test('with no run, points to the Experiment view', async () => {
+  const { session } = await scriptedSession();
+  render(TrainView, { session });
+  expect(screen.getByTestId('view-train')).toHaveTextContent('No run yet');
+  await fireEvent.click(screen.getByRole('button', { name: 'Go to Experiment' }));
+  expect(session.view).toBe('experiment');
+});
+
+test('progress makes the loss, accuracy and lr charts grow', async () => {
+  const { trainer } = await started();
+  for (const id of ['chart-loss', 'chart-accuracy', 'chart-lr', 'chart-dead']) expect(screen.getByTestId(id)).toHaveAttribute('data-points', '0');
+  trainer.push(progress(1, 5));
+  await waitFor(() => expect(screen.getByTestId('chart-loss')).toHaveAttribute('data-points', '5'));
+  trainer.push(progress(6, 9));
+  await waitFor(() => expect(screen.getByTestId('chart-accuracy')).toHaveAttribute('data-points', '9'));
+  expect(screen.getByTestId('chart-lr')).toHaveAttribute('data-points', '9');
+  expect(screen.getByTestId('run-status')).toHaveTextContent('step 9 / 100');
+  // An epoch's held-out numbers join the loss chart at their step.
+  trainer.event({ type: 'epoch', step: 9, epoch: 0, trainLoss: 0.5, trainAccuracy: 0.2, valLoss: 0.7, valAccuracy: 0.1 });
+  // (jsdom draws no chart: its accessible summary names the series.)
+  await waitFor(() => expect(within(screen.getByTestId('chart-loss')).getByRole('img', { name: /held-out loss \(epoch end\) 0\.700/ })).toBeInTheDocument());
+});
+
+test('subscribes to the first layer by default, and again when the layer, the kind or the probe changes', async () => {
+  const { trainer } = await started();
+  await waitFor(() => expect(lastSubscription(trainer)).toMatchObject({ layers: ['conv1.act'], preActivation: [], fullMap: null }));
+  await fireEvent.change(screen.getByLabelText('Layer'), { target: { value: 'conv2.act' } });
+  await waitFor(() => expect(lastSubscription(trainer)).toMatchObject({ layers: ['conv2.act'], preActivation: [] }));
+  await fireEvent.change(screen.getByLabelText('Maps'), { target: { value: 'preactivation' } });
+  await waitFor(() => expect(lastSubscription(trainer)).toMatchObject({ layers: [], preActivation: ['conv2.act'] }));
+});
+
+test('the grid shows one canvas per filter with the dead ones marked', async () => {
+  const { trainer } = await started();
+  trainer.push(statsMessage(3, { 'conv1.act': [2, 5] }));
+  trainer.push(frame('conv1.act', { step: 3, channels: 8, zero: [2, 5] }));
+  const grid = screen.getByTestId('activation-grid');
+  await waitFor(() => expect(within(grid).getAllByTestId('filter-map').filter((c) => c.dataset.dead === 'true')).toHaveLength(2));
+  const maps = within(grid).getAllByTestId('filter-map');
+  expect(maps).toHaveLength(8);
+  expect(maps.map((m) => m.dataset.filter)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
+  expect(maps[2]).toHaveAttribute('data-dead', 'true');
+  expect(maps[0]).toHaveAttribute('data-dead', 'false');
+  expect(screen.getByRole('button', { name: 'Filter 5, dead' })).toBeInTheDocument();
+  expect(screen.getByTestId('frame-step')).toHaveTextContent('step 3 · alice · 4×4 (averaged from 8×8)');
+  // Dead counts summary and the layer health rows.
+  const counts = screen.getByTestId('dead-counts');
+  expect(within(counts).getByText('2', { selector: '[data-layer="conv1.act"]' })).toBeInTheDocument();
+  expect(screen.getByTestId('dead-window')).toHaveTextContent('dead over the last 50 steps');
+  const table = screen.getByTestId('layer-health');
+  expect(table.querySelectorAll('tbody tr[data-layer]')).toHaveLength(3);
+  expect(table.querySelector('tr[data-layer="conv1.act"]')).toHaveTextContent('2/8');
+  await waitFor(() => expect(screen.getByTestId('chart-dead')).toHaveAttribute('data-points', '1'));
+});
+
+test("cannot-die layers are labelled as such, and MFM's pieces are explained", async () => {
+  const { trainer } = await started();
+  trainer.push(statsMessage(3, { 'conv2.act': [0, 1], 'conv3.act': [1, 5] }));
+  const counts = screen.getByTestId('dead-counts');
+  await waitFor(() => expect(counts.querySelector('[data-layer="conv2.act"]')).toHaveTextContent('2'));
+  expect(counts.querySelector('[data-layer="conv2.act"]')!.closest('li')).toHaveTextContent('cannot die');
+  expect(counts.querySelector('[data-layer="conv2.act"]')!.closest('li')).toHaveTextContent('in the negative regime');
+  expect(screen.getByTestId('layer-health').querySelector('tr[data-layer="conv2.act"]')).toHaveTextContent('cannot die');
+  expect(within(screen.getByTestId('chart-dead')).getByRole('img', { name: /conv2\.act \(cannot die: negative regime\) 50\.0/ })).toBeInTheDocument();
+
+  // MFM: pieces 1 and 5 of 8 are dead, i.e. piece 0 of filter 1 and piece 1 of filter 1: filter 1 has every piece dead.
+  await fireEvent.change(screen.getByLabelText('Layer'), { target: { value: 'conv3.act' } });
+  trainer.push(frame('conv3.act', { channels: 4 }));
+  const grid = screen.getByTestId('activation-grid');
+  await waitFor(() => expect(within(grid).getAllByTestId('filter-map')).toHaveLength(4));
+  expect(within(grid).getAllByTestId('filter-map').map((c) => c.dataset.dead)).toEqual(['false', 'true', 'false', 'false']);
+  expect(screen.getByTestId('view-train')).toHaveTextContent('its dead counts are pieces');
+  await fireEvent.change(screen.getByLabelText('Maps'), { target: { value: 'preactivation' } });
+  trainer.push(frame('conv3.act', { channels: 8, kind: 'preactivation' }));
+  await waitFor(() => expect(within(grid).getAllByTestId('filter-map')).toHaveLength(8));
+  expect(within(grid).getAllByTestId('filter-map').filter((c) => c.dataset.dead === 'true').map((c) => c.dataset.filter)).toEqual(['1', '5']);
+});
+
+test('clicking a filter asks for its full-size map and shows it, its strength per face and its history', async () => {
+  const { trainer } = await started();
+  trainer.push(frame('conv1.act', { step: 1, channels: 8 }));
+  trainer.push(frame('conv1.act', { step: 2, channels: 8 }));
+  const grid = screen.getByTestId('activation-grid');
+  await waitFor(() => expect(within(grid).getAllByTestId('filter-map')).toHaveLength(8));
+  await fireEvent.click(within(grid).getAllByTestId('filter-map')[3]!);
+  await waitFor(() => expect(lastSubscription(trainer)).toMatchObject({ layers: ['conv1.act'], fullMap: { layer: 'conv1.act', filter: 3, probe: 0, kind: 'activation' } }));
+  const full = screen.getByTestId('full-map');
+  expect(full).toHaveAttribute('data-full', 'false'); // the grid's map stands in
+  trainer.push(frame('conv1.act', { step: 2, channels: 1, probes: 1, side: 8, full: { filter: 3, probe: 0 } }));
+  await waitFor(() => expect(screen.getByTestId('full-map')).toHaveAttribute('data-full', 'true'));
+  expect(screen.getByTestId('full-map')).toHaveAttribute('width', '8');
+  const strength = screen.getByTestId('filter-strength');
+  expect(within(strength).getByRole('button', { name: 'alice' })).toBeInTheDocument();
+  expect(strength).toHaveTextContent('bob');
+  expect(screen.getByTestId('chart-filter-history')).toHaveAttribute('data-points', '2');
+
+  // Another probe face: a new full-size request.
+  await fireEvent.change(screen.getByLabelText('Probe face'), { target: { value: '1' } });
+  await waitFor(() => expect(lastSubscription(trainer)?.fullMap).toMatchObject({ filter: 3, probe: 1 }));
+  // Escape closes the detail and drops the full-size request.
+  await fireEvent.keyDown(screen.getByRole('button', { name: 'Close the filter detail' }), { key: 'Escape' });
+  await waitFor(() => expect(lastSubscription(trainer)?.fullMap).toBeNull());
+  expect(screen.queryByTestId('full-map')).toBeNull();
+});
+
+test('the keyboard reaches the filters: arrows move, Enter opens', async () => {
+  const { trainer } = await started();
+  trainer.push(frame('conv1.act', { channels: 8 }));
+  const tiles = () => within(screen.getByTestId('activation-grid')).getAllByRole('button');
+  await waitFor(() => expect(tiles()).toHaveLength(8));
+  expect(tiles().filter((t) => t.tabIndex === 0)).toHaveLength(1); // one tab stop for the grid
+  tiles()[0]!.focus();
+  await fireEvent.keyDown(tiles()[0]!, { key: 'ArrowRight' });
+  expect(tiles()[1]).toHaveFocus();
+  await fireEvent.keyDown(tiles()[1]!, { key: 'End' });
+  expect(tiles()[7]).toHaveFocus();
+  await fireEvent.click(tiles()[7]!); // Enter on a button is a click
+  await waitFor(() => expect(lastSubscription(trainer)?.fullMap).toMatchObject({ filter: 7 }));
+});
+
+test('Pause, Resume and Stop send their commands and follow the run state', async () => {
+  const { trainer } = await started();
+  const pause = screen.getByRole('button', { name: 'Pause' });
+  expect(screen.getByRole('button', { name: 'Resume' })).toBeDisabled();
+  await fireEvent.click(pause);
+  await waitFor(() => expect(trainer.commands('pause')).toHaveLength(1));
+  await waitFor(() => expect(screen.getByTestId('run-status')).toHaveTextContent('pausing after this step'));
+  trainer.event({ type: 'state', state: 'paused', runId: 'run-1' });
+  await waitFor(() => expect(screen.getByRole('button', { name: 'Resume' })).toBeEnabled());
+  expect(screen.getByRole('button', { name: 'Pause' })).toBeDisabled();
+  expect(screen.getByTestId('run-status')).not.toHaveTextContent('pausing');
+  await fireEvent.click(screen.getByRole('button', { name: 'Resume' }));
+  await waitFor(() => expect(trainer.commands('resume')).toHaveLength(1));
+  trainer.event({ type: 'state', state: 'running', runId: 'run-1' });
+  // Running again: it can be paused again, and nothing says it is pausing.
+  await waitFor(() => expect(screen.getByRole('button', { name: 'Pause' })).toBeEnabled());
+  expect(screen.getByTestId('run-status')).not.toHaveTextContent('pausing');
+  expect(screen.getByRole('button', { name: 'Stop' })).toBeEnabled();
+  await fireEvent.click(screen.getByRole('button', { name: 'Stop' }));
+  await waitFor(() => expect(trainer.commands('stop')).toHaveLength(1));
+});
+
+test('a failed command is reported, not swallowed', async () => {
+  const { session } = await started({
+    pause: () => {
+      throw Object.assign(new Error('no run to pause'), { code: 'no-run' });
+    },
+  });
+  await fireEvent.click(screen.getByRole('button', { name: 'Pause' }));
+  await waitFor(() => expect(session.notices.at(-1)?.text).toMatch(/Pause failed: no run to pause/));
+});
+
+test('probe rate, probe now and the stats window go to the trainer', async () => {
+  const { trainer } = await started();
+  const rate = screen.getByLabelText('Probe rate (ms)') as HTMLInputElement;
+  expect(rate.value).toBe('250');
+  await fireEvent.change(rate, { target: { value: '1000' } });
+  await waitFor(() => expect(trainer.commands('setProbeRate')).toEqual([{ name: 'setProbeRate', intervalMs: 1000 }]));
+  await waitFor(() => expect((screen.getByLabelText('Probe rate (ms)') as HTMLInputElement).value).toBe('1000'));
+  await fireEvent.change(rate, { target: { value: '10' } });
+  expect(await screen.findByRole('alert')).toHaveTextContent('between 50 and 60000 ms');
+  expect(trainer.commands('setProbeRate')).toHaveLength(1);
+  await fireEvent.click(screen.getByRole('button', { name: 'Probe now' }));
+  await waitFor(() => expect(trainer.commands('probeNow')).toHaveLength(1));
+  await fireEvent.change(screen.getByLabelText('Stats window (steps)'), { target: { value: '100' } });
+  await waitFor(() => expect(trainer.commands('setStatsWindow')).toEqual([{ name: 'setStatsWindow', steps: 100 }]));
+});
+
+test('colour scale and colours can be chosen; the global scale can be reset', async () => {
+  const { trainer } = await started();
+  trainer.push(frame('conv1.act', { channels: 8 }));
+  await waitFor(() => expect(screen.getByTestId('frame-step')).toBeInTheDocument());
+  const scale = screen.getByLabelText('Colour scale') as HTMLSelectElement;
+  expect([...scale.options].map((o) => o.value)).toEqual(['filter', 'layer', 'global']);
+  await fireEvent.change(scale, { target: { value: 'layer' } });
+  expect(screen.getByTestId('view-train')).toHaveTextContent('0 … 9 (this layer, this frame)');
+  await fireEvent.change(scale, { target: { value: 'global' } });
+  expect(screen.getByTestId('view-train')).toHaveTextContent('all maps seen in this run');
+  await fireEvent.click(screen.getByRole('button', { name: 'Reset global scale' }));
+  await fireEvent.change(screen.getByLabelText('Colours'), { target: { value: 'diverging' } });
+  await waitFor(() => expect(screen.getByTestId('view-train')).toHaveTextContent('-9 … 9'));
+});
+
+test('leaving the view drops the subscription; the numbers survive a tab switch', async () => {
+  const { trainer, session } = await started();
+  trainer.push(progress(1, 4));
+  await waitFor(() => expect(screen.getByTestId('chart-loss')).toHaveAttribute('data-points', '4'));
+  // Another TrainView on the same session stands for the tab coming back: the run's numbers are still there.
+  const second = render(TrainView, { session });
+  await waitFor(() => expect(within(second.container).getByTestId('chart-loss')).toHaveAttribute('data-points', '4'));
+  second.unmount();
+  await waitFor(() => expect(lastSubscription(trainer)).toMatchObject({ layers: [], preActivation: [], fullMap: null }));
+});
