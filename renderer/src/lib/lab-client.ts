@@ -277,7 +277,7 @@ export type LabClientEventName = keyof LabClientEvents;
 
 export interface SubscribeOptions {
   preActivation?: string[];
-  fullMap?: { layer: string; filter: number; probe: number } | null;
+  fullMap?: { layer: string; filter: number; probe: number; kind?: 'activation' | 'preactivation' } | null;
 }
 
 interface Pending {

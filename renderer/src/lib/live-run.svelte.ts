@@ -444,23 +444,3 @@ export class LiveRun {
   }
 }
 
-/**
- * One LiveRun per connection, kept while the connection is: the Train view comes and goes
- * with its tab, the numbers of the run must not. A WeakMap keyed by the client (not a
- * module-level copy of any state) so a new connection gets a fresh one and an old one is
- * collected with its client.
- */
-const runs = new WeakMap<LabClient, LiveRun>();
-
-export function liveRunFor(client: LabClient, runId: string | null = null, options?: LiveRunOptions): LiveRun {
-  let live = runs.get(client);
-  if (!live) {
-    live = new LiveRun(client, options);
-    runs.set(client, live);
-    if (runId) {
-      live.runId = runId;
-      void live.backfill(runId);
-    }
-  }
-  return live;
-}

@@ -6,6 +6,7 @@
 import type { LabInfo, DatasetSummary } from '../../../electron/trainer/protocol/workbench';
 import type { LayerInfo, RunState, TrainerEvent } from '../../../electron/trainer/protocol/messages';
 import { LabError, type LabClient } from './lab-client';
+import { LiveRun } from './live-run.svelte';
 
 export type ViewName = 'data' | 'experiment' | 'train' | 'runs' | 'evaluate';
 export const VIEWS: readonly { name: ViewName; title: string }[] = [
@@ -46,6 +47,11 @@ export class LabSession {
   /** The run chosen in the Runs view for the Evaluate view. */
   evaluateRunId = $state<string | null>(null);
   notices = $state<Notice[]>([]);
+  /**
+   * The run's streams (progress, layer stats, maps), one per connection: the session owns
+   * it so the numbers outlive the Train tab, which comes and goes.
+   */
+  live = $state.raw<LiveRun | null>(null);
   private nextNotice = 1;
   private client: LabClient | null = null;
   private detach: (() => void)[] = [];
@@ -63,7 +69,11 @@ export class LabSession {
   /** Takes a freshly connected client: greets, loads labInfo and follows the run's events. */
   async attach(client: LabClient): Promise<void> {
     for (const off of this.detach) off();
+    this.live?.dispose();
     this.client = client;
+    // Listening before the greeting: a trainer mid-run sends its catch-up events at once.
+    const live = new LiveRun(client);
+    this.live = live;
     this.detach = [
       client.on('event', (event) => this.onEvent(event)),
       client.on('close', (reason) => {
@@ -77,7 +87,14 @@ export class LabSession {
     this.info = info;
     if (Object.keys(this.config).length === 0) this.config = { ...info.defaults };
     const status = await client.status();
-    if (status.runId) this.run = { ...this.run, runId: status.runId, state: status.state, step: status.step ?? 0, totalSteps: status.totalSteps ?? 0 };
+    if (status.runId) {
+      this.run = { ...this.run, runId: status.runId, state: status.state, step: status.step ?? 0, totalSteps: status.totalSteps ?? 0 };
+      // Joining a run under way: its earlier steps come from the run's metrics file.
+      if (live.runId === null) {
+        live.runId = status.runId;
+        void live.backfill(status.runId);
+      }
+    }
   }
 
   /** The trainer process died (desktop app): say so with its last words. */
