@@ -1,19 +1,44 @@
-// `lab eval`: a trained run's face verification quality on a pairs protocol (LFW's
-// pairs.txt format) and its closed-set identification on the held-out images.
+// `lab eval` and the app's evaluateRun: a trained run's face verification quality on a
+// pairs protocol (LFW's pairs.txt format) and its closed-set identification on the
+// held-out images.
+//
+// evaluation.json (in the run's folder, rewritten atomically by each evaluation):
+//   format 2: { format, runId, step, pairsSource, evaluatedAt, verification (full ROC with
+//   thresholds, AUC, EER, TAR at FAR, k-fold accuracies), rank1, notes,
+//   histogram {edges, matched, mismatched} (HISTOGRAM_BINS bins over [-1, 1]),
+//   hardest {falseMatches, falseNonMatches}: PairViews with the faces as 64 px grey PNG
+//   data: URLs and identity names }.
+//   Non-finite numbers are written as the strings "Infinity", "-Infinity", "NaN"; arrays of
+//   numbers on one line each. The per-pair scores are returned (EvaluationResult.pairScores)
+//   but not saved: with LFW's 6000 pairs they would triple the file for no view.
+//   Format 1 (no `format` field) had neither histogram nor hardest.
+// The app's Evaluate view is made from this file alone (evaluation-view.ts), so it can be
+// shown again later without the dataset or the model.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DatasetError } from '../../../datasets/errors';
 import { generatePairs, parsePairs, resolvePairs } from '../../../datasets/pairs';
 import { classificationSplit } from '../../../datasets/splits';
 import { writeFileAtomic } from '../../../datasets/atomic-file';
-import { resolveRun } from '../runs/run-store';
-import { selectBackend } from '../../../models/backend';
+import type { FaceDataset } from '../../../datasets';
+import { resolveRun, type RunHandle } from '../runs/run-store';
+import { selectBackend, type BackendName } from '../../../models/backend';
+import type { PairView } from '../protocol/workbench';
 import { parseTrainConfig } from '../training/config';
 import { buildFromConfig, checkSameDataset, loadDataset, restoreWeights, TrainingError } from '../training/run-model';
 import { computeEmbeddings } from './embeddings';
-import { cosineSimilarities, rank1Identification, verificationReport, type Rank1Result, type VerificationReport } from './metrics';
+import { HISTOGRAM_BINS, hardestPairIndices, savedEvaluationSchema, type SavedEvaluation } from './evaluation-view';
+import { facePng } from '../../../datasets/face-png';
+
+/** Side of the faces shown with the hardest pairs. */
+const PAIR_FACE_SIZE = 64;
+import { cosineSimilarities, rank1Identification, scoreHistogram, verificationReport, type Rank1Result, type ScoreHistogram, type VerificationReport } from './metrics';
 
 export const EVALUATION_FILE = 'evaluation.json';
+/** The layout of evaluation.json this lab writes (see the file comment). */
+export const EVALUATION_FORMAT = 2;
+/** Hardest false matches and false non-matches kept when not told otherwise. */
+export const DEFAULT_HARDEST = 8;
 
 /** The headline numbers of a run's last evaluation, for listings. */
 export async function readEvaluationSummary(runDir: string): Promise<{ accuracy: number; auc: number; step: number } | null> {
@@ -25,6 +50,33 @@ export async function readEvaluationSummary(runDir: string): Promise<{ accuracy:
   }
 }
 
+/**
+ * The run's last evaluation as evaluation.json holds it (checked), null when the run was
+ * never evaluated, or the reason the file cannot be used.
+ */
+export async function readSavedEvaluation(runDir: string): Promise<{ saved: SavedEvaluation } | { problem: string } | null> {
+  let text: string;
+  try {
+    text = await readFile(join(runDir, EVALUATION_FILE), 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    return { problem: `${EVALUATION_FILE} cannot be read (${code ?? (error as Error).message})` };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return { problem: `${EVALUATION_FILE} is not valid JSON (${(error as Error).message})` };
+  }
+  const parsed = savedEvaluationSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { problem: `${EVALUATION_FILE} does not describe an evaluation (${issue?.path.join('.') || 'file'}: ${issue?.message ?? 'invalid'})` };
+  }
+  return { saved: parsed.data };
+}
+
 export interface EvaluationResult {
   readonly runId: string;
   readonly step: number;
@@ -33,11 +85,50 @@ export interface EvaluationResult {
   readonly verification: VerificationReport;
   readonly rank1: Rank1Result;
   readonly notes: readonly string[];
+  /** When it was computed (ISO 8601). */
+  readonly evaluatedAt: string;
+  /** Every pair: its two images (dataset indices), whether it is matched, its fold and its score. */
+  readonly pairScores: PairScores;
+  /** Matched and mismatched scores in HISTOGRAM_BINS bins over [-1, 1]. */
+  readonly histogram: ScoreHistogram;
+  /** The mismatched pairs with the highest scores and the matched pairs with the lowest, with their faces. */
+  readonly hardest: { readonly falseMatches: readonly PairView[]; readonly falseNonMatches: readonly PairView[] };
 }
 
-export async function evaluateRun(runRef: string, options: { dataDir: string; pairsFile?: string; batchSize?: number }): Promise<EvaluationResult> {
-  const run = await resolveRun(options.dataDir, runRef);
-  await selectBackend({ purpose: 'infer' });
+export interface PairScores {
+  readonly a: Int32Array;
+  readonly b: Int32Array;
+  /** 1 for a matched pair, 0 for a mismatched one. */
+  readonly matched: Uint8Array;
+  readonly fold: Int32Array;
+  readonly scores: Float32Array;
+}
+
+export type EvaluationPhase = 'loading' | 'embedding' | 'scoring' | 'done';
+
+export interface EvaluateOptions {
+  readonly dataDir: string;
+  readonly pairsFile?: string;
+  readonly batchSize?: number;
+  /** How many hardest pairs of each kind to keep, with their faces (default DEFAULT_HARDEST). */
+  readonly hardest?: number;
+  /** Where the evaluation stands: phase changes and every embedded batch. */
+  readonly onProgress?: (progress: { phase: EvaluationPhase; done: number; total: number | null }) => void;
+  /**
+   * The backend: a name forces it; 'current' keeps the one tfjs uses now (while a run trains in
+   * this process, so it is never switched under it); omitted, the best one for inference.
+   */
+  readonly backend?: BackendName | 'current';
+  /** How the user gives a pairs file, for the notes and errors ("pass --pairs", "choose a pairs file"). */
+  readonly pairsHint?: string;
+}
+
+export async function evaluateRun(runRef: string | RunHandle, options: EvaluateOptions): Promise<EvaluationResult> {
+  const progress = options.onProgress ?? (() => {});
+  const pairsHint = options.pairsHint ?? 'pass --pairs';
+  progress({ phase: 'loading', done: 0, total: null });
+  const run = typeof runRef === 'string' ? await resolveRun(options.dataDir, runRef) : runRef;
+  if (options.backend !== 'current') await selectBackend({ purpose: 'infer', ...(options.backend === undefined ? {} : { force: options.backend }) });
   const config = parseTrainConfig(run.record.config);
   const dataset = await loadDataset(config, options.dataDir);
   checkSameDataset(run.record.dataset.hash, dataset, run.id);
@@ -64,11 +155,11 @@ export async function evaluateRun(runRef: string, options: { dataDir: string; pa
       if (folds < 2) {
         throw new DatasetError(
           `Verification pairs need at least 2 identity-disjoint folds, so at least 4 identities; this dataset has ${dataset.identities.length}`,
-          'Evaluate on a pairs file of another dataset with --pairs, or train on more identities',
+          `Evaluate on a pairs file of another dataset (${pairsHint}), or train on more identities`,
         );
       }
       const generated = generatePairs(dataset, { folds, seed: config.seed });
-      notes.push(`pairs generated from the dataset (${folds} identity-disjoint folds, seed ${config.seed}); the identities were also seen in training, so this measures fit, not generalisation: pass --pairs for a protocol on other people`, ...generated.notes);
+      notes.push(`pairs generated from the dataset (${folds} identity-disjoint folds, seed ${config.seed}); the identities were also seen in training, so this measures fit, not generalisation: ${pairsHint} for a protocol on other people`, ...generated.notes);
       parsed = generated;
       pairsSource = 'generated';
     }
@@ -77,18 +168,68 @@ export async function evaluateRun(runRef: string, options: { dataDir: string; pa
     const source = { pixels: await dataset.pixels(), storedSize: dataset.storedSize, labels: dataset.imageIdentity };
     // Embed every image once: the pairs and the identification share them.
     const all = Int32Array.from(dataset.images.keys());
-    const { values, dim } = await computeEmbeddings(built.embedding, source, all, config.inputSize, options.batchSize ?? config.batch);
+    progress({ phase: 'embedding', done: 0, total: all.length });
+    const { values, dim } = await computeEmbeddings(built.embedding, source, all, config.inputSize, options.batchSize ?? config.batch, (done) => progress({ phase: 'embedding', done, total: all.length }));
+    progress({ phase: 'scoring', done: 0, total: pairs.a.length });
     const scores = cosineSimilarities(values, dim, pairs.a, pairs.b);
     const verification = verificationReport(scores, pairs.matched, pairs.fold);
     const labelsOf = (indices: Int32Array) => Int32Array.from(indices, (i) => dataset.imageIdentity[i] as number);
     const rank1 = rank1Identification(values, dim, split.train, labelsOf(split.train), split.test, labelsOf(split.test));
-    const result: EvaluationResult = { runId: run.id, step: checkpoint.step, pairsSource, verification, rank1, notes };
+    const pairScores: PairScores = { a: pairs.a, b: pairs.b, matched: pairs.matched, fold: pairs.fold, scores };
+    const hardest = await hardestPairs(dataset, pairScores, options.hardest ?? DEFAULT_HARDEST, config.inputSize);
+    progress({ phase: 'scoring', done: pairs.a.length, total: pairs.a.length });
+    const result: EvaluationResult = {
+      runId: run.id,
+      step: checkpoint.step,
+      pairsSource,
+      verification,
+      rank1,
+      notes,
+      evaluatedAt: new Date().toISOString(),
+      pairScores,
+      histogram: scoreHistogram(scores, pairs.matched, HISTOGRAM_BINS),
+      hardest,
+    };
     // Only evaluation.json: run.json belongs to the process that trains the run.
-    await writeFileAtomic(join(run.dir, EVALUATION_FILE), [Buffer.from(`${JSON.stringify(toJson(result), null, 2)}\n`)]);
+    await writeFileAtomic(join(run.dir, EVALUATION_FILE), [Buffer.from(`${formatJson(savedEvaluation(result))}\n`)]);
+    progress({ phase: 'done', done: pairs.a.length, total: pairs.a.length });
     return result;
   } finally {
     built.model.dispose();
   }
+}
+
+/** The hardest pairs of each kind, with their faces (each image rendered once). */
+async function hardestPairs(dataset: FaceDataset, pairs: PairScores, count: number, inputSize: number): Promise<EvaluationResult['hardest']> {
+  const falseMatches = hardestPairIndices(pairs.scores, pairs.matched, 'false-match', count);
+  const falseNonMatches = hardestPairIndices(pairs.scores, pairs.matched, 'false-non-match', count);
+  const images = new Set<number>();
+  for (const k of [...falseMatches, ...falseNonMatches]) images.add(pairs.a[k] as number).add(pairs.b[k] as number);
+  const pngs = new Map(await Promise.all([...images].map(async (i) => [i, await facePng(dataset, i, inputSize, PAIR_FACE_SIZE)] as const)));
+  const face = (image: number) => ({ image, png: pngs.get(image) as string, identity: dataset.identities[dataset.imageIdentity[image] as number] ?? '' });
+  const view = (k: number): PairView => ({ score: pairs.scores[k] as number, a: face(pairs.a[k] as number), b: face(pairs.b[k] as number) });
+  return { falseMatches: falseMatches.map(view), falseNonMatches: falseNonMatches.map(view) };
+}
+
+/** What evaluation.json holds for a result (see the file comment): plain JSON, non-finite numbers as strings. */
+export function savedEvaluation(result: EvaluationResult): Record<string, unknown> {
+  const { pairScores: _notSaved, ...saved } = result;
+  return toJson({ format: EVALUATION_FORMAT, ...saved }) as Record<string, unknown>;
+}
+
+/** JSON indented by 2, except arrays of numbers and strings, which stay on one line (a ROC curve is thousands of them). */
+function formatJson(value: unknown, indent = ''): string {
+  const inner = `${indent}  `;
+  if (Array.isArray(value)) {
+    if (value.length === 0 || value.every((v) => v === null || typeof v !== 'object')) return JSON.stringify(value);
+    return `[\n${value.map((v) => `${inner}${formatJson(v, inner)}`).join(',\n')}\n${indent}]`;
+  }
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined);
+    if (entries.length === 0) return '{}';
+    return `{\n${entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${formatJson(v, inner)}`).join(',\n')}\n${indent}}`;
+  }
+  return JSON.stringify(value);
 }
 
 /** Typed arrays and infinities made JSON-safe. */

@@ -245,7 +245,7 @@ export class LayerStatsTracker {
       filterSpace: rule === 'pieces' ? 'pieces' : 'output',
       units: n.unitCount,
       deadFilters: canDie ? deadIndices.length : null,
-      ...(canDie ? {} : { negativeRegimeFilters: deadIndices.length }),
+      ...(canDie ? {} : { negativeRegimeFilters: deadIndices.length, negativeRegimeFilterIndices: deadIndices }),
       deadUnits: canDie ? n.deadUnits : null,
       deadFilterIndices: canDie ? deadIndices : [],
       neverFiredFilters: canDie ? neverFiredFilters : null,

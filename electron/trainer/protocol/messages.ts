@@ -237,6 +237,8 @@ export const layerStatsSchema = z.object({
    * regime over the window, i.e. the ones ReLU's rule would call dead; they still get a gradient.
    */
   negativeRegimeFilters: int().optional(),
+  /** 'cannot-die' layers: which filters those are (the UI outlines them apart from dead ones). */
+  negativeRegimeFilterIndices: z.array(int()).optional(),
   neverFiredFilters: int().nullable(),
   neverFiredUnits: int().nullable(),
   died: int(),

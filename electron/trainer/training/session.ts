@@ -20,6 +20,7 @@ import { buildFromConfig, checkSameDataset, describeDataset, loadDataset, restor
 import { learningRate } from './schedule';
 import { namedParams, trainStep } from './train-step';
 import { defaultProbeImages, RunProbes, type MapSubscription, type ProbeOptions } from '../probes/run-probes';
+import { MAX_SNAPSHOT_PROBES, pruneSnapshotsAfter, SnapshotCapture, writeSnapshot } from '../probes/snapshots';
 import type { LayerInfo, LayerStats } from '../protocol/messages';
 import { validate, type Validation } from './validation';
 
@@ -76,8 +77,11 @@ export interface SessionOptions {
   readonly backend?: BackendName;
   /** Prefetched batches (0 = in-thread). */
   readonly prefetch?: number;
-  /** Dead-neuron statistics and activation-map probes (on by default; `stats: false` turns the per-step numbers off). */
-  readonly probes?: ProbeOptions & { readonly recordEvery?: number };
+  /**
+   * Dead-neuron statistics and activation-map probes (on by default; `stats: false` turns the
+   * per-step numbers off, `snapshots: false` the activation-map snapshots of every epoch end).
+   */
+  readonly probes?: ProbeOptions & { readonly recordEvery?: number; readonly snapshots?: boolean };
 }
 
 export interface RunOutcome {
@@ -137,6 +141,9 @@ export class TrainingSession {
   private stopRequested = false;
   private wake: (() => void) | undefined;
   private lastCheckpointStep = -1;
+  private lastSnapshotStep = -1;
+  /** Every activation layer's maps for the probe faces, kept in snapshots/ at epoch ends (probes/snapshots.ts); null when turned off. */
+  private readonly snapshots: SnapshotCapture | null;
   private sums: EpochSums = { lossSum: 0, correct: 0, seen: 0 };
   readonly config: TrainConfig;
   readonly built: BuiltModel;
@@ -152,13 +159,14 @@ export class TrainingSession {
     private readonly resumed: boolean,
     private readonly options: SessionOptions,
     unlock: () => Promise<void>,
-    private readonly warnings: readonly string[] = [],
+    private readonly warnings: string[] = [],
   ) {
     this.unlock = once(unlock);
     this.config = prepared.config;
     this.built = prepared.built;
     this.backend = prepared.backend;
     this.probes = new RunProbes(prepared.built, options.probes);
+    this.snapshots = options.probes?.snapshots === false ? null : new SnapshotCapture(prepared.built);
   }
 
   static async start(input: TrainConfigInput, options: SessionOptions): Promise<TrainingSession> {
@@ -217,6 +225,10 @@ export class TrainingSession {
         }
       }
       await run.truncateMetricsAfter(position.step);
+      // Snapshots after the checkpoint belong to the abandoned timeline, like the metrics rows.
+      await pruneSnapshotsAfter(run.dir, position.step).catch((error: unknown) => {
+        session.warnings.push(`old activation snapshots after step ${position.step} could not be removed (${(error as Error).message}); the replay may show steps of the abandoned timeline`);
+      });
       const history = Array.isArray(run.record.summary?.['resumes']) ? (run.record.summary['resumes'] as unknown[]) : [];
       await run.updateRun({
         config,
@@ -340,6 +352,7 @@ export class TrainingSession {
             if (await this.holdForCommands()) {
               batch.dispose();
               await this.checkpoint();
+              await this.recordSnapshot(this.epochOfStep);
               return await this.finish('stopped', 'stopped on request');
             }
             const lr = learningRate(config, this.position.epoch + this.position.batch / this.stepsPerEpoch);
@@ -432,12 +445,14 @@ export class TrainingSession {
     this.position = { step: this.position.step, epoch: this.position.epoch + 1, batch: 0 };
     this.sums = { lossSum: 0, correct: 0, seen: 0 };
     await this.checkpoint();
+    await this.recordSnapshot(row.epoch);
     await this.run.updateRun({ summary: { ...(this.run.record.summary ?? {}), lastEpoch: event } });
   }
 
   /** --max-steps reached: a stop, not an end (the run can be resumed with a larger limit). */
   private async stopAtLimit(): Promise<RunOutcome> {
     await this.checkpoint();
+    await this.recordSnapshot(this.epochOfStep);
     const validation = await validate(this.built.model, this.prepared.source, this.prepared.split.test, this.config.inputSize, this.prepared.dataset.identities.length, this.config.batch);
     await this.run.updateRun({ summary: { ...(this.run.record.summary ?? {}), stoppedAt: { step: this.position.step, valLoss: validation.loss, valAccuracy: validation.accuracy } } });
     const outcome = await this.finish('stopped', `reached the step limit (maxSteps ${this.config.maxSteps})`);
@@ -494,6 +509,33 @@ export class TrainingSession {
     });
     this.lastCheckpointStep = this.position.step;
     this.emit({ type: 'checkpoint', step: this.position.step, file });
+  }
+
+  /** The epoch the last step belongs to (at an epoch's first batch, none of it has run yet: the one before). */
+  private get epochOfStep(): number {
+    const { epoch, batch } = this.position;
+    return batch === 0 && epoch > 0 ? epoch - 1 : epoch;
+  }
+
+  /**
+   * Writes snapshots/step-N.fclf: every activation layer's maps for (at most 4 of) the probe
+   * faces, in inference mode, so nothing of training changes. `epoch`: the epoch the current
+   * step belongs to. A failure is a warning: the run goes on, the next epoch tries again.
+   */
+  private async recordSnapshot(epoch: number): Promise<void> {
+    const step = this.position.step;
+    if (this.snapshots === null || step === this.lastSnapshotStep) return;
+    this.lastSnapshotStep = step;
+    try {
+      const probes = this.probes.probes.slice(0, MAX_SNAPSHOT_PROBES);
+      const { dataset } = this.prepared;
+      const probeLabels = probes.map((i) => dataset.identities[dataset.imageIdentity[i] as number] ?? '');
+      const frames = await this.snapshots.capture(this.prepared.source, probes, this.config.inputSize, step);
+      await writeSnapshot(this.run.dir, { step, epoch, probes, probeLabels, capturedAt: Date.now() }, frames);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.emit({ type: 'warning', message: `The activation snapshot of step ${step} was not saved (${reason}); training goes on, and the next epoch's snapshot will be tried` });
+    }
   }
 
   /** Frees the model and optimizer state, and the run's lock if training never ran. */

@@ -255,6 +255,7 @@ describe('layers that cannot die', () => {
     expect(stats.units).toBe(4);
     // Channel 0 was negative everywhere: ReLU would call it dead; leaky ReLU still passes a gradient.
     expect(stats.negativeRegimeFilters).toBe(1);
+    expect(stats.negativeRegimeFilterIndices).toEqual([0]);
     t.dispose();
   });
 

@@ -169,7 +169,9 @@ describe('lab serve', () => {
     await watcher.subscribe(['conv1.act']);
     await waitFor('frames to the healthy viewer', () => (frames >= 3 ? true : undefined));
     const first = await watcher.status();
-    await waitFor('many more frames', () => (frames >= 40 ? true : undefined), 120_000);
+    // Twenty captures are enough to show nothing queues; many more would, on a loaded machine,
+    // outlast the server's 30 s liveness ping, which cuts a socket that stopped reading.
+    await waitFor('many more frames', () => (frames >= 20 ? true : undefined), 120_000);
     const last = await watcher.status();
     // Memory is reported for the record; it is too noisy (tensors on the cpu backend are
     // ArrayBuffers awaiting GC) to be the guard. The guard is the frame count below.
@@ -182,7 +184,7 @@ describe('lab serve', () => {
     await new Promise((r) => setTimeout(r, 1000));
     expect(slowFrames).toBeGreaterThan(0);
     expect(slowFrames).toBeLessThanOrEqual(2 * 2 * all.length);
-    expect(frames).toBeGreaterThanOrEqual(40);
+    expect(frames).toBeGreaterThanOrEqual(20);
     slow.close();
     watcher.close();
   }, 240_000);

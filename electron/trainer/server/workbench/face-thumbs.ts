@@ -1,7 +1,8 @@
 // Small grey PNGs of stored faces, for the Data view (and anything else that shows faces).
-import sharp from 'sharp';
-import { centreOffset, REFERENCE_INPUT_SIZE, REFERENCE_STORED_SIZE } from '../../../../datasets/preprocess';
+import { REFERENCE_INPUT_SIZE, REFERENCE_STORED_SIZE } from '../../../../datasets/preprocess';
 import type { FaceDataset } from '../../../../datasets';
+import { facePng } from '../../../../datasets/face-png';
+import { imagesByIdentity as groupByIdentity } from '../../../../datasets/splits';
 import type { FaceThumb } from '../../protocol/workbench';
 
 /**
@@ -17,16 +18,7 @@ export function networkCrop(storedSize: number): number {
  * network sees at evaluation (the margin is only there for random training crops).
  */
 export async function faceThumb(dataset: FaceDataset, image: number, size: number): Promise<FaceThumb> {
-  const stored = dataset.storedSize;
-  const crop = networkCrop(stored);
-  const offset = centreOffset(stored, crop);
-  const png = await sharp(await dataset.face(image), { raw: { width: stored, height: stored, channels: 1 } })
-    .extract({ left: offset, top: offset, width: crop, height: crop })
-    .resize(size, size)
-    .toColourspace('b-w') // after a resize sharp would write the grey face as RGB
-    .png()
-    .toBuffer();
-  return { image, png: `data:image/png;base64,${png.toString('base64')}` };
+  return { image, png: await facePng(dataset, image, networkCrop(dataset.storedSize), size) };
 }
 
 /** `count` of `items` spread evenly (the middle of each equal share), all of them when there are not more. */
@@ -37,9 +29,7 @@ export function evenlySpaced<T>(items: readonly T[], count: number): T[] {
 
 /** The image indices of each identity, in dataset order. */
 export function imagesByIdentity(dataset: FaceDataset): number[][] {
-  const byIdentity = dataset.identities.map((): number[] => []);
-  dataset.imageIdentity.forEach((identity, image) => byIdentity[identity]?.push(image));
-  return byIdentity;
+  return groupByIdentity(dataset).map((images) => Array.from(images));
 }
 
 /** Runs `task` over `items` with at most `limit` at once (sharp has a thread pool; thousands of pending jobs only cost memory). */

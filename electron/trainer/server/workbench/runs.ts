@@ -1,22 +1,121 @@
-// evaluateRun, getEvaluation, exportRun, listSnapshots, loadSnapshot. (Being built.)
-import type { CommandOf } from '../../protocol/messages';
+// The Runs and Evaluate views' commands: evaluateRun, getEvaluation, exportRun,
+// listSnapshots, loadSnapshot.
+//
+// Where things are kept (all in the run's folder, <dataDir>/runs/<runId>/):
+// - evaluation.json: the last evaluation, in full (evaluation/evaluate-run.ts describes it),
+//   including what the Evaluate view shows beyond the numbers (score histogram, hardest
+//   pairs with their faces). getEvaluation rebuilds the view from this file alone, so it is
+//   the very view evaluateRun returned. An evaluation.json of an older lab (format 1, no
+//   histogram and no hardest pairs) gives a view with an empty histogram, no hardest pairs
+//   and a note saying to evaluate again; a run never evaluated gives null.
+// - snapshots/step-N.fclf: the activation maps recorded at each epoch end (probes/snapshots.ts).
+//
+// A run id from a client is checked against runIdSchema before any file is touched; a run
+// that does not exist is openRun's RunError, whose message says so and what to do.
+import { resolve } from 'node:path';
+import { Buffer } from 'node:buffer';
+import { evaluateRun, readSavedEvaluation, savedEvaluation, type EvaluationPhase } from '../../evaluation/evaluate-run';
+import { evaluationView, savedEvaluationSchema } from '../../evaluation/evaluation-view';
+import { listSnapshots as listSnapshotInfos, readSnapshot } from '../../probes/snapshots';
+import { runIdSchema, type CommandOf } from '../../protocol/messages';
+import { openRun, type RunHandle } from '../../runs/run-store';
 import type { WorkbenchContext } from './context';
+import { exportRunArchive } from './run-export';
 import { CommandError, type WorkbenchResult } from './types';
 
-const todo = (name: string) => new CommandError(`${name} is not built yet`, 'unavailable');
+/** Progress events of one phase are sent at most this often (phase changes always). */
+export const PROGRESS_INTERVAL_MS = 250;
 
-export async function evaluateRunCommand(_command: CommandOf<'evaluateRun'>, _context: WorkbenchContext): Promise<WorkbenchResult['evaluateRun']> {
-  throw todo('evaluateRun');
+/** Opens a run named by a client, refusing an id that could name anything but a run folder. */
+export async function openClientRun(context: WorkbenchContext, runId: string): Promise<RunHandle> {
+  const checked = runIdSchema.safeParse(runId);
+  if (!checked.success) {
+    throw new CommandError(`"${runId}" is not a run id (${checked.error.issues[0]?.message ?? 'invalid'}): choose a run from the Runs list`, 'invalid');
+  }
+  return openRun(context.dataDir, checked.data);
 }
-export async function getEvaluation(_command: CommandOf<'getEvaluation'>, _context: WorkbenchContext): Promise<WorkbenchResult['getEvaluation']> {
-  throw todo('getEvaluation');
+
+export async function evaluateRunCommand(command: CommandOf<'evaluateRun'>, context: WorkbenchContext): Promise<WorkbenchResult['evaluateRun']> {
+  const run = await openClientRun(context, command.runId);
+  if ((await run.listCheckpoints()).length === 0) {
+    throw new CommandError(
+      `Run ${run.id} has no checkpoint yet, so there is nothing to evaluate: let it train to the end of an epoch (or stop it, which saves one), then evaluate it`,
+      'no-checkpoint',
+    );
+  }
+  const pairsFile = command.pairs === undefined ? undefined : resolve(context.resolvePath(command.pairs, 'read'));
+  const onProgress = progressEmitter(context, run.id);
+  const result = await evaluateRun(run, {
+    dataDir: context.dataDir,
+    ...(pairsFile === undefined ? {} : { pairsFile }),
+    hardest: command.hardest,
+    onProgress,
+    // While a run trains in this process the backend stays the one it trains on.
+    ...(context.training ? { backend: 'current' as const } : context.backend ? { backend: context.backend } : {}),
+    pairsHint: 'choose a pairs file',
+  });
+  // The view is made from what was saved, exactly as getEvaluation makes it later.
+  return evaluationView(savedEvaluationSchema.parse(savedEvaluation(result)));
 }
-export async function exportRun(_command: CommandOf<'exportRun'>, _context: WorkbenchContext): Promise<WorkbenchResult['exportRun']> {
-  throw todo('exportRun');
+
+/** evaluateProgress events: every phase change, and within a phase at most every PROGRESS_INTERVAL_MS (and its last count). */
+function progressEmitter(context: WorkbenchContext, runId: string) {
+  let lastPhase: EvaluationPhase | null = null;
+  let lastAt = -Infinity;
+  return ({ phase, done, total }: { phase: EvaluationPhase; done: number; total: number | null }) => {
+    const now = performance.now();
+    const complete = total !== null && done >= total;
+    if (phase === lastPhase && !complete && now - lastAt < PROGRESS_INTERVAL_MS) return;
+    lastPhase = phase;
+    lastAt = now;
+    context.emit({ type: 'evaluateProgress', requestId: context.requestId, runId, phase, done, total });
+  };
 }
-export async function listSnapshots(_command: CommandOf<'listSnapshots'>, _context: WorkbenchContext): Promise<WorkbenchResult['listSnapshots']> {
-  throw todo('listSnapshots');
+
+export async function getEvaluation(command: CommandOf<'getEvaluation'>, context: WorkbenchContext): Promise<WorkbenchResult['getEvaluation']> {
+  const run = await openClientRun(context, command.runId);
+  const read = await readSavedEvaluation(run.dir);
+  if (read === null) return null;
+  if ('problem' in read) throw new CommandError(`The saved evaluation of run ${run.id} cannot be used: ${read.problem}. Evaluate the run again`, 'damaged');
+  return evaluationView(read.saved);
 }
-export async function loadSnapshot(_command: CommandOf<'loadSnapshot'>, _context: WorkbenchContext): Promise<WorkbenchResult['loadSnapshot']> {
-  throw todo('loadSnapshot');
+
+export async function exportRun(command: CommandOf<'exportRun'>, context: WorkbenchContext): Promise<WorkbenchResult['exportRun']> {
+  const run = await openClientRun(context, command.runId);
+  const destination = context.resolvePath(command.destination, 'write');
+  return exportRunArchive(run, destination);
+}
+
+export async function listSnapshots(command: CommandOf<'listSnapshots'>, context: WorkbenchContext): Promise<WorkbenchResult['listSnapshots']> {
+  const run = await openClientRun(context, command.runId);
+  // A snapshot file that cannot be read is left out (the others stay usable); loadSnapshot names its problem.
+  const { snapshots } = await listSnapshotInfos(run.dir);
+  return { snapshots };
+}
+
+export async function loadSnapshot(command: CommandOf<'loadSnapshot'>, context: WorkbenchContext): Promise<WorkbenchResult['loadSnapshot']> {
+  const run = await openClientRun(context, command.runId);
+  let snapshot;
+  try {
+    snapshot = await readSnapshot(run.dir, command.step);
+  } catch (error) {
+    throw new CommandError(`The snapshot of step ${command.step} of run ${run.id} cannot be read: ${(error as Error).message}. Choose another step`, 'damaged');
+  }
+  if (snapshot === null) {
+    const { snapshots } = await listSnapshotInfos(run.dir);
+    const steps = snapshots.map((s) => s.step);
+    throw new CommandError(
+      steps.length === 0
+        ? `Run ${run.id} has no activation snapshots (they are recorded at the end of each epoch, by this version of the lab): train it to the end of an epoch first`
+        : `Run ${run.id} has no snapshot at step ${command.step}: it has snapshots at step${steps.length === 1 ? '' : 's'} ${steps.join(', ')}`,
+      'not-found',
+    );
+  }
+  const { header, frames } = snapshot;
+  return {
+    step: header.step,
+    epoch: header.epoch,
+    probeLabels: [...header.probeLabels],
+    frames: frames.map((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength).toString('base64')),
+  };
 }

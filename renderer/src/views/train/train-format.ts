@@ -57,8 +57,7 @@ export interface DeadMarks {
 export function deadMarks(stats: LayerStats | null, info: LayerInfo | null, kind: MapKind): DeadMarks {
   const marks: DeadMarks = { dead: new Set(), partial: new Map(), negative: new Set() };
   if (!stats) return marks;
-  const negative = (stats as LayerStats & { negativeRegimeFilterIndices?: unknown }).negativeRegimeFilterIndices;
-  if (Array.isArray(negative)) for (const i of negative) if (typeof i === 'number') marks.negative.add(i);
+  for (const i of stats.negativeRegimeFilterIndices ?? []) marks.negative.add(i);
   if (stats.filterSpace === 'pieces') {
     if (kind === 'preactivation') {
       for (const i of stats.deadFilterIndices) marks.dead.add(i);
