@@ -63,12 +63,14 @@ export function identityRegexProblem(text: string): string {
   if (text === '') return '';
   let groups: number;
   try {
-    // A regex that also matches '' reports its group count in the match's length.
-    groups = (new RegExp(`${text}|`).exec('') as RegExpExecArray).length - 1;
+    // The trainer's rule (datasets/layout.ts checkIdentityPattern): a 'u' regex with exactly one
+    // capture group. A regex that also matches '' reports its group count in the match's length.
+    groups = (new RegExp(`${new RegExp(text, 'u').source}|`, 'u').exec('') as RegExpExecArray).length - 1;
   } catch (error) {
     return `is not a valid regular expression: ${(error as Error).message}`;
   }
-  return groups >= 1 ? '' : 'needs a group in parentheses: the first group is the identity, e.g. ^(.+)_\\d+\\.';
+  if (groups === 0) return 'needs a group in parentheses: the group is the identity, e.g. ^(.+)_\\d+\\.';
+  return groups === 1 ? '' : `must have exactly one group in parentheses (the identity), it has ${groups}; make the others non-capturing with (?:…)`;
 }
 
 export type SourceChoice = { ok: true; source: DatasetSource } | { ok: false; reason: string };

@@ -182,7 +182,7 @@ test('the import uses the experiment’s input size', async () => {
   expect(trainer.commands('importDataset')[0]?.inputSize).toBe(64);
 });
 
-test('a flat folder takes an identity regex, which must have a group', async () => {
+test('a flat folder takes an identity regex, which must have exactly one group (the trainer\'s rule)', async () => {
   const { trainer, session } = await setup({ importDataset: () => summary() });
   await fireEvent.input(screen.getByLabelText('Folder or archive path'), { target: { value: '/data/flat' } });
   await fireEvent.change(screen.getByLabelText('Layout'), { target: { value: 'flat' } });
@@ -190,6 +190,9 @@ test('a flat folder takes an identity regex, which must have a group', async () 
   await fireEvent.input(regex, { target: { value: '^s\\d+_' } });
   expect(screen.getByRole('button', { name: 'Import' })).toBeDisabled();
   expect(screen.getAllByText(/needs a group/).length).toBeGreaterThan(0);
+  await fireEvent.input(regex, { target: { value: '^(s)(\\d+)_' } });
+  expect(screen.getByRole('button', { name: 'Import' })).toBeDisabled();
+  expect(screen.getAllByText(/exactly one group/).length).toBeGreaterThan(0);
   await fireEvent.input(regex, { target: { value: '^(s\\d+)_' } });
   await fireEvent.click(screen.getByRole('button', { name: 'Import' }));
   await screen.findByTestId('dataset-summary');
