@@ -33,6 +33,12 @@ function port(value: string): number {
   return n;
 }
 
+function builtRendererDir(value: string): string {
+  const folder = resolve(value);
+  if (!existsSync(join(folder, 'index.html'))) throw new InvalidArgumentError(`${folder} holds no index.html: build the UI into it first`);
+  return folder;
+}
+
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
@@ -41,10 +47,12 @@ export function registerServeCommand(program: Command): void {
     .option('--host <address>', 'address to listen on; anything but loopback lets other machines connect (with the token)', '127.0.0.1')
     .addOption(new Option('--backend <name>', 'force a backend instead of the best one that can train').choices([...BACKEND_ORDER]))
     .option('--token <token>', 'use this token instead of a random one (at least 8 characters; FACE_CNN_LAB_TOKEN does the same without showing it in the process list)')
-    .action(async (flags: { port: number; host: string; backend?: BackendName; token?: string }) => {
+    // The end-to-end tests build the UI into a folder of their own (a build into out/ may be under way in another test).
+    .addOption(new Option('--renderer-dir <path>', 'serve the UI built in this folder instead of out/renderer').argParser(builtRendererDir).hideHelp())
+    .action(async (flags: { port: number; host: string; backend?: BackendName; token?: string; rendererDir?: string }) => {
       const dataDir = labDataDir();
       const host = new LabHost({ dataDir, ...(flags.backend ? { backend: flags.backend } : {}), log: (line) => process.stderr.write(`${line}\n`) });
-      const staticDir = rendererDir();
+      const staticDir = flags.rendererDir ?? rendererDir();
       const token = flags.token ?? process.env['FACE_CNN_LAB_TOKEN'];
       const server = await startServeServer({
         host: flags.host,

@@ -41,6 +41,15 @@ describe('parseClientMessage: valid messages', () => {
       getRun: { runId: 'run-1' },
       listRuns: {},
       status: {},
+      labInfo: {},
+      describeModel: { config: { model: 'tiny' } },
+      importDataset: { source: { kind: 'synthetic' } },
+      datasetFaces: { data: 'synthetic:20x10' },
+      evaluateRun: { runId: 'run-1' },
+      getEvaluation: { runId: 'run-1' },
+      exportRun: { runId: 'run-1', destination: { kind: 'grant', grant: 'a'.repeat(32) } },
+      listSnapshots: { runId: 'run-1' },
+      loadSnapshot: { runId: 'run-1', step: 10 },
     };
     expect([...COMMAND_NAMES].sort()).toEqual(Object.keys(minimal).sort());
     for (const [name, fields] of Object.entries(minimal)) {
@@ -202,14 +211,32 @@ describe('parseServerMessage', () => {
 
 describe('the protocol module', () => {
   it('imports nothing the renderer cannot bundle', () => {
-    for (const file of ['messages.ts', 'frames.ts', 'index.ts']) {
+    for (const file of ['messages.ts', 'frames.ts', 'workbench.ts', 'index.ts']) {
       const source = readFileSync(fileURLToPath(new URL(`../${file}`, import.meta.url)), 'utf8');
       const imports = [...source.matchAll(/from '([^']+)'/g)].map((match) => match[1]);
-      for (const name of imports) expect(['zod', '../version', './messages', './frames'], `${file} imports ${name}`).toContain(name);
+      for (const name of imports) expect(['zod', '../version', './messages', './frames', './workbench'], `${file} imports ${name}`).toContain(name);
     }
   });
 
-  it('is protocol version 2', () => {
-    expect(PROTOCOL_VERSION).toBe(2);
+  it('is protocol version 3 (2 + the workbench commands and their events)', () => {
+    expect(PROTOCOL_VERSION).toBe(3);
+  });
+});
+
+describe('workbench commands', () => {
+  it('fill their defaults', () => {
+    expect(ok(command({ name: 'importDataset', source: { kind: 'synthetic' } }))).toMatchObject({
+      command: { source: { kind: 'synthetic', identities: 20, imagesPerIdentity: 10 }, inputSize: 128 },
+    });
+    expect(ok(command({ name: 'datasetFaces', data: '/faces' }))).toMatchObject({ command: { identityOffset: 0, identityLimit: 24, perIdentity: 6, size: 64 } });
+    expect(ok(command({ name: 'evaluateRun', runId: 'r' }))).toMatchObject({ command: { hardest: 8 } });
+  });
+
+  it('refuse a catalog download whose terms were not accepted, and a grant that is not 32 hex digits', () => {
+    const terms = parseClientMessage(command({ name: 'importDataset', source: { kind: 'catalog', id: 'orl', acceptTerms: false } }));
+    expect(terms.ok).toBe(false);
+    const grant = parseClientMessage(command({ name: 'exportRun', runId: 'r', destination: { kind: 'grant', grant: '../../etc/passwd' } }));
+    expect(grant).toMatchObject({ ok: false, id: 7 });
+    if (!grant.ok) expect(grant.error).toMatch(/grant/);
   });
 });
