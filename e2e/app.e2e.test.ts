@@ -1,140 +1,29 @@
-// End to end: the real UI, built, served by `lab serve` on 127.0.0.1 and driven in Debian's
-// Chromium through playwright-core. A user's afternoon in a few minutes: import ORL (or the
-// synthetic faces where ORL is absent), train a tiny model at 32 px, watch the loss, the
-// activation maps of conv1 and the dead counts, pause, resume, stop, train a second run with
-// another activation, find both in Runs, compare them, evaluate one. Screenshots of every view
-// go to e2e/artifacts/ (see e2e/README.md).
-//
-// The steps share one page and run in order. A step that needs an earlier one which did not
-// pass is skipped with the reason, so one broken view does not hide how far the others got.
-import { existsSync } from 'node:fs';
+// End to end in the browser: the real UI, built, served by `lab serve` on 127.0.0.1 (its own
+// token and an empty data folder) and driven in Debian's Chromium through playwright-core.
+// The scenario's steps are in scenario.ts, shared with the desktop app's test
+// (electron.e2e.test.ts); here the Data step types ORL's path (serve mode takes typed
+// paths), or picks the synthetic faces where ORL is absent. Screenshots go to
+// e2e/artifacts/chromium/ (see e2e/README.md).
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Locator, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ORL } from '../datasets/test/fixtures';
-import { findChromium, launchChromium, NO_CHROMIUM, watchPage, type PageWatch } from './browser';
-import { buildUi, type BuiltUi } from './build';
-import { canvasPixels, drawn } from './canvas';
-import type { PageGlobals } from './page-globals';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe } from 'vitest';
+import { findChromium, launchChromium, NO_CHROMIUM, watchPage } from './browser';
+import { buildApp, type BuiltApp } from './build';
+import { registerScenario, saveConsole, servedDataset, type ScenarioSession } from './scenario';
 import { startServe, type Serve } from './serve';
 
 const SKIP = process.env['FACE_CNN_LAB_SKIP_E2E'] === '1';
 if (SKIP) console.warn('skipping the end-to-end test in Chromium: FACE_CNN_LAB_SKIP_E2E=1 is set');
 
-const ARTIFACTS = join(import.meta.dirname, 'artifacts');
-/** ORL where the shared datasets are; FACE_CNN_LAB_E2E_SYNTHETIC=1 takes the synthetic faces anyway (the path taken elsewhere). */
-const USE_ORL = existsSync(join(ORL, 's1')) && process.env['FACE_CNN_LAB_E2E_SYNTHETIC'] !== '1';
+const ARTIFACTS = join(import.meta.dirname, 'artifacts', 'chromium');
 
-/** The first run: ReLU, long enough to be paused, resumed and stopped by hand (it is stopped long before its cap). */
-const RUN1 = { model: 'tiny', inputSize: 32, activation: /^relu$/, batch: 16, epochs: 100, maxSteps: 1500 };
-/** The second run: leaky ReLU, a few steps, left to finish on its own. */
-const RUN2 = { activation: /^leaky_relu/, maxSteps: 60 };
-
-let ui: BuiltUi | undefined;
+let built: BuiltApp | undefined;
 let serve: Serve | undefined;
 let browser: Browser | undefined;
 let dataDir: string | undefined;
-let page: Page;
-let watch: PageWatch = { errors: [], console: [] };
-const runIds: string[] = [];
-
-// ---------------------------------------------------------------------------
-// Steps
-
-const passed = new Set<string>();
-
-/** One scenario step: skipped when a step it needs did not pass; fails on uncaught page errors; screenshots a failure. */
-function step(key: string, title: string, needs: string[], timeoutMs: number, body: () => Promise<void>): void {
-  test(`${key}: ${title}`, async (context) => {
-    const unmet = needs.filter((need) => !passed.has(need));
-    if (unmet.length > 0) context.skip(`needs ${unmet.join(', ')}, which did not pass`);
-    const errorsBefore = watch.errors.length;
-    try {
-      await body();
-      const fresh = watch.errors.slice(errorsBefore);
-      if (fresh.length > 0) throw new Error(`uncaught error(s) in the page:\n${fresh.join('\n---\n')}`);
-      passed.add(key);
-    } catch (error) {
-      await page?.screenshot({ path: join(ARTIFACTS, `failed-${key}.png`), fullPage: true }).catch(() => undefined);
-      const tail = (serve?.output().split('\n').slice(-15) ?? []).map((line) => (line.length > 300 ? `${line.slice(0, 300)}…` : line)).join('\n');
-      if (error instanceof Error) error.message += `\n(screenshot: e2e/artifacts/failed-${key}.png; last lines of lab serve:\n${tail})`;
-      throw error;
-    }
-  }, timeoutMs);
-}
-
-// ---------------------------------------------------------------------------
-// Page helpers
-
-const view = (name: string): Locator => page.getByTestId(`view-${name}`);
-
-async function openTab(title: string): Promise<Locator> {
-  await page.getByRole('tab', { name: title, exact: true }).click();
-  const panel = view(title.toLowerCase());
-  await panel.waitFor({ state: 'visible' });
-  return panel;
-}
-
-async function shot(name: string): Promise<void> {
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
-}
-
-/** The header's status: "backend · runId · state" while there is a run. */
-async function status(): Promise<{ text: string; runId: string | null; state: string | null }> {
-  const text = ((await page.getByTestId('connection-status').textContent()) ?? '').replace(/\s+/g, ' ').trim();
-  const parts = text.split('·').map((part) => part.trim());
-  return { text, runId: parts[1] || null, state: parts[2] || null };
-}
-
-/** Waits until the header shows one of `states` (for `runId` when given); gives up at once on a failed run. */
-async function waitForState(states: string | string[], timeout: number, runId?: string): Promise<string> {
-  const wanted = Array.isArray(states) ? states : [states];
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const now = await status();
-    const ours = runId === undefined || now.runId === runId;
-    if (ours && now.state !== null && wanted.includes(now.state)) return now.runId!;
-    if (ours && now.state === 'failed') {
-      const alerts = await page.getByRole('alert').allTextContents();
-      throw new Error(`the run failed while waiting for ${wanted.join(' or ')}: "${now.text}"; alerts: ${alerts.join(' | ') || 'none'}`);
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for the run${runId ? ` ${runId}` : ''} to be ${wanted.join(' or ')}; the header says "${now.text}"`);
-    // Polling the page, not timing the run: the next read comes when the page has had a moment.
-    await page.waitForTimeout(100);
-  }
-}
-
-/** Picks the first option whose value or label matches; returns its value. */
-async function choose(select: Locator, pattern: RegExp): Promise<string> {
-  await select.waitFor({ state: 'visible' });
-  const options = await select.locator('option').evaluateAll((elements) =>
-    elements.map((element) => ({ value: (element as unknown as { value: string }).value, label: (element.textContent ?? '').trim() })),
-  );
-  const found = options.find((option) => pattern.test(option.value) || pattern.test(option.label));
-  if (!found) throw new Error(`no option matching ${pattern} in ${select}; it has: ${options.map((o) => o.value).join(', ')}`);
-  await select.selectOption({ value: found.value });
-  return found.value;
-}
-
-async function setNumber(input: Locator, value: number): Promise<void> {
-  await input.fill(String(value));
-  await input.press('Tab');
-  expect(Number(await input.inputValue()), `${input}`).toBe(value);
-}
-
-/** A Train view chart's data-points. */
-async function points(chart: string): Promise<number> {
-  return Number((await view('train').getByTestId(chart).getAttribute('data-points')) ?? NaN);
-}
-
-/** One hash for the pixels of every canvas the locator matches. */
-async function pixelsHash(canvases: Locator): Promise<string> {
-  return (await canvasPixels(canvases)).map((c) => c.hash).join(',');
-}
-
-// ---------------------------------------------------------------------------
+let session: ScenarioSession | undefined;
 
 describe.skipIf(SKIP)('the lab in Chromium against lab serve', () => {
   beforeAll(async () => {
@@ -143,243 +32,31 @@ describe.skipIf(SKIP)('the lab in Chromium against lab serve', () => {
     await rm(ARTIFACTS, { recursive: true, force: true });
     await mkdir(ARTIFACTS, { recursive: true });
     dataDir = await mkdtemp(join(tmpdir(), 'face-cnn-lab-e2e-data-'));
-    ui = await buildUi();
-    serve = await startServe({ rendererDir: ui.rendererDir, dataDir });
+    built = await buildApp();
+    serve = await startServe({ rendererDir: built.rendererDir, dataDir });
     browser = await launchChromium(chromiumPath);
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
-    page = await context.newPage();
+    const page = await context.newPage();
     page.setDefaultTimeout(15_000);
-    watch = watchPage(page);
+    session = { page, watch: watchPage(page) };
   }, 120_000);
 
   afterAll(async () => {
-    if (existsSync(ARTIFACTS)) {
-      await writeFile(join(ARTIFACTS, 'page-console.log'), [...watch.errors.map((e) => `[pageerror] ${e}`), ...watch.console].join('\n') + '\n');
-      if (serve) await writeFile(join(ARTIFACTS, 'lab-serve.log'), serve.output());
-    }
+    if (session) await saveConsole(ARTIFACTS, session.watch);
+    if (serve) await writeFile(join(ARTIFACTS, 'lab-serve.log'), serve.output()).catch(() => undefined);
     await browser?.close().catch(() => undefined);
     await serve?.stop();
-    await ui?.remove();
+    await built?.remove();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   }, 60_000);
 
-  step('app', 'the page loads, shows the five views as tabs and connects to the trainer', [], 45_000, async () => {
-    await page.goto(serve!.url);
-    const tabs = page.getByRole('tab');
-    await tabs.first().waitFor();
-    expect(await tabs.allTextContents()).toEqual(['Data', 'Experiment', 'Train', 'Runs', 'Evaluate']);
-    // The header names the backend once labInfo has arrived.
-    await expect.poll(async () => (await status()).text, { timeout: 30_000 }).toMatch(/^(tensorflow-gpu|tensorflow|wasm|cpu)\b/);
-    await page.getByTestId('view-data').waitFor();
-  });
-
-  step('experiment', 'Experiment: the tiny model at 32 px, ReLU, with its layers listed', ['app'], 45_000, async () => {
-    const panel = await openTab('Experiment');
-    await choose(panel.getByLabel('Model', { exact: true }), new RegExp(`^${RUN1.model}$`));
-    await setNumber(panel.getByLabel('Input size', { exact: true }), RUN1.inputSize);
-    await choose(panel.getByLabel('Activation', { exact: true }), RUN1.activation);
-    // One row per activation layer of the tiny model, each with its own activation select.
-    const rows = panel.getByTestId('layer-activations').locator('[data-layer]');
-    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
-    const layers = await rows.evaluateAll((elements) => elements.map((e) => e.getAttribute('data-layer') ?? ''));
-    expect(layers.some((layer) => layer.startsWith('conv1')), `layers: ${layers.join(', ')}`).toBe(true);
-    for (const layer of layers) await panel.getByLabel(`Activation for ${layer}`, { exact: true }).waitFor();
-    await setNumber(panel.getByLabel(/^batch/i).first(), RUN1.batch);
-    await setNumber(panel.getByLabel(/^epochs/i).first(), RUN1.epochs);
-    await setNumber(panel.getByLabel(/^max(imum)?\.? steps/i).first(), RUN1.maxSteps);
-    await shot('experiment');
-  });
-
-  step('data', `Data: import ${USE_ORL ? 'ORL (40 identities, 400 images)' : `the synthetic faces (${existsSync(ORL) ? 'FACE_CNN_LAB_E2E_SYNTHETIC=1' : 'ORL is not on this machine'})`}`, ['app'], 120_000, async () => {
-    const panel = await openTab('Data');
-    if (!USE_ORL) await panel.getByRole('radio', { name: 'Synthetic' }).or(panel.getByRole('tab', { name: 'Synthetic' })).first().click();
-    if (USE_ORL) await panel.getByLabel('Folder or archive path').fill(ORL);
-    // The progress may come and go faster than a poll: note whether it was ever in the page.
-    await page.evaluate(() => {
-      const win = globalThis as unknown as PageGlobals;
-      const seen = () => win.document.querySelector('[data-testid="import-progress"]') !== null;
-      win.sawImportProgress = seen();
-      new win.MutationObserver((_, observer) => {
-        if (seen()) {
-          win.sawImportProgress = true;
-          observer.disconnect();
-        }
-      }).observe(win.document.body, { childList: true, subtree: true });
-    });
-    await panel.getByRole('button', { name: 'Import', exact: true }).click();
-    const summary = panel.getByTestId('dataset-summary');
-    await summary.waitFor({ timeout: 90_000 });
-    const text = (await summary.textContent()) ?? '';
-    const [identities, images] = USE_ORL ? [40, 400] : [20, 200];
-    // "40 identities" or "Identities: 40" (or "Identities40" as a definition list reads).
-    const count = (n: number, noun: string) => new RegExp(`(?<!\\d)${n}(?!\\d)\\s*${noun}|${noun}\\s*:?\\s*${n}(?!\\d)`, 'i');
-    expect(text).toMatch(count(identities, 'identities'));
-    expect(text).toMatch(count(images, '(images|faces)'));
-    await panel.getByTestId('import-report').waitFor();
-    expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).sawImportProgress === true), 'import-progress was shown').toBe(true);
-    // The faces are shown, and their images have loaded.
-    const faces = panel.getByTestId('face-grid').locator('img');
-    await expect.poll(() => faces.count(), { timeout: 30_000 }).toBeGreaterThan(0);
-    await expect
-      .poll(() => faces.first().evaluate((img) => (img as unknown as { complete: boolean; naturalWidth: number }).complete && (img as unknown as { naturalWidth: number }).naturalWidth > 0), { timeout: 15_000 })
-      .toBe(true);
-    await shot('data');
-  });
-
-  step('train', 'Train: the run starts from the Experiment view and the loss chart gains points', ['experiment', 'data'], 90_000, async () => {
-    const panel = await openTab('Experiment');
-    await shot('experiment'); // again, now with a dataset: ready to train
-    await panel.getByRole('button', { name: 'Train', exact: true }).click();
-    const train = view('train');
-    await train.waitFor({ timeout: 30_000 });
-    const runId = await waitForState('running', 30_000);
-    runIds.push(runId);
-    expect(runId).toMatch(/tiny/);
-    // Probes often, so that the maps move while the test watches.
-    await setNumber(train.getByLabel('Probe rate (ms)', { exact: true }), 100);
-    await train.getByLabel('Colour scale', { exact: true }).waitFor();
-    await train.getByLabel('Probe face', { exact: true }).waitFor();
-    for (const chart of ['chart-loss', 'chart-accuracy', 'chart-lr', 'chart-dead']) await train.getByTestId(chart).waitFor();
-    await expect.poll(() => points('chart-loss'), { timeout: 45_000 }).toBeGreaterThanOrEqual(2);
-    const before = await points('chart-loss');
-    await expect.poll(() => points('chart-loss'), { timeout: 30_000 }).toBeGreaterThan(before + 2);
-  });
-
-  step('maps', 'Train: conv1 activation maps are drawn, change while training, and open at full size', ['train'], 90_000, async () => {
-    const train = view('train');
-    await choose(train.getByLabel('Layer', { exact: true }), /^conv1/);
-    const maps = train.getByTestId('activation-grid').getByTestId('filter-map');
-    await expect.poll(() => maps.count(), { timeout: 30_000 }).toBeGreaterThan(0);
-    // Not blank: at least one filter's map holds more than one colour.
-    await expect.poll(async () => (await canvasPixels(maps)).filter(drawn).length, { timeout: 30_000 }).toBeGreaterThan(0);
-    const deadFlags = await maps.evaluateAll((elements) => elements.map((e) => e.getAttribute('data-dead')));
-    expect(deadFlags.every((flag) => flag === 'true' || flag === 'false'), `data-dead: ${deadFlags.join(',')}`).toBe(true);
-    const filters = await maps.evaluateAll((elements) => elements.map((e) => e.getAttribute('data-filter')));
-    expect(filters.every((f, i) => f === String(i)), `data-filter: ${filters.join(',')}`).toBe(true);
-    // They change as the weights do.
-    const first = await pixelsHash(maps);
-    await expect.poll(() => pixelsHash(maps), { timeout: 30_000, interval: 200 }).not.toBe(first);
-    await shot('train');
-    // A click opens the filter at full size.
-    const alive = deadFlags.indexOf('false');
-    await maps.nth(Math.max(alive, 0)).click();
-    const full = train.getByTestId('full-map');
-    await full.waitFor({ timeout: 15_000 });
-    await expect.poll(async () => (await canvasPixels(full)).filter(drawn).length, { timeout: 20_000 }).toBe(1);
-    await shot('train-full-map');
-  });
-
-  step('dead', 'Train: dead counts and health for every activation layer', ['train'], 60_000, async () => {
-    const train = view('train');
-    const counts = train.getByTestId('dead-counts').locator('[data-layer]');
-    await expect.poll(() => counts.count(), { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
-    const layers = await counts.evaluateAll((elements) => elements.map((e) => e.getAttribute('data-layer') ?? ''));
-    expect(layers.some((layer) => layer.startsWith('conv1')), `dead-counts layers: ${layers.join(', ')}`).toBe(true);
-    for (const text of await counts.allTextContents()) expect(text).toMatch(/\d/);
-    const health = train.getByTestId('layer-health').locator('[data-layer]');
-    await expect.poll(() => health.count(), { timeout: 15_000 }).toBe(layers.length);
-    await expect.poll(() => points('chart-dead'), { timeout: 30_000 }).toBeGreaterThan(0);
-  });
-
-  step('pause', 'Train: pause holds the run, resume continues it', ['train'], 60_000, async () => {
-    const train = view('train');
-    const runId = runIds[0]!;
-    await train.getByRole('button', { name: 'Pause', exact: true }).click();
-    await waitForState('paused', 20_000, runId);
-    const held = await points('chart-loss');
-    await shot('train-paused');
-    expect(await points('chart-loss'), 'loss points while paused').toBe(held);
-    await train.getByRole('button', { name: 'Resume', exact: true }).click();
-    await waitForState('running', 20_000, runId);
-    await expect.poll(() => points('chart-loss'), { timeout: 30_000 }).toBeGreaterThan(held);
-    // Running again: it can be paused again.
-    const pause = train.getByRole('button', { name: 'Pause', exact: true });
-    await expect.poll(() => pause.isEnabled(), { timeout: 10_000, message: 'Pause is enabled again once the resumed run is running' }).toBe(true);
-    expect(await train.textContent()).not.toMatch(/pausing after this step/);
-  });
-
-  step('theme', 'Train: light and dark screenshots', ['train'], 30_000, async () => {
-    const background = () => page.evaluate(() => {
-      const { getComputedStyle, document } = globalThis as unknown as PageGlobals;
-      return getComputedStyle(document.body).backgroundColor;
-    });
-    await page.emulateMedia({ colorScheme: 'light' });
-    const light = await background();
-    await shot('train-light');
-    await page.emulateMedia({ colorScheme: 'dark' });
-    await expect.poll(background).not.toBe(light);
-    await shot('train-dark');
-    await page.emulateMedia({ colorScheme: 'light' });
-  });
-
-  step('stop', 'Train: stop ends the run', ['train'], 60_000, async () => {
-    await view('train').getByRole('button', { name: 'Stop', exact: true }).click();
-    await waitForState('stopped', 45_000, runIds[0]!);
-  });
-
-  step('second', 'a second run with leaky ReLU trains up to its step cap', ['stop'], 120_000, async () => {
-    const panel = await openTab('Experiment');
-    await choose(panel.getByLabel('Activation', { exact: true }), RUN2.activation);
-    await setNumber(panel.getByLabel(/^max(imum)?\.? steps/i).first(), RUN2.maxSteps);
-    await panel.getByRole('button', { name: 'Train', exact: true }).click();
-    await view('train').waitFor({ timeout: 30_000 });
-    await expect.poll(async () => (await status()).runId, { timeout: 30_000 }).not.toBe(runIds[0]);
-    const runId = (await status()).runId!;
-    runIds.push(runId);
-    expect(runId).toMatch(/leaky/);
-    // A run that reaches its step cap stops (resumable), one that runs all its epochs finishes.
-    await waitForState(['stopped', 'finished'], 90_000, runId);
-    await shot('train-second-run');
-  });
-
-  step('leaky', 'Train: leaky ReLU cannot die, and the dead counts say so', ['second'], 30_000, async () => {
-    const text = (await view('train').getByTestId('dead-counts').textContent()) ?? '';
-    expect(text).toMatch(/negative|cannot die|can.t die/i);
-  });
-
-  step('runs', 'Runs: both runs are listed and compared', ['second'], 60_000, async () => {
-    const panel = await openTab('Runs');
-    const table = panel.getByTestId('runs-table');
-    for (const runId of runIds) await table.locator(`[data-run="${runId}"]`).waitFor({ timeout: 15_000 });
-    await shot('runs');
-    for (const runId of runIds) await panel.getByLabel(`Select ${runId}`, { exact: true }).check();
-    await panel.getByRole('button', { name: 'Compare', exact: true }).click();
-    const compare = panel.getByTestId('compare-view');
-    await compare.waitFor({ timeout: 20_000 });
-    const loss = compare.getByTestId('chart-compare-loss');
-    await loss.waitFor();
-    const lossPoints = await loss.getAttribute('data-points');
-    if (lossPoints !== null) await expect.poll(async () => Number(await loss.getAttribute('data-points')), { timeout: 15_000 }).toBeGreaterThan(0);
-    const compareTable = compare.getByTestId('compare-table');
-    await compareTable.waitFor();
-    for (const runId of runIds) expect((await compareTable.textContent()) ?? '').toContain(runId);
-    expect((await compareTable.textContent()) ?? '').toMatch(/leaky/i);
-    await compare.scrollIntoViewIfNeeded();
-    await shot('compare');
-  });
-
-  step('evaluate', 'Evaluate: the view opens', ['app'], 30_000, async () => {
-    await openTab('Evaluate');
-    await shot('evaluate');
-  });
-
-  step('evaluate-run', 'Evaluate: the first run, opened in Runs and sent to Evaluate, gets a verification summary', ['evaluate', 'stop'], 150_000, async () => {
-    const runs = await openTab('Runs');
-    await runs.getByLabel(`Open ${runIds[0]!}`, { exact: true }).click();
-    await runs.getByTestId('run-detail').getByRole('button', { name: 'Evaluate', exact: true }).click();
-    const panel = view('evaluate');
-    await panel.waitFor({ timeout: 15_000 });
-    const summary = panel.getByTestId('eval-summary');
-    // The view may start the evaluation itself, or wait for its own Evaluate button.
-    const start = panel.getByRole('button', { name: /^(Evaluate|Run evaluation|Start)/ });
-    await summary.or(start).first().waitFor({ timeout: 15_000 });
-    if (!(await summary.isVisible())) await start.first().click();
-    await summary.waitFor({ timeout: 120_000 });
-    expect((await summary.textContent()) ?? '').toMatch(/\d/);
-    await shot('evaluate-result');
-  });
-
-  step('clean', 'no uncaught errors in the page over the whole session', ['app'], 10_000, async () => {
-    expect(watch.errors).toEqual([]);
+  registerScenario({
+    artifacts: ARTIFACTS,
+    session: () => session,
+    open: async (page) => {
+      await page.goto(serve!.url);
+    },
+    dataset: servedDataset(),
+    log: { name: 'lab serve', output: () => serve?.output() ?? '' },
   });
 });

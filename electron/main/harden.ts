@@ -1,7 +1,7 @@
 // The Electron security checklist, applied: session policy (permissions, requests, CSP
 // header) and a guard on every web contents the app ever creates. The decisions are in
 // policy.ts; this file only wires them to Electron.
-import { shell, type Session, type WebContents } from 'electron';
+import { BrowserWindow, dialog, shell, type Session, type WebContents } from 'electron';
 import { externalLinkUrl, headersWithCsp, isAllowedRequest, isAppPageUrl, type AppLocation } from './policy';
 
 /** Permissions denied, requests limited to the app's own files, the CSP sent as a header too. */
@@ -25,14 +25,30 @@ export function hardenSession(session: Session, location: AppLocation): void {
   });
 }
 
-/** Opens an https link in the user's browser; anything else is dropped. */
-function openExternally(url: string): void {
+/**
+ * Opens an https link in the user's browser after the user, shown the whole address, agreed;
+ * anything else is dropped. The asking matters: a page that could open any address without
+ * it could send what it knows (paths, faces, numbers) out in the URL.
+ */
+function openExternally(contents: WebContents, url: string): void {
   const external = externalLinkUrl(url);
-  if (external !== null) void shell.openExternal(external);
+  if (external === null) return;
+  const owner = BrowserWindow.fromWebContents(contents);
+  const options = {
+    type: 'question' as const,
+    buttons: ['Open in browser', 'Cancel'],
+    defaultId: 1,
+    cancelId: 1,
+    message: 'Open this address in your web browser?',
+    detail: external,
+  };
+  void (owner ? dialog.showMessageBox(owner, options) : dialog.showMessageBox(options)).then(({ response }) => {
+    if (response === 0) void shell.openExternal(external);
+  });
 }
 
 /**
- * No navigation away from the app, no new windows (https links go to the browser), no
+ * No navigation away from the app, no new windows (https links go to the browser once the user agrees), no
  * <webview>. Applied from 'web-contents-created' to every web contents, the app's window
  * included, so nothing created later escapes it.
  */
@@ -40,8 +56,8 @@ export function guardWebContents(contents: WebContents, location: AppLocation): 
   contents.on('will-navigate', (event) => {
     // Reloading our own page (Vite's full reload in development) is fine; anything else is not.
     if (isAppPageUrl(event.url, location)) return;
+    // Links are opened only as new windows (target=_blank), where the user is asked first.
     event.preventDefault();
-    openExternally(event.url);
   });
   contents.on('will-frame-navigate', (event) => {
     // Every frame, main frame included; a link clicked in the main frame was handled by 'will-navigate'.
@@ -52,7 +68,7 @@ export function guardWebContents(contents: WebContents, location: AppLocation): 
     if (!isAppPageUrl(event.url, location)) event.preventDefault();
   });
   contents.setWindowOpenHandler(({ url }) => {
-    openExternally(url);
+    openExternally(contents, url);
     return { action: 'deny' };
   });
   contents.on('will-attach-webview', (event) => event.preventDefault());

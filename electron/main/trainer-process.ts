@@ -12,6 +12,8 @@ export interface TrainerExit {
   readonly code: number;
   /** The last lines the process wrote to stderr (its own, never an earlier process's). */
   readonly lastError: string;
+  /** The process's id (its welcome message carries the same), so a window can tell whose exit this is. */
+  readonly pid: number | null;
 }
 
 /** How long to wait, after the process exited, for the rest of its stderr to arrive. */
@@ -32,6 +34,10 @@ export class TrainerProcess {
     const child = utilityProcess.fork(this.entry, [], { serviceName: 'Face CNN Lab trainer', stdio: ['ignore', 'inherit', 'pipe'] });
     // One tail per process: a restarted trainer never reports its predecessor's output.
     const tail = new LineTail();
+    let pid: number | null = child.pid ?? null;
+    child.once('spawn', () => {
+      pid = child.pid ?? pid;
+    });
     const stderr = child.stderr;
     stderr?.on('data', (chunk: Buffer) => {
       process.stderr.write(chunk);
@@ -52,7 +58,7 @@ export class TrainerProcess {
       if (this.child === child) this.child = null;
       // Its last words may still be in the pipe when 'exit' comes.
       const timeout = new Promise<void>((done) => setTimeout(done, STDERR_DRAIN_MS).unref());
-      void Promise.race([drained, timeout]).then(() => this.onExit({ code, lastError: tail.text() }));
+      void Promise.race([drained, timeout]).then(() => this.onExit({ code, lastError: tail.text(), pid }));
     });
     this.child = child;
   }

@@ -2,11 +2,14 @@
 import { CHANNELS } from './channels';
 
 /**
- * What a file dialog answers with. The page never sees the path: `grant` names it in
+ * What a file dialog answers with. The page never names a path: `grant` names it in
  * workbench commands (`{kind: 'grant', grant}`, electron/trainer/protocol/workbench.ts)
  * and `label` (the chosen file or folder's base name) is for display only. A grant is
  * valid for the trainer process that was running when it was chosen: after a trainer
- * restart the user chooses again.
+ * restart the user chooses again. (The page may still *see* paths, in run records and import
+ * summaries; what it cannot do is make the trainer read or write anywhere the user did not
+ * choose, and it cannot send anything out: no remote requests, and links leave the app only
+ * after the user agrees.)
  */
 export interface FileChoice {
   /** 32 hex digits. */
@@ -30,7 +33,7 @@ export interface LabApi {
    * Called when the trainer process exits (a crash: `code` != 0), with its last error
    * output. Returns a function that removes the listener.
    */
-  onTrainerExit(listener: (info: { code: number; lastError: string }) => void): () => void;
+  onTrainerExit(listener: (info: { code: number; lastError: string; pid: number | null }) => void): () => void;
   /**
    * A native dialog to open a dataset: a folder of images, or an archive (.zip, .tar,
    * .tar.gz, .tgz). Null when the user cancels. Rejects when the trainer is not running

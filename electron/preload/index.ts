@@ -27,8 +27,8 @@ const api: LabApi = {
   connectTrainer: () => ipcRenderer.send(CHANNELS.connect),
   onTrainerExit: (listener) => {
     // The page gets its own callback, never the IPC event (it carries `sender`).
-    const onExit = (_event: IpcRendererEvent, info: { code?: unknown; lastError?: unknown } | null) =>
-      listener({ code: Number(info?.code), lastError: String(info?.lastError ?? '') });
+    const onExit = (_event: IpcRendererEvent, info: { code?: unknown; lastError?: unknown; pid?: unknown } | null) =>
+      listener({ code: Number(info?.code), lastError: String(info?.lastError ?? ''), pid: typeof info?.pid === 'number' ? info.pid : null });
     ipcRenderer.on(CHANNELS.trainerExit, onExit);
     return () => void ipcRenderer.removeListener(CHANNELS.trainerExit, onExit);
   },

@@ -5,8 +5,11 @@ import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { beforeEach, expect, test, vi } from 'vitest';
 
+let nextPid = 4000;
+
 class FakeChild extends EventEmitter {
   readonly stderr = new PassThrough();
+  readonly pid = nextPid++;
   readonly posted: unknown[] = [];
   postMessage(message: unknown): void {
     this.posted.push(message);
@@ -38,7 +41,7 @@ vi.mock('electron', () => ({
 
 const { TrainerProcess } = await import('../trainer-process');
 
-let exits: Array<{ code: number; lastError: string }>;
+let exits: Array<{ code: number; lastError: string; pid: number | null }>;
 let trainer: InstanceType<typeof TrainerProcess>;
 beforeEach(() => {
   forked.length = 0;
@@ -62,7 +65,8 @@ test('a crash reports its code and its last stderr lines; a restart is a new pro
   first.stderr.write('Error: tensor shape mismatch\n    at step (trainer.js:1:2)\n');
   first.exit(1);
   await until(() => exits.length === 1);
-  expect(exits[0]).toEqual({ code: 1, lastError: 'loading wasm\nError: tensor shape mismatch\n    at step (trainer.js:1:2)' });
+  // The pid tells a window whose exit this is (a restarted trainer's window must not take an older one's).
+  expect(exits[0]).toEqual({ code: 1, lastError: 'loading wasm\nError: tensor shape mismatch\n    at step (trainer.js:1:2)', pid: first.pid });
   expect(trainer.running).toBe(false);
 
   trainer.restart();
@@ -72,7 +76,8 @@ test('a crash reports its code and its last stderr lines; a restart is a new pro
   expect(forked[1]!.posted).toEqual([]);
   forked[1]!.exit(134);
   await until(() => exits.length === 2);
-  expect(exits[1]).toEqual({ code: 134, lastError: '' });
+  expect(exits[1]).toEqual({ code: 134, lastError: '', pid: forked[1]!.pid });
+  expect(forked[1]!.pid).not.toBe(first.pid);
 });
 
 test('restart leaves a running trainer alone', () => {

@@ -215,9 +215,9 @@ export class LabHost {
       pathInput: viewer.pathInput,
       requestId,
       training: this.session !== null || this.starting,
-      emit: (event) => {
-        for (const v of this.viewers.values()) v.connection.sendJson({ type: 'event', event });
-      },
+      // Progress belongs to the viewer that asked: request ids are per connection, so another
+      // viewer could take it for its own request's.
+      emit: (event) => viewer.connection.sendJson({ type: 'event', event }),
       resolvePath: (ref, purpose) => this.grants.resolve(ref, purpose, viewer.pathInput),
       rememberDataset: (data) => this.knownData.add(data),
     };

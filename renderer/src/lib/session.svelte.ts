@@ -54,6 +54,8 @@ export class LabSession {
   live = $state.raw<LiveRun | null>(null);
   private nextNotice = 1;
   private client: LabClient | null = null;
+  /** The trainer process this session talks to (from its welcome): a crash report names its pid. */
+  private trainerPid: number | null = null;
   private detach: (() => void)[] = [];
 
   /** The connected client; views call the trainer through it. Throws when there is none. */
@@ -70,6 +72,8 @@ export class LabSession {
   async attach(client: LabClient): Promise<void> {
     for (const off of this.detach) off();
     this.live?.dispose();
+    // The previous connection, if still open, would stay a viewer of the trainer.
+    if (this.client !== client) this.client?.close();
     this.client = client;
     // Listening before the greeting: a trainer mid-run sends its catch-up events at once.
     const live = new LiveRun(client);
@@ -81,10 +85,20 @@ export class LabSession {
       }),
       client.on('error', (message) => this.notify('error', message)),
     ];
-    await client.welcomed();
+    const welcome = await client.welcomed();
+    const newTrainer = this.trainerPid !== null && welcome.pid !== this.trainerPid;
+    this.trainerPid = welcome.pid;
     this.connection = { kind: 'open' };
     const info = await client.request({ name: 'labInfo' });
     this.info = info;
+    // In the desktop app a dataset is known to the trainer process that opened it (through a
+    // dialog); a restarted trainer does not know it, so the window must not pretend it does.
+    if (newTrainer && info.pathInput === 'dialog' && this.dataset && !this.dataset.synthetic) {
+      this.notify('warning', `The trainer restarted: open ${this.dataset.label} again in the Data view before training on it.`);
+      this.dataset = null;
+      const { data: _data, ...rest } = this.config;
+      this.config = rest;
+    }
     if (Object.keys(this.config).length === 0) this.config = { ...info.defaults };
     const status = await client.status();
     if (status.runId) {
@@ -97,8 +111,12 @@ export class LabSession {
     }
   }
 
-  /** The trainer process died (desktop app): say so with its last words. */
-  crashed(code: number, lastError: string): void {
+  /**
+   * The trainer process died (desktop app): say so with its last words. An exit of another
+   * process than the one this session talks to (an earlier trainer's late report) is ignored.
+   */
+  crashed(code: number, lastError: string, pid: number | null = null): void {
+    if (pid !== null && this.trainerPid !== null && pid !== this.trainerPid) return;
     this.connection = { kind: 'crashed', code, lastError };
     if (this.run.state === 'running' || this.run.state === 'paused') this.run = { ...this.run, state: 'failed' };
   }

@@ -17,7 +17,11 @@ export class ScriptedTrainer {
   private closeHandler: ((reason: string) => void) | null = null;
   private readonly early: (ServerMessage | ArrayBuffer)[] = [];
 
-  constructor(private readonly handlers: Handlers = {}) {
+  constructor(
+    private readonly handlers: Handlers = {},
+    /** The process id its welcome names (a restarted trainer is a new pid). */
+    pid = 1,
+  ) {
     const transport: LabTransport = {
       send: (message) => void this.receive(message),
       onMessage: (handler) => {
@@ -30,7 +34,7 @@ export class ScriptedTrainer {
       close: () => this.closeHandler?.('closed by the client'),
     };
     this.client = new LabClient(transport);
-    this.push({ type: 'welcome', protocol: PROTOCOL_VERSION, lab: 'test', pid: 1 });
+    this.push({ type: 'welcome', protocol: PROTOCOL_VERSION, lab: 'test', pid });
   }
 
   /** Commands of one name the client sent, in order. */

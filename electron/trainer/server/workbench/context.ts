@@ -9,7 +9,7 @@ export interface WorkbenchContext {
   readonly pathInput: 'dialog' | 'typed';
   /** The id of the request being answered (progress events carry it). */
   readonly requestId: number;
-  /** Sends a workbench event (importProgress, evaluateProgress) to every viewer. */
+  /** Sends a workbench event (importProgress, evaluateProgress) to the viewer that made the request. */
   emit(event: WorkbenchEventSchema): void;
   /** Turns a PathRef into a real path, or throws a CommandError saying why it is refused. */
   resolvePath(ref: PathRef, purpose: 'read' | 'write'): string;

@@ -29,6 +29,8 @@ describe.skipIf(!sharedDataset(ORL))('data commands through LabHost', () => {
   test('serve mode: importDataset with progress events and the reply; labInfo; datasetFaces', async () => {
     const host = new LabHost({ dataDir: await tempDir(), backend: 'cpu', prefetch: 0 });
     const { client, events } = await connect(host, 'typed');
+    // Another viewer: request ids are per connection, so another's progress must not reach it.
+    const other = await connect(host, 'typed');
     const info = await client.request({ name: 'labInfo' });
     expect(info).toMatchObject({ pathInput: 'typed', backend: { name: 'cpu', canTrain: true } });
 
@@ -38,6 +40,8 @@ describe.skipIf(!sharedDataset(ORL))('data commands through LabHost', () => {
     expect(progress.length).toBeGreaterThan(2);
     expect(new Set(progress.map((e) => e.requestId)).size).toBe(1); // all of them for the one request
     expect(progress.at(-1)).toMatchObject({ phase: 'done', done: 400, total: 400 });
+    expect(other.events.filter((e) => e.type === 'importProgress')).toEqual([]);
+    other.client.close();
 
     const faces = await client.request({ name: 'datasetFaces', data: summary.data, identityLimit: 2, perIdentity: 3, size: 32 });
     expect(faces.identities.map((i) => i.name)).toEqual(['s1', 's2']);

@@ -1,0 +1,69 @@
+// The app-wide session: which trainer it talks to, and what it keeps across a trainer restart.
+import { expect, test } from 'vitest';
+import type { DatasetSummary } from '../../../../electron/trainer/protocol/workbench';
+import { LabSession } from '../session.svelte';
+import { ScriptedTrainer, TEST_LAB_INFO } from '../../test-support/scripted-trainer';
+
+const DIALOG_INFO = { ...TEST_LAB_INFO, pathInput: 'dialog' as const };
+
+function trainerWithPid(pid: number): ScriptedTrainer {
+  return new ScriptedTrainer({ labInfo: () => DIALOG_INFO, status: () => ({ state: null, runId: null, step: null, totalSteps: null }) }, pid);
+}
+
+const orl: DatasetSummary = {
+  data: '/home/me/faces/orl_faces',
+  label: 'orl_faces',
+  synthetic: false,
+  layout: 'folders',
+  identityRule: 'folder',
+  identities: 40,
+  images: 400,
+  imagesPerIdentity: { min: 10, median: 10, max: 10 },
+  storedSize: 36,
+  decoded: 400,
+  reused: 0,
+  removed: 0,
+  skipped: [],
+  seconds: 0.5,
+};
+
+test("a late exit report from an earlier trainer does not mark the current connection crashed; the current one's does", async () => {
+  const session = new LabSession();
+  const trainer = new ScriptedTrainer({ labInfo: () => DIALOG_INFO, status: () => ({ state: null, runId: null, step: null, totalSteps: null }) });
+  await session.attach(trainer.client);
+  session.crashed(1, 'old trainer', 99999);
+  expect(session.connection.kind).toBe('open');
+  session.crashed(134, 'out of memory', 1);
+  expect(session.connection).toEqual({ kind: 'crashed', code: 134, lastError: 'out of memory' });
+});
+
+test('in the desktop app, a restarted trainer does not know the dataset the window had opened: the window forgets it and says so', async () => {
+  const session = new LabSession();
+  const first = new ScriptedTrainer({ labInfo: () => DIALOG_INFO, status: () => ({ state: null, runId: null, step: null, totalSteps: null }) });
+  await session.attach(first.client);
+  session.chooseDataset(orl);
+  session.updateConfig({ data: orl.data, model: 'tiny' });
+  // Reconnecting to the same trainer keeps it.
+  const same = new ScriptedTrainer({ labInfo: () => DIALOG_INFO, status: () => ({ state: null, runId: null, step: null, totalSteps: null }) });
+  await session.attach(same.client);
+  expect(session.dataset).toEqual(orl);
+  // A new trainer process does not.
+  const restarted = trainerWithPid(4242);
+  await session.attach(restarted.client);
+  expect(session.dataset).toBeNull();
+  expect(session.config['data']).toBeUndefined();
+  expect(session.config['model']).toBe('tiny');
+  expect(session.notices.at(-1)?.text).toMatch(/restarted: open orl_faces again in the Data view/);
+});
+
+test('attaching a new client closes the previous one (it would stay a viewer of the trainer)', async () => {
+  const session = new LabSession();
+  const first = new ScriptedTrainer({ labInfo: () => TEST_LAB_INFO, status: () => ({ state: null, runId: null, step: null, totalSteps: null }) });
+  await session.attach(first.client);
+  let closed = false;
+  first.client.on('close', () => (closed = true));
+  const second = new ScriptedTrainer({ labInfo: () => TEST_LAB_INFO, status: () => ({ state: null, runId: null, step: null, totalSteps: null }) });
+  await session.attach(second.client);
+  expect(closed).toBe(true);
+  expect(session.connection.kind).toBe('open');
+});
