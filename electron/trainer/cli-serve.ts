@@ -70,10 +70,13 @@ export function registerServeCommand(program: Command): void {
         const stop = () => {
           if (stopping) return;
           stopping = true;
-          process.stdout.write('Stopping...\n');
+          process.stdout.write('Stopping (a training run is checkpointed first)...\n');
           void host
             .close()
-            .then(() => server.close())
+            .then((stopped) => {
+              if (stopped) process.stdout.write(`Run ${stopped.runId} stopped at step ${stopped.step}, checkpointed: resume it in the Runs view, or with npm run lab -- resume ${stopped.runId}\n`);
+              return server.close();
+            })
             .finally(done);
         };
         // `on`, not `once`: a second Ctrl+C (or one passed on by npm start) must not kill the

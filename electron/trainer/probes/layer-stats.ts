@@ -227,14 +227,17 @@ export class LayerStatsTracker {
         }
         if (last < 0) neverFiredFilters++;
       }
-      const previous = state.previousDead;
+      // Died and revived count changes of a full window only: before W steps, "dead" means "not
+      // fired yet", and a filter firing for the first time is warming up, not coming back.
+      const windowFull = step - (this.firstStep ?? step) + 1 >= this.windowSteps;
+      const previous = windowFull ? state.previousDead : null;
       if (previous && previous.length === dead.length) {
         for (let f = 0; f < dead.length; f++) {
           if (!previous[f] && dead[f]) state.died++;
           else if (previous[f] && !dead[f]) state.revived++;
         }
       }
-      state.previousDead = dead;
+      state.previousDead = windowFull ? dead : null;
     }
     const orNull = (v: number) => (Number.isNaN(v) ? null : round(v));
     return {

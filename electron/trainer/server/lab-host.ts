@@ -107,11 +107,13 @@ export class LabHost {
     await this.training;
   }
 
-  /** Stops the run (checkpointed, resumable) and waits for it. */
-  async close(): Promise<void> {
+  /** Stops the run (checkpointed, resumable) and waits for it; says which run it stopped, and where. */
+  async close(): Promise<{ runId: string; step: number } | null> {
+    const stopping = this.session !== null;
     this.session?.stop();
-    await this.training;
+    const outcome = await this.training;
     for (const viewer of this.viewers.values()) viewer.connection.close(1001, 'the trainer is shutting down');
+    return stopping && outcome ? { runId: outcome.runId, step: outcome.step } : null;
   }
 
   private async receive(viewer: Viewer, raw: unknown): Promise<void> {

@@ -290,7 +290,7 @@ export async function startServeServer(options: ServeServerOptions): Promise<Ser
     const cookieName = `${TOKEN_COOKIE}_${port}`;
     const assetKey = createHmac('sha256', token).update('static files').digest('base64url');
     if (!fromQuery && (isRoot || !tokenMatches(cookieValue(req.headers.cookie, cookieName), assetKey))) {
-      return sendText(res, 403, 'Forbidden: open the URL printed by `lab serve` (it carries the access token).\n');
+      return sendText(res, 403, 'Forbidden: open the exact URL printed in the terminal by npm start or lab serve (it carries the access token).\n');
     }
     if (isRoot) res.setHeader('Set-Cookie', `${cookieName}=${assetKey}; HttpOnly; SameSite=Strict; Path=/`);
 
@@ -371,7 +371,7 @@ export async function startServeServer(options: ServeServerOptions): Promise<Ser
     if (!tokenMatches(query.get('token'), token)) {
       // A wrong token from an allowed origin (the lab's own page with a stale URL): accept the handshake only to close
       // it at once with a reason, since a browser shows a refused handshake as a bare 1006. Nothing is read or sent.
-      wss.handleUpgrade(req, socket, head, (ws) => ws.close(CLOSE_WRONG_TOKEN, 'wrong or missing token: open the URL lab serve printed'));
+      wss.handleUpgrade(req, socket, head, (ws) => ws.close(CLOSE_WRONG_TOKEN, 'wrong or missing token: open the exact URL printed in the terminal by npm start or lab serve'));
       return;
     }
 

@@ -476,6 +476,9 @@ export class TrainingSession {
     await yieldToEvents(); // let pause/stop commands in between steps
     if (this.paused && !this.stopRequested) {
       await this.setState('paused');
+      // The maps of the weights it paused at (the last capture may be a few steps older); the
+      // weights do not change while paused, so nothing more is captured unless a viewer asks.
+      this.probes.requestCapture();
       while (this.paused && !this.stopRequested) {
         // Paused, a viewer may still ask for maps (a new subscription, a probe face, a filter).
         if (this.probes.capturePending) this.emitFrames(true);

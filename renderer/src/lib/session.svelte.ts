@@ -103,11 +103,12 @@ export class LabSession {
     const status = await client.status();
     if (status.runId) {
       this.run = { ...this.run, runId: status.runId, state: status.state, step: status.step ?? 0, totalSteps: status.totalSteps ?? 0 };
-      // Joining a run under way: its earlier steps come from the run's metrics file.
-      if (live.runId === null) {
-        live.runId = status.runId;
-        void live.backfill(status.runId);
-      }
+      // Joining a run under way (a reloaded page, a second viewer): its earlier steps come from
+      // the run's metrics file (once per run; the catch-up 'started' event may already have
+      // named the run), and a page that has just opened shows it training.
+      void live.backfill(status.runId);
+      const underWay = status.state === 'running' || status.state === 'paused';
+      if (underWay && this.view === 'data' && this.dataset === null) this.view = 'train';
     }
   }
 
@@ -151,7 +152,8 @@ export class LabSession {
   get title(): string {
     const parts = ['Face CNN Lab'];
     if (this.run.runId) parts.push(`${this.run.runId}${this.run.state ? ` (${this.run.state})` : ''}`);
-    const backend = this.run.backend ?? this.info?.backend.name;
+    // The run's backend line is a sentence ("training on wasm (WebAssembly ...): ..."): its name is enough here.
+    const backend = (this.run.backend && /\b(tensorflow-gpu|tensorflow|wasm|cpu)\b/.exec(this.run.backend)?.[1]) ?? this.run.backend ?? this.info?.backend.name;
     if (backend) parts.push(backend);
     return parts.join(' · ');
   }

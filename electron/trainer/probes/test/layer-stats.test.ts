@@ -116,6 +116,23 @@ describe('ReLU layers', () => {
     t.dispose();
   });
 
+  it('a filter that first fires after a few steps is warming up, not reviving: died and revived count full windows only', () => {
+    const t = tracker(unitOf({ name: 'relu' }, 2), 3);
+    const quiet = tf.tensor4d([1, -1], [1, 1, 1, 2]);
+    const fire = tf.tensor4d([1, 1], [1, 1, 1, 2]);
+    // Steps 1-2: filter 1 has not fired yet, so it counts as dead ("dead since the start")...
+    expect(step(t, 1, quiet, tf.relu(quiet)).deadFilterIndices).toEqual([1]);
+    expect(step(t, 2, quiet, tf.relu(quiet)).deadFilterIndices).toEqual([1]);
+    // ...and its first firing, before the window of 3 steps has filled, is not a revival.
+    const firstFire = step(t, 3, fire, tf.relu(fire));
+    expect(firstFire.deadFilterIndices).toEqual([]);
+    expect(firstFire).toMatchObject({ died: 0, revived: 0 });
+    for (let s = 4; s <= 6; s++) step(t, s, quiet, tf.relu(quiet));
+    const died = step(t, 7, quiet, tf.relu(quiet)); // last fired at 3 <= 7 - 3
+    expect(died).toMatchObject({ deadFilterIndices: [1], died: 1, revived: 0 });
+    t.dispose();
+  });
+
   it('matches a direct element-by-element computation over many steps', () => {
     const rng = new Rng(7);
     const window = 3;

@@ -127,6 +127,9 @@ describe('lab serve', () => {
     await client.pause();
     await waitFor('paused', () => (events.some((e) => e.type === 'state' && e.state === 'paused') ? true : undefined));
     const pausedAt = progress.length;
+    // Pausing captures the maps of the weights it paused at (the last capture may be older).
+    const pausedStep = progress.at(-1)!.step;
+    await waitFor('the paused step\'s maps', () => (frames.some((f) => f.header.layer === 'group1.b.act' && f.header.step === pausedStep) ? true : undefined));
     // Paused, a viewer still gets maps on demand (for a newly watched layer too).
     const before = frames.length;
     await client.subscribe(['conv1.act']);

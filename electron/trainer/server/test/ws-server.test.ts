@@ -156,7 +156,7 @@ describe('HTTP', () => {
     for (const url of [`${base}/`, `${base}/?token=nope`, `${base}/?token=${server.token}x`, `${base}/assets/x.js`]) {
       const res = await fetch(url);
       expect(res.status, url).toBe(403);
-      expect(await res.text(), url).toContain('open the URL printed by `lab serve`');
+      expect(await res.text(), url).toContain('open the exact URL printed in the terminal by npm start or lab serve');
     }
     const wrongCookie = await fetch(`${base}/assets/x.js`, { headers: { cookie: `lab_assets_${server.port}=wrong` } });
     expect(wrongCookie.status).toBe(403);
@@ -231,7 +231,7 @@ describe('WebSocket upgrade', () => {
     const base = `ws://127.0.0.1:${server.port}`;
     for (const url of [`${base}/ws`, `${base}/ws?token=wrong`, `${base}/ws?token=${encodeURIComponent(server.token)}x`]) {
       const closed = await closedAtOnce(url, { origin: `http://127.0.0.1:${server.port}` });
-      expect(closed, url).toEqual({ code: 4401, reason: 'wrong or missing token: open the URL lab serve printed', messages: 0 });
+      expect(closed, url).toEqual({ code: 4401, reason: 'wrong or missing token: open the exact URL printed in the terminal by npm start or lab serve', messages: 0 });
     }
     expect(await refusedStatus(`${base}/?token=${encodeURIComponent(server.token)}`)).toBe(404);
     expect(await refusedStatus(server.wsUrl, { headers: { host: `evil.example:${server.port}` } })).toBe(403);

@@ -49,14 +49,25 @@ async function latestCheckpointFile(run: RunHandle): Promise<string | null> {
   return files[0]?.file ?? null;
 }
 
+export interface ExportOptions {
+  /** Replace an existing file (a save dialog already asked the user); otherwise refuse. */
+  readonly overwrite: boolean;
+  /** Add ".tar.gz" to a file name that ends in neither .tar.gz nor .tgz. */
+  readonly ensureSuffix: boolean;
+}
+
 /**
  * Writes `run` as a .tar.gz at `destination` (a file; given a folder, `<runId>.tar.gz`
  * inside it). Returns the file written and its size.
  */
-export async function exportRunArchive(run: RunHandle, destination: string): Promise<{ file: string; bytes: number }> {
+export async function exportRunArchive(run: RunHandle, destination: string, options: ExportOptions = { overwrite: true, ensureSuffix: false }): Promise<{ file: string; bytes: number }> {
   let file = resolve(destination);
   const existing = await stat(file).catch(() => undefined);
   if (existing?.isDirectory()) file = join(file, `${run.id}.tar.gz`);
+  else if (options.ensureSuffix && !/\.(tar\.gz|tgz)$/i.test(file)) file = `${file}.tar.gz`;
+  if (!options.overwrite && (await stat(file).catch(() => undefined)) !== undefined) {
+    throw new CommandError(`${file} already exists: type another name, or delete that file first`, 'exists');
+  }
   const folder = dirname(file);
   const folderInfo = await stat(folder).catch((error: unknown) => {
     throw errorCode(error) === 'ENOENT' ? missingFolderError(file, run.id) : (exportWriteError(error, file, run.id) ?? error);

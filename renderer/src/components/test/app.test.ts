@@ -20,12 +20,16 @@ test('connects, shows the backend, and switches views with the tabs and the arro
   await fireEvent.keyDown(screen.getByRole('tab', { name: 'Runs' }), { key: 'ArrowRight' });
   expect(session.view).toBe('evaluate');
   expect(screen.getByRole('tab', { name: 'Evaluate' })).toHaveFocus();
+  await fireEvent.keyDown(screen.getByRole('tab', { name: 'Evaluate' }), { key: 'Home' });
+  expect(session.view).toBe('data');
+  await fireEvent.keyDown(screen.getByRole('tab', { name: 'Data' }), { key: 'End' });
+  expect(session.view).toBe('evaluate');
 });
 
 test('the window title follows the run and the backend', async () => {
   const { trainer } = app();
   await screen.findByText('cpu');
-  trainer.event({ type: 'started', runId: 'run-1', step: 0, totalSteps: 10, backend: 'wasm', resumed: false });
+  trainer.event({ type: 'started', runId: 'run-1', step: 0, totalSteps: 10, backend: "training on wasm (WebAssembly with XNNPACK and the lab's training kernels): tfjs-node not installed", resumed: false });
   await screen.findByText(/run-1/);
   expect(document.title).toBe('Face CNN Lab · run-1 (running) · wasm');
 });

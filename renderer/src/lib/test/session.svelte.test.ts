@@ -67,3 +67,18 @@ test('attaching a new client closes the previous one (it would stay a viewer of 
   expect(closed).toBe(true);
   expect(session.connection.kind).toBe('open');
 });
+
+test('a page opened while a run trains shows the Train view, with the run\'s earlier steps filled in from its metrics', async () => {
+  const session = new LabSession();
+  const trainer = new ScriptedTrainer({
+    labInfo: () => TEST_LAB_INFO,
+    status: () => ({ state: 'running', runId: 'run-7', step: 16, totalSteps: 100 }),
+    getRun: () => ({ record: {}, metrics: [1, 2, 3].map((step) => ({ kind: 'step', step, epoch: 0, loss: 4 - step / 10, accuracy: 0, lr: 0.1, imagesPerSecond: 100, gradNorm: 1 })), warnings: [] }),
+  });
+  // What the trainer sends a viewer that connects mid-run, before anything else.
+  trainer.event({ type: 'started', runId: 'run-7', step: 0, totalSteps: 100, backend: 'wasm', resumed: false });
+  await session.attach(trainer.client);
+  expect(session.view).toBe('train');
+  expect(trainer.commands('getRun')).toEqual([{ name: 'getRun', runId: 'run-7' }]);
+  await expect.poll(() => session.live?.progressView().x.length).toBe(3);
+});

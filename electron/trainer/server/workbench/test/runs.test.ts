@@ -235,6 +235,28 @@ describe('export', () => {
     expect((await readdir(out)).sort()).toEqual([`${runId}.tar.gz`, 'my run.tar.gz'].sort()); // no temp files
   });
 
+  test('a typed destination never replaces a file, gets .tar.gz when it has no such ending, and must be a whole path', async () => {
+    const out = await tempDir();
+    await writeFile(join(out, 'notes.txt'), 'my notes');
+    await expect(client.request({ name: 'exportRun', runId, destination: { kind: 'typed', path: join(out, 'notes.txt.tar.gz') } })).resolves.toMatchObject({
+      file: join(out, 'notes.txt.tar.gz'),
+    });
+    // "notes.txt" becomes "notes.txt.tar.gz", which now exists: refused, and the notes are untouched.
+    await expect(client.request({ name: 'exportRun', runId, destination: { kind: 'typed', path: join(out, 'notes.txt') } })).rejects.toMatchObject({
+      code: 'exists',
+      message: expect.stringMatching(/notes\.txt\.tar\.gz already exists: type another name, or delete that file first/),
+    });
+    expect(await readFile(join(out, 'notes.txt'), 'utf8')).toBe('my notes');
+    // Into a folder twice: the second would replace the first.
+    await client.request({ name: 'exportRun', runId, destination: { kind: 'typed', path: out } });
+    await expect(client.request({ name: 'exportRun', runId, destination: { kind: 'typed', path: out } })).rejects.toMatchObject({ code: 'exists' });
+    await expect(client.request({ name: 'exportRun', runId, destination: { kind: 'typed', path: 'relu.tar.gz' } })).rejects.toMatchObject({
+      code: 'bad-path',
+      message: expect.stringMatching(/Type the whole path .* relative to the trainer's working folder/),
+    });
+    expect((await readdir(out)).sort()).toEqual([`${runId}.tar.gz`, 'notes.txt', 'notes.txt.tar.gz'].sort());
+  });
+
   test('a destination that cannot be written says why and leaves nothing behind', async () => {
     const out = await tempDir();
     await expect(client.request({ name: 'exportRun', runId, destination: { kind: 'typed', path: join(out, 'missing', 'run.tar.gz') } })).rejects.toMatchObject({
@@ -255,6 +277,8 @@ describe('export', () => {
       await expect(window.request({ name: 'exportRun', runId, destination: { kind: 'typed', path: join(out, 'x.tar.gz') } })).rejects.toMatchObject({ code: 'bad-path' });
       const grant = 'ab'.repeat(16);
       expect(host.grants.add({ grant, path: join(out, 'chosen.tar.gz'), purpose: 'write' })).toBeNull();
+      await expect(window.request({ name: 'exportRun', runId, destination: { kind: 'grant', grant } })).resolves.toMatchObject({ file: join(out, 'chosen.tar.gz') });
+      // The save dialog asked the user about replacing it: a second export to the same choice is allowed.
       await expect(window.request({ name: 'exportRun', runId, destination: { kind: 'grant', grant } })).resolves.toMatchObject({ file: join(out, 'chosen.tar.gz') });
     } finally {
       window.close();
