@@ -146,6 +146,52 @@ export function scaleFor(mode: ScaleMode, own: Range, layer: Range, global: Rang
 }
 
 // ---------------------------------------------------------------------------
+// Flat maps
+
+/**
+ * Why a map carries no picture for this face: 'flat', a map of more than one pixel with the same
+ * value everywhere (min == max; a ReLU filter that gave 0 all over this face, say), or 'zero',
+ * a 1x1 map (a fully connected unit) at exactly 0. Both views draw these the same way (renderFlat),
+ * which is not how they mark a dead filter (a red outline: dead is about the gradient over a
+ * window of steps, flat about one face's map now).
+ */
+export type FlatKind = 'flat' | 'zero';
+
+export function flatKind(own: Range, pixels: number): FlatKind | null {
+  if (pixels <= 1) return own.min === 0 && own.max === 0 ? 'zero' : null;
+  return own.max > own.min ? null : 'flat';
+}
+
+/** The flat maps among one probe's maps of a frame's stats block ([min, max, mean, maxAbs] per map, probe-major): channel -> kind. */
+export function flatMaps(stats: ArrayLike<number>, probe: number, channels: number, pixels: number): Map<number, FlatKind> {
+  const out = new Map<number, FlatKind>();
+  for (let c = 0; c < channels; c++) {
+    const at = (probe * channels + c) * STATS_PER_MAP;
+    const kind = flatKind({ min: stats[at]!, max: stats[at + 1]! }, pixels);
+    if (kind) out.set(c, kind);
+  }
+  return out;
+}
+
+/** The two greys of the flat hatch: no colour map has greys, so a flat tile never reads as a value, nor as the red of "dead". */
+export const FLAT_LIGHT: readonly [number, number, number] = [204, 204, 204];
+export const FLAT_DARK: readonly [number, number, number] = [150, 150, 150];
+
+/** A flat map as diagonal stripes of two greys, two pixels wide (a 1x1 map is one light grey pixel). */
+export function renderFlat(out: Uint8ClampedArray | Uint8Array, width: number, height: number): void {
+  if (out.length < width * height * 4) throw new RangeError(`renderFlat: ${out.length} bytes cannot hold ${width * height} RGBA pixels`);
+  for (let y = 0, o = 0; y < height; y++) {
+    for (let x = 0; x < width; x++, o += 4) {
+      const c = (x + y) % 4 < 2 ? FLAT_LIGHT : FLAT_DARK;
+      out[o] = c[0];
+      out[o + 1] = c[1];
+      out[o + 2] = c[2];
+      out[o + 3] = 255;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Pixels
 
 /**
@@ -195,7 +241,10 @@ export function renderMap(
 /** One pixel buffer per canvas, reused frame after frame (a grid repaints hundreds of tiles a second). */
 const images = new WeakMap<HTMLCanvasElement, ImageData>();
 
-/** Draws `map` (height x width) into a canvas, when the page can draw: jsdom and headless pages without a 2D context are skipped. */
+/**
+ * Draws `map` (height x width) into a canvas, when the page can draw: jsdom and headless pages
+ * without a 2D context are skipped. `flat` draws the flat hatch instead (renderFlat).
+ */
 export function paintCanvas(
   canvas: HTMLCanvasElement,
   map: ArrayLike<number>,
@@ -205,6 +254,7 @@ export function paintCanvas(
   scale: Range,
   table: ColourTable,
   diverging: boolean,
+  flat = false,
 ): boolean {
   if (width <= 0 || height <= 0) return false;
   if (canvas.width !== width) canvas.width = width;
@@ -221,7 +271,8 @@ export function paintCanvas(
     image = new ImageData(width, height);
     images.set(canvas, image);
   }
-  renderMap(image.data, map, own, scale, table, diverging);
+  if (flat) renderFlat(image.data, width, height);
+  else renderMap(image.data, map, own, scale, table, diverging);
   context.putImageData(image, 0, 0);
   return true;
 }

@@ -99,7 +99,8 @@ function summarize(dataset: FaceDataset, opening: Opening): DatasetSummary {
   const report = dataset.report;
   const perIdentity = dataset.imagesPerIdentity().sort((a, b) => a - b);
   const skipped = report.skipped.slice(0, MAX_SKIPPED_LISTED).map(({ path, reason }) => ({ path, reason }));
-  if (report.skipped.length > MAX_SKIPPED_LISTED) skipped.push({ path: '…', reason: `and ${report.skipped.length - MAX_SKIPPED_LISTED} more files left out` });
+  const more = report.skipped.length - MAX_SKIPPED_LISTED;
+  if (more > 0) skipped.push({ path: '…', reason: `and ${more} more ${more === 1 ? 'file' : 'files'} left out` });
   return {
     data: opening.data,
     label: opening.label ?? dataset.name,

@@ -5,6 +5,11 @@ import {
   colourTable,
   cssGradient,
   displayRange,
+  FLAT_DARK,
+  FLAT_LIGHT,
+  flatKind,
+  flatMaps,
+  renderFlat,
   renderMap,
   RunningRange,
   scaleFor,
@@ -145,5 +150,43 @@ describe('renderMap', () => {
 
   test('refuses an output too small for the map', () => {
     expect(() => renderMap(new Uint8ClampedArray(3), new Uint8Array(1), { min: 0, max: 1 }, { min: 0, max: 1 }, viridis)).toThrow(RangeError);
+  });
+});
+
+describe('flat maps', () => {
+  test('a map with one value everywhere is flat; a 1x1 map only when it is exactly 0', () => {
+    expect(flatKind({ min: 0, max: 0 }, 16)).toBe('flat');
+    expect(flatKind({ min: 0.7, max: 0.7 }, 16)).toBe('flat');
+    expect(flatKind({ min: 0, max: 0.1 }, 16)).toBeNull();
+    expect(flatKind({ min: 0, max: 0 }, 1)).toBe('zero');
+    expect(flatKind({ min: 0.3, max: 0.3 }, 1)).toBeNull();
+  });
+
+  test('flatMaps reads one probe of a stats block', () => {
+    // 2 probes x 3 channels x [min, max, mean, maxAbs]
+    const stats = new Float32Array([0, 1, 0, 1, 0, 0, 0, 0, 2, 2, 2, 2, /* probe 1 */ 0, 0, 0, 0, 0, 1, 0, 1, 1, 3, 2, 3]);
+    expect([...flatMaps(stats, 0, 3, 4)]).toEqual([
+      [1, 'flat'],
+      [2, 'flat'],
+    ]);
+    expect([...flatMaps(stats, 1, 3, 4)]).toEqual([[0, 'flat']]);
+    expect([...flatMaps(stats, 0, 3, 1)]).toEqual([[1, 'zero']]);
+  });
+
+  test('the flat hatch is diagonal stripes of two greys, opaque, never the colour of a value', () => {
+    const out = new Uint8ClampedArray(4 * 4 * 4);
+    renderFlat(out, 4, 4);
+    const px = (x: number, y: number) => [...out.subarray((y * 4 + x) * 4, (y * 4 + x) * 4 + 4)];
+    expect(px(0, 0)).toEqual([...FLAT_LIGHT, 255]);
+    expect(px(1, 0)).toEqual([...FLAT_LIGHT, 255]);
+    expect(px(2, 0)).toEqual([...FLAT_DARK, 255]);
+    expect(px(1, 1)).toEqual([...FLAT_DARK, 255]);
+    expect(px(3, 1)).toEqual([...FLAT_LIGHT, 255]);
+    // Greys: no colour table holds them (their channels are equal; viridis, inferno and the diverging map's are not, except its near-white centre).
+    for (const name of ['viridis', 'inferno'] as const) {
+      const t = colourTable(name);
+      for (let i = 0; i < 256; i++) expect(rgb(t, i)).not.toEqual([...FLAT_LIGHT]);
+    }
+    expect(() => renderFlat(new Uint8ClampedArray(4), 2, 2)).toThrow(RangeError);
   });
 });

@@ -73,6 +73,15 @@ export function identityRegexProblem(text: string): string {
   return groups === 1 ? '' : `must have exactly one group in parentheses (the identity), it has ${groups}; make the others non-capturing with (?:…)`;
 }
 
+/**
+ * The side of the stored faces for a network input of `inputSize`: round(inputSize × 144/128),
+ * a margin around the crop for random training crops (datasets/preprocess.ts storedSizeFor,
+ * which the renderer cannot import: it is the trainer's).
+ */
+export function storedSizeFor(inputSize: number): number {
+  return Math.round((inputSize * 144) / 128);
+}
+
 export type SourceChoice = { ok: true; source: DatasetSource } | { ok: false; reason: string };
 
 export function sourceFromDraft(draft: SourceDraft, catalog: readonly CatalogInfo[]): SourceChoice {

@@ -104,3 +104,39 @@ export function fieldErrors(message: string, knownKeys: ReadonlySet<string>): { 
   }
   return { fields, general: general.length > 0 || Object.keys(fields).length > 0 ? general : [message] };
 }
+
+/** How many steps a run will take, as the trainer counts them (training/session.ts stepsPerEpoch, totalSteps). */
+export interface RunLength {
+  /** Training images, about: images × (1 − holdOut) (the split holds out round(holdOut × n) of each identity's n images). */
+  trainImages: number;
+  /** Batches per epoch: whole batches only (the last partial one is dropped), or one when a batch is more than the training images. */
+  perEpoch: number;
+  epochs: number;
+  batch: number;
+  /** Steps the run will take: epochs × perEpoch, or maxSteps when that is smaller (and not 0). */
+  total: number;
+  /** Whether maxSteps stops the run before its epochs are done. */
+  capped: boolean;
+}
+
+export function runLength(settings: { images: number; holdOut: number; batch: number; epochs: number; maxSteps: number }): RunLength | null {
+  const { images, holdOut, batch, epochs, maxSteps } = settings;
+  const whole = (n: number) => Number.isInteger(n) && n > 0;
+  if (!whole(images) || !whole(batch) || !whole(epochs) || !(holdOut >= 0 && holdOut < 1) || !(maxSteps >= 0)) return null;
+  const trainImages = Math.round(images * (1 - holdOut));
+  // The trainer drops the last partial batch, unless the training images do not fill one batch.
+  const perEpoch = trainImages >= batch ? Math.floor(trainImages / batch) : trainImages > 0 ? 1 : 0;
+  const all = perEpoch * epochs;
+  const capped = maxSteps > 0 && maxSteps < all;
+  return { trainImages, perEpoch, epochs, batch, total: capped ? maxSteps : all, capped };
+}
+
+/** "≈ 40 steps (10 epochs × 4 batches of 32 from about 130 training images)", or with the cap said. */
+export function runLengthText(length: RunLength): string {
+  const n = (v: number) => v.toLocaleString('en');
+  const plural = (v: number, one: string, many: string) => `${n(v)} ${v === 1 ? one : many}`;
+  const plan = `${plural(length.epochs, 'epoch', 'epochs')} × ${plural(length.perEpoch, 'batch', 'batches')} of ${n(length.batch)} from about ${n(length.trainImages)} training images`;
+  return length.capped
+    ? `≈ ${plural(length.total, 'step', 'steps')}: Max steps stops it before ${plan} (${n(length.epochs * length.perEpoch)} steps)`
+    : `≈ ${plural(length.total, 'step', 'steps')} (${plan})`;
+}

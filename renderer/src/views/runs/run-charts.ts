@@ -2,10 +2,12 @@
 // curves overlaid. Pure functions from parsed metrics (lib/run-records.ts) to what LineChart
 // takes (one shared x array, a values array per series).
 import { alignSeries, seriesColour } from '../../draw/align';
-import { hasRule, layerInfo, layerNames, layerSeries, runLabel, totalSeries, type RunDetailView } from '../../lib/run-records';
+import { hasRule, layerInfo, layerNames, layerSeries, runConfig, runLabel, totalSeries, type RunDetailView, type RunRecordView } from '../../lib/run-records';
 
 export interface Series {
   label: string;
+  /** The long form of a short label (a run's full id), for the legend's tooltip and screen readers. */
+  title?: string;
   values: (number | null)[];
   colour?: string;
   dash?: boolean;
@@ -21,6 +23,7 @@ export const MAX_POINTS = 1500;
 
 interface Part {
   label: string;
+  title?: string;
   x: ArrayLike<number>;
   y: ArrayLike<number | null>;
   colour?: string;
@@ -54,6 +57,7 @@ function chart(parts: Part[], max = MAX_POINTS): ChartData {
     x: thinned.x,
     series: parts.map((p, i) => ({
       label: p.label,
+      ...(p.title ? { title: p.title } : {}),
       values: thinned.ys[i] ?? [],
       ...(p.colour ? { colour: p.colour } : {}),
       ...(p.dash ? { dash: true } : {}),
@@ -129,16 +133,37 @@ export interface CompareCharts {
   perLayer: { layer: string; data: ChartData }[];
 }
 
+/**
+ * A run's short name for chart legends: its activation (with the per-layer overrides counted)
+ * and the last part of its id, e.g. "relu +1 · a1b2" for 2026-11-26T08-50-12_tiny_relu_a1b2.
+ * Full ids are long and alike (date, time, model, activation), and wrap a legend badly.
+ */
+export function shortRunLabel(id: string, record: RunRecordView): string {
+  const config = runConfig(record);
+  const overrides = Object.keys(config.layerOverrides).length;
+  const parts = id.split(/[_\s]+/).filter(Boolean);
+  const tail = parts.length > 1 ? (parts.at(-1) as string) : id;
+  return `${config.activation}${overrides > 0 ? ` +${overrides}` : ''} · ${tail}`;
+}
+
+/** Short names of several runs (shortRunLabel), the full runLabel for any two that would read alike. */
+export function shortRunLabels(runs: readonly CompareRun[]): string[] {
+  const short = runs.map((r) => shortRunLabel(r.id, r.run.record));
+  return short.map((s, i) => (short.indexOf(s) !== short.lastIndexOf(s) ? runLabel(runs[i]!.id, runs[i]!.run.record) : s));
+}
+
 export function compareCharts(runs: readonly CompareRun[]): CompareCharts {
-  const label = (r: CompareRun) => runLabel(r.id, r.run.record);
+  const short = shortRunLabels(runs);
+  // Legends show the short name; the full id stays in the series' title (tooltip, screen readers).
+  const named = (r: CompareRun, i: number, suffix = '') => ({ label: `${short[i]}${suffix}`, title: `${runLabel(r.id, r.run.record)}${suffix}` });
   const colour = (i: number) => seriesColour(i);
-  const loss = chart(runs.map((r, i) => ({ label: label(r), x: r.run.metrics.steps.map((s) => s.step), y: r.run.metrics.steps.map((s) => s.loss), colour: colour(i) })));
-  const accuracy = chart(runs.map((r, i) => ({ label: label(r), x: r.run.metrics.steps.map((s) => s.step), y: r.run.metrics.steps.map((s) => s.accuracy), colour: colour(i) })));
-  const valAccuracy = chart(runs.map((r, i) => ({ label: label(r), x: r.run.metrics.epochs.map((e) => e.step), y: r.run.metrics.epochs.map((e) => e.valAccuracy), colour: colour(i) })));
+  const loss = chart(runs.map((r, i) => ({ ...named(r, i), x: r.run.metrics.steps.map((s) => s.step), y: r.run.metrics.steps.map((s) => s.loss), colour: colour(i) })));
+  const accuracy = chart(runs.map((r, i) => ({ ...named(r, i), x: r.run.metrics.steps.map((s) => s.step), y: r.run.metrics.steps.map((s) => s.accuracy), colour: colour(i) })));
+  const valAccuracy = chart(runs.map((r, i) => ({ ...named(r, i), x: r.run.metrics.epochs.map((e) => e.step), y: r.run.metrics.epochs.map((e) => e.valAccuracy), colour: colour(i) })));
   const deadParts: Part[] = [];
   runs.forEach((r, i) => {
-    if (hasRule(r.run.metrics, 'can-die')) deadParts.push({ label: `${label(r)}: dead`, ...totalSeries(r.run.metrics, 'dead'), colour: colour(i) });
-    if (hasRule(r.run.metrics, 'cannot-die')) deadParts.push({ label: `${label(r)}: negative regime`, ...totalSeries(r.run.metrics, 'negative'), colour: colour(i), dash: true });
+    if (hasRule(r.run.metrics, 'can-die')) deadParts.push({ ...named(r, i, ': dead'), ...totalSeries(r.run.metrics, 'dead'), colour: colour(i) });
+    if (hasRule(r.run.metrics, 'cannot-die')) deadParts.push({ ...named(r, i, ': negative regime'), ...totalSeries(r.run.metrics, 'negative'), colour: colour(i), dash: true });
   });
   const common = runs.length === 0 ? [] : layerNames(runs[0]!.run.metrics).filter((name) => runs.every((r) => layerInfo(r.run.metrics, name) !== null));
   const perLayer = common.map((layer) => ({
@@ -148,7 +173,7 @@ export function compareCharts(runs: readonly CompareRun[]): CompareCharts {
         const info = layerInfo(r.run.metrics, layer);
         const cannotDie = info?.rule === 'cannot-die';
         return {
-          label: `${label(r)}: ${info?.activation ?? '?'}${cannotDie ? ' (negative regime)' : ''}`,
+          ...named(r, i, `: ${info?.activation ?? '?'}${cannotDie ? ' (negative regime)' : ''}`),
           ...layerSeries(r.run.metrics, layer, cannotDie ? 'negative' : 'dead'),
           colour: colour(i),
           dash: cannotDie,

@@ -2,7 +2,7 @@
 // space the grid shows: output channels or maxout/MFM pieces), and summaries of per-channel
 // lists. No Svelte here, so the component tests and the node tests can both use them.
 import type { LayerInfo, LayerStats } from '../../../../electron/trainer/protocol/messages';
-import type { ColourMapName } from '../../draw/heatmap';
+import { displayRange, isDiverging, type ColourMapName, type Range, type ScaleMode } from '../../draw/heatmap';
 import type { MapKind } from '../../lib/live-run.svelte';
 
 /** A number for a table cell: 3 significant digits, exponent form when tiny or huge, a dash for none. */
@@ -89,4 +89,37 @@ export function resolveColours(choice: 'auto' | ColourMapName, kind: MapKind, la
 /** "dead over the last 50 steps" */
 export function windowText(window: number | null): string {
   return window === null ? 'waiting for the first layer statistics' : `dead over the last ${window} step${window === 1 ? '' : 's'}`;
+}
+
+/**
+ * The scale the grid colours a map against. 1x1 maps (a fully connected layer's units) have no
+ * range of their own, so 'filter' draws them on the layer's range, as the Runs replay does.
+ */
+export function effectiveScale(mode: ScaleMode, pixels: number): ScaleMode {
+  return mode === 'filter' && pixels <= 1 ? 'layer' : mode;
+}
+
+/**
+ * The colour bar's caption: what its left end, its middle and its right end stand for, as the
+ * grid draws them (draw/heatmap.ts scaleFor and displayRange) for each colour map and scale:
+ * sequential maps run from the scale's min to its max; the diverging map is centred on zero
+ * (white), from -max|x| to +max|x|, whether that is each map's own or the layer's.
+ * `range` is the layer's (or the global) scale; null before any maps.
+ */
+export function scaleLegend(mode: ScaleMode, colours: ColourMapName, range: Range | null, pixels: number): string {
+  if (!range) return 'waiting for maps';
+  const scale = effectiveScale(mode, pixels);
+  const diverging = isDiverging(colours);
+  if (scale === 'filter') {
+    return diverging
+      ? 'each map from −max|x| (left) through 0 (white) to +max|x| (right), max|x| its own largest |value|'
+      : 'each map from its own min (left) to its own max (right)';
+  }
+  const whose = scale === 'layer' ? 'this layer, this frame' : 'all maps seen in this run';
+  const prefix = mode === 'filter' ? '1×1 maps have no range of their own: ' : '';
+  if (diverging) {
+    const shown = displayRange(range, colours);
+    return `${prefix}${fmt(shown.min)} (left) … 0 (white) … ${fmt(shown.max)} (right) (${whose}; ±its largest |value|)`;
+  }
+  return `${prefix}${fmt(range.min)} … ${fmt(range.max)} (${whose})`;
 }

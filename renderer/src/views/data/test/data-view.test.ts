@@ -106,6 +106,7 @@ test('a typed path is imported with progress, then the summary, the report and t
   expect(shown).toHaveTextContent('144×144 px grey (5.9 MB), cropped to 128×128 for the network');
   expect(shown).toHaveTextContent('290 / 10');
   expect(shown).toHaveTextContent('4.2 s');
+  expect(within(shown).getByTestId('dataset-source')).toHaveTextContent('/data/faces'); // where it came from
 
   const report = screen.getByTestId('import-report');
   expect(report).toHaveTextContent('2 files were skipped');
@@ -154,6 +155,41 @@ test('a long import report folds away behind its count, with the reasons counted
   expect(within(report).getByText('Show the 25 skipped files')).toBeInTheDocument();
 });
 
+test("a list the trainer cut short counts the files it left out, in good grammar", async () => {
+  const listed = Array.from({ length: 12 }, (_, i) => ({ path: `x/${i}.jpg`, reason: i < 10 ? 'too small' : 'not an image' }));
+  const { trainer } = await setup({ importDataset: () => summary({ skipped: [...listed, { path: '…', reason: 'and 1 more files left out' }] }) });
+  await fireEvent.input(screen.getByLabelText('Folder or archive path'), { target: { value: '/data/faces' } });
+  await fireEvent.click(screen.getByRole('button', { name: 'Import' }));
+  const report = await screen.findByTestId('import-report');
+  expect(report).toHaveTextContent('13 files were skipped: 10 too small; 2 not an image (among the 12 listed)');
+  expect(report).toHaveTextContent('The first 12 are listed; 1 more file is left out of the list.');
+  expect(report).not.toHaveTextContent('1 more files');
+  expect(within(report).getByText('Show the 12 listed files')).toBeInTheDocument();
+  expect(within(report).queryByText('…')).toBeNull();
+  expect(trainer.commands('importDataset')).toHaveLength(1);
+});
+
+test('after a failed import the dataset still selected is labelled as in use', async () => {
+  let fail = false;
+  await setup({
+    importDataset: () => {
+      if (fail) throw new Error('No face images in /data/empty');
+      return summary();
+    },
+  });
+  const path = screen.getByLabelText('Folder or archive path');
+  await fireEvent.input(path, { target: { value: '/data/faces' } });
+  await fireEvent.click(screen.getByRole('button', { name: 'Import' }));
+  await screen.findByTestId('dataset-summary');
+  expect(screen.queryByTestId('dataset-in-use')).toBeNull();
+  fail = true;
+  await fireEvent.input(path, { target: { value: '/data/empty' } });
+  await fireEvent.click(screen.getByRole('button', { name: 'Import' }));
+  expect(await screen.findByTestId('import-error')).toHaveTextContent('No face images in /data/empty');
+  expect(screen.getByTestId('dataset-in-use')).toHaveTextContent('In use: faces (the last import failed; this one is still selected)');
+  expect(screen.getByTestId('dataset-source')).toHaveTextContent('/data/faces');
+});
+
 test('the synthetic set is imported with the numbers typed', async () => {
   const { trainer, session } = await setup({ importDataset: () => summary({ data: 'synthetic:5x4', label: 'synthetic', synthetic: true, identities: 5 }) });
   await fireEvent.click(screen.getByRole('radio', { name: 'Synthetic' }));
@@ -177,6 +213,8 @@ test('the import uses the experiment’s input size', async () => {
   const { trainer, session } = await setup({ importDataset: () => summary() });
   session.updateConfig({ inputSize: 64 });
   await fireEvent.input(screen.getByLabelText('Folder or archive path'), { target: { value: '/data/faces' } });
+  // Stored larger than the input (input × 144/128), for random crops.
+  expect(screen.getByText(/Faces are imported for a 64×64 input/)).toHaveTextContent('Faces are imported for a 64×64 input (the Experiment’s; stored at 72×72 for random crops).');
   await fireEvent.click(screen.getByRole('button', { name: 'Import' }));
   await screen.findByTestId('dataset-summary');
   expect(trainer.commands('importDataset')[0]?.inputSize).toBe(64);

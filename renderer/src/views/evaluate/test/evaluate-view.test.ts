@@ -1,5 +1,5 @@
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { EvaluationView } from '../../../../../electron/trainer/protocol/workbench';
 import EvaluateView from '../EvaluateView.svelte';
 import { scriptedSession, type Handlers } from '../../../test-support/scripted-trainer';
@@ -34,13 +34,52 @@ describe('the Evaluate view', () => {
     expect(summary).toHaveTextContent('(last saved evaluation)');
     expect(summary).toHaveTextContent('86.33% ± 1.42%');
     expect(summary).toHaveTextContent('over 10 folds');
-    expect(within(summary).getByText('TAR @ FAR 1%').nextElementSibling).toHaveTextContent('41.00%');
-    expect(within(summary).getByText('TAR @ FAR 0.1%').nextElementSibling).toHaveTextContent('18.00%');
+    // 300 mismatched pairs: FAR 1% allows 3 false accepts (shown, but rough); FAR 0.1% not even one (not shown).
+    const tar1 = within(summary).getByText('TAR @ FAR 1%').nextElementSibling;
+    expect(tar1).toHaveTextContent('41.00% rough');
+    expect(tar1).toHaveAttribute('title', expect.stringContaining('only 3 false accepts'));
+    const tar01 = within(summary).getByText('TAR @ FAR 0.1%').nextElementSibling;
+    expect(tar01).toHaveTextContent(/^— \(needs at least 1,000 mismatched pairs/);
+    expect(tar01).not.toHaveTextContent('18.00%');
+    expect(tar01).toHaveAttribute('title', expect.stringContaining('needs at least 1,000 mismatched pairs'));
+    expect(within(summary).getByTestId('tar-note')).toHaveTextContent('TAR @ FAR 0.1%: — because 300 mismatched pairs cannot resolve it');
     expect(within(summary).getByText('EER').nextElementSibling).toHaveTextContent('14.20%');
     expect(within(summary).getByText('AUC').nextElementSibling).toHaveTextContent('0.9210');
     expect(within(summary).getByText('Rank-1 identification').nextElementSibling).toHaveTextContent('71.00% (142/200)');
     expect(await screen.findByRole('combobox', { name: 'Run' })).toHaveValue(RELU_ID);
     expect(screen.getByText('The pairs were generated from the held-out identities only.')).toBeInTheDocument();
+  });
+
+  test('with enough mismatched pairs every TAR @ FAR is shown as it is', async () => {
+    await view({ getEvaluation: ({ runId }) => ({ ...evaluation(runId), pairs: 22_000, matchedPairs: 2000, mismatchedPairs: 20_000 }) }, RELU_ID);
+    const summary = await screen.findByTestId('eval-summary');
+    expect(within(summary).getByText('TAR @ FAR 1%').nextElementSibling).toHaveTextContent(/^41\.00%$/);
+    expect(within(summary).getByText('TAR @ FAR 0.1%').nextElementSibling).toHaveTextContent(/^18\.00%$/);
+    expect(within(summary).queryByTestId('tar-note')).toBeNull();
+  });
+
+  test("says the generated pairs measure fit: identity-disjoint folds of people seen in training", async () => {
+    await view({}, RELU_ID);
+    const generated = screen.getByRole('radio', { name: /Generated from the run's dataset/ });
+    expect(generated.closest('label')).toHaveTextContent("Generated from the run's dataset (seeded identity-disjoint folds; these people were seen in training)");
+    expect(generated.closest('label')).not.toHaveTextContent('held-out identities');
+  });
+
+  test('a run list that arrives after the view has gone is dropped without touching its deriveds', async () => {
+    const list = deferred<unknown>();
+    const warn = vi.spyOn(console, 'warn');
+    try {
+      const { trainer, session } = await scriptedSession({ listRuns: () => list.promise as never, getEvaluation: () => null });
+      const rendered = render(EvaluateView, { session });
+      await waitFor(() => expect(trainer.commands('listRuns')).toHaveLength(1));
+      rendered.unmount(); // the user switched tabs before the trainer answered
+      list.resolve(listEntries());
+      await new Promise((r) => setTimeout(r, 20));
+      expect(warn.mock.calls.map((c) => String(c[0]))).not.toContainEqual(expect.stringContaining('derived_inert'));
+      expect(session.evaluateRunId).toBeNull();
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   test('without a chosen run it picks the newest, and says when a run has no evaluation', async () => {

@@ -254,3 +254,31 @@ test('a view opened before the trainer answered describes the model and can trai
   await fireEvent.click(screen.getByRole('button', { name: 'Train' }));
   await waitFor(() => expect(session.view).toBe('train'));
 });
+
+test('says how many steps the run will take, once a dataset is chosen', async () => {
+  const { session } = await setup();
+  const length = screen.getByTestId('run-length');
+  // 120 images, 20% held out: about 96 to train on; batches of 64 (the last partial one dropped).
+  expect(length).toHaveTextContent('≈ 5 steps (5 epochs × 1 batch of 64 from about 96 training images).');
+  session.updateConfig({ batch: 32, epochs: 10 });
+  await waitFor(() => expect(length).toHaveTextContent('≈ 30 steps (10 epochs × 3 batches of 32 from about 96 training images).'));
+  session.updateConfig({ maxSteps: 20 });
+  await waitFor(() => expect(length).toHaveTextContent('≈ 20 steps: Max steps stops it before 10 epochs × 3 batches of 32 from about 96 training images (30 steps).'));
+});
+
+test('without a dataset the step count waits for one', async () => {
+  await setup({}, { dataset: false });
+  expect(screen.getByTestId('run-length')).toHaveTextContent('Open a dataset in Data to see how many steps a run takes.');
+  expect(screen.getByTestId('run-length')).not.toHaveTextContent('≈');
+});
+
+test('inline code in a preset claim is shown as code, not as backticks', async () => {
+  const claim = 'Dead pieces: check with `lab summary --model tiny --activation maxout:2`, then compare.';
+  const info = { ...TEST_LAB_INFO, presets: [{ ...TEST_LAB_INFO.presets[0]!, claim }] };
+  await setup({ labInfo: () => info });
+  const presets = await screen.findByTestId('presets');
+  await waitFor(() => expect(presets).toHaveTextContent('Dead pieces: check with lab summary --model tiny --activation maxout:2, then compare.'));
+  expect(presets).not.toHaveTextContent('`');
+  const code = presets.querySelector('code');
+  expect(code).toHaveTextContent('lab summary --model tiny --activation maxout:2');
+});

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseRunDetail } from '../../../lib/run-records';
-import { compareCharts, runCharts, thinKeeping } from '../run-charts';
-import { base64ToBytes, mosaicLayout, paintMosaic, parseColour, silentChannels } from '../snapshot-draw';
+import { compareCharts, runCharts, shortRunLabel, shortRunLabels, thinKeeping } from '../run-charts';
+import { base64ToBytes, mosaicLayout, paintMosaic, silentChannels, tileOrigin } from '../snapshot-draw';
+import { FLAT_DARK, FLAT_LIGHT } from '../../../draw/heatmap';
 import { decodeFrame, encodeFrame } from '../../../../../electron/trainer/protocol/frames';
 import { getRunReply, metricsRows, PRELU_ID, RELU_ID, runRecord, snapshotReply } from './fixtures';
 
@@ -38,7 +39,11 @@ describe('chart data', () => {
       { id: RELU_ID, run: detail(RELU_ID) },
       { id: PRELU_ID, run: detail(PRELU_ID) },
     ]);
-    expect(charts.loss.series.map((s) => s.label)).toEqual([`${RELU_ID} · relu +1`, `${PRELU_ID} · prelu`]);
+    // Legends get short names (activation · the id's last part); the full id is the series' title.
+    expect(charts.loss.series.map((s) => s.label)).toEqual(['relu +1 · a1b2', 'prelu · c3d4']);
+    expect(charts.loss.series.map((s) => s.title)).toEqual([`${RELU_ID} · relu +1`, `${PRELU_ID} · prelu`]);
+    expect(charts.dead.series.map((s) => s.title)).toEqual([`${RELU_ID} · relu +1: dead`, `${PRELU_ID} · prelu: negative regime`]);
+    expect(charts.perLayer[0]?.data.series.map((s) => s.label)).toEqual(['relu +1 · a1b2: relu', 'prelu · c3d4: prelu (negative regime)']);
     expect(charts.loss.series[0]?.colour).not.toBe(charts.loss.series[1]?.colour);
     expect(charts.dead.series.map((s) => [s.label.split(': ')[1], s.dash ?? false])).toEqual([
       ['dead', false],
@@ -55,23 +60,40 @@ describe('chart data', () => {
       { id: 'bare', run: bare.run },
       { id: RELU_ID, run: detail(RELU_ID) },
     ]);
-    expect(charts.dead.series.map((s) => s.label)).toEqual([`${RELU_ID} · relu +1: dead`]);
+    expect(charts.dead.series.map((s) => s.label)).toEqual(['relu +1 · a1b2: dead']);
     expect(charts.perLayer).toEqual([]);
+  });
+
+  it('names runs short, and in full where two short names would read alike', () => {
+    expect(shortRunLabel(PRELU_ID, detail(PRELU_ID).record)).toBe('prelu · c3d4');
+    expect(shortRunLabel('plain', detail(PRELU_ID).record)).toBe('prelu · plain');
+    const twin = '2026-11-27T10-00-00_tiny_prelu_c3d4';
+    expect(
+      shortRunLabels([
+        { id: PRELU_ID, run: detail(PRELU_ID) },
+        { id: twin, run: detail(PRELU_ID) },
+        { id: RELU_ID, run: detail(RELU_ID) },
+      ]),
+    ).toEqual([`${PRELU_ID} · prelu`, `${twin} · prelu`, 'relu +1 · a1b2']);
   });
 });
 
 describe('snapshot drawing', () => {
-  it('paints each map through the colour ramp and a constant map in the dead colour', () => {
+  it('paints each map through the colour ramp and a flat map as the grey hatch (not red: red is "dead")', () => {
     const frame = decodeFrame(base64ToBytes(snapshotReply(20).frames[0] as string));
     const layout = mosaicLayout(frame.header.channels, frame.header.width, frame.header.height);
     expect(layout).toMatchObject({ columns: 4, rows: 1, width: 4 * 9 - 1, height: 8 });
     const pixels = new Uint8ClampedArray(layout.width * layout.height * 4);
-    paintMosaic(pixels, frame, 0, layout, parseColour('#d92d20'));
+    paintMosaic(pixels, frame, 0, layout);
     const at = (x: number, y: number) => [...pixels.subarray((y * layout.width + x) * 4, (y * layout.width + x) * 4 + 4)];
     expect(at(0, 0)).toEqual([68, 1, 84, 255]); // byte 0: the bottom of viridis
     expect(at(8, 0)).toEqual([0, 0, 0, 0]); // the gap
-    expect(at(27, 3)).toEqual([217, 45, 32, 255]); // the last filter is constant
-    expect(parseColour('rgb(1, 2, 3)')).toEqual([1, 2, 3]);
+    // The last filter is flat: the Train grid's hatch, from its tile's corner.
+    const { x, y } = tileOrigin(layout, 3);
+    expect(x).toBe(27);
+    expect(at(x, y)).toEqual([...FLAT_LIGHT, 255]);
+    expect(at(x + 2, y)).toEqual([...FLAT_DARK, 255]);
+    expect(at(x + 1, y + 1)).toEqual([...FLAT_DARK, 255]);
     expect(silentChannels(frame, 1)).toEqual([3]);
   });
 
@@ -84,8 +106,7 @@ describe('snapshot drawing', () => {
     expect(silentChannels(frame, 0)).toEqual([0]);
     const layout = mosaicLayout(3, 1, 1);
     const pixels = new Uint8ClampedArray(layout.width * layout.height * 4);
-    paintMosaic(pixels, frame, 0, layout, [1, 2, 3], 'filter'); // 1x1 maps are layer-scaled whatever the choice
-    expect([...pixels]).toEqual([1, 2, 3, 255, 253, 231, 37, 255, 68, 1, 84, 255]);
-    expect(parseColour('nonsense')).toEqual([217, 45, 32]);
+    paintMosaic(pixels, frame, 0, layout, 'filter'); // 1x1 maps are layer-scaled whatever the choice
+    expect([...pixels]).toEqual([...FLAT_LIGHT, 255, 253, 231, 37, 255, 68, 1, 84, 255]);
   });
 });

@@ -46,6 +46,10 @@ describe('the list', () => {
     expect(relu).toHaveTextContent('tiny');
     expect(relu).toHaveTextContent('relu +1 layer');
     expect(relu).toHaveTextContent('2.310'); // last epoch's train loss
+    // Each number says what it is: the table's are the last epoch's means.
+    const headers = within(table).getAllByRole('columnheader').map((th) => th.textContent?.trim());
+    expect(headers).toContain('Loss (last epoch)');
+    expect(headers).toContain('Acc. (last epoch)');
     expect(relu).toHaveTextContent('37.0%'); // val accuracy
     await waitFor(() => expect(relu).toHaveTextContent('86.3% ± 1.4%')); // from getEvaluation
     const prelu = table.querySelector(`tr[data-run="${PRELU_ID}"]`) as HTMLElement;
@@ -92,6 +96,10 @@ describe('one run', () => {
     expect(within(dead).getByRole('img')).toHaveAccessibleName(/conv1\.act \(relu, of 16\) 4\.000.*fc1\.act \(relu, of 64\) 12\.000/);
     expect(within(detail).queryByTestId('chart-negative')).toBeNull();
     expect(detail).toHaveTextContent('Verification (step 40)');
+    // The final numbers say what they are: means over the last 20 steps, as in Compare.
+    const final = detail.querySelector('dl[aria-label="Final numbers"]') as HTMLElement;
+    expect(final).toHaveTextContent(/Loss \(mean of last 20 steps\)\s*2\.390/);
+    expect(final).toHaveTextContent(/Accuracy \(mean of last 20 steps\)\s*50\.8%/);
     expect(detail).toHaveTextContent('86.33% ± 1.42%');
 
     // Snapshots: the newest is loaded first; the slider goes back to the first epoch.
@@ -194,6 +202,26 @@ describe('one run', () => {
 });
 
 describe('compare', () => {
+  test('dead counts name the step of the row they come from, and TAR @ FAR is "—" when too few mismatched pairs resolve it', async () => {
+    const few = { ...evaluation(RELU_ID), mismatchedPairs: 60 };
+    const rows = (id: string) => {
+      const reply = getRunReply(id);
+      // The relu run's last 'layers' row is at step 30 while its steps go to 40.
+      return id === RELU_ID ? { ...reply, metrics: reply.metrics.filter((r) => !(r['kind'] === 'layers' && r['step'] === 40)) } : reply;
+    };
+    await view({ getRun: ({ runId }) => rows(runId), getEvaluation: ({ runId }) => (runId === RELU_ID ? few : null) });
+    await fireEvent.click(screen.getByRole('checkbox', { name: `Select ${RELU_ID}` }));
+    await fireEvent.click(screen.getByRole('checkbox', { name: `Select ${PRELU_ID}` }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Compare' }));
+    const table = await screen.findByTestId('compare-table');
+    const row = (name: string) => within(table).getByRole('row', { name: new RegExp(`^${name.replace(/[()]/g, '\\$&')}`) });
+    expect(row('Dead filters (last stats row): conv1.act')).toHaveTextContent('3/16 at step 30');
+    expect(row('Dead filters (last stats row): conv1.act')).toHaveTextContent('at step 40');
+    const tar = within(row('TAR @ FAR 1%')).getAllByRole('cell')[1];
+    expect(tar).toHaveTextContent(/^—$/);
+    expect(tar).toHaveAttribute('title', expect.stringContaining('needs at least 100 mismatched pairs'));
+  });
+
   test('needs two runs, then overlays their curves and fills the table', async () => {
     const { trainer } = await view();
     const compare = screen.getByRole('button', { name: 'Compare' });
@@ -210,6 +238,7 @@ describe('compare', () => {
 
     const loss = within(view2).getByTestId('chart-compare-loss');
     expect(loss).toHaveAttribute('data-points', '40');
+    // The legend's names are short; screen readers get the full ids.
     const lossName = within(loss).getByRole('img').getAttribute('aria-label') ?? '';
     expect(lossName).toContain(`${RELU_ID} · relu +1`);
     expect(lossName).toContain(`${PRELU_ID} · prelu`);
@@ -221,21 +250,26 @@ describe('compare', () => {
     expect(deadName).toContain(`${PRELU_ID} · prelu: negative regime 6.000`);
     expect(within(view2).getByTestId('chart-compare-dead-conv2.act')).toHaveAttribute('data-points', '5');
 
-    const headers = within(table).getAllByRole('columnheader').map((th) => th.textContent?.trim());
-    expect(headers).toEqual(['Run', PRELU_ID, RELU_ID]);
-    const row = (name: string) => within(table).getByRole('row', { name: new RegExp(`^${name}`) });
+    // Each column: the short name the legends use, and the full id.
+    const headers = within(table).getAllByRole('columnheader').map((th) => th.textContent?.replace(/\s+/g, ' ').trim());
+    expect(headers).toEqual(['Run', `prelu · c3d4 ${PRELU_ID}`, `relu +1 · a1b2 ${RELU_ID}`]);
+    const row = (name: string) => within(table).getByRole('row', { name: new RegExp(`^${name.replace(/[()]/g, '\\$&')}`) });
     expect(row('Activation')).toHaveTextContent('prelu');
     expect(row('Activation')).toHaveTextContent('conv1.act: mfm:2/1');
-    expect(row('Final loss')).toHaveTextContent('2.085'); // prelu: mean of 3 - 0.03 s over s = 21..40
-    expect(row('Final loss')).toHaveTextContent('2.390'); // relu: mean of 3 - 0.02 s
+    expect(row('Loss (mean of last 20 steps)')).toHaveTextContent('2.085'); // prelu: mean of 3 - 0.03 s over s = 21..40
+    expect(row('Loss (mean of last 20 steps)')).toHaveTextContent('2.390'); // relu: mean of 3 - 0.02 s
+    expect(row('Accuracy (mean of last 20 steps)')).toHaveTextContent('50.8%');
     expect(row('Val accuracy')).toHaveTextContent('40.0%');
-    expect(row('Dead filters at end: conv2.act')).toHaveTextContent('8/32');
-    expect(row('Dead filters at end: conv2.act')).toHaveTextContent('cannot die (2/32 negative)');
+    // Dead counts are the last stored 'layers' row's, and say its step.
+    const deadRow = row('Dead filters (last stats row): conv2.act');
+    expect(deadRow).toHaveTextContent('8/32 at step 40');
+    expect(deadRow).toHaveTextContent('cannot die (2/32 negative) at step 40');
     expect(row('Verification accuracy')).toHaveTextContent('86.33% ± 1.42%');
     expect(row('Verification accuracy')).toHaveTextContent('not evaluated');
     expect(row('EER')).toHaveTextContent('14.20%');
     expect(row('AUC')).toHaveTextContent('0.921');
-    expect(row('TAR @ FAR 1%')).toHaveTextContent('41.0%');
+    // 300 mismatched pairs allow 3 false accepts at FAR 1%: shown, flagged rough.
+    expect(row('TAR @ FAR 1%')).toHaveTextContent('41.0% (rough)');
 
     await fireEvent.click(within(view2).getByRole('button', { name: '← All runs' }));
     expect(await screen.findByTestId('runs-table')).toBeInTheDocument();

@@ -62,7 +62,26 @@ export function statsMessage(step: number, dead: Record<string, number[]> = {}, 
  */
 export function frame(
   layer: string,
-  { step = 1, channels = 8, probes = 2, side = 4, kind = 'activation', zero = [] as number[], full }: { step?: number; channels?: number; probes?: number; side?: number; kind?: 'activation' | 'preactivation'; zero?: number[]; full?: { filter: number; probe: number } } = {},
+  {
+    step = 1,
+    channels = 8,
+    probes = 2,
+    side = 4,
+    kind = 'activation',
+    zero = [] as number[],
+    full,
+    averaged = true,
+  }: {
+    step?: number;
+    channels?: number;
+    probes?: number;
+    side?: number;
+    kind?: 'activation' | 'preactivation';
+    zero?: number[];
+    full?: { filter: number; probe: number };
+    /** Whether the maps were averaged down from twice their size (else they are full size). */
+    averaged?: boolean;
+  } = {},
 ): ArrayBuffer {
   const stats = new Float32Array(probes * channels * STATS_PER_MAP);
   const maps = new Uint8Array(probes * channels * side * side);
@@ -78,7 +97,7 @@ export function frame(
   }
   const channel = full ? `full:${layer}:${kind}:${full.filter}:${full.probe}` : frameChannel(layer, kind);
   return encodeFrame(
-    { channel, kind, layer, step, probes: Array.from({ length: probes }, (_, i) => 100 + i), channels, height: side, width: side, trueHeight: side * 2, trueWidth: side * 2, filterOffset: full?.filter ?? 0, capturedAt: 0 },
+    { channel, kind, layer, step, probes: Array.from({ length: probes }, (_, i) => 100 + i), channels, height: side, width: side, trueHeight: averaged ? side * 2 : side, trueWidth: averaged ? side * 2 : side, filterOffset: full?.filter ?? 0, capturedAt: 0 },
     stats,
     maps,
   );

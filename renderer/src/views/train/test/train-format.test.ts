@@ -1,5 +1,5 @@
-import { expect, test } from 'vitest';
-import { deadMarks, fmt, pct, resolveColours, summary, windowText } from '../train-format';
+import { describe, expect, it, test } from 'vitest';
+import { deadMarks, effectiveScale, fmt, pct, resolveColours, scaleLegend, summary, windowText } from '../train-format';
 import { LAYERS, layerStats } from './fixtures';
 
 const [relu, leaky, mfm] = LAYERS as [(typeof LAYERS)[0], (typeof LAYERS)[0], (typeof LAYERS)[0]];
@@ -44,4 +44,26 @@ test("'auto' colours: diverging for pre-activations and signed maps, viridis oth
   expect(resolveColours('auto', 'activation', -0.1)).toBe('diverging');
   expect(resolveColours('auto', 'activation', 0)).toBe('viridis');
   expect(resolveColours('inferno', 'preactivation', -1)).toBe('inferno');
+});
+
+describe('the colour legend says what the grid draws', () => {
+  const range = { min: -2, max: 6 };
+  it('per filter: min to max for a sequential map, ±max|x| around a white zero for the diverging one', () => {
+    expect(scaleLegend('filter', 'viridis', range, 16)).toBe('each map from its own min (left) to its own max (right)');
+    expect(scaleLegend('filter', 'diverging', range, 16)).toMatch(/^each map from −max\|x\| \(left\) through 0 \(white\) to \+max\|x\| \(right\)/);
+  });
+
+  it('per layer or global: the numbers at the ends, symmetric about 0 for the diverging map', () => {
+    expect(scaleLegend('layer', 'inferno', range, 16)).toBe('-2 … 6 (this layer, this frame)');
+    expect(scaleLegend('global', 'viridis', range, 16)).toBe('-2 … 6 (all maps seen in this run)');
+    expect(scaleLegend('layer', 'diverging', range, 16)).toBe('-6 (left) … 0 (white) … 6 (right) (this layer, this frame; ±its largest |value|)');
+  });
+
+  it("1x1 maps have no range of their own: 'per filter' draws them on the layer's", () => {
+    expect(effectiveScale('filter', 1)).toBe('layer');
+    expect(effectiveScale('filter', 4)).toBe('filter');
+    expect(effectiveScale('global', 1)).toBe('global');
+    expect(scaleLegend('filter', 'viridis', range, 1)).toBe('1×1 maps have no range of their own: -2 … 6 (this layer, this frame)');
+    expect(scaleLegend('filter', 'viridis', null, 16)).toBe('waiting for maps');
+  });
 });

@@ -72,7 +72,14 @@ test('the grid shows one canvas per filter with the dead ones marked', async () 
   expect(maps.map((m) => m.dataset.filter)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
   expect(maps[2]).toHaveAttribute('data-dead', 'true');
   expect(maps[0]).toHaveAttribute('data-dead', 'false');
-  expect(screen.getByRole('button', { name: 'Filter 5, dead' })).toBeInTheDocument();
+  // Dead is a red outline; a map with the same value everywhere for this face is "flat" (a grey hatch and a mark).
+  expect(screen.getByRole('button', { name: 'Filter 5, dead, flat (0 everywhere for this face)' })).toBeInTheDocument();
+  expect(maps.map((m) => m.dataset.flat)).toEqual(['false', 'false', 'flat', 'false', 'false', 'flat', 'false', 'false']);
+  expect(within(grid).getAllByText('flat')).toHaveLength(2);
+  expect(screen.getByRole('button', { name: 'Filter 0' })).not.toHaveClass('flat');
+  expect(screen.getByRole('button', { name: /^Filter 2,/ })).toHaveClass('dead');
+  expect(screen.getByRole('button', { name: /^Filter 2,/ })).toHaveClass('flat');
+  expect(screen.getByTestId('view-train')).toHaveTextContent('flat: the same value everywhere for this face');
   expect(screen.getByTestId('frame-step')).toHaveTextContent('step 3 · alice · 4×4 (averaged from 8×8)');
   // Dead counts summary and the layer health rows.
   const counts = screen.getByTestId('dead-counts');
@@ -132,6 +139,73 @@ test('clicking a filter asks for its full-size map and shows it, its strength pe
   await fireEvent.keyDown(screen.getByRole('button', { name: 'Close the filter detail' }), { key: 'Escape' });
   await waitFor(() => expect(lastSubscription(trainer)?.fullMap).toBeNull());
   expect(screen.queryByTestId('full-map')).toBeNull();
+});
+
+test("a grid map that is already full size is the full-size map: the detail does not wait for another", async () => {
+  const { trainer } = await started();
+  trainer.push(frame('conv1.act', { step: 4, channels: 8, averaged: false }));
+  const grid = screen.getByTestId('activation-grid');
+  await waitFor(() => expect(within(grid).getAllByTestId('filter-map')).toHaveLength(8));
+  await fireEvent.click(within(grid).getAllByTestId('filter-map')[2]!);
+  const full = await screen.findByTestId('full-map');
+  expect(full).toHaveAttribute('data-full', 'true');
+  expect(screen.getByTestId('filter-detail')).toHaveTextContent('full size 4×4, step 4');
+  expect(screen.getByTestId('filter-detail')).not.toHaveTextContent('waiting');
+});
+
+test('on a run that is not training, the detail says the full-size map needs a running or paused run', async () => {
+  const { trainer } = await started();
+  trainer.push(frame('conv1.act', { step: 9, channels: 8 }));
+  const grid = screen.getByTestId('activation-grid');
+  await waitFor(() => expect(within(grid).getAllByTestId('filter-map')).toHaveLength(8));
+  await fireEvent.click(within(grid).getAllByTestId('filter-map')[1]!);
+  const detail = await screen.findByTestId('filter-detail');
+  expect(detail).toHaveTextContent("waiting for the full-size map; showing the grid's 4×4"); // running: it will come
+  trainer.event({ type: 'state', state: 'finished', runId: 'run-1' });
+  await waitFor(() => expect(detail).toHaveTextContent("the grid's 4×4 (averaged from 8×8), step 9: the full-size map needs a running or paused run"));
+  expect(detail).not.toHaveTextContent('waiting');
+  expect(screen.getByTestId('full-map')).toHaveAttribute('data-full', 'false');
+});
+
+test('Escape closes the filter detail wherever the focus is in it, and from the tile that opened it', async () => {
+  const { trainer } = await started();
+  trainer.push(frame('conv1.act', { channels: 8, zero: [6] }));
+  const grid = screen.getByTestId('activation-grid');
+  await waitFor(() => expect(within(grid).getAllByTestId('filter-map')).toHaveLength(8));
+  const open = async (filter: number) => {
+    await fireEvent.click(within(grid).getAllByTestId('filter-map')[filter]!);
+    return screen.findByTestId('filter-detail');
+  };
+  // A control inside the panel.
+  let detail = await open(3);
+  await fireEvent.keyDown(within(detail).getByLabelText('Measure'), { key: 'Escape' });
+  await waitFor(() => expect(screen.queryByTestId('filter-detail')).toBeNull());
+  // The panel itself: it takes the focus when its text is clicked (tabindex -1).
+  detail = await open(3);
+  expect(detail).toHaveAttribute('tabindex', '-1');
+  detail.focus();
+  expect(detail).toHaveFocus();
+  await fireEvent.keyDown(detail, { key: 'Escape' });
+  await waitFor(() => expect(screen.queryByTestId('filter-detail')).toBeNull());
+  // The tile it was opened from (a click leaves the focus there).
+  await open(6);
+  const tile = screen.getByRole('button', { name: /^Filter 6/ });
+  expect(tile).toHaveAttribute('aria-pressed', 'true');
+  // A flat map is the grid's hatch in the detail too, with its value said.
+  expect(screen.getByTestId('full-map')).toHaveAttribute('data-flat', 'flat');
+  expect(screen.getByTestId('filter-detail')).toHaveTextContent('flat: 0 everywhere for this face');
+  tile.focus();
+  await fireEvent.keyDown(tile, { key: 'Escape' });
+  await waitFor(() => expect(screen.queryByTestId('filter-detail')).toBeNull());
+  await waitFor(() => expect(lastSubscription(trainer)?.fullMap).toBeNull());
+});
+
+test('the layer health table scrolls sideways in a region the keyboard can reach', async () => {
+  await started();
+  const table = screen.getByTestId('layer-health');
+  const region = table.closest('[role="region"]') as HTMLElement;
+  expect(region).toHaveAttribute('tabindex', '0');
+  expect(region).toHaveAccessibleName('Layer health table (scrolls sideways)');
 });
 
 test('the keyboard reaches the filters: arrows move, Enter opens', async () => {
@@ -197,19 +271,37 @@ test('probe rate, probe now and the stats window go to the trainer', async () =>
   await waitFor(() => expect(trainer.commands('setStatsWindow')).toEqual([{ name: 'setStatsWindow', steps: 100 }]));
 });
 
-test('colour scale and colours can be chosen; the global scale can be reset', async () => {
+test('colour scale and colours can be chosen; the global scale can be reset; the legend says what is drawn', async () => {
   const { trainer } = await started();
   trainer.push(frame('conv1.act', { channels: 8 }));
   await waitFor(() => expect(screen.getByTestId('frame-step')).toBeInTheDocument());
+  const legend = () => screen.getByTestId('scale-legend');
+  expect(legend()).toHaveTextContent('each map from its own min (left) to its own max (right)');
   const scale = screen.getByLabelText('Colour scale') as HTMLSelectElement;
   expect([...scale.options].map((o) => o.value)).toEqual(['filter', 'layer', 'global']);
   await fireEvent.change(scale, { target: { value: 'layer' } });
-  expect(screen.getByTestId('view-train')).toHaveTextContent('0 … 9 (this layer, this frame)');
+  expect(legend()).toHaveTextContent('0 … 9 (this layer, this frame)');
   await fireEvent.change(scale, { target: { value: 'global' } });
-  expect(screen.getByTestId('view-train')).toHaveTextContent('all maps seen in this run');
+  expect(legend()).toHaveTextContent('all maps seen in this run');
   await fireEvent.click(screen.getByRole('button', { name: 'Reset global scale' }));
   await fireEvent.change(screen.getByLabelText('Colours'), { target: { value: 'diverging' } });
-  await waitFor(() => expect(screen.getByTestId('view-train')).toHaveTextContent('-9 … 9'));
+  // Diverging: centred on zero (white), ±the largest |value|, not min..max.
+  await waitFor(() => expect(legend()).toHaveTextContent('-9 (left) … 0 (white) … 9 (right) (all maps seen in this run'));
+  await fireEvent.change(scale, { target: { value: 'filter' } });
+  expect(legend()).toHaveTextContent('each map from −max|x| (left) through 0 (white) to +max|x| (right)');
+  expect(legend()).not.toHaveTextContent('its own min');
+});
+
+test('1x1 maps (a fully connected layer) are drawn on the layer range, and a unit at exactly 0 is marked', async () => {
+  const { trainer } = await started();
+  trainer.event({ type: 'layers', layers: [...LAYERS, { layer: 'fc1.act', unit: 'fc1', activation: 'relu', rule: 'zero', channels: 4, preActivationChannels: 4, height: 1, width: 1 }] });
+  await fireEvent.change(await screen.findByLabelText('Layer'), { target: { value: 'fc1.act' } });
+  trainer.push(frame('fc1.act', { channels: 4, probes: 1, side: 1, zero: [1] }));
+  const grid = screen.getByTestId('activation-grid');
+  await waitFor(() => expect(within(grid).getAllByTestId('filter-map').map((m) => m.dataset.flat)).toEqual(['false', 'zero', 'false', 'false']));
+  expect(screen.getByTestId('scale-legend')).toHaveTextContent("1×1 maps have no range of their own: 0 … 4 (this layer, this frame)");
+  expect(screen.getByRole('button', { name: 'Filter 1, exactly 0 for this face' })).toBeInTheDocument();
+  expect(screen.getByTestId('view-train')).toHaveTextContent('0: this unit is exactly 0 for this face');
 });
 
 test('leaving the view drops the subscription; the numbers survive a tab switch', async () => {
