@@ -26,6 +26,7 @@ import { TrainingSession, type RunOutcome, type TrainEvent } from '../training/s
 import { fullChannel, type MapSubscription } from '../probes/run-probes';
 import { LAB_VERSION } from '../version';
 import { isInvalidMessage, type Connection } from './connection';
+import { isSyntheticSpec } from '../../../datasets/synthetic-dataset';
 import { Grants } from './grants';
 import { CommandError, isWorkbenchCommand, runWorkbenchCommand, type WorkbenchContext } from './workbench';
 
@@ -222,13 +223,18 @@ export class LabHost {
       emit: (event) => viewer.connection.sendJson({ type: 'event', event }),
       resolvePath: (ref, purpose) => this.grants.resolve(ref, purpose, viewer.pathInput),
       rememberDataset: (data) => this.knownData.add(data),
+      mayUseDataset: (data) => this.mayUseDataset(viewer, data),
     };
+  }
+
+  /** The one rule for which datasets a viewer may name: any in serve mode; in a desktop window synthetic ones and those opened through its dialogs. */
+  private mayUseDataset(viewer: Viewer, data: string): boolean {
+    return viewer.pathInput === 'typed' || isSyntheticSpec(data) || this.knownData.has(data);
   }
 
   /** A desktop window cannot name a dataset path in a start config: only datasets it imported through a dialog, or synthetic ones. */
   private checkDataAllowed(viewer: Viewer, data: unknown): void {
-    if (viewer.pathInput === 'typed' || typeof data !== 'string') return;
-    if (data === 'synthetic' || data.startsWith('synthetic:') || this.knownData.has(data)) return;
+    if (typeof data !== 'string' || this.mayUseDataset(viewer, data)) return;
     throw new CommandError('Choose the dataset in the Data view first (the app only trains on datasets opened there)', 'bad-path');
   }
 

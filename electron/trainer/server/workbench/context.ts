@@ -15,6 +15,8 @@ export interface WorkbenchContext {
   resolvePath(ref: PathRef, purpose: 'read' | 'write'): string;
   /** Records a dataset this trainer opened, so a dialog-only viewer may train on it. */
   rememberDataset(data: string): void;
+  /** Whether this viewer may name `data` (a desktop window: synthetic, or opened through its dialogs here). */
+  mayUseDataset(data: string): boolean;
   /** Whether a run is training right now (some commands refuse, or go slower, meanwhile). */
   readonly training: boolean;
 }

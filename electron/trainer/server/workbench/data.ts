@@ -5,7 +5,6 @@ import { CachePixelsError } from '../../../../datasets/cache-file';
 import { CATALOG, catalogEntry, type CatalogEntry } from '../../../../datasets/catalog';
 import { fetchCatalogDataset } from '../../../../datasets/download';
 import { checkIdentityPattern, type IdentityRule } from '../../../../datasets/layout';
-import { isSyntheticSpec } from '../../../../datasets/synthetic-dataset';
 import type { CommandOf } from '../../protocol/messages';
 import type { DatasetSummary, FaceThumb } from '../../protocol/workbench';
 import type { WorkbenchContext } from './context';
@@ -129,7 +128,7 @@ function median(sorted: readonly number[]): number {
 export async function datasetFaces(command: CommandOf<'datasetFaces'>, context: WorkbenchContext): Promise<WorkbenchResult['datasetFaces']> {
   const { data, identityOffset, identityLimit, perIdentity, size } = command;
   // A desktop window names files only through dialogs: a path it did not import here is refused (synthetic sets are not files).
-  if (context.pathInput === 'dialog' && !isSyntheticSpec(data) && !openedDatasets.wasImported(context.dataDir, data)) {
+  if (!context.mayUseDataset(data)) {
     throw new CommandError('This dataset was not opened in this session: open it in the Data view first', 'bad-path');
   }
   const open = () => openedDatasets.get(context.dataDir, data);

@@ -43,11 +43,6 @@ export class DatasetCache {
     this.evict();
   }
 
-  /** Whether this trainer imported `data` (and may therefore re-open it for any viewer). */
-  wasImported(dataDir: string, data: string): boolean {
-    return this.imported.has(keyOf(dataDir, data));
-  }
-
   /** The dataset, open already or opened now with the options it was imported with (the defaults otherwise). */
   get(dataDir: string, data: string): Promise<FaceDataset> {
     const key = keyOf(dataDir, data);

@@ -2,6 +2,7 @@
 import { REFERENCE_INPUT_SIZE, REFERENCE_STORED_SIZE } from '../../../../datasets/preprocess';
 import type { FaceDataset } from '../../../../datasets';
 import { facePng } from '../../../../datasets/face-png';
+import { TaskPool } from '../../../../datasets/pool';
 import { imagesByIdentity as groupByIdentity } from '../../../../datasets/splits';
 import type { FaceThumb } from '../../protocol/workbench';
 
@@ -35,13 +36,8 @@ export function imagesByIdentity(dataset: FaceDataset): number[][] {
 /** Runs `task` over `items` with at most `limit` at once (sharp has a thread pool; thousands of pending jobs only cost memory). */
 export async function mapLimited<T, R>(items: readonly T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await task(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const pool = new TaskPool(limit);
+  for (const [i, item] of items.entries()) await pool.run(async () => void (results[i] = await task(item)));
+  await pool.drain();
   return results;
 }

@@ -10,6 +10,7 @@ import { CATALOG, catalogEntry } from '../../../../../datasets/catalog';
 import { downloadFolder } from '../../../../../datasets/download';
 import { makeImage, ORL, sharedDataset, tempDir, writeFiles } from '../../../../../datasets/test/fixtures';
 import { makeZip } from '../../../../../datasets/test/zip-writer';
+import { isSyntheticSpec } from '../../../../../datasets/synthetic-dataset';
 import { ACTIVATION_NAMES, parseActivation } from '../../../../../models/activations/spec';
 import { PRESETS } from '../../../probes/presets';
 import { parseClientMessage } from '../../../protocol/messages';
@@ -43,6 +44,8 @@ function harness(dataDir: string, pathInput: 'dialog' | 'typed' = 'typed', grant
     },
     resolvePath: (ref, purpose) => grants.resolve(ref, purpose, pathInput),
     rememberDataset: (data) => remembered.push(data),
+    // The host's rule (lab-host.ts mayUseDataset), over what this context was told to remember.
+    mayUseDataset: (data) => pathInput === 'typed' || isSyntheticSpec(data) || remembered.includes(data),
   };
   return { context, events, remembered, grants };
 }
