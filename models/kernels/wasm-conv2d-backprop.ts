@@ -13,8 +13,15 @@
 //   x^T's row: plain copies, no gathers. The product runs in XNNPACK's fully connected
 //   operator (the wasm BatchMatMul kernel's fast path: batch 1, no transposes), whose
 //   output [KH*KW*CI, CO] is dW's memory layout. A 1x1 filter with stride 1 and no
-//   padding needs no im2col at all: P^T is x^T. Large cases are cut into chunks of whole
-//   images whose partial products are summed (float32, in image order).
+//   padding needs no im2col at all: P^T is x^T. The product is cut into chunks of whole
+//   images, about wasmConvTuning.filterChunkRows rows of R each, whose partial products are
+//   summed (float32, in image order). Why: XNNPACK packs its weight operand (here dy) every
+//   time the operator is created, which is every step since dy is new, and the package asks
+//   it to pack from [K, N] (XNN_FLAG_TRANSPOSE_WEIGHTS), reading 8 columns of every row per
+//   pass. Over a whole batch's dy (R = 65,536 rows for the first layer at 64 px) those passes
+//   miss the cache: packing cost ~15 ns a float, more than the product. Chunks of ~4,096
+//   rows pack from cache: the first layer's gradient went from 89 to 45 ms, group1's 3x3
+//   from 131 to 103 ms (scratch A/B with a fresh dy each call, 2 threads).
 //
 // Conv2DBackpropInput: dx[b, p, q, ci] = sum over (i, j, kh, kw) with i*s + kh - top = p and
 //   j*s + kw - left = q of dy[b, i, j, co] W[kh, kw, ci, co].
@@ -48,8 +55,12 @@ interface BackpropAttrs {
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
 
-/** Tuning: the most floats one chunk of P^T may hold (64 MiB); bigger products are cut into chunks of whole images. Tests lower it to exercise the chunking. */
-export const wasmConvTuning = { im2colChunkFloats: 16 * 1024 * 1024 };
+/**
+ * Tuning. im2colChunkFloats: the most floats one chunk of P^T may hold (64 MiB).
+ * filterChunkRows: about how many of the product's R rows (output pixels) one filter-gradient
+ * product takes; see filterGradient. Tests lower both to exercise the chunking.
+ */
+export const wasmConvTuning = { im2colChunkFloats: 16 * 1024 * 1024, filterChunkRows: 4096 };
 
 // ------------------------------------------------------------------ filter gradient
 
@@ -98,7 +109,8 @@ function filterGradient(backend: WasmBackend, x: tf.TensorInfo, dy: tf.TensorInf
   const { batchSize: N, inChannels: CI, outHeight: OH, outWidth: OW, outChannels: CO, filterHeight: KH, filterWidth: KW } = info;
   const rows = KH * KW * CI;
   const perImage = OH * OW;
-  const direct = KH === 1 && KW === 1 && info.strideHeight === 1 && info.strideWidth === 1 && info.padInfo.top === 0 && info.padInfo.left === 0 && OH === info.inHeight && OW === info.inWidth;
+  const imagesPerChunk = Math.max(1, Math.min(N, Math.floor(wasmConvTuning.im2colChunkFloats / (rows * perImage)), Math.floor(wasmConvTuning.filterChunkRows / perImage)));
+  const direct = imagesPerChunk === N && KH === 1 && KW === 1 && info.strideHeight === 1 && info.strideWidth === 1 && info.padInfo.top === 0 && info.padInfo.left === 0 && OH === info.inHeight && OW === info.inWidth;
   const xt = transpose(backend, x, [3, 0, 1, 2]); // [CI, N, H, W]
   if (direct) {
     // P^T is x^T itself: [CI, N*H*W] times dy [N*H*W, CO].
@@ -110,7 +122,6 @@ function filterGradient(backend: WasmBackend, x: tf.TensorInfo, dy: tf.TensorInf
     free(backend, product);
     return out;
   }
-  const imagesPerChunk = Math.max(1, Math.min(N, Math.floor(wasmConvTuning.im2colChunkFloats / (rows * perImage))));
   let sum: tf.TensorInfo | undefined;
   for (let b0 = 0; b0 < N; b0 += imagesPerChunk) {
     const b1 = Math.min(N, b0 + imagesPerChunk);

@@ -164,6 +164,22 @@ describe('Conv2DBackpropFilter and Conv2DBackpropInput', () => {
     }
   });
 
+  test('filter gradients cut into products of a few thousand rows (whole images each) sum to the same gradient', async () => {
+    const saved = wasmConvTuning.filterChunkRows;
+    wasmConvTuning.filterChunkRows = 200; // 11x9 = 99 output pixels per image: two images a product, the last alone
+    try {
+      for (const [i, c] of ([
+        { x: [5, 11, 9, 4], k: 3, outC: 5, stride: 1, pad: 'same' },
+        { x: [5, 11, 9, 4], k: 1, outC: 6, stride: 1, pad: 'valid' }, // 1x1: chunked through im2col instead of the direct product
+        { x: [3, 12, 10, 1], k: 5, outC: 6, stride: 2, pad: 'same' },
+      ] as ConvCase[]).entries()) {
+        await expectSame(convInputs(c, 20 + i), convAndGradients(c));
+      }
+    } finally {
+      wasmConvTuning.filterChunkRows = saved;
+    }
+  });
+
   test('NCHW (which the XNNPACK path does not take) is delegated and still right', async () => {
     const rng = new Rng(6);
     const x = random([2, 3, 7, 9], rng); // N, C, H, W
