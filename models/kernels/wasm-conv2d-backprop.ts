@@ -36,7 +36,10 @@
 //   H x W (rows x never reached by any window get 0, as they should).
 //   With fewer than 4 input channels (the grey first layer) it is instead the product
 //   G = dy W^T ([R, CO] x [CO, KH*KW*CI], XNNPACK) scattered back onto the image (col2im):
-//   see inputGradientByScatter.
+//   see inputGradientByScatter. The same when the padded convolution would mostly multiply
+//   zeros (valid padding on small maps, fullConvolutionWaste above 2): Model A's conv3
+//   (12x12 -> 8x8) 53 -> 34 ms, conv4 (4x4 -> 1x1) 18 -> 8 ms; its conv2 (28 -> 24, 1.36x)
+//   stays a convolution, which is faster there (92 vs 99 ms).
 //
 // Anything else (NCHW, a dtype other than float32, a padding larger than the filter, which
 // would need negative padding here) goes to a correct implementation: for the input
@@ -59,8 +62,9 @@ interface BackpropAttrs {
  * Tuning. im2colChunkFloats: the most floats one chunk of P^T may hold (64 MiB).
  * filterChunkRows: about how many of the product's R rows (output pixels) one filter-gradient
  * product takes; see filterGradient. Tests lower both to exercise the chunking.
+ * scatterAboveWaste: see fullConvolutionWaste.
  */
-export const wasmConvTuning = { im2colChunkFloats: 16 * 1024 * 1024, filterChunkRows: 4096 };
+export const wasmConvTuning = { im2colChunkFloats: 16 * 1024 * 1024, filterChunkRows: 4096, scatterAboveWaste: 2 };
 
 // ------------------------------------------------------------------ filter gradient
 
@@ -258,8 +262,18 @@ function inputGradientByScatter(backend: WasmBackend, dy: tf.TensorInfo, filter:
 /** Below this many input channels the input gradient is a product and a scatter (see inputGradientByScatter). */
 const SCATTER_BELOW_CHANNELS = 4;
 
+/**
+ * How many more products the forward-convolution formulation computes than the gradient has:
+ * it evaluates every tap of every input pixel, H*W*KH*KW per channel pair, while only
+ * OH*OW*KH*KW (one per dy element and tap) are real; the rest multiply the zero padding
+ * around dy. 1 for 'same' padding with stride 1; (28*28)/(24*24) = 1.36 for Model A's conv2.
+ */
+function fullConvolutionWaste(info: ConvInfo): number {
+  return (info.inHeight * info.inWidth) / (info.outHeight * info.outWidth * info.strideHeight * info.strideWidth);
+}
+
 function inputGradient(backend: WasmBackend, dy: tf.TensorInfo, filter: tf.TensorInfo, info: ConvInfo): tf.TensorInfo | null {
-  if (info.inChannels < SCATTER_BELOW_CHANNELS) return inputGradientByScatter(backend, dy, filter, info);
+  if (info.inChannels < SCATTER_BELOW_CHANNELS || fullConvolutionWaste(info) > wasmConvTuning.scatterAboveWaste) return inputGradientByScatter(backend, dy, filter, info);
   const { inHeight: H, inWidth: W, filterHeight: KH, filterWidth: KW, strideHeight: sh, strideWidth: sw } = info;
   const H2 = (info.outHeight - 1) * sh + 1;
   const W2 = (info.outWidth - 1) * sw + 1;

@@ -115,6 +115,10 @@ const CONV_CASES: ConvCase[] = [];
   CONV_CASES.push({ x: [2, 20, 19, 1], k: 9, outC: 4, stride: 1, pad: 'valid' });
   CONV_CASES.push({ x: [3, 9, 9, 5], k: 4, outC: 6, stride: 1, pad: 'valid' });
   CONV_CASES.push({ x: [3, 16, 16, 1], k: 5, outC: 8, stride: 1, pad: 'same' });
+  // Model A's conv2 and conv3 shapes, scaled down: the input gradient by the padded forward
+  // conv (14x14 / 10x10 = 1.96x the real products) and by product + scatter (8x8 / 4x4 = 4x).
+  CONV_CASES.push({ x: [2, 14, 14, 6], k: 5, outC: 8, stride: 1, pad: 'valid' });
+  CONV_CASES.push({ x: [2, 8, 8, 7], k: 5, outC: 9, stride: 1, pad: 'valid' });
 }
 const convName = (c: ConvCase): string => `${c.x.join('x')} k${c.k} s${c.stride} pad ${c.pad} -> ${c.outC}`;
 
@@ -256,6 +260,8 @@ describe('BatchMatMul with transposed operands (dense layer gradients)', () => {
     { a: [7, 5], b: [5, 3], ta: false, tb: false },
     { a: [5, 7], b: [5, 3], ta: true, tb: false },
     { a: [7, 5], b: [3, 5], ta: false, tb: true },
+    { a: [3, 5], b: [7, 5], ta: false, tb: true }, // fewer rows than b: computed as (b aᵀ)ᵀ
+    { a: [1, 4, 9], b: [1, 33, 9], ta: false, tb: true },
     { a: [5, 7], b: [3, 5], ta: true, tb: true },
     { a: [1, 9, 4], b: [1, 9, 6], ta: true, tb: false },
     { a: [2, 4, 9], b: [2, 6, 9], ta: false, tb: true }, // batch 2: the package's kernel
