@@ -82,7 +82,8 @@ export const TRAINING_KERNELS: readonly string[] = [
   'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter',
   'BatchMatMul', '_FusedMatMul',
   'MaxPool', 'MaxPoolGrad', 'AvgPool', 'AvgPoolGrad',
-  // activations and their gradients: MFM and maxout (SplitV/Reshape + Maximum/Max, whose
+  // activations and their gradients: MFM and maxout where the lab's fused LabMaxPieces kernel
+  // is not registered, i.e. beyond cpu and wasm (SplitV/Reshape + Maximum/Max, whose
   // gradients use GreaterEqual/Less/Equal + Cast), PReLU and leaky ReLU (Greater + Select),
   // RReLU (GreaterEqual + Select), ReLU (Step), ELU (EluGrad), SELU (Exp), GELU (Erf),
   // swish (Sigmoid), mish (Softplus, Tanh)

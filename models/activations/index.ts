@@ -10,7 +10,7 @@ import { RReLU } from './rrelu';
 
 export * from './spec';
 export { Maxout, maxOfPieces, type MaxoutArgs } from './maxout';
-export { MFM, type MFMArgs, type MFMVariant } from './mfm';
+export { MFM, topTwoOfThirds, type MFMArgs, type MFMVariant } from './mfm';
 export { PReLU, PRELU_INITIAL_SLOPE, preluSlopes, type PReLUArgs } from './prelu';
 export { RReLU, type RReLUArgs } from './rrelu';
 

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { maxPieces } from '../kernels/max-pieces';
 import { channelsOf, singleShape, singleTensor, withChannels, type Kwargs, type LayerArgs } from './layer-io';
 
 export interface MaxoutArgs extends LayerArgs {
@@ -28,6 +29,9 @@ export function maxOfPieces(pieces: readonly tf.Tensor[]): tf.Tensor {
  * With k = 2 this is exactly MFM 2/1 (max of the two channel halves). The layer
  * has no weights; the k-fold parameters live in the conv/dense before it, which
  * must produce k*N channels.
+ *
+ * On cpu and wasm one fused kernel (models/kernels/max-pieces.ts) computes the same values
+ * and gradients bit for bit; other backends run the composition of split and maximum.
  */
 export class Maxout extends tf.layers.Layer {
   static className = 'FclMaxout';
@@ -48,7 +52,7 @@ export class Maxout extends tf.layers.Layer {
     return tf.tidy(() => {
       const x = singleTensor(inputs, this.name);
       this.outputChannels(x.shape);
-      return maxOfPieces(tf.split(x, this.k, -1));
+      return maxPieces(x, { mode: 'maxout', k: this.k }) ?? maxOfPieces(tf.split(x, this.k, -1));
     });
   }
 

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { maxPieces } from '../kernels/max-pieces';
 import { channelsOf, singleShape, singleTensor, withChannels, type Kwargs, type LayerArgs } from './layer-io';
 import { maxOfPieces } from './maxout';
 
@@ -7,6 +8,20 @@ export type MFMVariant = '2/1' | '3/2';
 export interface MFMArgs extends LayerArgs {
   /** '2/1' (default) or '3/2'. */
   variant?: MFMVariant;
+}
+
+/**
+ * MFM 3/2 as a composition of tfjs ops: [max(a, b, c), median(a, b, c)] of the last axis'
+ * thirds a, b, c. The fused kernel reproduces exactly this, values and gradients.
+ */
+export function topTwoOfThirds(x: tf.Tensor): tf.Tensor {
+  const [a, b, c] = tf.split(x, 3, -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
+  const hiAB = tf.maximum(a, b);
+  const loAB = tf.minimum(a, b);
+  const top = tf.maximum(hiAB, c);
+  // median(a, b, c) = max(min(a, b), min(max(a, b), c)): exact (no a + b + c - max - min rounding).
+  const median = tf.maximum(loAB, tf.minimum(hiAB, c));
+  return tf.concat([top, median], -1);
 }
 
 /**
@@ -22,6 +37,9 @@ export interface MFMArgs extends LayerArgs {
  *   descending order; the smallest is dropped).
  *
  * Ties (measure zero for real-valued inputs) send the gradient to one piece only.
+ *
+ * On cpu and wasm one fused kernel (models/kernels/max-pieces.ts) computes the same values
+ * and gradients bit for bit; other backends run the composition (maxOfPieces, topTwoOfThirds).
  */
 export class MFM extends tf.layers.Layer {
   static className = 'FclMFM';
@@ -42,14 +60,9 @@ export class MFM extends tf.layers.Layer {
     return tf.tidy(() => {
       const x = singleTensor(inputs, this.name);
       this.outputChannels(x.shape);
-      if (this.variant === '2/1') return maxOfPieces(tf.split(x, 2, -1));
-      const [a, b, c] = tf.split(x, 3, -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
-      const hiAB = tf.maximum(a, b);
-      const loAB = tf.minimum(a, b);
-      const top = tf.maximum(hiAB, c);
-      // median(a, b, c) = max(min(a, b), min(max(a, b), c)): exact (no a + b + c - max - min rounding).
-      const median = tf.maximum(loAB, tf.minimum(hiAB, c));
-      return tf.concat([top, median], -1);
+      const fused = maxPieces(x, this.variant === '2/1' ? { mode: 'maxout', k: 2 } : { mode: 'mfm32' });
+      if (fused) return fused;
+      return this.variant === '2/1' ? maxOfPieces(tf.split(x, 2, -1)) : topTwoOfThirds(x);
     });
   }
 

@@ -9,6 +9,12 @@
 //   wasm-elementwise.ts      Maximum, Minimum, comparisons, bool->float Cast, last-axis SplitV and
 //                            Concat, Sum over leading axes: MFM/maxout and bias gradients, which
 //                            the package runs through slow generic loops
+//   max-pieces.ts            LabMaxPieces and LabMaxPiecesGrad: new kernels (not replacements), maxout
+//                            and MFM forward and backward in one pass each, for wasm and cpu. They
+//                            register when the module is imported (the Maxout and MFM layers import
+//                            it), not through installWasmTrainingKernels, and are not in
+//                            LAB_WASM_KERNELS. The element-wise kernels above still serve the bias
+//                            gradients and any other max/min/split/concat.
 // Everything else a step runs is the package's own kernel (see models/test/wasm-kernels.test.ts,
 // which runs a step of every architecture with every activation on wasm against cpu).
 import { registerWasmConvGradients } from './wasm-conv2d-backprop';
