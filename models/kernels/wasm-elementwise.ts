@@ -18,6 +18,7 @@
 //   Sum         over the leading axes 0..m-1 (the bias gradient dy.sum([0, 1, 2])):
 //               out[c] = sum_r x[r, c], accumulated in float64 in row order, then rounded
 //               (tfjs' cpu kernel accumulates in float64 too)
+//   Identity    out = x, sharing x's memory (see registerIdentity)
 import * as tf from '@tensorflow/tfjs';
 import { alloc, registerWasmKernel, wasmBackend, type KernelArgs, type WasmBackend } from './wasm-heap';
 
@@ -236,7 +237,24 @@ function registerSum(): void {
   });
 }
 
+// ------------------------------------------------------------------ identity
+//
+// The engine clones every tensor a gradient saves (inputsToSave/outputsToSave) through the
+// Identity kernel, and the package's copies the bytes: every activation of a step was copied
+// once more (~16 ms a LightCNN-9 step at 64 px). Heap tensors are never written after they are
+// made (see wasm-heap.ts), so the clone shares the memory and counts one more reference, as
+// the package's own Reshape and tfjs' cpu Identity do.
+
+function registerIdentity(): void {
+  registerWasmKernel('Identity', () => (args: KernelArgs) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  });
+}
+
 export function registerWasmElementwise(): void {
+  registerIdentity();
   registerBinaries();
   registerCast();
   registerSplitConcat();

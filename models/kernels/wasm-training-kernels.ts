@@ -9,6 +9,8 @@
 //   wasm-elementwise.ts      Maximum, Minimum, comparisons, bool->float Cast, last-axis SplitV and
 //                            Concat, Sum over leading axes: MFM/maxout and bias gradients, which
 //                            the package runs through slow generic loops
+//                            Identity shares memory instead of copying (the engine clones every
+//                            tensor a gradient saves)
 //   max-pieces.ts            LabMaxPieces and LabMaxPiecesGrad: new kernels (not replacements), maxout
 //                            and MFM forward and backward in one pass each, for wasm and cpu. They
 //                            register when the module is imported (the Maxout and MFM layers import
@@ -25,7 +27,7 @@ import { registerWasmPoolGradients } from './wasm-pool-grad';
 
 /** Kernels the lab registers for the 'wasm' backend. */
 export const LAB_WASM_KERNELS: readonly string[] = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', 'MaxPoolGrad',
-  'Maximum', 'Minimum', 'GreaterEqual', 'Greater', 'Less', 'LessEqual', 'Cast', 'SplitV', 'Concat', 'Sum',
+  'Maximum', 'Minimum', 'GreaterEqual', 'Greater', 'Less', 'LessEqual', 'Cast', 'SplitV', 'Concat', 'Sum', 'Identity',
 ];
 
 /**

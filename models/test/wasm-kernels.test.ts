@@ -309,6 +309,19 @@ describe('element-wise and layout kernels (MFM, maxout and bias gradients)', () 
     ]);
   });
 
+  test('identity (the clone a gradient saves) shares memory and outlives its source', async () => {
+    await tf.setBackend('wasm');
+    for (const dtype of ['float32', 'int32', 'bool'] as const) {
+      const source = tf.tensor([1, 0, 3, 0, 5, 6], [2, 3], dtype);
+      const copy = source.clone();
+      expect(copy.dataId).toBe(source.dataId); // the same heap buffer, no copy
+      source.dispose();
+      expect(copy.dtype).toBe(dtype);
+      expect(Array.from(copy.dataSync())).toEqual(dtype === 'bool' ? [1, 0, 1, 0, 1, 1] : [1, 0, 3, 0, 5, 6]);
+      copy.dispose();
+    }
+  });
+
   test('broadcasting operands go to the package kernels, and are right', async () => {
     const rng = new Rng(32);
     await sameExactly([random([2, 3, 4], rng), random([4], rng)], (x, y) => [tf.maximum(x as tf.Tensor, y as tf.Tensor), tf.less(x as tf.Tensor, y as tf.Tensor).cast('float32')]);
