@@ -31,7 +31,8 @@ export function maxOfPieces(pieces: readonly tf.Tensor[]): tf.Tensor {
  * must produce k*N channels.
  *
  * On cpu and wasm one fused kernel (models/kernels/max-pieces.ts) computes the same values
- * and gradients bit for bit; other backends run the composition of split and maximum.
+ * and gradients bit for bit (on wasm: as the composition does with the lab's Maximum and
+ * comparison kernels, which loadWasm installs); other backends run the composition.
  */
 export class Maxout extends tf.layers.Layer {
   static className = 'FclMaxout';

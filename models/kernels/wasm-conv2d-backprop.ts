@@ -13,7 +13,7 @@
 //   x^T's row: plain copies, no gathers. The product runs in XNNPACK's fully connected
 //   operator (the wasm BatchMatMul kernel's fast path: batch 1, no transposes), whose
 //   output [KH*KW*CI, CO] is dW's memory layout. A 1x1 filter with stride 1 and no
-//   padding needs no im2col at all: P^T is x^T. The product is cut into chunks of whole
+//   padding needs no im2col: P^T is x^T, and a chunk of it one run of each row. The product is cut into chunks of whole
 //   images, about wasmConvTuning.filterChunkRows rows of R each, whose partial products are
 //   summed (float32, in image order). Why: XNNPACK packs its weight operand (here dy) every
 //   time the operator is created, which is every step since dy is new, and the package asks
@@ -114,9 +114,11 @@ function filterGradient(backend: WasmBackend, x: tf.TensorInfo, dy: tf.TensorInf
   const rows = KH * KW * CI;
   const perImage = OH * OW;
   const imagesPerChunk = Math.max(1, Math.min(N, Math.floor(wasmConvTuning.im2colChunkFloats / (rows * perImage)), Math.floor(wasmConvTuning.filterChunkRows / perImage)));
-  const direct = imagesPerChunk === N && KH === 1 && KW === 1 && info.strideHeight === 1 && info.strideWidth === 1 && info.padInfo.top === 0 && info.padInfo.left === 0 && OH === info.inHeight && OW === info.inWidth;
+  // A 1x1 filter with stride 1 and no padding: P^T is x^T itself, and a chunk's P^T is one
+  // contiguous run of each x^T row.
+  const pointwise = KH === 1 && KW === 1 && info.strideHeight === 1 && info.strideWidth === 1 && info.padInfo.top === 0 && info.padInfo.left === 0 && OH === info.inHeight && OW === info.inWidth;
   const xt = transpose(backend, x, [3, 0, 1, 2]); // [CI, N, H, W]
-  if (direct) {
+  if (pointwise && imagesPerChunk === N) {
     // P^T is x^T itself: [CI, N*H*W] times dy [N*H*W, CO].
     const a = run(backend, 'Reshape', { x: xt }, { shape: [1, CI, N * perImage] });
     const b = run(backend, 'Reshape', { x: dy }, { shape: [1, N * perImage, CO] });
@@ -138,7 +140,13 @@ function filterGradient(backend: WasmBackend, x: tf.TensorInfo, dy: tf.TensorInf
       dyChunk = alloc(backend, [1, cols, CO], 'float32');
       view(backend, dyChunk).set(view(backend, dy).subarray(b0 * perImage * CO, b1 * perImage * CO));
     }
-    im2colTransposed(view(backend, xt), view(backend, pt), info, b0, b1);
+    if (pointwise) {
+      const from = view(backend, xt);
+      const to = view(backend, pt);
+      for (let ci = 0; ci < CI; ci++) to.set(from.subarray((ci * N + b0) * perImage, (ci * N + b1) * perImage), ci * cols);
+    } else {
+      im2colTransposed(view(backend, xt), view(backend, pt), info, b0, b1);
+    }
     const product = run(backend, 'BatchMatMul', { a: pt, b: dyChunk }, { transposeA: false, transposeB: false });
     free(backend, pt, dyChunk);
     if (sum === undefined) {
@@ -263,10 +271,11 @@ function inputGradientByScatter(backend: WasmBackend, dy: tf.TensorInfo, filter:
 const SCATTER_BELOW_CHANNELS = 4;
 
 /**
- * How many more products the forward-convolution formulation computes than the gradient has:
- * it evaluates every tap of every input pixel, H*W*KH*KW per channel pair, while only
- * OH*OW*KH*KW (one per dy element and tap) are real; the rest multiply the zero padding
- * around dy. 1 for 'same' padding with stride 1; (28*28)/(24*24) = 1.36 for Model A's conv2.
+ * How many more products the forward-convolution formulation computes than the gradient has,
+ * counting the zero padding around dy but not the zeros a stride spreads between its rows
+ * (a cost of both formulations' inputs, not of this one's choice): it evaluates every
+ * tap of every input pixel, H*W*KH*KW per channel pair, where OH*OW*sh*sw*KH*KW would cover
+ * the spread dy. 1 for 'same' padding; (28*28)/(24*24) = 1.36 for Model A's conv2.
  */
 function fullConvolutionWaste(info: ConvInfo): number {
   return (info.inHeight * info.inWidth) / (info.outHeight * info.outWidth * info.strideHeight * info.strideWidth);

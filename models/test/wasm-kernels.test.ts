@@ -119,6 +119,7 @@ const CONV_CASES: ConvCase[] = [];
   // conv (14x14 / 10x10 = 1.96x the real products) and by product + scatter (8x8 / 4x4 = 4x).
   CONV_CASES.push({ x: [2, 14, 14, 6], k: 5, outC: 8, stride: 1, pad: 'valid' });
   CONV_CASES.push({ x: [2, 8, 8, 7], k: 5, outC: 9, stride: 1, pad: 'valid' });
+  CONV_CASES.push({ x: [2, 9, 9, 5], k: 5, outC: 4, stride: 2, pad: 'valid' }); // 9x9 / (3x3 x 2x2) = 2.25: scatter, strided
 }
 const convName = (c: ConvCase): string => `${c.x.join('x')} k${c.k} s${c.stride} pad ${c.pad} -> ${c.outC}`;
 
@@ -175,7 +176,7 @@ describe('Conv2DBackpropFilter and Conv2DBackpropInput', () => {
       for (const [i, c] of ([
         { x: [5, 11, 9, 4], k: 3, outC: 5, stride: 1, pad: 'same' },
         { x: [5, 11, 9, 4], k: 1, outC: 6, stride: 1, pad: 'valid' }, // 1x1: chunked through im2col instead of the direct product
-        { x: [3, 12, 10, 1], k: 5, outC: 6, stride: 2, pad: 'same' },
+        { x: [9, 12, 10, 1], k: 5, outC: 6, stride: 2, pad: 'same' }, // 6x5 = 30 pixels an image: six images, then three
       ] as ConvCase[]).entries()) {
         await expectSame(convInputs(c, 20 + i), convAndGradients(c));
       }
@@ -311,6 +312,7 @@ describe('element-wise and layout kernels (MFM, maxout and bias gradients)', () 
 
   test('identity (the clone a gradient saves) shares memory and outlives its source', async () => {
     await tf.setBackend('wasm');
+    const buffers = tf.engine().backend.numDataIds();
     for (const dtype of ['float32', 'int32', 'bool'] as const) {
       const source = tf.tensor([1, 0, 3, 0, 5, 6], [2, 3], dtype);
       const copy = source.clone();
@@ -320,6 +322,7 @@ describe('element-wise and layout kernels (MFM, maxout and bias gradients)', () 
       expect(Array.from(copy.dataSync())).toEqual(dtype === 'bool' ? [1, 0, 1, 0, 1, 1] : [1, 0, 3, 0, 5, 6]);
       copy.dispose();
     }
+    expect(tf.engine().backend.numDataIds()).toBe(buffers); // both references gone: the buffer is freed
   });
 
   test('broadcasting operands go to the package kernels, and are right', async () => {
