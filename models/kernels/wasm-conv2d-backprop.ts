@@ -13,8 +13,9 @@
 //   x^T's row: plain copies, no gathers. The product runs in XNNPACK's fully connected
 //   operator (the wasm BatchMatMul kernel's fast path: batch 1, no transposes), whose
 //   output [KH*KW*CI, CO] is dW's memory layout. A 1x1 filter with stride 1 and no
-//   padding needs no im2col: P^T is x^T, and a chunk of it one run of each row. The product is cut into chunks of whole
-//   images, about wasmConvTuning.filterChunkRows rows of R each, whose partial products are
+//   padding needs no im2col: P^T is x^T, and a chunk of it one run of each row. The
+//   product is cut into chunks of whole images, about wasmConvTuning.filterChunkRows rows
+//   of R each, whose partial products are
 //   summed (float32, in image order). Why: XNNPACK packs its weight operand (here dy) every
 //   time the operator is created, which is every step since dy is new, and the package asks
 //   it to pack from [K, N] (XNN_FLAG_TRANSPOSE_WEIGHTS), reading 8 columns of every row per
