@@ -14,19 +14,11 @@
 import type { LayerStats, LayerStatsMessage, ProgressItem, ProgressMessage, TrainerEvent } from '../../../electron/trainer/protocol/messages';
 import type { DecodedFrame } from '../../../electron/trainer/protocol/frames';
 import type { LabClient } from './lab-client';
+import type { EpochPoint } from './run-records';
 import { FrameHistory, SeriesBuffer, type Reduce } from '../draw/series';
 import { RunningRange, statsRange, type Range } from '../draw/heatmap';
 
 export type MapKind = 'activation' | 'preactivation';
-
-export interface EpochPoint {
-  step: number;
-  epoch: number;
-  trainLoss: number | null;
-  trainAccuracy: number | null;
-  valLoss: number | null;
-  valAccuracy: number | null;
-}
 
 /** A full-size map request (the subscription's fullMap). */
 export interface FullMapRequest {
