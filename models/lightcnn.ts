@@ -15,6 +15,7 @@ import { createActivation } from './activations/index';
 import { channelFactor, formatActivation, inputChannels, type ActivationSpec } from './activations/spec';
 import { StepDropout } from './dropout';
 import { mixSeed } from './seeds';
+import { DEFAULT_INITIALIZER, INITIALIZERS, isInitializerName, layerInitializers, type InitializerName } from './initializers';
 import { ARCHITECTURES, ARCHITECTURE_NAMES, isArchitectureName, type ArchitectureName } from './lightcnn-architectures';
 import { activationUnits, firstEmptyStep, minimumInputSize, type Architecture, type Unit } from './lightcnn-blocks';
 import { summarizeModel, type LayerDescription, type ModelSummary } from './summary';
@@ -44,6 +45,8 @@ export interface ModelConfig {
   readonly dropout?: number;
   /** Every kernel initializer draws from a seed derived from this one and the layer's name. */
   readonly seed?: number;
+  /** How weights start (initializers.ts): PyTorch's default, as the reference trains, unless told. */
+  readonly initializer?: InitializerName;
 }
 
 export interface ResolvedModelConfig {
@@ -55,6 +58,7 @@ export interface ResolvedModelConfig {
   readonly numClasses: number;
   readonly dropout: number;
   readonly seed: number;
+  readonly initializer: InitializerName;
 }
 
 export interface ActivationUnit {
@@ -132,6 +136,8 @@ export function resolveConfig(config: ModelConfig): ResolvedModelConfig {
   const widthMultiplier = config.widthMultiplier ?? 1;
   const dropout = config.dropout ?? DEFAULT_DROPOUT;
   const seed = config.seed ?? DEFAULT_SEED;
+  const initializer = config.initializer ?? DEFAULT_INITIALIZER;
+  if (!isInitializerName(initializer)) throw new ModelConfigError(`unknown initializer "${String(initializer)}"; choose one of ${INITIALIZERS.join(', ')}`);
   if (!Number.isInteger(inputSize) || inputSize < 1) throw new ModelConfigError(`the input size must be a whole number of pixels, got ${inputSize}`);
   if (!(Number.isFinite(widthMultiplier) && widthMultiplier > 0)) throw new ModelConfigError(`the width multiplier must be a positive number, got ${widthMultiplier}`);
   if (!(dropout >= 0 && dropout < 1)) throw new ModelConfigError(`the dropout rate must be in [0, 1), got ${dropout}`);
@@ -154,26 +160,11 @@ export function resolveConfig(config: ModelConfig): ResolvedModelConfig {
     numClasses: config.numClasses,
     dropout,
     seed,
+    initializer,
   };
 }
 
 // ---------------------------------------------------------------- building
-
-type Initializer = ReturnType<typeof tf.initializers.heNormal>;
-
-/** He for rectifier-like and max-type activations, Glorot for sigmoid/tanh and linear layers, LeCun for SELU. */
-function kernelInitializer(spec: ActivationSpec | undefined, seed: number): Initializer {
-  if (spec === undefined) return tf.initializers.glorotUniform({ seed });
-  switch (spec.name) {
-    case 'sigmoid':
-    case 'tanh':
-      return tf.initializers.glorotUniform({ seed });
-    case 'selu':
-      return tf.initializers.leCunNormal({ seed });
-    default:
-      return tf.initializers.heNormal({ seed });
-  }
-}
 
 /** Build a Light CNN. Throws ModelConfigError for a configuration it cannot build. */
 export function buildModel(config: ModelConfig): BuiltModel {
@@ -188,7 +179,7 @@ export function buildModel(config: ModelConfig): BuiltModel {
 
   const describe = new Map<string, LayerDescription>();
   const units: ActivationUnit[] = [];
-  const layerSeedOf = (name: string): number => layerSeed(resolved.seed, name);
+  const initOf = (name: string, fanIn: number, spec: ActivationSpec | undefined) => layerInitializers(resolved.initializer, fanIn, spec, layerSeed(resolved.seed, name));
 
   const input = tf.input({ shape: [resolved.inputSize, resolved.inputSize, 1], name: 'input' });
   describe.set('input', { kind: 'input', detail: 'grey' });
@@ -213,7 +204,7 @@ export function buildModel(config: ModelConfig): BuiltModel {
       describe.set(`${name}.pad`, { kind: 'pad', detail: `${pad}` });
     }
     x = tf.layers
-      .conv2d({ name, filters, kernelSize: kernel, strides: stride, padding, kernelInitializer: kernelInitializer(spec, layerSeedOf(name)), biasInitializer: 'zeros' })
+      .conv2d({ name, filters, kernelSize: kernel, strides: stride, padding, ...initOf(name, channels * kernel * kernel, spec) })
       .apply(x) as tf.SymbolicTensor;
     describe.set(name, { kind: 'conv', detail: `${kernel}x${kernel}/${stride}${pad > 0 ? ` pad ${pad}` : ''}` });
     applyActivation({ name, block: name, layer: 'conv' }, outputs, filters, spec, `${name}.act`);
@@ -264,7 +255,7 @@ export function buildModel(config: ModelConfig): BuiltModel {
         const spec = block.activation ? activations.get(block.name) : undefined;
         const denseUnits = spec === undefined ? outputs : inputChannels(spec, outputs);
         x = tf.layers
-          .dense({ name: block.name, units: denseUnits, kernelInitializer: kernelInitializer(spec, layerSeedOf(block.name)), biasInitializer: 'zeros' })
+          .dense({ name: block.name, units: denseUnits, ...initOf(block.name, features, spec) })
           .apply(x) as tf.SymbolicTensor;
         describe.set(block.name, { kind: 'dense', detail: `${features} -> ${denseUnits}` });
         if (spec !== undefined) {
@@ -290,8 +281,7 @@ export function buildModel(config: ModelConfig): BuiltModel {
       name: 'classifier',
       units: resolved.numClasses,
       useBias: architecture.classifierBias,
-      kernelInitializer: kernelInitializer(undefined, layerSeedOf('classifier')),
-      biasInitializer: 'zeros',
+      ...initOf('classifier', embeddingSize, undefined),
     })
     .apply(x) as tf.SymbolicTensor;
   describe.set('classifier', { kind: 'dense', detail: `${embeddingSize} -> ${resolved.numClasses} logits${architecture.classifierBias ? '' : ', no bias'}` });

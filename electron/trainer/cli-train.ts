@@ -11,6 +11,7 @@ import { evaluateRun, formatEvaluation, readEvaluationSummary } from './evaluati
 import { fractionArg, inputSizeArg, positiveInt, seedArg } from './cli-args';
 import { progressBar } from './cli-progress-bar';
 import { ARCHITECTURES, type TrainConfigInput } from './training/config';
+import { INITIALIZERS } from '../../models/initializers';
 import { TrainingSession, type RunOutcome, type TrainEvent } from './training/session';
 
 function numberArg(value: string): number {
@@ -77,6 +78,7 @@ async function runWithProgress(start: (onEvent: (event: TrainEvent) => void) => 
     }
   };
   const session = await start(onEvent);
+  for (const line of session.decisions) process.stdout.write(`Default ${line}\n`);
   let interrupted = false;
   const onSigint = () => {
     if (interrupted) process.exit(130);
@@ -165,18 +167,20 @@ export function registerTrainCommands(program: Command): void {
     .addOption(new Option('--model <name>', 'architecture').choices([...ARCHITECTURES]).default('lightcnn9'))
     .option('--activation <name>', 'activation of every layer: relu, leaky_relu[:a], prelu, rrelu, maxout:k, mfm[:3/2], sigmoid, tanh, elu, selu, gelu, swish, mish', activationArg, 'mfm:2/1')
     .option('--layer <layer=activation>', 'a different activation for one layer (repeatable; see `lab summary` for names)', layerArg)
-    .option('--input <px>', 'input size (128 reference; 64 or 32 on CPU)', inputSizeArg, 128)
+    .option('--input <px>', 'input size (default: 128, the reference, on a GPU; 64 on the CPU backends)', inputSizeArg)
     .option('--width <x>', 'width multiplier', numberArg, 1)
-    .option('--epochs <n>', 'epochs', positiveInt, 5)
-    .option('--batch <n>', 'batch size', positiveInt, 64)
-    .addOption(new Option('--optimizer <name>', 'optimizer').choices(['sgd', 'adam']).default('sgd'))
-    .option('--lr <x>', 'learning rate', numberArg, 0.01)
+    .option('--epochs <n>', 'epochs (default: the recipe\'s, see below)', positiveInt)
+    .option('--batch <n>', 'batch size (default: the recipe\'s, lowered to what fits the wasm heap)', positiveInt)
+    .addOption(new Option('--optimizer <name>', 'optimizer (default: the recipe\'s)').choices(['sgd', 'adam']))
+    .option('--lr <x>', 'learning rate (default: the recipe\'s)', numberArg)
     .option('--momentum <x>', 'SGD momentum', numberArg, 0.9)
     .option('--weight-decay <x>', 'L2 weight decay', numberArg, 1e-4)
-    .addOption(new Option('--schedule <kind>', 'learning-rate schedule').choices(['constant', 'step', 'cosine']).default('step'))
+    .addOption(new Option('--schedule <kind>', 'learning-rate schedule (default: the recipe\'s)').choices(['constant', 'step', 'cosine']))
+    .option('--warmup-steps <n>', 'linear learning-rate warm-up over the first N steps (0 = none; default: the recipe\'s)', numberArg)
     .option('--step-epochs <n>', 'step schedule: multiply the learning rate by --gamma every N epochs (reference: 10)', positiveInt, 10)
     .option('--gamma <x>', 'step schedule: the factor (reference: 0.457)', numberArg, 0.457)
-    .option('--clip-norm <x>', 'clip the global gradient norm to this (0 = off)', numberArg, 0)
+    .option('--clip-norm <x>', 'clip the global gradient norm to this (0 = off; default: the recipe\'s)', numberArg)
+    .addOption(new Option('--init <scheme>', 'initial weights: pytorch (the reference\'s default), he, glorot').choices([...INITIALIZERS]).default('pytorch'))
     .option('--dropout <x>', 'dropout before the classifier', numberArg, 0.5)
     .option('--hold-out <fraction>', "fraction of each identity's images kept for validation", fractionArg, 0.2)
     .option('--seed <n>', 'random seed (same seed + config = same run on CPU)', seedArg, 1)
@@ -205,6 +209,8 @@ export function registerTrainCommands(program: Command): void {
         batch: flags.batch,
         epochs: flags.epochs,
         schedule: flags.schedule,
+        warmupSteps: flags.warmupSteps,
+        init: flags.init,
         stepEpochs: flags.stepEpochs,
         gamma: flags.gamma,
         clipNorm: flags.clipNorm,

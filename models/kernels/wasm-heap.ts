@@ -15,6 +15,11 @@ import * as tf from '@tensorflow/tfjs';
 
 export type KernelArgs = Parameters<tf.KernelFunc>[0];
 
+/** The wasm heap could not give a tensor its memory: the batch, input or model is too large for 4 GiB. */
+export class WasmHeapFullError extends Error {
+  override readonly name = 'WasmHeapFullError';
+}
+
 export interface WasmBackend {
   dataIdMap: { get(dataId: object): { id: number; memoryOffset: number; shape: number[]; dtype: string } | undefined };
   makeOutput(shape: number[], dtype: 'float32' | 'int32' | 'bool'): tf.TensorInfo;
@@ -31,7 +36,7 @@ export function alloc(backend: WasmBackend, shape: number[], dtype: 'float32' | 
   const out = backend.makeOutput(shape, dtype);
   if (tf.util.sizeFromShape(shape) > 0 && backend.dataIdMap.get(out.dataId)?.memoryOffset === 0) {
     backend.disposeData(out.dataId, true);
-    throw new Error(`the wasm heap is full (4 GiB, the most WebAssembly's 32-bit memory can address): no room for a [${shape.join(', ')}] ${dtype} tensor; use a smaller batch or input size`);
+    throw new WasmHeapFullError(`the wasm heap is full (4 GiB, the most WebAssembly's 32-bit memory can address): no room for a [${shape.join(', ')}] ${dtype} tensor; use a smaller batch or input size`);
   }
   return out;
 }

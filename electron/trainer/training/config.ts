@@ -3,6 +3,8 @@
 import { z } from 'zod';
 import { parseActivation } from '../../../models/activations/spec';
 import { ARCHITECTURE_NAMES } from '../../../models/lightcnn-architectures';
+import { DEFAULT_INITIALIZER, INITIALIZERS } from '../../../models/initializers';
+import { defaultInputSize, recipeFor, RECIPE_KEYS } from './recipes';
 
 export const ARCHITECTURES = ARCHITECTURE_NAMES;
 
@@ -18,30 +20,39 @@ const activationText = z.string().refine(
   { message: 'not a known activation (e.g. relu, leaky_relu:0.1, prelu, maxout:3, mfm:3/2)' },
 );
 
-export const trainConfigSchema = z.object({
+/**
+ * The settings as given: the optimisation settings a recipe chooses per model and input size
+ * (recipes.ts: optimizer, lr, batch, epochs, schedule, warm-up, clipping) may be left out.
+ */
+export const trainConfigInputSchema = z.object({
   /** A dataset path, an archive, or "synthetic[:IDxIMAGES]". */
   data: z.string().min(1),
   layout: z.enum(['auto', 'folders', 'flat']).default('auto'),
   identityRegex: z.string().optional(),
   model: z.enum(ARCHITECTURES).default('lightcnn9'),
-  inputSize: z.number().int().min(16).max(512).default(128),
+  /** 128 (the reference) on a GPU, 64 on the CPU backends unless given (recipes.ts defaultInputSize). */
+  inputSize: z.number().int().min(16).max(512).optional(),
   width: z.number().positive().max(4).default(1),
   /** The activation of every layer, unless `layers` names another one for a layer. */
   activation: activationText.default('mfm:2/1'),
   layers: z.record(z.string(), activationText).default({}),
-  optimizer: z.enum(['sgd', 'adam']).default('sgd'),
-  /** The Light CNN reference: SGD, lr 0.01, momentum 0.9, weight decay 1e-4, batch 128 (on a GPU). */
-  lr: z.number().positive().default(0.01),
+  /** How the weights start (models/initializers.ts); PyTorch's default, as the reference trains. */
+  init: z.enum(INITIALIZERS).default(DEFAULT_INITIALIZER),
+  optimizer: z.enum(['sgd', 'adam']).optional(),
+  lr: z.number().positive().optional(),
+  /** The Light CNN reference: SGD momentum 0.9, weight decay 1e-4. */
   momentum: z.number().min(0).max(0.999).default(0.9),
-  weightDecay: z.number().min(0).default(1e-4),
-  batch: z.number().int().min(1).max(1024).default(64),
-  epochs: z.number().int().min(1).default(5),
+  weightDecay: z.number().min(0).max(1).default(1e-4),
+  batch: z.number().int().min(1).max(1024).optional(),
+  epochs: z.number().int().min(1).max(100_000).optional(),
   /** step: lr x gamma every `stepEpochs` epochs (the reference: 0.457 every 10); cosine: to 0 over the run. */
-  schedule: z.enum(['constant', 'step', 'cosine']).default('step'),
+  schedule: z.enum(['constant', 'step', 'cosine']).optional(),
   stepEpochs: z.number().int().min(1).default(10),
   gamma: z.number().positive().max(1).default(0.457),
+  /** Linear learning-rate warm-up over this many first steps; 0 = none. */
+  warmupSteps: z.number().int().min(0).max(1_000_000).optional(),
   /** Global gradient-norm clipping; 0 = off. */
-  clipNorm: z.number().min(0).default(0),
+  clipNorm: z.number().min(0).optional(),
   dropout: z.number().min(0).max(0.95).default(0.5),
   /** Fraction of each identity's images held out for validation. */
   holdOut: z.number().gt(0).lt(1).default(0.2),
@@ -56,18 +67,31 @@ export const trainConfigSchema = z.object({
 export const RESUME_OVERRIDES = ['lr', 'clipNorm', 'epochs', 'maxSteps'] as const;
 export type ResumeOverrides = Partial<Pick<TrainConfig, (typeof RESUME_OVERRIDES)[number]>>;
 
-export type TrainConfig = z.infer<typeof trainConfigSchema>;
-export type TrainConfigInput = z.input<typeof trainConfigSchema>;
+type ParsedInput = z.infer<typeof trainConfigInputSchema>;
+type DecidedKey = (typeof RECIPE_KEYS)[number] | 'inputSize';
+/** A run's settings, every one decided: what run.json keeps. */
+export type TrainConfig = Omit<ParsedInput, DecidedKey> & { [K in DecidedKey]-?: NonNullable<ParsedInput[K]> };
+export type TrainConfigInput = z.input<typeof trainConfigInputSchema>;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-export function parseTrainConfig(input: unknown): TrainConfig {
-  const result = trainConfigSchema.safeParse(input);
+/**
+ * Validates the settings and fills what they leave out: the input size from the backend that
+ * will train (`backend`; the reference's 128 when not known), the optimisation settings from
+ * the recipe of the model and input size.
+ */
+export function parseTrainConfig(input: unknown, context: { backend?: string } = {}): TrainConfig {
+  const result = trainConfigInputSchema.safeParse(input);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `${issue.path.join('.') || 'config'}: ${issue.message}`);
     throw new ConfigError(`The training settings are not valid: ${problems.join('; ')}`);
   }
-  return result.data;
+  const given = result.data;
+  const inputSize = given.inputSize ?? defaultInputSize(context.backend).inputSize;
+  const recipe = recipeFor(given.model, inputSize).settings;
+  const filled = { ...given, inputSize } as Record<string, unknown>;
+  for (const key of RECIPE_KEYS) filled[key] ??= recipe[key];
+  return filled as TrainConfig;
 }

@@ -59,6 +59,7 @@ export function buildFromConfig(config: TrainConfig, numClasses: number): BuiltM
     numClasses,
     dropout: config.dropout,
     seed: config.seed,
+    initializer: config.init,
   });
 }
 

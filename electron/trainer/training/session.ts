@@ -18,6 +18,10 @@ import { parseTrainConfig, type ResumeOverrides, type TrainConfig, type TrainCon
 import { Optimizer, type NamedVariable } from './optimizer';
 import { buildFromConfig, checkSameDataset, describeDataset, loadDataset, restoreWeights, TrainingError } from './run-model';
 import { learningRate } from './schedule';
+import { LossWatch } from './loss-watch';
+import { fitBatch } from './memory-fit';
+import { describeRecipeChoices } from './recipes';
+import { WasmHeapFullError } from '../../../models/kernels/wasm-heap';
 import { namedParams, trainStep } from './train-step';
 import { defaultProbeImages, RunProbes, type MapSubscription, type ProbeOptions } from '../probes/run-probes';
 import { MAX_SNAPSHOT_PROBES, pruneSnapshotsAfter, SnapshotCapture, writeSnapshot } from '../probes/snapshots';
@@ -25,6 +29,9 @@ import type { LayerInfo, LayerStats } from '../protocol/messages';
 import { validate, type Validation } from './validation';
 
 export { TrainingError } from './run-model';
+
+/** What a run.json written before `init` and `warmupSteps` existed trained with. */
+const SETTINGS_BEFORE_RECIPES = { init: 'he', warmupSteps: 0 } as const;
 export type { RunState } from '../runs/run-store';
 
 export interface StepMetrics {
@@ -145,6 +152,10 @@ export class TrainingSession {
   /** Every activation layer's maps for the probe faces, kept in snapshots/ at epoch ends (probes/snapshots.ts); null when turned off. */
   private readonly snapshots: SnapshotCapture | null;
   private sums: EpochSums = { lossSum: 0, correct: 0, seen: 0 };
+  /** The loss against chance level: divergence before NaN, checkpoints only while healthy, "not learning yet". */
+  private readonly lossWatch: LossWatch;
+  /** Why the settings the run was not given are what they are (recipes.ts), for a new run. */
+  decisions: readonly string[] = [];
   readonly config: TrainConfig;
   readonly built: BuiltModel;
   readonly backend: BackendChoice;
@@ -167,23 +178,33 @@ export class TrainingSession {
     this.backend = prepared.backend;
     this.probes = new RunProbes(prepared.built, options.probes);
     this.snapshots = options.probes?.snapshots === false ? null : new SnapshotCapture(prepared.built);
+    this.lossWatch = new LossWatch(prepared.dataset.identities.length, prepared.config.warmupSteps);
   }
 
   static async start(input: TrainConfigInput, options: SessionOptions): Promise<TrainingSession> {
-    const config = parseTrainConfig(input);
+    parseTrainConfig(input); // a bad setting is refused before any backend is tried
     const backend = await selectBackend({ purpose: 'train', force: options.backend });
+    const config = parseTrainConfig(input, { backend: backend.name });
     const dataset = await loadDataset(config, options.dataDir);
-    const prepared = await prepare(config, dataset, backend);
+    let prepared = await prepare(config, dataset, backend);
     try {
+      const fit = fitBatch({ summary: prepared.built.summary, batch: config.batch, backend: backend.name, userChose: input.batch !== undefined, model: config.model, inputSize: config.inputSize });
+      if (fit.kind === 'refused') throw new TrainingError(fit.message);
+      const notes: string[] = [];
+      if (fit.kind === 'reduced') {
+        prepared = { ...prepared, config: { ...config, batch: fit.batch } };
+        notes.push(fit.note);
+      }
       const run = await createRun(options.dataDir, {
-        config,
+        config: prepared.config,
         dataset: describeDataset(dataset),
         backend: backend.name,
         versions: versions(),
       });
       const unlock = await run.acquireLock();
       await run.updateRun({ summary: { backend: backend.summary } });
-      const session = new TrainingSession(run, prepared, { step: 0, epoch: 0, batch: 0 }, false, options, unlock);
+      const session = new TrainingSession(run, prepared, { step: 0, epoch: 0, batch: 0 }, false, options, unlock, notes);
+      session.decisions = describeRecipeChoices(input as Record<string, unknown>, prepared.config, backend.name);
       await session.setProbeImages(null);
       return session;
     } catch (error) {
@@ -204,11 +225,14 @@ export class TrainingSession {
     try {
       await run.removeStaleTempFiles();
       const changes = Object.fromEntries(Object.entries(options.overrides ?? {}).filter(([, v]) => v !== undefined));
-      const config = parseTrainConfig({ ...run.record.config, ...changes });
+      // Runs recorded before these settings existed trained without warm-up, from He-normal weights.
+      const config = parseTrainConfig({ ...SETTINGS_BEFORE_RECIPES, ...run.record.config, ...changes });
       const backend = await selectBackend({ purpose: 'train', force: options.backend });
       const dataset = await loadDataset(config, options.dataDir);
       checkSameDataset(run.record.dataset.hash, dataset, run.id);
       prepared = await prepare(config, dataset, backend);
+      const fit = fitBatch({ summary: prepared.built.summary, batch: config.batch, backend: backend.name, userChose: true, model: config.model, inputSize: config.inputSize });
+      if (fit.kind === 'refused') throw new TrainingError(`${fit.message.replace(/ Use --batch.*$/, '')}. A run keeps its batch: start a new run with a batch that fits, or resume on a backend with more memory (--backend)`);
       const loaded = await run.loadLatestCheckpoint();
       const position: Position = loaded ? { step: loaded.step, epoch: loaded.epoch, batch: Number(loaded.meta['batch'] ?? 0) } : { step: 0, epoch: 0, batch: 0 };
       const session = new TrainingSession(run, prepared, position, true, options, unlock, [...unlock.warnings, ...(loaded?.warnings ?? [])]);
@@ -355,7 +379,7 @@ export class TrainingSession {
               await this.recordSnapshot(this.epochOfStep);
               return await this.finish('stopped', 'stopped on request');
             }
-            const lr = learningRate(config, this.position.epoch + this.position.batch / this.stepsPerEpoch);
+            const lr = learningRate(config, this.position.epoch + this.position.batch / this.stepsPerEpoch, this.position.step);
             setTrainingStep(config.seed, this.position.step);
             const started = performance.now();
             const observer = this.probes.observeStep(this.position.step + 1);
@@ -367,7 +391,7 @@ export class TrainingSession {
             }
             const stepMs = performance.now() - started;
             batch.dispose();
-            if (!result.finite) return await this.diverged(result, lr);
+            if (!result.finite) return await this.diverged(this.position.step + 1, nonFiniteReason(result), lr);
             this.position = { ...this.position, step: this.position.step + 1, batch: this.position.batch + 1 };
             this.sums.lossSum += result.loss * result.count;
             this.sums.correct += result.correct;
@@ -389,6 +413,13 @@ export class TrainingSession {
             this.emit({ type: 'progress', ...progress, at });
             await this.reportLayers(observer?.stats() ?? []);
             this.emitFrames();
+            const verdict = this.lossWatch.observe(this.position.step, result.loss);
+            if (verdict.kind === 'exploded') return await this.diverged(this.position.step, verdict.reason, lr);
+            if (verdict.kind === 'high' && verdict.first) {
+              this.emit({ type: 'warning', message: `step ${this.position.step}: the loss is ${result.loss.toPrecision(4)}, ${(result.loss / this.lossWatch.chance).toFixed(1)} x chance level (ln ${numClasses} = ${this.lossWatch.chance.toFixed(2)}): the run may be diverging. No checkpoint is taken until the loss comes back below ${this.lossWatch.high.toFixed(2)}${this.lastGoodText()}` });
+            }
+            const notLearning = this.lossWatch.notLearning(this.position.step);
+            if (notLearning !== undefined) this.emit({ type: 'warning', message: notLearning });
             const epochEnds = this.position.batch >= this.stepsPerEpoch;
             if (!epochEnds && (this.maxStepsReached || (config.checkpointEvery > 0 && this.position.step % config.checkpointEvery === 0))) await this.checkpoint();
           }
@@ -398,7 +429,8 @@ export class TrainingSession {
         await this.endEpoch(numClasses);
       }
       return await this.finish('finished');
-    } catch (error) {
+    } catch (caught) {
+      const error = caught instanceof WasmHeapFullError ? this.heapFull(caught) : caught;
       const message = error instanceof Error ? error.message : String(error);
       await this.run.updateRun({ failure: { step: this.position.step, message } }).catch(() => {});
       await this.finish('failed', message).catch(() => {});
@@ -459,16 +491,30 @@ export class TrainingSession {
     return { ...outcome, validation };
   }
 
-  private async diverged(result: { loss: number; gradNorm: number }, lr: number): Promise<RunOutcome> {
-    const what = Number.isFinite(result.loss) ? 'a gradient' : 'the loss';
-    const value = Number.isFinite(result.loss) ? result.gradNorm : result.loss;
+  /** Ends the run as failed at `step`: the loss or a gradient went non-finite, or the loss exploded (loss-watch.ts). */
+  private async diverged(step: number, reason: string, lr: number): Promise<RunOutcome> {
     const kept = this.run.record.lastCheckpoint;
     const message =
-      `${what} became ${Number.isNaN(value) ? 'NaN' : 'infinite'} at step ${this.position.step + 1} with lr ${formatNumber(lr)}: ` +
-      `lower the learning rate${this.config.clipNorm > 0 ? '' : ' or enable clipping (--clip-norm 5)'}; ` +
+      `the run diverged at step ${step} with lr ${formatNumber(lr)}: ${reason}. ` +
+      `Lower the learning rate${this.config.clipNorm > 0 ? '' : ' or enable clipping (--clip-norm 5)'}${this.config.warmupSteps > 0 ? '' : ', or warm it up (--warmup-steps 100)'}; ` +
       (kept ? `the last good checkpoint (step ${kept.step}) is kept` : 'no checkpoint had been saved yet');
-    await this.run.updateRun({ failure: { step: this.position.step + 1, message } });
+    await this.run.updateRun({ failure: { step, message } });
     return { ...(await this.finish('failed', message)), failure: 'diverged' };
+  }
+
+  /** The wasm heap ran out mid-run: an ordinary error that says what to change and what is kept. */
+  private heapFull(error: WasmHeapFullError): TrainingError {
+    const kept = this.run.record.lastCheckpoint;
+    return new TrainingError(
+      `training stopped at step ${this.position.step + 1}: ${error.message}. This run's batch (${this.config.batch}) at ${this.config.inputSize} px does not fit the 4 GiB wasm heap; ` +
+        `start a new run with a smaller --batch or --input${kept ? `. The last good checkpoint (step ${kept.step}) is kept: the run can still be evaluated` : ''}`,
+    );
+  }
+
+  /** ": the last good checkpoint is step N" (or that none was saved yet). */
+  private lastGoodText(): string {
+    const kept = this.run.record.lastCheckpoint;
+    return kept ? `; the last good checkpoint is step ${kept.step}` : '; no checkpoint has been saved yet';
   }
 
   /** Waits while paused; true when a stop was asked for. */
@@ -498,6 +544,11 @@ export class TrainingSession {
 
   private async checkpoint(): Promise<void> {
     if (this.lastCheckpointStep === this.position.step) return; // already saved at this step
+    if (this.lossWatch.isHigh) {
+      // Weights taken while the loss is far above chance are not a state to resume from.
+      this.emit({ type: 'warning', message: `no checkpoint at step ${this.position.step}: the loss has been above ${this.lossWatch.high.toFixed(2)} (3 x chance level) since step ${this.lossWatch.highSince}${this.lastGoodText()}` });
+      return;
+    }
     const tensors = [
       ...this.built.model.weights.map((weight) => ({ name: `weights/${weight.originalName}`, tensor: weight.read() })),
       ...this.prepared.optimizer.stateTensors(),
@@ -547,6 +598,12 @@ export class TrainingSession {
     release(this.prepared);
     void this.unlock();
   }
+}
+
+function nonFiniteReason(result: { loss: number; gradNorm: number }): string {
+  const what = Number.isFinite(result.loss) ? 'a gradient' : 'the loss';
+  const value = Number.isFinite(result.loss) ? result.gradNorm : result.loss;
+  return `${what} became ${Number.isNaN(value) ? 'NaN' : 'infinite'}`;
 }
 
 function once(release: () => Promise<void>): () => Promise<void> {

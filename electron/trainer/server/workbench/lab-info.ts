@@ -11,7 +11,7 @@ import type { LayerSummary } from '../../../../models/summary';
 import { deadRule } from '../../probes/dead-rules';
 import { PRESETS } from '../../probes/presets';
 import type { BackendInfo, CatalogInfo, LabInfo, ModelDescription } from '../../protocol/workbench';
-import { ARCHITECTURES, ConfigError, parseTrainConfig, trainConfigSchema } from '../../training/config';
+import { ARCHITECTURES, ConfigError, parseTrainConfig } from '../../training/config';
 import { buildFromConfig } from '../../training/run-model';
 import { LAB_VERSION } from '../../version';
 import type { WorkbenchContext } from './context';
@@ -83,10 +83,11 @@ function catalogInfo(dataDir: string): Promise<CatalogInfo[]> {
 }
 
 export async function labInfo(context: WorkbenchContext): Promise<LabInfo> {
-  const { data: _data, ...defaults } = trainConfigSchema.parse({ data: 'synthetic' });
+  const backend = await trainingBackend(context);
+  const { data: _data, ...defaults } = parseTrainConfig({ data: 'synthetic' }, { backend: backend.name });
   return {
     lab: LAB_VERSION,
-    backend: await trainingBackend(context),
+    backend,
     pathInput: context.pathInput,
     architectures: [...ARCHITECTURES],
     activations: activationInfo(),

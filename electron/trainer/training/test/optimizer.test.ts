@@ -53,7 +53,7 @@ describe('Adam, as PyTorch (bias-corrected)', () => {
 });
 
 describe('learning-rate schedules', () => {
-  const base = { lr: 0.01, stepEpochs: 10, gamma: 0.457, epochs: 20 };
+  const base = { lr: 0.01, stepEpochs: 10, gamma: 0.457, epochs: 20, warmupSteps: 0 };
   test('step: the reference decay every 10 epochs', () => {
     expect(learningRate({ ...base, schedule: 'step' }, 9.9)).toBe(0.01);
     expect(learningRate({ ...base, schedule: 'step' }, 10)).toBeCloseTo(0.00457, 10);
@@ -64,6 +64,15 @@ describe('learning-rate schedules', () => {
     expect(learningRate({ ...base, schedule: 'cosine' }, 20)).toBeCloseTo(0, 10);
   });
   test('constant', () => expect(learningRate({ ...base, schedule: 'constant' }, 15)).toBe(0.01));
+  test('warm-up: linear from 1/N of the rate to all of it over the first N steps, then the schedule', () => {
+    const warm = { ...base, schedule: 'step' as const, warmupSteps: 4 };
+    expect(learningRate(warm, 0, 0)).toBeCloseTo(0.0025, 12);
+    expect(learningRate(warm, 0.1, 1)).toBeCloseTo(0.005, 12);
+    expect(learningRate(warm, 0.2, 3)).toBe(0.01);
+    expect(learningRate(warm, 0.3, 40)).toBe(0.01);
+    // The warm-up scales whatever the schedule gives at that epoch.
+    expect(learningRate({ ...warm, warmupSteps: 1000 }, 10, 499)).toBeCloseTo(0.5 * 0.00457, 12);
+  });
 });
 
 test('optimizer state survives a save and load (what a checkpoint holds)', () => {

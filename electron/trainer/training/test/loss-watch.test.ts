@@ -1,0 +1,59 @@
+import { describe, expect, test } from 'vitest';
+import { chanceLoss, explodedLoss, HIGH_STREAK_LIMIT, highLoss, LEARNING_GRACE_STEPS, LossWatch } from '../loss-watch';
+
+describe('thresholds against chance level', () => {
+  test('chance is ln(classes); high is 3x chance (at least chance + 3); exploded 10x (at least chance + 20)', () => {
+    expect(chanceLoss(40)).toBeCloseTo(3.689, 3);
+    expect(highLoss(40)).toBeCloseTo(3 * Math.log(40), 10);
+    expect(explodedLoss(40)).toBeCloseTo(10 * Math.log(40), 10);
+    expect(highLoss(2)).toBeCloseTo(Math.log(2) + 3, 10);
+    expect(explodedLoss(2)).toBeCloseTo(Math.log(2) + 20, 10);
+  });
+});
+
+describe('LossWatch', () => {
+  test("the issue's first run (16.4, 80.2 on ORL's 40 people) is called exploded at step 2, before any NaN", () => {
+    const watch = new LossWatch(40, 0);
+    expect(watch.observe(1, 16.4)).toEqual({ kind: 'high', first: true, streak: 1 });
+    expect(watch.isHigh).toBe(true);
+    const verdict = watch.observe(2, 80.2);
+    expect(verdict.kind).toBe('exploded');
+    expect(verdict.kind === 'exploded' && verdict.reason).toMatch(/80\.20, 22 x chance level \(ln 40 = 3\.69\)/);
+  });
+
+  test('a loss that stays above 3x chance for HIGH_STREAK_LIMIT steps is a divergence even below 10x', () => {
+    const watch = new LossWatch(40, 0);
+    for (let step = 1; step < HIGH_STREAK_LIMIT; step++) expect(watch.observe(step, 12).kind).toBe('high');
+    expect(watch.highSince).toBe(1);
+    expect(watch.observe(HIGH_STREAK_LIMIT, 12).kind).toBe('exploded');
+  });
+
+  test('a spike that comes back down ends the streak: checkpoints resume, the next spike is "first" again', () => {
+    const watch = new LossWatch(40, 0);
+    expect(watch.observe(1, 3.7)).toEqual({ kind: 'ok' });
+    expect(watch.observe(2, 13)).toMatchObject({ kind: 'high', first: true });
+    expect(watch.observe(3, 14)).toMatchObject({ kind: 'high', first: false, streak: 2 });
+    expect(watch.observe(4, 3.5)).toEqual({ kind: 'ok' });
+    expect(watch.isHigh).toBe(false);
+    expect(watch.observe(5, 13)).toMatchObject({ kind: 'high', first: true, streak: 1 });
+  });
+
+  test('"has not started learning" is said once, after the warm-up and the grace steps, only while the loss is at chance', () => {
+    const flat = new LossWatch(40, 10);
+    const said: Array<[number, string]> = [];
+    for (let step = 1; step <= 200; step++) {
+      flat.observe(step, Math.log(40) + 0.001 * Math.sin(step));
+      const message = flat.notLearning(step);
+      if (message) said.push([step, message]);
+    }
+    expect(said).toHaveLength(1);
+    expect(said[0]?.[0]).toBe(10 + LEARNING_GRACE_STEPS);
+    expect(said[0]?.[1]).toMatch(/has not started learning: 60 steps in \(10 of warm-up\).*still chance level \(ln 40 = 3\.689\)/);
+
+    const learning = new LossWatch(40, 10);
+    for (let step = 1; step <= 200; step++) {
+      learning.observe(step, Math.log(40) * Math.exp(-step / 30));
+      expect(learning.notLearning(step)).toBeUndefined();
+    }
+  });
+});
