@@ -16,6 +16,11 @@ function cssVar(name: string, fallback: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
 }
 
+/** The colour of muted, non-data marks (reference lines) in the current theme. */
+export function mutedColour(): string {
+  return cssVar('--muted', '#888');
+}
+
 /** An axis in the theme's colours. */
 export function themedAxis(label: string): uPlot.Axis {
   const axisColour = cssVar('--muted', '#666');

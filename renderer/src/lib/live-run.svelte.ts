@@ -1,7 +1,8 @@
 // The live streams of one run as the Train view shows them: every step's numbers, the
 // epochs, each layer's dead counts over time and its latest health, the newest activation
 // frame per (layer, kind), the full-size map, and the per-filter strength history of the
-// layers being watched. Everything held here is bounded (draw/series.ts) so a 100k-step run
+// layers being watched, and the run's record (its settings and dataset: the run's chance
+// level and warm-up). Everything held here is bounded (draw/series.ts) so a 100k-step run
 // costs a few megabytes.
 //
 // Smoothness: the client acks a streamed message as soon as the listeners below return, and
@@ -14,7 +15,8 @@
 import type { LayerStats, LayerStatsMessage, ProgressItem, ProgressMessage, TrainerEvent } from '../../../electron/trainer/protocol/messages';
 import type { DecodedFrame } from '../../../electron/trainer/protocol/frames';
 import type { LabClient } from './lab-client';
-import type { EpochPoint } from './run-records';
+import { parseRunRecord, type EpochPoint, type RunRecordView } from './run-records';
+import type { RecentLoss } from './chance';
 import { FrameHistory, SeriesBuffer, type Reduce } from '../draw/series';
 import { RunningRange, statsRange, type Range } from '../draw/heatmap';
 
@@ -66,6 +68,8 @@ const orNull = (v: number): number | null => (Number.isFinite(v) ? v : null);
 export class LiveRun {
   /** The run these numbers belong to. */
   runId = $state<string | null>(null);
+  /** The run's record (run.json as getRun answers it), once it has come; null before, or when the trainer cannot say. */
+  record = $state.raw<RunRecordView | null>(null);
   /** Bumped when steps or epochs arrived (at most once per animation frame). */
   progressVersion = $state(0);
   /** Bumped when layer statistics arrived. */
@@ -88,6 +92,8 @@ export class LiveRun {
   private dirty = { progress: false, stats: false, frames: false };
   private scheduled = false;
   private backfilled: string | null = null;
+  /** The run whose record was asked for (by backfill or loadRecord): once per run. */
+  private recordAsked: string | null = null;
   private readonly off: (() => void)[];
   private readonly options: Required<Omit<LiveRunOptions, 'schedule'>> & { schedule: (flush: () => void) => void };
 
@@ -141,6 +147,27 @@ export class LiveRun {
     void this.progressVersion;
     const v = this.progress.view(maxPoints, [LOSS, ACCURACY, LR, IMAGES_PER_SECOND]);
     return { x: v.x, loss: v.columns[0]!, accuracy: v.columns[1]!, lr: v.columns[2]!, imagesPerSecond: v.columns[3]! };
+  }
+
+  /**
+   * The mean loss of the last `window` steps (loss-watch.ts's window): the stored rows after
+   * the newest step minus `window`. Past the store's ceiling a row is the mean of several steps,
+   * which averages to the same.
+   */
+  recentLoss(window: number): RecentLoss | null {
+    void this.progressVersion;
+    const last = this.progress.lastStep;
+    if (Number.isNaN(last)) return null;
+    let sum = 0;
+    let count = 0;
+    for (let i = this.progress.length - 1; i >= 0 && this.progress.at(i, 0) > last - window; i--) {
+      const loss = this.progress.at(i, LOSS);
+      if (Number.isFinite(loss)) {
+        sum += loss;
+        count++;
+      }
+    }
+    return { step: last, mean: count > 0 ? sum / count : null, full: this.progress.firstStep <= last - window + 1 };
   }
 
   /** Rows stored for the steps, and how many steps each stands for. */
@@ -234,6 +261,8 @@ export class LiveRun {
   reset(runId: string | null = null): void {
     this.runId = runId;
     this.backfilled = null;
+    this.record = null;
+    this.recordAsked = null;
     this.latestItem = null;
     this.statsWindow = null;
     this.latestStatsStep = null;
@@ -252,12 +281,13 @@ export class LiveRun {
 
   /**
    * Fills in what happened before this view started listening from the run's recorded
-   * metrics (getRun): steps, epochs and the layer rows (every 10 steps). Once per run; a
-   * trainer that cannot answer leaves the live data as it is.
+   * metrics (getRun): steps, epochs and the layer rows (every 10 steps), and takes the run's
+   * record. Once per run; a trainer that cannot answer leaves the live data as it is.
    */
   async backfill(runId: string): Promise<void> {
     if (this.backfilled === runId) return;
     this.backfilled = runId;
+    this.recordAsked = runId;
     let result: unknown;
     try {
       result = await this.client.getRun(runId);
@@ -266,6 +296,7 @@ export class LiveRun {
     }
     if (this.runId !== null && this.runId !== runId) return;
     this.runId = runId;
+    this.takeRecord(runId, result);
     const rows = (result as { metrics?: unknown } | null)?.metrics;
     if (!Array.isArray(rows)) return;
     const firstLive = this.progress.firstStep;
@@ -307,6 +338,23 @@ export class LiveRun {
       }
     }
     this.mark('progress', 'stats');
+  }
+
+  /** Asks for the run's record (once per run; backfill's answer carries it too). */
+  async loadRecord(runId: string): Promise<void> {
+    if (this.recordAsked === runId) return;
+    this.recordAsked = runId;
+    try {
+      this.takeRecord(runId, await this.client.getRun(runId));
+    } catch {
+      // A trainer that cannot say: the charts go without chance level.
+    }
+  }
+
+  private takeRecord(runId: string, result: unknown): void {
+    if (this.runId !== null && this.runId !== runId) return;
+    const parsed = parseRunRecord((result as { record?: unknown } | null)?.record);
+    if (parsed.ok && parsed.record.id === runId) this.record = parsed.record;
   }
 
   // -------------------------------------------------------------------------
@@ -369,11 +417,15 @@ export class LiveRun {
           this.epochList = this.epochList.filter((e) => e.step <= event.step);
           this.mark('progress', 'stats');
         }
-        if (event.resumed && this.progress.length === 0) void this.backfill(event.runId);
+        // The record (and, joining a run under way, its earlier steps) in one getRun.
+        if (this.progress.length === 0) void this.backfill(event.runId);
+        else void this.loadRecord(event.runId);
         return;
       case 'state':
-        if (event.runId && this.runId !== null && event.runId !== this.runId) this.reset(event.runId);
-        else if (event.runId && this.runId === null) this.runId = event.runId;
+        if (event.runId && this.runId !== null && event.runId !== this.runId) {
+          this.reset(event.runId);
+          void this.loadRecord(event.runId);
+        } else if (event.runId && this.runId === null) this.runId = event.runId;
         return;
       case 'epoch':
         this.addEpoch({

@@ -31,7 +31,12 @@ export class LabSession {
   info = $state<LabInfo | null>(null);
   /** The dataset the Data view opened; its `data` goes into the training config. */
   dataset = $state<DatasetSummary | null>(null);
-  /** The training config being edited in the Experiment view (without `data`). */
+  /**
+   * The settings the user chose in the Experiment view (without `data`): only those. What is
+   * left out the trainer decides when the run starts (the input size from its backend, the
+   * optimisation settings from the model's recipe), and the view shows the same choice, so a
+   * field nobody set follows the model and input size.
+   */
   config = $state<Record<string, unknown>>({});
   /** The current or last run in this trainer. */
   run = $state<{ runId: string | null; state: RunState | null; backend: string | null; step: number; totalSteps: number; resumed: boolean }>({
@@ -99,7 +104,6 @@ export class LabSession {
       const { data: _data, ...rest } = this.config;
       this.config = rest;
     }
-    if (Object.keys(this.config).length === 0) this.config = { ...info.defaults };
     const status = await client.status();
     if (status.runId) {
       this.run = { ...this.run, runId: status.runId, state: status.state, step: status.step ?? 0, totalSteps: status.totalSteps ?? 0 };

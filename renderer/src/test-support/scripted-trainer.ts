@@ -7,6 +7,7 @@ import { parseClientMessage, PROTOCOL_VERSION, type ClientMessage, type CommandN
 import { LabClient, type LabTransport } from '../lib/lab-client';
 import { LabSession } from '../lib/session.svelte';
 import type { LabInfo } from '../../../electron/trainer/protocol/workbench';
+import { CPU_INPUT_SIZE, recipeFor } from '../../../electron/trainer/training/recipes';
 
 export type Handlers = { [N in CommandName]?: (command: CommandOf<N>) => CommandResult[N] | Promise<CommandResult[N]> };
 
@@ -94,7 +95,27 @@ export const TEST_LAB_INFO: LabInfo = {
     },
   ],
   catalog: [],
-  defaults: { model: 'lightcnn9', inputSize: 128, width: 1, activation: 'mfm:2/1', layers: {}, optimizer: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 1e-4, batch: 64, epochs: 5 },
+  // What the trainer sends on the cpu backend: parseTrainConfig({ data: 'synthetic' }, { backend: 'cpu' }) without data,
+  // i.e. 64 px and lightcnn9's recipe.
+  defaults: {
+    layout: 'auto',
+    model: 'lightcnn9',
+    width: 1,
+    activation: 'mfm:2/1',
+    layers: {},
+    init: 'pytorch',
+    momentum: 0.9,
+    weightDecay: 1e-4,
+    stepEpochs: 10,
+    gamma: 0.457,
+    dropout: 0.5,
+    holdOut: 0.2,
+    seed: 1,
+    checkpointEvery: 0,
+    maxSteps: 0,
+    inputSize: CPU_INPUT_SIZE,
+    ...recipeFor('lightcnn9', CPU_INPUT_SIZE).settings,
+  },
 };
 
 /** A session attached to a scripted trainer that answers labInfo and status (plus the test's handlers). */

@@ -1,6 +1,10 @@
-// The training config's fields as the Experiment view edits them, with the reference
-// defaults (electron/trainer/training/config.ts) to fall back on where labInfo.defaults
-// does not name one, and the trainer's "settings are not valid" message split by field.
+// The training config's fields as the Experiment view edits them, with the trainer's defaults
+// (electron/trainer/training/config.ts) to fall back on where neither the recipe (recipe.ts)
+// nor labInfo.defaults names one, and the trainer's "settings are not valid" message split by field.
+import { INITIALIZER_DESCRIPTIONS, INITIALIZERS } from '../../../../models/initializer-names';
+
+/** A setting's value as the view shows it: the user's, else what the trainer decides (recipe.ts). */
+export type SettingOf = (key: string, fallback: unknown) => unknown;
 
 export interface NumberField {
   kind: 'number';
@@ -15,7 +19,7 @@ export interface NumberField {
   hint?: string;
   fallback: number;
   /** Shown only when this holds (stepEpochs and gamma with the step schedule). */
-  when?: (config: Record<string, unknown>, defaults: Record<string, unknown>) => boolean;
+  when?: (setting: SettingOf) => boolean;
 }
 
 export interface ChoiceField {
@@ -25,11 +29,13 @@ export interface ChoiceField {
   options: { value: string; label: string }[];
   fallback: string;
   hint?: string;
+  /** A line about the chosen option, after the hint. */
+  optionHints?: Readonly<Record<string, string>>;
 }
 
 export type HyperField = NumberField | ChoiceField;
 
-const scheduleIsStep = (config: Record<string, unknown>, defaults: Record<string, unknown>) => (config.schedule ?? defaults.schedule ?? 'step') === 'step';
+const scheduleIsStep = (setting: SettingOf) => setting('schedule', 'step') === 'step';
 
 export const HYPER_FIELDS: HyperField[] = [
   {
@@ -46,7 +52,7 @@ export const HYPER_FIELDS: HyperField[] = [
   { kind: 'number', key: 'momentum', label: 'Momentum', min: 0, max: 0.999, step: 0.05, fallback: 0.9, hint: 'SGD only' },
   { kind: 'number', key: 'weightDecay', label: 'Weight decay', min: 0, fallback: 1e-4 },
   { kind: 'number', key: 'batch', label: 'Batch size', integer: true, min: 1, max: 1024, fallback: 64 },
-  { kind: 'number', key: 'epochs', label: 'Epochs', integer: true, min: 1, fallback: 5 },
+  { kind: 'number', key: 'epochs', label: 'Epochs', integer: true, min: 1, max: 100_000, fallback: 5 },
   {
     kind: 'choice',
     key: 'schedule',
@@ -61,20 +67,24 @@ export const HYPER_FIELDS: HyperField[] = [
   },
   { kind: 'number', key: 'stepEpochs', label: 'Step every (epochs)', integer: true, min: 1, fallback: 10, when: scheduleIsStep },
   { kind: 'number', key: 'gamma', label: 'Step factor (gamma)', above: 0, max: 1, step: 0.05, fallback: 0.457, when: scheduleIsStep },
+  { kind: 'number', key: 'warmupSteps', label: 'Warm-up steps', integer: true, min: 0, max: 1_000_000, fallback: 0, hint: 'linear lr warm-up; 0 = none' },
   { kind: 'number', key: 'clipNorm', label: 'Gradient clip norm', min: 0, fallback: 0, hint: '0 = off' },
+  {
+    kind: 'choice',
+    key: 'init',
+    label: 'Weight initialisation',
+    options: INITIALIZERS.map((name) => ({ value: name, label: name })),
+    fallback: 'pytorch',
+    optionHints: INITIALIZER_DESCRIPTIONS,
+  },
   { kind: 'number', key: 'dropout', label: 'Dropout', min: 0, max: 0.95, step: 0.05, fallback: 0.5, hint: 'before the classifier' },
   { kind: 'number', key: 'seed', label: 'Seed', integer: true, min: 0, max: 4294967295, fallback: 1 },
   { kind: 'number', key: 'checkpointEvery', label: 'Checkpoint every (steps)', integer: true, min: 0, fallback: 0, hint: '0 = at epoch ends only' },
   { kind: 'number', key: 'maxSteps', label: 'Max steps', integer: true, min: 0, fallback: 0, hint: 'stop after this many; 0 = run all epochs' },
 ];
 
-/** The model fields' fallbacks, as in config.ts. */
-export const MODEL_FALLBACKS = { model: 'lightcnn9', inputSize: 128, width: 1, activation: 'mfm:2/1' } as const;
-
-/** The reference default of a field: labInfo's, else config.ts'. */
-export function referenceDefault(defaults: Record<string, unknown>, key: string, fallback: unknown): unknown {
-  return defaults[key] ?? fallback;
-}
+/** The model fields' fallbacks, as in config.ts (the input size's is the backend's: recipe.ts). */
+export const MODEL_FALLBACKS = { model: 'lightcnn9', width: 1, activation: 'mfm:2/1' } as const;
 
 /** A config with unset fields dropped (they take the trainer's defaults). */
 export function cleanConfig(config: Record<string, unknown>): Record<string, unknown> {

@@ -1,7 +1,10 @@
 // The data behind the Runs view's charts: one run's recorded curves, and several runs'
 // curves overlaid. Pure functions from parsed metrics (lib/run-records.ts) to what LineChart
-// takes (one shared x array, a values array per series).
+// takes (one shared x array, a values array per series, and reference lines: chance level
+// where the run record says how many identities the run trained on).
 import { alignSeries, seriesColour } from '../../draw/align';
+import type { ReferenceLine } from '../../draw/reference-lines';
+import { chanceLines } from '../../lib/chance';
 import { hasRule, layerInfo, layerNames, layerSeries, runConfig, runLabel, totalSeries, type RunDetailView, type RunRecordView } from '../../lib/run-records';
 
 export interface Series {
@@ -16,6 +19,8 @@ export interface Series {
 export interface ChartData {
   x: number[];
   series: Series[];
+  /** Horizontal yardsticks (chance level), not data. */
+  references?: ReferenceLine[];
 }
 
 /** Points kept per chart: more than a chart's width in pixels, few enough to redraw quickly. */
@@ -94,6 +99,9 @@ export function runCharts(run: RunDetailView): RunCharts {
     { label: 'train accuracy (epoch mean)', x: epochX, y: epochs.map((e) => e.trainAccuracy), colour: seriesColour(1), dash: true },
     { label: 'val accuracy', x: epochX, y: epochs.map((e) => e.valAccuracy), colour: seriesColour(2), dash: true },
   ]);
+  const chance = chanceLines([run.record.dataset?.identities]);
+  loss.references = chance.loss;
+  accuracy.references = chance.accuracy;
   const lr = chart([{ label: 'learning rate', x: stepX, y: steps.map((s) => s.lr), colour: seriesColour(0) }]);
   const names = layerNames(run.metrics);
   const deadParts: Part[] = [];
@@ -160,6 +168,11 @@ export function compareCharts(runs: readonly CompareRun[]): CompareCharts {
   const loss = chart(runs.map((r, i) => ({ ...named(r, i), x: r.run.metrics.steps.map((s) => s.step), y: r.run.metrics.steps.map((s) => s.loss), colour: colour(i) })));
   const accuracy = chart(runs.map((r, i) => ({ ...named(r, i), x: r.run.metrics.steps.map((s) => s.step), y: r.run.metrics.steps.map((s) => s.accuracy), colour: colour(i) })));
   const valAccuracy = chart(runs.map((r, i) => ({ ...named(r, i), x: r.run.metrics.epochs.map((e) => e.step), y: r.run.metrics.epochs.map((e) => e.valAccuracy), colour: colour(i) })));
+  // One chance line per identity count among the runs (named by it when they differ).
+  const chance = chanceLines(runs.map((r) => r.run.record.dataset?.identities));
+  loss.references = chance.loss;
+  accuracy.references = chance.accuracy;
+  valAccuracy.references = chance.accuracy;
   const deadParts: Part[] = [];
   runs.forEach((r, i) => {
     if (hasRule(r.run.metrics, 'can-die')) deadParts.push({ ...named(r, i, ': dead'), ...totalSeries(r.run.metrics, 'dead'), colour: colour(i) });

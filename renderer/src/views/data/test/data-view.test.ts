@@ -81,7 +81,7 @@ test('a typed path is imported with progress, then the summary, the report and t
   expect(trainer.commands('importDataset')[0]).toEqual({
     name: 'importDataset',
     source: { kind: 'path', path: { kind: 'typed', path: '/data/faces' }, layout: 'auto' },
-    inputSize: 128,
+    inputSize: 64, // the trainer's default for its (cpu) backend: the Experiment's input size until one is set
   });
   expect(await screen.findByTestId('import-progress')).toHaveTextContent('Starting the import');
   expect(importButton).toBeDisabled();
@@ -103,7 +103,7 @@ test('a typed path is imported with progress, then the summary, the report and t
   expect(shown).toHaveTextContent('30');
   expect(shown).toHaveTextContent('min 4 · median 10 · max 20');
   expect(shown).toHaveTextContent('one folder per identity');
-  expect(shown).toHaveTextContent('144×144 px grey (5.9 MB), cropped to 128×128 for the network');
+  expect(shown).toHaveTextContent('144×144 px grey (5.9 MB), cropped to 64×64 for the network');
   expect(shown).toHaveTextContent('290 / 10');
   expect(shown).toHaveTextContent('4.2 s');
   expect(within(shown).getByTestId('dataset-source')).toHaveTextContent('/data/faces'); // where it came from

@@ -5,6 +5,8 @@ import { ScriptedTrainer, scriptedSession, TEST_LAB_INFO, type Handlers } from '
 import { LabSession } from '../../../lib/session.svelte';
 import type { DatasetSummary, ModelDescription } from '../../../../../electron/trainer/protocol/workbench';
 import type { CommandOf } from '../../../../../electron/trainer/protocol/messages';
+import { recipeFor } from '../../../../../electron/trainer/training/recipes';
+import { INITIALIZER_DESCRIPTIONS } from '../../../../../models/initializer-names';
 
 const LAYERS: Record<string, string[]> = {
   tiny: ['conv1', 'conv2'],
@@ -103,7 +105,7 @@ test('a per-layer activation choice ends up in the start config', async () => {
 
   await fireEvent.click(screen.getByRole('button', { name: 'Train' }));
   await waitFor(() => expect(trainer.commands('start')).toHaveLength(1));
-  expect(trainer.commands('start')[0]?.config).toMatchObject({ data: '/data/faces', model: 'lightcnn9', layers: { group1: 'leaky_relu:0.2' } });
+  expect(trainer.commands('start')[0]?.config).toMatchObject({ data: '/data/faces', layers: { group1: 'leaky_relu:0.2' } });
 
   // Back to the global activation.
   await fireEvent.change(within(row).getByLabelText('Activation for group1'), { target: { value: '' } });
@@ -141,29 +143,117 @@ test('a preset merges its settings, keeps the dataset, and says what to compare 
   await waitFor(() => expect(trainer.commands('describeModel').at(-1)?.config).toMatchObject({ model: 'tiny', lr: 0.1 }));
 });
 
-test('hyper-parameters show the reference defaults and reset to them', async () => {
+test('hyper-parameters edit and check their values; the step schedule has its own knobs', async () => {
   const { session } = await setup();
   const lr = screen.getByLabelText('Learning rate');
-  expect(lr).toHaveValue(0.01);
-  expect(screen.getByText(/^reference 0.01/)).toBeInTheDocument();
-  const reset = screen.getByRole('button', { name: 'Reset to reference defaults' });
-  expect(reset).toBeDisabled();
   await fireEvent.change(lr, { target: { value: '0.1' } });
   await fireEvent.change(screen.getByLabelText('Batch size'), { target: { value: '16' } });
   expect(session.config).toMatchObject({ lr: 0.1, batch: 16 });
   await fireEvent.change(lr, { target: { value: '0' } });
   expect(screen.getByText('must be more than 0')).toBeInTheDocument();
   expect(session.config.lr).toBe(0.1);
-  // The step schedule's knobs only with the step schedule.
-  expect(screen.getByLabelText('Step every (epochs)')).toBeInTheDocument();
-  await fireEvent.change(screen.getByLabelText('Learning-rate schedule'), { target: { value: 'cosine' } });
-  expect(session.config.schedule).toBe('cosine');
+  // The recipe's schedule is cosine: the step schedule's knobs only with the step schedule.
   expect(screen.queryByLabelText('Step every (epochs)')).not.toBeInTheDocument();
-  await fireEvent.click(reset);
-  expect(session.config).toMatchObject({ lr: 0.01, batch: 64, momentum: 0.9 });
-  expect(session.config.schedule).toBeUndefined();
+  await fireEvent.change(screen.getByLabelText('Learning-rate schedule'), { target: { value: 'step' } });
+  expect(session.config.schedule).toBe('step');
+  expect(screen.getByLabelText('Step every (epochs)')).toHaveValue(10);
+  expect(screen.getByLabelText('Step factor (gamma)')).toHaveValue(0.457);
+});
+
+/** The recipes these tests expect (the trainer's table, whatever its numbers are today). */
+const deep = recipeFor('lightcnn9', 64).settings;
+const tiny = recipeFor('tiny', 64).settings;
+
+test('the hyper-parameters nobody set follow the recipe of the model and input size, with its reason shown', async () => {
+  const { session, trainer } = await setup();
+  // labInfo says the cpu backend trains: 64 px, and lightcnn9's recipe at 64 px.
+  expect(screen.getByLabelText('Input size')).toHaveValue(64);
+  expect(screen.getByTestId('input-size-why')).toHaveTextContent('Input 64 px: training runs on the CPU (cpu)');
+  expect(screen.getByLabelText('Optimizer')).toHaveValue(deep.optimizer);
+  expect(screen.getByLabelText('Learning rate')).toHaveValue(deep.lr);
+  expect(screen.getByLabelText('Warm-up steps')).toHaveValue(deep.warmupSteps);
+  expect(screen.getByLabelText('Epochs')).toHaveValue(deep.epochs);
+  const why = screen.getByTestId('recipe-why');
+  expect(why).toHaveTextContent('Recipe for lightcnn9 at 64 px');
+  expect(why).toHaveTextContent(
+    `optimizer ${deep.optimizer}, lr ${deep.lr}, batch ${deep.batch}, epochs ${deep.epochs}, schedule ${deep.schedule}, warm-up steps ${deep.warmupSteps}, clip norm ${deep.clipNorm}`,
+  );
+  expect(why).toHaveTextContent(recipeFor('lightcnn9', 64).why.replace('lightcnn9: ', ''));
+  // The Light CNN reference's values stay beside the fields.
+  expect(screen.getByText(/^reference 0.01/)).toBeInTheDocument();
+  expect(screen.getByText(/^reference sgd/)).toBeInTheDocument();
+
+  await fireEvent.change(screen.getByLabelText('Model'), { target: { value: 'tiny' } });
+  expect(screen.getByLabelText('Learning rate')).toHaveValue(tiny.lr);
+  expect(screen.getByLabelText('Warm-up steps')).toHaveValue(tiny.warmupSteps);
+  expect(why).toHaveTextContent('Recipe for tiny at 64 px');
+  expect(why).toHaveTextContent(recipeFor('tiny', 64).why.replace('tiny: ', ''));
+  expect(session.config).toEqual({ data: '/data/faces', model: 'tiny' });
+
+  // A value the user set stays when the model changes, with the recipe's beside it.
+  await fireEvent.change(screen.getByLabelText('Learning rate'), { target: { value: '0.005' } });
+  await fireEvent.change(screen.getByLabelText('Model'), { target: { value: 'lightcnn9' } });
+  expect(screen.getByLabelText('Learning rate')).toHaveValue(0.005);
+  expect(screen.getByText(`recipe ${deep.lr} · reference 0.01`)).toBeInTheDocument();
+  expect(screen.getByLabelText('Optimizer')).toHaveValue(deep.optimizer);
+
+  // A larger input: the deep nets' recipe takes fewer epochs; the input size is the user's now.
+  await fireEvent.change(screen.getByLabelText('Input size'), { target: { value: '128' } });
+  expect(screen.getByLabelText('Epochs')).toHaveValue(recipeFor('lightcnn9', 128).settings.epochs);
+  expect(why).toHaveTextContent('Recipe for lightcnn9 at 128 px');
+  expect(screen.queryByTestId('input-size-why')).not.toBeInTheDocument();
+  // The trainer is told only what the user set; it decides the rest the same way.
+  await fireEvent.click(screen.getByRole('button', { name: 'Train' }));
+  await waitFor(() => expect(trainer.commands('start')).toHaveLength(1));
+  expect(trainer.commands('start')[0]?.config).toEqual({ data: '/data/faces', model: 'lightcnn9', lr: 0.005, inputSize: 128 });
+});
+
+test('the hyper-parameters reset to the recipe, or to the Light CNN reference settings', async () => {
+  const { session } = await setup();
+  const toRecipe = screen.getByRole('button', { name: 'Use the recipe' });
+  const toReference = screen.getByRole('button', { name: 'Use the Light CNN reference settings' });
+  expect(toRecipe).toBeDisabled();
+  expect(toReference).toBeEnabled();
+  expect(screen.getByTestId('reference-settings')).toHaveTextContent('SGD, lr 0.01, momentum 0.9, weight decay 0.0001, batch 128, 80 epochs, lr × 0.457 every 10 epochs, no warm-up, no clipping');
+
+  await fireEvent.change(screen.getByLabelText('Momentum'), { target: { value: '0.5' } });
+  await fireEvent.click(toReference);
+  expect(session.config).toMatchObject({ optimizer: 'sgd', lr: 0.01, batch: 128, epochs: 80, schedule: 'step', warmupSteps: 0, clipNorm: 0 });
+  expect(session.config.momentum).toBeUndefined();
+  expect(screen.getByLabelText('Optimizer')).toHaveValue('sgd');
   expect(screen.getByLabelText('Learning rate')).toHaveValue(0.01);
+  expect(screen.getByLabelText('Momentum')).toHaveValue(0.9);
+  expect(screen.getByLabelText('Warm-up steps')).toHaveValue(0);
   expect(screen.getByLabelText('Step every (epochs)')).toBeInTheDocument();
+  expect(toReference).toBeDisabled();
+  expect(toRecipe).toBeEnabled();
+  // Set values do not follow the model.
+  await fireEvent.change(screen.getByLabelText('Model'), { target: { value: 'tiny' } });
+  expect(screen.getByLabelText('Learning rate')).toHaveValue(0.01);
+
+  await fireEvent.click(toRecipe);
+  expect(session.config).toEqual({ data: '/data/faces', model: 'tiny' });
+  expect(screen.getByLabelText('Optimizer')).toHaveValue(tiny.optimizer);
+  expect(screen.getByLabelText('Learning rate')).toHaveValue(tiny.lr);
+  expect(screen.queryByLabelText('Step every (epochs)')).not.toBeInTheDocument();
+  expect(toRecipe).toBeDisabled();
+});
+
+test('warm-up steps and the weight initialisation are settings, each with its note', async () => {
+  const { session } = await setup();
+  const warmup = screen.getByLabelText('Warm-up steps');
+  expect(warmup).toHaveAccessibleDescription(/linear lr warm-up; 0 = none/);
+  await fireEvent.change(warmup, { target: { value: '-1' } });
+  expect(screen.getByText('must be from 0 to 1000000')).toBeInTheDocument();
+  await fireEvent.change(warmup, { target: { value: '200' } });
+  expect(session.config.warmupSteps).toBe(200);
+
+  const init = screen.getByLabelText('Weight initialisation');
+  expect(init).toHaveValue('pytorch');
+  expect(init).toHaveAccessibleDescription(expect.stringContaining(INITIALIZER_DESCRIPTIONS.pytorch));
+  await fireEvent.change(init, { target: { value: 'he' } });
+  expect(session.config.init).toBe('he');
+  expect(init).toHaveAccessibleDescription(expect.stringContaining(INITIALIZER_DESCRIPTIONS.he));
 });
 
 test('Train is disabled without a dataset, with the reason', async () => {
@@ -173,15 +263,13 @@ test('Train is disabled without a dataset, with the reason', async () => {
   expect(train).toHaveAccessibleDescription(/Open a dataset in Data first/);
 });
 
-test('Train sends start with the dataset and goes to the Train view', async () => {
+test('Train sends start with the dataset and what the user set, and goes to the Train view', async () => {
   const { trainer, session } = await setup();
-  session.updateConfig({ data: undefined, lr: undefined });
+  session.updateConfig({ data: undefined, lr: undefined, width: 0.5 });
   await fireEvent.click(screen.getByRole('button', { name: 'Train' }));
   await waitFor(() => expect(session.view).toBe('train'));
-  const config = trainer.commands('start')[0]?.config;
-  const { lr: _unset, ...rest } = TEST_LAB_INFO.defaults;
-  expect(config).toMatchObject({ ...rest, data: '/data/faces' });
-  expect(config).not.toHaveProperty('lr');
+  // The rest the trainer decides (the input size for its backend, the model's recipe).
+  expect(trainer.commands('start')[0]?.config).toEqual({ data: '/data/faces', width: 0.5 });
 });
 
 test('a refused start is shown, with the field it is about marked', async () => {
@@ -258,8 +346,12 @@ test('a view opened before the trainer answered describes the model and can trai
 test('says how many steps the run will take, once a dataset is chosen', async () => {
   const { session } = await setup();
   const length = screen.getByTestId('run-length');
-  // 120 images, 20% held out: about 96 to train on; batches of 64 (the last partial one dropped).
-  expect(length).toHaveTextContent('≈ 5 steps (5 epochs × 1 batch of 64 from about 96 training images).');
+  // 120 images, 20% held out: about 96 to train on, in the recipe's batches (a last partial batch is dropped) for its epochs.
+  const { batch, epochs } = recipeFor('lightcnn9', 64).settings;
+  const perEpoch = Math.floor(96 / batch);
+  expect(length).toHaveTextContent(`≈ ${perEpoch * epochs} steps (${epochs} epochs × ${perEpoch} batches of ${batch} from about 96 training images).`);
+  session.updateConfig({ batch: 64 });
+  await waitFor(() => expect(length).toHaveTextContent(`≈ ${epochs} steps (${epochs} epochs × 1 batch of 64 from about 96 training images).`));
   session.updateConfig({ batch: 32, epochs: 10 });
   await waitFor(() => expect(length).toHaveTextContent('≈ 30 steps (10 epochs × 3 batches of 32 from about 96 training images).'));
   session.updateConfig({ maxSteps: 20 });

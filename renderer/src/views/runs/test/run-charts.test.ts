@@ -78,6 +78,39 @@ describe('chart data', () => {
   });
 });
 
+describe('chance level', () => {
+  it("draws ln C on a run's loss chart and 1/C on its accuracy chart, C its dataset's identities", () => {
+    const charts = runCharts(detail(RELU_ID));
+    expect(charts.loss.references).toEqual([{ label: 'chance (ln 20 = 3.00)', value: Math.log(20) }]);
+    expect(charts.accuracy.references).toEqual([{ label: 'chance (1/20 = 0.05)', value: 1 / 20 }]);
+    expect(charts.lr.references).toBeUndefined();
+  });
+
+  it('draws none for a record that does not say its identities', () => {
+    const run = detail(RELU_ID);
+    const charts = runCharts({ ...run, record: { ...run.record, dataset: undefined } });
+    expect(charts.loss.references).toEqual([]);
+    expect(charts.accuracy.references).toEqual([]);
+  });
+
+  it('compares runs on one line per identity count, named by it when the runs differ', () => {
+    const same = compareCharts([
+      { id: RELU_ID, run: detail(RELU_ID) },
+      { id: PRELU_ID, run: detail(PRELU_ID) },
+    ]);
+    expect(same.loss.references?.map((r) => r.label)).toEqual(['chance (ln 20 = 3.00)']);
+    expect(same.valAccuracy.references?.map((r) => r.label)).toEqual(['chance (1/20 = 0.05)']);
+    const prelu = detail(PRELU_ID);
+    const wider = { ...prelu, record: { ...prelu.record, dataset: { ...prelu.record.dataset, identities: 40 } } };
+    const differ = compareCharts([
+      { id: RELU_ID, run: detail(RELU_ID) },
+      { id: PRELU_ID, run: wider },
+    ]);
+    expect(differ.loss.references?.map((r) => r.label)).toEqual(['chance, 20 identities (ln 20 = 3.00)', 'chance, 40 identities (ln 40 = 3.69)']);
+    expect(differ.accuracy.references?.map((r) => r.value)).toEqual([1 / 20, 1 / 40]);
+  });
+});
+
 describe('snapshot drawing', () => {
   it('paints each map through the colour ramp and a flat map as the grey hatch (not red: red is "dead")', () => {
     const frame = decodeFrame(base64ToBytes(snapshotReply(20).frames[0] as string));

@@ -91,6 +91,9 @@ describe('one run', () => {
     expect(within(detail).getByTestId('chart-loss')).toHaveAttribute('data-points', '40');
     expect(within(detail).getByTestId('chart-accuracy')).toHaveAttribute('data-points', '40');
     expect(within(detail).getByTestId('chart-lr')).toHaveAttribute('data-points', '40');
+    // Chance level for the run's 20 identities: ln 20 on the loss, 1/20 on the accuracy.
+    expect(within(within(detail).getByTestId('chart-loss')).getByRole('img')).toHaveAccessibleName(expect.stringContaining('reference: chance (ln 20 = 3.00)'));
+    expect(within(within(detail).getByTestId('chart-accuracy')).getByRole('img')).toHaveAccessibleName(expect.stringContaining('reference: chance (1/20 = 0.05)'));
     const dead = within(detail).getByTestId('chart-dead');
     expect(dead).toHaveAttribute('data-points', '5');
     expect(within(dead).getByRole('img')).toHaveAccessibleName(/conv1\.act \(relu, of 16\) 4\.000.*fc1\.act \(relu, of 64\) 12\.000/);
@@ -242,6 +245,7 @@ describe('compare', () => {
     const lossName = within(loss).getByRole('img').getAttribute('aria-label') ?? '';
     expect(lossName).toContain(`${RELU_ID} · relu +1`);
     expect(lossName).toContain(`${PRELU_ID} · prelu`);
+    expect(lossName).toContain('reference: chance (ln 20 = 3.00)');
     expect(within(view2).getByTestId('chart-compare-accuracy')).toHaveAttribute('data-points', '40');
     const dead = within(view2).getByTestId('chart-compare-dead');
     expect(dead).toHaveAttribute('data-points', '5');

@@ -102,3 +102,26 @@ export function frame(
     maps,
   );
 }
+
+/** Progress of steps from..to with the loss `loss(step)` (accuracy and the rest as `progress` gives them). */
+export function progressWithLoss(from: number, to: number, loss: (step: number) => number): ServerMessage {
+  const message = progress(from, to) as Extract<ServerMessage, { type: 'progress' }>;
+  return { ...message, items: message.items.map((item) => ({ ...item, loss: loss(item.step) })) };
+}
+
+/** getRun's reply for a run just started: its record (as the run store writes it) and no metrics yet. */
+export function startedRunReply(runId: string, { identities = 40, config = {} }: { identities?: number; config?: Record<string, unknown> } = {}) {
+  return {
+    record: {
+      format: 1,
+      id: runId,
+      createdAt: '2026-11-26T08:50:12.000Z',
+      state: 'running',
+      config: { data: '/data/orl', model: 'lightcnn9', inputSize: 64, activation: 'mfm:2/1', layers: {}, optimizer: 'sgd', lr: 0.01, batch: 32, epochs: 30, warmupSteps: 0, ...config },
+      dataset: { name: 'orl', source: '/data/orl', hash: 'ab12', identities, images: identities * 10, synthetic: false },
+      backend: 'wasm',
+    },
+    metrics: [],
+    warnings: [],
+  };
+}

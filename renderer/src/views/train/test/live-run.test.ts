@@ -1,8 +1,8 @@
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import type { LayerStatsMessage } from '../../../../../electron/trainer/protocol/messages';
 import { LiveRun } from '../../../lib/live-run.svelte';
 import { ScriptedTrainer } from '../../../test-support/scripted-trainer';
-import { frame, LAYERS, progress, statsMessage } from './fixtures';
+import { frame, LAYERS, progress, progressWithLoss, startedRunReply, statsMessage } from './fixtures';
 
 /** A LiveRun whose flushes the test runs by hand (no animation frames). */
 function setup(options: ConstructorParameters<typeof LiveRun>[1] = {}, handlers: ConstructorParameters<typeof ScriptedTrainer>[0] = {}) {
@@ -159,6 +159,52 @@ describe('LiveRun', () => {
     await live.backfill('r1');
     flush();
     expect(live.progressView().x).toEqual([1, 2]);
+  });
+
+  test("takes the run's record when a run starts (one getRun), and forgets it for the next run", async () => {
+    const { trainer, live } = setup({}, { getRun: (c) => startedRunReply(c.runId, { identities: c.runId === 'r1' ? 40 : 12, config: { warmupSteps: 7 } }) });
+    trainer.event({ type: 'started', runId: 'r1', step: 0, totalSteps: 100, backend: 'cpu', resumed: false });
+    await vi.waitFor(() => expect(live.record?.dataset?.identities).toBe(40));
+    expect(live.record?.config['warmupSteps']).toBe(7);
+    trainer.push(progress(1, 5));
+    // Resumed: the same run, its record already known.
+    trainer.event({ type: 'started', runId: 'r1', step: 3, totalSteps: 100, backend: 'cpu', resumed: true });
+    expect(trainer.commands('getRun')).toHaveLength(1);
+    trainer.event({ type: 'started', runId: 'r2', step: 0, totalSteps: 100, backend: 'cpu', resumed: false });
+    expect(live.record).toBeNull();
+    await vi.waitFor(() => expect(live.record?.dataset?.identities).toBe(12));
+    expect(trainer.commands('getRun').map((c) => c.runId)).toEqual(['r1', 'r2']);
+  });
+
+  test('a record of another run is not taken', async () => {
+    const { trainer, live } = setup({}, { getRun: () => startedRunReply('someone-else') });
+    trainer.event({ type: 'started', runId: 'r1', step: 0, totalSteps: 100, backend: 'cpu', resumed: false });
+    await vi.waitFor(() => expect(trainer.commands('getRun')).toHaveLength(1));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(live.record).toBeNull();
+  });
+
+  test('the mean loss of the last steps, and whether the stored steps reach back over the window', () => {
+    const { trainer, live, flush } = setup();
+    expect(live.recentLoss(20)).toBeNull();
+    trainer.push(progressWithLoss(1, 10, (step) => step));
+    flush();
+    expect(live.recentLoss(20)).toEqual({ step: 10, mean: 5.5, full: false });
+    trainer.push(progressWithLoss(11, 30, (step) => (step === 25 ? Number.NaN : step)));
+    flush();
+    // Steps 11..30 without the diverged step 25.
+    const sum = Array.from({ length: 20 }, (_, i) => 11 + i).filter((s) => s !== 25).reduce((a, b) => a + b, 0);
+    expect(live.recentLoss(20)).toEqual({ step: 30, mean: sum / 19, full: true });
+  });
+
+  test('the mean loss of the last steps holds past the store ceiling, where rows are means of several steps', () => {
+    const { trainer, live, flush } = setup({ maxSteps: 64 });
+    trainer.push(progressWithLoss(1, 1000, (step) => (step > 900 ? 1 : 5)));
+    flush();
+    expect(live.progressSize.grain).toBeGreaterThan(1);
+    const recent = live.recentLoss(20);
+    expect(recent?.full).toBe(true);
+    expect(recent?.mean).toBeCloseTo(1);
   });
 
   test('dispose stops listening', () => {

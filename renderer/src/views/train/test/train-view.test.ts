@@ -3,7 +3,9 @@ import { expect, test } from 'vitest';
 import TrainView from '../TrainView.svelte';
 import { scriptedSession, type Handlers } from '../../../test-support/scripted-trainer';
 import type { Subscription } from '../../../../../electron/trainer/protocol/messages';
-import { frame, LAYERS, progress, statsMessage } from './fixtures';
+import { recipeFor } from '../../../../../electron/trainer/training/recipes';
+import { LEARNING_GRACE_STEPS, LEARNING_WINDOW } from '../../../lib/chance';
+import { frame, LAYERS, progress, progressWithLoss, startedRunReply, statsMessage } from './fixtures';
 
 const status = { state: 'running' as const, runId: 'run-1', step: 0, totalSteps: 100 };
 
@@ -313,4 +315,57 @@ test('leaving the view drops the subscription; the numbers survive a tab switch'
   await waitFor(() => expect(within(second.container).getByTestId('chart-loss')).toHaveAttribute('data-points', '4'));
   second.unmount();
   await waitFor(() => expect(lastSubscription(trainer)).toMatchObject({ layers: [], preActivation: [], fullMap: null }));
+});
+
+const chart = (testid: string) => within(screen.getByTestId(testid)).getByRole('img');
+
+test("chance level is drawn on the loss and accuracy charts once the run's record names its identities", async () => {
+  const { trainer } = await started({ getRun: (c) => startedRunReply(c.runId, { identities: 40 }) });
+  await waitFor(() => expect(trainer.commands('getRun')).toEqual([{ name: 'getRun', runId: 'run-1' }]));
+  trainer.push(progress(1, 3));
+  await waitFor(() => expect(chart('chart-loss')).toHaveAccessibleName(expect.stringContaining('reference: chance (ln 40 = 3.69)')));
+  expect(chart('chart-accuracy')).toHaveAccessibleName(expect.stringContaining('reference: chance (1/40 = 0.025)'));
+  expect(chart('chart-lr')).not.toHaveAccessibleName(expect.stringContaining('chance'));
+});
+
+test('without a record (a trainer that cannot say) the charts go without chance level', async () => {
+  const { trainer } = await started();
+  trainer.push(progress(1, 3));
+  await waitFor(() => expect(screen.getByTestId('chart-loss')).toHaveAttribute('data-points', '3'));
+  expect(chart('chart-loss')).not.toHaveAccessibleName(expect.stringContaining('chance'));
+});
+
+test('a run whose loss stays at chance past its warm-up is said not to have started learning, until the loss drops', async () => {
+  const { trainer } = await started({ getRun: (c) => startedRunReply(c.runId, { identities: 40, config: { warmupSteps: 10 } }) });
+  const chance = Math.log(40);
+  // The trainer says it at the end of the warm-up (10 steps) and the grace after it.
+  const said = 10 + LEARNING_GRACE_STEPS;
+  // Flat at chance, a little noise (balanced over the window).
+  trainer.push(progressWithLoss(1, said - 1, (step) => chance + (step % 2 === 0 ? 0.01 : -0.01)));
+  await waitFor(() => expect(screen.getByTestId('chart-loss')).toHaveAttribute('data-points', String(said - 1)));
+  expect(screen.queryByTestId('not-learning')).not.toBeInTheDocument();
+  trainer.push(progressWithLoss(said, said, () => chance + (said % 2 === 0 ? 0.01 : -0.01)));
+  const note = await screen.findByTestId('not-learning');
+  expect(note).toHaveTextContent('This run has not started learning yet.');
+  expect(note).toHaveTextContent(`${said} steps in (10 of warm-up), the mean loss of the last ${LEARNING_WINDOW} steps is 3.689: still chance level (ln 40 = 3.689)`);
+  expect(note).toHaveTextContent(`Adam, as the lightcnn9 recipe does (lr ${recipeFor('lightcnn9', 64).settings.lr})`);
+  expect(note).toHaveTextContent('a higher learning rate (now 0.01)');
+  expect(note).toHaveTextContent('a longer warm-up (now 10 steps)');
+  expect(note).toHaveTextContent('a smaller model (tiny) or input size (now 64 px)');
+  // It stays while the loss does.
+  trainer.push(progressWithLoss(said + 1, said + 20, () => chance));
+  await waitFor(() => expect(screen.getByTestId('chart-loss')).toHaveAttribute('data-points', String(said + 20)));
+  expect(screen.getByTestId('not-learning')).toBeInTheDocument();
+  // The loss leaves chance: the note goes.
+  trainer.push(progressWithLoss(said + 21, said + 20 + LEARNING_WINDOW, () => 0.8 * chance));
+  await waitFor(() => expect(screen.queryByTestId('not-learning')).not.toBeInTheDocument());
+});
+
+test('a run whose loss falls from chance gets no such note', async () => {
+  const { trainer } = await started({ getRun: (c) => startedRunReply(c.runId, { identities: 40 }) });
+  const chance = Math.log(40);
+  trainer.push(progressWithLoss(1, 100, (step) => chance * Math.exp(-step / 40)));
+  await waitFor(() => expect(screen.getByTestId('chart-loss')).toHaveAttribute('data-points', '100'));
+  await waitFor(() => expect(chart('chart-loss')).toHaveAccessibleName(expect.stringContaining('chance (ln 40')));
+  expect(screen.queryByTestId('not-learning')).not.toBeInTheDocument();
 });
