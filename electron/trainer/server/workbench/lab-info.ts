@@ -107,10 +107,11 @@ const BUILT_CLASSES = 2;
  * weights) in the process that may be training.
  */
 export async function describeModel(command: { config: Record<string, unknown>; identities: number }, context: WorkbenchContext): Promise<ModelDescription> {
-  await trainingBackend(context); // the model's weights are made on the backend training uses
+  const backend = await trainingBackend(context); // the model's weights are made on the backend training uses
   let built: BuiltModel;
   try {
-    const config = parseTrainConfig({ data: 'synthetic', ...command.config });
+    // The input size a run on this backend would take when the config names none.
+    const config = parseTrainConfig({ data: 'synthetic', ...command.config }, { backend: backend.name });
     built = buildFromConfig(config, BUILT_CLASSES);
   } catch (error) {
     if (error instanceof ConfigError || error instanceof ModelConfigError || error instanceof ActivationSpecError) throw new CommandError(error.message, 'bad-config');
