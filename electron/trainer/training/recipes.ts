@@ -69,7 +69,7 @@ export function recipeFor(model: ArchitectureName, inputSize: number): Recipe {
     why:
       `${model}: Adam at 5e-4 after 10 warm-up steps, clipped at 5. From PyTorch's initialisation (the reference's) a deep MFM network's embedding starts near 0, ` +
       "and the reference's SGD at 0.01 leaves the loss at chance (ln classes) for hundreds of steps on a small dataset; Adam leaves it within the first few epochs. " +
-      'Batch 32 fits the wasm heap up to 128 px; a cosine decay settles the end',
+      'Batch 32 (on wasm, lowered to what fits the 4 GiB heap where it does not: the 29-layer models at 128 px); a cosine decay settles the end',
   };
 }
 

@@ -167,7 +167,7 @@ describe('the training loop', () => {
     const dataDir = await tempDir();
     // The first command: LightCNN-9 at 128 px with batch 64 died with a full heap at step 5.
     await expect(TrainingSession.start({ data: 'synthetic:4x3', model: 'lightcnn9', inputSize: 128, batch: 64 }, { dataDir, backend: 'wasm' })).rejects.toThrow(
-      /lightcnn9 at 128 px with batch 64 needs about 4\.\d GiB a step.*the largest batch that fits is 49\. Use --batch 49/,
+      /lightcnn9 at 128 px with batch 64 needs about 4\.\d GiB a step.*the largest batch that fits is 42\. Use --batch 42/,
     );
     expect(await readdir(join(dataDir, 'runs')).catch(() => [])).toEqual([]);
   }, 60_000);
@@ -177,9 +177,9 @@ describe('the training loop', () => {
     const events: TrainEvent[] = [];
     const session = await TrainingSession.start({ data: 'synthetic:4x3', model: 'lightcnn29', inputSize: 128, maxSteps: 1 }, { dataDir, backend: 'wasm', onEvent: (e) => events.push(e) });
     try {
-      expect(session.config.batch).toBe(24);
-      expect((await openRun(dataDir, session.run.id)).record.config['batch']).toBe(24);
-      expect(session.decisions.join('\n')).toMatch(/batch 24/);
+      expect(session.config.batch).toBe(16);
+      expect((await openRun(dataDir, session.run.id)).record.config['batch']).toBe(16);
+      expect(session.decisions.join('\n')).toMatch(/batch 16/);
     } finally {
       session.dispose();
     }
