@@ -29,10 +29,10 @@ import type { LayerInfo, LayerStats } from '../protocol/messages';
 import { validate, type Validation } from './validation';
 
 export { TrainingError } from './run-model';
+export type { RunState } from '../runs/run-store';
 
 /** What a run.json written before `init` and `warmupSteps` existed trained with. */
 const SETTINGS_BEFORE_RECIPES = { init: 'he', warmupSteps: 0 } as const;
-export type { RunState } from '../runs/run-store';
 
 export interface StepMetrics {
   readonly kind: 'step';
@@ -496,7 +496,7 @@ export class TrainingSession {
     const kept = this.run.record.lastCheckpoint;
     const message =
       `the run diverged at step ${step} with lr ${formatNumber(lr)}: ${reason}. ` +
-      `Lower the learning rate${this.config.clipNorm > 0 ? '' : ' or enable clipping (--clip-norm 5)'}${this.config.warmupSteps > 0 ? '' : ', or warm it up (--warmup-steps 100)'}; ` +
+      `Lower the learning rate${this.config.clipNorm > 0 ? '' : ' or enable clipping (--clip-norm 5)'}${this.config.warmupSteps > 0 ? '' : ', or warm it up (--warmup-steps 100, on a new run)'}; ` +
       (kept ? `the last good checkpoint (step ${kept.step}) is kept` : 'no checkpoint had been saved yet');
     await this.run.updateRun({ failure: { step, message } });
     return { ...(await this.finish('failed', message)), failure: 'diverged' };

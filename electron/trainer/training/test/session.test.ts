@@ -110,7 +110,7 @@ describe('the training loop', () => {
     const failedAt = run.record.failure?.step ?? 0;
     expect(failedAt).toBeGreaterThan(1); // step 1 is computed on the initial weights: finite
     // Either the loss leaves chance level by orders of magnitude (loss-watch.ts) or goes NaN first.
-    expect(outcome.message).toMatch(new RegExp(`^the run diverged at step ${failedAt} with lr 1000000: (the loss reached .* x chance level|the loss became (NaN|infinite)|a gradient became (NaN|infinite)).*Lower the learning rate or enable clipping \\(--clip-norm 5\\), or warm it up \\(--warmup-steps 100\\); the last good checkpoint \\(step \\d+\\) is kept$`));
+    expect(outcome.message).toMatch(new RegExp(`^the run diverged at step ${failedAt} with lr 1000000: (the loss reached .* x chance level|the loss became (NaN|infinite)|a gradient became (NaN|infinite)).*Lower the learning rate or enable clipping \\(--clip-norm 5\\), or warm it up \\(--warmup-steps 100, on a new run\\); the last good checkpoint \\(step \\d+\\) is kept$`));
     expect(run.record.state).toBe('failed');
     expect(run.record.failure?.message).toBe(outcome.message);
     const checkpoint = (await run.loadLatestCheckpoint())!;
