@@ -256,6 +256,10 @@ export function registerScenario(options: ScenarioOptions): void {
     await train.getByLabel('Probe face', { exact: true }).waitFor();
     for (const chart of ['chart-loss', 'chart-accuracy', 'chart-lr', 'chart-dead']) await train.getByTestId(chart).waitFor();
     await expect.poll(() => points('chart-loss'), { timeout: 45_000 }).toBeGreaterThanOrEqual(2);
+    // Chance level for this dataset's identities is drawn and named on loss and accuracy (issue 14, 1).
+    const classes = dataset.kind === 'orl' ? 40 : 20;
+    await expect.poll(async () => (await train.getByTestId('chart-loss').textContent()) ?? '', { timeout: 15_000 }).toContain(`chance (ln ${classes} = ${Math.log(classes).toFixed(2)})`);
+    expect((await train.getByTestId('chart-accuracy').textContent()) ?? '').toContain(`chance (1/${classes} = ${Number((1 / classes).toPrecision(2))})`);
     const before = await points('chart-loss');
     await expect.poll(() => points('chart-loss'), { timeout: 30_000 }).toBeGreaterThan(before + 2);
   });
