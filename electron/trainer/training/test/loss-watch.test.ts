@@ -48,7 +48,7 @@ describe('LossWatch', () => {
     }
     expect(said).toHaveLength(1);
     expect(said[0]?.[0]).toBe(10 + LEARNING_GRACE_STEPS);
-    expect(said[0]?.[1]).toMatch(/has not started learning: 60 steps in \(10 of warm-up\).*still chance level \(ln 40 = 3\.689\)/);
+    expect(said[0]?.[1]).toMatch(/has not started learning: 110 steps in \(10 of warm-up\).*still chance level \(ln 40 = 3\.689\)/);
 
     const learning = new LossWatch(40, 10);
     for (let step = 1; step <= 200; step++) {

@@ -54,7 +54,7 @@ describe('not learning', () => {
   });
 
   test('holds at AT_CHANCE_FRACTION x ln C, and needs the whole window and a known C', () => {
-    const at = Array.from({ length: 80 }, () => AT_CHANCE_FRACTION * chance);
+    const at = Array.from({ length: LEARNING_GRACE_STEPS + 30 }, () => AT_CHANCE_FRACTION * chance);
     expect(notLearning(recent(at), classes, 0)).not.toBeNull();
     expect(notLearning(recent(at.map((l) => l - 0.01)), classes, 0)).toBeNull();
     expect(notLearning({ ...recent(at), full: false }, classes, 0)).toBeNull();
