@@ -247,6 +247,56 @@ console.table(
 const probes = probeRows(root, PROBE_CASES);
 printProbeRows(probes);
 
+// The first run a newcomer starts (issue 14: it must learn within 2 minutes on a 2-core CPU).
+interface FirstRunRow {
+  readonly data: string;
+  readonly backend: string;
+  readonly settings: string;
+  readonly seconds: number;
+  readonly steps: number;
+  readonly classes: number;
+  readonly lastLoss: number;
+  readonly chanceLoss: number;
+  readonly heldOutAccuracy: number | null;
+  readonly heldOutAtStep: number | null;
+  readonly chanceAccuracy: number;
+}
+const firstRuns: Array<FirstRunRow & { met: boolean }> = [];
+for (const data of [...(existsSync(ORL) ? [ORL] : []), 'synthetic']) {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/first-run-case.ts'), data, '120'], { encoding: 'utf8', cwd: root });
+  const row = JSON.parse(out.trim().split('\n').at(-1) as string) as FirstRunRow;
+  // "Clearly below chance and well above it": loss under 3/4 of ln C, held-out accuracy over 5x chance.
+  const met = row.lastLoss < 0.75 * row.chanceLoss && (row.heldOutAccuracy ?? 0) > 5 * row.chanceAccuracy;
+  firstRuns.push({ ...row, met });
+}
+console.log('first run, `lab train --data <faces>` and nothing else, stopped at 120 s:');
+console.table(
+  firstRuns.map((r) => ({
+    data: r.data === ORL ? 'ORL' : r.data,
+    settings: r.settings,
+    steps: r.steps,
+    'loss (last 10) / ln C': `${r.lastLoss.toFixed(3)} / ${r.chanceLoss.toFixed(3)}`,
+    'held-out acc. / chance': r.heldOutAccuracy === null ? 'no epoch ended' : `${(r.heldOutAccuracy * 100).toFixed(1)}% at step ${r.heldOutAtStep} / ${(r.chanceAccuracy * 100).toFixed(1)}%`,
+    target: 'loss < 0.75 ln C, acc. > 5x chance in 120 s',
+    met: r.met ? 'yes' : 'NO',
+  })),
+);
+
+// The wasm heap a step takes against memory-fit.ts' estimate (which must stay above it).
+const memoryCases = [
+  ['lightcnn9', '128', '16'],
+  ['lightcnn9', '128', '32'],
+  ['lightcnn4', '128', '32'],
+  ['lightcnn9', '64', '64', 'maxout:3'],
+] as const;
+const memory = existsSync(ORL)
+  ? memoryCases.map((c) => JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/wasm-memory-case.ts'), ORL, ...c], { encoding: 'utf8', cwd: root }).trim().split('\n').at(-1) as string) as { model: string; inputSize: number; batch: number; activation: string; heapMiB: number; estimateMiB: number })
+  : [];
+if (memory.length > 0) {
+  console.log('wasm heap of a training step (3 steps on ORL, probes on) against the estimate that refuses batches:');
+  console.table(memory.map((m) => ({ case: `${m.model} @${m.inputSize}px ${m.activation}, batch ${m.batch}`, 'heap MiB': Math.round(m.heapMiB), 'estimate MiB': Math.round(m.estimateMiB), 'estimate above': m.estimateMiB > m.heapMiB ? 'yes' : 'NO' })));
+}
+
 const results = {
   when: new Date().toISOString(),
   machine: { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version },
@@ -255,6 +305,8 @@ const results = {
   pytorch: torch.why,
   training: trainRows,
   probes,
+  firstRuns,
+  wasmMemory: memory,
 };
 await mkdir(join(root, 'bench/results'), { recursive: true });
 const file = join(root, 'bench/results', `${results.when.replace(/[:.]/g, '-')}.json`);
