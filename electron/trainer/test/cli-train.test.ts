@@ -91,7 +91,7 @@ describe('lab presets and train --preset', () => {
     const dataDir = await tempDir();
     const listed = await lab(['presets'], dataDir);
     expect(listed.code).toBe(0);
-    expect(listed.stdout).toMatch(/^relu-high-lr\n  ReLU at a high learning rate: relu, tiny at 32 px, sgd lr 0.1, clip 5/m);
+    expect(listed.stdout).toMatch(/^relu-high-lr\n  ReLU at a high learning rate: relu, tiny at 32 px, adam lr 0.01, clip 5/m);
     expect(listed.stdout).toMatch(/compare with: leaky-high-lr, prelu-high-lr, mfm-high-lr/);
 
     const trained = await lab(['train', '--preset', 'relu-high-lr', '--data', 'synthetic:6x6', '--batch', '4', '--input', '16', '--max-steps', '3', '--backend', 'cpu'], dataDir);
@@ -101,7 +101,7 @@ describe('lab presets and train --preset', () => {
     expect(trained.stdout).toMatch(/Dead since step 1 \(the window of 50 steps has not filled yet\), at step 3:\n {2}conv1\.act +relu +\d+\/\d+ filters dead, \d+\/\d+ units/);
     const runId = /Starting run (\S+)/.exec(trained.stdout)![1]!;
     const { config } = JSON.parse(await readFile(join(dataDir, 'runs', runId, 'run.json'), 'utf8')) as { config: Record<string, unknown> };
-    expect(config).toMatchObject({ activation: 'relu', lr: 0.1, optimizer: 'sgd', clipNorm: 5, batch: 4, inputSize: 16, model: 'tiny' });
+    expect(config).toMatchObject({ activation: 'relu', lr: 0.01, optimizer: 'adam', clipNorm: 5, batch: 4, inputSize: 16, model: 'tiny' });
 
     const unknown = await lab(['train', '--preset', 'nope', '--data', 'synthetic'], dataDir);
     expect(unknown.code).toBe(1);
