@@ -141,7 +141,8 @@ function printOutcome(outcome: RunOutcome): void {
     process.stdout.write(`Held-out images: loss ${outcome.validation.loss.toFixed(4)}, accuracy ${(outcome.validation.accuracy * 100).toFixed(1)}% (${outcome.validation.count} images)\n`);
   }
   if (outcome.failure === 'diverged') {
-    process.stdout.write(`Resume it from its last checkpoint with a lower learning rate, e.g.: npm run lab -- resume ${outcome.runId} --lr 0.001 --clip-norm 5\n`);
+    const lower = outcome.lr === undefined ? '<a tenth of it>' : String(Number((outcome.lr / 10).toPrecision(2)));
+    process.stdout.write(`Resume it from its last checkpoint with a lower learning rate, e.g.: npm run lab -- resume ${outcome.runId} --lr ${lower} --clip-norm 5\n`);
   } else if (outcome.state === 'stopped') {
     process.stdout.write(`Continue it with: npm run lab -- resume ${outcome.runId}${outcome.message?.includes('step limit') ? ' --max-steps <more>' : ''}\n`);
   }

@@ -90,7 +90,7 @@ export function parseTrainConfig(input: unknown, context: { backend?: string } =
   }
   const given = result.data;
   const inputSize = given.inputSize ?? defaultInputSize(context.backend).inputSize;
-  const recipe = recipeFor(given.model, inputSize).settings;
+  const recipe = recipeFor(given.model, inputSize, given.optimizer).settings;
   const filled = { ...given, inputSize } as Record<string, unknown>;
   for (const key of RECIPE_KEYS) filled[key] ??= recipe[key];
   return filled as TrainConfig;

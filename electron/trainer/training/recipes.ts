@@ -57,7 +57,17 @@ export function defaultInputSize(backend: string | undefined): { inputSize: numb
  * that learn"): SGD at 0.01 and Adam at 1e-3 are still at chance after 75-120 steps; Adam at
  * 3e-4 and 5e-4 leave it around step 40-100.
  */
-export function recipeFor(model: ArchitectureName, inputSize: number): Recipe {
+export function recipeFor(model: ArchitectureName, inputSize: number, optimizer?: 'sgd' | 'adam'): Recipe {
+  const recipe = adamRecipeFor(model, inputSize);
+  if (optimizer !== 'sgd') return recipe;
+  // SGD chosen without a rate: the reference's 0.01 (Adam's 5e-4 would barely move SGD).
+  return {
+    settings: { ...recipe.settings, optimizer: 'sgd', lr: REFERENCE_RECIPE.lr },
+    why: `${model} with SGD: the Light CNN reference's lr ${REFERENCE_RECIPE.lr} (momentum 0.9), with the recipe's warm-up, clipping, batch and schedule. On a small dataset it can sit at chance for hundreds of steps; the default, Adam, leaves it sooner`,
+  };
+}
+
+function adamRecipeFor(model: ArchitectureName, inputSize: number): Recipe {
   if (model === 'tiny') {
     return {
       settings: { optimizer: 'adam', lr: 1e-3, batch: 32, epochs: 30, schedule: 'cosine', warmupSteps: 10, clipNorm: 5 },
@@ -83,7 +93,7 @@ export function describeRecipeChoices(given: Readonly<Record<string, unknown>>, 
   const filled = RECIPE_KEYS.filter((key) => given[key] === undefined);
   if (filled.length > 0) {
     const values = filled.map((key) => `${RECIPE_LABELS[key]} ${String(decided[key])}`).join(', ');
-    lines.push(`${values}: ${recipeFor(decided.model, decided.inputSize).why}`);
+    lines.push(`${values}: ${recipeFor(decided.model, decided.inputSize, decided.optimizer).why}`);
   }
   return lines;
 }

@@ -100,6 +100,8 @@ export interface RunOutcome {
   readonly validation?: Validation;
   /** Why it failed, when it did: 'diverged' (NaN/Inf) or 'error'. */
   readonly failure?: 'diverged' | 'error';
+  /** The learning rate of the step that diverged. */
+  readonly lr?: number;
 }
 
 interface Position {
@@ -178,7 +180,7 @@ export class TrainingSession {
     this.backend = prepared.backend;
     this.probes = new RunProbes(prepared.built, options.probes);
     this.snapshots = options.probes?.snapshots === false ? null : new SnapshotCapture(prepared.built);
-    this.lossWatch = new LossWatch(prepared.dataset.identities.length, prepared.config.warmupSteps);
+    this.lossWatch = new LossWatch(prepared.dataset.identities.length, prepared.config.warmupSteps, notLearningAdvice(prepared.config));
   }
 
   static async start(input: TrainConfigInput, options: SessionOptions): Promise<TrainingSession> {
@@ -232,7 +234,7 @@ export class TrainingSession {
       checkSameDataset(run.record.dataset.hash, dataset, run.id);
       prepared = await prepare(config, dataset, backend);
       const fit = fitBatch({ summary: prepared.built.summary, batch: config.batch, backend: backend.name, userChose: true, model: config.model, inputSize: config.inputSize });
-      if (fit.kind === 'refused') throw new TrainingError(`${fit.message.replace(/ Use --batch.*$/, '')}. A run keeps its batch: start a new run with a batch that fits, or resume on a backend with more memory (--backend)`);
+      if (fit.kind === 'refused') throw new TrainingError(`${fit.message.replace(/\. Use --batch.*$/, '')}. A run keeps its batch: start a new run with a batch that fits, or resume on a backend with more memory (--backend)`);
       const loaded = await run.loadLatestCheckpoint();
       const position: Position = loaded ? { step: loaded.step, epoch: loaded.epoch, batch: Number(loaded.meta['batch'] ?? 0) } : { step: 0, epoch: 0, batch: 0 };
       const session = new TrainingSession(run, prepared, position, true, options, unlock, [...unlock.warnings, ...(loaded?.warnings ?? [])]);
@@ -428,6 +430,10 @@ export class TrainingSession {
         }
         await this.endEpoch(numClasses);
       }
+      if (this.lastCheckpointStep !== this.position.step) {
+        // The last epoch's checkpoint was refused (the loss was high): the run is not done with weights worth keeping.
+        return await this.finish('stopped', `the last steps' loss was far above chance, so step ${this.position.step} was not saved${this.lastGoodText()}; resume it with a lower learning rate`);
+      }
       return await this.finish('finished');
     } catch (caught) {
       const error = caught instanceof WasmHeapFullError ? this.heapFull(caught) : caught;
@@ -476,16 +482,16 @@ export class TrainingSession {
     this.emit({ type: 'epoch', ...event });
     this.position = { step: this.position.step, epoch: this.position.epoch + 1, batch: 0 };
     this.sums = { lossSum: 0, correct: 0, seen: 0 };
-    await this.checkpoint();
+    await this.checkpoint(val.loss);
     await this.recordSnapshot(row.epoch);
     await this.run.updateRun({ summary: { ...(this.run.record.summary ?? {}), lastEpoch: event } });
   }
 
   /** --max-steps reached: a stop, not an end (the run can be resumed with a larger limit). */
   private async stopAtLimit(): Promise<RunOutcome> {
-    await this.checkpoint();
-    await this.recordSnapshot(this.epochOfStep);
     const validation = await validate(this.built.model, this.prepared.source, this.prepared.split.test, this.config.inputSize, this.prepared.dataset.identities.length, this.config.batch);
+    await this.checkpoint(validation.loss);
+    await this.recordSnapshot(this.epochOfStep);
     await this.run.updateRun({ summary: { ...(this.run.record.summary ?? {}), stoppedAt: { step: this.position.step, valLoss: validation.loss, valAccuracy: validation.accuracy } } });
     const outcome = await this.finish('stopped', `reached the step limit (maxSteps ${this.config.maxSteps})`);
     return { ...outcome, validation };
@@ -499,14 +505,14 @@ export class TrainingSession {
       `Lower the learning rate${this.config.clipNorm > 0 ? '' : ' or enable clipping (--clip-norm 5)'}${this.config.warmupSteps > 0 ? '' : ', or warm it up (--warmup-steps 100, on a new run)'}; ` +
       (kept ? `the last good checkpoint (step ${kept.step}) is kept` : 'no checkpoint had been saved yet');
     await this.run.updateRun({ failure: { step, message } });
-    return { ...(await this.finish('failed', message)), failure: 'diverged' };
+    return { ...(await this.finish('failed', message)), failure: 'diverged', lr };
   }
 
   /** The wasm heap ran out mid-run: an ordinary error that says what to change and what is kept. */
   private heapFull(error: WasmHeapFullError): TrainingError {
     const kept = this.run.record.lastCheckpoint;
     return new TrainingError(
-      `training stopped at step ${this.position.step + 1}: ${error.message}. This run's batch (${this.config.batch}) at ${this.config.inputSize} px does not fit the 4 GiB wasm heap; ` +
+      `training stopped after step ${this.position.step}: ${error.message}. This run's batch (${this.config.batch}) at ${this.config.inputSize} px does not fit the 4 GiB wasm heap; ` +
         `start a new run with a smaller --batch or --input${kept ? `. The last good checkpoint (step ${kept.step}) is kept: the run can still be evaluated` : ''}`,
     );
   }
@@ -542,11 +548,21 @@ export class TrainingSession {
     return message === undefined ? { runId: this.run.id, state, step: this.position.step } : { runId: this.run.id, state, step: this.position.step, message };
   }
 
-  private async checkpoint(): Promise<void> {
+  /**
+   * Saves the weights as they are now. `heldOutLoss`: their loss on the held-out images, when
+   * it was just measured; a step's training loss is measured before its update, so only this
+   * judges the weights saved. Weights taken while the loss is far above chance are not a state
+   * to resume from: no checkpoint then.
+   */
+  private async checkpoint(heldOutLoss?: number): Promise<void> {
     if (this.lastCheckpointStep === this.position.step) return; // already saved at this step
-    if (this.lossWatch.isHigh) {
-      // Weights taken while the loss is far above chance are not a state to resume from.
-      this.emit({ type: 'warning', message: `no checkpoint at step ${this.position.step}: the loss has been above ${this.lossWatch.high.toFixed(2)} (3 x chance level) since step ${this.lossWatch.highSince}${this.lastGoodText()}` });
+    // Held-out images judge by the "exploded" bar: a network that overfits can be confidently wrong on them.
+    const heldOutHigh = heldOutLoss !== undefined && !Number.isNaN(heldOutLoss) && heldOutLoss > this.lossWatch.exploded;
+    if (this.lossWatch.isHigh || heldOutHigh) {
+      const why = heldOutHigh
+        ? `the held-out loss is ${heldOutLoss.toPrecision(4)}, above ${this.lossWatch.exploded.toFixed(2)}`
+        : `the loss has been above ${this.lossWatch.high.toFixed(2)} since step ${this.lossWatch.highSince}`;
+      this.emit({ type: 'warning', message: `no checkpoint at step ${this.position.step}: ${why}${this.lastGoodText()}` });
       return;
     }
     const tensors = [
@@ -598,6 +614,14 @@ export class TrainingSession {
     release(this.prepared);
     void this.unlock();
   }
+}
+
+/** What to try when a run has not left chance level, for its own settings. */
+function notLearningAdvice(config: TrainConfig): string {
+  const lower = formatNumber(config.lr / 3);
+  return config.optimizer === 'adam'
+    ? `try a lower learning rate (--lr ${lower}), a longer warm-up (--warmup-steps ${Math.max(50, 2 * config.warmupSteps)}), or a smaller model or input`
+    : 'try Adam (--optimizer adam --lr 0.0005, the recipe of the Light CNNs), a warm-up (--warmup-steps 50), or a smaller model or input';
 }
 
 function nonFiniteReason(result: { loss: number; gradNorm: number }): string {

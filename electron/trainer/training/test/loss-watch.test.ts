@@ -12,20 +12,34 @@ describe('thresholds against chance level', () => {
 });
 
 describe('LossWatch', () => {
-  test("the issue's first run (16.4, 80.2 on ORL's 40 people) is called exploded at step 2, before any NaN", () => {
+  test("the issue's first run (16.4, 80.2, 83.7, 8,629 on ORL's 40 people) is a divergence at step 3, before any NaN", () => {
     const watch = new LossWatch(40, 0);
-    expect(watch.observe(1, 16.4)).toEqual({ kind: 'high', first: true, streak: 1 });
-    expect(watch.isHigh).toBe(true);
-    const verdict = watch.observe(2, 80.2);
+    // Its first loss (He-normal weights) sets the floor: 1.5 x 16.4 is "high", 5 x 16.4 "exploded".
+    expect(watch.observe(1, 16.4)).toEqual({ kind: 'ok' });
+    expect(watch.observe(2, 80.2)).toEqual({ kind: 'high', first: true, streak: 1 });
+    const verdict = watch.observe(3, 83.7);
     expect(verdict.kind).toBe('exploded');
-    expect(verdict.kind === 'exploded' && verdict.reason).toMatch(/80\.20, 22 x chance level \(ln 40 = 3\.69\)/);
+    expect(verdict.kind === 'exploded' && verdict.reason).toMatch(/83\.70, 23 x chance level \(ln 40 = 3\.69\)/);
+  });
+
+  test('from chance level (PyTorch init), 10x chance at once is a divergence', () => {
+    const watch = new LossWatch(40, 0);
+    expect(watch.observe(1, 3.69)).toEqual({ kind: 'ok' });
+    expect(watch.observe(2, 16.4)).toEqual({ kind: 'high', first: true, streak: 1 });
+    expect(watch.observe(3, 80.2).kind).toBe('exploded');
+  });
+
+  test('an initialisation above chance is a start, not a divergence: it may come down', () => {
+    const watch = new LossWatch(40, 0);
+    for (const [step, loss] of [[1, 16.4], [2, 14], [3, 12], [4, 11.5], [5, 9], [6, 6], [7, 4]] as const) expect(watch.observe(step, loss).kind).toBe('ok');
   });
 
   test('a loss that stays above 3x chance for HIGH_STREAK_LIMIT steps is a divergence even below 10x', () => {
     const watch = new LossWatch(40, 0);
-    for (let step = 1; step < HIGH_STREAK_LIMIT; step++) expect(watch.observe(step, 12).kind).toBe('high');
-    expect(watch.highSince).toBe(1);
-    expect(watch.observe(HIGH_STREAK_LIMIT, 12).kind).toBe('exploded');
+    watch.observe(1, 3.7);
+    for (let step = 2; step <= HIGH_STREAK_LIMIT; step++) expect(watch.observe(step, 12).kind).toBe('high');
+    expect(watch.highSince).toBe(2);
+    expect(watch.observe(HIGH_STREAK_LIMIT + 1, 12).kind).toBe('exploded');
   });
 
   test('a spike that comes back down ends the streak: checkpoints resume, the next spike is "first" again', () => {

@@ -20,6 +20,13 @@ describe('parseTrainConfig fills what is left out', () => {
     expect(given).toMatchObject({ optimizer: 'sgd', lr: 0.05, warmupSteps: 0, clipNorm: 0, batch: recipe.batch });
   });
 
+  test("SGD chosen without a rate gets the reference's 0.01, not Adam's 5e-4, and the reason says so", () => {
+    const config = parseTrainConfig({ data: 'x', model: 'lightcnn9', inputSize: 64, optimizer: 'sgd' });
+    expect(config).toMatchObject({ optimizer: 'sgd', lr: 0.01 });
+    expect(parseTrainConfig({ data: 'x', optimizer: 'sgd', lr: 0.05 }).lr).toBe(0.05);
+    expect(describeRecipeChoices({ data: 'x', inputSize: 64, optimizer: 'sgd' }, config, 'wasm')[0]).toMatch(/^lr 0\.01, .*: lightcnn9 with SGD: the Light CNN reference's lr 0\.01/);
+  });
+
   test('every architecture has a recipe that parses, with Adam, warm-up and clipping', () => {
     for (const model of ['tiny', 'lightcnn4', 'lightcnn9', 'lightcnn29', 'lightcnn29v2'] as const) {
       const { settings, why } = recipeFor(model, 64);
