@@ -98,7 +98,8 @@ export function describeRecipeChoices(given: Readonly<Record<string, unknown>>, 
   return lines;
 }
 
-const RECIPE_LABELS: Readonly<Record<RecipeKey, string>> = {
+/** How `lab train` and the Experiment view name each setting a recipe decides. */
+export const RECIPE_LABELS: Readonly<Record<RecipeKey, string>> = {
   optimizer: 'optimizer',
   lr: 'lr',
   batch: 'batch',
