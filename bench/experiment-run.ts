@@ -3,7 +3,7 @@
 // step's layer statistics recorded for the checks (bench/experiment-checks.ts).
 import * as tf from '@tensorflow/tfjs';
 import type { TrainConfig, TrainConfigInput } from '../electron/trainer/training/config';
-import { TrainingSession, type RunOutcome, type TrainEvent } from '../electron/trainer/training/session';
+import { TrainingSession, type EpochMetrics, type RunOutcome, type StepMetrics, type TrainEvent } from '../electron/trainer/training/session';
 import type { LayerStats } from '../electron/trainer/protocol/messages';
 import type { BuiltModel } from '../models/lightcnn';
 import { RReLU } from '../models/activations/rrelu';
@@ -11,26 +11,11 @@ import { setTrainingStep } from '../models/step-random';
 import { describeModel } from '../models/lightcnn';
 import { parseActivation } from '../models/activations/spec';
 
-export interface StepRow {
-  readonly step: number;
-  readonly epoch: number;
-  readonly loss: number;
-  readonly accuracy: number;
-  readonly lr: number;
-  readonly gradNorm: number;
-  /** Seconds since the session started training. */
-  readonly t: number;
-}
+/** A step's metrics as the session reports them, and when (seconds since the session started training). */
+export type StepRow = Pick<StepMetrics, 'step' | 'epoch' | 'loss' | 'accuracy' | 'lr' | 'gradNorm'> & { readonly t: number };
 
-export interface EpochRow {
-  readonly step: number;
-  readonly epoch: number;
-  readonly trainLoss: number;
-  readonly trainAccuracy: number;
-  readonly valLoss: number;
-  readonly valAccuracy: number;
-  readonly t: number;
-}
+/** An epoch's row as the session reports it, and when. */
+export type EpochRow = Omit<EpochMetrics, 'kind'> & { readonly t: number };
 
 export interface LayerStatsRow {
   readonly step: number;
@@ -117,10 +102,12 @@ export async function runExperiment(name: string, config: Omit<TrainConfigInput,
       case 'progress':
         steps.push({ step: e.step, epoch: e.epoch, loss: e.loss, accuracy: e.accuracy, lr: e.lr, gradNorm: e.gradNorm, t: seconds() });
         break;
-      case 'epoch':
-        epochs.push({ step: e.step, epoch: e.epoch, trainLoss: e.trainLoss, trainAccuracy: e.trainAccuracy, valLoss: e.valLoss, valAccuracy: e.valAccuracy, t: seconds() });
+      case 'epoch': {
+        const { type: _type, ...row } = e;
+        epochs.push({ ...row, t: seconds() });
         if ((e.epoch + 1) % (options.logEvery ?? 1) === 0 || e.epoch + 1 === session?.config.epochs) log(`  ${name} epoch ${e.epoch + 1} step ${e.step}: train loss ${e.trainLoss.toFixed(3)}, held-out ${(e.valAccuracy * 100).toFixed(1)}% (${seconds().toFixed(0)} s)`);
         break;
+      }
       case 'layerStats':
         layerStats.push({ step: e.step, window: e.window, layers: e.layers });
         break;
