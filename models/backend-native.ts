@@ -76,7 +76,7 @@ function libraryLoads(library: string): boolean {
 }
 
 /** Other CUDA runtimes present, to say "you have CUDA 13, it needs 11.2". */
-function otherCudaRuntimes(): string[] {
+export function otherCudaRuntimes(): string[] {
   if (process.platform !== 'linux') return [];
   return ['libcudart.so.10.0', 'libcudart.so.10.1', 'libcudart.so.10.2', 'libcudart.so.12', 'libcudart.so.13'].filter(libraryLoads);
 }

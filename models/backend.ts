@@ -1,6 +1,7 @@
 // Which tfjs backend the lab computes on, and why.
 //
 // The chain (DESIGN.md, "Backends"): @tensorflow/tfjs-node-gpu (TensorFlow on CUDA) →
+// webgpu (tfjs-backend-webgpu on Dawn, a GPU adapter only: backend-webgpu.ts) →
 // @tensorflow/tfjs-node (TensorFlow on the CPU) → @tensorflow/tfjs-backend-wasm (XNNPACK)
 // → the pure JavaScript `cpu` backend. The first that loads AND can do what it is asked
 // for ('train' or 'infer') wins; every attempt keeps its reason, so the user is told which
@@ -10,17 +11,18 @@
 // (models/kernels/wasm-*.ts), so wasm trains and is chosen over cpu.
 //
 // Loading the packages lives beside this file: backend-native.ts (tfjs-node(-gpu), the
-// shared tfjs-core check, CUDA diagnosis), backend-wasm.ts, backend-packages.ts (names,
+// shared tfjs-core check, CUDA diagnosis), backend-webgpu.ts (Dawn, the adapter), backend-wasm.ts, backend-packages.ts (names,
 // install hints). Here: the chain, the kernel and computation checks, and selectBackend.
 import * as tf from '@tensorflow/tfjs';
 import { installCpuConv2dBackpropFilter } from './kernels/cpu-conv2d-backprop-filter';
-import { cachedNativeLoad, loadNative, noGpuReason, type NativeLoad } from './backend-native';
+import { cachedNativeLoad, loadNative, noGpuReason, otherCudaRuntimes, type NativeLoad } from './backend-native';
+import { adapterLimits, describeAdapter, loadWebGpu, probeWebGpu, type WebGpuAdapter } from './backend-webgpu';
 import { CUDA_NEEDS, errorText, firstLine, NATIVE, type Importer, type NativeName } from './backend-packages';
 import { loadWasm, wasmThreads, wasmThreadsNote } from './backend-wasm';
 
 export { missingLibraries } from './backend-native';
 
-export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
 
 /**
  * A backend the user asked for (or any backend at all) cannot be used here: a forced
@@ -50,6 +52,8 @@ export interface BackendChoice {
   attempts: BackendAttempt[];
   /** One line for the user: which backend, and why not the ones before it. */
   summary: string;
+  /** The WebGPU adapter it computes on, when the choice is webgpu. */
+  adapter?: WebGpuAdapter;
 }
 
 export type BackendPurpose = 'train' | 'infer';
@@ -63,7 +67,7 @@ export interface SelectBackendOptions {
   importer?: (name: string) => Promise<unknown>;
 }
 
-export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
 
 /**
  * Kernels one training step of the lab's conv nets runs, found by profiling (tf.profile) a
@@ -147,24 +151,24 @@ function sameValues(actual: ArrayLike<number>, expected: number[]): boolean {
   return expected.every((value, i) => Math.abs((actual[i] ?? Number.NaN) - value) <= 1e-4 * Math.max(1, Math.abs(value)));
 }
 
-/** Runs the test on the current backend; null when right, else what went wrong. */
-function computeCheck(purpose: BackendPurpose): string | null {
-  // A plain scope rather than tf.tidy, whose callback must return tensors.
-  tf.engine().startScope();
+/** Runs the test on the current backend; null when right, else what went wrong. Reads with `await data()`: webgpu in Node has no synchronous read. */
+async function computeCheck(purpose: BackendPurpose): Promise<string | null> {
+  const made: tf.Tensor[] = [];
+  const keep = <T extends tf.Tensor>(t: T): T => (made.push(t), t);
   try {
-    const x = tf.tensor4d(IMAGE, [1, 4, 4, 1]);
-    const f = tf.tensor4d(FILTER, [2, 2, 1, 1]);
-    const y = tf.conv2d(x, f, 1, 'valid');
-    if (!sameValues(y.dataSync(), expectedConv())) return 'a test convolution gave wrong values';
+    const x = keep(tf.tensor4d(IMAGE, [1, 4, 4, 1]));
+    const f = keep(tf.tensor4d(FILTER, [2, 2, 1, 1]));
+    const y = keep(tf.conv2d(x, f, 1, 'valid'));
+    if (!sameValues(await y.data(), expectedConv())) return 'a test convolution gave wrong values';
     if (purpose === 'infer') return null;
-    const [dx, df] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'valid')))([x, f]);
+    const [dx, df] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'valid')))([x, f]).map(keep);
     if (dx === undefined || df === undefined) return 'a test gradient was not computed';
-    if (!sameValues(df.dataSync(), expectedFilterGrad()) || !sameValues(dx.dataSync(), expectedInputGrad())) return 'a test gradient gave wrong values';
+    if (!sameValues(await df.data(), expectedFilterGrad()) || !sameValues(await dx.data(), expectedInputGrad())) return 'a test gradient gave wrong values';
     return null;
   } catch (error) {
     return `a test convolution failed: ${firstLine(errorText(error).message)}`;
   } finally {
-    tf.engine().endScope();
+    for (const t of made) t.dispose();
   }
 }
 
@@ -178,13 +182,13 @@ async function usableFor(tfBackend: string, purpose: BackendPurpose): Promise<{ 
     return { problem: `could not switch to it: ${firstLine(errorText(error).message)}`, canTrain: false };
   }
   if (!switched) return { problem: 'could not switch to it', canTrain: false };
-  const inferProblem = computeCheck('infer');
+  const inferProblem = await computeCheck('infer');
   if (inferProblem !== null) return { problem: inferProblem, canTrain: false };
   if (missing.length > 0) {
     const what = `lacks ${missing.join(', ')}, needed for training`;
     return { problem: purpose === 'train' ? what : null, canTrain: false };
   }
-  const trainProblem = computeCheck('train');
+  const trainProblem = await computeCheck('train');
   if (purpose === 'train') return { problem: trainProblem, canTrain: trainProblem === null };
   return { problem: null, canTrain: trainProblem === null };
 }
@@ -194,22 +198,26 @@ async function usableFor(tfBackend: string, purpose: BackendPurpose): Promise<{ 
 
 interface Attempt extends BackendAttempt {
   hint: string;
+  adapter?: WebGpuAdapter;
 }
 
 const DESCRIPTION: Record<BackendName, string> = {
   'tensorflow-gpu': 'native TensorFlow on the GPU',
+  webgpu: 'WebGPU through Dawn',
   tensorflow: 'native TensorFlow on the CPU',
   wasm: "WebAssembly with XNNPACK and the lab's training kernels",
   cpu: 'pure JavaScript',
 };
 
-const TF_BACKEND: Record<BackendName, string> = { 'tensorflow-gpu': 'tensorflow', tensorflow: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
+const TF_BACKEND: Record<BackendName, string> = { 'tensorflow-gpu': 'tensorflow', webgpu: 'webgpu', tensorflow: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
 
 interface Context {
   purpose: BackendPurpose;
   importer: Importer | undefined;
   /** The GPU package's load in this selection, if it was tried. */
   gpuLoad?: NativeLoad;
+  /** The user named this backend: a software WebGPU adapter may be used. */
+  forced: boolean;
 }
 
 async function attemptNative(name: NativeName, context: Context): Promise<Attempt> {
@@ -265,7 +273,27 @@ async function attemptCpu(context: Context): Promise<Attempt> {
   return { name: 'cpu', ok: true, reason: 'cpu is always available', canTrain, hint: '' };
 }
 
+async function attemptWebGpu(context: Context): Promise<Attempt> {
+  const fail = (reason: string, hint: string): Attempt => ({ name: 'webgpu', ok: false, reason, canTrain: false, hint });
+  const probe = probeWebGpu();
+  if (!probe.ok) return fail(probe.reason, probe.hint);
+  const gpu = probe.adapters.find((a) => a.software === null);
+  const adapter = context.forced ? (gpu ?? probe.adapters[0]) : gpu;
+  if (adapter === undefined) {
+    const software = probe.adapters[0] as WebGpuAdapter;
+    return fail(`webgpu: only a software adapter, ${describeAdapter(software)} (${software.software}), slower than wasm, so not chosen automatically`, 'It can still be forced with --backend webgpu, for checking results rather than speed');
+  }
+  const load = await loadWebGpu(adapter, context.importer);
+  if (!load.ok) return fail(load.reason, load.hint);
+  const used = load.adapter ?? adapter;
+  const { problem, canTrain } = await usableFor('webgpu', context.purpose);
+  if (problem !== null) return fail(`webgpu on ${describeAdapter(used)}: ${problem}`, 'Update the GPU driver, or use another backend');
+  const software = used.software !== null ? `; a software adapter (${used.software}): correct, not fast` : '';
+  return { name: 'webgpu', ok: true, reason: `webgpu on ${describeAdapter(used)} (${adapterLimits(used)})${software}`, canTrain, hint: '', adapter: used };
+}
+
 function attempt(name: BackendName, context: Context): Promise<Attempt> {
+  if (name === 'webgpu') return attemptWebGpu(context);
   if (name === 'wasm') return attemptWasm(context);
   if (name === 'cpu') return attemptCpu(context);
   return attemptNative(name, context);
@@ -297,7 +325,7 @@ function currentBackend(): string | null {
 }
 
 /**
- * Chooses the backend and makes it tfjs' global backend: the first of tfjs-node-gpu →
+ * Chooses the backend and makes it tfjs' global backend: the first of tfjs-node-gpu → webgpu (a GPU adapter) →
  * tfjs-node → wasm → cpu that loads and can do `purpose` (default 'train'), or exactly
  * `force`. Throws a BackendError saying why the forced backend (or every backend) cannot be
  * used and what to install.
@@ -307,7 +335,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   // our node backend") would only repeat it, less accurately.
   tf.enableProdMode();
   const purpose = options.purpose ?? 'train';
-  const context: Context = { purpose, importer: options.importer };
+  const context: Context = { purpose, importer: options.importer, forced: options.force !== undefined };
   const previous = currentBackend();
   const attempts: Attempt[] = [];
   const order = options.force !== undefined ? [options.force] : BACKEND_ORDER;
@@ -335,6 +363,17 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   if (tfBackend === 'cpu') installCpuConv2dBackpropFilter(); // tfjs' own makes CPU training ~10x slower
   const others = attempts.filter((a) => a !== chosen).map((a) => a.reason);
   const forced = options.force !== undefined ? ' (forced with --backend)' : '';
-  const summary = `${doing} on ${chosen.name} (${DESCRIPTION[chosen.name]})${forced}${others.length > 0 ? `: ${others.join('; ')}` : ''}`;
-  return { name: chosen.name, tfBackend: tf.getBackend(), canTrain: chosen.canTrain, attempts: attempts.map(publicAttempt), summary };
+  const what = chosen.adapter !== undefined ? `${DESCRIPTION[chosen.name]} on ${describeAdapter(chosen.adapter)}${chosen.adapter.software !== null ? `, a software adapter: correct, not fast` : ''}` : DESCRIPTION[chosen.name];
+  const summary = `${doing} on ${chosen.name} (${what})${forced}${others.length > 0 ? `: ${others.join('; ')}` : ''}${cudaNote(chosen.adapter)}`;
+  const choice: BackendChoice = { name: chosen.name, tfBackend: tf.getBackend(), canTrain: chosen.canTrain, attempts: attempts.map(publicAttempt), summary };
+  if (chosen.adapter !== undefined) choice.adapter = chosen.adapter;
+  return choice;
+}
+
+/** A machine with another CUDA (12, 13) is told plainly why its GPU is reached through WebGPU, not CUDA. */
+function cudaNote(adapter: WebGpuAdapter | undefined): string {
+  if (adapter === undefined || adapter.software !== null) return '';
+  const others = otherCudaRuntimes();
+  if (others.length === 0) return '';
+  return `. This machine has ${others.join(', ')}; ${CUDA_NEEDS}, so the GPU trains through WebGPU instead`;
 }

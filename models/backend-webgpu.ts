@@ -1,0 +1,279 @@
+// The webgpu backend in Node: Dawn's Node bindings (the npm package `webgpu`, an optional
+// dependency) give a GPUAdapter, and @tensorflow/tfjs-backend-webgpu computes on it.
+//
+// Finding the adapter runs in a child process (probeWebGpu): Dawn and the GPU drivers print
+// to the native stderr while they look for adapters ("XDG_RUNTIME_DIR is invalid", Vulkan
+// capability warnings), which would litter every `lab train` on a machine with no usable
+// GPU, and a driver that crashes while being enumerated would take the trainer with it. Only
+// once an adapter is found, and webgpu is chosen, does this process load Dawn.
+//
+// Paths tried, in order: the platform's native API at WebGPU's core feature level (Vulkan on
+// Linux, Metal on macOS, D3D12 on Windows), then OpenGL at the compatibility feature level,
+// which is what Mesa's software rasteriser (llvmpipe) offers on a machine with no GPU.
+// Software adapters (llvmpipe, lavapipe, softpipe, SwiftShader, WARP, or any the adapter
+// itself calls a fallback) are never chosen automatically: they are slower than wasm. They
+// serve `--backend webgpu`, which is how the tests run WebGPU code on a machine without a GPU.
+// Dawn reports llvmpipe on GL with isFallbackAdapter false, so the names are checked too.
+//
+// tfjs-backend-webgpu registers its kernels when imported but its backend only where
+// `navigator.gpu` exists (browsers); its WebGPUBackend constructor also checks
+// `navigator.gpu`. So the lab makes the adapter itself and registers its own factory, after
+// giving Node a `navigator.gpu` (Node 20 has no `navigator`) and the GPU* constant objects
+// (GPUBufferUsage, GPUMapMode, ...) that the backend reads as globals.
+//
+// Reads: tfjs-webgpu's synchronous reads (dataSync, arraySync) draw through OffscreenCanvas,
+// which Node lacks, so every read in the lab is `await data()`.
+//
+// Electron: Dawn's addon hands out external ArrayBuffers, which Electron's V8 memory cage
+// forbids, so inside Electron this path is refused with that reason (the desktop app's GPU
+// compute belongs in a browser context).
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import * as tf from '@tensorflow/tfjs';
+import { errorText, firstLine, type Importer, type Outcome } from './backend-packages';
+
+export const WEBGPU_PACKAGE = 'webgpu';
+export const WEBGPU_BACKEND_PACKAGE = '@tensorflow/tfjs-backend-webgpu';
+
+export type GpuApi = 'Vulkan' | 'Metal' | 'D3D12' | 'OpenGL' | 'OpenGL ES';
+
+/** One adapter as the probe found it. */
+export interface WebGpuAdapter {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  api: GpuApi;
+  featureLevel: 'core' | 'compatibility';
+  /** Why it is a software adapter (e.g. "llvmpipe is Mesa's software rasteriser"), or null for a GPU. */
+  software: string | null;
+  maxBufferSize: number;
+  maxStorageBufferBindingSize: number;
+}
+
+/** How to ask Dawn for an adapter: its backend flag and the feature level. */
+interface AdapterPath {
+  api: GpuApi;
+  flag: string;
+  featureLevel: 'core' | 'compatibility';
+}
+
+function nativePath(): AdapterPath | null {
+  if (process.platform === 'linux') return { api: 'Vulkan', flag: 'backend=vulkan', featureLevel: 'core' };
+  if (process.platform === 'darwin') return { api: 'Metal', flag: 'backend=metal', featureLevel: 'core' };
+  if (process.platform === 'win32') return { api: 'D3D12', flag: 'backend=d3d12', featureLevel: 'core' };
+  return null;
+}
+
+/** Every path, best first. */
+export function adapterPaths(): AdapterPath[] {
+  const native = nativePath();
+  const gl: AdapterPath[] = process.platform === 'linux' ? [{ api: 'OpenGL', flag: 'backend=opengl', featureLevel: 'compatibility' }] : [];
+  return native ? [native, ...gl] : gl;
+}
+
+const SOFTWARE: readonly [RegExp, string][] = [
+  [/llvmpipe/i, "llvmpipe is Mesa's software rasteriser"],
+  [/lavapipe/i, "lavapipe is Mesa's software Vulkan"],
+  [/softpipe/i, "softpipe is Mesa's reference software rasteriser"],
+  [/swiftshader/i, "SwiftShader is Google's software Vulkan"],
+  [/microsoft basic render|\bwarp\b/i, "WARP is Windows' software rasteriser"],
+];
+
+/** Why this adapter is software (one phrase), or null when it is a GPU. */
+export function softwareAdapterReason(info: { vendor: string; architecture: string; device: string; description: string; isFallbackAdapter?: boolean }): string | null {
+  const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`;
+  for (const [pattern, reason] of SOFTWARE) if (pattern.test(text)) return reason;
+  if (info.isFallbackAdapter === true) return 'the adapter says it is a fallback (software) adapter';
+  return null;
+}
+
+/** "NVIDIA ampere (NVIDIA GeForce RTX 3060), Vulkan" — what the user reads. */
+export function describeAdapter(adapter: WebGpuAdapter): string {
+  const name = [adapter.vendor, adapter.architecture].filter((s) => s !== '').join(' ');
+  const device = adapter.device !== '' ? adapter.device : adapter.description;
+  const who = name !== '' ? `${name} (${device})` : device;
+  return `${who || 'unnamed adapter'}, ${adapter.api}${adapter.featureLevel === 'compatibility' ? ' at the compatibility feature level' : ''}`;
+}
+
+/** The limits that bound the lab's tensors, for `lab info`. */
+export function adapterLimits(adapter: WebGpuAdapter): string {
+  const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
+  return `max buffer ${mib(adapter.maxBufferSize)}, max storage binding ${mib(adapter.maxStorageBufferBindingSize)}`;
+}
+
+// ---------------------------------------------------------------------------------------
+// The probe, in a child process
+
+/** Runs in the child (plain ESM, node's own loader): one JSON line per path on stdout. */
+const PROBE_SCRIPT = `
+const [packageUrl, pathsJson] = process.argv.slice(1);
+const { create } = await import(packageUrl);
+const out = [];
+for (const path of JSON.parse(pathsJson)) {
+  try {
+    const gpu = create([path.flag]);
+    const options = path.featureLevel === 'compatibility' ? { featureLevel: 'compatibility' } : { powerPreference: 'high-performance' };
+    const adapter = await gpu.requestAdapter(options);
+    if (!adapter) { out.push({ path, found: false }); continue; }
+    const i = adapter.info;
+    out.push({ path, found: true, info: { vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description, isFallbackAdapter: i.isFallbackAdapter === true }, limits: { maxBufferSize: adapter.limits.maxBufferSize, maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize } });
+  } catch (error) {
+    out.push({ path, found: false, error: String(error && error.message || error) });
+  }
+}
+process.stdout.write('WEBGPU_PROBE ' + JSON.stringify(out) + '\\n');
+process.exit(0);
+`;
+
+interface ProbeRow {
+  path: AdapterPath;
+  found: boolean;
+  error?: string;
+  info?: { vendor: string; architecture: string; device: string; description: string; isFallbackAdapter: boolean };
+  limits?: { maxBufferSize: number; maxStorageBufferBindingSize: number };
+}
+
+export interface WebGpuProbe extends Outcome {
+  /** Adapters found, best first: GPUs before software adapters, in path order. */
+  adapters: WebGpuAdapter[];
+}
+
+/** Linux EGL needs a platform to run without a display (a headless server, CI); set it only where the user has not. */
+function probeEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  if (process.platform === 'linux' && env['EGL_PLATFORM'] === undefined) env['EGL_PLATFORM'] = 'surfaceless';
+  delete env['ELECTRON_RUN_AS_NODE'];
+  return env;
+}
+
+function packageUrl(): string | null {
+  try {
+    const require = createRequire(import.meta.url);
+    return new URL(`file://${require.resolve(WEBGPU_PACKAGE)}`).href;
+  } catch {
+    return null;
+  }
+}
+
+const INSTALL_HINT = `Install it with \`npm install ${WEBGPU_PACKAGE}\` (Dawn's prebuilt Node bindings for Linux, macOS and Windows)`;
+
+let cachedProbe: WebGpuProbe | undefined;
+
+/** Which WebGPU adapters this machine has, found in a child process (once per process). */
+export function probeWebGpu(): WebGpuProbe {
+  cachedProbe ??= runProbe();
+  return cachedProbe;
+}
+
+function runProbe(): WebGpuProbe {
+  const none = (reason: string, hint: string): WebGpuProbe => ({ ok: false, reason, hint, adapters: [] });
+  if (process.versions['electron'] !== undefined) {
+    return none("webgpu: Dawn's Node addon cannot run inside Electron (its external buffers break Electron's V8 memory cage)", 'The desktop app computes on the CPU backends for now; `npm run lab` and serve mode can use webgpu');
+  }
+  const url = packageUrl();
+  if (url === null) return none(`webgpu: the \`${WEBGPU_PACKAGE}\` package is not installed`, INSTALL_HINT);
+  const paths = adapterPaths();
+  if (paths.length === 0) return none(`webgpu: no WebGPU path on ${process.platform}`, '');
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', PROBE_SCRIPT, url, JSON.stringify(paths)], { env: probeEnv(), encoding: 'utf8', timeout: 30_000, windowsHide: true });
+  const line = (child.stdout ?? '').split('\n').find((l) => l.startsWith('WEBGPU_PROBE '));
+  if (line === undefined) {
+    const why = child.error ? errorText(child.error).message : child.signal ? `it was killed by ${child.signal}` : firstLine(child.stderr ?? '') || `it exited with code ${child.status}`;
+    return none(`webgpu: looking for an adapter failed (${why})`, 'Update the GPU driver, or run with another backend');
+  }
+  const rows = JSON.parse(line.slice('WEBGPU_PROBE '.length)) as ProbeRow[];
+  const adapters: WebGpuAdapter[] = [];
+  for (const row of rows) {
+    if (!row.found || !row.info || !row.limits) continue;
+    adapters.push({
+      ...row.info,
+      api: row.info.description.startsWith('OpenGL ES') ? 'OpenGL ES' : row.path.api,
+      featureLevel: row.path.featureLevel,
+      software: softwareAdapterReason(row.info),
+      maxBufferSize: row.limits.maxBufferSize,
+      maxStorageBufferBindingSize: row.limits.maxStorageBufferBindingSize,
+    });
+  }
+  adapters.sort((a, b) => Number(a.software !== null) - Number(b.software !== null));
+  if (adapters.length === 0) {
+    const errors = rows.map((r) => r.error).filter((e): e is string => e !== undefined);
+    const tried = paths.map((p) => p.api).join(', ');
+    return none(`webgpu: no adapter found (tried ${tried})${errors.length > 0 ? `: ${firstLine(errors[0] as string)}` : ''}`, process.platform === 'linux' ? 'Install the GPU\'s Vulkan driver (for NVIDIA, the proprietary driver; for AMD and Intel, Mesa\'s `mesa-vulkan-drivers`)' : 'Update the GPU driver');
+  }
+  return { ok: true, reason: `webgpu: ${describeAdapter(adapters[0] as WebGpuAdapter)}`, hint: '', adapters };
+}
+
+// ---------------------------------------------------------------------------------------
+// Loading it here
+
+interface DawnModule {
+  create(flags: string[]): GPU;
+  globals: Record<string, unknown>;
+}
+
+interface WebGpuBackendModule {
+  WebGPUBackend: new (device: GPUDevice, adapterInfo?: GPUAdapterInfo) => tf.KernelBackend;
+}
+
+export interface WebGpuLoad extends Outcome {
+  adapter?: WebGpuAdapter;
+}
+
+let registered: WebGpuAdapter | undefined;
+
+/**
+ * Registers the tfjs backend 'webgpu' on `adapter` (from probeWebGpu) in this process. Once
+ * registered it stays on that adapter: tfjs keeps one backend instance per name.
+ */
+export async function loadWebGpu(adapter: WebGpuAdapter, importer?: Importer): Promise<WebGpuLoad> {
+  if (registered !== undefined && tf.findBackendFactory('webgpu') != null) return { ok: true, reason: '', hint: '', adapter: registered };
+  const load = importer ?? ((name: string) => import(name));
+  let dawn: DawnModule;
+  let backendModule: WebGpuBackendModule;
+  try {
+    // Through a variable: optional packages, resolved at run time.
+    const dawnName = WEBGPU_PACKAGE;
+    const backendName = WEBGPU_BACKEND_PACKAGE;
+    dawn = (await load(dawnName)) as DawnModule;
+    // Imported before navigator.gpu exists, so it registers its kernels and no backend of its own.
+    backendModule = (await load(backendName)) as WebGpuBackendModule;
+  } catch (error) {
+    return { ok: false, reason: `webgpu: could not load its packages (${firstLine(errorText(error).message)})`, hint: INSTALL_HINT };
+  }
+  const path = adapterPaths().find((p) => p.featureLevel === adapter.featureLevel && (p.api === adapter.api || (adapter.api === 'OpenGL ES' && p.api === 'OpenGL')));
+  if (path === undefined) return { ok: false, reason: `webgpu: no way to reach ${describeAdapter(adapter)} here`, hint: '' };
+  if (process.platform === 'linux' && process.env['EGL_PLATFORM'] === undefined) process.env['EGL_PLATFORM'] = 'surfaceless';
+  for (const [name, value] of Object.entries(dawn.globals)) if (!(name in globalThis)) (globalThis as Record<string, unknown>)[name] = value;
+  const gpu = dawn.create([path.flag]);
+  const nav = (globalThis as { navigator?: object }).navigator;
+  if (nav === undefined) (globalThis as { navigator?: object }).navigator = { gpu };
+  else Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
+
+  if (tf.findBackendFactory('webgpu') != null) tf.removeBackend('webgpu');
+  tf.registerBackend('webgpu', async () => {
+    // featureLevel and adapter.info are newer than the @webgpu/types that tfjs-core pins.
+    const options = path.featureLevel === 'compatibility' ? { featureLevel: 'compatibility' } : { powerPreference: 'high-performance' };
+    const found = await gpu.requestAdapter(options as GPURequestAdapterOptions);
+    if (found === null) throw new Error(`the ${path.api} adapter found a moment ago is gone`);
+    const limits = found.limits;
+    // The backend's own factory asks for these limits (the defaults are far lower); so does the lab.
+    const device = await found.requestDevice({
+      requiredLimits: {
+        maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+        maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
+        maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+        maxBufferSize: limits.maxBufferSize,
+        maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
+        maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+      },
+    });
+    return new backendModule.WebGPUBackend(device, (found as GPUAdapter & { info: GPUAdapterInfo }).info);
+  }, 0);
+  registered = adapter;
+  return { ok: true, reason: '', hint: '', adapter };
+}
+
+/** The adapter the registered 'webgpu' backend computes on, if any. */
+export function webGpuAdapter(): WebGpuAdapter | undefined {
+  return registered;
+}
