@@ -4,6 +4,7 @@
 // bench/probe-case.ts in its own process; on and off alternate so they share the machine's mood.
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { jsonLine } from './train-runs';
 
 export interface ProbeRow {
   readonly case: string;
@@ -22,9 +23,11 @@ export interface ProbeRow {
   readonly captureBytes: number;
 }
 
-function probeCase(root: string, model: string, input: number, batch: number, steps: number, mode: 'on' | 'same-run' | 'capture'): Record<string, unknown> {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/probe-case.ts'), model, String(input), String(batch), String(steps), mode], { encoding: 'utf8', cwd: root });
-  return JSON.parse(out.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
+/** One bench/probe-case.ts run in its own process (on the lab's chain unless `backend`); its JSON line. */
+export function probeCase(root: string, model: string, input: number, batch: number, steps: number, mode: 'on' | 'same-run' | 'capture', options: { backend?: string; timeoutMs?: number } = {}): Record<string, unknown> {
+  const args = [model, String(input), String(batch), String(steps), mode, ...(options.backend ? [options.backend] : [])];
+  const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/probe-case.ts'), ...args], { encoding: 'utf8', cwd: root, ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}) });
+  return JSON.parse(jsonLine(out)) as Record<string, unknown>;
 }
 
 export function probeRows(root: string, cases: ReadonlyArray<{ model: string; input: number; batch: number; steps: number; target: boolean }>): ProbeRow[] {

@@ -1,13 +1,37 @@
 // `npm run bench`: speed and memory figures, printed as a table and written to
 // bench/results/<timestamp>.json. Targets are checked here, never in unit tests.
+//
+//   npm run bench [-- <section>...] [--case <text>] [--backends <list>] [--repeat <n>]
+//
+// sections: import, train, probes, first-run, memory (default: all of them).
+// --case: only the training cases whose name contains <text> ("lightcnn9 @64").
+// --backends: only these training rows: pytorch, wasm, wasm-1-thread, cpu, webgpu (default: all).
+// --repeat: each training case <n> times, PyTorch and the lab's rows alternating, reported as
+//   the median of the <n> runs with their range (for a shared, noisy machine).
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { PROBE_CASES, printProbeRows, probeRows } from './probe-rows';
+import { findTorchPython, isFailed, pytorchCase, trainCase, type Failed, type Measured, type TrainCase } from './train-runs';
+import { LOSS_TOLERANCE, SOFTWARE_LABEL, lossDifference, webGpuPlan, webGpuTrainCases } from './webgpu-rows';
 import { renderSyntheticFace } from '../datasets/synthetic';
+
+const SECTIONS = ['import', 'train', 'probes', 'first-run', 'memory'] as const;
+const TRAIN_BACKENDS = ['pytorch', 'wasm', 'wasm-1-thread', 'cpu', 'webgpu'] as const;
+const cli = parseArgs({ allowPositionals: true, options: { case: { type: 'string' }, backends: { type: 'string' }, repeat: { type: 'string', default: '1' } } });
+const unknownSection = cli.positionals.find((p) => !(SECTIONS as readonly string[]).includes(p));
+if (unknownSection !== undefined) throw new Error(`unknown section ${unknownSection}: one of ${SECTIONS.join(', ')}`);
+const backendsAsked = cli.values.backends?.split(',').map((b) => b.trim()) ?? [...TRAIN_BACKENDS];
+const unknownBackend = backendsAsked.find((b) => !(TRAIN_BACKENDS as readonly string[]).includes(b));
+if (unknownBackend !== undefined) throw new Error(`unknown backend ${unknownBackend}: one of ${TRAIN_BACKENDS.join(', ')}`);
+const repeat = Number(cli.values.repeat);
+if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat wants a whole number >= 1, not ${cli.values.repeat}`);
+const section = (name: (typeof SECTIONS)[number]): boolean => cli.positionals.length === 0 || cli.positionals.includes(name);
+const wants = (backend: (typeof TRAIN_BACKENDS)[number]): boolean => backendsAsked.includes(backend);
 
 const root = resolve(import.meta.dirname, '..');
 const ORL = process.env['FACE_CNN_LAB_SHARED'] ? join(process.env['FACE_CNN_LAB_SHARED'], 'orl_faces') : resolve(root, '../shared/datasets/orl_faces');
@@ -82,94 +106,54 @@ async function importRows(name: string, source: string, coldTarget: number | nul
 }
 
 const rows: Row[] = [];
-if (existsSync(ORL)) rows.push(...(await importRows('ORL (400 PGM 92x112)', ORL, null, null)));
-else console.log(`skipped ORL rows: ${ORL} not found`);
-const jpegs = await jpegFolder(5000);
-rows.push(...(await importRows('5,000 JPEG 250x250', jpegs, 800, 0.5)));
-const ceiling = runScript('decode-case.ts', [jpegs, '144', '6']);
-const c = ceiling.times[0]!;
-rows.push({ name: 'decodeFace only (sharp), 5,000 JPEG 250x250', images: c.images, seconds: c.seconds, imagesPerSecond: c.images / c.seconds, peakRssMiB: ceiling.peakRssMiB, target: '', met: null });
+if (section('import')) {
+  if (existsSync(ORL)) rows.push(...(await importRows('ORL (400 PGM 92x112)', ORL, null, null)));
+  else console.log(`skipped ORL rows: ${ORL} not found`);
+  const jpegs = await jpegFolder(5000);
+  rows.push(...(await importRows('5,000 JPEG 250x250', jpegs, 800, 0.5)));
+  const ceiling = runScript('decode-case.ts', [jpegs, '144', '6']);
+  const c = ceiling.times[0]!;
+  rows.push({ name: 'decodeFace only (sharp), 5,000 JPEG 250x250', images: c.images, seconds: c.seconds, imagesPerSecond: c.images / c.seconds, peakRssMiB: ceiling.peakRssMiB, target: '', met: null });
+}
 
 // Training throughput: wasm (with the lab's kernels; 2 threads where there are 2 cores, and one
-// thread for comparison), cpu, and the same step in PyTorch when python3 has torch. Adam, MFM
-// 2/1, 40 classes, random data, median step after one warm-up (bench/train-case.ts,
-// bench/pytorch/lightcnn.py). On the pure-JS cpu backend the big cases take minutes a step:
-// they run only with BENCH_FULL=1, as do the one-thread wasm rows beyond 64 px batch 16.
+// thread for comparison), cpu, webgpu where an adapter is found, and the same step in PyTorch
+// when python3 has torch. Adam, MFM 2/1, 40 classes, random data, median step after one warm-up
+// (bench/train-case.ts, bench/pytorch/lightcnn.py, run by bench/train-runs.ts). On the pure-JS
+// cpu backend the big cases take minutes a step: they run only with BENCH_FULL=1, as do the
+// one-thread wasm rows beyond 64 px batch 16.
 interface TrainRow {
   readonly case: string;
   readonly backend: string;
   readonly msPerStep: number | null;
   readonly imagesPerSecond: number | null;
   readonly peakRssMiB: number | null;
-  /** wasm images/s over PyTorch's for the same case, measured right after it. */
+  /** wasm images/s over PyTorch's for the same case, measured right after it (with --repeat: of the medians). */
   readonly vsPytorch: number | null;
+  /** With --repeat: the range of ms/step over the runs, and of the ratio over the pairs. */
+  readonly msRange?: readonly [number, number];
+  readonly vsPytorchRange?: readonly [number, number];
   readonly target: string;
   readonly met: boolean | null;
   readonly note: string;
 }
 const full = process.env['BENCH_FULL'] === '1';
-type TrainCase = { model: 'tiny' | 'lightcnn4' | 'lightcnn9'; input: number; batch: number; steps: number };
 const trainCases: TrainCase[] = [];
 for (const model of ['tiny', 'lightcnn4', 'lightcnn9'] as const) {
   for (const input of [64, 128]) for (const batch of [16, 64]) trainCases.push({ model, input, batch, steps: input * batch >= 128 * 64 ? 2 : 3 });
 }
+const caseName = (c: TrainCase): string => `${c.model} @${c.input} px, batch ${c.batch}`;
+const caseChosen = (c: TrainCase): boolean => cli.values.case === undefined || caseName(c).includes(cli.values.case);
 /** The cpu cases that run without BENCH_FULL (as before the wasm kernels): the small ones. */
 const cpuByDefault = (c: TrainCase): boolean => (c.model === 'tiny' && c.input === 64) || (c.model === 'lightcnn9' && c.input === 64 && c.batch === 16);
 const oneThreadByDefault = (c: TrainCase): boolean => c.input === 64 && c.batch === 16;
 /** The issue's target: wasm at least half PyTorch's images/s for these. */
 const targetCase = (c: TrainCase): boolean => c.input === 64 && c.batch === 16;
 
-/** A python3 that imports torch: $PYTHON, python3 on the PATH, then the system one (Debian's python3-torch). */
-function findTorchPython(): { python: string | null; why: string } {
-  const tried: string[] = [];
-  for (const python of [process.env['PYTHON'], 'python3', '/usr/bin/python3'].filter((p): p is string => typeof p === 'string' && p !== '')) {
-    try {
-      const version = execFileSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-      return { python, why: `${python}, torch ${version}` };
-    } catch (error) {
-      const e = error as { code?: string; stderr?: string };
-      tried.push(`${python}: ${e.code === 'ENOENT' ? 'not found' : (e.stderr ?? '').trim().split('\n').pop() || 'failed'}`);
-    }
-  }
-  return { python: null, why: tried.join('; ') };
-}
-const torch = findTorchPython();
-if (torch.python === null) console.log(`PyTorch rows skipped: no python3 with torch (${torch.why}); \`apt-get install python3-torch\` adds them`);
-else console.log(`PyTorch rows: ${torch.why}, 2 threads`);
+const torch = section('train') && wants('pytorch') ? findTorchPython() : null;
+if (torch !== null && torch.python === null) console.log(`PyTorch rows skipped: no python3 with torch (${torch.why}); \`apt-get install python3-torch\` adds them`);
+else if (torch !== null) console.log(`PyTorch rows: ${torch.why}, 2 threads`);
 
-type Measured = { msPerStep: number; imagesPerSecond: number; peakRssMiB: number | null; threads?: number };
-type Failed = { failed: string };
-/** A case that takes longer than this is stopped and reported (a wasm heap that fills up can hang the package's kernels). */
-const CASE_TIMEOUT_MS = 8 * 60_000;
-function failure(error: unknown): Failed {
-  const e = error as { signal?: string; stderr?: string; message?: string };
-  if (e.signal === 'SIGTERM') return { failed: `stopped after ${CASE_TIMEOUT_MS / 60_000} min` };
-  const lines = `${e.stderr ?? ''}\n${e.message ?? ''}`.split('\n').map((l) => l.trim());
-  return { failed: lines.find((l) => /^(Error|RangeError|RuntimeError)\b|heap is full|out of memory/i.test(l)) ?? lines.find((l) => l !== '') ?? 'failed' };
-}
-function trainCase(c: TrainCase, backend: string, env: Record<string, string> = {}): Measured | Failed {
-  try {
-    const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/train-case.ts'), c.model, String(c.input), String(c.batch), String(c.steps), backend, 'adam'], {
-      encoding: 'utf8',
-      cwd: root,
-      env: { ...process.env, ...env },
-      timeout: CASE_TIMEOUT_MS,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    return JSON.parse(out) as Measured;
-  } catch (error) {
-    return failure(error);
-  }
-}
-function pytorchCase(c: TrainCase, python: string): Measured | Failed {
-  try {
-    const out = execFileSync(python, [join(root, 'bench/pytorch/lightcnn.py'), c.model, String(c.input), String(c.batch), String(c.steps), '2'], { encoding: 'utf8', cwd: root, timeout: CASE_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'] });
-    return { ...(JSON.parse(out.trim().split('\n').pop() ?? '{}') as Measured), peakRssMiB: null };
-  } catch (error) {
-    return failure(error);
-  }
-}
-const isFailed = (m: Measured | Failed | null): m is Failed => m !== null && 'failed' in m;
 const skipped = (name: string, backend: string, note: string): TrainRow => ({ case: name, backend, msPerStep: null, imagesPerSecond: null, peakRssMiB: null, vsPytorch: null, target: '', met: null, note });
 const trainRows: TrainRow[] = [];
 /** Adds a row and prints it at once: a long bench that stops half-way still leaves its figures. */
@@ -178,46 +162,117 @@ function addRow(row: TrainRow): void {
   const figures = row.msPerStep === null ? '' : `${Math.round(row.msPerStep)} ms/step, ${row.imagesPerSecond?.toFixed(2)} images/s${row.vsPytorch === null ? '' : `, ${row.vsPytorch.toFixed(2)}x PyTorch`}`;
   console.log(`  ${row.case}, ${row.backend}: ${figures || row.note}`);
 }
-console.log('training steps:');
-for (const c of trainCases) {
-  const name = `${c.model} @${c.input} px, batch ${c.batch}`;
-  const median = `median of ${c.steps} after 1 warm-up`;
-  // PyTorch first, then wasm right after it: the machine is shared, so the ratio compares neighbours.
-  const pt = torch.python === null ? null : pytorchCase(c, torch.python);
-  if (pt === null) addRow(skipped(name, 'pytorch', 'skipped: no python3 with torch'));
-  else if (isFailed(pt)) addRow(skipped(name, 'pytorch (2 threads)', `failed: ${pt.failed}`));
-  else addRow({ case: name, backend: 'pytorch (2 threads)', ...pt, vsPytorch: null, target: '', met: null, note: median });
-  const ptOk = pt !== null && !isFailed(pt) ? pt : null;
-  const target = targetCase(c) ? '>= 0.5x PyTorch' : '';
-  const wasm = trainCase(c, 'wasm');
-  if (isFailed(wasm)) {
-    addRow({ ...skipped(name, 'wasm', `failed: ${wasm.failed}`), target, met: target === '' ? null : false });
-  } else {
-    const ratio = ptOk === null ? null : wasm.imagesPerSecond / ptOk.imagesPerSecond;
+const median = <T>(xs: readonly T[], key: (x: T) => number): T => [...xs].sort((a, b) => key(a) - key(b))[xs.length >> 1] as T;
+const range = (xs: readonly number[]): [number, number] => [Math.min(...xs), Math.max(...xs)];
+/** One side's runs of a case: the run with the median ms/step and the range, or the first failure. */
+function summarise(runs: ReadonlyArray<Measured | Failed>): { run: Measured; msRange: [number, number] } | Failed {
+  const failed = runs.find(isFailed);
+  if (failed !== undefined) return failed;
+  const ok = runs as Measured[];
+  return { run: median(ok, (m) => m.msPerStep), msRange: range(ok.map((m) => m.msPerStep)) };
+}
+const wasmLabel = (m: Measured): string => `wasm (${m.threads ?? 1} thread${m.threads === 1 ? '' : 's'})`;
+const stepNote = (c: TrainCase): string => `median of ${c.steps} after ${c.warmup ?? 1} warm-up`;
+const runsNote = (c: TrainCase, msRange: readonly [number, number]): string =>
+  repeat === 1 ? stepNote(c) : `median of ${repeat} runs (${Math.round(msRange[0])}-${Math.round(msRange[1])} ms), each the ${stepNote(c)}`;
+
+if (section('train')) {
+  console.log('training steps:');
+  for (const c of trainCases.filter(caseChosen)) {
+    const name = caseName(c);
+    // PyTorch first, then wasm right after it (then wasm on one thread): the machine is shared,
+    // so the ratio compares neighbours; with --repeat the sides keep alternating.
+    const runs = { pytorch: [] as Array<Measured | Failed>, wasm: [] as Array<Measured | Failed>, one: [] as Array<Measured | Failed> };
+    for (let r = 0; r < repeat; r++) {
+      if (torch?.python) runs.pytorch.push(pytorchCase(c, torch.python));
+      if (!wants('wasm') && !wants('wasm-1-thread')) continue;
+      const wasm = trainCase(c, 'wasm');
+      if (wants('wasm')) runs.wasm.push(wasm);
+      // One thread only where the default is more than one.
+      if (wants('wasm-1-thread') && (full || oneThreadByDefault(c)) && !isFailed(wasm) && (wasm.threads ?? 1) > 1) runs.one.push(trainCase(c, 'wasm', { FACE_CNN_LAB_WASM_THREADS: '1' }));
+    }
+    const pt = torch?.python ? summarise(runs.pytorch) : null;
+    if (torch !== null && pt === null) addRow(skipped(name, 'pytorch', 'skipped: no python3 with torch'));
+    else if (pt !== null && isFailed(pt)) addRow(skipped(name, 'pytorch (2 threads)', `failed: ${pt.failed}`));
+    else if (pt !== null) addRow({ ...pt.run, case: name, backend: 'pytorch (2 threads)', vsPytorch: null, ...(repeat > 1 ? { msRange: pt.msRange } : {}), target: '', met: null, note: runsNote(c, pt.msRange) });
+    const ptOk = pt !== null && !isFailed(pt) ? pt.run : null;
+    /** This side's row against PyTorch: ratio of the medians, and with --repeat the range of the pairs' ratios. */
+    const labRow = (sideRuns: ReadonlyArray<Measured | Failed>, label: string, backend: (m: Measured) => string, target: string): TrainRow => {
+      const side = summarise(sideRuns);
+      if (isFailed(side)) return { ...skipped(name, label, `failed: ${side.failed}`), target, met: target === '' ? null : false };
+      const ratio = ptOk === null ? null : side.run.imagesPerSecond / ptOk.imagesPerSecond;
+      const pairs = sideRuns.flatMap((m, i) => {
+        const p = runs.pytorch[i];
+        return p === undefined || isFailed(p) || isFailed(m) ? [] : [m.imagesPerSecond / p.imagesPerSecond];
+      });
+      return {
+        case: name,
+        backend: backend(side.run),
+        msPerStep: side.run.msPerStep,
+        imagesPerSecond: side.run.imagesPerSecond,
+        peakRssMiB: side.run.peakRssMiB,
+        vsPytorch: ratio,
+        ...(repeat > 1 ? { msRange: side.msRange, ...(pairs.length > 1 ? { vsPytorchRange: range(pairs) } : {}) } : {}),
+        target,
+        met: target === '' || ratio === null ? null : ratio >= 0.5,
+        note: `${runsNote(c, side.msRange)}${repeat > 1 && pairs.length > 1 ? `; x PyTorch per pair ${range(pairs).map((x) => x.toFixed(2)).join('-')}` : ''}`,
+      };
+    };
+    if (wants('wasm')) addRow(labRow(runs.wasm, 'wasm', wasmLabel, targetCase(c) ? '>= 0.5x PyTorch' : ''));
+    if (runs.one.length > 0) addRow(labRow(runs.one, 'wasm (1 thread)', () => 'wasm (1 thread)', ''));
+    else if (wants('wasm-1-thread') && runs.wasm.every((m) => isFailed(m) || (m.threads ?? 1) > 1)) addRow(skipped(name, 'wasm (1 thread)', 'skipped; BENCH_FULL=1 runs it'));
+    if (!wants('cpu')) continue;
+    if (full || cpuByDefault(c)) {
+      const cpu = trainCase(c, 'cpu');
+      if (isFailed(cpu)) addRow(skipped(name, 'cpu', `failed: ${cpu.failed}`));
+      else addRow({ case: name, backend: 'cpu', msPerStep: cpu.msPerStep, imagesPerSecond: cpu.imagesPerSecond, peakRssMiB: cpu.peakRssMiB, vsPytorch: null, target: '', met: null, note: stepNote(c) });
+    } else addRow(skipped(name, 'cpu', 'skipped on cpu (minutes a step); BENCH_FULL=1 runs it'));
+  }
+  if (wants('webgpu')) webGpuRows();
+}
+
+/**
+ * webgpu: the adapter a forced `--backend webgpu` takes. Each case's losses are checked against
+ * the same seeded steps on wasm (where wasm does them in seconds): the target is that they agree.
+ * On a software adapter the times say nothing about a GPU, and the row says so.
+ */
+function webGpuRows(): void {
+  const plan = webGpuPlan();
+  console.log(`webgpu rows: ${plan.why}`);
+  if (plan.adapter === null) {
+    addRow(skipped('training step', 'webgpu', `skipped: ${plan.why}`));
+    return;
+  }
+  const software = plan.adapter.software !== null;
+  for (const c of webGpuTrainCases(plan.adapter).filter(caseChosen)) {
+    const name = caseName(c);
+    const backend = software ? 'webgpu (software adapter)' : 'webgpu';
+    const gpu = trainCase(c, 'webgpu');
+    if (isFailed(gpu)) {
+      addRow({ ...skipped(name, backend, `failed: ${gpu.failed}`), met: false });
+      continue;
+    }
+    const checked = c.input * c.batch <= 64 * 16;
+    const reference = checked ? trainCase(c, 'wasm') : null;
+    const difference = reference === null || isFailed(reference) ? null : lossDifference(gpu.losses ?? [], reference.losses ?? []);
+    const agreement =
+      difference === null
+        ? reference !== null && isFailed(reference)
+          ? `wasm reference failed: ${reference.failed}`
+          : 'losses not checked (wasm takes too long at this size)'
+        : `losses vs wasm over ${gpu.losses?.length ?? 0} steps: max rel. diff ${difference.toExponential(1)}${difference > LOSS_TOLERANCE ? ` (webgpu ${gpu.losses?.map((l) => l.toFixed(4)).join(', ')}; wasm ${reference !== null && !isFailed(reference) ? reference.losses?.map((l) => l.toFixed(4)).join(', ') : ''})` : ''}`;
     addRow({
       case: name,
-      backend: `wasm (${wasm.threads ?? 1} thread${wasm.threads === 1 ? '' : 's'})`,
-      msPerStep: wasm.msPerStep,
-      imagesPerSecond: wasm.imagesPerSecond,
-      peakRssMiB: wasm.peakRssMiB,
-      vsPytorch: ratio,
-      target,
-      met: target === '' || ratio === null ? null : ratio >= 0.5,
-      note: median,
+      backend,
+      msPerStep: gpu.msPerStep,
+      imagesPerSecond: gpu.imagesPerSecond,
+      peakRssMiB: gpu.peakRssMiB,
+      vsPytorch: null,
+      target: difference === null ? '' : `losses = wasm's (rel. ${LOSS_TOLERANCE})`,
+      met: difference === null ? null : difference <= LOSS_TOLERANCE,
+      note: `${software ? `${SOFTWARE_LABEL}; ` : ''}${stepNote(c)}; ${agreement}`,
     });
   }
-  if (isFailed(wasm) || (wasm.threads ?? 1) > 1) {
-    if (!isFailed(wasm) && (full || oneThreadByDefault(c))) {
-      const one = trainCase(c, 'wasm', { FACE_CNN_LAB_WASM_THREADS: '1' });
-      if (isFailed(one)) addRow(skipped(name, 'wasm (1 thread)', `failed: ${one.failed}`));
-      else addRow({ case: name, backend: 'wasm (1 thread)', msPerStep: one.msPerStep, imagesPerSecond: one.imagesPerSecond, peakRssMiB: one.peakRssMiB, vsPytorch: ptOk === null ? null : one.imagesPerSecond / ptOk.imagesPerSecond, target: '', met: null, note: median });
-    } else addRow(skipped(name, 'wasm (1 thread)', 'skipped; BENCH_FULL=1 runs it'));
-  }
-  if (full || cpuByDefault(c)) {
-    const cpu = trainCase(c, 'cpu');
-    if (isFailed(cpu)) addRow(skipped(name, 'cpu', `failed: ${cpu.failed}`));
-    else addRow({ case: name, backend: 'cpu', msPerStep: cpu.msPerStep, imagesPerSecond: cpu.imagesPerSecond, peakRssMiB: cpu.peakRssMiB, vsPytorch: null, target: '', met: null, note: median });
-  } else addRow(skipped(name, 'cpu', 'skipped on cpu (minutes a step); BENCH_FULL=1 runs it'));
 }
 
 const table = rows.map((r) => ({
@@ -229,8 +284,8 @@ const table = rows.map((r) => ({
   target: r.target,
   met: r.met === null ? '' : r.met ? 'yes' : 'NO',
 }));
-console.table(table);
-console.table(
+if (table.length > 0) console.table(table);
+if (trainRows.length > 0) console.table(
   trainRows.map((r) => ({
     'training step': r.case,
     backend: r.backend,
@@ -244,8 +299,8 @@ console.table(
   })),
 );
 // Live probes: a run with every layer watched and stats every step against none (issue: under 10% for LightCNN-9 @64 on CPU).
-const probes = probeRows(root, PROBE_CASES);
-printProbeRows(probes);
+const probes = section('probes') ? probeRows(root, PROBE_CASES) : [];
+if (probes.length > 0) printProbeRows(probes);
 
 // The first run a newcomer starts (issue 14: it must learn within 2 minutes on a 2-core CPU).
 interface FirstRunRow {
@@ -262,15 +317,15 @@ interface FirstRunRow {
   readonly chanceAccuracy: number;
 }
 const firstRuns: Array<FirstRunRow & { met: boolean }> = [];
-for (const data of [...(existsSync(ORL) ? [ORL] : []), 'synthetic']) {
+for (const data of section('first-run') ? [...(existsSync(ORL) ? [ORL] : []), 'synthetic'] : []) {
   const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/first-run-case.ts'), data, '120'], { encoding: 'utf8', cwd: root });
   const row = JSON.parse(out.trim().split('\n').at(-1) as string) as FirstRunRow;
   // "Clearly below chance and well above it": loss under 3/4 of ln C, held-out accuracy over 5x chance.
   const met = row.lastLoss < 0.75 * row.chanceLoss && (row.heldOutAccuracy ?? 0) > 5 * row.chanceAccuracy;
   firstRuns.push({ ...row, met });
 }
-console.log('first run, `lab train --data <faces>` and nothing else, stopped at 120 s:');
-console.table(
+if (firstRuns.length > 0) console.log('first run, `lab train --data <faces>` and nothing else, stopped at 120 s:');
+if (firstRuns.length > 0) console.table(
   firstRuns.map((r) => ({
     data: r.data === ORL ? 'ORL' : r.data,
     settings: r.settings,
@@ -289,7 +344,7 @@ const memoryCases = [
   ['lightcnn4', '128', '32'],
   ['lightcnn9', '64', '64', 'maxout:3'],
 ] as const;
-const memory = existsSync(ORL)
+const memory = section('memory') && existsSync(ORL)
   ? memoryCases.map((c) => JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bench/wasm-memory-case.ts'), ORL, ...c], { encoding: 'utf8', cwd: root }).trim().split('\n').at(-1) as string) as { model: string; inputSize: number; batch: number; activation: string; heapMiB: number; estimateMiB: number })
   : [];
 if (memory.length > 0) {
@@ -302,7 +357,9 @@ const results = {
   machine: { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version },
   notes: 'stored size 144 (input 128); cold = fresh cache, files already in the OS page cache; warm = best of 3 opens including reading all pixels',
   rows,
-  pytorch: torch.why,
+  sections: cli.positionals.length === 0 ? 'all' : cli.positionals,
+  ...(cli.values.case !== undefined || cli.values.backends !== undefined || repeat > 1 ? { filters: { case: cli.values.case, backends: backendsAsked, repeat } } : {}),
+  pytorch: torch?.why ?? 'not run',
   training: trainRows,
   probes,
   firstRuns,

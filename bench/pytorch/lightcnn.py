@@ -1,6 +1,7 @@
 """The Light CNN training step in PyTorch, for `npm run bench` to compare against.
 
     python3 bench/pytorch/lightcnn.py <model> <input_size> <batch> <steps> [threads]
+        [--device cpu|cuda] [--warmup N]
 
 <model> is lightcnn9 (LightCNN_9Layers of AlfredXiangWu/LightCNN, light_cnn.py),
 lightcnn4 (2015 "Model A") or tiny (the lab's cut-down LightCNN-9), built as the lab
@@ -8,11 +9,15 @@ builds them (models/lightcnn-architectures.ts): MFM 2/1 after every conv and the
 grey input, dropout 0.5 before a 40-way classifier, max pools 2x2/2 with ceil_mode.
 One step = forward, softmax cross-entropy, backward, Adam (lr 1e-3, weight decay 1e-4
 added to the gradient as the lab's optimizer does). Random inputs and labels, as the
-lab's bench: the cost of a step does not depend on the pixels. Prints one JSON line:
-the median ms/step after one warm-up step, images/s, and torch's version and threads.
+lab's bench: the cost of a step does not depend on the pixels. The loss is read back
+every step (`loss.item()`, as the lab's trainer reads its loss), which also waits for
+CUDA. Prints one JSON line: the median and mean ms/step after the warm-up steps (1 unless
+--warmup), images/s from the median, and torch's version, threads and device. On CUDA
+cuDNN may pick its fastest algorithms during the warm-up (cudnn.benchmark), as a tuned
+PyTorch run would, so give it a few warm-up steps there.
 """
+import argparse
 import json
-import sys
 import time
 
 import torch
@@ -69,15 +74,28 @@ class LightCNN(nn.Module):
 
 
 def main():
-    name, size, batch, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-    threads = int(sys.argv[5]) if len(sys.argv) > 5 else 2
-    torch.set_num_threads(threads)
+    parser = argparse.ArgumentParser()
+    parser.add_argument('model')
+    parser.add_argument('size', type=int)
+    parser.add_argument('batch', type=int)
+    parser.add_argument('steps', type=int)
+    parser.add_argument('threads', type=int, nargs='?', default=2)
+    parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
+    parser.add_argument('--warmup', type=int, default=1)
+    args = parser.parse_args()
+    name, size, batch, steps = args.model, args.size, args.batch, args.steps
+    device = torch.device(args.device)
+    if args.device == 'cuda':
+        if not torch.cuda.is_available():
+            raise SystemExit('--device cuda: torch.cuda.is_available() is False')
+        torch.backends.cudnn.benchmark = True
+    torch.set_num_threads(args.threads)
     torch.manual_seed(1)
     classes = 40
-    model = LightCNN(name, size, classes).train()
+    model = LightCNN(name, size, classes).train().to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
-    xs = torch.rand(batch, 1, size, size)
-    ys = torch.arange(batch) % classes
+    xs = torch.rand(batch, 1, size, size, device=device)
+    ys = torch.arange(batch, device=device) % classes
 
     def step():
         optimizer.zero_grad(set_to_none=True)
@@ -86,7 +104,8 @@ def main():
         optimizer.step()
         return loss.item()
 
-    step()  # warm-up
+    for _ in range(max(args.warmup, 0)):
+        step()
     times = []
     for _ in range(steps):
         started = time.perf_counter()
@@ -94,7 +113,9 @@ def main():
         times.append((time.perf_counter() - started) * 1000)
     times.sort()
     median = times[len(times) // 2]
-    print(json.dumps({'msPerStep': median, 'imagesPerSecond': batch * 1000 / median, 'torch': torch.__version__, 'threads': torch.get_num_threads()}))
+    mean = sum(times) / len(times)
+    backend = f'pytorch {torch.__version__} on ' + (torch.cuda.get_device_name(device) if args.device == 'cuda' else 'cpu')
+    print(json.dumps({'msPerStep': median, 'meanMsPerStep': mean, 'imagesPerSecond': batch * 1000 / median, 'torch': torch.__version__, 'threads': torch.get_num_threads(), 'device': args.device, 'backend': backend}))
 
 
 if __name__ == '__main__':
