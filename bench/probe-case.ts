@@ -42,7 +42,7 @@ if (mode === 'capture') {
   let bytes = 0;
   for (let i = 0; i <= Number(steps); i++) {
     const started = performance.now();
-    const frames = session.probes.captureFrames(0);
+    const frames = await session.probes.captureFrames(0);
     if (i > 0) times.push(performance.now() - started); // the first one warms up
     bytes = frames.reduce((n, f) => n + f.byteLength, 0);
   }

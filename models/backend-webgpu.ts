@@ -156,7 +156,7 @@ function packageUrl(): string | null {
   }
 }
 
-const INSTALL_HINT = `Install it with \`npm install ${WEBGPU_PACKAGE}\` (Dawn's prebuilt Node bindings for Linux, macOS and Windows)`;
+export const INSTALL_HINT = `Install it with \`npm install ${WEBGPU_PACKAGE}\` (Dawn's prebuilt Node bindings for Linux, macOS and Windows)`;
 
 let cachedProbe: WebGpuProbe | undefined;
 
@@ -172,7 +172,7 @@ function runProbe(): WebGpuProbe {
     return none("webgpu: Dawn's Node addon cannot run inside Electron (its external buffers break Electron's V8 memory cage)", 'The desktop app computes on the CPU backends for now; `npm run lab` and serve mode can use webgpu');
   }
   const url = packageUrl();
-  if (url === null) return none(`webgpu: the \`${WEBGPU_PACKAGE}\` package is not installed`, INSTALL_HINT);
+  if (url === null) return none('webgpu not installed', INSTALL_HINT);
   const paths = adapterPaths();
   if (paths.length === 0) return none(`webgpu: no WebGPU path on ${process.platform}`, '');
   const child = spawnSync(process.execPath, ['--input-type=module', '-e', PROBE_SCRIPT, url, JSON.stringify(paths)], { env: probeEnv(), encoding: 'utf8', timeout: 30_000, windowsHide: true });
@@ -265,12 +265,43 @@ export async function loadWebGpu(adapter: WebGpuAdapter, importer?: Importer): P
         maxBufferSize: limits.maxBufferSize,
         maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
         maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+        // AddN and Concat bind one storage buffer per input: the more the device allows, the fewer passes.
+        maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
       },
     });
+    watchDevice(device);
     return new backendModule.WebGPUBackend(device, (found as GPUAdapter & { info: GPUAdapterInfo }).info);
   }, 0);
   registered = adapter;
   return { ok: true, reason: '', hint: '', adapter };
+}
+
+/**
+ * A WebGPU error is not thrown where it happens: an invalid pipeline or an out-of-memory
+ * buffer is reported to the device's 'uncapturederror' listeners, and the work that used it
+ * silently yields zeros. A lost device (a driver reset, another process taking the GPU) is
+ * a promise. Both are kept here, and the trainer asks after every step (checkWebGpu).
+ */
+export class GpuDeviceError extends Error {
+  override readonly name = 'GpuDeviceError';
+}
+
+let deviceProblem: string | undefined;
+
+function watchDevice(device: GPUDevice): void {
+  deviceProblem = undefined;
+  device.addEventListener('uncapturederror', (event) => {
+    const error = (event as GPUUncapturedErrorEvent).error;
+    deviceProblem ??= `the GPU reported ${error.constructor.name === 'GPUOutOfMemoryError' ? 'that it is out of memory' : 'an error'}: ${firstLine(error.message)}`;
+  });
+  void device.lost.then((info) => {
+    deviceProblem ??= `the GPU device was lost (${info.reason}${info.message ? `: ${firstLine(info.message)}` : ''})`;
+  });
+}
+
+/** Throws a GpuDeviceError when the webgpu device reported an error or was lost since it was made; no-op on other backends. */
+export function checkWebGpu(): void {
+  if (deviceProblem !== undefined && tf.getBackend() === 'webgpu') throw new GpuDeviceError(`WebGPU: ${deviceProblem}. The results since then are not trustworthy; the last checkpoint is kept. Resume on another backend (--backend wasm) or after updating the GPU driver`);
 }
 
 /** The adapter the registered 'webgpu' backend computes on, if any. */

@@ -15,8 +15,11 @@
 // install hints). Here: the chain, the kernel and computation checks, and selectBackend.
 import * as tf from '@tensorflow/tfjs';
 import { installCpuConv2dBackpropFilter } from './kernels/cpu-conv2d-backprop-filter';
+import { installWebGpuAddN } from './kernels/webgpu-addn';
+import { installWebGpuConv2dBackpropFilter } from './kernels/webgpu-conv2d-backprop-filter';
+import { registerWebGpuMaxPiecesKernels } from './kernels/webgpu-max-pieces';
 import { cachedNativeLoad, loadNative, noGpuReason, otherCudaRuntimes, type NativeLoad } from './backend-native';
-import { adapterLimits, describeAdapter, loadWebGpu, probeWebGpu, type WebGpuAdapter } from './backend-webgpu';
+import { adapterLimits, describeAdapter, INSTALL_HINT as WEBGPU_INSTALL_HINT, loadWebGpu, probeWebGpu, WEBGPU_PACKAGE, type WebGpuAdapter } from './backend-webgpu';
 import { CUDA_NEEDS, errorText, firstLine, NATIVE, type Importer, type NativeName } from './backend-packages';
 import { loadWasm, wasmThreads, wasmThreadsNote } from './backend-wasm';
 
@@ -275,6 +278,14 @@ async function attemptCpu(context: Context): Promise<Attempt> {
 
 async function attemptWebGpu(context: Context): Promise<Attempt> {
   const fail = (reason: string, hint: string): Attempt => ({ name: 'webgpu', ok: false, reason, canTrain: false, hint });
+  if (context.importer !== undefined) {
+    // Tests simulate which packages exist; the adapter probe itself runs Dawn in a child process.
+    try {
+      await context.importer(WEBGPU_PACKAGE);
+    } catch (error) {
+      return fail(`webgpu ${/not find|not found/i.test(errorText(error).message) ? 'not installed' : `could not be loaded (${firstLine(errorText(error).message)})`}`, WEBGPU_INSTALL_HINT);
+    }
+  }
   const probe = probeWebGpu();
   if (!probe.ok) return fail(probe.reason, probe.hint);
   const gpu = probe.adapters.find((a) => a.software === null);
@@ -285,6 +296,10 @@ async function attemptWebGpu(context: Context): Promise<Attempt> {
   }
   const load = await loadWebGpu(adapter, context.importer);
   if (!load.ok) return fail(load.reason, load.hint);
+  // After the package's import (which registers its own kernels): the lab's replace two of them.
+  installWebGpuConv2dBackpropFilter(); // tfjs-webgpu's runs one thread per filter weight
+  installWebGpuAddN(); // tfjs-webgpu's binds every input at once, past the device's limit
+  registerWebGpuMaxPiecesKernels(); // maxout and MFM in one pass each way, not a dozen generic kernels
   const used = load.adapter ?? adapter;
   const { problem, canTrain } = await usableFor('webgpu', context.purpose);
   if (problem !== null) return fail(`webgpu on ${describeAdapter(used)}: ${problem}`, 'Update the GPU driver, or use another backend');

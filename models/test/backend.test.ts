@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import { afterEach, describe, expect, test } from 'vitest';
 import { BackendError, missingLibraries, selectBackend, trainingKernelsMissing, TRAINING_KERNELS, type BackendName } from '../backend';
+import { describeAdapter, probeWebGpu, softwareAdapterReason, type WebGpuAdapter } from '../backend-webgpu';
 
 const require = createRequire(import.meta.url);
 function installed(pkg: string): boolean {
@@ -16,6 +17,12 @@ function installed(pkg: string): boolean {
 }
 const nativeInstalled = installed('@tensorflow/tfjs-node-gpu') || installed('@tensorflow/tfjs-node');
 if (nativeInstalled) console.warn('backend tests: a tfjs-node package is installed here; the "not installed" expectations are skipped');
+// Here and in CI the only WebGPU adapter is Mesa's llvmpipe (software), which automatic choice refuses.
+const gpuHere = probeWebGpu().adapters.some((a) => a.software === null);
+if (gpuHere) console.warn('backend tests: a GPU adapter is present; the expectations of a machine without one are skipped');
+const cpuOnly = nativeInstalled || gpuHere;
+/** The webgpu attempt's reason on this machine: a software adapter, refused for automatic choice. */
+const SOFTWARE_WEBGPU = /^webgpu: only a software adapter, .+ \(.+software.+\), slower than wasm, so not chosen automatically$/;
 
 const realImport = (name: string): Promise<unknown> => import(/* @vite-ignore */ name);
 /** wasm's reason once the lab's kernels are in: with XNNPACK's thread count where it has threads. */
@@ -54,7 +61,7 @@ afterEach(async () => {
 });
 
 describe('selectBackend on this machine', () => {
-  test.skipIf(nativeInstalled)("training picks wasm with the lab's kernels over cpu, saying why not the native ones", async () => {
+  test.skipIf(cpuOnly)("training picks wasm with the lab's kernels over cpu, saying why not the native ones", async () => {
     const choice = await selectBackend();
     expect(choice.name).toBe('wasm');
     expect(choice.tfBackend).toBe('wasm');
@@ -62,18 +69,20 @@ describe('selectBackend on this machine', () => {
     expect(choice.canTrain).toBe(true);
     expect(choice.attempts.map((a) => [a.name, a.ok])).toEqual([
       ['tensorflow-gpu', false],
+      ['webgpu', false],
       ['tensorflow', false],
       ['wasm', true],
     ]);
     expect(choice.attempts[0]?.reason).toBe('tfjs-node-gpu not installed');
-    expect(choice.attempts[1]?.reason).toBe('tfjs-node not installed');
-    expect(choice.attempts[2]).toMatchObject({ name: 'wasm', ok: true, canTrain: true });
-    expect(choice.attempts[2]?.reason).toMatch(WASM_REASON);
-    expect(choice.summary).toMatch(/^training on wasm \(WebAssembly with XNNPACK and the lab's training kernels\): tfjs-node-gpu not installed; tfjs-node not installed$/);
+    expect(choice.attempts[1]?.reason).toMatch(SOFTWARE_WEBGPU);
+    expect(choice.attempts[2]?.reason).toBe('tfjs-node not installed');
+    expect(choice.attempts[3]).toMatchObject({ name: 'wasm', ok: true, canTrain: true });
+    expect(choice.attempts[3]?.reason).toMatch(WASM_REASON);
+    expect(choice.summary).toMatch(/^training on wasm \(WebAssembly with XNNPACK and the lab's training kernels\): tfjs-node-gpu not installed; webgpu: only a software adapter, .+; tfjs-node not installed$/);
     expect(trainingKernelsMissing('wasm')).toEqual([]);
   });
 
-  test.skipIf(nativeInstalled)('wasm without the Conv2DBackpropFilter kernel is refused for training, naming it, and cpu trains', async () => {
+  test.skipIf(cpuOnly)('wasm without the Conv2DBackpropFilter kernel is refused for training, naming it, and cpu trains', async () => {
     const kernel = tf.getKernel('Conv2DBackpropFilter', 'wasm');
     if (kernel === undefined) throw new Error('wasm has no Conv2DBackpropFilter');
     await selectBackend({ purpose: 'infer' }); // wasm loaded (and its kernels installed) first
@@ -81,22 +90,22 @@ describe('selectBackend on this machine', () => {
     try {
       const choice = await selectBackend();
       expect(choice.name).toBe('cpu');
-      expect(choice.attempts[2]?.reason).toMatch(/^wasm lacks Conv2DBackpropFilter, needed for training/);
-      expect(choice.attempts[2]?.canTrain).toBe(false);
-      expect(choice.summary).toMatch(/^training on cpu \(pure JavaScript\): tfjs-node-gpu not installed; tfjs-node not installed; wasm lacks Conv2DBackpropFilter/);
+      expect(choice.attempts[3]?.reason).toMatch(/^wasm lacks Conv2DBackpropFilter, needed for training/);
+      expect(choice.attempts[3]?.canTrain).toBe(false);
+      expect(choice.summary).toMatch(/^training on cpu \(pure JavaScript\): tfjs-node-gpu not installed; webgpu: .+; tfjs-node not installed; wasm lacks Conv2DBackpropFilter/);
       await expect(selectBackend({ force: 'wasm' })).rejects.toThrow(/The wasm backend cannot be used for training: wasm lacks Conv2DBackpropFilter/);
     } finally {
       tf.registerKernel(kernel);
     }
   });
 
-  test.skipIf(nativeInstalled)('inference picks wasm, and its conv2d equals the cpu result', async () => {
+  test.skipIf(cpuOnly)('inference picks wasm, and its conv2d equals the cpu result', async () => {
     const choice = await selectBackend({ purpose: 'infer' });
     expect(choice.name).toBe('wasm');
     expect(choice.tfBackend).toBe('wasm');
     expect(choice.canTrain).toBe(true);
     expect(choice.attempts.find((a) => a.name === 'wasm')?.reason).toMatch(WASM_REASON);
-    expect(choice.summary).toBe("inference on wasm (WebAssembly with XNNPACK and the lab's training kernels): tfjs-node-gpu not installed; tfjs-node not installed");
+    expect(choice.summary).toMatch(/^inference on wasm \(WebAssembly with XNNPACK and the lab's training kernels\): tfjs-node-gpu not installed; webgpu: only a software adapter, .+; tfjs-node not installed$/);
 
     const x = values(2 * 9 * 9 * 3, 1);
     const f = values(3 * 3 * 3 * 4, 2);
@@ -142,6 +151,37 @@ describe('selectBackend on this machine', () => {
   });
 });
 
+describe('webgpu in the chain', () => {
+  test.skipIf(gpuHere)('a software adapter is refused by automatic selection, with its reason, and can be forced', async () => {
+    const automatic = await selectBackend({ purpose: 'infer' });
+    expect(automatic.name).not.toBe('webgpu');
+    expect(automatic.attempts.find((a) => a.name === 'webgpu')?.reason).toMatch(SOFTWARE_WEBGPU);
+    const forced = await selectBackend({ force: 'webgpu' });
+    expect(forced).toMatchObject({ name: 'webgpu', tfBackend: 'webgpu', canTrain: true });
+    expect(forced.adapter?.software).toMatch(/software/);
+    expect(forced.summary).toMatch(/^training on webgpu \(WebGPU through Dawn on .+, a software adapter: correct, not fast\) \(forced with --backend\)/);
+    expect(forced.attempts[0]?.reason).toMatch(/max buffer \d+ MiB, max storage binding \d+ MiB/);
+  });
+
+  test('software adapters are known by name, or by the adapter saying so; GPUs are not', () => {
+    const info = (device: string, description = '', vendor = '', isFallbackAdapter = false) => ({ vendor, architecture: '', device, description, isFallbackAdapter });
+    expect(softwareAdapterReason(info('llvmpipe-llvm-15-0-6-256-bits-', 'OpenGL version 4.5 (Core Profile) Mesa 22.3.6'))).toMatch(/llvmpipe is Mesa's software rasteriser/);
+    expect(softwareAdapterReason(info('llvmpipe (LLVM 15.0.6, 256 bits)', 'Mesa lavapipe'))).toMatch(/software/);
+    expect(softwareAdapterReason(info('SwiftShader Device (Subzero)', '', 'google'))).toMatch(/SwiftShader/);
+    expect(softwareAdapterReason(info('Microsoft Basic Render Driver', 'D3D12'))).toMatch(/WARP/);
+    expect(softwareAdapterReason(info('Some Adapter', '', '', true))).toMatch(/fallback/);
+    expect(softwareAdapterReason(info('NVIDIA GeForce RTX 4090', 'Vulkan driver 550.54', 'nvidia'))).toBeNull();
+    expect(softwareAdapterReason(info('Apple M2 Pro', 'Metal', 'apple'))).toBeNull();
+    expect(softwareAdapterReason(info('AMD Radeon RX 7900 XTX (RADV NAVI31)', 'radv Mesa 24.0', 'amd'))).toBeNull();
+  });
+
+  test('an adapter is named with its vendor, device and API', () => {
+    const adapter: WebGpuAdapter = { vendor: 'nvidia', architecture: 'ampere', device: 'NVIDIA GeForce RTX 3060', description: '', api: 'Vulkan', featureLevel: 'core', software: null, maxBufferSize: 2 ** 32, maxStorageBufferBindingSize: 2 ** 31 };
+    expect(describeAdapter(adapter)).toBe('nvidia ampere (NVIDIA GeForce RTX 3060), Vulkan');
+    expect(describeAdapter({ ...adapter, vendor: '', architecture: '', device: 'llvmpipe', api: 'OpenGL', featureLevel: 'compatibility' })).toBe('llvmpipe, OpenGL at the compatibility feature level');
+  });
+});
+
 describe('selectBackend with simulated packages', () => {
   test('tfjs-node-gpu without CUDA: the missing library is named and the chain goes on', async () => {
     const importer = (name: string): Promise<unknown> =>
@@ -153,8 +193,8 @@ describe('selectBackend with simulated packages', () => {
     const choice = await selectBackend({ importer });
     expect(choice.attempts[0]).toMatchObject({ name: 'tensorflow-gpu', ok: false, canTrain: false });
     expect(choice.attempts[0]?.reason).toMatch(/^CUDA libraries not found: libcudart\.so\.11\.0 \(tfjs-node-gpu 4\.x is built on libtensorflow 2\.9\.1 and needs CUDA 11\.2 and cuDNN 8\.1/);
-    expect(choice.attempts[1]?.reason).toBe('tfjs-node not installed');
-    expect(choice.attempts.map((a) => a.name)).toEqual(['tensorflow-gpu', 'tensorflow', 'wasm']);
+    expect(choice.attempts[2]?.reason).toBe('tfjs-node not installed');
+    expect(choice.attempts.map((a) => a.name)).toEqual(['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm']);
     expect(choice.name).toBe('wasm');
     expect(choice.summary).toMatch(/^training on wasm \(WebAssembly with XNNPACK and the lab's training kernels\): CUDA libraries not found: libcudart\.so\.11\.0/);
   });
@@ -168,14 +208,14 @@ describe('selectBackend with simulated packages', () => {
           : realImport(name);
     const choice = await selectBackend({ importer, purpose: 'infer' });
     expect(choice.attempts[0]?.reason).toBe('tfjs-node-gpu is installed but its native addon is missing (its install could not download libtensorflow)');
-    expect(choice.attempts[1]?.reason).toBe('tfjs-node: its libtensorflow is missing (libtensorflow.so.2)');
+    expect(choice.attempts[2]?.reason).toBe('tfjs-node: its libtensorflow is missing (libtensorflow.so.2)');
     expect(choice.name).toBe('wasm');
   });
 
   test('without the wasm package, inference falls back to cpu', async () => {
     const notFound = (name: string): Promise<unknown> => Promise.reject(Object.assign(new Error(`Cannot find package '${name}' imported from /lab/models/backend.ts`), { code: 'ERR_MODULE_NOT_FOUND' }));
     const choice = await selectBackend({ importer: notFound, purpose: 'infer' });
-    expect(choice.attempts.map((a) => a.reason)).toEqual(['tfjs-node-gpu not installed', 'tfjs-node not installed', 'wasm not installed', 'cpu is always available']);
+    expect(choice.attempts.map((a) => a.reason)).toEqual(['tfjs-node-gpu not installed', 'webgpu not installed', 'tfjs-node not installed', 'wasm not installed', 'cpu is always available']);
     expect(choice.name).toBe('cpu');
   });
 
@@ -183,7 +223,7 @@ describe('selectBackend with simulated packages', () => {
     const importer = (name: string): Promise<unknown> =>
       name === '@tensorflow/tfjs-node' ? Promise.resolve({ version: { 'tfjs-core': tf.version_core } }) : name === '@tensorflow/tfjs-node-gpu' ? Promise.reject(new Error("Cannot find package '@tensorflow/tfjs-node-gpu'")) : realImport(name);
     const choice = await selectBackend({ importer });
-    expect(choice.attempts[1]?.reason).toMatch(/^tfjs-node loaded a different copy of tfjs-core/);
+    expect(choice.attempts[2]?.reason).toMatch(/^tfjs-node loaded a different copy of tfjs-core/);
     expect(choice.name).toBe('wasm');
     await expect(selectBackend({ importer, force: 'tensorflow' })).rejects.toThrow(/different copy of tfjs-core.*Install `@tensorflow\/tfjs-node@4\.22\.0`/);
   });
@@ -193,7 +233,7 @@ describe('selectBackend with simulated packages', () => {
       const importer = (name: string): Promise<unknown> =>
         name === '@tensorflow/tfjs-node' ? fakeNativePackage({ coreVersion: '3.21.0' })() : name === '@tensorflow/tfjs-node-gpu' ? Promise.reject(new Error("Cannot find package '@tensorflow/tfjs-node-gpu'")) : realImport(name);
       const choice = await selectBackend({ importer });
-      expect(choice.attempts[1]?.reason).toBe(`tfjs-node loaded a different copy of tfjs-core (3.21.0; the lab runs ${tf.version_core})`);
+      expect(choice.attempts[2]?.reason).toBe(`tfjs-node loaded a different copy of tfjs-core (3.21.0; the lab runs ${tf.version_core})`);
       expect(choice.name).toBe('wasm');
     } finally {
       await removeFakeNative();
@@ -210,9 +250,9 @@ describe('selectBackend with simulated packages', () => {
       const choice = await selectBackend({ importer });
       expect(choice).toMatchObject({ name: 'tensorflow', tfBackend: 'tensorflow', canTrain: true });
       expect(tf.getBackend()).toBe('tensorflow');
-      expect(choice.attempts[1]).toEqual({ name: 'tensorflow', ok: true, reason: 'tfjs-node loaded, on the CPU', canTrain: true });
-      expect(choice.summary).toBe('training on tensorflow (native TensorFlow on the CPU): tfjs-node-gpu not installed');
-      expect(calls).toEqual(['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']);
+      expect(choice.attempts[2]).toEqual({ name: 'tensorflow', ok: true, reason: 'tfjs-node loaded, on the CPU', canTrain: true });
+      expect(choice.summary).toMatch(/^training on tensorflow \(native TensorFlow on the CPU\): tfjs-node-gpu not installed; webgpu: only a software adapter, [^;]+$/);
+      expect(calls).toEqual(['@tensorflow/tfjs-node-gpu', 'webgpu', '@tensorflow/tfjs-node']);
     } finally {
       await removeFakeNative();
     }
@@ -230,9 +270,9 @@ describe('selectBackend with simulated packages', () => {
       // What is missing depends on the machine; here (no CUDA 11) it names libcudart.so.11.0.
       expect(choice.attempts[0]?.reason).toMatch(/CUDA libraries not found: .*|no NVIDIA driver|no usable GPU|no GPU support/);
       if (process.platform === 'linux' && !choice.attempts[0]?.reason.includes('no usable GPU')) expect(choice.attempts[0]?.reason).toMatch(/libcudart\.so\.11\.0|libcuda\.so\.1/);
-      expect(choice.attempts[1]).toEqual({ name: 'tensorflow', ok: true, reason: "tfjs-node-gpu's TensorFlow, on the CPU (tfjs-node not loaded as well)", canTrain: true });
+      expect(choice.attempts[2]).toEqual({ name: 'tensorflow', ok: true, reason: "tfjs-node-gpu's TensorFlow, on the CPU (tfjs-node not loaded as well)", canTrain: true });
       expect(choice.name).toBe('tensorflow');
-      expect(calls).toEqual(['@tensorflow/tfjs-node-gpu']);
+      expect(calls).toEqual(['@tensorflow/tfjs-node-gpu', 'webgpu']);
     } finally {
       await removeFakeNative();
     }
@@ -260,6 +300,8 @@ describe('BackendError: what a user can fix, told in one line', () => {
     expect(error).toBeInstanceOf(Error);
     expect((error as BackendError).name).toBe('BackendError');
     expect((error as BackendError).message).toMatch(/^The tensorflow backend cannot be used for training: tfjs-node not installed\. Install it with `npm install @tensorflow\/tfjs-node@/);
+    const webgpu = await rejection(selectBackend({ force: 'webgpu', importer: nothingInstalled }));
+    expect((webgpu as Error).message).toMatch(/^The webgpu backend cannot be used for training: webgpu not installed\. Install it with `npm install webgpu`/);
     const wasm = await rejection(selectBackend({ force: 'wasm', importer: nothingInstalled }));
     expect(wasm).toBeInstanceOf(BackendError);
     expect((wasm as Error).message).toMatch(/^The wasm backend cannot be used for training: wasm not installed\. Install it with `npm install @tensorflow\/tfjs-backend-wasm@/);
@@ -268,7 +310,7 @@ describe('BackendError: what a user can fix, told in one line', () => {
   test('an unknown backend name', async () => {
     const error = await rejection(selectBackend({ force: 'cuda' as BackendName }));
     expect(error).toBeInstanceOf(BackendError);
-    expect((error as Error).message).toBe('Unknown backend "cuda": choose one of tensorflow-gpu, tensorflow, wasm, cpu');
+    expect((error as Error).message).toBe('Unknown backend "cuda": choose one of tensorflow-gpu, webgpu, tensorflow, wasm, cpu');
   });
 
   test('no backend usable at all (here: no wasm package and a cpu backend without a training kernel)', async () => {
@@ -278,7 +320,7 @@ describe('BackendError: what a user can fix, told in one line', () => {
     try {
       const error = await rejection(selectBackend({ importer: nothingInstalled }));
       expect(error).toBeInstanceOf(BackendError);
-      expect((error as Error).message).toBe('No backend can be used for training: tfjs-node-gpu not installed; tfjs-node not installed; wasm not installed; cpu: lacks Conv2DBackpropFilter, needed for training');
+      expect((error as Error).message).toBe('No backend can be used for training: tfjs-node-gpu not installed; webgpu not installed; tfjs-node not installed; wasm not installed; cpu: lacks Conv2DBackpropFilter, needed for training');
     } finally {
       tf.registerKernel(kernel);
     }

@@ -14,53 +14,13 @@ import { isLabKernel } from '../kernels/wasm-heap';
 import { installWasmTrainingKernels, LAB_WASM_KERNELS } from '../kernels/wasm-training-kernels';
 import { buildModel } from '../lightcnn';
 import { setTrainingStep } from '../step-random';
+import { expectSameStep, onBackend, oneStep, random, relativeError, type Input } from './backend-compare';
 
 const TOLERANCE = 1e-4;
 
-interface Input {
-  readonly shape: number[];
-  readonly values: Float32Array;
-}
-
-function random(shape: number[], rng: Rng, integers = false): Input {
-  const size = shape.reduce((a, b) => a * b, 1);
-  // Integers in [-3, 3] make exact ties (and all-negative windows) common: the max-pool cases use them.
-  const values = Float32Array.from({ length: size }, () => (integers ? Math.floor(rng.uniform(-3, 4)) : rng.uniform(-1, 1)));
-  return { shape, values };
-}
-
-/** Runs `f` on `backend` with fresh tensors of `inputs`; returns every output's values. */
-async function on(backend: 'wasm' | 'cpu', inputs: Input[], f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[]): Promise<Float32Array[]> {
-  await tf.setBackend(backend);
-  return tf.tidy(() => {
-    const out = f(...inputs.map((i) => tf.tensor(i.values, i.shape)));
-    return (Array.isArray(out) ? out : [out]).map((t) => Float32Array.from(t.dataSync()));
-  });
-}
-
-function norm(values: Float32Array): number {
-  let s = 0;
-  for (const v of values) s += v * v;
-  return Math.sqrt(s);
-}
-
-/** ||ours - reference|| / max(||reference||, floor). */
-function relativeError(ours: Float32Array, reference: Float32Array, floor = 0): number {
-  expect(ours.length).toBe(reference.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ours.length; i++) {
-    const d = (ours[i] as number) - (reference[i] as number);
-    num += d * d;
-    den += (reference[i] as number) ** 2;
-  }
-  const scale = Math.max(Math.sqrt(den), floor);
-  return scale === 0 ? Math.sqrt(num) : Math.sqrt(num) / scale;
-}
-
 async function expectSame(inputs: Input[], f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[]): Promise<void> {
-  const reference = await on('cpu', inputs, f);
-  const ours = await on('wasm', inputs, f);
+  const reference = await onBackend('cpu', inputs, f);
+  const ours = await onBackend('wasm', inputs, f);
   expect(ours.length).toBe(reference.length);
   ours.forEach((values, i) => {
     expect(values.every((v) => !Number.isNaN(v))).toBe(true);
@@ -249,7 +209,7 @@ describe('pooling and its gradients', () => {
 
   test('an all-negative window sends its gradient to its own maximum (the package kernel sent it to element 0)', async () => {
     const x: Input = { shape: [1, 2, 4, 1], values: Float32Array.from([-5, -1, -2, -3, -2, -4, -1, -7]) };
-    const [dx] = await on('wasm', [x], (xt) => tf.grad((a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid').sum())(xt as tf.Tensor));
+    const [dx] = await onBackend('wasm', [x], (xt) => tf.grad((a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid').sum())(xt as tf.Tensor));
     expect(Array.from(dx as Float32Array)).toEqual([0, 1, 0, 0, 0, 0, 1, 0]);
   });
 });
@@ -289,8 +249,8 @@ describe('element-wise and layout kernels (MFM, maxout and bias gradients)', () 
   const specialB = [-0, 0, 1, 2, Number.NEGATIVE_INFINITY, 7, 1, Number.NaN, 2.5, -3];
 
   async function sameExactly(inputs: Input[], f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[]): Promise<void> {
-    const reference = await on('cpu', inputs, f);
-    const ours = await on('wasm', inputs, f);
+    const reference = await onBackend('cpu', inputs, f);
+    const ours = await onBackend('wasm', inputs, f);
     ours.forEach((values, i) => expect(Array.from(values)).toEqual(Array.from(reference[i] as Float32Array)));
   }
 
@@ -358,57 +318,13 @@ describe('element-wise and layout kernels (MFM, maxout and bias gradients)', () 
 
 // ------------------------------------------------------------------ whole training steps
 
-interface StepOutcome {
-  loss: number;
-  weights: Float32Array[];
-  grads: Float32Array[];
-}
-
-async function oneStep(backend: 'wasm' | 'cpu', architecture: 'tiny' | 'lightcnn9', activation: string, batch = 3): Promise<StepOutcome> {
-  await tf.setBackend(backend);
-  const built = buildModel({ architecture, inputSize: 32, widthMultiplier: 0.125, activation: parseActivation(activation), numClasses: 5, seed: 3 });
-  const params = namedParams(built.model);
-  const optimizer = new Optimizer({ kind: 'sgd', momentum: 0.9, weightDecay: 1e-4 }, params);
-  const rng = new Rng(21);
-  const xs = tf.tensor4d(random([batch, 32, 32, 1], rng).values, [batch, 32, 32, 1]);
-  const ys = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 5), 'int32');
-  try {
-    setTrainingStep(7, 1); // the same dropout masks and RReLU slopes on both backends
-    const { value, grads } = tf.variableGrads(
-      () => tf.losses.softmaxCrossEntropy(tf.oneHot(ys, 5), built.model.apply(xs, { training: true }) as tf.Tensor) as tf.Scalar,
-      params.map((p) => p.variable),
-    );
-    const gradValues = params.map((p) => Float32Array.from((grads[p.variable.name] as tf.Tensor).dataSync()));
-    value.dispose();
-    tf.dispose(Object.values(grads));
-    setTrainingStep(7, 1);
-    const result = trainStep(built.model, params, optimizer, { xs, ys, numClasses: 5, lr: 0.05, clipNorm: 0 });
-    return { loss: result.loss, weights: params.map((p) => Float32Array.from(p.variable.dataSync())), grads: gradValues };
-  } finally {
-    built.model.dispose();
-    optimizer.dispose();
-    xs.dispose();
-    ys.dispose();
-  }
-}
-
-function expectSameStep(ours: StepOutcome, reference: StepOutcome): void {
-  expect(Math.abs(ours.loss - reference.loss)).toBeLessThan(TOLERANCE * Math.max(1, Math.abs(reference.loss)));
-  // A variable whose gradient nearly cancels (a 1-element bias summing terms of both signs) is
-  // ill-conditioned in float32: its error is measured against 1 % of the largest gradient's norm.
-  // (Both backends also differ slightly in their kernels: cpu's erf, for GELU, is a 1.8e-7 approximation.)
-  const floor = 0.01 * Math.max(...reference.grads.map(norm));
-  reference.grads.forEach((g, i) => expect(relativeError(ours.grads[i] as Float32Array, g, floor)).toBeLessThan(TOLERANCE));
-  reference.weights.forEach((w, i) => expect(relativeError(ours.weights[i] as Float32Array, w)).toBeLessThan(TOLERANCE));
-}
-
 describe('a training step on wasm equals one on cpu', () => {
   test.each([['tiny'], ['lightcnn9']] as const)('%s (width 0.125, 32 px, MFM, SGD): loss, gradients and updated weights', async (architecture) => {
-    expectSameStep(await oneStep('wasm', architecture, 'mfm'), await oneStep('cpu', architecture, 'mfm'));
+    expectSameStep(await oneStep('wasm', architecture, 'mfm'), await oneStep('cpu', architecture, 'mfm'), TOLERANCE);
   });
 
   test.each(ACTIVATION_NAMES.filter((a) => a !== 'mfm').map((a) => [a]))('tiny with %s', async (activation) => {
-    expectSameStep(await oneStep('wasm', 'tiny', activation), await oneStep('cpu', 'tiny', activation));
+    expectSameStep(await oneStep('wasm', 'tiny', activation), await oneStep('cpu', 'tiny', activation), TOLERANCE);
   });
 
   test('no tensors leak over several steps', async () => {
@@ -422,7 +338,7 @@ describe('a training step on wasm equals one on cpu', () => {
       const counts: number[] = [];
       for (let i = 0; i < 4; i++) {
         setTrainingStep(1, i);
-        trainStep(built.model, params, optimizer, { xs, ys, numClasses: 5, lr: 0.01, clipNorm: 1 });
+        await trainStep(built.model, params, optimizer, { xs, ys, numClasses: 5, lr: 0.01, clipNorm: 1 });
         counts.push(tf.memory().numTensors);
       }
       expect(new Set(counts).size).toBe(1);

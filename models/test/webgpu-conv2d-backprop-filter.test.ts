@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { installWebGpuConv2dBackpropFilter, splitPlan, webGpuConv2dBackpropFilter } from '../kernels/webgpu-conv2d-backprop-filter';
-import { onBackend, relativeError, webGpuReady, type Input } from './webgpu-compare';
+import { onBackend, relativeError, webGpuReady, type Input } from './backend-compare';
 
 /** ||webgpu - cpu|| / ||cpu||: float32 sums of up to ~2k products, in a different order. */
 const TOLERANCE = 1e-5;

@@ -14,7 +14,7 @@ import { Rng } from '../../datasets/random';
 import { createActivation, parseActivation } from '../activations';
 import { hasMaxPiecesKernels, MAX_PIECES, MAX_PIECES_GRAD } from '../kernels/max-pieces';
 import { registerWebGpuMaxPiecesKernels } from '../kernels/webgpu-max-pieces';
-import { onBackend, webGpuReady, type Input } from './webgpu-compare';
+import { onBackend, webGpuReady, type Input } from './backend-compare';
 
 const SPECS = ['maxout:2', 'maxout:3', 'maxout:4', 'maxout:5', 'mfm:2/1', 'mfm:3/2'] as const;
 type Spec = (typeof SPECS)[number];

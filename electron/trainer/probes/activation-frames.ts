@@ -30,7 +30,7 @@ export interface FrameRequest {
 }
 
 /** Encodes `maps` ([P, H, W, C] or [P, C] for a dense layer) as one frame. */
-export function encodeActivationFrame(maps: tf.Tensor, request: FrameRequest): ArrayBuffer {
+export async function encodeActivationFrame(maps: tf.Tensor, request: FrameRequest): Promise<ArrayBuffer> {
   const picked = tf.tidy(() => {
     let t = maps.rank === 2 ? maps.reshape([maps.shape[0] as number, 1, 1, maps.shape[1] as number]) : maps;
     if (request.probe !== undefined) t = t.slice([request.probe, 0, 0, 0], [1, -1, -1, -1]);
@@ -38,8 +38,12 @@ export function encodeActivationFrame(maps: tf.Tensor, request: FrameRequest): A
     return t === maps ? t.clone() : t;
   }) as tf.Tensor4D;
   const [probes, height, width, channels] = picked.shape;
-  const data = picked.dataSync() as Float32Array;
-  picked.dispose();
+  let data: Float32Array;
+  try {
+    data = (await picked.data()) as Float32Array;
+  } finally {
+    picked.dispose();
+  }
   const { stats, bytes, outHeight, outWidth } = quantizeMaps(data, probes, height, width, channels, request.maxSide);
   const header: FrameHeader = {
     channel: request.channel,

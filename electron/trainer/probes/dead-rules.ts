@@ -69,12 +69,30 @@ export function maxDerivative(spec: ActivationSpec): number {
   const key = spec.name;
   const known = maxDerivatives.get(key);
   if (known !== undefined) return known;
-  const value = tf.tidy(() => {
-    const x = tf.linspace(-12, 12, 48001);
-    return derivative(spec, x, smoothOrClosed(spec, x)).abs().max().dataSync()[0] as number;
-  });
+  if (tf.getBackend() === 'webgpu') throw new Error(`the largest derivative of ${key} was not prepared: call prepareMaxDerivatives first (webgpu reads asynchronously)`);
+  const max = maxDerivativeTensor(spec);
+  const value = max.dataSync()[0] as number;
+  max.dispose();
   maxDerivatives.set(key, value);
   return value;
+}
+
+/** Finds maxDerivative for each activation with an asynchronous read: call it before the probes run on a backend without synchronous reads (webgpu). */
+export async function prepareMaxDerivatives(specs: readonly ActivationSpec[]): Promise<void> {
+  for (const spec of specs) {
+    if (deadRule(spec) !== 'saturation' || maxDerivatives.has(spec.name)) continue;
+    const max = maxDerivativeTensor(spec);
+    const value = (await max.data())[0] as number;
+    max.dispose();
+    maxDerivatives.set(spec.name, value);
+  }
+}
+
+function maxDerivativeTensor(spec: ActivationSpec): tf.Tensor {
+  return tf.tidy(() => {
+    const x = tf.linspace(-12, 12, 48001);
+    return derivative(spec, x, smoothOrClosed(spec, x)).abs().max();
+  });
 }
 
 function smoothOrClosed(spec: ActivationSpec, x: tf.Tensor): tf.Tensor {

@@ -6,7 +6,9 @@
 // "never fired since the run started" is `lastAlive < 0`, and changing W needs no history.
 // A filter (a channel; for maxout/MFM a piece channel) is dead when all its units are, so
 // its last-alive step is the max over its units. All reductions run in the backend; one
-// read-back per step brings the numbers to JS.
+// asynchronous read-back per step brings the numbers to JS: `pack` queues the step's
+// reductions while its tensors are alive, `read` awaits them (on a GPU, while the next
+// step's work is queued).
 import * as tf from '@tensorflow/tfjs';
 import type { ActivationUnit } from '../../../models/lightcnn';
 import { formatActivation } from '../../../models/activations/spec';
@@ -32,6 +34,21 @@ export interface StepTensors {
   readonly gradientOfWeight: (name: string) => tf.Tensor | undefined;
   /** A weight's value before this step's update, when it was kept. */
   readonly weightBefore: (name: string) => tf.Tensor | undefined;
+}
+
+interface Plan {
+  readonly state: LayerState;
+  readonly parts: number;
+  readonly filters: number;
+  readonly pieces: number;
+  readonly slopes: number;
+}
+
+/** One step's numbers, queued on the backend by `pack` and not yet read. */
+export interface PackedStats {
+  readonly step: number;
+  readonly plans: readonly Plan[];
+  readonly packed: tf.Tensor;
 }
 
 interface LayerState {
@@ -97,13 +114,19 @@ export class LayerStatsTracker {
     return [...this.layers.keys()];
   }
 
+  /** pack + read: folds one training step into the counts and returns every layer's numbers. */
+  async update(step: number, captured: (layer: string) => Captured | undefined, tensors: StepTensors): Promise<LayerStats[]> {
+    return this.read(this.pack(step, captured, tensors));
+  }
+
   /**
-   * Folds one training step into the counts and returns every layer's numbers.
-   * `step` is the step just taken (1-based); `captured` gives each layer's x and y.
+   * Folds one training step into the counts (the last-alive tensors) and queues its numbers
+   * as one packed tensor, read by `read`. `step` is the step just taken (1-based);
+   * `captured` gives each layer's x and y. Call it while the step's tensors are alive.
    */
-  update(step: number, captured: (layer: string) => Captured | undefined, tensors: StepTensors): LayerStats[] {
+  pack(step: number, captured: (layer: string) => Captured | undefined, tensors: StepTensors): PackedStats {
     this.firstStep ??= step;
-    const plans: { state: LayerState; parts: number; filters: number; pieces: number; slopes: number }[] = [];
+    const plans: Plan[] = [];
     const packed = tf.tidy(() => {
       const pieces: tf.Tensor[] = [];
       for (const state of this.layers.values()) {
@@ -115,12 +138,23 @@ export class LayerStatsTracker {
       }
       return pieces.length > 0 ? tf.concat(pieces.map((p) => p.flatten())) : tf.zeros([0]);
     });
-    if (plans.length === 0) {
-      packed.dispose();
-      return [];
+    return { step, plans, packed };
+  }
+
+  /** The numbers `pack` queued, read back (one asynchronous read) and described; frees the packed tensor. */
+  async read(pending: PackedStats): Promise<LayerStats[]> {
+    let values: Float32Array;
+    try {
+      if (pending.plans.length === 0) return [];
+      values = (await pending.packed.data()) as Float32Array;
+    } finally {
+      pending.packed.dispose();
     }
-    const values = packed.dataSync() as Float32Array;
-    packed.dispose();
+    return this.describeStep(pending, values);
+  }
+
+  /** Every layer's numbers from the packed values of one step (read by `read`, or synchronously on a CPU backend). */
+  describeStep({ step, plans }: PackedStats, values: Float32Array): LayerStats[] {
     let offset = 0;
     const out: LayerStats[] = [];
     for (const plan of plans) {

@@ -12,7 +12,7 @@ import type { LayerInfo, LayerStats } from '../protocol/messages';
 import type { StepObserver } from '../training/train-step';
 import { deadRule } from './dead-rules';
 import { DEFAULT_TRANSPORT_SIDE, encodeActivationFrame } from './activation-frames';
-import { LayerStatsTracker, modelWeights, type StatsOptions } from './layer-stats';
+import { LayerStatsTracker, modelWeights, type PackedStats, type StatsOptions } from './layer-stats';
 import { LayerTaps } from './layer-taps';
 import { formatActivation } from '../../../models/activations/spec';
 
@@ -194,13 +194,14 @@ export class RunProbes {
 
   /**
    * Arms the taps for one training step; hand the observer to trainStep and call
-   * `endStep` afterwards, whatever happened. `stats()` then holds the step's numbers.
+   * `endStep` afterwards, whatever happened. `stats()` then reads the step's numbers (one
+   * asynchronous read-back of what the update queued on the backend).
    */
-  observeStep(step: number): (StepObserver & { stats(): LayerStats[] }) | undefined {
+  observeStep(step: number): (StepObserver & { stats(): Promise<LayerStats[]> }) | undefined {
     if (!this.statsOn || this.statsFailed) return undefined;
     this.taps.arm(this.built.activationLayers, { gradients: true });
     const kept = this.keptWeights;
-    let stats: LayerStats[] = [];
+    let packed: PackedStats | undefined;
     return {
       beforeUpdate: () => {
         for (const name of this.kernelNames) {
@@ -211,7 +212,7 @@ export class RunProbes {
       afterUpdate: (gradients) => {
         // The update has been applied: a failure here must not fail the run. The numbers stop, the run goes on.
         try {
-          stats = this.tracker.update(step, (l) => this.taps.get(l), {
+          packed = this.tracker.pack(step, (l) => this.taps.get(l), {
             gradientOf: (l) => this.taps.gradientOf(l),
             gradientOfWeight: (n) => gradients.get(n),
             weightBefore: (n) => kept.get(n),
@@ -221,7 +222,18 @@ export class RunProbes {
           this.pendingWarnings.push(`dead-neuron statistics stopped at step ${step} (${(error as Error).message}); training goes on. Please report this.`);
         }
       },
-      stats: () => stats,
+      stats: async () => {
+        const queued = packed;
+        packed = undefined;
+        if (queued === undefined) return [];
+        try {
+          return await this.tracker.read(queued);
+        } catch (error) {
+          this.statsFailed = true;
+          this.pendingWarnings.push(`dead-neuron statistics stopped at step ${step} (${(error as Error).message}); training goes on. Please report this.`);
+          return [];
+        }
+      },
     };
   }
 
@@ -244,7 +256,7 @@ export class RunProbes {
   }
 
   /** The maps the viewers want, when the interval has passed or a capture was asked for; else []. */
-  framesIfDue(step: number, now = performance.now()): ArrayBuffer[] {
+  async framesIfDue(step: number, now = performance.now()): Promise<ArrayBuffer[]> {
     if (!this.watching || this.probeXs === null) return [];
     // The interval stretches when captures are slow, so they never take much more than MAX_CAPTURE_SHARE of the time.
     const wait = Math.max(this.interval, this.lastCaptureMs * (1 / MAX_CAPTURE_SHARE - 1));
@@ -253,7 +265,7 @@ export class RunProbes {
   }
 
   /** Runs the probe faces through the current weights (inference mode) and encodes the watched layers. */
-  captureFrames(step: number): ArrayBuffer[] {
+  async captureFrames(step: number): Promise<ArrayBuffer[]> {
     const started = performance.now();
     this.captureRequested = false;
     const xs = this.probeXs;
@@ -269,18 +281,18 @@ export class RunProbes {
       const common = { step, probes: this.probeIndices, maxSide: this.maxSide };
       for (const layer of layers) {
         const c = this.taps.get(layer);
-        if (c) frames.push(encodeActivationFrame(c.y, { ...common, layer, kind: 'activation', channel: frameChannel(layer, 'activation') }));
+        if (c) frames.push(await encodeActivationFrame(c.y, { ...common, layer, kind: 'activation', channel: frameChannel(layer, 'activation') }));
       }
       for (const layer of preActivation) {
         const c = this.taps.get(layer);
-        if (c) frames.push(encodeActivationFrame(c.x, { ...common, layer, kind: 'preactivation', channel: frameChannel(layer, 'preactivation') }));
+        if (c) frames.push(await encodeActivationFrame(c.x, { ...common, layer, kind: 'preactivation', channel: frameChannel(layer, 'preactivation') }));
       }
       for (const full of fullMaps) {
         const c = this.taps.get(full.layer);
         const kind = full.kind ?? 'activation';
         const maps = kind === 'preactivation' ? c?.x : c?.y;
         if (maps && full.probe < this.probeIndices.length && full.filter < (maps.shape.at(-1) ?? 0))
-          frames.push(encodeActivationFrame(maps, { ...common, maxSide: 0, layer: full.layer, kind, channel: fullChannel(full), filter: full.filter, probe: full.probe }));
+          frames.push(await encodeActivationFrame(maps, { ...common, maxSide: 0, layer: full.layer, kind, channel: fullChannel(full), filter: full.filter, probe: full.probe }));
       }
       return frames;
     } catch (error) {

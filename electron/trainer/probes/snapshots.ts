@@ -295,10 +295,12 @@ export class SnapshotCapture {
         return Array.isArray(out) ? (out as tf.Tensor[]) : [out as tf.Tensor];
       });
       const layers = this.built.activationLayers;
-      return outputs.map((maps, i) => {
+      const frames: ArrayBuffer[] = [];
+      for (const [i, maps] of outputs.entries()) {
         const layer = layers[i] as string;
-        return encodeActivationFrame(maps, { layer, kind: 'activation', channel: frameChannel(layer, 'activation'), step, probes, maxSide: this.maxSide });
-      });
+        frames.push(await encodeActivationFrame(maps, { layer, kind: 'activation', channel: frameChannel(layer, 'activation'), step, probes, maxSide: this.maxSide }));
+      }
+      return frames;
     } finally {
       xs.dispose();
       for (const t of outputs) t.dispose();

@@ -9,6 +9,7 @@ import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { epochBatchCount, batches, type BatchSource } from '../../../datasets/batches';
 import type { FaceDataset } from '../../../datasets';
 import { classificationSplit } from '../../../datasets/splits';
+import { prepareMaxDerivatives } from '../probes/dead-rules';
 import { selectBackend, type BackendChoice, type BackendName } from '../../../models/backend';
 import type { BuiltModel } from '../../../models/lightcnn';
 import { setTrainingStep } from '../../../models/step-random';
@@ -134,6 +135,7 @@ async function prepare(config: TrainConfig, dataset: FaceDataset, backend: Backe
   const split = classificationSplit(dataset, { holdOutFraction: config.holdOut, seed: config.seed });
   const source: BatchSource = { pixels: await dataset.pixels(), storedSize: dataset.storedSize, labels: dataset.imageIdentity };
   const built = buildFromConfig(config, dataset.identities.length);
+  await prepareMaxDerivatives(built.units.map((unit) => unit.spec)); // the saturation probes' scale, read before a step needs it
   const params = namedParams(built.model);
   const optimizer = new Optimizer({ kind: config.optimizer, momentum: config.momentum, weightDecay: config.weightDecay }, params);
   return { config, dataset, backend, split, source, built, params, optimizer };
@@ -387,11 +389,12 @@ export class TrainingSession {
             const observer = this.probes.observeStep(this.position.step + 1);
             let result;
             try {
-              result = trainStep(this.built.model, prepared.params, prepared.optimizer, { xs: batch.xs, ys: batch.ys, numClasses, lr, clipNorm: config.clipNorm }, observer);
+              result = await trainStep(this.built.model, prepared.params, prepared.optimizer, { xs: batch.xs, ys: batch.ys, numClasses, lr, clipNorm: config.clipNorm }, observer);
             } finally {
               this.probes.endStep();
             }
             const stepMs = performance.now() - started;
+            const layerStats = (await observer?.stats()) ?? []; // read even when the step diverged: it frees what the step queued
             batch.dispose();
             if (!result.finite) return await this.diverged(this.position.step + 1, nonFiniteReason(result), lr);
             this.position = { ...this.position, step: this.position.step + 1, batch: this.position.batch + 1 };
@@ -413,8 +416,8 @@ export class TrainingSession {
             await this.run.appendMetrics([row]);
             const { kind: _kind, ...progress } = row;
             this.emit({ type: 'progress', ...progress, at });
-            await this.reportLayers(observer?.stats() ?? []);
-            this.emitFrames();
+            await this.reportLayers(layerStats);
+            await this.emitFrames();
             const verdict = this.lossWatch.observe(this.position.step, result.loss);
             if (verdict.kind === 'exploded') return await this.diverged(this.position.step, verdict.reason, lr);
             if (verdict.kind === 'high' && verdict.first) {
@@ -458,8 +461,8 @@ export class TrainingSession {
   }
 
   /** Maps when due, or at once (`now`: a viewer asked while paused). */
-  private emitFrames(now = false): void {
-    const frames = now ? this.probes.captureFrames(this.position.step) : this.probes.framesIfDue(this.position.step);
+  private async emitFrames(now = false): Promise<void> {
+    const frames = now ? await this.probes.captureFrames(this.position.step) : await this.probes.framesIfDue(this.position.step);
     if (frames.length > 0) this.emit({ type: 'frames', step: this.position.step, frames });
     for (const message of this.probes.takeWarnings()) this.emit({ type: 'warning', message });
   }
@@ -533,7 +536,7 @@ export class TrainingSession {
       this.probes.requestCapture();
       while (this.paused && !this.stopRequested) {
         // Paused, a viewer may still ask for maps (a new subscription, a probe face, a filter).
-        if (this.probes.capturePending) this.emitFrames(true);
+        if (this.probes.capturePending) await this.emitFrames(true);
         else await new Promise<void>((wake) => (this.wake = wake));
       }
       this.wake = undefined;

@@ -1,6 +1,8 @@
 // One training step: forward, softmax cross-entropy, gradients, clipping, update.
-// One read-back per step (loss, gradient norm, correct count) is the only sync.
+// One read-back per step (loss, gradient norm, correct count) is the only sync; it is
+// asynchronous (`await data()`), the only read tfjs-webgpu has in Node.
 import * as tf from '@tensorflow/tfjs';
+import { checkWebGpu } from '../../../models/backend-webgpu';
 import type { NamedVariable, Optimizer } from './optimizer';
 
 export interface StepInput {
@@ -30,7 +32,7 @@ export interface StepResult {
   readonly finite: boolean;
 }
 
-export function trainStep(model: tf.LayersModel, params: readonly NamedVariable[], optimizer: Optimizer, input: StepInput, observer?: StepObserver): StepResult {
+export async function trainStep(model: tf.LayersModel, params: readonly NamedVariable[], optimizer: Optimizer, input: StepInput, observer?: StepObserver): Promise<StepResult> {
   let logits: tf.Tensor | undefined;
   const { value: loss, grads } = tf.variableGrads(() => {
     const out = model.apply(input.xs, { training: true }) as tf.Tensor;
@@ -45,8 +47,14 @@ export function trainStep(model: tf.LayersModel, params: readonly NamedVariable[
       const correct = (logits as tf.Tensor).argMax(-1).equal(input.ys).sum().cast('float32');
       return tf.stack([loss, norm, correct]);
     });
-    const [lossValue, gradNorm, correct] = stats.dataSync() as Float32Array;
-    stats.dispose();
+    let values: Float32Array;
+    try {
+      values = (await stats.data()) as Float32Array;
+    } finally {
+      stats.dispose();
+    }
+    checkWebGpu(); // a GPU error yields zeros, not an exception: never update with them
+    const [lossValue, gradNorm, correct] = values;
     const result = { loss: lossValue as number, gradNorm: gradNorm as number, correct: correct as number, count: input.xs.shape[0] };
     if (!Number.isFinite(result.loss) || !Number.isFinite(result.gradNorm)) return { ...result, finite: false };
     const scale = input.clipNorm > 0 && result.gradNorm > input.clipNorm ? input.clipNorm / result.gradNorm : 1;

@@ -1,6 +1,7 @@
 // Held-out accuracy and loss, on centre crops, without training-mode randomness.
 import * as tf from '@tensorflow/tfjs';
 import { batches, type BatchSource } from '../../../datasets/batches';
+import { checkWebGpu } from '../../../models/backend-webgpu';
 
 export interface Validation {
   readonly loss: number;
@@ -19,8 +20,9 @@ export async function validate(model: tf.LayersModel, source: BatchSource, indic
       const hits = logits.argMax(-1).equal(batch.ys).sum().cast('float32');
       return tf.stack([loss, hits]);
     });
-    const [loss, hits] = stats.dataSync() as Float32Array;
+    const [loss, hits] = (await stats.data()) as Float32Array;
     stats.dispose();
+    checkWebGpu();
     batch.dispose();
     lossSum += loss as number;
     correct += hits as number;

@@ -19,9 +19,9 @@ function randomMaps(p: number, h: number, w: number, c: number): { tensor: tf.Te
   return { tensor: tf.tensor4d(data, [p, h, w, c]), at: (pi, y, x, ch) => data[((pi * h + y) * w + x) * c + ch]! };
 }
 
-test('each map carries its own min, max, mean, max |x| and a quantisation that dequantises within half a step', () => {
+test('each map carries its own min, max, mean, max |x| and a quantisation that dequantises within half a step', async () => {
   const { tensor, at } = randomMaps(2, 5, 3, 4);
-  const frame = decodeFrame(encodeActivationFrame(tensor, request()));
+  const frame = decodeFrame(await encodeActivationFrame(tensor, request()));
   expect(frame.header).toMatchObject({ layer: 'conv1.act', step: 7, probes: [11, 22], channels: 4, height: 5, width: 3, trueHeight: 5, trueWidth: 3 });
   for (let p = 0; p < 2; p++)
     for (let c = 0; c < 4; c++) {
@@ -39,30 +39,30 @@ test('each map carries its own min, max, mean, max |x| and a quantisation that d
     }
 });
 
-test('a constant map is all zeros; a dense layer is C maps of 1x1', () => {
-  const frame = decodeFrame(encodeActivationFrame(tf.fill([1, 2, 2, 1], 3), request({ probes: [0] })));
+test('a constant map is all zeros; a dense layer is C maps of 1x1', async () => {
+  const frame = decodeFrame(await encodeActivationFrame(tf.fill([1, 2, 2, 1], 3), request({ probes: [0] })));
   expect([...frame.map(0, 0)]).toEqual([0, 0, 0, 0]);
   expect(frame.statsOf(0, 0)).toMatchObject({ min: 3, max: 3 });
-  const dense = decodeFrame(encodeActivationFrame(tf.tensor2d([[1, -2, 3]]), request({ probes: [0] })));
+  const dense = decodeFrame(await encodeActivationFrame(tf.tensor2d([[1, -2, 3]]), request({ probes: [0] })));
   expect(dense.header).toMatchObject({ channels: 3, height: 1, width: 1 });
 });
 
-test('large maps are block-averaged for transport; stats stay those of the full map; one filter can be sent at full size', () => {
+test('large maps are block-averaged for transport; stats stay those of the full map; one filter can be sent at full size', async () => {
   const { tensor, at } = randomMaps(2, 8, 8, 3);
-  const small = decodeFrame(encodeActivationFrame(tensor, request({ maxSide: 4 })));
+  const small = decodeFrame(await encodeActivationFrame(tensor, request({ maxSide: 4 })));
   expect(small.header).toMatchObject({ height: 4, width: 4, trueHeight: 8, trueWidth: 8 });
   const stats = small.statsOf(1, 2);
   const block = [at(1, 0, 0, 2), at(1, 0, 1, 2), at(1, 1, 0, 2), at(1, 1, 1, 2)];
   const mean = block.reduce((a, b) => a + b, 0) / 4;
   expect(Math.abs(dequantize(small.map(1, 2)[0]!, stats.min, stats.max) - mean)).toBeLessThanOrEqual((stats.max - stats.min) / 255);
-  const full = decodeFrame(encodeActivationFrame(tensor, request({ maxSide: 0, filter: 2, probe: 1, channel: 'full' })));
+  const full = decodeFrame(await encodeActivationFrame(tensor, request({ maxSide: 0, filter: 2, probe: 1, channel: 'full' })));
   expect(full.header).toMatchObject({ channels: 1, filterOffset: 2, probes: [22], height: 8, width: 8 });
   expect(full.statsOf(0, 0).max).toBeCloseTo(stats.max, 5);
 });
 
-test('leaves no tensors behind', () => {
+test('leaves no tensors behind', async () => {
   const { tensor } = randomMaps(2, 8, 8, 3);
   const before = tf.memory().numTensors;
-  for (let i = 0; i < 5; i++) encodeActivationFrame(tensor, request({ maxSide: 3 }));
+  for (let i = 0; i < 5; i++) await encodeActivationFrame(tensor, request({ maxSide: 3 }));
   expect(tf.memory().numTensors).toBe(before);
 });

@@ -7,6 +7,7 @@ import type { ActivationSpec } from '../../../../models/activations/spec';
 import type { ActivationUnit } from '../../../../models/lightcnn';
 import { aliveUnits, anyOverBatch, deadRule, maxDerivative } from '../dead-rules';
 import { LayerStatsTracker, type StepTensors } from '../layer-stats';
+import { statsNow } from './stats-now';
 import type { Captured } from '../layer-taps';
 
 beforeAll(async () => {
@@ -34,7 +35,7 @@ function preActivations(rng: Rng, shape: [number, number, number, number], offse
 
 function step(t: LayerStatsTracker, n: number, x: tf.Tensor, y: tf.Tensor, tensors = NO_GRADIENTS) {
   const captured: Captured = { x, y };
-  const [stats] = t.update(n, (layer) => (layer === 'conv1.act' ? captured : undefined), tensors);
+  const [stats] = statsNow(t, n, (layer) => (layer === 'conv1.act' ? captured : undefined), tensors);
   return stats!;
 }
 

@@ -143,10 +143,10 @@ describe('probes never change or break training', () => {
     const session = await TrainingSession.start({ ...SMALL, maxSteps: 5 }, { dataDir: await tempDir(), backend: 'cpu', prefetch: 0, onEvent: (e) => events.push(e) });
     try {
       // Fault injection: the tracker breaks at its third step.
-      const update = session.probes.tracker.update.bind(session.probes.tracker);
-      session.probes.tracker.update = (step, ...rest) => {
+      const pack = session.probes.tracker.pack.bind(session.probes.tracker);
+      session.probes.tracker.pack = (step, ...rest) => {
         if (step === 3) throw new Error('injected fault');
-        return update(step, ...rest);
+        return pack(step, ...rest);
       };
       const outcome = await session.train();
       expect(outcome.state).toBe('stopped');

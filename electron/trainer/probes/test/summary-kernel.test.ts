@@ -7,6 +7,7 @@ import { createActivation, parseActivation, inputChannels } from '../../../../mo
 import { selectBackend } from '../../../../models/backend';
 import type { ActivationUnit } from '../../../../models/lightcnn';
 import { LayerStatsTracker } from '../layer-stats';
+import { statsNow } from './stats-now';
 import { runWeightKernel, summaryMode } from '../summary-kernel';
 
 const NONE = { gradientOf: () => undefined, gradientOfWeight: () => undefined, weightBefore: () => undefined };
@@ -39,8 +40,8 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const rng = new Rng(spec.length);
       for (let step = 1; step <= 4; step++) {
         const captured = layerInputs(rng, spec, channels);
-        const [a] = fused.update(step, () => captured, NONE);
-        const [b] = composed.update(step, () => captured, NONE);
+        const [a] = statsNow(fused, step, () => captured, NONE);
+        const [b] = statsNow(composed, step, () => captured, NONE);
         const { mean, std, zeroFraction, negativeFraction, saturatedFraction, pieceWinRates, ...exact } = a!;
         const { mean: m2, std: s2, zeroFraction: z2, negativeFraction: n2, saturatedFraction: sat2, pieceWinRates: w2, ...exact2 } = b!;
         expect(exact).toEqual(exact2); // dead counts and indices, units, filters, died/revived
@@ -83,7 +84,7 @@ describe('edge cases, by both paths (cpu)', () => {
     tracker.useKernel = useKernel;
     const layer = createActivation(parsed, 'edge');
     const y = layer.apply(x, { training: false }) as tf.Tensor;
-    const [stats] = tracker.update(1, () => ({ x, y }), NONE);
+    const [stats] = statsNow(tracker, 1, () => ({ x, y }), NONE);
     tracker.dispose();
     return { stats: stats!, layer };
   }

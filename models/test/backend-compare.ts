@@ -1,0 +1,120 @@
+// What the backend tests share: random inputs, running one computation (or one whole
+// training step) on two backends, and the error between them. The webgpu backend is this
+// machine's adapter, forced as `--backend webgpu` does (a software one here and in CI,
+// from Debian's Mesa packages, which .ci/run installs). Reads are `await data()`:
+// tfjs-webgpu has no synchronous read in Node.
+import * as tf from '@tensorflow/tfjs';
+import { expect } from 'vitest';
+import { Rng } from '../../datasets/random';
+import { Optimizer } from '../../electron/trainer/training/optimizer';
+import { namedParams, trainStep } from '../../electron/trainer/training/train-step';
+import { parseActivation } from '../activations/spec';
+import { selectBackend, type BackendChoice } from '../backend';
+import { buildModel } from '../lightcnn';
+import type { ArchitectureName } from '../lightcnn-architectures';
+import { setTrainingStep } from '../step-random';
+
+export type TestBackend = 'webgpu' | 'wasm' | 'cpu';
+
+let webgpu: Promise<BackendChoice> | undefined;
+
+/** Registers webgpu on this machine's adapter once per test file; fails the test when there is none. */
+export function webGpuReady(): Promise<BackendChoice> {
+  webgpu ??= selectBackend({ force: 'webgpu' });
+  return webgpu;
+}
+
+/** Makes `backend` tfjs' global backend (webgpu registered first, when asked for). */
+export async function useBackend(backend: TestBackend): Promise<void> {
+  if (backend === 'webgpu') await webGpuReady();
+  if (!(await tf.setBackend(backend))) throw new Error(`could not switch to ${backend}`);
+}
+
+export interface Input {
+  readonly shape: number[];
+  readonly values: Float32Array;
+}
+
+export function random(shape: number[], rng: Rng, integers = false): Input {
+  const size = shape.reduce((a, b) => a * b, 1);
+  // Integers in [-3, 3] make exact ties (and all-negative windows) common.
+  const values = Float32Array.from({ length: size }, () => (integers ? Math.floor(rng.uniform(-3, 4)) : rng.uniform(-1, 1)));
+  return { shape, values };
+}
+
+/** Runs `f` on `backend` with fresh tensors of `inputs`; returns every output's values and frees every tensor. */
+export async function onBackend(backend: TestBackend, inputs: readonly Input[], f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[]): Promise<Float32Array[]> {
+  await useBackend(backend);
+  const outputs = tf.tidy(() => {
+    const out = f(...inputs.map((i) => tf.tensor(i.values, i.shape)));
+    return Array.isArray(out) ? out : [out];
+  });
+  try {
+    return await Promise.all(outputs.map(async (t) => Float32Array.from(await t.data())));
+  } finally {
+    for (const t of outputs) t.dispose();
+  }
+}
+
+export function norm(values: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < values.length; i++) s += (values[i] as number) ** 2;
+  return Math.sqrt(s);
+}
+
+/** ||ours - reference|| / max(||reference||, floor); the absolute error when both are zero. */
+export function relativeError(ours: ArrayLike<number>, reference: ArrayLike<number>, floor = 0): number {
+  if (ours.length !== reference.length) return Number.POSITIVE_INFINITY;
+  let num = 0;
+  for (let i = 0; i < ours.length; i++) num += ((ours[i] as number) - (reference[i] as number)) ** 2;
+  const scale = Math.max(norm(reference), floor);
+  return scale === 0 ? Math.sqrt(num) : Math.sqrt(num) / scale;
+}
+
+// ------------------------------------------------------------------ whole training steps
+
+export interface StepOutcome {
+  loss: number;
+  weights: Float32Array[];
+  grads: Float32Array[];
+}
+
+/** One SGD step of a small model (width 0.125, 32 px unless told, 5 classes) on `backend`: its loss, gradients and updated weights. */
+export async function oneStep(backend: TestBackend, architecture: ArchitectureName, activation: string, batch = 3, inputSize = 32): Promise<StepOutcome> {
+  await useBackend(backend);
+  const built = buildModel({ architecture, inputSize, widthMultiplier: 0.125, activation: parseActivation(activation), numClasses: 5, seed: 3 });
+  const params = namedParams(built.model);
+  const optimizer = new Optimizer({ kind: 'sgd', momentum: 0.9, weightDecay: 1e-4 }, params);
+  const rng = new Rng(21);
+  const xs = tf.tensor4d(random([batch, inputSize, inputSize, 1], rng).values, [batch, inputSize, inputSize, 1]);
+  const ys = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 5), 'int32');
+  try {
+    setTrainingStep(7, 1); // the same dropout masks and RReLU slopes on both backends
+    const { value, grads } = tf.variableGrads(
+      () => tf.losses.softmaxCrossEntropy(tf.oneHot(ys, 5), built.model.apply(xs, { training: true }) as tf.Tensor) as tf.Scalar,
+      params.map((p) => p.variable),
+    );
+    const gradValues = await Promise.all(params.map(async (p) => Float32Array.from(await (grads[p.variable.name] as tf.Tensor).data())));
+    value.dispose();
+    tf.dispose(Object.values(grads));
+    setTrainingStep(7, 1);
+    const result = await trainStep(built.model, params, optimizer, { xs, ys, numClasses: 5, lr: 0.05, clipNorm: 0 });
+    const weights = await Promise.all(params.map(async (p) => Float32Array.from(await p.variable.data())));
+    return { loss: result.loss, weights, grads: gradValues };
+  } finally {
+    built.model.dispose();
+    optimizer.dispose();
+    xs.dispose();
+    ys.dispose();
+  }
+}
+
+export function expectSameStep(ours: StepOutcome, reference: StepOutcome, tolerance: number): void {
+  expect(Math.abs(ours.loss - reference.loss)).toBeLessThan(tolerance * Math.max(1, Math.abs(reference.loss)));
+  // A variable whose gradient nearly cancels (a 1-element bias summing terms of both signs) is
+  // ill-conditioned in float32: its error is measured against 1 % of the largest gradient's norm.
+  // (Backends also differ slightly in their kernels: cpu's erf, for GELU, is a 1.8e-7 approximation.)
+  const floor = 0.01 * Math.max(...reference.grads.map(norm));
+  reference.grads.forEach((g, i) => expect(relativeError(ours.grads[i] as Float32Array, g, floor)).toBeLessThan(tolerance));
+  reference.weights.forEach((w, i) => expect(relativeError(ours.weights[i] as Float32Array, w)).toBeLessThan(tolerance));
+}

@@ -1,0 +1,137 @@
+// Everything the lab runs, on webgpu, against cpu: every activation forward and backward, one
+// whole training step of each architecture, a leak check of the step loop, and a training
+// session (probes, activation maps, checkpoint, resume, evaluation) whose loss rows match a
+// cpu session's. The adapter is this machine's (Mesa's llvmpipe here and in CI: correct, not
+// fast), forced as `--backend webgpu` does. Tolerances are norm-based relative errors.
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, test } from 'vitest';
+import { tempDir } from '../../datasets/test/fixtures';
+import { Rng } from '../../datasets/random';
+import { evaluateRun } from '../../electron/trainer/evaluation/evaluate-run';
+import { decodeFrame } from '../../electron/trainer/protocol/frames';
+import type { TrainConfigInput } from '../../electron/trainer/training/config';
+import { Optimizer } from '../../electron/trainer/training/optimizer';
+import { TrainingSession, type TrainEvent } from '../../electron/trainer/training/session';
+import { namedParams, trainStep } from '../../electron/trainer/training/train-step';
+import { createActivation } from '../activations';
+import { ACTIVATION_NAMES, inputChannels, parseActivation } from '../activations/spec';
+import { buildModel } from '../lightcnn';
+import { setTrainingStep } from '../step-random';
+import { expectSameStep, onBackend, oneStep, random, relativeError, useBackend, webGpuReady } from './backend-compare';
+
+/** One op or one step: float32 kernels in another order (GPU reductions, exp/tanh/erf of the driver). */
+const TOLERANCE = 1e-4;
+
+test('webgpu is forced on this machine\'s adapter and says which', async () => {
+  const choice = await webGpuReady();
+  expect(choice.name).toBe('webgpu');
+  expect(choice.tfBackend).toBe('webgpu');
+  expect(choice.canTrain).toBe(true);
+  expect(choice.adapter).toBeDefined();
+  expect(choice.summary).toContain(choice.adapter?.device || choice.adapter?.description || '');
+});
+
+describe('every activation, forward and gradient, equals cpu', () => {
+  const specs = [...ACTIVATION_NAMES.filter((a) => a !== 'maxout' && a !== 'mfm'), 'maxout:3', 'mfm:2/1', 'mfm:3/2'];
+  test.each(specs.map((s) => [s]))('%s', async (text) => {
+    const spec = parseActivation(text);
+    const channels = 4;
+    const x = random([2, 5, 3, inputChannels(spec, channels)], new Rng(text.length), false);
+    const f = (t: tf.Tensor) => {
+      setTrainingStep(5, 1); // RReLU's slopes: the same draw on both backends
+      const layer = createActivation(spec, `act_${text.replace(/\W/g, '_')}`);
+      const upstream = tf.linspace(-1, 1, tf.util.sizeFromShape(layer.computeOutputShape(t.shape) as number[])).reshape(layer.computeOutputShape(t.shape) as number[]);
+      const forward = (a: tf.Tensor) => layer.apply(a, { training: true }) as tf.Tensor;
+      const y = forward(t);
+      const dx = tf.grad((a: tf.Tensor) => forward(a).mul(upstream).sum())(t);
+      return [y, dx];
+    };
+    const reference = await onBackend('cpu', [x], f);
+    const ours = await onBackend('webgpu', [x], f);
+    ours.forEach((values, i) => expect(relativeError(values, reference[i] as Float32Array)).toBeLessThan(TOLERANCE));
+  });
+});
+
+describe('a whole training step on webgpu equals one on cpu', () => {
+  test.each([['tiny', 32], ['lightcnn4', 64], ['lightcnn9', 32], ['lightcnn29', 32], ['lightcnn29v2', 32]] as const)('%s (width 0.125, %i px, MFM, SGD): loss, gradients, updated weights', async (architecture, size) => {
+    expectSameStep(await oneStep('webgpu', architecture, 'mfm', 3, size), await oneStep('cpu', architecture, 'mfm', 3, size), TOLERANCE);
+  });
+
+  test.each([['prelu'], ['rrelu'], ['maxout:3'], ['gelu']])('tiny with %s', async (activation) => {
+    expectSameStep(await oneStep('webgpu', 'tiny', activation), await oneStep('cpu', 'tiny', activation), TOLERANCE);
+  });
+
+  test('no tensors and no GPU memory leak over several steps', async () => {
+    await useBackend('webgpu');
+    const built = buildModel({ architecture: 'lightcnn9', inputSize: 32, widthMultiplier: 0.125, numClasses: 5, seed: 3 });
+    const params = namedParams(built.model);
+    const optimizer = new Optimizer({ kind: 'adam', momentum: 0.9, weightDecay: 1e-4 }, params);
+    const xs = tf.randomUniform([2, 32, 32, 1]) as tf.Tensor4D;
+    const ys = tf.tensor1d([0, 3], 'int32');
+    try {
+      const tensors: number[] = [];
+      const bytes: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        setTrainingStep(1, i);
+        await trainStep(built.model, params, optimizer, { xs, ys, numClasses: 5, lr: 0.01, clipNorm: 1 });
+        const memory = tf.memory() as tf.MemoryInfo & { numBytesInGPU?: number };
+        tensors.push(memory.numTensors);
+        bytes.push(memory.numBytesInGPU ?? Number.NaN);
+      }
+      // The first step makes Adam's moments; from then on nothing grows.
+      expect(new Set(tensors.slice(1)).size).toBe(1);
+      expect(new Set(bytes.slice(1)).size).toBe(1);
+      expect(bytes[1]).toBeGreaterThan(0);
+    } finally {
+      built.model.dispose();
+      optimizer.dispose();
+      xs.dispose();
+      ys.dispose();
+    }
+  });
+});
+
+describe('a training session on webgpu', () => {
+  const CONFIG: TrainConfigInput = { data: 'synthetic:6x8', model: 'tiny', inputSize: 16, batch: 4, epochs: 2, optimizer: 'adam', lr: 0.002, seed: 3, activation: 'mfm', warmupSteps: 0 };
+  type Of<T extends TrainEvent['type']> = Extract<TrainEvent, { type: T }>;
+
+  async function run(backend: 'webgpu' | 'cpu', dataDir: string, maxSteps: number, resume?: string) {
+    const events: TrainEvent[] = [];
+    const options = { dataDir, backend, prefetch: 0, probes: { intervalMs: 50 }, onEvent: (e: TrainEvent) => events.push(e) };
+    const session = resume === undefined ? await TrainingSession.start({ ...CONFIG, maxSteps }, options) : await TrainingSession.resume(resume, { ...options, overrides: { maxSteps } });
+    try {
+      session.subscribe({ layers: new Set(['conv1.act']), preActivation: new Set(), fullMaps: [] });
+      const outcome = await session.train();
+      const losses = (events.filter((e) => e.type === 'progress') as Of<'progress'>[]).map((e) => [e.step, e.loss] as const);
+      return { outcome, events, losses, runId: session.run.id };
+    } finally {
+      session.dispose();
+    }
+  }
+
+  test('loss rows, probes and maps as on cpu; it checkpoints, resumes and evaluates', async () => {
+    const tensorsBefore = tf.memory().numTensors;
+    const gpuDir = await tempDir();
+    const gpu = await run('webgpu', gpuDir, 8);
+    const cpu = await run('cpu', await tempDir(), 8);
+    expect(gpu.outcome.state).toBe('stopped');
+    expect(gpu.losses.map(([step]) => step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(relativeError(gpu.losses.map(([, loss]) => loss), cpu.losses.map(([, loss]) => loss))).toBeLessThan(TOLERANCE);
+    expect(gpu.events.find((e) => e.type === 'started')).toMatchObject({ backend: expect.stringMatching(/^training on webgpu/) });
+
+    // Dead-unit statistics each step, the same as cpu's (counts are exact; they follow the same signs).
+    const stats = (r: typeof gpu) => (r.events.filter((e) => e.type === 'layerStats') as Of<'layerStats'>[]).map((e) => e.layers.map((l) => [l.layer, l.units, l.deadFilters]));
+    expect(stats(gpu)).toHaveLength(8);
+    expect(stats(gpu)).toEqual(stats(cpu));
+    const frames = (gpu.events.filter((e) => e.type === 'frames') as Of<'frames'>[]).flatMap((e) => e.frames.map((f) => decodeFrame(f)));
+    expect(frames.length).toBeGreaterThan(0);
+    expect(Math.max(...frames[0]!.map(0, 0))).toBe(255); // a real map, not zeros
+
+    const resumed = await run('webgpu', gpuDir, 12, gpu.runId);
+    expect(resumed.losses.map(([step]) => step)).toEqual([9, 10, 11, 12]);
+    const evaluation = await evaluateRun(gpu.runId, { dataDir: gpuDir, backend: 'current' });
+    expect(evaluation.step).toBe(12);
+    expect(evaluation.verification.auc).toBeGreaterThan(0);
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+  }, 240_000);
+});
