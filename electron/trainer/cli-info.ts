@@ -7,6 +7,9 @@ import * as tf from '@tensorflow/tfjs';
 import { Option, type Command } from 'commander';
 import { BACKEND_ORDER, selectBackend, type BackendAttempt, type BackendChoice, type BackendName, type BackendPurpose } from '../../models/backend';
 import { labDataDir } from '../../datasets/data-dir';
+import { otherCudaRuntimes } from '../../models/backend-native';
+import { CUDA_NEEDS } from '../../models/backend-packages';
+import { adapterLimits, describeAdapter, probeWebGpu } from '../../models/backend-webgpu';
 
 /** The lab's version from its package.json, found by walking up from this file (works bundled or not). */
 function labVersion(): string {
@@ -56,6 +59,20 @@ function choiceLine(label: string, outcome: Outcome): string {
   return `${label} ${outcome.choice.name} (tfjs backend '${outcome.choice.tfBackend}'): ${outcome.choice.summary}`;
 }
 
+/** The WebGPU adapters found (the one used, or why each is not), and a CUDA other than tfjs-node-gpu's, said plainly. */
+function gpuLines(training: Outcome): string[] {
+  const probe = probeWebGpu();
+  const lines = probe.adapters.length > 0 ? ['WebGPU adapters (Dawn):'] : [`WebGPU adapters (Dawn): none. ${probe.reason.replace(/^webgpu: /, '')}${probe.hint ? `. ${probe.hint}` : ''}`];
+  const used = 'choice' in training ? training.choice.adapter : undefined;
+  for (const adapter of probe.adapters) {
+    const role = used !== undefined && describeAdapter(used) === describeAdapter(adapter) ? 'trains' : adapter.software !== null ? `software (${adapter.software}): only with --backend webgpu` : 'not used';
+    lines.push(`  ${describeAdapter(adapter)}: ${adapterLimits(adapter)}; ${role}`);
+  }
+  const cuda = otherCudaRuntimes();
+  if (cuda.length > 0) lines.push(`CUDA: this machine has ${cuda.join(', ')}; ${CUDA_NEEDS}, so an NVIDIA GPU trains through WebGPU instead`);
+  return lines;
+}
+
 export function registerInfoCommand(program: Command): void {
   program
     .command('info')
@@ -79,6 +96,7 @@ export function registerInfoCommand(program: Command): void {
         const inferred = attempts(inference).find((a) => a.name === name);
         if (trained !== undefined || inferred !== undefined || 'choice' in training) lines.push(attemptLine(name, trained, inferred));
       }
+      if (force === undefined || force === 'webgpu' || force === 'tensorflow-gpu') lines.push('', ...gpuLines(training));
       lines.push('', choiceLine('Training: ', training), choiceLine('Inference:', inference), '', `Data directory: ${labDataDir()}`);
       process.stdout.write(`${lines.join('\n')}\n`);
     });

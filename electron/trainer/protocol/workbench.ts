@@ -116,11 +116,13 @@ export const workbenchEventSchemas = [
 // Replies
 
 export interface BackendInfo {
-  /** The backend training would use: 'tensorflow-gpu', 'tensorflow', 'wasm' or 'cpu'. */
+  /** The backend training would use: 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm' or 'cpu'. */
   name: string;
   /** One line: which backend, and why not the ones before it. */
   summary: string;
   canTrain: boolean;
+  /** On webgpu: the adapter (vendor, device, API) and the limits that bound the lab's tensors. */
+  adapter?: string;
 }
 
 export interface PresetInfo {

@@ -64,6 +64,9 @@ describe('lab train, runs, resume, eval', () => {
     expect(info.stdout).toMatch(/tensorflow-gpu\s+no\s+tfjs-node-gpu not installed/);
     expect(info.stdout).toMatch(/wasm\s+train\s+wasm \(XNNPACK, \d threads?\) with the lab.s training kernels/);
     expect(info.stdout).toMatch(/cpu\s+-\s+not tried/);
+    // The adapter is named with its limits; this machine's (Mesa's llvmpipe) is software, so not chosen.
+    expect(info.stdout).toMatch(/webgpu\s+no\s+webgpu: only a software adapter, .*llvmpipe.* slower than wasm, so not chosen automatically/);
+    expect(info.stdout).toMatch(/WebGPU adapters \(Dawn\):\n  .*llvmpipe.*: max buffer \d+ MiB, max storage binding \d+ MiB; software .*only with --backend webgpu/);
     expect(info.stderr).not.toMatch(/Hi, looks like/);
   }, 60_000);
 

@@ -157,7 +157,7 @@ export class LabSession {
     const parts = ['Face CNN Lab'];
     if (this.run.runId) parts.push(`${this.run.runId}${this.run.state ? ` (${this.run.state})` : ''}`);
     // The run's backend line is a sentence ("training on wasm (WebAssembly ...): ..."): its name is enough here.
-    const backend = (this.run.backend && /\b(tensorflow-gpu|tensorflow|wasm|cpu)\b/.exec(this.run.backend)?.[1]) ?? this.run.backend ?? this.info?.backend.name;
+    const backend = (this.run.backend && /\bon (tensorflow-gpu|webgpu|tensorflow|wasm|cpu)\b/.exec(this.run.backend)?.[1]) ?? this.run.backend ?? this.info?.backend.name;
     if (backend) parts.push(backend);
     return parts.join(' · ');
   }

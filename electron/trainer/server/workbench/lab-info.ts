@@ -6,6 +6,7 @@ import { CATALOG } from '../../../../datasets/catalog';
 import { downloadFolder } from '../../../../datasets/download';
 import { ACTIVATION_NAMES, ActivationSpecError, formatActivation, parseActivation, type ActivationName } from '../../../../models/activations/spec';
 import { BackendError, selectBackend, type BackendName } from '../../../../models/backend';
+import { adapterLimits, describeAdapter } from '../../../../models/backend-webgpu';
 import { ModelConfigError, type BuiltModel } from '../../../../models/lightcnn';
 import type { LayerSummary } from '../../../../models/summary';
 import { deadRule } from '../../probes/dead-rules';
@@ -54,7 +55,9 @@ export function trainingBackend(context: Pick<WorkbenchContext, 'backend' | 'tra
 async function chooseBackend(force: BackendName | undefined): Promise<BackendInfo> {
   try {
     const choice = await selectBackend({ purpose: 'train', ...(force === undefined ? {} : { force }) });
-    return { name: choice.name, summary: choice.summary, canTrain: choice.canTrain };
+    const info: BackendInfo = { name: choice.name, summary: choice.summary, canTrain: choice.canTrain };
+    if (choice.adapter !== undefined) info.adapter = `${describeAdapter(choice.adapter)}; ${adapterLimits(choice.adapter)}${choice.adapter.software !== null ? ` (a software adapter: ${choice.adapter.software})` : ''}`;
+    return info;
   } catch (error) {
     // Installed packages do not change while the process runs: the answer stands, and says what to install.
     if (error instanceof BackendError) return { name: force ?? 'none', summary: error.message, canTrain: false };

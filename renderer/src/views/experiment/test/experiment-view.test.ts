@@ -323,6 +323,13 @@ test('the backend is shown, with a warning when it cannot train', async () => {
   expect(backend).toHaveTextContent('wasm');
   expect(backend).toHaveTextContent('CUDA libraries not found');
   expect(within(backend).getByRole('alert')).toHaveTextContent('cannot train');
+  expect(within(backend).queryByTestId('backend-adapter')).toBeNull();
+});
+
+test('on webgpu the adapter that trains is named', async () => {
+  const adapter = 'nvidia ampere (NVIDIA GeForce RTX 3060), Vulkan; max buffer 4096 MiB, max storage binding 2048 MiB';
+  await setup({ labInfo: () => ({ ...TEST_LAB_INFO, backend: { name: 'webgpu', summary: 'training on webgpu (WebGPU through Dawn on ...)', canTrain: true, adapter } }) });
+  expect(screen.getByTestId('backend-adapter')).toHaveTextContent(`GPU adapter: ${adapter}`);
 });
 
 test('a view opened before the trainer answered describes the model and can train once it has', async () => {
