@@ -159,7 +159,8 @@ const trainRows: TrainRow[] = [];
 /** Adds a row and prints it at once: a long bench that stops half-way still leaves its figures. */
 function addRow(row: TrainRow): void {
   trainRows.push(row);
-  const figures = row.msPerStep === null ? '' : `${Math.round(row.msPerStep)} ms/step, ${row.imagesPerSecond?.toFixed(2)} images/s${row.vsPytorch === null ? '' : `, ${row.vsPytorch.toFixed(2)}x PyTorch`}`;
+  const spread = row.msRange === undefined ? '' : ` (runs ${row.msRange.map(Math.round).join('-')} ms${row.vsPytorchRange === undefined ? '' : `, pairs ${row.vsPytorchRange.map((x) => x.toFixed(2)).join('-')}x`})`;
+  const figures = row.msPerStep === null ? '' : `${Math.round(row.msPerStep)} ms/step, ${row.imagesPerSecond?.toFixed(2)} images/s${row.vsPytorch === null ? '' : `, ${row.vsPytorch.toFixed(2)}x PyTorch`}${spread}`;
   console.log(`  ${row.case}, ${row.backend}: ${figures || row.note}`);
 }
 const median = <T>(xs: readonly T[], key: (x: T) => number): T => [...xs].sort((a, b) => key(a) - key(b))[xs.length >> 1] as T;
