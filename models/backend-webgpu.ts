@@ -301,7 +301,7 @@ function watchDevice(device: GPUDevice): void {
 
 /** Throws a GpuDeviceError when the webgpu device reported an error or was lost since it was made; no-op on other backends. */
 export function checkWebGpu(): void {
-  if (deviceProblem !== undefined && tf.getBackend() === 'webgpu') throw new GpuDeviceError(`WebGPU: ${deviceProblem}. The results since then are not trustworthy; the last checkpoint is kept. Resume on another backend (--backend wasm) or after updating the GPU driver`);
+  if (deviceProblem !== undefined && tf.getBackend() === 'webgpu') throw new GpuDeviceError(`WebGPU: ${deviceProblem}. The results since then are not trustworthy; the last checkpoint is kept. Resume on another backend (--backend wasm), or restart the lab for a new GPU device (after updating the GPU driver, if it happens again)`);
 }
 
 /** The adapter the registered 'webgpu' backend computes on, if any. */
