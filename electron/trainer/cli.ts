@@ -7,7 +7,7 @@ import { registerInfoCommand } from './cli-info';
 import { registerServeCommand } from './cli-serve';
 
 // Errors a user causes and can act on: shown as one line. Anything else is a bug.
-const USER_ERRORS = new Set(['DatasetError', 'RunError', 'TrainingError', 'ConfigError', 'ModelConfigError', 'ActivationSpecError', 'BackendError']);
+const USER_ERRORS = new Set(['DatasetError', 'RunError', 'TrainingError', 'ConfigError', 'ModelConfigError', 'ActivationSpecError', 'BackendError', 'GpuDeviceError']);
 
 // The lab reports its backend itself; tfjs' banner ("install our node backend") would repeat it.
 tf.enableProdMode();
