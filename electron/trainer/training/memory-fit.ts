@@ -14,6 +14,12 @@
 // is above every measured figure, and a step may use only USABLE_FRACTION of the heap:
 // malloc cannot always reuse a freed block for a larger one, so a heap that is nearly
 // full at its peak fails a few steps later (batch 64 at 128 px died at step 5).
+//
+// On webgpu the limit the lab can know is per tensor: each lives in one GPU buffer, bound as
+// one storage binding, so no layer output (nor its gradient) may exceed the adapter's
+// maxStorageBufferBindingSize (128 MiB on Mesa's llvmpipe, 256 MiB to 4 GiB on GPUs), nor
+// maxBufferSize. A larger one is a validation error mid-step, so it is checked here first.
+// (WebGPU does not tell how much memory the GPU has; running out of it is reported mid-run.)
 import type { ModelSummary } from '../../../models/summary';
 
 const MiB = 2 ** 20;
@@ -51,6 +57,23 @@ export function backendMemoryLimit(backend: string): number | undefined {
   return backend === 'wasm' ? WASM_HEAP_BYTES : undefined;
 }
 
+/** The adapter limits that bound one tensor on webgpu. */
+export interface GpuBufferLimits {
+  readonly maxStorageBufferBindingSize: number;
+  readonly maxBufferSize: number;
+}
+
+/** Floats of the largest layer output for one image: the largest tensor of a step, per image. */
+export function largestOutputFloatsPerImage(summary: ModelSummary): number {
+  return summary.layers.reduce((most, layer) => Math.max(most, layer.outputShape.reduce((a, b) => a * b, 1)), 0);
+}
+
+/** The largest batch whose largest tensor fits one storage binding and one buffer. */
+export function largestBindableBatch(summary: ModelSummary, limits: GpuBufferLimits): number {
+  const bytes = 4 * largestOutputFloatsPerImage(summary);
+  return bytes === 0 ? Number.POSITIVE_INFINITY : Math.floor(Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize) / bytes);
+}
+
 export type BatchFit =
   | { readonly kind: 'fits' }
   /** The batch was the recipe's: use this smaller one, and say why. */
@@ -62,7 +85,8 @@ export type BatchFit =
  * Checks a batch against the backend's memory. A batch the user chose is refused with the
  * largest that fits; the recipe's default is lowered (to a multiple of 8 where that is possible).
  */
-export function fitBatch(options: { summary: ModelSummary; batch: number; backend: string; userChose: boolean; model: string; inputSize: number }): BatchFit {
+export function fitBatch(options: { summary: ModelSummary; batch: number; backend: string; userChose: boolean; model: string; inputSize: number; gpuLimits?: GpuBufferLimits }): BatchFit {
+  if (options.backend === 'webgpu' && options.gpuLimits !== undefined) return fitBinding(options as Parameters<typeof fitBinding>[0]);
   const limit = backendMemoryLimit(options.backend);
   if (limit === undefined) return { kind: 'fits' };
   const need = trainingStepBytes(options.summary, options.batch);
@@ -81,4 +105,18 @@ export function fitBatch(options: { summary: ModelSummary; batch: number; backen
   }
   const batch = largest >= 8 ? largest - (largest % 8) : largest;
   return { kind: 'reduced', batch, note: `batch ${batch} instead of ${options.batch}: a step of ${what} needs ${needText}, more than the wasm heap (4 GiB) safely gives` };
+}
+
+function fitBinding(options: { summary: ModelSummary; batch: number; userChose: boolean; model: string; inputSize: number; gpuLimits: GpuBufferLimits }): BatchFit {
+  const largest = largestBindableBatch(options.summary, options.gpuLimits);
+  if (options.batch <= largest) return { kind: 'fits' };
+  const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
+  const tensor = 4 * largestOutputFloatsPerImage(options.summary) * options.batch;
+  const limit = Math.min(options.gpuLimits.maxStorageBufferBindingSize, options.gpuLimits.maxBufferSize);
+  const what = `${options.model} at ${options.inputSize} px with batch ${options.batch}`;
+  const why = `its largest layer output is ${mib(tensor)}, and this GPU binds at most ${mib(limit)} as one buffer`;
+  if (largest < 1) return { kind: 'refused', message: `${what} cannot train on this GPU: ${why} even at batch 1. Use a smaller input (--input) or width (--width)` };
+  if (options.userChose) return { kind: 'refused', message: `${what} cannot train on this GPU: ${why}. The largest batch that fits is ${largest}. Use --batch ${largest} (or smaller), or a smaller input` };
+  const batch = largest >= 8 ? largest - (largest % 8) : largest;
+  return { kind: 'reduced', batch, note: `batch ${batch} instead of ${options.batch}: at batch ${options.batch}, ${why}` };
 }

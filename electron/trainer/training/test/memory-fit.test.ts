@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { describeModel } from '../../../../models/lightcnn';
-import { fitBatch, largestFittingBatch, trainingStepBytes, USABLE_FRACTION, WASM_HEAP_BYTES } from '../memory-fit';
+import { fitBatch, largestBindableBatch, largestFittingBatch, largestOutputFloatsPerImage, trainingStepBytes, USABLE_FRACTION, WASM_HEAP_BYTES } from '../memory-fit';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -54,5 +54,27 @@ describe('the wasm heap and LightCNN-9 at 128 px', () => {
     const fit = fitBatch({ summary, batch: 1, backend: 'wasm', userChose: false, model: 'lightcnn29', inputSize: 512 });
     expect(fit.kind).toBe('refused');
     expect(fit.kind === 'refused' && fit.message).toMatch(/even batch 1 does not fit.*smaller input/);
+  });
+});
+
+describe('webgpu: each tensor within one storage binding', () => {
+  const llvmpipe = { maxStorageBufferBindingSize: 128 * 2 ** 20, maxBufferSize: 2 * GiB };
+  const bigGpu = { maxStorageBufferBindingSize: 4 * GiB - 4, maxBufferSize: 4 * GiB - 4 };
+
+  test("LightCNN-9 at 128 px: conv1's output is 6 MiB an image, so 128 MiB bindings take batch 21, and 4 GiB bindings the recipe's 64", () => {
+    const summary = lightcnn9At128();
+    expect(largestOutputFloatsPerImage(summary)).toBe(128 * 128 * 96);
+    expect(largestBindableBatch(summary, llvmpipe)).toBe(21);
+    expect(fitBatch({ summary, batch: 64, backend: 'webgpu', userChose: true, model: 'lightcnn9', inputSize: 128, gpuLimits: bigGpu })).toEqual({ kind: 'fits' });
+  });
+
+  test('a batch the user chose that cannot be bound is refused with the largest that can; the recipe\'s is lowered', () => {
+    const summary = lightcnn9At128();
+    const refused = fitBatch({ summary, batch: 64, backend: 'webgpu', userChose: true, model: 'lightcnn9', inputSize: 128, gpuLimits: llvmpipe });
+    expect(refused).toEqual({ kind: 'refused', message: 'lightcnn9 at 128 px with batch 64 cannot train on this GPU: its largest layer output is 384 MiB, and this GPU binds at most 128 MiB as one buffer. The largest batch that fits is 21. Use --batch 21 (or smaller), or a smaller input' });
+    const reduced = fitBatch({ summary, batch: 64, backend: 'webgpu', userChose: false, model: 'lightcnn9', inputSize: 128, gpuLimits: llvmpipe });
+    expect(reduced).toMatchObject({ kind: 'reduced', batch: 16 });
+    // Without the adapter's limits (another backend), webgpu has no known limit.
+    expect(fitBatch({ summary, batch: 64, backend: 'webgpu', userChose: true, model: 'lightcnn9', inputSize: 128 })).toEqual({ kind: 'fits' });
   });
 });
