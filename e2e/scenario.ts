@@ -183,7 +183,7 @@ export function registerScenario(options: ScenarioOptions): void {
     await tabs.first().waitFor();
     expect(await tabs.allTextContents()).toEqual(['Data', 'Experiment', 'Train', 'Runs', 'Evaluate']);
     // The header names the backend once labInfo has arrived.
-    await expect.poll(async () => (await status()).text, { timeout: 30_000 }).toMatch(/^(tensorflow-gpu|tensorflow|wasm|cpu)\b/);
+    await expect.poll(async () => (await status()).text, { timeout: 30_000 }).toMatch(/^(tensorflow-gpu|webgpu|tensorflow|wasm|cpu)\b/);
     await page.getByTestId('view-data').waitFor();
   });
 
@@ -193,10 +193,11 @@ export function registerScenario(options: ScenarioOptions): void {
     await setNumber(panel.getByLabel('Input size', { exact: true }), RUN1.inputSize);
     await choose(panel.getByLabel('Activation', { exact: true }), RUN1.activation);
     // One row per activation layer of the tiny model, each with its own activation select.
+    // Wait for the tiny model's own rows: until its description arrives, the table still lists the previous model's layers.
     const rows = panel.getByTestId('layer-activations').locator('[data-layer]');
-    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
-    const layers = await rows.evaluateAll((elements) => elements.map((e) => e.getAttribute('data-layer') ?? ''));
-    expect(layers.some((layer) => layer.startsWith('conv1')), `layers: ${layers.join(', ')}`).toBe(true);
+    const layerNames = () => rows.evaluateAll((elements) => elements.map((e) => e.getAttribute('data-layer') ?? ''));
+    await expect.poll(layerNames, { timeout: 15_000 }).toEqual(['conv1', 'group1.a', 'group1.b', 'fc']);
+    const layers = await layerNames();
     for (const layer of layers) await panel.getByLabel(`Activation for ${layer}`, { exact: true }).waitFor();
     await setNumber(panel.getByLabel(/^batch/i).first(), RUN1.batch);
     await setNumber(panel.getByLabel(/^epochs/i).first(), RUN1.epochs);
