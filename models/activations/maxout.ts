@@ -30,9 +30,10 @@ export function maxOfPieces(pieces: readonly tf.Tensor[]): tf.Tensor {
  * has no weights; the k-fold parameters live in the conv/dense before it, which
  * must produce k*N channels.
  *
- * On cpu and wasm one fused kernel (models/kernels/max-pieces.ts) computes the same values
- * and gradients bit for bit (on wasm: as the composition does with the lab's Maximum and
- * comparison kernels, which loadWasm installs); other backends run the composition.
+ * On cpu, wasm and webgpu one fused kernel (models/kernels/max-pieces.ts, webgpu-max-pieces.ts)
+ * computes the same values and gradients bit for bit (on wasm: as the composition does with
+ * the lab's Maximum and comparison kernels, which loadWasm installs); native TensorFlow runs
+ * the composition.
  */
 export class Maxout extends tf.layers.Layer {
   static className = 'FclMaxout';

@@ -38,10 +38,10 @@ export function topTwoOfThirds(x: tf.Tensor): tf.Tensor {
  *
  * Ties (measure zero for real-valued inputs) send the gradient to one piece only.
  *
- * On cpu and wasm one fused kernel (models/kernels/max-pieces.ts) computes the same values
- * and gradients bit for bit (on wasm: as the composition does with the lab's Maximum, Minimum
- * and comparison kernels, which loadWasm installs); other backends run the composition
- * (maxOfPieces, topTwoOfThirds).
+ * On cpu, wasm and webgpu one fused kernel (models/kernels/max-pieces.ts, webgpu-max-pieces.ts)
+ * computes the same values and gradients bit for bit (on wasm: as the composition does with
+ * the lab's Maximum, Minimum and comparison kernels, which loadWasm installs); native
+ * TensorFlow runs the composition (maxOfPieces, topTwoOfThirds).
  */
 export class MFM extends tf.layers.Layer {
   static className = 'FclMFM';

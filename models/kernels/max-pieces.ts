@@ -1,7 +1,9 @@
 // Maxout and MFM as one kernel forward and one kernel backward, for the CPU-side backends
 // (cpu and wasm), in place of the split / maximum / minimum / concat composition in
 // models/activations (about eight tfjs kernels a layer forward and a dozen backward, each a
-// full pass over the activations). GPU and native backends keep the composition.
+// full pass over the activations). webgpu has the same two kernels in WGSL
+// (webgpu-max-pieces.ts, sharing `layout` and `checkDy` from here); native TensorFlow keeps
+// the composition.
 //
 // Layout: x is [..., C], channels-last, R rows of C. The pieces of an output channel are
 // contiguous blocks of the last axis: piece j of output channel c is x[r, j*N + c].
@@ -81,7 +83,7 @@ function maxBits(p: number, q: number): number {
 
 // ------------------------------------------------------------------ layout
 
-interface Layout {
+export interface Layout {
   /** Rows: every axis but the last. */
   readonly rows: number;
   /** Pieces per output channel (k, or 3 for MFM 3/2). */
@@ -91,7 +93,8 @@ interface Layout {
   readonly outShape: number[];
 }
 
-function layout(x: tf.TensorInfo, attrs: MaxPiecesAttrs): Layout {
+/** The pieces of x's last axis, checked (rank, dtype, attrs, divisibility); shared with webgpu-max-pieces.ts. */
+export function layout(x: tf.TensorInfo, attrs: MaxPiecesAttrs): Layout {
   const rank = x.shape.length;
   const C = x.shape[rank - 1];
   if (rank < 1 || C === undefined) throw new Error(`${MAX_PIECES}: needs a tensor of rank >= 1, got [${x.shape.join(', ')}]`);
@@ -309,7 +312,8 @@ function backward(x: Float32Array, dy: Float32Array, dx: Float32Array, { rows, p
   else maxout5Backward(x, dy, dx, rows, width);
 }
 
-function checkDy(x: tf.TensorInfo, dy: tf.TensorInfo, { outShape }: Layout): void {
+/** dy must be float32 of the forward's output shape. */
+export function checkDy(x: tf.TensorInfo, dy: tf.TensorInfo, { outShape }: Layout): void {
   if (dy.dtype !== 'float32' || dy.shape.length !== outShape.length || dy.shape.some((d, i) => d !== outShape[i]))
     throw new Error(`${MAX_PIECES_GRAD}: dy is ${dy.dtype} [${dy.shape.join(', ')}], expected float32 [${outShape.join(', ')}] for x [${x.shape.join(', ')}]`);
 }

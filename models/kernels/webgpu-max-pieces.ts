@@ -21,34 +21,9 @@
 // here; the backend instance arrives as the kernelFunc's `backend`.
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
-import { MAX_PIECES, MAX_PIECES_GRAD, type MaxPiecesAttrs } from './max-pieces';
+import { checkDy, layout, MAX_PIECES, MAX_PIECES_GRAD, type Layout, type MaxPiecesAttrs } from './max-pieces';
 
 const WORKGROUP = 64;
-
-// ------------------------------------------------------------------ layout (as max-pieces.ts checks it)
-
-interface Layout {
-  /** Pieces per output channel: k, or 3 for MFM 3/2. */
-  readonly pieces: number;
-  /** Channels per piece: N, or m for MFM 3/2. */
-  readonly width: number;
-  /** Threads: rows x width, one per output row-channel (r, c < width). */
-  readonly threads: number;
-  readonly outShape: number[];
-}
-
-function layout(x: tf.TensorInfo, attrs: MaxPiecesAttrs): Layout {
-  const rank = x.shape.length;
-  const C = x.shape[rank - 1];
-  if (rank < 1 || C === undefined) throw new Error(`${MAX_PIECES}: needs a tensor of rank >= 1, got [${x.shape.join(', ')}]`);
-  if (x.dtype !== 'float32') throw new Error(`${MAX_PIECES}: needs float32, got ${x.dtype}`);
-  const pieces = attrs.mode === 'mfm32' ? 3 : attrs.k;
-  if (attrs.mode !== 'mfm32' && (attrs.mode !== 'maxout' || !Number.isInteger(pieces) || pieces < 2 || pieces > 5)) throw new Error(`${MAX_PIECES}: unknown attrs ${JSON.stringify(attrs)}`);
-  if (C % pieces !== 0) throw new Error(`${MAX_PIECES}: ${C} channels do not split into ${pieces} pieces`);
-  const width = C / pieces;
-  const threads = C === 0 ? 0 : tf.util.sizeFromShape(x.shape) / pieces;
-  return { pieces, width, threads, outShape: [...x.shape.slice(0, -1), attrs.mode === 'mfm32' ? 2 * width : width] };
-}
 
 // ------------------------------------------------------------------ WGSL
 
@@ -228,11 +203,13 @@ class MaxPiecesProgram implements WebGPUProgram {
   }
 }
 
+/** One thread per output row-channel (r, c < width). */
 function run(backend: WebGPUBackend, backward: boolean, attrs: MaxPiecesAttrs, inputs: tf.TensorInfo[], shape: Layout, outShape: number[]): tf.TensorInfo {
-  const program = new MaxPiecesProgram(backward, attrs, outShape, shape.threads);
+  const threads = shape.rows * shape.width;
+  const program = new MaxPiecesProgram(backward, attrs, outShape, threads);
   return backend.runWebGPUProgram(program, inputs, 'float32', [
     { type: 'int32', data: [shape.width] },
-    { type: 'int32', data: [shape.threads] },
+    { type: 'int32', data: [threads] },
   ]);
 }
 
@@ -249,8 +226,7 @@ const webGpuBackward: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, dy } = inputs as Required<Inputs>;
   const mode = attrs as unknown as MaxPiecesAttrs;
   const shape = layout(x, mode);
-  if (dy.dtype !== 'float32' || !tf.util.arraysEqual(dy.shape, shape.outShape))
-    throw new Error(`${MAX_PIECES_GRAD}: dy is ${dy.dtype} [${dy.shape.join(', ')}], expected float32 [${shape.outShape.join(', ')}] for x [${x.shape.join(', ')}]`);
+  checkDy(x, dy, shape);
   return run(backend as unknown as WebGPUBackend, true, mode, [x, dy], shape, x.shape);
 };
 
