@@ -1,5 +1,7 @@
 // Mini-batches for training and evaluation: shuffled, augmented (random crop +
-// horizontal flip, as the Light CNN reference) or centre-cropped, as tfjs tensors.
+// horizontal flip, as the Light CNN reference) or centre-cropped, as tfjs tensors
+// (`batches`) or as plain arrays (`batchArrays`, for a compute core that makes its own
+// tensors, perhaps in another context: see electron/trainer/training/compute-core.ts).
 //
 // Work split. The trainer thread decides everything random (the epoch's order and
 // every crop offset and flip, from the seeded Rng: the order from (seed, epoch), the
@@ -64,7 +66,19 @@ export interface Batch {
   dispose(): void;
 }
 
-export type BatchIterator = AsyncIterableIterator<Batch> & { close(): Promise<void> };
+/** One batch as plain arrays (structured-cloneable, no tensors). */
+export interface BatchArrays {
+  /** [count, inputSize, inputSize, 1] row-major, float32 in [0, 1]. */
+  pixels: Float32Array;
+  /** [count] int32 identity labels. */
+  labels: Int32Array;
+  /** The dataset indices of the images, in batch order. */
+  indices: Int32Array;
+  count: number;
+  inputSize: number;
+}
+
+export type BatchIterator<T = Batch> = AsyncIterableIterator<T> & { close(): Promise<void> };
 
 const DEFAULT_PREFETCH = 2;
 /** Stream keys for Rng.derive, so that the order and the crops never share a stream. */
@@ -129,11 +143,31 @@ export function cropPlan(
  * and every `next()` after it too.
  */
 export function batches(source: BatchSource, options: BatchOptions): BatchIterator {
-  return new Batches(source, options);
+  return new Batches(source, options, toTensors);
+}
+
+/** The same batches as `batches`, as plain arrays: nothing to dispose. */
+export function batchArrays(source: BatchSource, options: BatchOptions): BatchIterator<BatchArrays> {
+  return new Batches(source, options, (data, indices, inputSize) => ({ pixels: data.xs, labels: data.ys, indices, count: indices.length, inputSize }));
+}
+
+function toTensors(data: AssembledBatch, indices: Int32Array, inputSize: number): Batch {
+  const n = indices.length;
+  const xs = tf.tensor4d(data.xs, [n, inputSize, inputSize, 1], 'float32');
+  const ys = tf.tensor1d(data.ys, 'int32');
+  return {
+    xs,
+    ys,
+    indices,
+    dispose() {
+      xs.dispose();
+      ys.dispose();
+    },
+  };
 }
 
 /** The worker thread behind an iterator, while it runs (for tests and diagnostics). */
-export function batchWorkerOf(iterator: BatchIterator): Worker | undefined {
+export function batchWorkerOf(iterator: BatchIterator<unknown>): Worker | undefined {
   return iterator instanceof Batches ? iterator.currentWorker : undefined;
 }
 
@@ -161,7 +195,10 @@ function pending(): Pending {
   return { promise, resolve, reject };
 }
 
-class Batches implements AsyncIterableIterator<Batch> {
+/** Makes what a batch iterator hands out from the assembled arrays. */
+type MakeBatch<T> = (data: AssembledBatch, indices: Int32Array, inputSize: number) => T;
+
+class Batches<T> implements AsyncIterableIterator<T> {
   private readonly pixels: Uint8Array;
   private readonly storedSize: number;
   private readonly labels: Int32Array;
@@ -187,7 +224,11 @@ class Batches implements AsyncIterableIterator<Batch> {
   /** One per batch requested from the worker and not yet taken. */
   private readonly slots = new Map<number, Pending>();
 
-  constructor(source: BatchSource, options: BatchOptions) {
+  constructor(
+    source: BatchSource,
+    options: BatchOptions,
+    private readonly make: MakeBatch<T>,
+  ) {
     const { storedSize, pixels, labels } = source;
     const { inputSize, batchSize, indices } = options;
     const epoch = options.epoch ?? 0;
@@ -234,7 +275,7 @@ class Batches implements AsyncIterableIterator<Batch> {
     return this;
   }
 
-  async next(): Promise<IteratorResult<Batch, undefined>> {
+  async next(): Promise<IteratorResult<T, undefined>> {
     if (this.failure) throw this.failure;
     if (this.closed || this.taken >= this.count) {
       await this.close();
@@ -260,10 +301,10 @@ class Batches implements AsyncIterableIterator<Batch> {
       if (result === null) return { done: true, value: undefined }; // closed meanwhile
       data = result;
     }
-    return { done: false, value: this.toBatch(data, this.imagesOf(b)) };
+    return { done: false, value: this.make(data, this.imagesOf(b), this.inputSize) };
   }
 
-  async return(): Promise<IteratorResult<Batch, undefined>> {
+  async return(): Promise<IteratorResult<T, undefined>> {
     await this.close();
     return { done: true, value: undefined };
   }
@@ -283,21 +324,6 @@ class Batches implements AsyncIterableIterator<Batch> {
     if (!this.augment) return null;
     const count = Math.min(this.batchSize, this.order.length - b * this.batchSize);
     return cropPlan(count, this.storedSize, this.inputSize, this.seed, this.epoch, b);
-  }
-
-  private toBatch(data: AssembledBatch, indices: Int32Array): Batch {
-    const n = indices.length;
-    const xs = tf.tensor4d(data.xs, [n, this.inputSize, this.inputSize, 1], 'float32');
-    const ys = tf.tensor1d(data.ys, 'int32');
-    return {
-      xs,
-      ys,
-      indices,
-      dispose() {
-        xs.dispose();
-        ys.dispose();
-      },
-    };
   }
 
   /**
