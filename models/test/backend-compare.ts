@@ -109,6 +109,36 @@ export async function oneStep(backend: TestBackend, architecture: ArchitectureNa
   }
 }
 
+/**
+ * tfjs' tensor count and the backend's bytes (GPU bytes on webgpu) after each of `steps` Adam
+ * steps of a small LightCNN-9 on `backend`: a loop that leaks grows them.
+ */
+export async function memoryOverSteps(backend: TestBackend, steps = 4): Promise<{ tensors: number[]; bytes: number[] }> {
+  await useBackend(backend);
+  const built = buildModel({ architecture: 'lightcnn9', inputSize: 32, widthMultiplier: 0.125, numClasses: 5, seed: 3 });
+  const params = namedParams(built.model);
+  const optimizer = new Optimizer({ kind: 'adam', momentum: 0.9, weightDecay: 1e-4 }, params);
+  const xs = tf.randomUniform([2, 32, 32, 1]) as tf.Tensor4D;
+  const ys = tf.tensor1d([0, 3], 'int32');
+  try {
+    const tensors: number[] = [];
+    const bytes: number[] = [];
+    for (let i = 0; i < steps; i++) {
+      setTrainingStep(1, i);
+      await trainStep(built.model, params, optimizer, { xs, ys, numClasses: 5, lr: 0.01, clipNorm: 1 });
+      const memory = tf.memory() as tf.MemoryInfo & { numBytesInGPU?: number };
+      tensors.push(memory.numTensors);
+      bytes.push(memory.numBytesInGPU ?? memory.numBytes);
+    }
+    return { tensors, bytes };
+  } finally {
+    built.model.dispose();
+    optimizer.dispose();
+    xs.dispose();
+    ys.dispose();
+  }
+}
+
 export function expectSameStep(ours: StepOutcome, reference: StepOutcome, tolerance: number): void {
   expect(Math.abs(ours.loss - reference.loss)).toBeLessThan(tolerance * Math.max(1, Math.abs(reference.loss)));
   // A variable whose gradient nearly cancels (a 1-element bias summing terms of both signs) is

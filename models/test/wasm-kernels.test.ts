@@ -5,16 +5,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Rng } from '../../datasets/random';
-import { Optimizer } from '../../electron/trainer/training/optimizer';
-import { namedParams, trainStep } from '../../electron/trainer/training/train-step';
 import { ACTIVATION_NAMES, parseActivation } from '../activations/spec';
 import { loadWasm } from '../backend-wasm';
 import { wasmConvTuning } from '../kernels/wasm-conv2d-backprop';
 import { isLabKernel } from '../kernels/wasm-heap';
 import { installWasmTrainingKernels, LAB_WASM_KERNELS } from '../kernels/wasm-training-kernels';
-import { buildModel } from '../lightcnn';
-import { setTrainingStep } from '../step-random';
-import { expectSameStep, onBackend, oneStep, random, relativeError, type Input } from './backend-compare';
+import { expectSameStep, memoryOverSteps, onBackend, oneStep, random, relativeError, type Input } from './backend-compare';
 
 const TOLERANCE = 1e-4;
 
@@ -328,25 +324,8 @@ describe('a training step on wasm equals one on cpu', () => {
   });
 
   test('no tensors leak over several steps', async () => {
-    await tf.setBackend('wasm');
-    const built = buildModel({ architecture: 'lightcnn9', inputSize: 32, widthMultiplier: 0.125, numClasses: 5, seed: 3 });
-    const params = namedParams(built.model);
-    const optimizer = new Optimizer({ kind: 'adam', momentum: 0.9, weightDecay: 1e-4 }, params);
-    const xs = tf.randomUniform([2, 32, 32, 1]) as tf.Tensor4D;
-    const ys = tf.tensor1d([0, 3], 'int32');
-    try {
-      const counts: number[] = [];
-      for (let i = 0; i < 4; i++) {
-        setTrainingStep(1, i);
-        await trainStep(built.model, params, optimizer, { xs, ys, numClasses: 5, lr: 0.01, clipNorm: 1 });
-        counts.push(tf.memory().numTensors);
-      }
-      expect(new Set(counts).size).toBe(1);
-    } finally {
-      built.model.dispose();
-      optimizer.dispose();
-      xs.dispose();
-      ys.dispose();
-    }
+    const { tensors, bytes } = await memoryOverSteps('wasm');
+    expect(new Set(tensors).size).toBe(1);
+    expect(new Set(bytes.slice(1)).size).toBe(1);
   });
 });

@@ -10,14 +10,11 @@ import { Rng } from '../../datasets/random';
 import { evaluateRun } from '../../electron/trainer/evaluation/evaluate-run';
 import { decodeFrame } from '../../electron/trainer/protocol/frames';
 import type { TrainConfigInput } from '../../electron/trainer/training/config';
-import { Optimizer } from '../../electron/trainer/training/optimizer';
 import { TrainingSession, type TrainEvent } from '../../electron/trainer/training/session';
-import { namedParams, trainStep } from '../../electron/trainer/training/train-step';
 import { createActivation } from '../activations';
 import { ACTIVATION_NAMES, inputChannels, parseActivation } from '../activations/spec';
-import { buildModel } from '../lightcnn';
 import { setTrainingStep } from '../step-random';
-import { expectSameStep, onBackend, oneStep, random, relativeError, useBackend, webGpuReady } from './backend-compare';
+import { expectSameStep, memoryOverSteps, onBackend, oneStep, random, relativeError, webGpuReady } from './backend-compare';
 
 /** One op or one step: float32 kernels in another order (GPU reductions, exp/tanh/erf of the driver). */
 const TOLERANCE = 1e-4;
@@ -62,32 +59,11 @@ describe('a whole training step on webgpu equals one on cpu', () => {
   });
 
   test('no tensors and no GPU memory leak over several steps', async () => {
-    await useBackend('webgpu');
-    const built = buildModel({ architecture: 'lightcnn9', inputSize: 32, widthMultiplier: 0.125, numClasses: 5, seed: 3 });
-    const params = namedParams(built.model);
-    const optimizer = new Optimizer({ kind: 'adam', momentum: 0.9, weightDecay: 1e-4 }, params);
-    const xs = tf.randomUniform([2, 32, 32, 1]) as tf.Tensor4D;
-    const ys = tf.tensor1d([0, 3], 'int32');
-    try {
-      const tensors: number[] = [];
-      const bytes: number[] = [];
-      for (let i = 0; i < 4; i++) {
-        setTrainingStep(1, i);
-        await trainStep(built.model, params, optimizer, { xs, ys, numClasses: 5, lr: 0.01, clipNorm: 1 });
-        const memory = tf.memory() as tf.MemoryInfo & { numBytesInGPU?: number };
-        tensors.push(memory.numTensors);
-        bytes.push(memory.numBytesInGPU ?? Number.NaN);
-      }
-      // The first step makes Adam's moments; from then on nothing grows.
-      expect(new Set(tensors.slice(1)).size).toBe(1);
-      expect(new Set(bytes.slice(1)).size).toBe(1);
-      expect(bytes[1]).toBeGreaterThan(0);
-    } finally {
-      built.model.dispose();
-      optimizer.dispose();
-      xs.dispose();
-      ys.dispose();
-    }
+    const { tensors, bytes } = await memoryOverSteps('webgpu');
+    // The first step makes Adam's moments; from then on nothing grows.
+    expect(new Set(tensors.slice(1)).size).toBe(1);
+    expect(new Set(bytes.slice(1)).size).toBe(1);
+    expect(bytes[1]).toBeGreaterThan(0);
   });
 });
 
@@ -100,7 +76,7 @@ describe('a training session on webgpu', () => {
     const options = { dataDir, backend, prefetch: 0, probes: { intervalMs: 50 }, onEvent: (e: TrainEvent) => events.push(e) };
     const session = resume === undefined ? await TrainingSession.start({ ...CONFIG, maxSteps }, options) : await TrainingSession.resume(resume, { ...options, overrides: { maxSteps } });
     try {
-      session.subscribe({ layers: new Set(['conv1.act']), preActivation: new Set(), fullMaps: [] });
+      await session.subscribe({ layers: new Set(['conv1.act']), preActivation: new Set(), fullMaps: [] });
       const outcome = await session.train();
       const losses = (events.filter((e) => e.type === 'progress') as Of<'progress'>[]).map((e) => [e.step, e.loss] as const);
       return { outcome, events, losses, runId: session.run.id };
