@@ -125,7 +125,7 @@ export async function runExperiment(name: string, config: Omit<TrainConfigInput,
     );
     if (stoppedByBudget) session.stop(); // the budget ran out while starting
     const outcome = await session.train();
-    const built = session.built;
+    const built = session.inProcessCore.built;
     const record: RunRecord = {
       name,
       data: options.data,
@@ -149,8 +149,8 @@ export async function runExperiment(name: string, config: Omit<TrainConfigInput,
       name,
       data: options.data,
       config: (session?.config ?? config) as TrainConfig,
-      initializerUsed: session?.built.config.initializer ?? '',
-      classes: session?.built.config.numClasses ?? 0,
+      initializerUsed: session?.model.config.initializer ?? '',
+      classes: session?.model.config.numClasses ?? 0,
       stepsPerEpoch: 0,
       totalSteps: 0,
       steps,

@@ -27,7 +27,7 @@ const session = await TrainingSession.start({ data }, {
     }
   },
 });
-classes = session.built.config.numClasses;
+classes = session.model.config.numClasses;
 const timer = setTimeout(() => session.stop(), Math.max(0, Number(seconds) * 1000 - (performance.now() - started)));
 const outcome = await session.train();
 clearTimeout(timer);

@@ -37,16 +37,16 @@ let result: Record<string, unknown>;
 if (mode === 'capture') {
   const session = await TrainingSession.start({ ...config, maxSteps: 1 }, { dataDir, prefetch: 0, ...(backend ? { backend: backend as BackendName } : {}) });
   await session.setProbeImages([0]);
-  session.subscribe({ layers: new Set(session.built.activationLayers), preActivation: new Set(), fullMaps: [] });
+  await session.subscribe({ layers: new Set(session.model.activationLayers), preActivation: new Set(), fullMaps: [] });
   const times: number[] = [];
   let bytes = 0;
   for (let i = 0; i <= Number(steps); i++) {
     const started = performance.now();
-    const frames = await session.probes.captureFrames(0);
+    const frames = await session.inProcessCore.probes.captureFrames(0);
     if (i > 0) times.push(performance.now() - started); // the first one warms up
     bytes = frames.reduce((n, f) => n + f.byteLength, 0);
   }
-  result = { backend: session.backend.summary, msPerCapture: median(times), layers: session.built.activationLayers.length, bytesPerCapture: bytes };
+  result = { backend: session.backend.summary, msPerCapture: median(times), layers: session.model.activationLayers.length, bytesPerCapture: bytes };
   session.dispose();
 } else if (mode === 'same-run') {
   const PHASE = 12;
@@ -59,9 +59,9 @@ if (mode === 'capture') {
     if (!session) return;
     // BENCH_PROBES=stats or =maps measures one half alone.
     const only = process.env['BENCH_PROBES'];
-    session.probes.statsEnabled = phase === 'on' && only !== 'maps';
-    const all = new Set(phase === 'on' && only !== 'stats' ? session.built.activationLayers : []);
-    session.subscribe({ layers: all, preActivation: new Set(), fullMaps: [] });
+    session.inProcessCore.probes.statsEnabled = phase === 'on' && only !== 'maps';
+    const all = new Set(phase === 'on' && only !== 'stats' ? session.model.activationLayers : []);
+    void session.subscribe({ layers: all, preActivation: new Set(), fullMaps: [] });
   };
   session = await TrainingSession.start({ ...config, maxSteps: 2 * PHASE * Math.ceil(Number(steps) / PHASE) + 1 }, {
     dataDir,
@@ -78,7 +78,7 @@ if (mode === 'capture') {
     },
   });
   apply('on');
-  session.setProbeInterval(250);
+  await session.setProbeInterval(250);
   await session.train();
   session.dispose();
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -17,7 +17,7 @@ const session = await TrainingSession.start(
   { data, model: model as ArchitectureName, inputSize: Number(inputSize), batch: Number(batch), activation, maxSteps: 3, epochs: 1 },
   { dataDir, backend: 'wasm', probes: { snapshots: false } },
 );
-const summary = session.built.summary;
+const summary = session.model.summary;
 await session.train();
 session.dispose();
 await rm(dataDir, { recursive: true, force: true });

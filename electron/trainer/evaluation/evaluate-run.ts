@@ -137,11 +137,7 @@ export async function evaluateRun(runRef: string | RunHandle, options: EvaluateO
   const notes = [...checkpoint.warnings];
   const built = buildFromConfig(config, dataset.identities.length);
   try {
-    try {
-      restoreWeights(built.model, checkpoint.tensors);
-    } finally {
-      for (const t of checkpoint.tensors.values()) t.dispose();
-    }
+    restoreWeights(built.model, checkpoint.arrays);
     let pairsSource: string;
     let parsed;
     if (options.pairsFile !== undefined) {

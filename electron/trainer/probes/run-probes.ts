@@ -3,9 +3,9 @@
 //     (layer-stats.ts), read from taps on the activation layers (layer-taps.ts);
 //   - every `intervalMs` of training (or on demand): the probe faces' activation maps for
 //     the layers someone watches, as binary frames (activation-frames.ts).
-// The session calls `observeStep` around each step and `framesIfDue` after it.
+// The compute core (training/compute-core.ts) calls `observeStep` around each step and
+// `framesIfDue` after it.
 import * as tf from '@tensorflow/tfjs';
-import { batches, type BatchSource } from '../../../datasets/batches';
 import type { BuiltModel } from '../../../models/lightcnn';
 import { frameChannel } from '../protocol/frames';
 import type { LayerInfo, LayerStats } from '../protocol/messages';
@@ -127,23 +127,15 @@ export class RunProbes {
     return this.probeIndices;
   }
 
-  /** Sets the probe faces (dataset image indices) and prepares their centre crops. */
-  async setProbeImages(source: BatchSource, indices: readonly number[], inputSize: number): Promise<void> {
-    if (indices.length === 0) throw new RangeError('at least one probe face is needed');
-    const count = source.labels.length;
-    for (const i of indices) if (!Number.isInteger(i) || i < 0 || i >= count) throw new RangeError(`probe image ${i} is not in the dataset (it has images 0..${count - 1})`);
-    const iterator = batches(source, { indices: Int32Array.from(indices), batchSize: indices.length, inputSize, augment: false, shuffle: false, seed: 0, prefetch: 0 });
-    let xs: tf.Tensor4D | null = null;
-    try {
-      for await (const batch of iterator) {
-        xs = tf.keep(batch.xs.clone());
-        batch.dispose();
-        break;
-      }
-    } finally {
-      await iterator.close();
-    }
-    // Faces and their indices change together (a capture may run while the iterator closes).
+  /** The probe faces' centre crops, in `probes` order (the probes' own: do not dispose). */
+  get probeCrops(): tf.Tensor4D | null {
+    return this.probeXs;
+  }
+
+  /** Sets the probe faces: their centre crops `xs` (owned from now on) and their dataset image indices. */
+  setProbeFaces(xs: tf.Tensor4D, indices: readonly number[]): void {
+    if (indices.length === 0 || xs.shape[0] !== indices.length) throw new RangeError(`${xs.shape[0]} probe crops for ${indices.length} probe faces`);
+    // Faces and their indices change together.
     this.probeXs?.dispose();
     this.probeXs = xs;
     this.probeIndices = [...indices];
@@ -156,18 +148,7 @@ export class RunProbes {
 
   /** Why this subscription cannot be served by this run (an unknown layer, filter or probe), or null. */
   subscriptionProblem(subscription: MapSubscription): string | null {
-    const layers = this.built.activationLayers;
-    for (const layer of [...subscription.layers, ...subscription.preActivation, ...subscription.fullMaps.map((f) => f.layer)]) {
-      if (!layers.includes(layer)) return `no activation layer "${layer}"; this model's are ${layers.join(', ')}`;
-    }
-    for (const full of subscription.fullMaps) {
-      const unit = this.built.units.find((u) => u.layer === full.layer);
-      const pre = full.kind === 'preactivation';
-      const count = unit ? (pre ? unit.preActivationChannels : unit.channels) : 0;
-      if (full.filter >= count) return `${full.layer} has ${count} ${pre ? 'pre-activation channels' : 'filters'}; there is no ${full.filter}`;
-      if (full.probe >= this.probeIndices.length) return `there are ${this.probeIndices.length} probe faces; there is no probe ${full.probe}`;
-    }
-    return null;
+    return subscriptionProblem(this.layerInfo(), this.probeIndices.length, subscription);
   }
 
   subscribe(subscription: MapSubscription): void {
@@ -255,6 +236,11 @@ export class RunProbes {
     return this.pendingWarnings.splice(0);
   }
 
+  /** The capture asked for (a subscription, probe faces, probeNow) if one is pending, at once; else []. */
+  async pendingFrames(step: number): Promise<ArrayBuffer[]> {
+    return this.capturePending ? this.captureFrames(step) : [];
+  }
+
   /** The maps the viewers want, when the interval has passed or a capture was asked for; else []. */
   async framesIfDue(step: number, now = performance.now()): Promise<ArrayBuffer[]> {
     if (!this.watching || this.probeXs === null) return [];
@@ -314,6 +300,28 @@ export class RunProbes {
     this.probeXs?.dispose();
     this.probeXs = null;
   }
+}
+
+/** Refuses probe faces that are not images of a dataset of `count` images. */
+export function checkProbeImages(indices: readonly number[], count: number): void {
+  if (indices.length === 0) throw new RangeError('at least one probe face is needed');
+  for (const i of indices) if (!Number.isInteger(i) || i < 0 || i >= count) throw new RangeError(`probe image ${i} is not in the dataset (it has images 0..${count - 1})`);
+}
+
+/** Why a subscription cannot be served by a model with these activation layers and `probeCount` probe faces, or null. */
+export function subscriptionProblem(layers: readonly LayerInfo[], probeCount: number, subscription: MapSubscription): string | null {
+  const names = layers.map((l) => l.layer);
+  for (const layer of [...subscription.layers, ...subscription.preActivation, ...subscription.fullMaps.map((f) => f.layer)]) {
+    if (!names.includes(layer)) return `no activation layer "${layer}"; this model's are ${names.join(', ')}`;
+  }
+  for (const full of subscription.fullMaps) {
+    const info = layers.find((l) => l.layer === full.layer);
+    const pre = full.kind === 'preactivation';
+    const count = info ? (pre ? info.preActivationChannels : info.channels) : 0;
+    if (full.filter >= count) return `${full.layer} has ${count} ${pre ? 'pre-activation channels' : 'filters'}; there is no ${full.filter}`;
+    if (full.probe >= probeCount) return `there are ${probeCount} probe faces; there is no probe ${full.probe}`;
+  }
+  return null;
 }
 
 /** The default probe faces: the first held-out image of each of the first `count` identities that have one. */

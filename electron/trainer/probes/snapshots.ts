@@ -25,7 +25,6 @@ import { mkdir, open, readdir, rm, stat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeError, writeFileAtomic } from '../../../datasets/atomic-file';
 import { errorCode } from '../../../datasets/errors';
-import { batches, type BatchSource } from '../../../datasets/batches';
 import type { BuiltModel } from '../../../models/lightcnn';
 import { decodeFrame, frameChannel } from '../protocol/frames';
 import type { SnapshotInfo } from '../protocol/workbench';
@@ -283,10 +282,9 @@ export class SnapshotCapture {
     return this.built.activationLayers;
   }
 
-  /** One frame per activation layer, in the model's order, for `probes` (dataset image indices) at `step`. */
-  async capture(source: BatchSource, probes: readonly number[], inputSize: number, step: number): Promise<ArrayBuffer[]> {
+  /** One frame per activation layer, in the model's order, for the probe faces' crops `xs` (not kept) of `probes` (dataset image indices) at `step`. */
+  async capture(xs: tf.Tensor4D, probes: readonly number[], step: number): Promise<ArrayBuffer[]> {
     if (probes.length === 0) throw new RangeError('a snapshot needs at least one probe face');
-    const xs = await probeInputs(source, probes, inputSize);
     let outputs: tf.Tensor[] = [];
     try {
       const model = this.model();
@@ -302,7 +300,6 @@ export class SnapshotCapture {
       }
       return frames;
     } finally {
-      xs.dispose();
       for (const t of outputs) t.dispose();
     }
   }
@@ -316,19 +313,4 @@ export class SnapshotCapture {
     }
     return this.probeModel;
   }
-}
-
-/** The probe faces' centre crops, as a batch. */
-async function probeInputs(source: BatchSource, probes: readonly number[], inputSize: number): Promise<tf.Tensor4D> {
-  const iterator = batches(source, { indices: Int32Array.from(probes), batchSize: probes.length, inputSize, augment: false, shuffle: false, seed: 0, prefetch: 0 });
-  try {
-    for await (const batch of iterator) {
-      const xs = tf.keep(batch.xs.clone());
-      batch.dispose();
-      return xs;
-    }
-  } finally {
-    await iterator.close();
-  }
-  throw new Error('the probe faces gave no batch');
 }

@@ -1,4 +1,4 @@
-// A checkpoint: named float32/int32 tensors (weights, optimizer state, ...) plus
+// A checkpoint: named float32/int32 arrays (weights, optimizer state, ...) plus
 // the step, epoch and free-form metadata (RNG state, update count...), in ONE file
 // written atomically (temp file, fsync, rename: see datasets/atomic-file.ts), with
 // a SHA-256 at the end that is verified on every load.
@@ -14,7 +14,7 @@
 //
 // Header: { step, epoch, meta, byteOrder: "little", dataLength,
 //           tensors: [{ name, dtype: "float32"|"int32", shape, offset, byteLength }] }
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { createHash, type Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
@@ -38,20 +38,29 @@ export interface NamedTensor {
   readonly tensor: tf.Tensor;
 }
 
+/** A named array whose values are already in memory (what a compute core hands over: no tensor). */
+export interface NamedArray {
+  readonly name: string;
+  readonly dtype: CheckpointDType;
+  readonly shape: number[];
+  readonly values: Float32Array | Int32Array;
+}
+
 export interface CheckpointData {
   readonly step: number;
   readonly epoch: number;
   /** Anything JSON can hold (NaN and Infinity become null, as in JSON.stringify). */
   readonly meta: Record<string, unknown>;
-  readonly tensors: readonly NamedTensor[];
+  /** Tensors (read with `data()`) or arrays, each saved under its name. */
+  readonly tensors: readonly (NamedTensor | NamedArray)[];
 }
 
 export interface LoadedCheckpoint {
   readonly step: number;
   readonly epoch: number;
   readonly meta: Record<string, unknown>;
-  /** New tensors, owned by the caller: dispose them (see disposeCheckpoint). */
-  readonly tensors: Map<string, tf.Tensor>;
+  /** Every saved array by name, in the file's order (plain arrays: nothing to dispose). */
+  readonly arrays: Map<string, NamedArray>;
   /** The file's size in bytes. */
   readonly bytes: number;
 }
@@ -114,34 +123,37 @@ function swapInPlace(bytes: Uint8Array): void {
 /**
  * Writes `data` to `path` atomically: either the whole new file is there under
  * `path`, or (full disk, crash) the file that was there before is untouched.
- * Tensor values are read with `data()` one tensor at a time and written as they
- * are; no single buffer of the whole checkpoint is built.
+ * Tensor values are read with `data()` one tensor at a time (arrays are taken as
+ * they are) and written; no single buffer of the whole checkpoint is built.
  */
 export async function saveCheckpoint(path: string, data: CheckpointData): Promise<{ bytes: number }> {
   if (!Number.isInteger(data.step) || data.step < 0) throw new TypeError(`checkpoint step must be an integer >= 0, got ${data.step}`);
   if (!Number.isFinite(data.epoch) || data.epoch < 0) throw new TypeError(`checkpoint epoch must be a number >= 0, got ${data.epoch}`);
   const seen = new Set<string>();
-  for (const { name, tensor } of data.tensors) {
+  for (const entry of data.tensors) {
+    const { name } = entry;
     if (name === '') throw new TypeError('a checkpoint tensor needs a name');
     if (seen.has(name)) throw new TypeError(`two checkpoint tensors are named "${name}"`);
     seen.add(name);
-    if (tensor.dtype !== 'float32' && tensor.dtype !== 'int32') {
-      throw new TypeError(`checkpoint tensor "${name}" is ${tensor.dtype}; only float32 and int32 are stored`);
+    const dtype = 'tensor' in entry ? entry.tensor.dtype : entry.dtype;
+    if (dtype !== 'float32' && dtype !== 'int32') {
+      throw new TypeError(`checkpoint tensor "${name}" is ${dtype}; only float32 and int32 are stored`);
     }
-    if (tensor.isDisposed) throw new TypeError(`checkpoint tensor "${name}" was disposed before it was saved`);
+    if ('tensor' in entry && entry.tensor.isDisposed) throw new TypeError(`checkpoint tensor "${name}" was disposed before it was saved`);
   }
 
   const entries: TensorEntry[] = [];
   const payloads: Uint8Array[] = [];
   let cursor = 0;
-  for (const { name, tensor } of data.tensors) {
-    const values = (await tensor.data()) as Float32Array | Int32Array;
-    const expected = tensor.dtype === 'float32' ? Float32Array : Int32Array;
-    if (!(values instanceof expected) || values.length !== tensor.size) {
-      throw new TypeError(`checkpoint tensor "${name}": the backend returned ${values.constructor.name}[${values.length}] for ${tensor.dtype}[${tensor.size}]`);
+  for (const entry of data.tensors) {
+    const { name, dtype, shape, values } = 'tensor' in entry ? await readTensor(entry) : entry;
+    const expected = dtype === 'float32' ? Float32Array : Int32Array;
+    const size = elementCount(shape);
+    if (!(values instanceof expected) || values.length !== size) {
+      throw new TypeError(`checkpoint tensor "${name}": ${values.constructor.name}[${values.length}] for ${dtype}[${size}]`);
     }
     const offset = alignUp(cursor);
-    entries.push({ name, dtype: tensor.dtype as CheckpointDType, shape: [...tensor.shape], offset, byteLength: values.byteLength });
+    entries.push({ name, dtype, shape: [...shape], offset, byteLength: values.byteLength });
     payloads.push(storedBytes(values));
     cursor = offset + values.byteLength;
   }
@@ -176,6 +188,11 @@ export async function saveCheckpoint(path: string, data: CheckpointData): Promis
     writeFailed(error, { what: `The checkpoint of step ${data.step}`, path, kept: '(no partial file was left) and the previous checkpoint is intact' });
   }
   return { bytes: PREFIX_BYTES + headerLength + dataLength + DIGEST_BYTES };
+}
+
+/** A tensor's values, read asynchronously (the only read tfjs-webgpu has in Node). */
+async function readTensor({ name, tensor }: NamedTensor): Promise<NamedArray> {
+  return { name, dtype: tensor.dtype as CheckpointDType, shape: [...tensor.shape], values: (await tensor.data()) as Float32Array | Int32Array };
 }
 
 async function readExactly(handle: FileHandle, target: Uint8Array, position: number): Promise<number> {
@@ -226,7 +243,7 @@ function checkLayout(header: Header): string | undefined {
 /**
  * Reads and verifies a checkpoint: magic, format version, length and SHA-256.
  * Any damage (truncated file, flipped byte, not a checkpoint at all) throws a
- * RunError naming the file; no tensor is created unless the whole file verifies.
+ * RunError naming the file; nothing is returned unless the whole file verifies.
  */
 export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
   const damaged = (detail: string, cause?: unknown): RunError =>
@@ -303,16 +320,9 @@ export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
     await readExactly(handle, stored, size - DIGEST_BYTES);
     if (!hash.digest().equals(stored)) throw damaged('checksum mismatch');
 
-    const tensors = new Map<string, tf.Tensor>();
-    try {
-      header.tensors.forEach((entry, i) => {
-        tensors.set(entry.name, tf.tensor(arrays[i] as Float32Array | Int32Array, entry.shape, entry.dtype));
-      });
-    } catch (error) {
-      for (const t of tensors.values()) t.dispose();
-      throw error;
-    }
-    return { step: header.step, epoch: header.epoch, meta: header.meta, tensors, bytes: size };
+    const named = new Map<string, NamedArray>();
+    header.tensors.forEach((entry, i) => named.set(entry.name, { name: entry.name, dtype: entry.dtype, shape: entry.shape, values: arrays[i] as Float32Array | Int32Array }));
+    return { step: header.step, epoch: header.epoch, meta: header.meta, arrays: named, bytes: size };
   } catch (error) {
     if (error instanceof RunError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
@@ -321,10 +331,4 @@ export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
   } finally {
     await handle.close();
   }
-}
-
-/** Disposes every tensor of a loaded checkpoint. */
-export function disposeCheckpoint(checkpoint: Pick<LoadedCheckpoint, 'tensors'>): void {
-  for (const t of checkpoint.tensors.values()) t.dispose();
-  checkpoint.tensors.clear();
 }

@@ -88,7 +88,7 @@ export class LabHost {
     connection.onMessage((raw) => void this.receive(viewer, raw));
     connection.onClose(() => {
       this.viewers.delete(connection.id);
-      this.updateSubscriptions();
+      void this.updateSubscriptions().catch((error: unknown) => this.options.log?.(`the subscriptions could not be updated: ${error instanceof Error ? error.message : String(error)}`));
     });
     connection.sendJson({ type: 'welcome', protocol: PROTOCOL_VERSION, lab: LAB_VERSION, pid: process.pid });
     // Catching up: the run as it began, then where it is now.
@@ -163,10 +163,10 @@ export class LabHost {
       case 'subscribe': {
         const { name: _name, ...subscription } = command;
         // This viewer's request alone is checked: another viewer's stale request must not make it fail.
-        const problem = this.session?.probes.subscriptionProblem(toMapSubscription(subscription));
+        const problem = this.session?.subscriptionProblem(toMapSubscription(subscription));
         if (problem) throw new CommandError(problem, 'bad-subscription');
         viewer.subscription = subscription;
-        this.updateSubscriptions();
+        await this.updateSubscriptions();
         return subscription;
       }
       case 'setProbes': {
@@ -178,24 +178,24 @@ export class LabHost {
           } catch (error) {
             throw new CommandError((error as Error).message, 'bad-probe');
           }
-          this.updateSubscriptions(); // full-size requests for probes that are gone are dropped
+          await this.updateSubscriptions(); // full-size requests for probes that are gone are dropped
         }
         return this.latest.get('probes') ?? { images: command.images ?? [], labels: [], intervalMs: this.probeIntervalMs };
       }
       case 'setProbeRate':
         this.probeIntervalMs = command.intervalMs;
-        this.session?.setProbeInterval(command.intervalMs);
+        await this.session?.setProbeInterval(command.intervalMs);
         return { intervalMs: command.intervalMs };
       case 'probeNow':
-        this.needSession('probeNow').probeNow();
+        await this.needSession('probeNow').probeNow();
         return null;
       case 'setStatsWindow':
         this.statsWindow = command.steps;
-        if (this.session) this.session.probes.tracker.window = command.steps;
+        await this.session?.configureProbes({ statsWindow: command.steps });
         return { steps: command.steps };
       case 'setSaturationThreshold':
         this.saturationThreshold = command.fraction;
-        if (this.session) this.session.probes.tracker.saturationThreshold = command.fraction;
+        await this.session?.configureProbes({ saturationThreshold: command.fraction });
         return { fraction: command.fraction };
       case 'getRun': {
         const run = await openRun(this.options.dataDir, command.runId);
@@ -282,7 +282,7 @@ export class LabHost {
     this.status = { state: 'running', runId: session.run.id, step: null, totalSteps: session.totalSteps };
     try {
       if (this.probeImages) await session.setProbeImages(this.probeImages);
-      this.updateSubscriptions();
+      await this.updateSubscriptions();
     } catch (error) {
       // Probe faces or layers from the previous run that this one does not have: fall back to the defaults.
       this.probeImages = null;
@@ -308,20 +308,20 @@ export class LabHost {
    * layers nobody watches. Requests that no longer fit the run (a layer it does not have, a
    * probe that was removed) are left out rather than failing everyone's.
    */
-  private updateSubscriptions(): void {
+  private async updateSubscriptions(): Promise<void> {
     const session = this.session;
     if (!session) return;
     const layers = new Set<string>();
     const preActivation = new Set<string>();
     const fullMaps: NonNullable<MapSubscription['fullMaps']>[number][] = [];
     for (const { subscription } of this.viewers.values()) {
-      const fits = (layer: string) => session.probes.hasLayer(layer);
+      const fits = (layer: string) => session.model.activationLayers.includes(layer);
       for (const l of subscription.layers) if (fits(l)) layers.add(l);
       for (const l of subscription.preActivation) if (fits(l)) preActivation.add(l);
       const full = subscription.fullMap;
-      if (full && !session.probes.subscriptionProblem({ layers: new Set(), preActivation: new Set(), fullMaps: [full] })) fullMaps.push(full);
+      if (full && !session.subscriptionProblem({ layers: new Set(), preActivation: new Set(), fullMaps: [full] })) fullMaps.push(full);
     }
-    session.subscribe({ layers, preActivation, fullMaps });
+    await session.subscribe({ layers, preActivation, fullMaps });
   }
 
   private broadcast(event: TrainEvent, runId: string | null): void {

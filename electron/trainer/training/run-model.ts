@@ -1,10 +1,11 @@
 // What a run's settings describe, made real: its dataset, its model, and a
 // checkpoint's weights put back in. Shared by training and evaluation.
 import { createHash } from 'node:crypto';
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { openDataset, type FaceDataset } from '../../../datasets';
 import { parseActivation } from '../../../models/activations/spec';
 import { buildModel, type BuiltModel } from '../../../models/lightcnn';
+import type { NamedArray } from '../runs/checkpoint';
 import type { TrainConfig } from './config';
 
 /** Why a run cannot go on, in words a user can act on. */
@@ -64,13 +65,15 @@ export function buildFromConfig(config: TrainConfig, numClasses: number): BuiltM
 }
 
 /** Puts a checkpoint's weights into the model, refusing one from another model. */
-export function restoreWeights(model: tf.LayersModel, tensors: ReadonlyMap<string, tf.Tensor>): void {
+export function restoreWeights(model: tf.LayersModel, arrays: ReadonlyMap<string, NamedArray>): void {
   for (const weight of model.weights) {
-    const saved = tensors.get(`weights/${weight.originalName}`);
+    const saved = arrays.get(`weights/${weight.originalName}`);
     if (!saved) throw new TrainingError(`The checkpoint has no weights for ${weight.originalName}: it belongs to a different model`);
     if (saved.shape.join('x') !== weight.shape.join('x')) {
       throw new TrainingError(`The checkpoint's ${weight.originalName} is ${saved.shape.join('x')}, the model's is ${weight.shape.join('x')}`);
     }
-    weight.write(saved);
+    const value = tf.tensor(saved.values, saved.shape, saved.dtype);
+    weight.write(value); // the variable takes its own reference
+    value.dispose();
   }
 }

@@ -1,32 +1,30 @@
 // A training run from start (or resume) to its end: data, model, the loop with
 // pause/resume/stop, metrics, checkpoints, and the NaN guard. Plain Node: the
-// command line runs it in-process, the app inside the trainer process.
+// command line runs it in-process, the app inside the trainer process. It holds no
+// tensor: the model, optimizer and probes sit behind a ComputeCore (compute-core.ts),
+// and the session hands it plain data (batches as arrays, settings, state).
 //
 // One session trains at a time in a process: stochastic layers take their seeds
 // from the step set in models/step-random (see there).
 import * as tf from '@tensorflow/tfjs';
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
-import { epochBatchCount, batches, type BatchSource } from '../../../datasets/batches';
+import { epochBatchCount, batchArrays, type BatchSource } from '../../../datasets/batches';
 import type { FaceDataset } from '../../../datasets';
 import { classificationSplit } from '../../../datasets/splits';
-import { prepareMaxDerivatives } from '../probes/dead-rules';
 import { selectBackend, type BackendChoice, type BackendName } from '../../../models/backend';
-import type { BuiltModel } from '../../../models/lightcnn';
-import { setTrainingStep } from '../../../models/step-random';
 import { createRun, resolveRun, type RunHandle, type RunState } from '../runs/run-store';
 import { LAB_VERSION } from '../version';
 import { parseTrainConfig, type ResumeOverrides, type TrainConfig, type TrainConfigInput } from './config';
-import { Optimizer, type NamedVariable } from './optimizer';
-import { buildFromConfig, checkSameDataset, describeDataset, loadDataset, restoreWeights, TrainingError } from './run-model';
+import { checkSameDataset, describeDataset, loadDataset, TrainingError } from './run-model';
 import { learningRate } from './schedule';
 import { LossWatch } from './loss-watch';
 import { fitBatch } from './memory-fit';
 import { describeRecipeChoices } from './recipes';
 import { WasmHeapFullError } from '../../../models/kernels/wasm-heap';
-import { namedParams, trainStep } from './train-step';
-import { defaultProbeImages, RunProbes, type MapSubscription, type ProbeOptions } from '../probes/run-probes';
-import { MAX_SNAPSHOT_PROBES, pruneSnapshotsAfter, SnapshotCapture, writeSnapshot } from '../probes/snapshots';
+import { checkProbeImages, defaultProbeImages, subscriptionProblem, type MapSubscription, type ProbeOptions } from '../probes/run-probes';
+import { MAX_SNAPSHOT_PROBES, pruneSnapshotsAfter, writeSnapshot } from '../probes/snapshots';
 import type { LayerInfo, LayerStats } from '../protocol/messages';
+import { InProcessCore, type BatchData, type ComputeCore, type ModelInfo, type ProbeSettings } from './compute-core';
 import { validate, type Validation } from './validation';
 
 export { TrainingError } from './run-model';
@@ -126,24 +124,22 @@ interface Prepared {
   readonly backend: BackendChoice;
   readonly split: { train: Int32Array; test: Int32Array };
   readonly source: BatchSource;
-  readonly built: BuiltModel;
-  readonly params: NamedVariable[];
-  readonly optimizer: Optimizer;
+  readonly core: ComputeCore;
+  /** The core's probe settings as they are (it answers them on every change). */
+  readonly probeSettings: ProbeSettings;
 }
 
-async function prepare(config: TrainConfig, dataset: FaceDataset, backend: BackendChoice): Promise<Prepared> {
+async function prepare(config: TrainConfig, dataset: FaceDataset, backend: BackendChoice, probes: SessionOptions['probes']): Promise<Prepared> {
   const split = classificationSplit(dataset, { holdOutFraction: config.holdOut, seed: config.seed });
   const source: BatchSource = { pixels: await dataset.pixels(), storedSize: dataset.storedSize, labels: dataset.imageIdentity };
-  const built = buildFromConfig(config, dataset.identities.length);
-  await prepareMaxDerivatives(built.units.map((unit) => unit.spec)); // the saturation probes' scale, read before a step needs it
-  const params = namedParams(built.model);
-  const optimizer = new Optimizer({ kind: config.optimizer, momentum: config.momentum, weightDecay: config.weightDecay }, params);
-  return { config, dataset, backend, split, source, built, params, optimizer };
-}
-
-function release(prepared: Prepared): void {
-  prepared.optimizer.dispose();
-  prepared.built.model.dispose();
+  const core = await InProcessCore.create({ config, numClasses: dataset.identities.length, ...(probes ? { probes } : {}) });
+  try {
+    const probeSettings = await core.configureProbes({});
+    return { config, dataset, backend, split, source, core, probeSettings };
+  } catch (error) {
+    await core.dispose();
+    throw error;
+  }
 }
 
 export class TrainingSession {
@@ -151,20 +147,26 @@ export class TrainingSession {
   private trainStarted = false;
   private stopRequested = false;
   private wake: (() => void) | undefined;
+  /** Set by every command that may need the paused loop to act; cleared when it looks. */
+  private woken = false;
   private lastCheckpointStep = -1;
   private lastSnapshotStep = -1;
-  /** Every activation layer's maps for the probe faces, kept in snapshots/ at epoch ends (probes/snapshots.ts); null when turned off. */
-  private readonly snapshots: SnapshotCapture | null;
+  /** Every activation layer's maps for the probe faces are kept in snapshots/ at epoch ends (probes/snapshots.ts), unless turned off. */
+  private readonly snapshots: boolean;
   private sums: EpochSums = { lossSum: 0, correct: 0, seen: 0 };
   /** The loss against chance level: divergence before NaN, checkpoints only while healthy, "not learning yet". */
   private readonly lossWatch: LossWatch;
   /** Why the settings the run was not given are what they are (recipes.ts), for a new run. */
   decisions: readonly string[] = [];
   readonly config: TrainConfig;
-  readonly built: BuiltModel;
   readonly backend: BackendChoice;
-  /** Dead-neuron counts, layer health and activation maps of this run. */
-  readonly probes: RunProbes;
+  /** Where the tensors live: the model, optimizer and probes of this run. */
+  readonly core: ComputeCore;
+  /** The model, as plain data. */
+  readonly model: ModelInfo;
+  private probeSettings: ProbeSettings;
+  /** The probe faces (dataset image indices). */
+  private probeImages: readonly number[] = [];
   private readonly unlock: () => Promise<void>;
 
   private constructor(
@@ -178,10 +180,11 @@ export class TrainingSession {
   ) {
     this.unlock = once(unlock);
     this.config = prepared.config;
-    this.built = prepared.built;
     this.backend = prepared.backend;
-    this.probes = new RunProbes(prepared.built, options.probes);
-    this.snapshots = options.probes?.snapshots === false ? null : new SnapshotCapture(prepared.built);
+    this.core = prepared.core;
+    this.model = prepared.core.model;
+    this.probeSettings = prepared.probeSettings;
+    this.snapshots = options.probes?.snapshots !== false;
     this.lossWatch = new LossWatch(prepared.dataset.identities.length, prepared.config.warmupSteps, notLearningAdvice(prepared.config));
   }
 
@@ -190,9 +193,9 @@ export class TrainingSession {
     const backend = await selectBackend({ purpose: 'train', force: options.backend });
     const config = parseTrainConfig(input, { backend: backend.name });
     const dataset = await loadDataset(config, options.dataDir);
-    let prepared = await prepare(config, dataset, backend);
+    let prepared = await prepare(config, dataset, backend, options.probes);
     try {
-      const fit = fitBatch({ summary: prepared.built.summary, batch: config.batch, backend: backend.name, userChose: input.batch !== undefined, model: config.model, inputSize: config.inputSize });
+      const fit = fitBatch({ summary: prepared.core.model.summary, batch: config.batch, backend: backend.name, userChose: input.batch !== undefined, model: config.model, inputSize: config.inputSize });
       if (fit.kind === 'refused') throw new TrainingError(fit.message);
       const notes: string[] = [];
       if (fit.kind === 'reduced') {
@@ -212,7 +215,7 @@ export class TrainingSession {
       await session.setProbeImages(null);
       return session;
     } catch (error) {
-      release(prepared);
+      await prepared.core.dispose();
       throw error;
     }
   }
@@ -234,23 +237,17 @@ export class TrainingSession {
       const backend = await selectBackend({ purpose: 'train', force: options.backend });
       const dataset = await loadDataset(config, options.dataDir);
       checkSameDataset(run.record.dataset.hash, dataset, run.id);
-      prepared = await prepare(config, dataset, backend);
-      const fit = fitBatch({ summary: prepared.built.summary, batch: config.batch, backend: backend.name, userChose: true, model: config.model, inputSize: config.inputSize });
+      prepared = await prepare(config, dataset, backend, options.probes);
+      const fit = fitBatch({ summary: prepared.core.model.summary, batch: config.batch, backend: backend.name, userChose: true, model: config.model, inputSize: config.inputSize });
       if (fit.kind === 'refused') throw new TrainingError(`${fit.message.replace(/\. Use --batch.*$/, '')}. A run keeps its batch: start a new run with a batch that fits, or resume on a backend with more memory (--backend)`);
       const loaded = await run.loadLatestCheckpoint();
       const position: Position = loaded ? { step: loaded.step, epoch: loaded.epoch, batch: Number(loaded.meta['batch'] ?? 0) } : { step: 0, epoch: 0, batch: 0 };
       const session = new TrainingSession(run, prepared, position, true, options, unlock, [...unlock.warnings, ...(loaded?.warnings ?? [])]);
       if (loaded) {
-        try {
-          restoreWeights(prepared.built.model, loaded.tensors);
-          prepared.optimizer.loadState(loaded.tensors, Number(loaded.meta['optimizerUpdates'] ?? 0));
-          const sums = loaded.meta['epochSums'] as EpochSums | undefined;
-          if (sums) session.sums = { ...sums };
-          session.lastCheckpointStep = loaded.step;
-          session.probes.tracker.loadState(loaded.tensors, loaded.meta['probes']);
-        } finally {
-          for (const t of loaded.tensors.values()) t.dispose();
-        }
+        await prepared.core.setState({ arrays: [...loaded.arrays.values()], optimizerUpdates: Number(loaded.meta['optimizerUpdates'] ?? 0), probes: loaded.meta['probes'] });
+        const sums = loaded.meta['epochSums'] as EpochSums | undefined;
+        if (sums) session.sums = { ...sums };
+        session.lastCheckpointStep = loaded.step;
       }
       await run.truncateMetricsAfter(position.step);
       // Snapshots after the checkpoint belong to the abandoned timeline, like the metrics rows.
@@ -268,7 +265,7 @@ export class TrainingSession {
       await session.setProbeImages(null);
       return session;
     } catch (error) {
-      if (prepared) release(prepared);
+      if (prepared) await prepared.core.dispose();
       await unlock();
       throw error;
     }
@@ -295,41 +292,66 @@ export class TrainingSession {
   async setProbeImages(images: readonly number[] | null): Promise<void> {
     const { dataset, split, source } = this.prepared;
     const chosen = images ?? defaultProbeImages(dataset.imageIdentity, split.test.length > 0 ? split.test : split.train);
-    await this.probes.setProbeImages(source, chosen, this.config.inputSize);
+    checkProbeImages(chosen, source.labels.length);
+    await this.core.setProbeFaces(await centreCrops(source, chosen, this.config.inputSize));
+    this.probeImages = [...chosen];
     if (this.trainStarted) this.emitProbes(); // before that, train() announces them after 'started'
-    this.wake?.(); // paused: the new faces' maps now
+    this.notify(); // paused: the new faces' maps now
   }
 
-  setProbeInterval(ms: number): void {
-    this.probes.intervalMs = ms;
+  async setProbeInterval(ms: number): Promise<void> {
+    await this.configureProbes({ intervalMs: ms });
     this.emitProbes();
   }
 
+  /** Changes the core's probe settings (interval, statistics window, saturation threshold, statistics on/off). */
+  async configureProbes(changes: Partial<ProbeSettings>): Promise<ProbeSettings> {
+    this.probeSettings = await this.core.configureProbes(changes);
+    return this.probeSettings;
+  }
+
+  /** Why this subscription cannot be served by this run (an unknown layer, filter or probe), or null. */
+  subscriptionProblem(subscription: MapSubscription): string | null {
+    return subscriptionProblem(this.model.layers, this.probeImages.length, subscription);
+  }
+
   /** What the viewers watch; frames follow after the next step (or at once when paused). */
-  subscribe(subscription: MapSubscription): void {
-    this.probes.subscribe(subscription);
-    this.wake?.();
+  async subscribe(subscription: MapSubscription): Promise<void> {
+    await this.core.subscribe(subscription);
+    this.notify();
   }
 
   /** Activation maps now: after the current step, or at once when paused. */
-  probeNow(): void {
-    this.probes.requestCapture();
-    this.wake?.();
+  async probeNow(): Promise<void> {
+    await this.core.requestCapture();
+    this.notify();
+  }
+
+  /** The core when it runs in this thread (tests and the bench reach into its tensors); throws otherwise. */
+  get inProcessCore(): InProcessCore {
+    if (this.core instanceof InProcessCore) return this.core;
+    throw new Error('this session\'s compute core does not run in this thread');
   }
 
   private emitProbes(): void {
     const names = this.prepared.dataset.identities;
-    const labels = this.probes.probes.map((i) => names[this.prepared.dataset.imageIdentity[i] as number] ?? '');
-    this.emit({ type: 'probes', images: [...this.probes.probes], labels, intervalMs: this.probes.intervalMs });
+    const labels = this.probeImages.map((i) => names[this.prepared.dataset.imageIdentity[i] as number] ?? '');
+    this.emit({ type: 'probes', images: [...this.probeImages], labels, intervalMs: this.probeSettings.intervalMs });
   }
 
   resume(): void {
     this.paused = false;
-    this.wake?.();
+    this.notify();
   }
 
   stop(): void {
     this.stopRequested = true;
+    this.notify();
+  }
+
+  /** Wakes the paused loop; remembered when it is not waiting (it may be awaiting the core). */
+  private notify(): void {
+    this.woken = true;
     this.wake?.();
   }
 
@@ -353,13 +375,13 @@ export class TrainingSession {
     this.trainStarted = true;
     await this.setState('running');
     this.emit({ type: 'started', runId: this.run.id, step: this.position.step, totalSteps: this.totalSteps, backend: this.backend.summary, resumed: this.resumed });
-    this.emit({ type: 'layers', layers: this.probes.layerInfo() });
+    this.emit({ type: 'layers', layers: this.model.layers });
     this.emitProbes();
     for (const message of this.warnings) this.emit({ type: 'warning', message });
     try {
       while (this.position.epoch < config.epochs) {
         if (this.maxStepsReached) return await this.stopAtLimit();
-        const iterator = batches(prepared.source, {
+        const iterator = batchArrays(prepared.source, {
           indices: prepared.split.train,
           batchSize: config.batch,
           inputSize: config.inputSize,
@@ -373,29 +395,15 @@ export class TrainingSession {
         });
         try {
           for await (const batch of iterator) {
-            if (this.maxStepsReached) {
-              batch.dispose();
-              return await this.stopAtLimit();
-            }
+            if (this.maxStepsReached) return await this.stopAtLimit();
             if (await this.holdForCommands()) {
-              batch.dispose();
               await this.checkpoint();
               await this.recordSnapshot(this.epochOfStep);
               return await this.finish('stopped', 'stopped on request');
             }
             const lr = learningRate(config, this.position.epoch + this.position.batch / this.stepsPerEpoch, this.position.step);
-            setTrainingStep(config.seed, this.position.step);
-            const started = performance.now();
-            const observer = this.probes.observeStep(this.position.step + 1);
-            let result;
-            try {
-              result = await trainStep(this.built.model, prepared.params, prepared.optimizer, { xs: batch.xs, ys: batch.ys, numClasses, lr, clipNorm: config.clipNorm }, observer);
-            } finally {
-              this.probes.endStep();
-            }
-            const stepMs = performance.now() - started;
-            const layerStats = (await observer?.stats()) ?? []; // read even when the step diverged: it frees what the step queued
-            batch.dispose();
+            const result = await this.core.step({ batch, lr, clipNorm: config.clipNorm, step: this.position.step + 1, seed: config.seed });
+            const { stepMs } = result;
             if (!result.finite) return await this.diverged(this.position.step + 1, nonFiniteReason(result), lr);
             this.position = { ...this.position, step: this.position.step + 1, batch: this.position.batch + 1 };
             this.sums.lossSum += result.loss * result.count;
@@ -416,7 +424,7 @@ export class TrainingSession {
             await this.run.appendMetrics([row]);
             const { kind: _kind, ...progress } = row;
             this.emit({ type: 'progress', ...progress, at });
-            await this.reportLayers(layerStats);
+            await this.reportLayers(result.layers, result.statsWindow, result.warnings);
             await this.emitFrames();
             const verdict = this.lossWatch.observe(this.position.step, result.loss);
             if (verdict.kind === 'exploded') return await this.diverged(this.position.step, verdict.reason, lr);
@@ -431,7 +439,7 @@ export class TrainingSession {
         } finally {
           await iterator.close();
         }
-        await this.endEpoch(numClasses);
+        await this.endEpoch();
       }
       if (this.lastCheckpointStep !== this.position.step) {
         // The last epoch's checkpoint was refused (the loss was high): the run is not done with weights worth keeping.
@@ -449,27 +457,32 @@ export class TrainingSession {
     }
   }
 
-  private async reportLayers(layers: LayerStats[]): Promise<void> {
-    for (const message of this.probes.takeWarnings()) this.emit({ type: 'warning', message });
+  private async reportLayers(layers: LayerStats[], window: number, warnings: readonly string[]): Promise<void> {
+    for (const message of warnings) this.emit({ type: 'warning', message });
     if (layers.length === 0) return;
     const { step, epoch } = this.position;
-    const window = this.probes.tracker.window;
     this.emit({ type: 'layerStats', step, epoch, window, layers });
     const every = this.options.probes?.recordEvery ?? DEFAULT_STATS_RECORD_EVERY;
     const last = step >= this.totalSteps;
     if (step % every === 0 || step === 1 || last) await this.run.appendMetrics([{ kind: 'layers', step, epoch, window, layers }]);
   }
 
-  /** Maps when due, or at once (`now`: a viewer asked while paused). */
-  private async emitFrames(now = false): Promise<void> {
-    const frames = now ? await this.probes.captureFrames(this.position.step) : await this.probes.framesIfDue(this.position.step);
+  /** Maps when due, or at once (`now`: the capture a viewer asked for while paused, if pending); whether any came. */
+  private async emitFrames(now = false): Promise<boolean> {
+    const { frames, warnings } = await this.core.frames(this.position.step, { now });
     if (frames.length > 0) this.emit({ type: 'frames', step: this.position.step, frames });
-    for (const message of this.probes.takeWarnings()) this.emit({ type: 'warning', message });
+    for (const message of warnings) this.emit({ type: 'warning', message });
+    return frames.length > 0;
   }
 
-  private async endEpoch(numClasses: number): Promise<void> {
-    const { config, prepared } = this;
-    const val = await validate(this.built.model, prepared.source, prepared.split.test, config.inputSize, numClasses, config.batch);
+  /** Held-out loss and accuracy of the weights as they are now. */
+  private heldOut(): Promise<Validation> {
+    const { source, split } = this.prepared;
+    return validate((batch) => this.core.evaluate(batch), source, split.test, this.config.inputSize, this.config.batch);
+  }
+
+  private async endEpoch(): Promise<void> {
+    const val = await this.heldOut();
     const { lossSum, correct, seen } = this.sums;
     const row: EpochMetrics = {
       kind: 'epoch',
@@ -492,7 +505,7 @@ export class TrainingSession {
 
   /** --max-steps reached: a stop, not an end (the run can be resumed with a larger limit). */
   private async stopAtLimit(): Promise<RunOutcome> {
-    const validation = await validate(this.built.model, this.prepared.source, this.prepared.split.test, this.config.inputSize, this.prepared.dataset.identities.length, this.config.batch);
+    const validation = await this.heldOut();
     await this.checkpoint(validation.loss);
     await this.recordSnapshot(this.epochOfStep);
     await this.run.updateRun({ summary: { ...(this.run.record.summary ?? {}), stoppedAt: { step: this.position.step, valLoss: validation.loss, valAccuracy: validation.accuracy } } });
@@ -533,13 +546,14 @@ export class TrainingSession {
       await this.setState('paused');
       // The maps of the weights it paused at (the last capture may be a few steps older); the
       // weights do not change while paused, so nothing more is captured unless a viewer asks.
-      this.probes.requestCapture();
+      await this.core.requestCapture();
       while (this.paused && !this.stopRequested) {
         // Paused, a viewer may still ask for maps (a new subscription, a probe face, a filter).
-        if (this.probes.capturePending) await this.emitFrames(true);
-        else await new Promise<void>((wake) => (this.wake = wake));
+        this.woken = false;
+        if (await this.emitFrames(true)) continue;
+        if (!this.woken) await new Promise<void>((wake) => (this.wake = wake));
+        this.wake = undefined;
       }
-      this.wake = undefined;
       if (!this.stopRequested) await this.setState('running');
     }
     return this.stopRequested;
@@ -568,17 +582,12 @@ export class TrainingSession {
       this.emit({ type: 'warning', message: `no checkpoint at step ${this.position.step}: ${why}${this.lastGoodText()}` });
       return;
     }
-    const tensors = [
-      ...this.built.model.weights.map((weight) => ({ name: `weights/${weight.originalName}`, tensor: weight.read() })),
-      ...this.prepared.optimizer.stateTensors(),
-      // So "never fired since the run started" survives a resume.
-      ...this.probes.tracker.stateTensors(),
-    ];
+    const state = await this.core.getState();
     const { file } = await this.run.saveCheckpoint({
       step: this.position.step,
       epoch: this.position.epoch,
-      meta: { batch: this.position.batch, optimizerUpdates: this.prepared.optimizer.updateCount, seed: this.config.seed, epochSums: { ...this.sums }, probes: this.probes.tracker.stateMeta() },
-      tensors,
+      meta: { batch: this.position.batch, optimizerUpdates: state.optimizerUpdates, seed: this.config.seed, epochSums: { ...this.sums }, probes: state.probes },
+      tensors: state.arrays,
     });
     this.lastCheckpointStep = this.position.step;
     this.emit({ type: 'checkpoint', step: this.position.step, file });
@@ -597,13 +606,13 @@ export class TrainingSession {
    */
   private async recordSnapshot(epoch: number): Promise<void> {
     const step = this.position.step;
-    if (this.snapshots === null || step === this.lastSnapshotStep) return;
+    if (!this.snapshots || step === this.lastSnapshotStep) return;
     this.lastSnapshotStep = step;
     try {
-      const probes = this.probes.probes.slice(0, MAX_SNAPSHOT_PROBES);
+      const probes = this.probeImages.slice(0, MAX_SNAPSHOT_PROBES);
       const { dataset } = this.prepared;
       const probeLabels = probes.map((i) => dataset.identities[dataset.imageIdentity[i] as number] ?? '');
-      const frames = await this.snapshots.capture(this.prepared.source, probes, this.config.inputSize, step);
+      const frames = await this.core.snapshot(step);
       await writeSnapshot(this.run.dir, { step, epoch, probes, probeLabels, capturedAt: Date.now() }, frames);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
@@ -613,8 +622,7 @@ export class TrainingSession {
 
   /** Frees the model and optimizer state, and the run's lock if training never ran. */
   dispose(): void {
-    this.probes.dispose();
-    release(this.prepared);
+    void this.core.dispose();
     void this.unlock();
   }
 }
@@ -631,6 +639,17 @@ function nonFiniteReason(result: { loss: number; gradNorm: number }): string {
   const what = Number.isFinite(result.loss) ? 'a gradient' : 'the loss';
   const value = Number.isFinite(result.loss) ? result.gradNorm : result.loss;
   return `${what} became ${Number.isNaN(value) ? 'NaN' : 'infinite'}`;
+}
+
+/** The centre crops of `images`, as one batch of arrays. */
+async function centreCrops(source: BatchSource, images: readonly number[], inputSize: number): Promise<BatchData> {
+  const iterator = batchArrays(source, { indices: Int32Array.from(images), batchSize: images.length, inputSize, augment: false, shuffle: false, seed: 0, prefetch: 0 });
+  try {
+    for await (const batch of iterator) return batch;
+  } finally {
+    await iterator.close();
+  }
+  throw new Error('the probe faces gave no batch');
 }
 
 function once(release: () => Promise<void>): () => Promise<void> {

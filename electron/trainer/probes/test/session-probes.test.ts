@@ -106,7 +106,7 @@ describe('probes in a training session', () => {
 });
 
 describe('probes never change or break training', () => {
-  const weightsOf = (session: TrainingSession) => session.built.model.weights.map((w) => Array.from(w.read().dataSync()));
+  const weightsOf = (session: TrainingSession) => session.inProcessCore.built.model.weights.map((w) => Array.from(w.read().dataSync()));
 
   async function run(config: TrainConfigInput, probesOn: boolean) {
     const losses: number[] = [];
@@ -120,7 +120,7 @@ describe('probes never change or break training', () => {
       },
     });
     try {
-      if (probesOn) session.subscribe({ layers: new Set(session.built.activationLayers), preActivation: new Set(session.built.activationLayers), fullMaps: [{ layer: 'conv1.act', filter: 0, probe: 1 }] });
+      if (probesOn) await session.subscribe({ layers: new Set(session.model.activationLayers), preActivation: new Set(session.model.activationLayers), fullMaps: [{ layer: 'conv1.act', filter: 0, probe: 1 }] });
       await session.train();
       return { losses, weights: weightsOf(session) };
     } finally {
@@ -143,8 +143,9 @@ describe('probes never change or break training', () => {
     const session = await TrainingSession.start({ ...SMALL, maxSteps: 5 }, { dataDir: await tempDir(), backend: 'cpu', prefetch: 0, onEvent: (e) => events.push(e) });
     try {
       // Fault injection: the tracker breaks at its third step.
-      const pack = session.probes.tracker.pack.bind(session.probes.tracker);
-      session.probes.tracker.pack = (step, ...rest) => {
+      const { tracker } = session.inProcessCore.probes;
+      const pack = tracker.pack.bind(tracker);
+      tracker.pack = (step, ...rest) => {
         if (step === 3) throw new Error('injected fault');
         return pack(step, ...rest);
       };
@@ -162,12 +163,12 @@ describe('probes never change or break training', () => {
     const session = await TrainingSession.start({ ...SMALL, maxSteps: 1 }, { dataDir: await tempDir(), backend: 'cpu', prefetch: 0 });
     try {
       const none = { layers: new Set<string>(), preActivation: new Set<string>() };
-      expect(session.probes.subscriptionProblem({ ...none, layers: new Set(['conv9.act']), fullMaps: [] })).toMatch(/no activation layer "conv9.act"; this model's are conv1.act, /);
-      expect(session.probes.subscriptionProblem({ ...none, fullMaps: [{ layer: 'conv1.act', filter: 99, probe: 0 }] })).toMatch(/conv1.act has \d+ filters; there is no 99/);
-      expect(session.probes.subscriptionProblem({ ...none, fullMaps: [{ layer: 'conv1.act', filter: 0, probe: 7 }] })).toMatch(/there are 4 probe faces; there is no probe 7/);
+      expect(session.subscriptionProblem({ ...none, layers: new Set(['conv9.act']), fullMaps: [] })).toMatch(/no activation layer "conv9.act"; this model's are conv1.act, /);
+      expect(session.subscriptionProblem({ ...none, fullMaps: [{ layer: 'conv1.act', filter: 99, probe: 0 }] })).toMatch(/conv1.act has \d+ filters; there is no 99/);
+      expect(session.subscriptionProblem({ ...none, fullMaps: [{ layer: 'conv1.act', filter: 0, probe: 7 }] })).toMatch(/there are 4 probe faces; there is no probe 7/);
       // MFM's pieces: twice the output's channels as pre-activation channels.
-      const channels = session.built.units[0]!.channels;
-      expect(session.probes.subscriptionProblem({ ...none, fullMaps: [{ layer: 'conv1.act', filter: channels, probe: 0, kind: 'preactivation' }] })).toBeNull();
+      const channels = session.model.layers[0]!.channels;
+      expect(session.subscriptionProblem({ ...none, fullMaps: [{ layer: 'conv1.act', filter: channels, probe: 0, kind: 'preactivation' }] })).toBeNull();
     } finally {
       session.dispose();
     }

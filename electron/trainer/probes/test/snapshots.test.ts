@@ -67,7 +67,7 @@ describe('snapshots recorded by a training session', () => {
     });
     let layers: readonly string[] = [];
     try {
-      layers = session.built.activationLayers;
+      layers = session.model.activationLayers;
       await session.setProbeImages([0, 8, 16, 24, 32, 40]); // six probes: the snapshots keep four
       const outcome = await session.train();
       expect(outcome).toMatchObject({ state: 'stopped', step: 10 });
@@ -110,7 +110,7 @@ describe('snapshots recorded by a training session', () => {
   }, 60_000);
 
   test('training is the same to the bit with snapshots as without (RReLU: randomness in training mode)', async () => {
-    const weightsOf = (session: TrainingSession) => session.built.model.weights.map((w) => Array.from(w.read().dataSync()));
+    const weightsOf = (session: TrainingSession) => session.inProcessCore.built.model.weights.map((w) => Array.from(w.read().dataSync()));
     async function run(snapshots: boolean) {
       const losses: number[] = [];
       const session = await TrainingSession.start(

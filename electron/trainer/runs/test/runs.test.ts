@@ -4,7 +4,7 @@ import { appendFile, mkdir, mkdtemp, open, readdir, readFile, rm, stat, truncate
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { disposeCheckpoint, loadCheckpoint, RunError, saveCheckpoint, type CheckpointData } from '../checkpoint';
+import { loadCheckpoint, RunError, saveCheckpoint, type CheckpointData, type NamedArray } from '../checkpoint';
 import { createRun, listRuns, openRun, resolveRun, runRecordSchema, type RunHandle, type RunInit } from '../run-store';
 
 let scratch: string;
@@ -49,8 +49,8 @@ function sampleTensors(seed = 1): Array<{ name: string; tensor: tf.Tensor }> {
   ];
 }
 
-function bytesOf(t: tf.Tensor): Uint8Array {
-  const values = t.dataSync() as Float32Array | Int32Array;
+function bytesOf(t: tf.Tensor | NamedArray): Uint8Array {
+  const values = 'values' in t ? t.values : (t.dataSync() as Float32Array | Int32Array);
   return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
 }
 
@@ -99,16 +99,28 @@ describe('checkpoint file', () => {
     expect(loaded.step).toBe(123);
     expect(loaded.epoch).toBe(2);
     expect(loaded.meta).toEqual(meta);
-    expect([...loaded.tensors.keys()]).toEqual(tensors.map((t) => t.name));
+    expect([...loaded.arrays.keys()]).toEqual(tensors.map((t) => t.name));
     for (const { name, tensor } of tensors) {
-      const back = loaded.tensors.get(name) as tf.Tensor;
+      const back = loaded.arrays.get(name) as NamedArray;
       expect(back.dtype).toBe(tensor.dtype);
       expect(back.shape).toEqual(tensor.shape);
       expect(bytesOf(back)).toEqual(bytesOf(tensor));
     }
-    disposeCheckpoint(loaded);
+    expect(tf.memory().numTensors).toBe(start + tensors.length); // loading made no tensors
     disposeAll(tensors);
     expect(tf.memory().numTensors).toBe(start);
+  });
+
+  it('saves arrays already in memory exactly as the tensors they hold', async () => {
+    const dir = await freshDir();
+    const tensors = sampleTensors();
+    const arrays: NamedArray[] = tensors.map(({ name, tensor }) => ({ name, dtype: tensor.dtype as 'float32' | 'int32', shape: [...tensor.shape], values: tensor.dataSync() as Float32Array | Int32Array }));
+    await saveCheckpoint(join(dir, 't.ckpt'), { step: 3, epoch: 0, meta: {}, tensors });
+    await saveCheckpoint(join(dir, 'a.ckpt'), { step: 3, epoch: 0, meta: {}, tensors: arrays });
+    disposeAll(tensors);
+    expect(await readFile(join(dir, 'a.ckpt'))).toEqual(await readFile(join(dir, 't.ckpt')));
+    const wrong = { name: 'w', dtype: 'float32' as const, shape: [2, 2], values: new Float32Array(3) };
+    await expect(saveCheckpoint(join(dir, 'x.ckpt'), { step: 1, epoch: 0, meta: {}, tensors: [wrong] })).rejects.toThrow(/"w": Float32Array\[3\] for float32\[4\]/);
   });
 
   it('lays the file out as documented: magic, version, header, 8-aligned data, SHA-256 of the rest', async () => {
@@ -416,7 +428,6 @@ describe('run store', () => {
       expect(await files(run)).toEqual(['step-000050.ckpt']);
       const latest = await run.loadLatestCheckpoint();
       expect(latest?.step).toBe(50);
-      if (latest) disposeCheckpoint(latest);
 
       // Default K = 3.
       for (const step of [60, 70, 80, 90]) await save(run, step);
@@ -456,9 +467,8 @@ describe('run store', () => {
         'checkpoints/step-000003.ckpt (step 3) cannot be used: the checkpoint is damaged (checksum mismatch); resuming from checkpoints/step-000002.ckpt (step 2) instead',
       ]);
       const expected = sampleTensors(2);
-      for (const { name, tensor } of expected) expect(bytesOf(latest?.tensors.get(name) as tf.Tensor)).toEqual(bytesOf(tensor));
+      for (const { name, tensor } of expected) expect(bytesOf(latest?.arrays.get(name) as NamedArray)).toEqual(bytesOf(tensor));
       disposeAll(expected);
-      if (latest) disposeCheckpoint(latest);
       expect(tf.memory().numTensors).toBe(start);
 
       await truncate(join(run.checkpointsDir, 'step-000002.ckpt'), 50);
@@ -482,8 +492,7 @@ describe('run store', () => {
       for (let step = 1; step <= 15; step++) {
         await save(run, step);
         const latest = await run.loadLatestCheckpoint();
-        if (latest) disposeCheckpoint(latest);
-      }
+        }
       expect(tf.memory().numTensors).toBe(start);
     });
   });
@@ -572,8 +581,7 @@ describe('full disk while saving a checkpoint', () => {
     const latest = await reopened.loadLatestCheckpoint();
     expect(latest?.step).toBe(1);
     expect(latest?.warnings).toEqual([]);
-    expect(Array.from((latest?.tensors.get('w') as tf.Tensor).dataSync().subarray(0, 3))).toEqual([1, 1, 1]);
-    if (latest) disposeCheckpoint(latest);
+    expect(Array.from((latest?.arrays.get('w') as NamedArray).values.subarray(0, 3))).toEqual([1, 1, 1]);
 
     // Metrics on a full disk: a clear error too, and the torn row it may leave is cut before the next append.
     const many = Array.from({ length: 2000 }, (_, i) => ({ step: 2 + i, epoch: 0, loss: 0.5, note: 'x'.repeat(100) }));
