@@ -31,6 +31,7 @@ import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import { errorText, firstLine, type Importer, type Outcome } from './backend-packages';
+import { watchDevice } from './webgpu-device';
 
 export const WEBGPU_PACKAGE = 'webgpu';
 export const WEBGPU_BACKEND_PACKAGE = '@tensorflow/tfjs-backend-webgpu';
@@ -274,34 +275,6 @@ export async function loadWebGpu(adapter: WebGpuAdapter, importer?: Importer): P
   }, 0);
   registered = adapter;
   return { ok: true, reason: '', hint: '', adapter };
-}
-
-/**
- * A WebGPU error is not thrown where it happens: an invalid pipeline or an out-of-memory
- * buffer is reported to the device's 'uncapturederror' listeners, and the work that used it
- * silently yields zeros. A lost device (a driver reset, another process taking the GPU) is
- * a promise. Both are kept here, and the trainer asks after every step (checkWebGpu).
- */
-export class GpuDeviceError extends Error {
-  override readonly name = 'GpuDeviceError';
-}
-
-let deviceProblem: string | undefined;
-
-function watchDevice(device: GPUDevice): void {
-  deviceProblem = undefined;
-  device.addEventListener('uncapturederror', (event) => {
-    const error = (event as GPUUncapturedErrorEvent).error;
-    deviceProblem ??= `the GPU reported ${error.constructor.name === 'GPUOutOfMemoryError' ? 'that it is out of memory' : 'an error'}: ${firstLine(error.message)}`;
-  });
-  void device.lost.then((info) => {
-    deviceProblem ??= `the GPU device was lost (${info.reason}${info.message ? `: ${firstLine(info.message)}` : ''})`;
-  });
-}
-
-/** Throws a GpuDeviceError when the webgpu device reported an error or was lost since it was made; no-op on other backends. */
-export function checkWebGpu(): void {
-  if (deviceProblem !== undefined && tf.getBackend() === 'webgpu') throw new GpuDeviceError(`WebGPU: ${deviceProblem}. The results since then are not trustworthy; the last checkpoint is kept. Resume on another backend (--backend wasm), or restart the lab for a new GPU device (after updating the GPU driver, if it happens again)`);
 }
 
 /** The adapter the registered 'webgpu' backend computes on, if any. */

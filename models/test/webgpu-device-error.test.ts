@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { expect, test } from 'vitest';
 import { Optimizer } from '../../electron/trainer/training/optimizer';
 import { namedParams, trainStep } from '../../electron/trainer/training/train-step';
-import { checkWebGpu, GpuDeviceError } from '../backend-webgpu';
+import { checkWebGpu, GpuDeviceError } from '../webgpu-device';
 import { buildModel } from '../lightcnn';
 import { useBackend } from './backend-compare';
 

@@ -12,7 +12,7 @@
 // caller's own thread, as the command line and the tests do today.
 import * as tf from '@tensorflow/tfjs';
 import type { BatchArrays } from '../../../datasets/batches';
-import { checkWebGpu } from '../../../models/backend-webgpu';
+import { checkWebGpu } from '../../../models/webgpu-device';
 import type { BuiltModel, ResolvedModelConfig } from '../../../models/lightcnn';
 import { setTrainingStep } from '../../../models/step-random';
 import type { ModelSummary } from '../../../models/summary';
@@ -273,6 +273,7 @@ export class InProcessCore implements ComputeCore {
       if (tensor.dtype !== 'float32' && tensor.dtype !== 'int32') throw new TypeError(`state tensor "${name}" is ${tensor.dtype}; only float32 and int32 are kept`);
       arrays.push({ name, dtype: tensor.dtype, shape: [...tensor.shape], values: (await tensor.data()) as Float32Array | Int32Array });
     }
+    checkWebGpu(); // weights a GPU error touched are never saved as a checkpoint
     return { arrays, optimizerUpdates: this.optimizer.updateCount, probes: this.probes.tracker.stateMeta() };
   }
 

@@ -18,7 +18,7 @@ import { parseTrainConfig, type ResumeOverrides, type TrainConfig, type TrainCon
 import { checkSameDataset, describeDataset, loadDataset, TrainingError } from './run-model';
 import { learningRate } from './schedule';
 import { LossWatch } from './loss-watch';
-import { fitBatch } from './memory-fit';
+import { fitBatch, type GpuBufferLimits } from './memory-fit';
 import { describeRecipeChoices } from './recipes';
 import { WasmHeapFullError } from '../../../models/kernels/wasm-heap';
 import { checkProbeImages, defaultProbeImages, subscriptionProblem, type MapSubscription, type ProbeOptions } from '../probes/run-probes';
@@ -195,7 +195,7 @@ export class TrainingSession {
     const dataset = await loadDataset(config, options.dataDir);
     let prepared = await prepare(config, dataset, backend, options.probes);
     try {
-      const fit = fitBatch({ summary: prepared.core.model.summary, batch: config.batch, backend: backend.name, userChose: input.batch !== undefined, model: config.model, inputSize: config.inputSize });
+      const fit = fitBatch({ summary: prepared.core.model.summary, batch: config.batch, backend: backend.name, userChose: input.batch !== undefined, model: config.model, inputSize: config.inputSize, ...gpuLimits(backend) });
       if (fit.kind === 'refused') throw new TrainingError(fit.message);
       const notes: string[] = [];
       if (fit.kind === 'reduced') {
@@ -238,7 +238,7 @@ export class TrainingSession {
       const dataset = await loadDataset(config, options.dataDir);
       checkSameDataset(run.record.dataset.hash, dataset, run.id);
       prepared = await prepare(config, dataset, backend, options.probes);
-      const fit = fitBatch({ summary: prepared.core.model.summary, batch: config.batch, backend: backend.name, userChose: true, model: config.model, inputSize: config.inputSize });
+      const fit = fitBatch({ summary: prepared.core.model.summary, batch: config.batch, backend: backend.name, userChose: true, model: config.model, inputSize: config.inputSize, ...gpuLimits(backend) });
       if (fit.kind === 'refused') throw new TrainingError(`${fit.message.replace(/\. Use --batch.*$/, '')}. A run keeps its batch: start a new run with a batch that fits, or resume on a backend with more memory (--backend)`);
       const loaded = await run.loadLatestCheckpoint();
       const position: Position = loaded ? { step: loaded.step, epoch: loaded.epoch, batch: Number(loaded.meta['batch'] ?? 0) } : { step: 0, epoch: 0, batch: 0 };
@@ -650,6 +650,11 @@ async function centreCrops(source: BatchSource, images: readonly number[], input
     await iterator.close();
   }
   throw new Error('the probe faces gave no batch');
+}
+
+/** The WebGPU adapter's buffer limits, which bound one tensor (memory-fit.ts), when the backend is webgpu. */
+function gpuLimits(backend: BackendChoice): { gpuLimits?: GpuBufferLimits } {
+  return backend.adapter !== undefined ? { gpuLimits: backend.adapter } : {};
 }
 
 function once(release: () => Promise<void>): () => Promise<void> {

@@ -2,7 +2,7 @@
 // One read-back per step (loss, gradient norm, correct count) is the only sync; it is
 // asynchronous (`await data()`), the only read tfjs-webgpu has in Node.
 import * as tf from '@tensorflow/tfjs';
-import { checkWebGpu } from '../../../models/backend-webgpu';
+import { checkWebGpu } from '../../../models/webgpu-device';
 import type { NamedVariable, Optimizer } from './optimizer';
 
 export interface StepInput {
