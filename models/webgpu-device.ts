@@ -12,17 +12,63 @@ export class GpuDeviceError extends Error {
 }
 
 let deviceProblem: string | undefined;
+let deviceLost: Promise<unknown> | undefined;
 
 /** Listens to `device` for errors and loss (the backend's factory calls it on the device it makes). */
 export function watchDevice(device: GPUDevice): void {
   deviceProblem = undefined;
   device.addEventListener('uncapturederror', (event) => {
-    const error = (event as GPUUncapturedErrorEvent).error;
-    deviceProblem ??= `the GPU reported ${error.constructor.name === 'GPUOutOfMemoryError' ? 'that it is out of memory' : 'an error'}: ${firstLine(error.message)}`;
+    deviceProblem ??= describeError((event as GPUUncapturedErrorEvent).error);
   });
+  deviceLost = device.lost;
   void device.lost.then((info) => {
     deviceProblem ??= `the GPU device was lost (${info.reason}${info.message ? `: ${firstLine(info.message)}` : ''})`;
   });
+}
+
+/** Why the webgpu device cannot be trusted any more (an error it reported, or its loss); undefined while it is sound. */
+export function webGpuProblem(): string | undefined {
+  return deviceProblem;
+}
+
+const SCOPES: readonly GPUErrorFilter[] = ['validation', 'out-of-memory', 'internal'];
+
+/**
+ * Runs `work` (a step, an evaluation, a read of the weights) inside WebGPU error scopes on the
+ * webgpu backend: an error raised by any GPU call the work makes is caught by its scope, not
+ * left to the 'uncapturederror' event (whose timing is the implementation's), and a read that
+ * fails because the device was lost is told as such. Either way a GpuDeviceError is thrown,
+ * after the work, and the device is marked broken. On other backends it just runs `work`.
+ */
+export async function guardGpu<T>(work: () => Promise<T>): Promise<T> {
+  if (tf.getBackend() !== 'webgpu') return work();
+  checkWebGpu();
+  const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+  for (const filter of SCOPES) device.pushErrorScope(filter);
+  let result: T;
+  try {
+    result = await work();
+  } catch (error) {
+    await popScopes(device);
+    // A lost device fails reads with an error of its own; its reason arrives through `lost`.
+    if (deviceLost !== undefined) await Promise.race([deviceLost, new Promise((resolve) => setTimeout(resolve, 200))]);
+    checkWebGpu();
+    throw error;
+  }
+  await popScopes(device);
+  checkWebGpu();
+  return result;
+}
+
+async function popScopes(device: GPUDevice): Promise<void> {
+  for (let i = 0; i < SCOPES.length; i++) {
+    const error = await device.popErrorScope().catch(() => null);
+    if (error !== null) deviceProblem ??= describeError(error);
+  }
+}
+
+function describeError(error: GPUError): string {
+  return `the GPU reported ${error.constructor.name === 'GPUOutOfMemoryError' ? 'that it is out of memory' : 'an error'}: ${firstLine(error.message)}`;
 }
 
 /** Throws a GpuDeviceError when the webgpu device reported an error or was lost since it was made; no-op on other backends. */
