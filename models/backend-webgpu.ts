@@ -27,8 +27,9 @@
 // Electron: Dawn's addon hands out external ArrayBuffers, which Electron's V8 memory cage
 // forbids, so inside Electron this path is refused with that reason (the desktop app's GPU
 // compute belongs in a browser context).
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { errorText, firstLine, type Importer, type Outcome } from './backend-packages';
 import { watchDevice } from './webgpu-device';
@@ -106,29 +107,29 @@ export function adapterLimits(adapter: WebGpuAdapter): string {
 // ---------------------------------------------------------------------------------------
 // The probe, in a child process
 
-/** Runs in the child (plain ESM, node's own loader): one JSON line per path on stdout. */
+/** Runs in the child (plain ESM, node's own loader): asks one path for its adapter, one JSON line on stdout. */
 const PROBE_SCRIPT = `
-const [packageUrl, pathsJson] = process.argv.slice(1);
-const { create } = await import(packageUrl);
-const out = [];
-for (const path of JSON.parse(pathsJson)) {
-  try {
-    const gpu = create([path.flag]);
-    const options = path.featureLevel === 'compatibility' ? { featureLevel: 'compatibility' } : { powerPreference: 'high-performance' };
-    const adapter = await gpu.requestAdapter(options);
-    if (!adapter) { out.push({ path, found: false }); continue; }
+const [packageUrl, pathJson] = process.argv.slice(1);
+const path = JSON.parse(pathJson);
+let row;
+try {
+  const { create } = await import(packageUrl);
+  const gpu = create([path.flag]);
+  const options = path.featureLevel === 'compatibility' ? { featureLevel: 'compatibility' } : { powerPreference: 'high-performance' };
+  const adapter = await gpu.requestAdapter(options);
+  if (!adapter) row = { found: false };
+  else {
     const i = adapter.info;
-    out.push({ path, found: true, info: { vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description, isFallbackAdapter: i.isFallbackAdapter === true }, limits: { maxBufferSize: adapter.limits.maxBufferSize, maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize } });
-  } catch (error) {
-    out.push({ path, found: false, error: String(error && error.message || error) });
+    row = { found: true, info: { vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description, isFallbackAdapter: i.isFallbackAdapter === true }, limits: { maxBufferSize: adapter.limits.maxBufferSize, maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize } };
   }
+} catch (error) {
+  row = { found: false, error: String((error && error.message) || error) };
 }
-process.stdout.write('WEBGPU_PROBE ' + JSON.stringify(out) + '\\n');
-process.exit(0);
+process.stdout.write('WEBGPU_PROBE ' + JSON.stringify(row) + '\\n', () => process.exit(0));
 `;
 
+/** What one path's child answered. */
 interface ProbeRow {
-  path: AdapterPath;
   found: boolean;
   error?: string;
   info?: { vendor: string; architecture: string; device: string; description: string; isFallbackAdapter: boolean };
@@ -140,18 +141,22 @@ export interface WebGpuProbe extends Outcome {
   adapters: WebGpuAdapter[];
 }
 
+const PROBE_TIMEOUT_MS = 30_000;
+
 /** Linux EGL needs a platform to run without a display (a headless server, CI); set it only where the user has not. */
-function probeEnv(): NodeJS.ProcessEnv {
+function probeEnv(path: AdapterPath): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  if (process.platform === 'linux' && env['EGL_PLATFORM'] === undefined) env['EGL_PLATFORM'] = 'surfaceless';
-  delete env['ELECTRON_RUN_AS_NODE'];
+  if (usesEgl(path) && env['EGL_PLATFORM'] === undefined) env['EGL_PLATFORM'] = 'surfaceless';
   return env;
+}
+
+function usesEgl(path: AdapterPath): boolean {
+  return process.platform === 'linux' && (path.api === 'OpenGL' || path.api === 'OpenGL ES');
 }
 
 function packageUrl(): string | null {
   try {
-    const require = createRequire(import.meta.url);
-    return new URL(`file://${require.resolve(WEBGPU_PACKAGE)}`).href;
+    return pathToFileURL(createRequire(import.meta.url).resolve(WEBGPU_PACKAGE)).href;
   } catch {
     return null;
   }
@@ -159,15 +164,34 @@ function packageUrl(): string | null {
 
 export const INSTALL_HINT = `Install it with \`npm install ${WEBGPU_PACKAGE}\` (Dawn's prebuilt Node bindings for Linux, macOS and Windows)`;
 
-let cachedProbe: WebGpuProbe | undefined;
+let cachedProbe: Promise<WebGpuProbe> | undefined;
 
-/** Which WebGPU adapters this machine has, found in a child process (once per process). */
-export function probeWebGpu(): WebGpuProbe {
+/** Which WebGPU adapters this machine has, found in child processes (once per process: the hardware does not change). */
+export function probeWebGpu(): Promise<WebGpuProbe> {
   cachedProbe ??= runProbe();
   return cachedProbe;
 }
 
-function runProbe(): WebGpuProbe {
+/**
+ * Asks one path in its own child, so a driver that crashes or hangs on one API (a Vulkan
+ * driver, say) costs only that path. Resolves with the row, or with why there is none.
+ */
+function askPath(url: string, path: AdapterPath): Promise<ProbeRow> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--input-type=module', '-e', PROBE_SCRIPT, url, JSON.stringify(path)], { env: probeEnv(path), encoding: 'utf8', timeout: PROBE_TIMEOUT_MS, windowsHide: true, maxBuffer: 1 << 20 }, (error, stdout) => {
+      const line = stdout.split('\n').find((l) => l.startsWith('WEBGPU_PROBE '));
+      if (line !== undefined) return resolve(JSON.parse(line.slice('WEBGPU_PROBE '.length)) as ProbeRow);
+      const failed = error as (NodeJS.ErrnoException & { killed?: boolean; signal?: string | null }) | null;
+      const why =
+        failed?.killed === true && failed.signal === 'SIGTERM' ? `the ${path.api} driver did not answer within ${PROBE_TIMEOUT_MS / 1000} s`
+        : failed?.signal ? `looking for a ${path.api} adapter crashed (${failed.signal})`
+        : `looking for a ${path.api} adapter failed (${failed ? firstLine(errorText(failed).message) : 'no answer'})`;
+      resolve({ found: false, error: why });
+    });
+  });
+}
+
+async function runProbe(): Promise<WebGpuProbe> {
   const none = (reason: string, hint: string): WebGpuProbe => ({ ok: false, reason, hint, adapters: [] });
   if (process.versions['electron'] !== undefined) {
     return none("webgpu: Dawn's Node addon cannot run inside Electron (its external buffers break Electron's V8 memory cage)", 'The desktop app computes on the CPU backends for now; `npm run lab` and serve mode can use webgpu');
@@ -176,30 +200,25 @@ function runProbe(): WebGpuProbe {
   if (url === null) return none('webgpu not installed', INSTALL_HINT);
   const paths = adapterPaths();
   if (paths.length === 0) return none(`webgpu: no WebGPU path on ${process.platform}`, '');
-  const child = spawnSync(process.execPath, ['--input-type=module', '-e', PROBE_SCRIPT, url, JSON.stringify(paths)], { env: probeEnv(), encoding: 'utf8', timeout: 30_000, windowsHide: true });
-  const line = (child.stdout ?? '').split('\n').find((l) => l.startsWith('WEBGPU_PROBE '));
-  if (line === undefined) {
-    const why = child.error ? errorText(child.error).message : child.signal ? `it was killed by ${child.signal}` : firstLine(child.stderr ?? '') || `it exited with code ${child.status}`;
-    return none(`webgpu: looking for an adapter failed (${why})`, 'Update the GPU driver, or run with another backend');
-  }
-  const rows = JSON.parse(line.slice('WEBGPU_PROBE '.length)) as ProbeRow[];
+  const rows = await Promise.all(paths.map((path) => askPath(url, path)));
   const adapters: WebGpuAdapter[] = [];
-  for (const row of rows) {
-    if (!row.found || !row.info || !row.limits) continue;
+  rows.forEach((row, i) => {
+    const path = paths[i] as AdapterPath;
+    if (!row.found || !row.info || !row.limits) return;
     adapters.push({
       ...row.info,
-      api: row.info.description.startsWith('OpenGL ES') ? 'OpenGL ES' : row.path.api,
-      featureLevel: row.path.featureLevel,
+      api: row.info.description.startsWith('OpenGL ES') ? 'OpenGL ES' : path.api,
+      featureLevel: path.featureLevel,
       software: softwareAdapterReason(row.info),
       maxBufferSize: row.limits.maxBufferSize,
       maxStorageBufferBindingSize: row.limits.maxStorageBufferBindingSize,
     });
-  }
+  });
   adapters.sort((a, b) => Number(a.software !== null) - Number(b.software !== null));
   if (adapters.length === 0) {
     const errors = rows.map((r) => r.error).filter((e): e is string => e !== undefined);
     const tried = paths.map((p) => p.api).join(', ');
-    return none(`webgpu: no adapter found (tried ${tried})${errors.length > 0 ? `: ${firstLine(errors[0] as string)}` : ''}`, process.platform === 'linux' ? 'Install the GPU\'s Vulkan driver (for NVIDIA, the proprietary driver; for AMD and Intel, Mesa\'s `mesa-vulkan-drivers`)' : 'Update the GPU driver');
+    return none(`webgpu: no adapter found (tried ${tried})${errors.length > 0 ? `: ${errors.map(firstLine).join('; ')}` : ''}`, process.platform === 'linux' ? 'Install the GPU\'s Vulkan driver (for NVIDIA, the proprietary driver; for AMD and Intel, Mesa\'s `mesa-vulkan-drivers`)' : 'Update the GPU driver');
   }
   return { ok: true, reason: `webgpu: ${describeAdapter(adapters[0] as WebGpuAdapter)}`, hint: '', adapters };
 }
@@ -243,7 +262,7 @@ export async function loadWebGpu(adapter: WebGpuAdapter, importer?: Importer): P
   }
   const path = adapterPaths().find((p) => p.featureLevel === adapter.featureLevel && (p.api === adapter.api || (adapter.api === 'OpenGL ES' && p.api === 'OpenGL')));
   if (path === undefined) return { ok: false, reason: `webgpu: no way to reach ${describeAdapter(adapter)} here`, hint: '' };
-  if (process.platform === 'linux' && process.env['EGL_PLATFORM'] === undefined) process.env['EGL_PLATFORM'] = 'surfaceless';
+  if (usesEgl(path) && process.env['EGL_PLATFORM'] === undefined) process.env['EGL_PLATFORM'] = 'surfaceless';
   for (const [name, value] of Object.entries(dawn.globals)) if (!(name in globalThis)) (globalThis as Record<string, unknown>)[name] = value;
   const gpu = dawn.create([path.flag]);
   const nav = (globalThis as { navigator?: object }).navigator;
@@ -256,6 +275,11 @@ export async function loadWebGpu(adapter: WebGpuAdapter, importer?: Importer): P
     const options = path.featureLevel === 'compatibility' ? { featureLevel: 'compatibility' } : { powerPreference: 'high-performance' };
     const found = await gpu.requestAdapter(options as GPURequestAdapterOptions);
     if (found === null) throw new Error(`the ${path.api} adapter found a moment ago is gone`);
+    // The probe ran in another process: make sure this one got the adapter that was reported (and whose limits fit the batch).
+    const info = (found as GPUAdapter & { info: GPUAdapterInfo }).info;
+    if (info.device !== adapter.device || info.description !== adapter.description) {
+      throw new Error(`Dawn offers ${info.device || info.description} here, not ${describeAdapter(adapter)} that the probe found`);
+    }
     const limits = found.limits;
     // The backend's own factory asks for these limits (the defaults are far lower); so does the lab.
     const device = await found.requestDevice({
@@ -275,6 +299,23 @@ export async function loadWebGpu(adapter: WebGpuAdapter, importer?: Importer): P
   }, 0);
   registered = adapter;
   return { ok: true, reason: '', hint: '', adapter };
+}
+
+/**
+ * Gives the GPU back: removes the 'webgpu' backend (freeing its buffers), destroys its device
+ * and drops Dawn's instance from `navigator`, which would otherwise keep Node's event loop
+ * alive (the webgpu package's README, "Lifetime"). The command line calls it when a command
+ * ends; a later selection registers the backend again.
+ */
+export function releaseWebGpu(): void {
+  if (registered === undefined) return;
+  const engine = tf.engine() as unknown as { registry: Record<string, { device?: GPUDevice } | undefined> };
+  const device = engine.registry['webgpu']?.device;
+  if (tf.findBackendFactory('webgpu') != null) tf.removeBackend('webgpu');
+  device?.destroy();
+  const nav = (globalThis as { navigator?: { gpu?: unknown } }).navigator;
+  if (nav !== undefined) delete nav.gpu;
+  registered = undefined;
 }
 
 /** The adapter the registered 'webgpu' backend computes on, if any. */

@@ -16,6 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { installCpuConv2dBackpropFilter } from './kernels/cpu-conv2d-backprop-filter';
 import { installWebGpuAddN } from './kernels/webgpu-addn';
+import { webGpuProblem } from './webgpu-device';
 import { installWebGpuConv2dBackpropFilter } from './kernels/webgpu-conv2d-backprop-filter';
 import { registerWebGpuMaxPiecesKernels } from './kernels/webgpu-max-pieces';
 import { cachedNativeLoad, loadNative, noGpuReason, otherCudaRuntimes, type NativeLoad } from './backend-native';
@@ -286,7 +287,9 @@ async function attemptWebGpu(context: Context): Promise<Attempt> {
       return fail(`webgpu ${/not find|not found/i.test(errorText(error).message) ? 'not installed' : `could not be loaded (${firstLine(errorText(error).message)})`}`, WEBGPU_INSTALL_HINT);
     }
   }
-  const probe = probeWebGpu();
+  const broken = webGpuProblem();
+  if (broken !== undefined) return fail(`webgpu: ${broken}`, 'Restart the lab for a new GPU device (after updating the GPU driver, if it happens again)');
+  const probe = await probeWebGpu();
   if (!probe.ok) return fail(probe.reason, probe.hint);
   const gpu = probe.adapters.find((a) => a.software === null);
   const adapter = context.forced ? (gpu ?? probe.adapters[0]) : gpu;

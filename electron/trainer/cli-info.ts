@@ -60,8 +60,8 @@ function choiceLine(label: string, outcome: Outcome): string {
 }
 
 /** The WebGPU adapters found (the one used, or why each is not), and a CUDA other than tfjs-node-gpu's, said plainly. */
-function gpuLines(training: Outcome): string[] {
-  const probe = probeWebGpu();
+async function gpuLines(training: Outcome): Promise<string[]> {
+  const probe = await probeWebGpu();
   const lines = probe.adapters.length > 0 ? ['WebGPU adapters (Dawn):'] : [`WebGPU adapters (Dawn): none. ${probe.reason.replace(/^webgpu: /, '')}${probe.hint ? `. ${probe.hint}` : ''}`];
   const used = 'choice' in training ? training.choice.adapter : undefined;
   for (const adapter of probe.adapters) {
@@ -96,7 +96,7 @@ export function registerInfoCommand(program: Command): void {
         const inferred = attempts(inference).find((a) => a.name === name);
         if (trained !== undefined || inferred !== undefined || 'choice' in training) lines.push(attemptLine(name, trained, inferred));
       }
-      if (force === undefined || force === 'webgpu' || force === 'tensorflow-gpu') lines.push('', ...gpuLines(training));
+      if (force === undefined || force === 'webgpu' || force === 'tensorflow-gpu') lines.push('', ...(await gpuLines(training)));
       lines.push('', choiceLine('Training: ', training), choiceLine('Inference:', inference), '', `Data directory: ${labDataDir()}`);
       process.stdout.write(`${lines.join('\n')}\n`);
     });

@@ -1,4 +1,5 @@
 // The headless lab: `npm run lab -- <command>`. Plain Node, no Electron.
+import { releaseWebGpu } from '../../models/backend-webgpu';
 import { Command } from 'commander';
 import { registerDataCommands } from './cli-data';
 import { registerTrainCommands } from './cli-train';
@@ -32,6 +33,7 @@ registerServeCommand(program);
 
 try {
   await program.parseAsync(process.argv);
+  releaseWebGpu(); // Dawn's instance would keep the process alive
 } catch (error) {
   if (error instanceof Error && USER_ERRORS.has(error.name)) {
     process.stderr.write(`error: ${error.message}\n`);

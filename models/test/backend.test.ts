@@ -18,7 +18,7 @@ function installed(pkg: string): boolean {
 const nativeInstalled = installed('@tensorflow/tfjs-node-gpu') || installed('@tensorflow/tfjs-node');
 if (nativeInstalled) console.warn('backend tests: a tfjs-node package is installed here; the "not installed" expectations are skipped');
 // Here and in CI the only WebGPU adapter is Mesa's llvmpipe (software), which automatic choice refuses.
-const gpuHere = probeWebGpu().adapters.some((a) => a.software === null);
+const gpuHere = (await probeWebGpu()).adapters.some((a) => a.software === null);
 if (gpuHere) console.warn('backend tests: a GPU adapter is present; the expectations of a machine without one are skipped');
 const cpuOnly = nativeInstalled || gpuHere;
 /** The webgpu attempt's reason on this machine: a software adapter, refused for automatic choice. */
