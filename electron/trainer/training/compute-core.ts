@@ -12,7 +12,8 @@
 // caller's own thread, as the command line and the tests do today.
 import * as tf from '@tensorflow/tfjs';
 import type { BatchArrays } from '../../../datasets/batches';
-import { checkWebGpu } from '../../../models/webgpu-device';
+import { WasmHeapFullError } from '../../../models/kernels/wasm-heap';
+import { GpuDeviceError, guardGpu } from '../../../models/webgpu-device';
 import type { BuiltModel, ResolvedModelConfig } from '../../../models/lightcnn';
 import { setTrainingStep } from '../../../models/step-random';
 import type { ModelSummary } from '../../../models/summary';
@@ -23,7 +24,7 @@ import type { LayerInfo, LayerStats } from '../protocol/messages';
 import type { NamedArray } from '../runs/checkpoint';
 import type { TrainConfig } from './config';
 import { Optimizer, type NamedVariable } from './optimizer';
-import { buildFromConfig, restoreWeights } from './run-model';
+import { buildFromConfig, restoreWeights, TrainingError } from './run-model';
 import { namedParams, trainStep } from './train-step';
 
 export type { NamedArray } from '../runs/checkpoint';
@@ -136,10 +137,54 @@ export interface ComputeCore {
   dispose(): Promise<void>;
 }
 
-/** The core in the caller's own thread: it makes tensors from the data it gets and frees them. */
+/** Makes a core for a run (InProcessCore.create, or one that talks to a core elsewhere). */
+export type CoreFactory = (spec: CoreSpec) => Promise<ComputeCore>;
+
+/**
+ * A failed call as plain data. Structured cloning (postMessage) keeps an Error's message but
+ * not its class or `name` when it is a subclass, and the session acts on the class
+ * (WasmHeapFullError) and the lab reports `name` as the error's code. A remote transport
+ * sends `coreErrorReply(error)` in place of the error and throws `errorFromCoreReply(reply)`
+ * on the other side.
+ */
+export interface CoreErrorReply {
+  readonly kind: 'gpu-device' | 'wasm-heap-full' | 'training' | 'error';
+  readonly message: string;
+  /** The error's `name` ('RangeError', 'TypeError', ...): what an 'error' is rebuilt as. */
+  readonly name: string;
+  /** Where it was thrown, in the core's own context (for logs). */
+  readonly stack?: string;
+}
+
+export function coreErrorReply(error: unknown): CoreErrorReply {
+  if (!(error instanceof Error)) return { kind: 'error', message: String(error), name: 'Error' };
+  const kind = error instanceof GpuDeviceError ? 'gpu-device' : error instanceof WasmHeapFullError ? 'wasm-heap-full' : error instanceof TrainingError ? 'training' : 'error';
+  return { kind, message: error.message, name: error.name, ...(error.stack !== undefined ? { stack: error.stack } : {}) };
+}
+
+/** The error a CoreErrorReply stands for, of the class it was thrown as (the built-in one of its name for 'error'). */
+export function errorFromCoreReply(reply: CoreErrorReply): Error {
+  const error = new (ERROR_CLASSES[reply.kind] ?? BUILT_IN_ERRORS[reply.name] ?? Error)(reply.message);
+  if (reply.kind === 'error' && error.name !== reply.name) error.name = reply.name;
+  if (reply.stack !== undefined) error.stack = reply.stack;
+  return error;
+}
+
+const ERROR_CLASSES: Partial<Record<CoreErrorReply['kind'], new (message: string) => Error>> = { 'gpu-device': GpuDeviceError, 'wasm-heap-full': WasmHeapFullError, training: TrainingError };
+const BUILT_IN_ERRORS: Record<string, new (message: string) => Error> = { RangeError, TypeError, SyntaxError, ReferenceError, EvalError, URIError };
+
+/**
+ * The core in the caller's own thread: it makes tensors from the data it gets and frees them.
+ * Its calls run one at a time, in the order they were made: the lab calls `subscribe`,
+ * `setProbeFaces` and the like while a step is in flight, and a step or a capture keeps the
+ * layer taps armed across its awaits.
+ */
 export class InProcessCore implements ComputeCore {
   readonly model: ModelInfo;
   private readonly numClasses: number;
+  /** Settles when every call made so far has; never rejects. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private disposed = false;
 
   private constructor(
     /** For in-process use only (tests, the bench): the tensors behind this core. */
@@ -171,7 +216,18 @@ export class InProcessCore implements ComputeCore {
     }
   }
 
-  async step(request: StepRequest): Promise<StepReply> {
+  /** Runs `work` after every call made before it (each public method's body goes through here). */
+  private serial<T>(work: () => Promise<T>, whenDisposed: () => Promise<T> = refuseDisposed): Promise<T> {
+    const result = this.queue.then(() => (this.disposed ? whenDisposed() : work()));
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  step(request: StepRequest): Promise<StepReply> {
+    return this.serial(() => guardGpu(() => this.runStep(request)));
+  }
+
+  private async runStep(request: StepRequest): Promise<StepReply> {
     const { xs, ys } = tensorsOf(request.batch);
     try {
       setTrainingStep(request.seed, request.step - 1);
@@ -192,7 +248,11 @@ export class InProcessCore implements ComputeCore {
     }
   }
 
-  async evaluate(batch: BatchData): Promise<EvalReply> {
+  evaluate(batch: BatchData): Promise<EvalReply> {
+    return this.serial(() => guardGpu(() => this.runEvaluate(batch)));
+  }
+
+  private async runEvaluate(batch: BatchData): Promise<EvalReply> {
     const { xs, ys } = tensorsOf(batch);
     try {
       const stats = tf.tidy(() => {
@@ -207,7 +267,7 @@ export class InProcessCore implements ComputeCore {
       } finally {
         stats.dispose();
       }
-      checkWebGpu(); // a GPU error yields zeros, not an exception
+      // A GPU error yields zeros, not an exception: guardGpu checks once the work is done.
       return { lossSum: values[0] as number, hits: values[1] as number, count: batch.count };
     } finally {
       xs.dispose();
@@ -215,53 +275,65 @@ export class InProcessCore implements ComputeCore {
     }
   }
 
-  async setProbeFaces(batch: BatchData): Promise<void> {
-    const { xs, ys } = tensorsOf(batch);
-    ys.dispose();
-    try {
-      this.probes.setProbeFaces(xs, Array.from(batch.indices));
-    } catch (error) {
-      xs.dispose();
-      throw error;
-    }
+  setProbeFaces(batch: BatchData): Promise<void> {
+    return this.serial(async () => {
+      const { xs, ys } = tensorsOf(batch);
+      ys.dispose();
+      try {
+        this.probes.setProbeFaces(xs, Array.from(batch.indices));
+      } catch (error) {
+        xs.dispose();
+        throw error;
+      }
+    });
   }
 
-  async configureProbes(changes: Partial<ProbeSettings>): Promise<ProbeSettings> {
-    const { probes } = this;
-    if (changes.intervalMs !== undefined) probes.intervalMs = changes.intervalMs;
-    if (changes.statsWindow !== undefined) probes.tracker.window = changes.statsWindow;
-    if (changes.saturationThreshold !== undefined) probes.tracker.saturationThreshold = changes.saturationThreshold;
-    if (changes.statsEnabled !== undefined) probes.statsEnabled = changes.statsEnabled;
-    return { intervalMs: probes.intervalMs, statsWindow: probes.tracker.window, saturationThreshold: probes.tracker.saturationThreshold, statsEnabled: probes.statsEnabled };
+  configureProbes(changes: Partial<ProbeSettings>): Promise<ProbeSettings> {
+    return this.serial(async () => {
+      const { probes } = this;
+      if (changes.intervalMs !== undefined) probes.intervalMs = changes.intervalMs;
+      if (changes.statsWindow !== undefined) probes.tracker.window = changes.statsWindow;
+      if (changes.saturationThreshold !== undefined) probes.tracker.saturationThreshold = changes.saturationThreshold;
+      if (changes.statsEnabled !== undefined) probes.statsEnabled = changes.statsEnabled;
+      return { intervalMs: probes.intervalMs, statsWindow: probes.tracker.window, saturationThreshold: probes.tracker.saturationThreshold, statsEnabled: probes.statsEnabled };
+    });
   }
 
-  async subscribe(subscription: MapSubscription): Promise<void> {
-    this.probes.subscribe(subscription);
+  subscribe(subscription: MapSubscription): Promise<void> {
+    return this.serial(async () => this.probes.subscribe(subscription));
   }
 
-  async requestCapture(): Promise<void> {
-    this.probes.requestCapture();
+  requestCapture(): Promise<void> {
+    return this.serial(async () => this.probes.requestCapture());
   }
 
-  async frames(step: number, options: { now?: boolean } = {}): Promise<FramesReply> {
-    const frames = options.now ? await this.probes.pendingFrames(step) : await this.probes.framesIfDue(step);
-    return { frames, warnings: this.probes.takeWarnings() };
+  frames(step: number, options: { now?: boolean } = {}): Promise<FramesReply> {
+    return this.serial(async () => {
+      const frames = options.now ? await this.probes.pendingFrames(step) : await this.probes.framesIfDue(step);
+      return { frames, warnings: this.probes.takeWarnings() };
+    });
   }
 
-  async snapshot(step: number): Promise<ArrayBuffer[]> {
-    const crops = this.probes.probeCrops;
-    if (this.snapshots === null) throw new Error('this core was made without snapshots');
-    if (crops === null) throw new RangeError('a snapshot needs at least one probe face');
-    const count = Math.min(MAX_SNAPSHOT_PROBES, this.probes.probes.length);
-    const xs = tf.tidy(() => crops.slice(0, count));
-    try {
-      return await this.snapshots.capture(xs, this.probes.probes.slice(0, count), step);
-    } finally {
-      xs.dispose();
-    }
+  snapshot(step: number): Promise<ArrayBuffer[]> {
+    return this.serial(async () => {
+      const crops = this.probes.probeCrops;
+      if (this.snapshots === null) throw new Error('this core was made without snapshots');
+      if (crops === null) throw new RangeError('a snapshot needs at least one probe face');
+      const count = Math.min(MAX_SNAPSHOT_PROBES, this.probes.probes.length);
+      const xs = tf.tidy(() => crops.slice(0, count));
+      try {
+        return await this.snapshots.capture(xs, this.probes.probes.slice(0, count), step);
+      } finally {
+        xs.dispose();
+      }
+    });
   }
 
-  async getState(): Promise<CoreState> {
+  getState(): Promise<CoreState> {
+    return this.serial(() => guardGpu(() => this.readState()));
+  }
+
+  private async readState(): Promise<CoreState> {
     const named = [
       ...this.built.model.weights.map((weight) => ({ name: `weights/${weight.originalName}`, tensor: weight.read() })),
       ...this.optimizer.stateTensors(),
@@ -271,29 +343,40 @@ export class InProcessCore implements ComputeCore {
     const arrays: NamedArray[] = [];
     for (const { name, tensor } of named) {
       if (tensor.dtype !== 'float32' && tensor.dtype !== 'int32') throw new TypeError(`state tensor "${name}" is ${tensor.dtype}; only float32 and int32 are kept`);
-      arrays.push({ name, dtype: tensor.dtype, shape: [...tensor.shape], values: (await tensor.data()) as Float32Array | Int32Array });
+      // A copy: on cpu, data() hands out the backend's own buffer, which the next step overwrites.
+      arrays.push({ name, dtype: tensor.dtype, shape: [...tensor.shape], values: ((await tensor.data()) as Float32Array | Int32Array).slice() });
     }
-    checkWebGpu(); // weights a GPU error touched are never saved as a checkpoint
+    // guardGpu checks again after the reads: weights a GPU error touched are never saved as a checkpoint.
     return { arrays, optimizerUpdates: this.optimizer.updateCount, probes: this.probes.tracker.stateMeta() };
   }
 
-  async setState(state: CoreState): Promise<void> {
-    const byName = new Map(state.arrays.map((a) => [a.name, a]));
-    restoreWeights(this.built.model, byName);
-    const tensors = new Map(state.arrays.filter((a) => !a.name.startsWith('weights/')).map((a) => [a.name, tf.tensor(a.values, a.shape, a.dtype)]));
-    try {
-      this.optimizer.loadState(tensors, state.optimizerUpdates);
-      this.probes.tracker.loadState(tensors, state.probes);
-    } finally {
-      for (const t of tensors.values()) t.dispose();
-    }
+  setState(state: CoreState): Promise<void> {
+    return this.serial(async () => {
+      const byName = new Map(state.arrays.map((a) => [a.name, a]));
+      restoreWeights(this.built.model, byName);
+      const tensors = new Map(state.arrays.filter((a) => !a.name.startsWith('weights/')).map((a) => [a.name, tf.tensor(a.values, a.shape, a.dtype)]));
+      try {
+        this.optimizer.loadState(tensors, state.optimizerUpdates);
+        this.probes.tracker.loadState(tensors, state.probes);
+      } finally {
+        for (const t of tensors.values()) t.dispose();
+      }
+    });
   }
 
-  async dispose(): Promise<void> {
-    this.probes.dispose();
-    this.optimizer.dispose();
-    this.built.model.dispose();
+  /** Frees every tensor once the calls made before it have ended; later calls are refused (a second dispose does nothing). */
+  dispose(): Promise<void> {
+    return this.serial(async () => {
+      this.disposed = true;
+      this.probes.dispose();
+      this.optimizer.dispose();
+      this.built.model.dispose();
+    }, async () => {});
   }
+}
+
+async function refuseDisposed(): Promise<never> {
+  throw new Error('this compute core has been disposed');
 }
 
 function tensorsOf(batch: BatchData): { xs: tf.Tensor4D; ys: tf.Tensor1D } {
