@@ -271,12 +271,11 @@ export async function loadWebGpu(adapter: WebGpuAdapter, importer?: Importer): P
 
   if (tf.findBackendFactory('webgpu') != null) tf.removeBackend('webgpu');
   tf.registerBackend('webgpu', async () => {
-    // featureLevel and adapter.info are newer than the @webgpu/types that tfjs-core pins.
-    const options = path.featureLevel === 'compatibility' ? { featureLevel: 'compatibility' } : { powerPreference: 'high-performance' };
-    const found = await gpu.requestAdapter(options as GPURequestAdapterOptions);
+    const options: GPURequestAdapterOptions = path.featureLevel === 'compatibility' ? { featureLevel: 'compatibility' } : { powerPreference: 'high-performance' };
+    const found = await gpu.requestAdapter(options);
     if (found === null) throw new Error(`the ${path.api} adapter found a moment ago is gone`);
     // The probe ran in another process: make sure this one got the adapter that was reported (and whose limits fit the batch).
-    const info = (found as GPUAdapter & { info: GPUAdapterInfo }).info;
+    const info = found.info;
     if (info.device !== adapter.device || info.description !== adapter.description) {
       throw new Error(`Dawn offers ${info.device || info.description} here, not ${describeAdapter(adapter)} that the probe found`);
     }
@@ -295,7 +294,7 @@ export async function loadWebGpu(adapter: WebGpuAdapter, importer?: Importer): P
       },
     });
     watchDevice(device);
-    return new backendModule.WebGPUBackend(device, (found as GPUAdapter & { info: GPUAdapterInfo }).info);
+    return new backendModule.WebGPUBackend(device, found.info);
   }, 0);
   registered = adapter;
   return { ok: true, reason: '', hint: '', adapter };

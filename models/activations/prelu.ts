@@ -58,12 +58,13 @@ tf.serialization.registerClass(PReLU);
 
 /**
  * The current slopes of a PReLU layer (ours, or tfjs' built-in `PReLU`), one per
- * channel in channel order, as a copy: for display, safe to keep.
+ * channel in channel order, as a copy: for display, safe to keep. Read asynchronously, as
+ * every backend allows (webgpu in Node has no synchronous read).
  */
-export function preluSlopes(layer: tf.layers.Layer): Float32Array {
+export async function preluSlopes(layer: tf.layers.Layer): Promise<Float32Array> {
   const className = layer.getClassName();
   if (className !== PReLU.className && className !== 'PReLU') throw new Error(`${layer.name} is a ${className}, not a PReLU layer`);
   const alpha = layer.weights[0];
   if (alpha === undefined) throw new Error(`${layer.name}: PReLU slopes do not exist until the layer is built (applied to an input)`);
-  return Float32Array.from(alpha.read().dataSync());
+  return Float32Array.from(await alpha.read().data());
 }

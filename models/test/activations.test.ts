@@ -335,19 +335,19 @@ describe('forward semantics', () => {
     expect(Math.abs(gelu[0]! - tanhApprox(-3))).toBeGreaterThan(1e-4);
   });
 
-  it('prelu: one slope per channel starting at 0.25, and the slopes move under SGD', () => {
+  it('prelu: one slope per channel starting at 0.25, and the slopes move under SGD', async () => {
     for (const shape of [[8, 3, 3, 4], [32, 4]]) {
       const layer = createActivation(parseActivation('prelu'), 'fc1_act');
       const x = tf.tensor(awayFromZero(size(shape), rng(5)), shape);
       const target = tf.tidy(() => tf.where(tf.greater(x, 0), x, tf.mul(x, tf.tensor1d([0.8, 0.6, -0.2, 0.05]))));
       layer.apply(x);
-      expect(Array.from(preluSlopes(layer))).toEqual([0.25, 0.25, 0.25, 0.25]);
+      expect(Array.from(await preluSlopes(layer))).toEqual([0.25, 0.25, 0.25, 0.25]);
       const optimizer = tf.train.sgd(0.2);
       const mse = (): tf.Scalar => tf.losses.meanSquaredError(target, layer.apply(x) as tf.Tensor) as tf.Scalar;
       const before = tf.tidy(() => mse().dataSync()[0]!);
       for (let step = 0; step < 20; step++) optimizer.minimize(mse, false, layer.trainableWeights.map((w) => w.read() as tf.Variable))?.dispose();
       const after = tf.tidy(() => mse().dataSync()[0]!);
-      const slopes = preluSlopes(layer);
+      const slopes = await preluSlopes(layer);
       expect(after).toBeLessThan(before / 2);
       // every slope moved towards its target, away from 0.25
       [0.8, 0.6, -0.2, 0.05].forEach((goal, c) => {
@@ -359,12 +359,12 @@ describe('forward semantics', () => {
     }
   });
 
-  it('preluSlopes refuses other layers and unbuilt ones', () => {
-    expect(() => preluSlopes(createActivation(parseActivation('relu'), 'a'))).toThrow(/not a PReLU/);
-    expect(() => preluSlopes(createActivation(parseActivation('prelu'), 'b'))).toThrow(/built/);
+  it('preluSlopes refuses other layers and unbuilt ones', async () => {
+    await expect(preluSlopes(createActivation(parseActivation('relu'), 'a'))).rejects.toThrow(/not a PReLU/);
+    await expect(preluSlopes(createActivation(parseActivation('prelu'), 'b'))).rejects.toThrow(/built/);
     const builtin = tf.layers.prelu({ alphaInitializer: tf.initializers.constant({ value: 0.25 }), sharedAxes: [1, 2] });
     builtin.apply(tf.zeros([1, 2, 2, 3]));
-    expect(Array.from(preluSlopes(builtin))).toEqual([0.25, 0.25, 0.25]);
+    expect(Array.from(await preluSlopes(builtin))).toEqual([0.25, 0.25, 0.25]);
   });
 });
 
