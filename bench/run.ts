@@ -229,7 +229,7 @@ if (section('train')) {
       else addRow({ case: name, backend: 'cpu', msPerStep: cpu.msPerStep, imagesPerSecond: cpu.imagesPerSecond, peakRssMiB: cpu.peakRssMiB, vsPytorch: null, target: '', met: null, note: stepNote(c) });
     } else addRow(skipped(name, 'cpu', 'skipped on cpu (minutes a step); BENCH_FULL=1 runs it'));
   }
-  if (wants('webgpu')) webGpuRows();
+  if (wants('webgpu')) await webGpuRows();
 }
 
 /**
@@ -237,8 +237,8 @@ if (section('train')) {
  * the same seeded steps on wasm (where wasm does them in seconds): the target is that they agree.
  * On a software adapter the times say nothing about a GPU, and the row says so.
  */
-function webGpuRows(): void {
-  const plan = webGpuPlan();
+async function webGpuRows(): Promise<void> {
+  const plan = await webGpuPlan();
   console.log(`webgpu rows: ${plan.why}`);
   if (plan.adapter === null) {
     addRow(skipped('training step', 'webgpu', `skipped: ${plan.why}`));

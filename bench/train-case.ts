@@ -13,6 +13,7 @@ import { describeAdapter } from '../models/backend-webgpu';
 import { parseActivation } from '../models/activations/spec';
 import { buildModel } from '../models/lightcnn';
 import type { ArchitectureName } from '../models/lightcnn-architectures';
+import { fitBatch } from '../electron/trainer/training/memory-fit';
 import { Optimizer } from '../electron/trainer/training/optimizer';
 import { namedParams, trainStep } from '../electron/trainer/training/train-step';
 
@@ -23,6 +24,15 @@ const size = Number(inputSize);
 const n = Number(batch);
 const classes = 40;
 const built = buildModel({ architecture: model as ArchitectureName, inputSize: size, activation: parseActivation('mfm:2/1'), numClasses: classes, seed: 1 });
+// On webgpu every tensor lives in one storage binding: a batch whose largest layer output does
+// not fit the adapter's is refused here in words, not by a validation error in the first step.
+if (choice.adapter !== undefined) {
+  const fit = fitBatch({ summary: built.summary, batch: n, backend: 'webgpu', userChose: true, model, inputSize: size, gpuLimits: choice.adapter });
+  if (fit.kind === 'refused') {
+    process.stderr.write(`Error: ${fit.message}\n`);
+    process.exit(1);
+  }
+}
 const params = namedParams(built.model);
 const kind = optimizerKind === 'sgd' ? 'sgd' : 'adam';
 const optimizer = new Optimizer({ kind, momentum: 0.9, weightDecay: 1e-4 }, params);

@@ -64,10 +64,12 @@ export function trainCase(c: TrainCase, backend: string, env: Record<string, str
 
 /**
  * The environment for a PyTorch child: this process's, without OPENBLAS_CORETYPE and
- * OPENBLAS_L2_SIZE. A host may set them for its own tools; they make Debian's OpenBLAS (which
- * Debian's torch uses for its dense layers) pick slower kernels and blocking, and the bench must
- * time PyTorch at its own speed (LightCNN-9 64 px batch 16: 136-263 ms a step without them,
- * 224-327 ms with them). Only the child's copy changes: the bench's own environment stays as it is.
+ * OPENBLAS_L2_SIZE. A host may set them for its own tools; they tell Debian's OpenBLAS (which
+ * Debian's torch uses for its dense layers) which kernels and blocking to use, and the bench must
+ * time PyTorch at its own settings. (Their effect varies: one host and day gave LightCNN-9 64 px
+ * batch 16 136-263 ms a step without them and 224-327 ms with them; the team's host on
+ * 2026-12-07 showed no measurable difference: bench/NOTES.md.) Only the child's copy changes:
+ * the bench's own environment stays as it is.
  */
 export function pytorchEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
@@ -76,28 +78,49 @@ export function pytorchEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** A python3 that imports torch: $PYTHON, python3 on the PATH, then the system one (Debian's python3-torch). */
-export function findTorchPython(): { python: string | null; version: string; why: string } {
+/** How long `import torch` may take before a python counts as without torch (a cold import reads ~1 GB of libraries). */
+export const TORCH_IMPORT_TIMEOUT_MS = 60_000;
+
+const seconds = (ms: number): string => `${ms < 10_000 ? (ms / 1000).toFixed(1) : Math.round(ms / 1000)} s`;
+const timedOut = (error: unknown): boolean => {
+  const e = error as { signal?: string; code?: string };
+  return e.signal === 'SIGTERM' || e.code === 'ETIMEDOUT';
+};
+
+/**
+ * A python3 that imports torch: $PYTHON, python3 on the PATH, then the system one (Debian's
+ * python3-torch). The whole search takes at most `timeoutMs`: each python gets what is left of it.
+ */
+export function findTorchPython(timeoutMs = TORCH_IMPORT_TIMEOUT_MS): { python: string | null; version: string; why: string } {
   const tried: string[] = [];
-  for (const python of [process.env['PYTHON'], 'python3', '/usr/bin/python3'].filter((p): p is string => typeof p === 'string' && p !== '')) {
+  const started = Date.now();
+  const candidates = [process.env['PYTHON'], 'python3', '/usr/bin/python3'].filter((p): p is string => typeof p === 'string' && p !== '');
+  for (const python of [...new Set(candidates)]) {
+    const left = timeoutMs - (Date.now() - started);
+    if (left < 1_000) {
+      tried.push(`${python}: not tried (the ${seconds(timeoutMs)} for finding torch are spent)`);
+      continue;
+    }
     try {
-      const version = execFileSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', env: pytorchEnv(), stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+      const version = execFileSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', env: pytorchEnv(), timeout: left, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
       return { python, version, why: `${python}, torch ${version}` };
     } catch (error) {
       const e = error as { code?: string; stderr?: string };
-      tried.push(`${python}: ${e.code === 'ENOENT' ? 'not found' : (e.stderr ?? '').trim().split('\n').pop() || 'failed'}`);
+      const why = timedOut(error) ? `the torch import did not finish within ${seconds(left)}` : e.code === 'ENOENT' ? 'not found' : (e.stderr ?? '').trim().split('\n').pop() || 'failed';
+      tried.push(`${python}: ${why}`);
     }
   }
   return { python: null, version: '', why: tried.join('; ') };
 }
 
-/** Whether this python's torch sees a CUDA device: its name, or why not. */
-export function torchCuda(python: string): { device: string | null; why: string } {
+/** Whether this python's torch sees a CUDA device: its name, or why not (within `timeoutMs`). */
+export function torchCuda(python: string, timeoutMs = TORCH_IMPORT_TIMEOUT_MS): { device: string | null; why: string } {
   try {
-    const out = execFileSync(python, ['-c', 'import torch; print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'], { encoding: 'utf8', env: pytorchEnv(), timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    const out = execFileSync(python, ['-c', 'import torch; print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'], { encoding: 'utf8', env: pytorchEnv(), timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
     return out === '' ? { device: null, why: 'torch.cuda.is_available() is False' } : { device: out, why: '' };
   } catch (error) {
-    return { device: null, why: `asking torch about CUDA failed: ${failure(error, 60_000).failed}` };
+    if (timedOut(error)) return { device: null, why: `asking torch about CUDA did not finish within ${seconds(timeoutMs)}` };
+    return { device: null, why: `asking torch about CUDA failed: ${failure(error, timeoutMs).failed}` };
   }
 }
 

@@ -4,6 +4,8 @@
 // takes seconds for what a GPU does in milliseconds, so there the cases are small and few and
 // their figures only say that the step runs and computes what wasm computes.
 import { adapterLimits, describeAdapter, probeWebGpu, type WebGpuAdapter } from '../models/backend-webgpu';
+import type { ModelSummary } from '../models/summary';
+import { largestBindableBatch, largestOutputFloatsPerImage } from '../electron/trainer/training/memory-fit';
 import type { TrainCase } from './train-runs';
 
 export const SOFTWARE_LABEL = 'software adapter: correctness only, not a speed figure';
@@ -15,8 +17,8 @@ export interface WebGpuPlan {
 }
 
 /** The adapter selectBackend({ force: 'webgpu' }) would take: the first GPU, else the first software adapter. */
-export function webGpuPlan(): WebGpuPlan {
-  const probe = probeWebGpu();
+export async function webGpuPlan(): Promise<WebGpuPlan> {
+  const probe = await probeWebGpu();
   const adapter = probe.adapters.find((a) => a.software === null) ?? probe.adapters[0] ?? null;
   if (adapter === null) return { adapter: null, why: `${probe.reason}${probe.hint ? ` (${probe.hint})` : ''}` };
   return { adapter, why: `${describeAdapter(adapter)}; ${adapterLimits(adapter)}${adapter.software === null ? '' : `; ${adapter.software}`}` };
@@ -33,6 +35,26 @@ export function webGpuTrainCases(adapter: WebGpuAdapter): TrainCase[] {
   const cases: TrainCase[] = [];
   for (const model of ['tiny', 'lightcnn9'] as const) for (const [input, batch] of [[64, 16], [128, 64]] as const) cases.push({ model, input, batch, steps: 10, warmup: 3 });
   return cases;
+}
+
+/**
+ * The batch a case can run with on this adapter: every tensor of a webgpu step lives in one
+ * storage binding, so the largest layer output (LightCNN-9 at 128 px: conv1's 128x128x96 floats,
+ * 6 MiB an image, 384 MiB at batch 64) must fit maxStorageBufferBindingSize (and maxBufferSize).
+ * `fits`: the case as asked. `reduced`: the largest batch that fits, a multiple of 8 where it can
+ * be, with the reason. `none`: not even batch 1 fits.
+ */
+export type CaseFit = { readonly kind: 'fits' } | { readonly kind: 'reduced'; readonly batch: number; readonly why: string } | { readonly kind: 'none'; readonly why: string };
+export function fitCaseToAdapter(c: TrainCase, summary: ModelSummary, adapter: Pick<WebGpuAdapter, 'maxStorageBufferBindingSize' | 'maxBufferSize'>): CaseFit {
+  const largest = largestBindableBatch(summary, adapter);
+  if (c.batch <= largest) return { kind: 'fits' };
+  const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
+  const perImage = 4 * largestOutputFloatsPerImage(summary);
+  const limit = Math.min(adapter.maxStorageBufferBindingSize, adapter.maxBufferSize);
+  const why = `${c.model} at ${c.input} px, batch ${c.batch} does not fit this adapter: its largest layer output is ${mib(perImage * c.batch)} (${mib(perImage)} an image) and the adapter binds at most ${mib(limit)} as one storage buffer`;
+  if (largest < 1) return { kind: 'none', why: `${why}, not even at batch 1` };
+  const batch = largest >= 8 ? largest - (largest % 8) : largest;
+  return { kind: 'reduced', batch, why: `${why}; the largest batch that fits is ${largest}, so batch ${batch} runs instead` };
 }
 
 /** Largest relative difference between two runs' losses, step by step (the same seed gives the same steps). */
