@@ -24,7 +24,7 @@ import { WasmHeapFullError } from '../../../models/kernels/wasm-heap';
 import { checkProbeImages, defaultProbeImages, subscriptionProblem, type MapSubscription, type ProbeOptions } from '../probes/run-probes';
 import { MAX_SNAPSHOT_PROBES, pruneSnapshotsAfter, writeSnapshot } from '../probes/snapshots';
 import type { LayerInfo, LayerStats } from '../protocol/messages';
-import { InProcessCore, type BatchData, type ComputeCore, type ModelInfo, type ProbeSettings } from './compute-core';
+import { InProcessCore, type BatchData, type ComputeCore, type CoreFactory, type ModelInfo, type ProbeSettings } from './compute-core';
 import { validate, type Validation } from './validation';
 
 export { TrainingError } from './run-model';
@@ -88,6 +88,8 @@ export interface SessionOptions {
    * per-step numbers off, `snapshots: false` the activation-map snapshots of every epoch end).
    */
   readonly probes?: ProbeOptions & { readonly recordEvery?: number; readonly snapshots?: boolean };
+  /** Makes the run's compute core (default InProcessCore.create; the app's makes one in a browser context). */
+  readonly core?: CoreFactory;
 }
 
 export interface RunOutcome {
@@ -129,10 +131,11 @@ interface Prepared {
   readonly probeSettings: ProbeSettings;
 }
 
-async function prepare(config: TrainConfig, dataset: FaceDataset, backend: BackendChoice, probes: SessionOptions['probes']): Promise<Prepared> {
+async function prepare(config: TrainConfig, dataset: FaceDataset, backend: BackendChoice, options: SessionOptions): Promise<Prepared> {
   const split = classificationSplit(dataset, { holdOutFraction: config.holdOut, seed: config.seed });
   const source: BatchSource = { pixels: await dataset.pixels(), storedSize: dataset.storedSize, labels: dataset.imageIdentity };
-  const core = await InProcessCore.create({ config, numClasses: dataset.identities.length, ...(probes ? { probes } : {}) });
+  const { probes, core: makeCore = InProcessCore.create } = options;
+  const core = await makeCore({ config, numClasses: dataset.identities.length, ...(probes ? { probes } : {}) });
   try {
     const probeSettings = await core.configureProbes({});
     return { config, dataset, backend, split, source, core, probeSettings };
@@ -193,7 +196,7 @@ export class TrainingSession {
     const backend = await selectBackend({ purpose: 'train', force: options.backend });
     const config = parseTrainConfig(input, { backend: backend.name });
     const dataset = await loadDataset(config, options.dataDir);
-    let prepared = await prepare(config, dataset, backend, options.probes);
+    let prepared = await prepare(config, dataset, backend, options);
     try {
       const fit = fitBatch({ summary: prepared.core.model.summary, batch: config.batch, backend: backend.name, userChose: input.batch !== undefined, model: config.model, inputSize: config.inputSize, ...gpuLimits(backend) });
       if (fit.kind === 'refused') throw new TrainingError(fit.message);
@@ -237,7 +240,7 @@ export class TrainingSession {
       const backend = await selectBackend({ purpose: 'train', force: options.backend });
       const dataset = await loadDataset(config, options.dataDir);
       checkSameDataset(run.record.dataset.hash, dataset, run.id);
-      prepared = await prepare(config, dataset, backend, options.probes);
+      prepared = await prepare(config, dataset, backend, options);
       const fit = fitBatch({ summary: prepared.core.model.summary, batch: config.batch, backend: backend.name, userChose: true, model: config.model, inputSize: config.inputSize, ...gpuLimits(backend) });
       if (fit.kind === 'refused') throw new TrainingError(`${fit.message.replace(/\. Use --batch.*$/, '')}. A run keeps its batch: start a new run with a batch that fits, or resume on a backend with more memory (--backend)`);
       const loaded = await run.loadLatestCheckpoint();
@@ -620,10 +623,10 @@ export class TrainingSession {
     }
   }
 
-  /** Frees the model and optimizer state, and the run's lock if training never ran. */
+  /** Frees the model and optimizer state, and the run's lock if training never ran; a failure to is a warning, never an unhandled rejection. */
   dispose(): void {
-    void this.core.dispose();
-    void this.unlock();
+    void this.core.dispose().catch((error: unknown) => this.emit({ type: 'warning', message: `the compute core could not be freed: ${errorText(error)}` }));
+    void this.unlock().catch((error: unknown) => this.emit({ type: 'warning', message: `the run's lock could not be released: ${errorText(error)}` }));
   }
 }
 
@@ -664,6 +667,10 @@ function once(release: () => Promise<void>): () => Promise<void> {
 
 function versions() {
   return { lab: LAB_VERSION, node: process.version, tfjs: tf.version.tfjs };
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function formatNumber(n: number): string {

@@ -4,11 +4,14 @@ import { spawn } from 'node:child_process';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { ORL, sharedDataset, tempDir } from '../../../../datasets/test/fixtures';
+import { WasmHeapFullError } from '../../../../models/kernels/wasm-heap';
+import type { MapSubscription } from '../../probes/run-probes';
 import { openRun } from '../../runs/run-store';
+import { coreErrorReply, errorFromCoreReply, InProcessCore, type BatchData, type ComputeCore, type CoreFactory, type CoreSpec, type CoreState, type ModelInfo, type ProbeSettings, type StepRequest } from '../compute-core';
 import type { TrainConfigInput } from '../config';
-import { TrainingSession, type TrainEvent } from '../session';
+import { TrainingError, TrainingSession, type TrainEvent } from '../session';
 import { highLoss } from '../loss-watch';
 
 const root = resolve(import.meta.dirname, '../../../..');
@@ -28,9 +31,9 @@ const SMALL: TrainConfigInput = {
   clipNorm: 0,
 };
 
-async function train(config: TrainConfigInput, dataDir: string, onEvent?: (e: TrainEvent) => void, backend: 'cpu' | 'wasm' = 'cpu') {
+async function train(config: TrainConfigInput, dataDir: string, onEvent?: (e: TrainEvent) => void, backend: 'cpu' | 'wasm' = 'cpu', core?: CoreFactory) {
   const events: TrainEvent[] = [];
-  const session = await TrainingSession.start(config, { dataDir, backend, prefetch: 0, onEvent: (e) => (events.push(e), onEvent?.(e)) });
+  const session = await TrainingSession.start(config, { dataDir, backend, prefetch: 0, onEvent: (e) => (events.push(e), onEvent?.(e)), ...(core ? { core } : {}) });
   try {
     const outcome = await session.train();
     return { outcome, events, runId: session.run.id };
@@ -258,6 +261,92 @@ describe('the training loop', () => {
     expect(events.find((e) => e.type === 'started')).toMatchObject({ step: 4 });
     expect(events.find((e) => e.type === 'warning')).toMatchObject({ message: expect.stringMatching(/damaged \(checksum mismatch\)/) });
   });
+});
+
+/**
+ * An InProcessCore as a remote host would serve it: every request and reply structured-cloned
+ * (as postMessage does), errors sent as CoreErrorReply. Records each call; `failures` makes a
+ * method throw (inside the core, after its work) to see what reaches the session.
+ */
+class ClonedCore implements ComputeCore {
+  readonly calls: string[] = [];
+  readonly failures = new Map<string, Error>();
+  readonly model: ModelInfo;
+
+  constructor(private readonly inner: InProcessCore) {
+    this.model = structuredClone(inner.model);
+  }
+
+  static factory(made: ClonedCore[], setUp?: (core: ClonedCore) => void): CoreFactory {
+    return async (spec: CoreSpec) => {
+      const core = new ClonedCore(await InProcessCore.create(structuredClone(spec)));
+      setUp?.(core);
+      made.push(core);
+      return core;
+    };
+  }
+
+  private async send<T>(method: string, call: () => Promise<T>): Promise<T> {
+    this.calls.push(method);
+    try {
+      const reply = await call();
+      const failure = this.failures.get(method);
+      if (failure) throw failure;
+      return structuredClone(reply);
+    } catch (error) {
+      throw errorFromCoreReply(structuredClone(coreErrorReply(error)));
+    }
+  }
+
+  step(request: StepRequest) { return this.send('step', () => this.inner.step(structuredClone(request))); }
+  evaluate(batch: BatchData) { return this.send('evaluate', () => this.inner.evaluate(structuredClone(batch))); }
+  setProbeFaces(batch: BatchData) { return this.send('setProbeFaces', () => this.inner.setProbeFaces(structuredClone(batch))); }
+  configureProbes(changes: Partial<ProbeSettings>) { return this.send('configureProbes', () => this.inner.configureProbes(structuredClone(changes))); }
+  subscribe(subscription: MapSubscription) { return this.send('subscribe', () => this.inner.subscribe(structuredClone(subscription))); }
+  requestCapture() { return this.send('requestCapture', () => this.inner.requestCapture()); }
+  frames(step: number, options?: { now?: boolean }) { return this.send('frames', () => this.inner.frames(step, structuredClone(options))); }
+  snapshot(step: number) { return this.send('snapshot', () => this.inner.snapshot(step)); }
+  getState() { return this.send('getState', () => this.inner.getState()); }
+  setState(state: CoreState) { return this.send('setState', () => this.inner.setState(structuredClone(state))); }
+  dispose() { return this.send('dispose', () => this.inner.dispose()); }
+}
+
+describe('a compute core made by a factory (as the app makes one in a browser context)', () => {
+  test('the session trains as with its own core, and every call goes through the factory\'s core', async () => {
+    const config = { ...SMALL, maxSteps: 8 };
+    const reference = await train(config, await tempDir());
+    const made: ClonedCore[] = [];
+    const cloned = await train(config, await tempDir(), undefined, 'cpu', ClonedCore.factory(made));
+    expect(cloned.outcome).toMatchObject({ state: 'stopped', step: 8 });
+    expect(losses(cloned.events)).toEqual(losses(reference.events));
+    const layerStats = (events: TrainEvent[]) => events.filter((e) => e.type === 'layerStats');
+    expect(layerStats(cloned.events)).toEqual(layerStats(reference.events));
+    expect(made).toHaveLength(1);
+    const { calls } = made[0]!;
+    expect(calls.filter((c) => c === 'step')).toHaveLength(8);
+    for (const method of ['configureProbes', 'setProbeFaces', 'frames', 'evaluate', 'getState', 'snapshot']) expect(calls).toContain(method);
+    expect(calls.at(-1)).toBe('dispose');
+  }, 60_000);
+
+  test('a full wasm heap inside the core still stops the run saying what to change', async () => {
+    const dataDir = await tempDir();
+    const full = new WasmHeapFullError('the wasm heap is full (4 GiB, the most WebAssembly\'s 32-bit memory can address): no room for a [4, 16, 16, 8] float32 tensor');
+    const session = await TrainingSession.start({ ...SMALL, maxSteps: 5 }, { dataDir, backend: 'cpu', prefetch: 0, core: ClonedCore.factory([], (core) => core.failures.set('step', full)) });
+    try {
+      const error = await session.train().then(() => null, (e: unknown) => e);
+      expect(error).toBeInstanceOf(TrainingError);
+      expect((error as Error).message).toMatch(/^training stopped after step 0: the wasm heap is full .*does not fit the 4 GiB wasm heap; start a new run with a smaller --batch or --input/);
+    } finally {
+      session.dispose();
+    }
+  }, 60_000);
+
+  test('a core that fails to free itself is a warning, not an unhandled rejection', async () => {
+    const made: ClonedCore[] = [];
+    const { events } = await train({ ...SMALL, maxSteps: 1 }, await tempDir(), undefined, 'cpu', ClonedCore.factory(made, (core) => core.failures.set('dispose', new Error('the port was closed'))));
+    expect(made[0]!.calls.at(-1)).toBe('dispose');
+    await vi.waitFor(() => expect(events.at(-1)).toEqual({ type: 'warning', message: 'the compute core could not be freed: the port was closed' }));
+  }, 60_000);
 });
 
 describe('resumed epochs report what an uninterrupted epoch reports', () => {
