@@ -59,7 +59,7 @@ if (mode === 'capture') {
     if (!session) return;
     // BENCH_PROBES=stats or =maps measures one half alone.
     const only = process.env['BENCH_PROBES'];
-    session.inProcessCore.probes.statsEnabled = phase === 'on' && only !== 'maps';
+    void session.configureProbes({ statsEnabled: phase === 'on' && only !== 'maps' });
     const all = new Set(phase === 'on' && only !== 'stats' ? session.model.activationLayers : []);
     void session.subscribe({ layers: all, preActivation: new Set(), fullMaps: [] });
   };
