@@ -10,13 +10,13 @@
 // C++ side caps XNNPACK's pool at emscripten_num_logical_cores() / 2 (it assumes two
 // hyperthreads a core), which on a 2-core machine is 1. So, for the threaded init only:
 // the worker is written to a file (the package's own worker code, told the main script's
-// path), URL.createObjectURL returns that file, and os.cpus() reports twice the threads
+// path) in a private folder of this process (workerFile: never a shared, predictable temp
+// path another local user could plant code at), URL.createObjectURL returns that file, and os.cpus() reports twice the threads
 // wanted; both are restored as soon as the backend is up. If anything fails, the
 // single-threaded SIMD build loads as before. FACE_CNN_LAB_WASM_THREADS=1 turns threads
 // off (=N asks for N, at most 8).
 import * as tf from '@tensorflow/tfjs';
-import { createHash } from 'node:crypto';
-import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -67,8 +67,8 @@ function wasmBinaryFolder(): string {
   return `${dirname(main)}/`;
 }
 
-/** The package's pthread worker as a file Node can start, told where the main script is; null when the package lacks it. */
-function workerFile(): string | null {
+/** The package's pthread worker, told where the main script is, as the text of a CommonJS file; null when the package lacks it. */
+export function wasmWorkerSource(): string | null {
   const packageDir = dirname(dirname(requireHere.resolve(WASM_PACKAGE)));
   const mainScript = join(packageDir, 'wasm-out/tfjs-backend-wasm-threaded-simd.js');
   const workerModule = join(packageDir, 'wasm-out/tfjs-backend-wasm-threaded-simd.worker.js');
@@ -77,16 +77,31 @@ function workerFile(): string | null {
   if (typeof wasmWorkerContents !== 'string') return null;
   // The package escapes the newlines its template literal turned into real ones (string
   // literals in the worker code contain "\n"); so must we.
-  const text =
+  return (
     `// Written by Face CNN Lab (models/backend-wasm.ts): tfjs-backend-wasm's pthread worker, reading the main script from a file.\n` +
     `URL.createObjectURL = () => ${JSON.stringify(mainScript)}; URL.revokeObjectURL = () => {};\n` +
-    wasmWorkerContents.replace(/\n/g, '\\n');
-  const file = join(tmpdir(), `face-cnn-lab-wasm-worker-${createHash('sha256').update(text).digest('hex').slice(0, 16)}.cjs`);
-  if (!existsSync(file)) {
-    const partial = `${file}.${process.pid}.tmp`;
-    writeFileSync(partial, text);
-    renameSync(partial, file);
-  }
+    wasmWorkerContents.replace(/\n/g, '\\n')
+  );
+}
+
+let workerPath: string | undefined;
+
+/**
+ * The worker as a file Node can start, written once per process into a folder of its own:
+ * mkdtemp makes it with a name no one can guess beforehand and mode 0700 (only this user can
+ * enter it), and the file is created exclusively ('wx': never through a file or link that was
+ * already there). Code that runs inside the trainer must never come from a shared temp path:
+ * on a shared machine another user could have put their own there. The folder goes at exit.
+ */
+export function workerFile(): string | null {
+  if (workerPath !== undefined) return workerPath;
+  const text = wasmWorkerSource();
+  if (text === null) return null;
+  const folder = mkdtempSync(join(tmpdir(), 'face-cnn-lab-'));
+  process.once('exit', () => rmSync(folder, { recursive: true, force: true }));
+  const file = join(folder, 'wasm-worker.cjs');
+  writeFileSync(file, text, { flag: 'wx', mode: 0o600 });
+  workerPath = file;
   return file;
 }
 

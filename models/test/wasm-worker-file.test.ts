@@ -1,0 +1,63 @@
+// The threaded wasm backend's worker is code that runs inside the trainer: it must never come
+// from a file another local user could have put in the shared temp folder. The lab used to
+// write it to a predictable name there and run whatever it found under that name; a file
+// planted there must now be ignored, and the worker written to a private folder (mode 0700).
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { expect, test } from 'vitest';
+import { wasmWorkerSource, workerFile } from '../backend-wasm';
+
+const root = resolve(import.meta.dirname, '../..');
+
+/** A child that loads the wasm backend with 2 threads, convolves, and reports its worker file as it found it. */
+const CHILD = `
+import * as tf from ${JSON.stringify(pathToFileURL(createRequire(import.meta.url).resolve('@tensorflow/tfjs')).href)};
+import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { loadWasm, wasmThreads, workerFile } from ${JSON.stringify(pathToFileURL(join(root, 'models/backend-wasm.ts')).href)};
+const load = await loadWasm(undefined);
+const sum = tf.conv2d(tf.ones([1, 8, 8, 1]), tf.ones([3, 3, 1, 2]), 1, 'valid').sum().dataSync()[0];
+const file = workerFile();
+console.log(JSON.stringify({ ok: load.ok, threads: wasmThreads(), sum, file, fileMode: statSync(file).mode & 0o777, dirMode: statSync(dirname(file)).mode & 0o777 }));
+`;
+
+test("a worker planted under the old predictable temp name is never run; the lab's own goes to a private folder", async () => {
+  const source = wasmWorkerSource();
+  expect(source).not.toBeNull();
+  const planted = join(tmpdir(), `face-cnn-lab-wasm-worker-${createHash('sha256').update(source as string).digest('hex').slice(0, 16)}.cjs`);
+  const scratch = await mkdtemp(join(tmpdir(), 'planted-'));
+  const marker = join(scratch, 'the planted worker ran');
+  await writeFile(planted, `require('node:fs').writeFileSync(${JSON.stringify(marker)}, 'pwned');\n${source}`);
+  const child = join(scratch, 'child.mts');
+  await writeFile(child, CHILD);
+  try {
+    const out = await new Promise<string>((done, fail) =>
+      execFile(process.execPath, ['--import', 'tsx', child], { cwd: root, env: { ...process.env, FACE_CNN_LAB_WASM_THREADS: '2' }, encoding: 'utf8', timeout: 60_000 }, (error, stdout, stderr) =>
+        error ? fail(new Error(`the child failed (${error.code ?? error.signal}): ${stderr.slice(-2000)}`)) : done(stdout),
+      ),
+    );
+    const report = JSON.parse(out.trim().split('\n').at(-1) as string) as { ok: boolean; threads: number; sum: number; file: string; fileMode: number; dirMode: number };
+    expect(report).toMatchObject({ ok: true, threads: 2, sum: 2 * 36 * 9, fileMode: 0o600, dirMode: 0o700 });
+    expect(report.file).not.toBe(planted);
+    expect(existsSync(marker)).toBe(false);
+    expect(existsSync(report.file)).toBe(false); // the private folder went with the process
+  } finally {
+    await rm(planted, { force: true });
+    await rm(scratch, { recursive: true, force: true });
+  }
+}, 90_000);
+
+test('the worker file is written once per process, exclusively, with the package worker told where its main script is', async () => {
+  const file = workerFile() as string;
+  expect(workerFile()).toBe(file);
+  expect(await readFile(file, 'utf8')).toBe(wasmWorkerSource());
+  expect(statSync(file).mode & 0o777).toBe(0o600);
+  expect(file.startsWith(tmpdir())).toBe(true);
+  expect(file).toMatch(/face-cnn-lab-[^/\\]+[/\\]wasm-worker\.cjs$/);
+});
