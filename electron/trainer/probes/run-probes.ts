@@ -263,24 +263,25 @@ export class RunProbes {
       tf.tidy(() => {
         this.built.model.apply(xs, { training: false });
       });
-      const frames: ArrayBuffer[] = [];
+      // Every layer's read starts at once (on a GPU they overlap, not one round trip after another); the frames keep this order.
+      const frames: Array<Promise<ArrayBuffer>> = [];
       const common = { step, probes: this.probeIndices, maxSide: this.maxSide };
       for (const layer of layers) {
         const c = this.taps.get(layer);
-        if (c) frames.push(await encodeActivationFrame(c.y, { ...common, layer, kind: 'activation', channel: frameChannel(layer, 'activation') }));
+        if (c) frames.push(encodeActivationFrame(c.y, { ...common, layer, kind: 'activation', channel: frameChannel(layer, 'activation') }));
       }
       for (const layer of preActivation) {
         const c = this.taps.get(layer);
-        if (c) frames.push(await encodeActivationFrame(c.x, { ...common, layer, kind: 'preactivation', channel: frameChannel(layer, 'preactivation') }));
+        if (c) frames.push(encodeActivationFrame(c.x, { ...common, layer, kind: 'preactivation', channel: frameChannel(layer, 'preactivation') }));
       }
       for (const full of fullMaps) {
         const c = this.taps.get(full.layer);
         const kind = full.kind ?? 'activation';
         const maps = kind === 'preactivation' ? c?.x : c?.y;
         if (maps && full.probe < this.probeIndices.length && full.filter < (maps.shape.at(-1) ?? 0))
-          frames.push(await encodeActivationFrame(maps, { ...common, maxSide: 0, layer: full.layer, kind, channel: fullChannel(full), filter: full.filter, probe: full.probe }));
+          frames.push(encodeActivationFrame(maps, { ...common, maxSide: 0, layer: full.layer, kind, channel: fullChannel(full), filter: full.filter, probe: full.probe }));
       }
-      return frames;
+      return await Promise.all(frames);
     } catch (error) {
       // Maps are for watching; a failure to make them must not fail the run.
       this.mapsFailed = true;

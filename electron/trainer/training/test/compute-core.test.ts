@@ -90,7 +90,11 @@ describe('the compute core on cpu', () => {
         expect(reply.count).toBe(4);
         expect(reply.layers.map((l) => l.layer)).toEqual(core.model.activationLayers);
         const { frames } = crossing(await core.frames(step, { now: true }));
-        if (step === 1) expect(frames.length).toBe(core.model.activationLayers.length + 1); // the subscription asked for a capture
+        if (step === 1) {
+          // The subscription asked for a capture: every layer's grid, then the full map, in that order.
+          const layer0 = core.model.activationLayers[0]!;
+          expect(frames.map((f) => decodeFrame(f).header.channel)).toEqual([...core.model.activationLayers.map((l) => `frame:${l}`), `full:${layer0}:activation:0:1`]);
+        }
         for (const f of frames) expect(f).toBeInstanceOf(ArrayBuffer);
       }
       expect((await core.frames(3, { now: true })).frames).toEqual([]); // nothing pending
