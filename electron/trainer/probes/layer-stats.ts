@@ -7,8 +7,9 @@
 // A filter (a channel; for maxout/MFM a piece channel) is dead when all its units are, so
 // its last-alive step is the max over its units. All reductions run in the backend; one
 // asynchronous read-back per step brings the numbers to JS: `pack` queues the step's
-// reductions while its tensors are alive, `read` awaits them (on a GPU, while the next
-// step's work is queued).
+// reductions, packed into one tensor, while its tensors are alive; `read` awaits that one
+// tensor after the update, before the step's reply. The next step does not start until it
+// has come back: the read does not overlap the next step's work.
 import * as tf from '@tensorflow/tfjs';
 import type { ActivationUnit } from '../../../models/lightcnn';
 import { formatActivation } from '../../../models/activations/spec';

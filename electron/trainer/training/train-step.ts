@@ -1,6 +1,9 @@
 // One training step: forward, softmax cross-entropy, gradients, clipping, update.
-// One read-back per step (loss, gradient norm, correct count) is the only sync; it is
-// asynchronous (`await data()`), the only read tfjs-webgpu has in Node.
+// Here one read-back (loss, gradient norm, correct count) decides whether to update; it is
+// asynchronous (`await data()`), the only read tfjs-webgpu has in Node. It is not a step's
+// only sync: the probe numbers are one more read after the update (probes/layer-stats.ts),
+// and on webgpu the compute core awaits the step's WebGPU error scopes once it is done
+// (guardGpu in models/webgpu-device.ts).
 import * as tf from '@tensorflow/tfjs';
 import { checkWebGpu } from '../../../models/webgpu-device';
 import type { NamedVariable, Optimizer } from './optimizer';
