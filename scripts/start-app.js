@@ -10,16 +10,17 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
+const root = join(dirname(fileURLToPath(import.meta.url)), '..'); // absolute: Electron is given the project, not whatever '.' is
 const firstLine = (text) => String(text).split('\n').find((line) => line.trim() !== '')?.trim() ?? 'unknown reason';
 
-function cannotStart(reason) {
+function cannotStart(reason, ...advice) {
   console.error(`Face CNN Lab: the desktop window cannot open: ${reason}.`);
+  for (const line of advice) console.error(line);
   if (process.env.FACE_CNN_LAB_NO_SERVE === '1') {
     console.error('The headless lab works without it: npm run lab -- --help (e.g. npm run lab -- data inspect synthetic).');
     process.exit(1);
   }
   console.error('Serving the lab to your browser instead (Ctrl+C stops; the headless lab: npm run lab -- --help).');
-  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
   const serve = spawn(process.execPath, ['--import', 'tsx', join(root, 'electron/trainer/cli.ts'), 'serve', '--port', process.env.FACE_CNN_LAB_PORT ?? '7860'], { stdio: 'inherit', cwd: root });
   // Ctrl+C reaches the child too (same process group); a signal sent to this process alone is
   // passed on. Either way the child checkpoints any run and exits, and so do we.
@@ -47,14 +48,49 @@ function startElectron() {
   }
   const electronPath = require('electron');
 
+  // ELECTRON_RUN_AS_NODE, inherited from a shell or a tool that runs Electron as Node, would
+  // make Electron run main as a plain Node script and no window would ever open.
+  const env = { ...process.env };
+  delete env.ELECTRON_RUN_AS_NODE;
   const started = Date.now();
-  const child = spawn(electronPath, ['.'], { stdio: 'inherit' });
+  const child = spawn(electronPath, [root], { stdio: 'inherit', env });
   child.on('error', (error) => cannotStart(`Electron did not start (${firstLine(error.message)})`));
+  // A SIGTERM sent to this process alone (a process manager, `timeout`) is passed on, so Electron
+  // quits as asked (the trainer checkpoints) instead of being left running without us. SIGINT is
+  // not: Ctrl+C reaches Electron itself (same process group), and a second SIGINT would make it
+  // skip its graceful quit.
+  const passOn = () => child.kill('SIGTERM');
+  process.on('SIGTERM', passOn);
   child.on('exit', (code, signal) => {
-    // Exiting with an error within seconds is a failed start (a missing library, a broken display), not a user quitting.
-    if (code !== 0 && code !== null && Date.now() - started < 10_000) return cannotStart(`Electron exited at start with code ${code}`);
+    process.off('SIGTERM', passOn);
+    const early = Date.now() - started < 10_000;
+    if (signal === 'SIGINT' || signal === 'SIGTERM') {
+      // A quit that was asked for: end the same way, so whoever sent it sees it honoured.
+      process.kill(process.pid, signal);
+      setTimeout(() => process.exit(1), 1000);
+      return;
+    }
+    // Dying within seconds is a failed start, not a user quitting: an error exit (a missing
+    // library, a broken display) or any other signal (a Chromium fatal error crashes on purpose,
+    // by SIGTRAP on Linux; the usual first launch on Ubuntu 23.10 and later is one: the
+    // chrome-sandbox npm downloaded is not setuid root).
+    if (signal && early) {
+      const advice = process.platform !== 'linux' ? [] : sandboxAdvice(join(dirname(electronPath), 'chrome-sandbox'));
+      return cannotStart(`Electron was ended at start by ${signal} (a fatal error; Chromium's own message is above)`, ...advice);
+    }
+    if (code !== 0 && code !== null && early) return cannotStart(`Electron exited at start with code ${code}`);
+    if (signal) console.error(`Face CNN Lab: Electron was ended by ${signal}.`);
     process.exit(signal ? 1 : (code ?? 0));
   });
+}
+
+function sandboxAdvice(sandbox) {
+  return [
+    'On Linux the usual cause is Chromium\'s sandbox (its message above then names the "SUID sandbox helper"). Either make the helper setuid root:',
+    `  sudo chown root ${sandbox} && sudo chmod 4755 ${sandbox}`,
+    'or, where AppArmor restricts unprivileged user namespaces (Ubuntu 23.10 and later), allow them until the next boot:',
+    '  sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0',
+  ];
 }
 
 startElectron();

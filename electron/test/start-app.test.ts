@@ -1,7 +1,10 @@
 // `npm start` where no window can open (no display here): one line saying why, then the
-// lab served to a browser on 127.0.0.1 (DESIGN.md, "Processes").
+// lab served to a browser on 127.0.0.1 (DESIGN.md, "Processes"). And how it runs Electron,
+// with a stand-in for Electron's binary (a real child process) in its place.
 import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { expect, test } from 'vitest';
 import { WebSocket } from 'ws';
 import { tempDir } from '../../datasets/test/fixtures';
@@ -41,3 +44,103 @@ test('without a display, npm start says why and serves the lab on loopback', asy
   expect(await exited).toBe(0);
   expect(stdout).toMatch(new RegExp(`Run ${runId} stopped at step \\d+, checkpointed: resume it in the Runs view, or with npm run lab -- resume ${runId}`));
 }, 90_000);
+
+// A stand-in for Electron's binary, found where the electron package looks under
+// ELECTRON_OVERRIDE_DIST_PATH. It reports what it was given, then does what FAKE_ELECTRON says:
+// 'wait' (for a SIGTERM, then quit as Electron does, with code 0), a signal to kill itself
+// with (as a Chromium fatal error does), or an exit code. No core files: ulimit -c 0.
+async function fakeElectron(): Promise<string> {
+  const dir = await tempDir('fcl-fake-electron-');
+  const pathFile = resolve(root, 'node_modules/electron/path.txt');
+  const executable = join(dir, existsSync(pathFile) ? readFileSync(pathFile, 'utf8') : 'electron');
+  await writeFile(
+    join(dir, 'fake.cjs'),
+    `const mode = process.env.FAKE_ELECTRON;
+if (mode === 'wait') process.on('SIGTERM', () => { console.log('FAKE got SIGTERM'); process.exit(0); });
+console.log('FAKE ' + JSON.stringify({ pid: process.pid, args: process.argv.slice(2), runAsNode: process.env.ELECTRON_RUN_AS_NODE ?? null }));
+if (mode === 'wait') setTimeout(() => process.exit(3), 30000);
+else if (mode.startsWith('SIG')) process.kill(process.pid, mode);
+else process.exit(Number(mode));
+`,
+  );
+  await writeFile(executable, `#!/bin/sh\nulimit -c 0\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(join(dir, 'fake.cjs'))} "$@"\n`);
+  await chmod(executable, 0o755);
+  return dir;
+}
+
+interface Started {
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  fake: Promise<{ pid: number; args: string[]; runAsNode: string | null }>;
+  stdout: () => string;
+  stderr: () => string;
+  kill: (signal: NodeJS.Signals) => void;
+}
+
+async function startWithFake(mode: string): Promise<Started & { dir: string }> {
+  const dir = await fakeElectron();
+  const child = spawn(process.execPath, [resolve(root, 'scripts/start-app.js')], {
+    // Started from elsewhere, from a shell where ELECTRON_RUN_AS_NODE is set (as a tool running Electron as Node leaves it).
+    cwd: await tempDir(),
+    env: { ...process.env, DISPLAY: ':0', ELECTRON_OVERRIDE_DIST_PATH: dir, FACE_CNN_LAB_NO_SERVE: '1', ELECTRON_RUN_AS_NODE: '1', FAKE_ELECTRON: mode },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const fake = new Promise<{ pid: number; args: string[]; runAsNode: string | null }>((done) => {
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      const match = /^FAKE (\{.*\})$/m.exec(stdout);
+      if (match) done(JSON.parse(match[1]!));
+    });
+  });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.once('exit', (code, signal) => done({ code, signal })));
+  return { dir, exit, fake, stdout: () => stdout, stderr: () => stderr, kill: (signal) => child.kill(signal) };
+}
+
+const skipOnWindows = process.platform === 'win32';
+
+test.skipIf(skipOnWindows)('Electron is given the project root, by absolute path, without an inherited ELECTRON_RUN_AS_NODE', async () => {
+  const started = await startWithFake('0');
+  const fake = await started.fake;
+  expect(fake.args).toEqual([root]);
+  expect(fake.runAsNode).toBeNull();
+  expect(await started.exit).toEqual({ code: 0, signal: null });
+}, 30_000);
+
+test.skipIf(skipOnWindows)('a SIGTERM sent to npm start alone reaches Electron, which quits as asked', async () => {
+  const started = await startWithFake('wait');
+  const fake = await started.fake;
+  try {
+    started.kill('SIGTERM');
+    expect(await started.exit).toEqual({ code: 0, signal: null });
+    expect(started.stdout()).toContain('FAKE got SIGTERM');
+  } finally {
+    try {
+      process.kill(fake.pid, 'SIGKILL'); // left running only when the signal was not passed on
+    } catch {}
+  }
+}, 30_000);
+
+// A Chromium fatal error (on Linux: SIGTRAP; e.g. a chrome-sandbox that is not setuid root, the
+// usual first launch on Ubuntu 23.10 and later) or any crash at start is a failed start.
+test.skipIf(skipOnWindows).each(['SIGTRAP', 'SIGSEGV', 'SIGABRT'])('Electron killed at start by %s: npm start says why and how to fix the sandbox', async (signal) => {
+  const started = await startWithFake(signal);
+  await started.fake;
+  expect(await started.exit).toEqual({ code: 1, signal: null }); // FACE_CNN_LAB_NO_SERVE=1: says why and exits instead of serving
+  const lines = started.stderr().split('\n');
+  expect(lines[0]).toBe(`Face CNN Lab: the desktop window cannot open: Electron was ended at start by ${signal} (a fatal error; Chromium's own message is above).`);
+  if (process.platform === 'linux') {
+    const sandbox = join(started.dir, 'chrome-sandbox');
+    expect(started.stderr()).toContain(`sudo chown root ${sandbox} && sudo chmod 4755 ${sandbox}`);
+    expect(started.stderr()).toContain('sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0');
+  }
+  expect(started.stderr()).toContain('The headless lab works without it: npm run lab -- --help');
+}, 30_000);
+
+test.skipIf(skipOnWindows)('Electron ended at start by SIGTERM is a quit, not a failed start: npm start ends the same way', async () => {
+  const started = await startWithFake('SIGTERM');
+  await started.fake;
+  expect(await started.exit).toEqual({ code: null, signal: 'SIGTERM' });
+  expect(started.stderr()).not.toContain('cannot open');
+}, 30_000);
