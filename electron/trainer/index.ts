@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { labDataDir } from '../../datasets/data-dir';
 import { parentProcessConnection, portConnection, type PortLike } from './server/connection';
 import { LabHost } from './server/lab-host';
+import { installShutdown } from './shutdown';
 
 interface ParentPortLike {
   on(event: 'message', listener: (event: { data: unknown; ports?: PortLike[] }) => void): void;
@@ -23,14 +24,7 @@ const host = new LabHost({ dataDir: labDataDir(), log: (line) => console.error(l
 const parentPort = (process as unknown as { parentPort?: ParentPortLike }).parentPort;
 
 /** Stops the run at the end of its step with a checkpoint (it stays resumable), then exits. */
-let shuttingDown = false;
-function shutDown(): void {
-  if (shuttingDown) return;
-  shuttingDown = true;
-  void host.close().finally(() => process.exit(0));
-}
-process.on('SIGTERM', shutDown);
-process.on('SIGINT', shutDown);
+const shutDown = installShutdown({ close: () => host.close(), exit: (code) => process.exit(code), log: (line) => console.error(line) });
 
 if (parentPort) {
   parentPort.on('message', ({ data, ports }) => {
@@ -41,13 +35,13 @@ if (parentPort) {
     else if (type === 'grant') {
       const problem = host.grants.add(data);
       if (problem) parentPort.postMessage({ type: 'error', message: `bad grant from main: ${problem}` });
-    } else if (type === 'shutdown') shutDown();
+    } else if (type === 'shutdown') shutDown('shutdown message from main');
     else parentPort.postMessage({ type: 'error', message: `the trainer's parent may only send {type: 'connect'} with a MessagePort, {type: 'grant'} or {type: 'shutdown'}, got ${String(type)}` });
   });
   parentPort.postMessage({ type: 'ready', pid: process.pid });
 } else if (process.send) {
   host.addConnection(parentProcessConnection());
-  process.once('disconnect', shutDown);
+  process.once('disconnect', () => shutDown('the parent process disconnected'));
 } else {
   console.error('The trainer is started by the app or by tests; for the command line use: npm run lab -- --help');
   process.exit(2);
