@@ -5,6 +5,7 @@ import { MessageChannelMain, utilityProcess, type UtilityProcess, type WebConten
 import { join } from 'node:path';
 import { CHANNELS } from '../preload/channels';
 import type { GrantMessage } from './grants';
+import { crashText, parseFatalReport, uncaughtErrorText, v8FatalErrorText } from './crash-report';
 import { LineTail } from './stderr-tail';
 
 export interface TrainerExit {
@@ -19,8 +20,37 @@ export interface TrainerExit {
 /** How long to wait, after the process exited, for the rest of its stderr to arrive. */
 const STDERR_DRAIN_MS = 500;
 
+/**
+ * Electron removes every listener from the utility process's stderr right after emitting
+ * 'exit' (lib/browser/api/utility-process.ts), while its pipe still feeds the stream. Called
+ * from the 'exit' listener, this listens again in a microtask, which runs once that removal is
+ * done and before the pipe's next chunk, until the stream ends or STDERR_DRAIN_MS pass. Best
+ * effort: the crash's cause comes over the parent port (crash-report.ts).
+ */
+function lateStderr(stderr: NodeJS.ReadableStream | null, onData: (chunk: Buffer) => void): Promise<void> {
+  if (!stderr) return Promise.resolve();
+  return new Promise((done) => {
+    queueMicrotask(() => {
+      const timer = setTimeout(finish, STDERR_DRAIN_MS);
+      function finish(): void {
+        clearTimeout(timer);
+        stderr?.removeListener('data', onData);
+        done();
+      }
+      // Its error listeners went too: an error now must not become an uncaught exception in main.
+      stderr.on('error', () => undefined);
+      stderr.once('end', finish);
+      stderr.once('close', finish);
+      if (!stderr.listeners('data').includes(onData)) stderr.on('data', onData);
+    });
+  });
+}
+
 export class TrainerProcess {
   private child: UtilityProcess | null = null;
+  /** The running child's pid from its 'spawn' (Electron's `pid` is undefined again once it exits). */
+  private pid: number | null = null;
+  private stopping: { child: UtilityProcess; done: Promise<boolean> } | null = null;
 
   constructor(
     private readonly onExit: (exit: TrainerExit) => void,
@@ -34,33 +64,43 @@ export class TrainerProcess {
     const child = utilityProcess.fork(this.entry, [], { serviceName: 'Face CNN Lab trainer', stdio: ['ignore', 'inherit', 'pipe'] });
     // One tail per process: a restarted trainer never reports its predecessor's output.
     const tail = new LineTail();
+    // Why it died, when it could say (its own report) or Electron could (a V8 fatal error).
+    let cause: string | null = null;
     let pid: number | null = child.pid ?? null;
     child.once('spawn', () => {
       pid = child.pid ?? pid;
+      this.pid = pid;
     });
     const stderr = child.stderr;
-    stderr?.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       process.stderr.write(chunk);
       tail.push(chunk.toString());
-    });
-    // Listened for from the start, so the end cannot be missed.
-    const drained = new Promise<void>((done) => {
-      if (!stderr) return done();
-      stderr.once('end', () => done());
-      stderr.once('close', () => done());
-    });
+    };
+    stderr?.on('data', onData);
     child.on('message', (message: unknown) => {
+      const report = parseFatalReport(message);
+      if (report) {
+        cause = uncaughtErrorText(report);
+        return;
+      }
       // The trainer says so when main sent it something it refused (a malformed grant): a bug here.
       const { type, message: text } = (message ?? {}) as { type?: unknown; message?: unknown };
       if (type === 'error') console.error(`Face CNN Lab trainer refused a message from main: ${String(text)}`);
     });
+    // A V8 fatal error: without a listener Electron's 'error' would be an uncaught exception in main.
+    child.on('error', (type: string, location: string, report: string) => {
+      console.error(`Face CNN Lab trainer: V8 ${type} at ${location}; its diagnostic report:\n${report}`);
+      cause = v8FatalErrorText(type, location, report);
+    });
     child.once('exit', (code) => {
-      if (this.child === child) this.child = null;
-      // Its last words may still be in the pipe when 'exit' comes.
-      const timeout = new Promise<void>((done) => setTimeout(done, STDERR_DRAIN_MS).unref());
-      void Promise.race([drained, timeout]).then(() => this.onExit({ code, lastError: tail.text(), pid }));
+      if (this.child === child) {
+        this.child = null;
+        this.pid = null;
+      }
+      void lateStderr(stderr, onData).then(() => this.onExit({ code, lastError: crashText(cause, tail.text()), pid }));
     });
     this.child = child;
+    this.pid = pid;
   }
 
   /** Starts the trainer if it is not running (after a crash); a running one is left alone. */
@@ -88,18 +128,54 @@ export class TrainerProcess {
   }
 
   /**
-   * Asks the trainer to stop its run with a checkpoint and exit; kills it if it has not
-   * after `graceMs` (a step of a big model on a slow backend can take that long).
+   * Asks the trainer to stop its run with a checkpoint and exit. If it has not after `graceMs`
+   * (a step of a big model on a slow backend can take that long), kills it (SIGTERM: the trainer
+   * exits at once on a signal while stopping), then after `killWaitMs` SIGKILLs it. True when
+   * the process is gone; false when even that did not end it (the caller must exit anyway, or
+   * a live trainer would keep the app's single-instance lock). Concurrent calls share one stop.
    */
-  async stop(graceMs = 15_000): Promise<void> {
+  stop(graceMs = 15_000, killWaitMs = 2_000): Promise<boolean> {
     const child = this.child;
-    if (!child) return;
-    const exited = new Promise<void>((done) => child.once('exit', () => done()));
+    if (!child) return Promise.resolve(true);
+    if (this.stopping?.child === child) return this.stopping.done;
+    const done = this.escalate(child, graceMs, killWaitMs);
+    this.stopping = { child, done };
+    return done;
+  }
+
+  private async escalate(child: UtilityProcess, graceMs: number, killWaitMs: number): Promise<boolean> {
+    let exited = false;
+    const exit = new Promise<void>((done) => child.once('exit', () => done())).then(() => (exited = true));
+    const waitFor = (ms: number): Promise<boolean> => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<void>((done) => (timer = setTimeout(done, ms)));
+      return Promise.race([exit, timeout]).then(() => {
+        clearTimeout(timer);
+        return exited;
+      });
+    };
     child.postMessage({ type: 'shutdown' });
-    const timer = setTimeout(() => child.kill(), graceMs);
-    await exited;
-    clearTimeout(timer);
-    if (this.child === child) this.child = null;
+    if (!(await waitFor(graceMs))) {
+      child.kill();
+      if (!(await waitFor(killWaitMs))) {
+        // utilityProcess.kill() takes no signal: SIGKILL goes by pid (TerminateProcess on Windows).
+        const pid = child.pid ?? this.pid;
+        if (pid !== null) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch (error) {
+            // ESRCH: it is gone already, and 'exit' is on its way.
+            console.error(`Face CNN Lab could not SIGKILL the trainer (pid ${pid}): ${(error as Error).message}`);
+          }
+          await waitFor(killWaitMs);
+        }
+      }
+    }
+    if (exited && this.child === child) {
+      this.child = null;
+      this.pid = null;
+    }
+    return exited;
   }
 
   get running(): boolean {

@@ -1,16 +1,21 @@
 // The trainer's lifecycle in main (trainer-process.ts), with Electron's utilityProcess faked:
-// a crash reports that process's last stderr lines, a restart is a fresh process that hears
-// nothing stale, and grants go only to a running trainer.
+// a crash reports that process's last words (its own fatal report, then stderr), a restart is
+// a fresh process that hears nothing stale, grants go only to a running trainer, and a
+// trainer that does not stop is killed.
 import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
-import { beforeEach, expect, test, vi } from 'vitest';
+import { afterEach, beforeEach, expect, test, vi } from 'vitest';
 
 let nextPid = 4000;
 
 class FakeChild extends EventEmitter {
   readonly stderr = new PassThrough();
-  readonly pid = nextPid++;
+  private alivePid: number | undefined = nextPid++;
   readonly posted: unknown[] = [];
+  /** As Electron's: undefined once the process has exited. */
+  get pid(): number | undefined {
+    return this.alivePid;
+  }
   postMessage(message: unknown): void {
     this.posted.push(message);
   }
@@ -19,8 +24,10 @@ class FakeChild extends EventEmitter {
     return true;
   }
   exit(code: number): void {
-    this.stderr.end();
+    // As Electron's ForkUtilityProcess: 'exit', then stderr loses every listener.
+    this.alivePid = undefined;
     this.emit('exit', code);
+    this.stderr.removeAllListeners();
   }
 }
 
@@ -52,6 +59,9 @@ beforeEach(() => {
   vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
 });
 
+/** Lets written stderr reach the listener. */
+const settle = () => new Promise((done) => setTimeout(done, 10));
+
 const until = async (condition: () => boolean) => {
   for (let i = 0; i < 100 && !condition(); i++) await new Promise((done) => setTimeout(done, 5));
 };
@@ -61,12 +71,13 @@ test('a crash reports its code and its last stderr lines; a restart is a new pro
   trainer.start();
   expect(forked).toHaveLength(1);
   const first = forked[0]!;
+  const firstPid = first.pid;
   first.stderr.write('loading wasm\n');
   first.stderr.write('Error: tensor shape mismatch\n    at step (trainer.js:1:2)\n');
   first.exit(1);
   await until(() => exits.length === 1);
   // The pid tells a window whose exit this is (a restarted trainer's window must not take an older one's).
-  expect(exits[0]).toEqual({ code: 1, lastError: 'loading wasm\nError: tensor shape mismatch\n    at step (trainer.js:1:2)', pid: first.pid });
+  expect(exits[0]).toEqual({ code: 1, lastError: 'loading wasm\nError: tensor shape mismatch\n    at step (trainer.js:1:2)', pid: firstPid });
   expect(trainer.running).toBe(false);
 
   trainer.restart();
@@ -74,10 +85,11 @@ test('a crash reports its code and its last stderr lines; a restart is a new pro
   expect(trainer.running).toBe(true);
   // Nothing is replayed to the new process: grants and ports belonged to the old one.
   expect(forked[1]!.posted).toEqual([]);
+  const secondPid = forked[1]!.pid;
   forked[1]!.exit(134);
   await until(() => exits.length === 2);
-  expect(exits[1]).toEqual({ code: 134, lastError: '', pid: forked[1]!.pid });
-  expect(forked[1]!.pid).not.toBe(first.pid);
+  expect(exits[1]).toEqual({ code: 134, lastError: '', pid: secondPid });
+  expect(secondPid).not.toBe(firstPid);
 });
 
 test('restart leaves a running trainer alone', () => {
@@ -118,4 +130,111 @@ test('stop asks for a checkpointed shutdown, and kills a trainer that does not e
   expect(trainer.running).toBe(false);
   await until(() => exits.length === 1);
   expect(exits[0]?.code).toBe(9);
+});
+
+// Only the fake trainers' pids are intercepted: anything else goes to the real process.kill.
+const realKill = process.kill.bind(process);
+let sigkilled: number[];
+function fakeSigkill(onKill: (child: FakeChild) => void): void {
+  sigkilled = [];
+  vi.spyOn(process, 'kill').mockImplementation((pid: number, signal?: string | number) => {
+    const child = forked.find((candidate) => candidate.pid === pid);
+    if (!child) return realKill(pid, signal);
+    if (signal === 'SIGKILL') {
+      sigkilled.push(pid);
+      onKill(child);
+    }
+    return true;
+  });
+}
+afterEach(() => vi.restoreAllMocks());
+
+test('a trainer that ignores both the shutdown message and the kill is ended with SIGKILL', async () => {
+  fakeSigkill((child) => child.exit(137));
+  trainer.start();
+  const child = forked[0]!;
+  const pid = child.pid;
+  // A trainer stuck in a step: the kill (SIGTERM) is swallowed as the old trainer did.
+  child.kill = () => true;
+  expect(await trainer.stop(20, 50)).toBe(true);
+  expect(sigkilled).toEqual([pid]);
+  expect(trainer.running).toBe(false);
+  await until(() => exits.length === 1);
+  expect(exits[0]?.code).toBe(137);
+}, 3_000);
+
+test('stop says so when even SIGKILL does not end the trainer (main then exits the app itself)', async () => {
+  fakeSigkill(() => undefined);
+  trainer.start();
+  forked[0]!.kill = () => true;
+  const started = Date.now();
+  expect(await trainer.stop(20, 50)).toBe(false);
+  expect(Date.now() - started).toBeLessThan(1_000);
+  expect(sigkilled).toHaveLength(1);
+}, 3_000);
+
+test("a crash's own report over the parent port is shown, even though its stderr arrives after 'exit' (Electron drops it)", async () => {
+  trainer.start();
+  const child = forked[0]!;
+  const pid = child.pid;
+  child.stderr.write('loading wasm\n');
+  await settle();
+  const stack = "TypeError: Cannot read properties of undefined (reading 'shape')\n    at step (trainer.js:10:5)";
+  child.emit('message', { type: 'fatal', kind: 'uncaughtException', message: stack });
+  child.exit(1);
+  // The dying stack trace on stderr comes after 'exit', when Electron has removed the listeners.
+  await settle();
+  child.stderr.write(`${stack}\n`);
+  child.stderr.end();
+  await until(() => exits.length === 1);
+  expect(exits[0]?.code).toBe(1);
+  expect(exits[0]?.pid).toBe(pid);
+  const text = exits[0]!.lastError;
+  // The cause, the way out, the stack; the stderr lines that came in time stay as an extra.
+  expect(text).toMatch(/did not handle/);
+  expect(text).toMatch(/Restart the trainer/);
+  expect(text).toContain(stack);
+  expect(text).toContain('loading wasm');
+});
+
+test("a malformed report from the trainer is not shown as one (stderr's lines are)", async () => {
+  vi.spyOn(console, 'error').mockImplementation(() => undefined);
+  trainer.start();
+  const child = forked[0]!;
+  child.stderr.write('Error: real cause\n');
+  await settle();
+  child.emit('message', { type: 'fatal', message: 42 });
+  child.exit(1);
+  await until(() => exits.length === 1);
+  expect(exits[0]?.lastError).toBe('Error: real cause');
+});
+
+test("a V8 fatal error ('error' event) is reported like a crash, with its cause and the way out, instead of throwing in main", async () => {
+  vi.spyOn(console, 'error').mockImplementation(() => undefined);
+  trainer.start();
+  const child = forked[0]!;
+  const report = JSON.stringify({ header: { event: 'Allocation failed - JavaScript heap out of memory' }, javascriptStack: { message: 'No stack.', stack: ['Unavailable.'] } });
+  // Electron emits 'error' and then, whatever happened to it, 'exit'.
+  expect(() => child.emit('error', 'FatalError', 'Reached heap limit', report)).not.toThrow();
+  child.exit(133);
+  await until(() => exits.length === 1);
+  const text = exits[0]!.lastError;
+  expect(exits[0]?.code).toBe(133);
+  expect(text).toMatch(/fatal error/i);
+  expect(text).toContain('Reached heap limit');
+  expect(text).toContain('Allocation failed - JavaScript heap out of memory');
+  expect(text).toMatch(/out of memory/);
+  expect(text).toMatch(/Restart the trainer/);
+});
+
+test("stderr written after 'exit' is still caught, though Electron removed every listener by then (best effort)", async () => {
+  trainer.start();
+  const child = forked[0]!;
+  child.exit(1);
+  // The pipe's chunks come as later events, as from Electron's socket.
+  await settle();
+  child.stderr.write('RangeError: Invalid array length\n    at grow (trainer.js:3:4)\n');
+  child.stderr.end();
+  await until(() => exits.length === 1);
+  expect(exits[0]?.lastError).toBe('RangeError: Invalid array length\n    at grow (trainer.js:3:4)');
 });
