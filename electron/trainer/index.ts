@@ -10,6 +10,7 @@
 //   `serialization: 'advanced'` so binary frames arrive as ArrayBuffers).
 import * as tf from '@tensorflow/tfjs';
 import { labDataDir } from '../../datasets/data-dir';
+import { installFatalReport } from './fatal-report';
 import { parentProcessConnection, portConnection, type PortLike } from './server/connection';
 import { LabHost } from './server/lab-host';
 import { installShutdown } from './shutdown';
@@ -19,9 +20,14 @@ interface ParentPortLike {
   postMessage(message: unknown): void;
 }
 
+const parentPort = (process as unknown as { parentPort?: ParentPortLike }).parentPort;
+// First, so that an error from here on reaches the crash banner. Only over Electron's parent
+// port: under child_process.fork the IPC channel is a viewer's protocol connection, and the
+// parent there reads stderr.
+installFatalReport({ send: parentPort ? (report) => parentPort.postMessage(report) : null, exit: (code) => process.exit(code), log: (line) => console.error(line) });
+
 tf.enableProdMode();
 const host = new LabHost({ dataDir: labDataDir(), log: (line) => console.error(line) });
-const parentPort = (process as unknown as { parentPort?: ParentPortLike }).parentPort;
 
 /** Stops the run at the end of its step with a checkpoint (it stays resumable), then exits. */
 const shutDown = installShutdown({ close: () => host.close(), exit: (code) => process.exit(code), log: (line) => console.error(line) });

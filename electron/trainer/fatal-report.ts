@@ -1,0 +1,41 @@
+// The trainer's last words: an error nothing handled is sent to main before the process exits.
+// Under Electron its stderr is not enough: Electron drops the utility process's stderr right
+// after 'exit', and the dying stack trace usually comes later (electron/main/crash-report.ts).
+import { inspect } from 'node:util';
+
+export interface FatalReportOptions {
+  /** Sends `{type: 'fatal', kind, message}` to the parent; null where there is none to tell. */
+  send: ((report: { type: 'fatal'; kind: FatalKind; message: string }) => void) | null;
+  exit(code: number): void;
+  log(line: string): void;
+  /** How long the message gets to leave before the process exits. */
+  flushMs?: number;
+}
+
+export type FatalKind = 'uncaughtException' | 'unhandledRejection';
+
+export interface FatalSource {
+  on(event: 'uncaughtException', listener: (error: unknown) => void): unknown;
+  on(event: 'unhandledRejection', listener: (reason: unknown) => void): unknown;
+}
+
+/** Handles both; the process then exits with 1 as Node would have. */
+export function installFatalReport(options: FatalReportOptions, source: FatalSource = process): void {
+  let reported = false;
+  const report = (kind: FatalKind, error: unknown): void => {
+    const message = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : `${kind === 'unhandledRejection' ? 'rejected with' : 'threw'} a non-Error: ${inspect(error)}`;
+    options.log(`trainer: ${kind}: ${message}`);
+    // A second error while the first is on its way out is logged, not sent: the first is the cause.
+    if (reported) return;
+    reported = true;
+    try {
+      options.send?.({ type: 'fatal', kind, message });
+    } catch (sendError) {
+      options.log(`trainer: could not send the error to main: ${String(sendError)}`);
+    }
+    // postMessage only queues: exiting at once could drop the report.
+    setTimeout(() => options.exit(1), options.flushMs ?? 200);
+  };
+  source.on('uncaughtException', (error) => report('uncaughtException', error));
+  source.on('unhandledRejection', (reason) => report('unhandledRejection', reason));
+}
