@@ -6,6 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'vitest';
 import { Rng } from '../../datasets/random';
+import { InProcessCore, type BatchData } from '../../electron/trainer/training/compute-core';
+import { parseTrainConfig } from '../../electron/trainer/training/config';
 import { Optimizer } from '../../electron/trainer/training/optimizer';
 import { namedParams, trainStep } from '../../electron/trainer/training/train-step';
 import { parseActivation } from '../activations/spec';
@@ -111,31 +113,44 @@ export async function oneStep(backend: TestBackend, architecture: ArchitectureNa
 
 /**
  * tfjs' tensor count and the backend's bytes (GPU bytes on webgpu) after each of `steps` Adam
- * steps of a small LightCNN-9 on `backend`: a loop that leaks grows them.
+ * steps of a small LightCNN-9 on `backend`, with the probes the trainer runs: through a
+ * compute core, each step with its per-step probe numbers, then an activation-map capture of
+ * one watched layer of the probe faces. A loop that leaks grows them.
  */
 export async function memoryOverSteps(backend: TestBackend, steps = 4): Promise<{ tensors: number[]; bytes: number[] }> {
   await useBackend(backend);
-  const built = buildModel({ architecture: 'lightcnn9', inputSize: 32, widthMultiplier: 0.125, numClasses: 5, seed: 3 });
-  const params = namedParams(built.model);
-  const optimizer = new Optimizer({ kind: 'adam', momentum: 0.9, weightDecay: 1e-4 }, params);
-  const xs = tf.randomUniform([2, 32, 32, 1]) as tf.Tensor4D;
-  const ys = tf.tensor1d([0, 3], 'int32');
+  const config = parseTrainConfig({ data: 'synthetic:5x2', model: 'lightcnn9', inputSize: 32, width: 0.125, optimizer: 'adam', lr: 0.01, clipNorm: 1, warmupSteps: 0, seed: 3 });
+  const core = await InProcessCore.create({ config, numClasses: 5, probes: { snapshots: false } });
+  const rng = new Rng(5);
+  const batchOf = (labels: number[]): BatchData => ({
+    pixels: Float32Array.from({ length: labels.length * 32 * 32 }, () => rng.uniform(0, 1)),
+    labels: Int32Array.from(labels),
+    indices: Int32Array.from(labels, (_, i) => i),
+    count: labels.length,
+    inputSize: 32,
+  });
   try {
+    await core.setProbeFaces(batchOf([1, 2]));
+    const watched = core.model.activationLayers[1] as string;
+    await core.subscribe({ layers: new Set([watched]), preActivation: new Set(), fullMaps: [] });
+    const batch = batchOf([0, 3]);
     const tensors: number[] = [];
     const bytes: number[] = [];
-    for (let i = 0; i < steps; i++) {
-      setTrainingStep(1, i);
-      await trainStep(built.model, params, optimizer, { xs, ys, numClasses: 5, lr: 0.01, clipNorm: 1 });
+    for (let step = 1; step <= steps; step++) {
+      const reply = await core.step({ batch, lr: 0.01, clipNorm: 1, step, seed: 1 });
+      await core.requestCapture();
+      const { frames, warnings } = await core.frames(step, { now: true });
+      // The probes ran, or the count below would not have measured them.
+      expect([...reply.warnings, ...warnings]).toEqual([]);
+      expect(reply.layers).toHaveLength(core.model.activationLayers.length);
+      expect(frames).toHaveLength(1);
       const memory = tf.memory() as tf.MemoryInfo & { numBytesInGPU?: number };
       tensors.push(memory.numTensors);
       bytes.push(memory.numBytesInGPU ?? memory.numBytes);
     }
     return { tensors, bytes };
   } finally {
-    built.model.dispose();
-    optimizer.dispose();
-    xs.dispose();
-    ys.dispose();
+    await core.dispose();
   }
 }
 
