@@ -1,5 +1,5 @@
 // Everything the lab runs, on webgpu, against cpu: every activation forward and backward, one
-// whole training step of each architecture, a leak check of the step loop, and a training
+// whole training step of each architecture, a leak check of the step loop with its probes, and a training
 // session (probes, activation maps, checkpoint, resume, evaluation) whose loss rows match a
 // cpu session's. The adapter is this machine's (Mesa's llvmpipe here and in CI: correct, not
 // fast), forced as `--backend webgpu` does. Tolerances are norm-based relative errors.
@@ -58,7 +58,7 @@ describe('a whole training step on webgpu equals one on cpu', () => {
     expectSameStep(await oneStep('webgpu', 'tiny', activation), await oneStep('cpu', 'tiny', activation), TOLERANCE);
   });
 
-  test('no tensors and no GPU memory leak over several steps', async () => {
+  test('no tensors and no GPU memory leak over several steps, with the probes on', async () => {
     const { tensors, bytes } = await memoryOverSteps('webgpu');
     // The first step makes Adam's moments; from then on nothing grows.
     expect(new Set(tensors.slice(1)).size).toBe(1);
@@ -95,10 +95,22 @@ describe('a training session on webgpu', () => {
     expect(relativeError(gpu.losses.map(([, loss]) => loss), cpu.losses.map(([, loss]) => loss))).toBeLessThan(TOLERANCE);
     expect(gpu.events.find((e) => e.type === 'started')).toMatchObject({ backend: expect.stringMatching(/^training on webgpu/) });
 
-    // Dead-unit statistics each step, the same as cpu's (counts are exact; they follow the same signs).
-    const stats = (r: typeof gpu) => (r.events.filter((e) => e.type === 'layerStats') as Of<'layerStats'>[]).map((e) => e.layers.map((l) => [l.layer, l.units, l.deadFilters]));
+    // Dead-unit statistics each step, as cpu's. Layers and unit counts are exact; a dead filter is
+    // decided by signs, and a unit whose pre-activation sits at the edge (an MFM tie, a value
+    // within float32 rounding of 0) can fall the other way on a GPU, whose reductions add in
+    // another order: up to one dead filter per layer may differ.
+    const stats = (r: typeof gpu) => (r.events.filter((e) => e.type === 'layerStats') as Of<'layerStats'>[]).map((e) => e.layers);
     expect(stats(gpu)).toHaveLength(8);
-    expect(stats(gpu)).toEqual(stats(cpu));
+    expect(stats(cpu)).toHaveLength(8);
+    stats(gpu).forEach((layers, step) => {
+      const reference = stats(cpu)[step]!;
+      expect(layers.map((l) => [l.layer, l.units])).toEqual(reference.map((l) => [l.layer, l.units]));
+      layers.forEach(({ deadFilters }, i) => {
+        const expected = reference[i]!.deadFilters;
+        if (deadFilters === null || expected === null) expect(deadFilters).toBe(expected);
+        else expect(Math.abs(deadFilters - expected)).toBeLessThanOrEqual(1);
+      });
+    });
     const frames = (gpu.events.filter((e) => e.type === 'frames') as Of<'frames'>[]).flatMap((e) => e.frames.map((f) => decodeFrame(f)));
     expect(frames.length).toBeGreaterThan(0);
     expect(Math.max(...frames[0]!.map(0, 0))).toBe(255); // a real map, not zeros
