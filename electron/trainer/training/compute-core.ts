@@ -164,14 +164,14 @@ export function coreErrorReply(error: unknown): CoreErrorReply {
 
 /** The error a CoreErrorReply stands for, of the class it was thrown as (the built-in one of its name for 'error'). */
 export function errorFromCoreReply(reply: CoreErrorReply): Error {
-  const error = new (ERROR_CLASSES[reply.kind] ?? BUILT_IN_ERRORS[reply.name] ?? Error)(reply.message);
+  const error = new (ERROR_CLASSES[reply.kind] ?? BUILT_IN_ERRORS.get(reply.name) ?? Error)(reply.message);
   if (reply.kind === 'error' && error.name !== reply.name) error.name = reply.name;
   if (reply.stack !== undefined) error.stack = reply.stack;
   return error;
 }
 
 const ERROR_CLASSES: Partial<Record<CoreErrorReply['kind'], new (message: string) => Error>> = { 'gpu-device': GpuDeviceError, 'wasm-heap-full': WasmHeapFullError, training: TrainingError };
-const BUILT_IN_ERRORS: Record<string, new (message: string) => Error> = { RangeError, TypeError, SyntaxError, ReferenceError, EvalError, URIError };
+const BUILT_IN_ERRORS = new Map<string, new (message: string) => Error>([RangeError, TypeError, SyntaxError, ReferenceError, EvalError, URIError].map((type) => [type.name, type]));
 
 /**
  * The core in the caller's own thread: it makes tensors from the data it gets and frees them.
