@@ -14,7 +14,14 @@ const optionalNative = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 's
  * The batch prefetcher starts `new URL('./batch-worker.js', import.meta.url)` as a worker
  * thread, and that worker imports ./batch-kernel.js: both are plain ESM files that must sit
  * beside the trainer's bundle (out/main/), as they sit beside datasets/batches.ts in source.
+ *
+ * In the packaged app they are loaded from app.asar.unpacked/out/main/ (electron-builder.yml's
+ * asarUnpack), where the project's package.json, with its "type": "module", is not: it stays
+ * in the archive. So out/main/ gets a package.json of its own that says the .js files there
+ * are ES modules, unpacked with them, rather than leaving it to Node's syntax detection.
  */
+const OUT_MAIN_PACKAGE_JSON = `${JSON.stringify({ type: 'module' })}\n`;
+
 function shipBatchWorker(): Plugin {
   return {
     name: 'face-cnn-lab:ship-batch-worker',
@@ -22,6 +29,7 @@ function shipBatchWorker(): Plugin {
       for (const fileName of ['batch-worker.js', 'batch-kernel.js']) {
         this.emitFile({ type: 'asset', fileName, source: readFileSync(resolve(root, 'datasets', fileName)) });
       }
+      this.emitFile({ type: 'asset', fileName: 'package.json', source: OUT_MAIN_PACKAGE_JSON });
     },
   };
 }

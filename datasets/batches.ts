@@ -19,11 +19,15 @@
 // which works as-is under tsx and vitest (the files sit next to this one). The app's
 // bundler must ship batch-worker.js and batch-kernel.js (plain ESM JavaScript, no
 // TypeScript loader needed) next to the trainer bundle, so that this URL, resolved
-// against the bundle, finds them.
+// against the bundle, finds them. In the packaged app that bundle is inside app.asar, which
+// a worker thread of the utility process is not promised to read (Electron only tests a
+// CommonJS worker from an asar, in the main process): electron-builder.yml unpacks both
+// files, and the worker is started from the unpacked copy (unpackedUrl).
 
 import * as tf from '@tensorflow/tfjs';
 import { Worker } from 'node:worker_threads';
 import { assembleBatch, type AssembledBatch } from './batch-kernel';
+import { unpackedUrl } from './asar-unpacked';
 import { Rng } from './random';
 
 export interface BatchSource {
@@ -85,7 +89,7 @@ const DEFAULT_PREFETCH = 2;
 const STREAM_ORDER = 0x6f72; // 'or'
 const STREAM_CROPS = 0x6372; // 'cr'
 
-const WORKER_URL = new URL('./batch-worker.js', import.meta.url);
+const WORKER_URL = unpackedUrl(new URL('./batch-worker.js', import.meta.url));
 
 /** Number of batches in one epoch of `n` images. */
 export function epochBatchCount(n: number, batchSize: number, dropLast: boolean): number {

@@ -1,10 +1,14 @@
 // The app's build: electron-vite emits main, the trainer, a CommonJS preload and
 // the renderer, and the built trainer runs as a plain Node child process.
 import { execFileSync, fork } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, posix, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, test } from 'vitest';
+import { unpackedUrl } from '../../datasets/asar-unpacked';
 import { PROTOCOL_VERSION } from '../trainer/version';
+import { loadPackaging, packageClosure, productionRoots, type Packaging } from './packaging';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -27,10 +31,11 @@ function talkTo(entry: string, execArgv: string[] = []): Promise<unknown[]> {
   });
 }
 
+beforeAll(() => {
+  execFileSync(process.execPath, [join(root, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'], { cwd: root, stdio: 'pipe' });
+});
+
 describe('electron-vite build', () => {
-  beforeAll(() => {
-    execFileSync(process.execPath, [join(root, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'], { cwd: root, stdio: 'pipe' });
-  });
 
   test('emits every entry; the preload is CommonJS (sandboxed preloads cannot be ES modules)', () => {
     for (const file of ['out/main/index.js', 'out/main/trainer.js', 'out/preload/index.cjs', 'out/renderer/index.html']) expect(existsSync(join(root, file)), file).toBe(true);
@@ -66,5 +71,106 @@ describe('electron-vite build', () => {
         expect.objectContaining({ type: 'error', message: expect.stringMatching(/type/) }),
       ]),
     );
+  });
+
+  test('the app loads none of the command-line-only packages that electron-builder.yml leaves out, and every package it does load ships', async () => {
+    const packaging = await loadPackaging();
+    const bundles = [...readdirSync(join(root, 'out/main')).map((f) => `out/main/${f}`), ...readdirSync(join(root, 'out/preload')).map((f) => `out/preload/${f}`)].filter((f) => /\.[cm]?js$/.test(f));
+    const loaded = new Set<string>();
+    for (const bundle of bundles) {
+      const text = readFileSync(join(root, bundle), 'utf8');
+      // Static imports (statements at the start of a line), import() and require() of a bare name.
+      for (const m of text.matchAll(/(?:^\s*(?:import|export)\b[^;]*?\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*)["']([^"'./][^"']*)["']/gm)) {
+        const specifier = m[1] as string;
+        if (specifier.startsWith('node:') || specifier === 'electron') continue;
+        loaded.add(specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : (specifier.split('/')[0] as string));
+      }
+    }
+    expect(loaded).toContain('sharp');
+    for (const name of loaded) {
+      expect(productionRoots, `${name} is imported by the app`).toContain(name);
+      expect(packaging.shipsModuleFile(`node_modules/${name}/package.json`), `${name} is imported by the app`).toBe(true);
+    }
+    for (const name of ['tsx', 'commander', 'cli-progress', 'ws']) {
+      expect(loaded.has(name), `${name} is imported by the app`).toBe(false);
+      expect(packaging.shipsModuleFile(`node_modules/${name}/package.json`), name).toBe(false);
+    }
+    // What the app loads depends only on packages that ship.
+    const runtime = packageClosure([...loaded]);
+    expect([...runtime].filter((key) => existsSync(join(root, key, 'package.json')) && !packaging.shipsModuleFile(`${key}/package.json`))).toEqual([]);
+  });
+});
+
+/** Worker scripts the main-side bundles start (`new URL('./x.js', import.meta.url)`), and the files those import, relative to the project. */
+function workerScripts(): string[] {
+  const found = new Set<string>();
+  const todo: string[] = [];
+  for (const bundle of readdirSync(join(root, 'out/main')).filter((f) => f.endsWith('.js'))) {
+    const text = readFileSync(join(root, 'out/main', bundle), 'utf8');
+    for (const m of text.matchAll(/new URL\(\s*["'](\.{1,2}\/[^"']+)["']\s*,\s*import\.meta\.url\s*\)/g)) todo.push(posix.join('out/main', m[1] as string));
+  }
+  while (todo.length > 0) {
+    const file = todo.pop() as string;
+    if (found.has(file)) continue;
+    found.add(file);
+    const text = readFileSync(join(root, file), 'utf8');
+    for (const m of text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*)["'](\.{1,2}\/[^"']+)["']/g)) todo.push(posix.join(posix.dirname(file), m[1] as string));
+  }
+  return [...found].sort();
+}
+
+describe('packaged: worker threads load from app.asar.unpacked', () => {
+  let packaging: Packaging;
+  beforeAll(async () => {
+    packaging = await loadPackaging();
+  });
+
+  test('every worker script the trainer starts, and what it imports, ships unpacked, as an ES module by an unpacked package.json', () => {
+    const scripts = workerScripts();
+    expect(scripts).toEqual(['out/main/batch-kernel.js', 'out/main/batch-worker.js']);
+    for (const file of scripts) {
+      expect(packaging.shipsAppFile(file), file).toBe(true);
+      expect(packaging.unpacked(file), file).toBe(true);
+      // In app.asar.unpacked the nearest package.json is the nearest one unpacked with it.
+      let scope: string | null = null;
+      for (let dir = posix.dirname(file); scope === null; dir = posix.dirname(dir)) {
+        const candidate = dir === '.' ? 'package.json' : `${dir}/package.json`;
+        if (existsSync(join(root, candidate)) && packaging.shipsAppFile(candidate) && packaging.unpacked(candidate)) scope = candidate;
+        else if (dir === '.') break;
+      }
+      expect(scope, `the package.json that makes ${file} an ES module in app.asar.unpacked`).not.toBeNull();
+      expect(JSON.parse(readFileSync(join(root, scope as string), 'utf8'))).toMatchObject({ type: 'module' });
+    }
+    // The trainer starts the batch worker from the unpacked copy.
+    const bundle = readFileSync(join(root, 'out/main/trainer.js'), 'utf8');
+    expect(bundle).toMatch(/unpackedUrl(\$\d+)?\(new URL\(["']\.\/batch-worker\.js["'], import\.meta\.url\)\)/);
+  });
+
+  test('in a packaged layout (app.asar a file, its unpacked files a folder) the batch worker starts from the unpacked copy and answers', async () => {
+    const resources = mkdtempSync(join(tmpdir(), 'face-cnn-lab-packaged-'));
+    try {
+      // Plain Node cannot read inside app.asar at all: what works here needs no asar support.
+      writeFileSync(join(resources, 'app.asar'), 'an archive');
+      for (const file of readdirSync(join(root, 'out/main')).map((f) => `out/main/${f}`)) {
+        if (!packaging.shipsAppFile(file) || !packaging.unpacked(file)) continue;
+        mkdirSync(dirname(join(resources, 'app.asar.unpacked', file)), { recursive: true });
+        copyFileSync(join(root, file), join(resources, 'app.asar.unpacked', file));
+      }
+      // As the trainer bundle computes it: resolved against out/main/trainer.js inside the archive.
+      const url = unpackedUrl(new URL('./batch-worker.js', pathToFileURL(join(resources, 'app.asar/out/main/trainer.js'))));
+      // A child without syntax detection: the unpacked package.json must make the files ES modules.
+      const script = `
+        import { Worker } from 'node:worker_threads';
+        const pixels = new Uint8Array(new SharedArrayBuffer(16)).fill(255);
+        const worker = new Worker(new URL(process.argv[1]), { workerData: { pixels, storedSize: 4, inputSize: 2, labels: new Int32Array([7]) }, execArgv: ['--no-experimental-detect-module'] });
+        worker.on('error', (e) => { console.log(JSON.stringify({ error: e.message })); process.exit(0); });
+        worker.on('message', (m) => { console.log(JSON.stringify({ xs: Array.from(m.xs), ys: Array.from(m.ys) })); process.exit(0); });
+        worker.postMessage({ type: 'batch', batch: 0, images: new Int32Array([0]), crops: null });`;
+      const out = execFileSync(process.execPath, ['--no-experimental-detect-module', '--input-type=module', '-e', script, url.href], { encoding: 'utf8', timeout: 20_000 });
+      expect(url.href).toContain('app.asar.unpacked');
+      expect(JSON.parse(out)).toEqual({ xs: [1, 1, 1, 1], ys: [7] });
+    } finally {
+      rmSync(resources, { recursive: true, force: true });
+    }
   });
 });
