@@ -174,3 +174,33 @@ describe('packaged: worker threads load from app.asar.unpacked', () => {
     }
   });
 });
+
+describe('renderer bundle', () => {
+  test("never constructs a Function: zod's eval probe (a CSP violation under script-src 'self') does not run", () => {
+    const assets = join(root, 'out/renderer/assets');
+    const entry = readdirSync(assets).find((f) => /^index-.*\.js$/.test(f));
+    expect(entry).toBeDefined();
+    // The whole bundle in a DOM without #app: every module runs, then main.ts stops at the mount.
+    const script = `
+      import { pathToFileURL } from 'node:url';
+      import { JSDOM } from 'jsdom';
+      const bundle = process.argv[1];
+      const dom = new JSDOM('<!doctype html><html><head></head><body></body></html>', { url: pathToFileURL(bundle).href });
+      for (const name of ['window', 'document', 'navigator', 'location', 'HTMLElement', 'Node', 'Element', 'getComputedStyle', 'requestAnimationFrame', 'matchMedia']) {
+        if (name in dom.window) Object.defineProperty(globalThis, name, { value: name === 'window' ? dom.window : dom.window[name], configurable: true, writable: true });
+      }
+      const constructed = [];
+      globalThis.Function = new Proxy(Function, {
+        construct(target, args) { constructed.push(args.map(String)); return Reflect.construct(target, args); },
+        apply(target, self, args) { constructed.push(args.map(String)); return Reflect.apply(target, self, args); },
+      });
+      let error = '';
+      try { await import(pathToFileURL(bundle).href); } catch (e) { error = String(e?.message ?? e); }
+      console.log(JSON.stringify({ constructed, error, jitless: globalThis.__zod_globalConfig?.jitless ?? null }));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script, join(assets, entry as string)], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    const result = JSON.parse(out) as { constructed: string[][]; error: string; jitless: boolean | null };
+    expect(result.error).toBe('index.html has no #app element');
+    expect(result.jitless).toBe(true);
+    expect(result.constructed).toEqual([]);
+  });
+});

@@ -1,3 +1,5 @@
+// First: zod's configuration, before any module makes a schema (see zod-jitless.ts).
+import './zod-jitless';
 import { mount } from 'svelte';
 import App from './App.svelte';
 
