@@ -64,9 +64,18 @@ function windowOf(contents: WebContents): BrowserWindow | null {
 // first and quits before it starts anything.
 const firstInstance = app.requestSingleInstanceLock();
 if (!firstInstance) app.quit();
+// Set once a quit has begun: a relaunch then must not open a window the quit would close.
+let quitting = false;
+app.on('before-quit', () => {
+  quitting = true;
+});
 app.on('second-instance', () => {
   const win = [...windows][0];
-  if (!win) return;
+  // No window (all closed on macOS, or one that never opened): the launch must still show one.
+  if (!win) {
+    if (!quitting) createWindow();
+    return;
+  }
   if (win.isMinimized()) win.restore();
   win.focus();
 });
@@ -108,8 +117,20 @@ app.on('window-all-closed', () => {
 });
 
 // Quitting waits for the trainer to checkpoint its run (the run stays resumable), then quits.
+// A trainer that even SIGKILL did not end must not keep main (and its single-instance lock)
+// alive: main exits without it.
 app.on('will-quit', (event) => {
   if (!trainer.running) return;
   event.preventDefault();
-  void trainer.stop().finally(() => app.quit());
+  void trainer.stop().then(
+    (stopped) => {
+      if (stopped) return app.quit();
+      console.error('Face CNN Lab: the trainer did not exit after its shutdown message, a kill and SIGKILL; quitting without it.');
+      app.exit(1);
+    },
+    (error: unknown) => {
+      console.error(`Face CNN Lab: stopping the trainer failed (${String(error)}); quitting without it.`);
+      app.exit(1);
+    },
+  );
 });
