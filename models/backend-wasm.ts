@@ -20,6 +20,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { unpackedPath } from '../datasets/asar-unpacked';
 import { errorText, firstLine, installHint, WASM_PACKAGE, type Importer, type Outcome } from './backend-packages';
 import { installWasmTrainingKernels } from './kernels/wasm-training-kernels';
 
@@ -60,17 +61,26 @@ function wantedThreads(): number {
 
 const wasmInits = new WeakMap<object, Promise<Outcome>>();
 
-/** Folder of the .wasm binaries, with the trailing separator setWasmPaths needs (it concatenates prefix + file name). */
-function wasmBinaryFolder(): string {
+/**
+ * Folder of the .wasm binaries, with the trailing separator setWasmPaths needs (it concatenates
+ * prefix + file name). In the packaged app, their unpacked copies: the threaded build's workers
+ * read them by path, outside Electron's asar support (datasets/asar-unpacked.ts).
+ */
+export function wasmBinaryFolder(main = createRequire(import.meta.url).resolve(WASM_PACKAGE)): string {
   // The package has no "exports" map, so its main file resolves; the binaries sit beside it in dist/.
-  const main = createRequire(import.meta.url).resolve(WASM_PACKAGE);
-  return `${dirname(main)}/`;
+  return `${dirname(unpackedPath(join(dirname(main), 'tfjs-backend-wasm-simd.wasm')))}/`;
+}
+
+/** The threaded build's main script, which its pthread workers read by path: the unpacked copy in the packaged app. */
+export function threadedMainScript(packageDir: string): string {
+  return unpackedPath(join(packageDir, 'wasm-out/tfjs-backend-wasm-threaded-simd.js'));
 }
 
 /** The package's pthread worker, told where the main script is, as the text of a CommonJS file; null when the package lacks it. */
 export function wasmWorkerSource(): string | null {
   const packageDir = dirname(dirname(requireHere.resolve(WASM_PACKAGE)));
-  const mainScript = join(packageDir, 'wasm-out/tfjs-backend-wasm-threaded-simd.js');
+  // The worker module is required here, where Electron's asar support applies.
+  const mainScript = threadedMainScript(packageDir);
   const workerModule = join(packageDir, 'wasm-out/tfjs-backend-wasm-threaded-simd.worker.js');
   if (!existsSync(mainScript) || !existsSync(workerModule)) return null;
   const { wasmWorkerContents } = requireHere(workerModule) as { wasmWorkerContents?: string };

@@ -91,7 +91,7 @@ describe('electron-vite build', () => {
       expect(productionRoots, `${name} is imported by the app`).toContain(name);
       expect(packaging.shipsModuleFile(`node_modules/${name}/package.json`), `${name} is imported by the app`).toBe(true);
     }
-    for (const name of ['tsx', 'commander', 'cli-progress', 'ws']) {
+    for (const name of ['tsx', 'commander', 'cli-progress', 'ws', 'webgpu']) {
       expect(loaded.has(name), `${name} is imported by the app`).toBe(false);
       expect(packaging.shipsModuleFile(`node_modules/${name}/package.json`), name).toBe(false);
     }

@@ -10,8 +10,11 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { unpackedPath, unpackedUrl } from '../../datasets/asar-unpacked';
 import { loadPackaging, packageClosure, packageFiles, productionRoots, type Packaging } from './packaging';
 
-/** Packages only the command line (`npm run lab`, `lab serve`) loads; the app never imports them (build.test.ts checks the bundles). */
-const CLI_ONLY = ['tsx', 'commander', 'cli-progress', 'ws'];
+/**
+ * Packages only the command line (`npm run lab`, `lab serve`) loads; the app never imports them
+ * (build.test.ts checks the bundles). webgpu (Dawn's Node bindings) cannot run inside Electron.
+ */
+const CLI_ONLY = ['tsx', 'commander', 'cli-progress', 'ws', 'webgpu'];
 
 /** Files a native addon or the dynamic linker opens: they must be real files. */
 const NATIVE = /\.(node|dll|dylib|so)$|\.so\.\d/;

@@ -5,13 +5,13 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { expect, test } from 'vitest';
-import { wasmWorkerSource, workerFile } from '../backend-wasm';
+import { threadedMainScript, wasmBinaryFolder, wasmWorkerSource, workerFile } from '../backend-wasm';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -60,4 +60,24 @@ test('the worker file is written once per process, exclusively, with the package
   expect(statSync(file).mode & 0o777).toBe(0o600);
   expect(file.startsWith(tmpdir())).toBe(true);
   expect(file).toMatch(/face-cnn-lab-[^/\\]+[/\\]wasm-worker\.cjs$/);
+});
+
+test('in the packaged app the binaries and the main script the workers read by path are the unpacked copies', async () => {
+  // resources/app.asar is a file (an archive); electron-builder.yml's asarUnpack writes real copies beside it.
+  const resources = await mkdtemp(join(tmpdir(), 'face-cnn-lab-resources-'));
+  try {
+    const inAsar = join(resources, 'app.asar', 'node_modules', '@tensorflow', 'tfjs-backend-wasm');
+    const unpacked = join(resources, 'app.asar.unpacked', 'node_modules', '@tensorflow', 'tfjs-backend-wasm');
+    await writeFile(join(resources, 'app.asar'), 'an archive');
+    await mkdir(join(unpacked, 'dist'), { recursive: true });
+    await mkdir(join(unpacked, 'wasm-out'), { recursive: true });
+    await writeFile(join(unpacked, 'dist', 'tfjs-backend-wasm-simd.wasm'), '');
+    await writeFile(join(unpacked, 'wasm-out', 'tfjs-backend-wasm-threaded-simd.js'), '');
+    expect(wasmBinaryFolder(join(inAsar, 'dist', 'index.js'))).toBe(`${join(unpacked, 'dist')}/`);
+    expect(threadedMainScript(inAsar)).toBe(join(unpacked, 'wasm-out', 'tfjs-backend-wasm-threaded-simd.js'));
+    // Plain Node (the command line, tests): paths as they are.
+    expect(threadedMainScript(join(root, 'node_modules/@tensorflow/tfjs-backend-wasm'))).toBe(join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js'));
+  } finally {
+    await rm(resources, { recursive: true, force: true });
+  }
 });
