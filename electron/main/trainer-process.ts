@@ -11,7 +11,10 @@ import { LineTail } from './stderr-tail';
 export interface TrainerExit {
   /** The exit code; != 0 for a crash or a kill. */
   readonly code: number;
-  /** The last lines the process wrote to stderr (its own, never an earlier process's). */
+  /**
+   * Why it stopped, in words with the way out (its own report of a fatal error, or Electron's
+   * V8 fatal-error event), then its last stderr lines (its own, never an earlier process's).
+   */
   readonly lastError: string;
   /** The process's id (its welcome message carries the same), so a window can tell whose exit this is. */
   readonly pid: number | null;
@@ -31,6 +34,7 @@ function lateStderr(stderr: NodeJS.ReadableStream | null, onData: (chunk: Buffer
   if (!stderr) return Promise.resolve();
   return new Promise((done) => {
     queueMicrotask(() => {
+      if ((stderr as { readableEnded?: boolean }).readableEnded) return done();
       const timer = setTimeout(finish, STDERR_DRAIN_MS);
       function finish(): void {
         clearTimeout(timer);
@@ -69,7 +73,7 @@ export class TrainerProcess {
     let pid: number | null = child.pid ?? null;
     child.once('spawn', () => {
       pid = child.pid ?? pid;
-      this.pid = pid;
+      if (this.child === child) this.pid = pid;
     });
     const stderr = child.stderr;
     const onData = (chunk: Buffer): void => {
@@ -159,7 +163,7 @@ export class TrainerProcess {
       child.kill();
       if (!(await waitFor(killWaitMs))) {
         // utilityProcess.kill() takes no signal: SIGKILL goes by pid (TerminateProcess on Windows).
-        const pid = child.pid ?? this.pid;
+        const pid = child.pid ?? (this.child === child ? this.pid : null);
         if (pid !== null) {
           try {
             process.kill(pid, 'SIGKILL');

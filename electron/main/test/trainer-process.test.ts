@@ -238,3 +238,15 @@ test("stderr written after 'exit' is still caught, though Electron removed every
   await until(() => exits.length === 1);
   expect(exits[0]?.lastError).toBe('RangeError: Invalid array length\n    at grow (trainer.js:3:4)');
 });
+
+test('a crash whose stderr ended before its exit is reported at once', async () => {
+  trainer.start();
+  const child = forked[0]!;
+  child.stderr.end('Error: early\n');
+  await settle();
+  const started = Date.now();
+  child.exit(1);
+  await until(() => exits.length === 1);
+  expect(exits[0]?.lastError).toBe('Error: early');
+  expect(Date.now() - started).toBeLessThan(400);
+});
