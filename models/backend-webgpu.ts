@@ -33,25 +33,12 @@ import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { errorText, firstLine, type Importer, type Outcome } from './backend-packages';
 import { watchDevice } from './webgpu-device';
+import { describeAdapter, softwareAdapterReason, type GpuApi, type WebGpuAdapter } from './webgpu-adapter';
+
+export { adapterLimits, describeAdapter, softwareAdapterReason, type GpuApi, type WebGpuAdapter } from './webgpu-adapter';
 
 export const WEBGPU_PACKAGE = 'webgpu';
 export const WEBGPU_BACKEND_PACKAGE = '@tensorflow/tfjs-backend-webgpu';
-
-export type GpuApi = 'Vulkan' | 'Metal' | 'D3D12' | 'OpenGL' | 'OpenGL ES';
-
-/** One adapter as the probe found it. */
-export interface WebGpuAdapter {
-  vendor: string;
-  architecture: string;
-  device: string;
-  description: string;
-  api: GpuApi;
-  featureLevel: 'core' | 'compatibility';
-  /** Why it is a software adapter (e.g. "llvmpipe is Mesa's software rasteriser"), or null for a GPU. */
-  software: string | null;
-  maxBufferSize: number;
-  maxStorageBufferBindingSize: number;
-}
 
 /** How to ask Dawn for an adapter: its backend flag and the feature level. */
 interface AdapterPath {
@@ -72,36 +59,6 @@ export function adapterPaths(): AdapterPath[] {
   const native = nativePath();
   const gl: AdapterPath[] = process.platform === 'linux' ? [{ api: 'OpenGL', flag: 'backend=opengl', featureLevel: 'compatibility' }] : [];
   return native ? [native, ...gl] : gl;
-}
-
-const SOFTWARE: readonly [RegExp, string][] = [
-  [/llvmpipe/i, "llvmpipe is Mesa's software rasteriser"],
-  [/lavapipe/i, "lavapipe is Mesa's software Vulkan"],
-  [/softpipe/i, "softpipe is Mesa's reference software rasteriser"],
-  [/swiftshader/i, "SwiftShader is Google's software Vulkan"],
-  [/microsoft basic render|\bwarp\b/i, "WARP is Windows' software rasteriser"],
-];
-
-/** Why this adapter is software (one phrase), or null when it is a GPU. */
-export function softwareAdapterReason(info: { vendor: string; architecture: string; device: string; description: string; isFallbackAdapter?: boolean }): string | null {
-  const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`;
-  for (const [pattern, reason] of SOFTWARE) if (pattern.test(text)) return reason;
-  if (info.isFallbackAdapter === true) return 'the adapter says it is a fallback (software) adapter';
-  return null;
-}
-
-/** "NVIDIA ampere (NVIDIA GeForce RTX 3060), Vulkan" — what the user reads. */
-export function describeAdapter(adapter: WebGpuAdapter): string {
-  const name = [adapter.vendor, adapter.architecture].filter((s) => s !== '').join(' ');
-  const device = adapter.device !== '' ? adapter.device : adapter.description;
-  const who = name !== '' ? `${name} (${device})` : device;
-  return `${who || 'unnamed adapter'}, ${adapter.api}${adapter.featureLevel === 'compatibility' ? ' at the compatibility feature level' : ''}`;
-}
-
-/** The limits that bound the lab's tensors, for `lab info`. */
-export function adapterLimits(adapter: WebGpuAdapter): string {
-  const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
-  return `max buffer ${mib(adapter.maxBufferSize)}, max storage binding ${mib(adapter.maxStorageBufferBindingSize)}`;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -179,6 +179,10 @@ describe('webgpu in the chain', () => {
     const adapter: WebGpuAdapter = { vendor: 'nvidia', architecture: 'ampere', device: 'NVIDIA GeForce RTX 3060', description: '', api: 'Vulkan', featureLevel: 'core', software: null, maxBufferSize: 2 ** 32, maxStorageBufferBindingSize: 2 ** 31 };
     expect(describeAdapter(adapter)).toBe('nvidia ampere (NVIDIA GeForce RTX 3060), Vulkan');
     expect(describeAdapter({ ...adapter, vendor: '', architecture: '', device: 'llvmpipe', api: 'OpenGL', featureLevel: 'compatibility' })).toBe('llvmpipe, OpenGL at the compatibility feature level');
+    // What Chromium's SwiftShader reports (vendor and architecture, no device name): no empty parentheses.
+    const swiftshader = { vendor: 'google', architecture: 'swiftshader', device: '', description: '', isFallbackAdapter: true };
+    expect(describeAdapter({ ...adapter, ...swiftshader, api: 'Chromium' })).toBe('google swiftshader, in Chromium');
+    expect(softwareAdapterReason(swiftshader)).toMatch(/SwiftShader/);
   });
 });
 
