@@ -20,25 +20,21 @@
 //
 // Recording never changes training: the probes go through the model in inference mode
 // (no randomness, no weight or optimizer state touched), outside any training step.
-import * as tf from '@tensorflow/tfjs';
 import { mkdir, open, readdir, rm, stat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeError, writeFileAtomic } from '../../../datasets/atomic-file';
 import { errorCode } from '../../../datasets/errors';
-import type { BuiltModel } from '../../../models/lightcnn';
-import { decodeFrame, frameChannel } from '../protocol/frames';
+import { decodeFrame } from '../protocol/frames';
 import type { SnapshotInfo } from '../protocol/workbench';
-import { encodeActivationFrame } from './activation-frames';
+
+// The capture (tensors, no files) is in snapshot-capture.ts, so the compute core can bundle for a browser.
+export { MAX_SNAPSHOT_PROBES, SNAPSHOT_MAX_SIDE, SnapshotCapture } from './snapshot-capture';
 
 export const SNAPSHOTS_DIR = 'snapshots';
 export const SNAPSHOT_MAGIC = 'FCLS';
 export const SNAPSHOT_VERSION = 1;
 /** Bytes before the JSON header. */
 const PREFIX_BYTES = 12;
-/** Probe faces kept in a snapshot at most (the first ones of the run's probe list). */
-export const MAX_SNAPSHOT_PROBES = 4;
-/** Largest side of a map in a snapshot (larger maps are block-averaged, as in the live view). */
-export const SNAPSHOT_MAX_SIDE = 32;
 const FILE = /^step-(\d+)\.fclf$/;
 
 export interface SnapshotHeader {
@@ -260,57 +256,4 @@ export async function pruneSnapshotsAfter(runDir: string, step: number): Promise
     }
   }
   return removed;
-}
-
-// ---------------------------------------------------------------------------
-// Capture
-
-/**
- * Takes the maps of every activation layer of a model for a few probe faces: one inference
- * pass through a model that shares the training model's layers and weights and outputs
- * each activation layer (made once), then the same encoding as the live frames.
- */
-export class SnapshotCapture {
-  private probeModel: tf.LayersModel | null = null;
-
-  constructor(
-    private readonly built: BuiltModel,
-    private readonly maxSide = SNAPSHOT_MAX_SIDE,
-  ) {}
-
-  get layers(): readonly string[] {
-    return this.built.activationLayers;
-  }
-
-  /** One frame per activation layer, in the model's order, for the probe faces' crops `xs` (not kept) of `probes` (dataset image indices) at `step`. */
-  async capture(xs: tf.Tensor4D, probes: readonly number[], step: number): Promise<ArrayBuffer[]> {
-    if (probes.length === 0) throw new RangeError('a snapshot needs at least one probe face');
-    let outputs: tf.Tensor[] = [];
-    try {
-      const model = this.model();
-      outputs = tf.tidy(() => {
-        const out = model.apply(xs, { training: false });
-        return Array.isArray(out) ? (out as tf.Tensor[]) : [out as tf.Tensor];
-      });
-      const layers = this.built.activationLayers;
-      const frames: ArrayBuffer[] = [];
-      for (const [i, maps] of outputs.entries()) {
-        const layer = layers[i] as string;
-        frames.push(await encodeActivationFrame(maps, { layer, kind: 'activation', channel: frameChannel(layer, 'activation'), step, probes, maxSide: this.maxSide }));
-      }
-      return frames;
-    } finally {
-      for (const t of outputs) t.dispose();
-    }
-  }
-
-  private model(): tf.LayersModel {
-    if (this.probeModel === null) {
-      const source = this.built.model;
-      const outputs = this.built.activationLayers.map((name) => source.getLayer(name).output as tf.SymbolicTensor);
-      // Shares the layers (and so the weights) of `source`: never dispose it.
-      this.probeModel = tf.model({ inputs: source.inputs, outputs, name: `${source.name}_snapshot` });
-    }
-    return this.probeModel;
-  }
 }

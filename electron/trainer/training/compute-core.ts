@@ -19,12 +19,13 @@ import { setTrainingStep } from '../../../models/step-random';
 import type { ModelSummary } from '../../../models/summary';
 import { prepareMaxDerivatives } from '../probes/dead-rules';
 import { RunProbes, type MapSubscription, type ProbeOptions } from '../probes/run-probes';
-import { MAX_SNAPSHOT_PROBES, SnapshotCapture } from '../probes/snapshots';
+import { MAX_SNAPSHOT_PROBES, SnapshotCapture } from '../probes/snapshot-capture';
 import type { LayerInfo, LayerStats } from '../protocol/messages';
 import type { NamedArray } from '../runs/checkpoint';
 import type { TrainConfig } from './config';
 import { Optimizer, type NamedVariable } from './optimizer';
-import { buildFromConfig, restoreWeights, TrainingError } from './run-model';
+import { buildFromConfig, restoreWeights } from './model-build';
+import { TrainingError } from './training-error';
 import { namedParams, trainStep } from './train-step';
 
 export type { NamedArray } from '../runs/checkpoint';

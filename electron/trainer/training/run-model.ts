@@ -1,17 +1,13 @@
 // What a run's settings describe, made real: its dataset, its model, and a
-// checkpoint's weights put back in. Shared by training and evaluation.
+// checkpoint's weights put back in. Shared by training and evaluation. The model half
+// lives in model-build.ts (no Node imports, so the compute core bundles for a browser).
 import { createHash } from 'node:crypto';
-import * as tf from '@tensorflow/tfjs';
 import { openDataset, type FaceDataset } from '../../../datasets';
-import { parseActivation } from '../../../models/activations/spec';
-import { buildModel, type BuiltModel } from '../../../models/lightcnn';
-import type { NamedArray } from '../runs/checkpoint';
 import type { TrainConfig } from './config';
+import { TrainingError } from './training-error';
 
-/** Why a run cannot go on, in words a user can act on. */
-export class TrainingError extends Error {
-  override readonly name = 'TrainingError';
-}
+export { TrainingError } from './training-error';
+export { buildFromConfig, restoreWeights } from './model-build';
 
 export async function loadDataset(config: TrainConfig, dataDir: string): Promise<FaceDataset> {
   return openDataset(config.data, {
@@ -46,34 +42,5 @@ export function checkSameDataset(expectedHash: string | undefined, dataset: Face
     throw new TrainingError(
       `The dataset changed since run ${runId} trained on it (${dataset.report.source}): its images or identities differ, so labels and held-out images would not match. Restore the dataset, or start a new run`,
     );
-  }
-}
-
-/** The model a run's config describes, with fresh (seeded) weights. */
-export function buildFromConfig(config: TrainConfig, numClasses: number): BuiltModel {
-  return buildModel({
-    architecture: config.model,
-    inputSize: config.inputSize,
-    widthMultiplier: config.width,
-    activation: parseActivation(config.activation),
-    overrides: Object.fromEntries(Object.entries(config.layers).map(([layer, text]) => [layer, parseActivation(text)])),
-    numClasses,
-    dropout: config.dropout,
-    seed: config.seed,
-    initializer: config.init,
-  });
-}
-
-/** Puts a checkpoint's weights into the model, refusing one from another model. */
-export function restoreWeights(model: tf.LayersModel, arrays: ReadonlyMap<string, NamedArray>): void {
-  for (const weight of model.weights) {
-    const saved = arrays.get(`weights/${weight.originalName}`);
-    if (!saved) throw new TrainingError(`The checkpoint has no weights for ${weight.originalName}: it belongs to a different model`);
-    if (saved.shape.join('x') !== weight.shape.join('x')) {
-      throw new TrainingError(`The checkpoint's ${weight.originalName} is ${saved.shape.join('x')}, the model's is ${weight.shape.join('x')}`);
-    }
-    const value = tf.tensor(saved.values, saved.shape, saved.dtype);
-    weight.write(value); // the variable takes its own reference
-    value.dispose();
   }
 }
