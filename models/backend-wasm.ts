@@ -16,7 +16,7 @@
 // single-threaded SIMD build loads as before. FACE_CNN_LAB_WASM_THREADS=1 turns threads
 // off (=N asks for N, at most 8).
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -96,19 +96,63 @@ export function wasmWorkerSource(): string | null {
 
 let workerPath: string | undefined;
 
+/** Removes this user's worker folders left by processes that are gone (their pid is in the name). */
+export function removeStaleWorkerFolders(): void {
+  let names: string[];
+  try {
+    names = readdirSync(tmpdir());
+  } catch {
+    return;
+  }
+  const uid = process.getuid?.();
+  for (const name of names) {
+    const pid = Number(new RegExp(`^${FOLDER_PREFIX}(\\d+)-`).exec(name)?.[1] ?? Number.NaN);
+    if (!Number.isInteger(pid) || pid === process.pid || processAlive(pid)) continue;
+    const path = join(tmpdir(), name);
+    try {
+      const stat = lstatSync(path);
+      // Only real folders of this user: never through a link, never another user's.
+      if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid)) continue;
+      rmSync(path, { recursive: true, force: true });
+    } catch {
+      // gone already, or not ours to remove
+    }
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // alive, another user's
+  }
+}
+
+/** Folders of the worker file: `face-cnn-lab-wasm-<pid>-<random>` in the temp folder. */
+const FOLDER_PREFIX = 'face-cnn-lab-wasm-';
+
 /**
  * The worker as a file Node can start, written once per process into a folder of its own:
  * mkdtemp makes it with a name no one can guess beforehand and mode 0700 (only this user can
  * enter it), and the file is created exclusively ('wx': never through a file or link that was
  * already there). Code that runs inside the trainer must never come from a shared temp path:
- * on a shared machine another user could have put their own there. The folder goes at exit.
+ * on a shared machine another user could have put their own there. The folder goes at exit;
+ * those of processes that died without exiting (killed, crashed) go the next time.
  */
 export function workerFile(): string | null {
   if (workerPath !== undefined) return workerPath;
   const text = wasmWorkerSource();
   if (text === null) return null;
-  const folder = mkdtempSync(join(tmpdir(), 'face-cnn-lab-'));
-  process.once('exit', () => rmSync(folder, { recursive: true, force: true }));
+  removeStaleWorkerFolders();
+  const folder = mkdtempSync(join(tmpdir(), `${FOLDER_PREFIX}${process.pid}-`));
+  process.once('exit', () => {
+    try {
+      rmSync(folder, { recursive: true, force: true });
+    } catch {
+      // On Windows a file still open by a worker cannot go yet: the next start removes it.
+    }
+  });
   const file = join(folder, 'wasm-worker.cjs');
   writeFileSync(file, text, { flag: 'wx', mode: 0o600 });
   workerPath = file;

@@ -27,18 +27,24 @@ const file = workerFile();
 console.log(JSON.stringify({ ok: load.ok, threads: wasmThreads(), sum, file, fileMode: statSync(file).mode & 0o777, dirMode: statSync(dirname(file)).mode & 0o777 }));
 `;
 
-test("a worker planted under the old predictable temp name is never run; the lab's own goes to a private folder", async () => {
+test("a worker planted under the old predictable temp name is never run; the lab's own goes to a private folder; dead processes' folders are cleared", async () => {
   const source = wasmWorkerSource();
   expect(source).not.toBeNull();
-  const planted = join(tmpdir(), `face-cnn-lab-wasm-worker-${createHash('sha256').update(source as string).digest('hex').slice(0, 16)}.cjs`);
+  // The child's temp folder is a scratch one (TMPDIR): the shared one is not touched.
   const scratch = await mkdtemp(join(tmpdir(), 'planted-'));
+  const planted = join(scratch, `face-cnn-lab-wasm-worker-${createHash('sha256').update(source as string).digest('hex').slice(0, 16)}.cjs`);
+  // A folder left by a process that died without exiting (no such pid), and one of a live process (this one).
+  const stale = join(scratch, 'face-cnn-lab-wasm-999999999-dead');
+  const live = join(scratch, `face-cnn-lab-wasm-${process.pid}-live`);
+  await mkdir(stale);
+  await mkdir(live);
   const marker = join(scratch, 'the planted worker ran');
   await writeFile(planted, `require('node:fs').writeFileSync(${JSON.stringify(marker)}, 'pwned');\n${source}`);
   const child = join(scratch, 'child.mts');
   await writeFile(child, CHILD);
   try {
     const out = await new Promise<string>((done, fail) =>
-      execFile(process.execPath, ['--import', 'tsx', child], { cwd: root, env: { ...process.env, FACE_CNN_LAB_WASM_THREADS: '2' }, encoding: 'utf8', timeout: 60_000 }, (error, stdout, stderr) =>
+      execFile(process.execPath, ['--import', 'tsx', child], { cwd: root, env: { ...process.env, FACE_CNN_LAB_WASM_THREADS: '2', TMPDIR: scratch }, encoding: 'utf8', timeout: 60_000 }, (error, stdout, stderr) =>
         error ? fail(new Error(`the child failed (${error.code ?? error.signal}): ${stderr.slice(-2000)}`)) : done(stdout),
       ),
     );
@@ -46,9 +52,11 @@ test("a worker planted under the old predictable temp name is never run; the lab
     expect(report).toMatchObject({ ok: true, threads: 2, sum: 2 * 36 * 9, fileMode: 0o600, dirMode: 0o700 });
     expect(report.file).not.toBe(planted);
     expect(existsSync(marker)).toBe(false);
+    expect(report.file.startsWith(join(scratch, 'face-cnn-lab-wasm-'))).toBe(true);
     expect(existsSync(report.file)).toBe(false); // the private folder went with the process
+    expect(existsSync(stale)).toBe(false);
+    expect(existsSync(live)).toBe(true);
   } finally {
-    await rm(planted, { force: true });
     await rm(scratch, { recursive: true, force: true });
   }
 }, 90_000);
@@ -59,7 +67,7 @@ test('the worker file is written once per process, exclusively, with the package
   expect(await readFile(file, 'utf8')).toBe(wasmWorkerSource());
   expect(statSync(file).mode & 0o777).toBe(0o600);
   expect(file.startsWith(tmpdir())).toBe(true);
-  expect(file).toMatch(/face-cnn-lab-[^/\\]+[/\\]wasm-worker\.cjs$/);
+  expect(file).toMatch(new RegExp(`face-cnn-lab-wasm-${process.pid}-[^/\\\\]+[/\\\\]wasm-worker\\.cjs$`));
 });
 
 test('in the packaged app the binaries and the main script the workers read by path are the unpacked copies', async () => {
