@@ -3,6 +3,8 @@
 // no display), say why in one line and fall back to serve mode: the same UI in a
 // browser, on 127.0.0.1, at the URL `lab serve` prints (DESIGN.md, "Processes").
 // FACE_CNN_LAB_NO_SERVE=1 exits instead; FACE_CNN_LAB_PORT picks the port (0: any free one).
+// FACE_CNN_LAB_TEST_NODE_VERSION, for tests only, stands in for this Node's version in the
+// check against the electron package's engines.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -33,9 +35,18 @@ function startElectron() {
     return cannotStart('there is no display (DISPLAY and WAYLAND_DISPLAY are unset)');
   }
 
+  // The electron package (its downloader, @electron/get) declares a newer Node than the lab's
+  // own: say so instead of letting the download fail and look like a network problem.
+  const electronPackage = dirname(require.resolve('electron/package.json'));
+  const { version: electronVersion, engines } = JSON.parse(readFileSync(join(electronPackage, 'package.json'), 'utf8'));
+  const needed = minimumVersion(engines?.node);
+  const found = process.env.FACE_CNN_LAB_TEST_NODE_VERSION || process.versions.node;
+  if (needed && olderThan(found, needed)) {
+    return cannotStart(`Electron ${electronVersion} needs Node ${needed} or later (its package's engines: ${engines.node}), and this is Node ${found}`, 'Install a newer Node (e.g. the current LTS) and run npm start again; serve mode and the headless lab run on this one.');
+  }
+
   // Electron 42+ downloads its binary on first run; do that here, quietly, so a
   // failure is one line instead of the downloader's stack trace.
-  const electronPackage = dirname(require.resolve('electron/package.json'));
   const pathFile = join(electronPackage, 'path.txt');
   const installed = existsSync(pathFile) && existsSync(join(electronPackage, 'dist', readFileSync(pathFile, 'utf8')));
   if (!installed && !process.env.ELECTRON_OVERRIDE_DIST_PATH) {
@@ -54,15 +65,25 @@ function startElectron() {
   delete env.ELECTRON_RUN_AS_NODE;
   const started = Date.now();
   const child = spawn(electronPath, [root], { stdio: 'inherit', env });
-  child.on('error', (error) => cannotStart(`Electron did not start (${firstLine(error.message)})`));
   // A SIGTERM sent to this process alone (a process manager, `timeout`) is passed on, so Electron
   // quits as asked (the trainer checkpoints) instead of being left running without us. SIGINT is
   // not: Ctrl+C reaches Electron itself (same process group), and a second SIGINT would make it
-  // skip its graceful quit.
+  // skip its graceful quit. But it must not end this process either: npm would return to the
+  // prompt while Electron and the trainer are still quitting. We wait for Electron's exit.
   const passOn = () => child.kill('SIGTERM');
+  const keepWaiting = () => {};
   process.on('SIGTERM', passOn);
-  child.on('exit', (code, signal) => {
+  process.on('SIGINT', keepWaiting);
+  const stopListening = () => {
     process.off('SIGTERM', passOn);
+    process.off('SIGINT', keepWaiting);
+  };
+  child.on('error', (error) => {
+    stopListening();
+    cannotStart(`Electron did not start (${firstLine(error.message)})`);
+  });
+  child.on('exit', (code, signal) => {
+    stopListening();
     const early = Date.now() - started < 10_000;
     if (signal === 'SIGINT' || signal === 'SIGTERM') {
       // A quit that was asked for: end the same way, so whoever sent it sees it honoured.
@@ -71,17 +92,39 @@ function startElectron() {
       return;
     }
     // Dying within seconds is a failed start, not a user quitting: an error exit (a missing
-    // library, a broken display) or any other signal (a Chromium fatal error crashes on purpose,
-    // by SIGTRAP on Linux; the usual first launch on Ubuntu 23.10 and later is one: the
-    // chrome-sandbox npm downloaded is not setuid root).
-    if (signal && early) {
-      const advice = process.platform !== 'linux' ? [] : sandboxAdvice(join(dirname(electronPath), 'chrome-sandbox'));
-      return cannotStart(`Electron was ended at start by ${signal} (a fatal error; Chromium's own message is above)`, ...advice);
-    }
+    // library, a broken display) or any other signal.
+    if (signal && early) return cannotStart(...earlySignal(signal, electronPath));
     if (code !== 0 && code !== null && early) return cannotStart(`Electron exited at start with code ${code}`);
     if (signal) console.error(`Face CNN Lab: Electron was ended by ${signal}.`);
     process.exit(signal ? 1 : (code ?? 0));
   });
+}
+
+/** Why Electron died by `signal` within seconds of its start, and the way out where there is one. */
+function earlySignal(signal, electronPath) {
+  // A Chromium fatal error crashes on purpose (IMMEDIATE_CRASH: SIGTRAP on x64 and arm64); the
+  // usual one at a first launch on Ubuntu 23.10 and later is the sandbox's: the chrome-sandbox
+  // npm downloaded is not setuid root.
+  if (signal === 'SIGTRAP') {
+    const advice = process.platform !== 'linux' ? [] : sandboxAdvice(join(dirname(electronPath), 'chrome-sandbox'));
+    return [`Electron was ended at start by SIGTRAP (a Chromium fatal error; its own message is above)`, ...advice];
+  }
+  if (signal === 'SIGKILL') return ['Electron was killed at start by SIGKILL (out of memory, or by another program)'];
+  return [`Electron was ended at start by ${signal} (a fatal error; Chromium's own message is above)`];
+}
+
+/** The lowest version a `>=` range (as in package.json's engines) allows, or null when it names none. */
+function minimumVersion(range) {
+  const match = /^\s*>=?\s*v?(\d+(?:\.\d+){0,2})/.exec(String(range ?? ''));
+  return match ? match[1] : null;
+}
+
+/** Whether version `a` (x.y.z) is older than `b`; a missing part counts as 0. */
+function olderThan(a, b) {
+  const parts = (version) => String(version).replace(/^v/, '').split(/[.-]/).slice(0, 3).map((part) => Number.parseInt(part, 10) || 0);
+  const [x, y] = [parts(a), parts(b)];
+  for (let i = 0; i < 3; i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) < (y[i] ?? 0);
+  return false;
 }
 
 function sandboxAdvice(sandbox) {

@@ -3,8 +3,8 @@
 // with a stand-in for Electron's binary (a real child process) in its place.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { expect, test } from 'vitest';
 import { WebSocket } from 'ws';
 import { tempDir } from '../../datasets/test/fixtures';
@@ -47,18 +47,22 @@ test('without a display, npm start says why and serves the lab on loopback', asy
 
 // A stand-in for Electron's binary, found where the electron package looks under
 // ELECTRON_OVERRIDE_DIST_PATH. It reports what it was given, then does what FAKE_ELECTRON says:
-// 'wait' (for a SIGTERM, then quit as Electron does, with code 0), a signal to kill itself
-// with (as a Chromium fatal error does), or an exit code. No core files: ulimit -c 0.
+// 'wait' (for a SIGTERM, then quit as Electron does, with code 0), 'sigint' (Ctrl+C: quit with
+// code 0 a second after it, as Electron does once its trainer has checkpointed), a signal to
+// kill itself with (as a Chromium fatal error does), or an exit code. No core files: ulimit -c 0.
 async function fakeElectron(): Promise<string> {
   const dir = await tempDir('fcl-fake-electron-');
   const pathFile = resolve(root, 'node_modules/electron/path.txt');
   const executable = join(dir, existsSync(pathFile) ? readFileSync(pathFile, 'utf8') : 'electron');
+  // On macOS it is Electron.app/Contents/MacOS/Electron.
+  await mkdir(dirname(executable), { recursive: true });
   await writeFile(
     join(dir, 'fake.cjs'),
     `const mode = process.env.FAKE_ELECTRON;
 if (mode === 'wait') process.on('SIGTERM', () => { console.log('FAKE got SIGTERM'); process.exit(0); });
+if (mode === 'sigint') process.on('SIGINT', () => { console.log('FAKE got SIGINT'); setTimeout(() => process.exit(0), 1000); });
 console.log('FAKE ' + JSON.stringify({ pid: process.pid, args: process.argv.slice(2), runAsNode: process.env.ELECTRON_RUN_AS_NODE ?? null }));
-if (mode === 'wait') setTimeout(() => process.exit(3), 30000);
+if (mode === 'wait' || mode === 'sigint') setTimeout(() => process.exit(3), 30000);
 else if (mode.startsWith('SIG')) process.kill(process.pid, mode);
 else process.exit(Number(mode));
 `,
@@ -74,15 +78,31 @@ interface Started {
   stdout: () => string;
   stderr: () => string;
   kill: (signal: NodeJS.Signals) => void;
+  /** The signal to npm start's whole process group, as Ctrl+C in a terminal sends it. */
+  killGroup: (signal: NodeJS.Signals) => void;
 }
 
-async function startWithFake(mode: string): Promise<Started & { dir: string }> {
+/** The Node the electron package's engines allow, so the stand-in starts whatever Node runs the tests. */
+const electronEngines = JSON.parse(readFileSync(resolve(root, 'node_modules/electron/package.json'), 'utf8')) as { version: string; engines: { node: string } };
+const newEnoughNode = /(\d+\.\d+\.\d+)/.exec(electronEngines.engines.node)![1]!;
+
+async function startWithFake(mode: string, nodeVersion = newEnoughNode): Promise<Started & { dir: string }> {
   const dir = await fakeElectron();
   const child = spawn(process.execPath, [resolve(root, 'scripts/start-app.js')], {
     // Started from elsewhere, from a shell where ELECTRON_RUN_AS_NODE is set (as a tool running Electron as Node leaves it).
     cwd: await tempDir(),
-    env: { ...process.env, DISPLAY: ':0', ELECTRON_OVERRIDE_DIST_PATH: dir, FACE_CNN_LAB_NO_SERVE: '1', ELECTRON_RUN_AS_NODE: '1', FAKE_ELECTRON: mode },
+    env: {
+      ...process.env,
+      DISPLAY: ':0',
+      ELECTRON_OVERRIDE_DIST_PATH: dir,
+      FACE_CNN_LAB_NO_SERVE: '1',
+      ELECTRON_RUN_AS_NODE: '1',
+      FAKE_ELECTRON: mode,
+      FACE_CNN_LAB_TEST_NODE_VERSION: nodeVersion,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, as a terminal gives a command: Ctrl+C goes to the group.
+    detached: true,
   });
   let stdout = '';
   let stderr = '';
@@ -95,7 +115,7 @@ async function startWithFake(mode: string): Promise<Started & { dir: string }> {
     });
   });
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.once('exit', (code, signal) => done({ code, signal })));
-  return { dir, exit, fake, stdout: () => stdout, stderr: () => stderr, kill: (signal) => child.kill(signal) };
+  return { dir, exit, fake, stdout: () => stdout, stderr: () => stderr, kill: (signal) => child.kill(signal), killGroup: (signal) => process.kill(-child.pid!, signal) };
 }
 
 const skipOnWindows = process.platform === 'win32';
@@ -122,14 +142,15 @@ test.skipIf(skipOnWindows)('a SIGTERM sent to npm start alone reaches Electron, 
   }
 }, 30_000);
 
-// A Chromium fatal error (on Linux: SIGTRAP; e.g. a chrome-sandbox that is not setuid root, the
-// usual first launch on Ubuntu 23.10 and later) or any crash at start is a failed start.
-test.skipIf(skipOnWindows).each(['SIGTRAP', 'SIGSEGV', 'SIGABRT'])('Electron killed at start by %s: npm start says why and how to fix the sandbox', async (signal) => {
-  const started = await startWithFake(signal);
+// A Chromium fatal error (IMMEDIATE_CRASH: SIGTRAP on x64 and arm64; e.g. a chrome-sandbox that
+// is not setuid root, the usual first launch on Ubuntu 23.10 and later) is a failed start, and
+// only it gets the sandbox's fix.
+test.skipIf(skipOnWindows)('Electron killed at start by SIGTRAP: npm start says why and how to fix the sandbox', async () => {
+  const started = await startWithFake('SIGTRAP');
   await started.fake;
   expect(await started.exit).toEqual({ code: 1, signal: null }); // FACE_CNN_LAB_NO_SERVE=1: says why and exits instead of serving
   const lines = started.stderr().split('\n');
-  expect(lines[0]).toBe(`Face CNN Lab: the desktop window cannot open: Electron was ended at start by ${signal} (a fatal error; Chromium's own message is above).`);
+  expect(lines[0]).toBe("Face CNN Lab: the desktop window cannot open: Electron was ended at start by SIGTRAP (a Chromium fatal error; its own message is above).");
   if (process.platform === 'linux') {
     const sandbox = join(started.dir, 'chrome-sandbox');
     expect(started.stderr()).toContain(`sudo chown root ${sandbox} && sudo chmod 4755 ${sandbox}`);
@@ -138,9 +159,51 @@ test.skipIf(skipOnWindows).each(['SIGTRAP', 'SIGSEGV', 'SIGABRT'])('Electron kil
   expect(started.stderr()).toContain('The headless lab works without it: npm run lab -- --help');
 }, 30_000);
 
+// Any other death by signal at start is a failed start too, without the sandbox's advice.
+test.skipIf(skipOnWindows).each([
+  ['SIGSEGV', "Electron was ended at start by SIGSEGV (a fatal error; Chromium's own message is above)"],
+  ['SIGABRT', "Electron was ended at start by SIGABRT (a fatal error; Chromium's own message is above)"],
+  ['SIGKILL', 'Electron was killed at start by SIGKILL (out of memory, or by another program)'],
+])('Electron killed at start by %s: npm start says why, with no sandbox advice', async (signal, why) => {
+  const started = await startWithFake(signal);
+  await started.fake;
+  expect(await started.exit).toEqual({ code: 1, signal: null });
+  expect(started.stderr().split('\n')[0]).toBe(`Face CNN Lab: the desktop window cannot open: ${why}.`);
+  expect(started.stderr()).not.toContain('sandbox');
+  expect(started.stderr()).toContain('The headless lab works without it: npm run lab -- --help');
+}, 30_000);
+
 test.skipIf(skipOnWindows)('Electron ended at start by SIGTERM is a quit, not a failed start: npm start ends the same way', async () => {
   const started = await startWithFake('SIGTERM');
   await started.fake;
   expect(await started.exit).toEqual({ code: null, signal: 'SIGTERM' });
   expect(started.stderr()).not.toContain('cannot open');
+}, 30_000);
+
+test.skipIf(skipOnWindows)('Ctrl+C: npm start waits for Electron to finish quitting, then exits as it did', async () => {
+  const started = await startWithFake('sigint');
+  const fake = await started.fake;
+  try {
+    // The terminal sends SIGINT to the whole group: npm start and Electron both get it.
+    started.killGroup('SIGINT');
+    // Electron exits with 0 a second later; npm start, had it died on the SIGINT, would report the signal.
+    expect(await started.exit).toEqual({ code: 0, signal: null });
+    expect(started.stdout()).toContain('FAKE got SIGINT');
+    expect(started.stderr()).toBe('');
+  } finally {
+    try {
+      process.kill(fake.pid, 'SIGKILL'); // left running only when npm start did not wait for it
+    } catch {}
+  }
+}, 30_000);
+
+test.skipIf(skipOnWindows)("a Node older than the electron package's engines: npm start says which Node it needs, without trying to start or download Electron", async () => {
+  const started = await startWithFake('0', '20.19.0');
+  expect(await started.exit).toEqual({ code: 1, signal: null });
+  expect(started.stderr().split('\n')[0]).toBe(
+    `Face CNN Lab: the desktop window cannot open: Electron ${electronEngines.version} needs Node ${newEnoughNode} or later (its package's engines: ${electronEngines.engines.node}), and this is Node 20.19.0.`,
+  );
+  expect(started.stderr()).toContain('Install a newer Node');
+  expect(started.stderr()).toContain('The headless lab works without it');
+  expect(started.stdout()).not.toContain('FAKE');
 }, 30_000);
