@@ -9,7 +9,11 @@ import { crashText, parseFatalReport, uncaughtErrorText, v8FatalErrorText } from
 import { LineTail } from './stderr-tail';
 
 export interface TrainerExit {
-  /** The exit code; != 0 for a crash or a kill. */
+  /**
+   * The exit code: != 0 for a crash (an uncaught error exits 1). A process ended by
+   * `utilityProcess.kill()` may report 0 (on POSIX since Electron #44698/#44749), so 0 does not
+   * mean it stopped by itself.
+   */
   readonly code: number;
   /**
    * Why it stopped, in words with the way out (its own report of a fatal error, or Electron's
@@ -20,22 +24,27 @@ export interface TrainerExit {
   readonly pid: number | null;
 }
 
-/** How long to wait, after the process exited, for the rest of its stderr to arrive. */
+/** How long to wait, by default, after the process exited, for the rest of its stderr to arrive. */
 const STDERR_DRAIN_MS = 500;
+
+export interface TrainerProcessOptions {
+  /** How long to wait after the exit for late stderr (STDERR_DRAIN_MS unless a test says). */
+  readonly stderrDrainMs?: number;
+}
 
 /**
  * Electron removes every listener from the utility process's stderr right after emitting
  * 'exit' (lib/browser/api/utility-process.ts), while its pipe still feeds the stream. Called
  * from the 'exit' listener, this listens again in a microtask, which runs once that removal is
- * done and before the pipe's next chunk, until the stream ends or STDERR_DRAIN_MS pass. Best
- * effort: the crash's cause comes over the parent port (crash-report.ts).
+ * done and before the pipe's next chunk, until the stream ends or `drainMs`
+ * (STDERR_DRAIN_MS) pass. Best effort: the crash's cause comes over the parent port (crash-report.ts).
  */
-function lateStderr(stderr: NodeJS.ReadableStream | null, onData: (chunk: Buffer) => void): Promise<void> {
+function lateStderr(stderr: NodeJS.ReadableStream | null, onData: (chunk: Buffer) => void, drainMs: number): Promise<void> {
   if (!stderr) return Promise.resolve();
   return new Promise((done) => {
     queueMicrotask(() => {
       if ((stderr as { readableEnded?: boolean }).readableEnded) return done();
-      const timer = setTimeout(finish, STDERR_DRAIN_MS);
+      const timer = setTimeout(finish, drainMs);
       function finish(): void {
         clearTimeout(timer);
         stderr?.removeListener('data', onData);
@@ -52,14 +61,13 @@ function lateStderr(stderr: NodeJS.ReadableStream | null, onData: (chunk: Buffer
 
 export class TrainerProcess {
   private child: UtilityProcess | null = null;
-  /** The running child's pid from its 'spawn' (Electron's `pid` is undefined again once it exits). */
-  private pid: number | null = null;
   private stopping: { child: UtilityProcess; done: Promise<boolean> } | null = null;
 
   constructor(
     private readonly onExit: (exit: TrainerExit) => void,
     // The build puts the trainer beside main's bundle (electron.vite.config.ts: out/main/trainer.js).
     private readonly entry: string = join(import.meta.dirname, 'trainer.js'),
+    private readonly options: TrainerProcessOptions = {},
   ) {}
 
   start(): void {
@@ -70,10 +78,10 @@ export class TrainerProcess {
     const tail = new LineTail();
     // Why it died, when it could say (its own report) or Electron could (a V8 fatal error).
     let cause: string | null = null;
+    // Its pid from 'spawn' on, for its exit report (Electron's `pid` is undefined again once it exits).
     let pid: number | null = child.pid ?? null;
     child.once('spawn', () => {
       pid = child.pid ?? pid;
-      if (this.child === child) this.pid = pid;
     });
     const stderr = child.stderr;
     const onData = (chunk: Buffer): void => {
@@ -97,14 +105,10 @@ export class TrainerProcess {
       cause = v8FatalErrorText(type, location, report);
     });
     child.once('exit', (code) => {
-      if (this.child === child) {
-        this.child = null;
-        this.pid = null;
-      }
-      void lateStderr(stderr, onData).then(() => this.onExit({ code, lastError: crashText(cause, tail.text()), pid }));
+      if (this.child === child) this.child = null;
+      void lateStderr(stderr, onData, this.options.stderrDrainMs ?? STDERR_DRAIN_MS).then(() => this.onExit({ code, lastError: crashText(cause, tail.text()), pid }));
     });
     this.child = child;
-    this.pid = pid;
   }
 
   /** Starts the trainer if it is not running (after a crash); a running one is left alone. */
@@ -133,12 +137,16 @@ export class TrainerProcess {
 
   /**
    * Asks the trainer to stop its run with a checkpoint and exit. If it has not after `graceMs`
-   * (a step of a big model on a slow backend can take that long), kills it (SIGTERM: the trainer
-   * exits at once on a signal while stopping), then after `killWaitMs` SIGKILLs it. True when
-   * the process is gone; false when even that did not end it (the caller must exit anyway, or
-   * a live trainer would keep the app's single-instance lock). Concurrent calls share one stop.
+   * (a step of a big model on a slow backend can take that long), kills it: Electron's
+   * `utilityProcess.kill()` sends SIGTERM (the trainer exits at once on a signal while stopping)
+   * and, on POSIX, SIGKILLs and reaps it 2 s later if it is still there
+   * (base::EnsureProcessTerminated; TerminateProcess on Windows). Main never signals the pid
+   * itself: that would race Electron's own reaping and could hit a recycled pid. True when the
+   * process is gone; false when it has not exited `killWaitMs` after the kill (the caller must
+   * exit anyway, or a live trainer would keep the app's single-instance lock). Concurrent calls
+   * share one stop.
    */
-  stop(graceMs = 15_000, killWaitMs = 2_000): Promise<boolean> {
+  stop(graceMs = 15_000, killWaitMs = 5_000): Promise<boolean> {
     const child = this.child;
     if (!child) return Promise.resolve(true);
     if (this.stopping?.child === child) return this.stopping.done;
@@ -161,24 +169,9 @@ export class TrainerProcess {
     child.postMessage({ type: 'shutdown' });
     if (!(await waitFor(graceMs))) {
       child.kill();
-      if (!(await waitFor(killWaitMs))) {
-        // utilityProcess.kill() takes no signal: SIGKILL goes by pid (TerminateProcess on Windows).
-        const pid = child.pid ?? (this.child === child ? this.pid : null);
-        if (pid !== null) {
-          try {
-            process.kill(pid, 'SIGKILL');
-          } catch (error) {
-            // ESRCH: it is gone already, and 'exit' is on its way.
-            console.error(`Face CNN Lab could not SIGKILL the trainer (pid ${pid}): ${(error as Error).message}`);
-          }
-          await waitFor(killWaitMs);
-        }
-      }
+      await waitFor(killWaitMs);
     }
-    if (exited && this.child === child) {
-      this.child = null;
-      this.pid = null;
-    }
+    if (exited && this.child === child) this.child = null;
     return exited;
   }
 

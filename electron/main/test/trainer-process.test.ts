@@ -1,12 +1,13 @@
 // The trainer's lifecycle in main (trainer-process.ts), with Electron's utilityProcess faked:
 // a crash reports that process's last words (its own fatal report, then stderr), a restart is
 // a fresh process that hears nothing stale, grants go only to a running trainer, and a
-// trainer that does not stop is killed.
+// trainer that does not stop is killed by Electron's kill(), never by main signalling a pid.
 import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, expect, test, vi } from 'vitest';
 
-let nextPid = 4000;
+// Above any pid_max (Linux allows at most 2^22): no fake pid can name a live process.
+let nextPid = 5_000_000;
 
 class FakeChild extends EventEmitter {
   readonly stderr = new PassThrough();
@@ -19,8 +20,9 @@ class FakeChild extends EventEmitter {
   postMessage(message: unknown): void {
     this.posted.push(message);
   }
+  /** Electron's kill(): SIGTERM, then SIGKILL; such an exit reports code 0 on POSIX (Electron #44698/#44749). */
   kill(): boolean {
-    this.exit(9);
+    this.exit(0);
     return true;
   }
   exit(code: number): void {
@@ -57,13 +59,23 @@ beforeEach(() => {
   exits = mine;
   trainer = new TrainerProcess((exit) => mine.push(exit), '/app/out/main/trainer.js');
   vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  // main never signals a process itself (Electron's kill() does, and reaps it): a call here is a bug.
+  vi.spyOn(process, 'kill').mockImplementation(() => {
+    throw new Error('process.kill called by main');
+  });
+});
+afterEach(() => {
+  vi.useRealTimers();
+  vi.restoreAllMocks();
 });
 
 /** Lets written stderr reach the listener. */
 const settle = () => new Promise((done) => setTimeout(done, 10));
 
-const until = async (condition: () => boolean) => {
-  for (let i = 0; i < 100 && !condition(); i++) await new Promise((done) => setTimeout(done, 5));
+/** Polls until `condition` holds or `ms` have passed (far more than any wait in main: CI may be loaded). */
+const until = async (condition: () => boolean, ms = 3_000) => {
+  const deadline = Date.now() + ms;
+  while (!condition() && Date.now() < deadline) await new Promise((done) => setTimeout(done, 5));
 };
 
 test('a crash reports its code and its last stderr lines; a restart is a new process with a clean slate', async () => {
@@ -122,56 +134,60 @@ test('a window gets one end of a new channel, the trainer the other', () => {
 test('stop asks for a checkpointed shutdown, and kills a trainer that does not exit in time', async () => {
   trainer.start();
   const child = forked[0]!;
-  child.postMessage = (message: unknown) => {
-    child.posted.push(message);
-  };
-  await trainer.stop(20);
+  const kill = vi.spyOn(child, 'kill');
+  expect(await trainer.stop(20)).toBe(true);
   expect(child.posted).toEqual([{ type: 'shutdown' }]);
+  expect(kill).toHaveBeenCalledTimes(1);
   expect(trainer.running).toBe(false);
   await until(() => exits.length === 1);
-  expect(exits[0]?.code).toBe(9);
+  expect(exits[0]?.code).toBe(0);
+  expect(process.kill).not.toHaveBeenCalled();
 });
 
-// Only the fake trainers' pids are intercepted: anything else goes to the real process.kill.
-const realKill = process.kill.bind(process);
-let sigkilled: number[];
-function fakeSigkill(onKill: (child: FakeChild) => void): void {
-  sigkilled = [];
-  vi.spyOn(process, 'kill').mockImplementation((pid: number, signal?: string | number) => {
-    const child = forked.find((candidate) => candidate.pid === pid);
-    if (!child) return realKill(pid, signal);
-    if (signal === 'SIGKILL') {
-      sigkilled.push(pid);
-      onKill(child);
-    }
-    return true;
-  });
-}
-afterEach(() => vi.restoreAllMocks());
-
-test('a trainer that ignores both the shutdown message and the kill is ended with SIGKILL', async () => {
-  fakeSigkill((child) => child.exit(137));
+test('a trainer that exits on its shutdown message is not killed', async () => {
   trainer.start();
   const child = forked[0]!;
-  const pid = child.pid;
-  // A trainer stuck in a step: the kill (SIGTERM) is swallowed as the old trainer did.
-  child.kill = () => true;
-  expect(await trainer.stop(20, 50)).toBe(true);
-  expect(sigkilled).toEqual([pid]);
-  expect(trainer.running).toBe(false);
-  await until(() => exits.length === 1);
-  expect(exits[0]?.code).toBe(137);
-}, 3_000);
+  const kill = vi.spyOn(child, 'kill');
+  child.postMessage = (message: unknown) => {
+    child.posted.push(message);
+    setTimeout(() => child.exit(0), 5);
+  };
+  expect(await trainer.stop(10_000)).toBe(true);
+  expect(kill).not.toHaveBeenCalled();
+});
 
-test('stop says so when even SIGKILL does not end the trainer (main then exits the app itself)', async () => {
-  fakeSigkill(() => undefined);
+test("a trainer that outlives the kill's SIGTERM is waited for while Electron SIGKILLs and reaps it; main signals nothing", async () => {
   trainer.start();
-  forked[0]!.kill = () => true;
-  const started = Date.now();
-  expect(await trainer.stop(20, 50)).toBe(false);
-  expect(Date.now() - started).toBeLessThan(1_000);
-  expect(sigkilled).toHaveLength(1);
-}, 3_000);
+  const child = forked[0]!;
+  // A trainer stuck in a step swallows the SIGTERM; Electron's SIGKILL ends it a while later.
+  child.kill = () => {
+    setTimeout(() => child.exit(0), 100);
+    return true;
+  };
+  expect(await trainer.stop(20, 10_000)).toBe(true);
+  expect(trainer.running).toBe(false);
+  expect(process.kill).not.toHaveBeenCalled();
+});
+
+test('stop gives up about 5 s after the kill when the trainer has not exited (main then exits the app itself)', async () => {
+  vi.useFakeTimers();
+  trainer.start();
+  const child = forked[0]!;
+  const kill = vi.spyOn(child, 'kill').mockImplementation(() => true);
+  let result: boolean | undefined;
+  void trainer.stop().then((stopped) => (result = stopped));
+  await vi.advanceTimersByTimeAsync(15_000);
+  expect(kill).toHaveBeenCalledTimes(1);
+  await vi.advanceTimersByTimeAsync(4_900);
+  expect(result).toBeUndefined();
+  await vi.advanceTimersByTimeAsync(200);
+  expect(result).toBe(false);
+  expect(trainer.running).toBe(true);
+  expect(process.kill).not.toHaveBeenCalled();
+  // A second stop is the same stop: no second kill.
+  expect(await trainer.stop()).toBe(false);
+  expect(kill).toHaveBeenCalledTimes(1);
+});
 
 test("a crash's own report over the parent port is shown, even though its stderr arrives after 'exit' (Electron drops it)", async () => {
   trainer.start();
@@ -239,14 +255,28 @@ test("stderr written after 'exit' is still caught, though Electron removed every
   expect(exits[0]?.lastError).toBe('RangeError: Invalid array length\n    at grow (trainer.js:3:4)');
 });
 
-test('a crash whose stderr ended before its exit is reported at once', async () => {
-  trainer.start();
+test('a crash whose stderr ended before its exit is reported at once, not after the drain wait', async () => {
+  // A drain far longer than until's wait: only a report that skips it can arrive in time.
+  const mine: typeof exits = [];
+  const slowDrain = new TrainerProcess((exit) => mine.push(exit), '/app/out/main/trainer.js', { stderrDrainMs: 60_000 });
+  slowDrain.start();
   const child = forked[0]!;
   child.stderr.end('Error: early\n');
   await settle();
-  const started = Date.now();
   child.exit(1);
-  await until(() => exits.length === 1);
-  expect(exits[0]?.lastError).toBe('Error: early');
-  expect(Date.now() - started).toBeLessThan(400);
+  await until(() => mine.length === 1);
+  expect(mine).toHaveLength(1);
+  expect(mine[0]?.lastError).toBe('Error: early');
+});
+
+test('the drain wait ends a report whose stderr never ends', async () => {
+  const mine: typeof exits = [];
+  const quickDrain = new TrainerProcess((exit) => mine.push(exit), '/app/out/main/trainer.js', { stderrDrainMs: 20 });
+  quickDrain.start();
+  const child = forked[0]!;
+  child.stderr.write('Error: open-ended\n');
+  await settle();
+  child.exit(1);
+  await until(() => mine.length === 1);
+  expect(mine[0]?.lastError).toBe('Error: open-ended');
 });
