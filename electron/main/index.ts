@@ -61,19 +61,34 @@ function windowOf(contents: WebContents): BrowserWindow | null {
 }
 
 // Two instances would run two trainers over the same runs folder: the second one focuses the
-// first and quits before it starts anything.
+// first and quits before it starts anything, saying so (from a terminal it would otherwise end
+// with no word and no window of its own).
 const firstInstance = app.requestSingleInstanceLock();
-if (!firstInstance) app.quit();
+if (!firstInstance) {
+  console.error('Face CNN Lab is already running (or still closing): its window was brought to the front, or the app opens again once it has closed.');
+  app.quit();
+}
 // Set once a quit has begun: a relaunch then must not open a window the quit would close.
 let quitting = false;
+// Whether a relaunch during the quit already asked Electron to start the app again once it exits.
+let relaunching = false;
 app.on('before-quit', () => {
   quitting = true;
 });
 app.on('second-instance', () => {
+  if (quitting) {
+    // The launch must not be lost: the app starts again once this instance has exited (and
+    // released the single-instance lock). Once: each relaunch() call starts one more instance.
+    if (!relaunching) {
+      relaunching = true;
+      app.relaunch();
+    }
+    return;
+  }
   const win = [...windows][0];
   // No window (all closed on macOS, or one that never opened): the launch must still show one.
   if (!win) {
-    if (!quitting) createWindow();
+    createWindow();
     return;
   }
   if (win.isMinimized()) win.restore();
@@ -117,15 +132,15 @@ app.on('window-all-closed', () => {
 });
 
 // Quitting waits for the trainer to checkpoint its run (the run stays resumable), then quits.
-// A trainer that even SIGKILL did not end must not keep main (and its single-instance lock)
-// alive: main exits without it.
+// A trainer that has not exited even after Electron's kill (SIGTERM, then SIGKILL) must not keep
+// main (and its single-instance lock) alive: main exits without it.
 app.on('will-quit', (event) => {
   if (!trainer.running) return;
   event.preventDefault();
   void trainer.stop().then(
     (stopped) => {
       if (stopped) return app.quit();
-      console.error('Face CNN Lab: the trainer did not exit after its shutdown message, a kill and SIGKILL; quitting without it.');
+      console.error('Face CNN Lab: the trainer did not exit after its shutdown message and a kill; quitting without it.');
       app.exit(1);
     },
     (error: unknown) => {

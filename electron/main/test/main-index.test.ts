@@ -1,9 +1,10 @@
 // main's wiring (index.ts) with Electron faked: a relaunch while no window is open opens one,
-// and quitting never waits forever on a trainer that will not stop (it would keep the
+// a relaunch while quitting starts the app again after the quit, a second instance says why it
+// quits, and quitting never waits forever on a trainer that will not stop (it would keep the
 // single-instance lock, and every later launch would be handed to a process with no window).
 import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
-import { afterEach, expect, test, vi } from 'vitest';
+import { afterEach, beforeEach, expect, test, vi } from 'vitest';
 
 class FakeWindow extends EventEmitter {
   readonly webContents = { isDestroyed: () => false, send: vi.fn() };
@@ -19,7 +20,8 @@ class FakeWindow extends EventEmitter {
   }
 }
 
-let nextPid = 7000;
+// Above any pid_max (Linux allows at most 2^22): no fake pid can name a live process.
+let nextPid = 5_000_000;
 class FakeChild extends EventEmitter {
   readonly stderr = new PassThrough();
   pid: number | undefined = nextPid++;
@@ -49,6 +51,7 @@ const app = Object.assign(new EventEmitter(), {
   getPath: () => '/home/user/Documents',
   quit: vi.fn(),
   exit: vi.fn(),
+  relaunch: vi.fn(),
 });
 let labDeps: { trainer: { restart(): void; running: boolean } } | null = null;
 
@@ -82,6 +85,12 @@ vi.mock('../lab-ipc', () => ({
 await import('../index');
 await vi.waitFor(() => expect(windows).toHaveLength(1));
 
+beforeEach(() => {
+  // main never signals a process itself (Electron's kill() does, and reaps it): a call here is a bug.
+  vi.spyOn(process, 'kill').mockImplementation(() => {
+    throw new Error('process.kill called by main');
+  });
+});
 afterEach(() => {
   vi.useRealTimers();
   vi.restoreAllMocks();
@@ -106,31 +115,46 @@ test('quitting waits for the trainer to stop, then quits', async () => {
   expect(app.exit).not.toHaveBeenCalled();
 });
 
-test('a trainer that ignores the shutdown, the kill and SIGKILL does not keep the app alive: main exits', async () => {
+test('a trainer that has not exited 5 s after the kill does not keep the app alive: main exits', async () => {
   vi.spyOn(console, 'error').mockImplementation(() => undefined);
   app.quit.mockClear();
   labDeps!.trainer.restart();
   const child = forked.at(-1)!;
   expect(forked).toHaveLength(2);
   child.obeys = false;
-  const realKill = process.kill.bind(process);
-  const sigkilled: Array<number | string | undefined> = [];
-  vi.spyOn(process, 'kill').mockImplementation((pid: number, signal?: string | number) => {
-    if (pid !== child.pid) return realKill(pid, signal);
-    sigkilled.push(signal);
-    return true;
-  });
+  const kill = vi.spyOn(child, 'kill');
   vi.useFakeTimers();
   app.emit('will-quit', { preventDefault: () => undefined });
-  await vi.advanceTimersByTimeAsync(60_000);
-  expect(sigkilled).toEqual(['SIGKILL']);
+  await vi.advanceTimersByTimeAsync(15_000 + 4_000);
+  expect(kill).toHaveBeenCalledTimes(1);
+  expect(app.exit).not.toHaveBeenCalled();
+  await vi.advanceTimersByTimeAsync(2_000);
   expect(app.exit).toHaveBeenCalledWith(1);
   expect(app.quit).not.toHaveBeenCalled();
+  expect(process.kill).not.toHaveBeenCalled();
 });
 
-test('a relaunch while quitting opens no window (the quit goes on)', () => {
+test('a relaunch while quitting opens no window but starts the app again once it has exited, once', () => {
   const before = windows.length;
+  expect(app.relaunch).not.toHaveBeenCalled();
   app.emit('before-quit', { preventDefault: () => undefined });
   app.emit('second-instance', {}, [], '/');
+  app.emit('second-instance', {}, [], '/');
   expect(windows).toHaveLength(before);
+  expect(app.relaunch).toHaveBeenCalledTimes(1);
+});
+
+test('a second instance says on stderr that the app is already running, and quits without starting a trainer', async () => {
+  const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+  app.quit.mockClear();
+  const trainers = forked.length;
+  const opened = windows.length;
+  app.requestSingleInstanceLock.mockReturnValueOnce(false);
+  vi.resetModules();
+  await import('../index');
+  await new Promise((done) => setTimeout(done, 20));
+  expect(error).toHaveBeenCalledWith(expect.stringMatching(/^Face CNN Lab is already running \(or still closing\): its window was brought to the front/));
+  expect(app.quit).toHaveBeenCalled();
+  expect(forked).toHaveLength(trainers);
+  expect(windows).toHaveLength(opened);
 });
