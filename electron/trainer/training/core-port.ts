@@ -164,7 +164,7 @@ export function serveCore(port: PortLike, createCore: CoreFactory): CoreHost {
     if (shutdown) return refuse(id, new Error('the compute core\'s host has shut down'));
     if (method === 'create') {
       if (core) return refuse(id, new Error('this port already has a compute core; one port carries one core'));
-      const made = createCore(args[0] as CoreSpec);
+      const made = Promise.resolve(args[0] as CoreSpec).then(createCore); // a factory that throws at once fails the call too
       core = made;
       made.catch(() => {
         if (core === made) core = null; // a failed create may be tried again

@@ -199,6 +199,17 @@ describe('RemoteCore and serveCore', () => {
     }
   }, 60_000);
 
+  test('a core that cannot be made: create fails with its error, and both ends of the port close', async () => {
+    const { port1, port2 } = new MessageChannel();
+    const host = serveCore(port2, () => {
+      throw new TrainingError('the model needs at least 57 px of input');
+    });
+    const error = await RemoteCore.create(port1, SPEC).then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(TrainingError);
+    expect((error as Error).message).toBe('the model needs at least 57 px of input');
+    await host.closed; // RemoteCore.create closed its end
+  });
+
   test('a host whose port closes mid-step fails that call and every later one as a lost GPU host; dispose still resolves and the host frees its core', async () => {
     await useBackend('cpu');
     const before = tf.memory().numTensors;
