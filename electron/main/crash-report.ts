@@ -6,21 +6,61 @@
 /** The longest report kept from the trainer: a runaway message must not fill the banner. */
 const MAX_REPORT_CHARS = 4_000;
 
+/** The longest path kept from a report. */
+const MAX_PATH_CHARS = 1_000;
+
 export interface FatalReport {
   readonly kind: 'uncaughtException' | 'unhandledRejection';
   readonly message: string;
+  /** A system error's code (ENOSPC, EACCES...), when the error had one. */
+  readonly code?: string;
+  /** The file or folder a system error was about, when it said. */
+  readonly path?: string;
 }
 
-/** The trainer's `{type: 'fatal', kind, message}` message (electron/trainer/fatal-report.ts), or null. */
+/** The trainer's `{type: 'fatal', kind, message, code?, path?}` message (electron/trainer/fatal-report.ts), or null. */
 export function parseFatalReport(data: unknown): FatalReport | null {
-  const { type, kind, message } = (data ?? {}) as { type?: unknown; kind?: unknown; message?: unknown };
+  const { type, kind, message, code, path } = (data ?? {}) as { type?: unknown; kind?: unknown; message?: unknown; code?: unknown; path?: unknown };
   if (type !== 'fatal' || typeof message !== 'string' || message.trim() === '') return null;
   const known = kind === 'uncaughtException' || kind === 'unhandledRejection' ? kind : 'uncaughtException';
   const text = message.length > MAX_REPORT_CHARS ? `${message.slice(0, MAX_REPORT_CHARS)}…` : message;
-  return { kind: known, message: text };
+  return {
+    kind: known,
+    message: text,
+    ...(typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,31}$/.test(code) ? { code } : {}),
+    ...(typeof path === 'string' && path !== '' ? { path: path.length > MAX_PATH_CHARS ? `${path.slice(0, MAX_PATH_CHARS)}…` : path } : {}),
+  };
+}
+
+/** A system error the user can fix: its cause and the way out, or null for any other error. */
+function systemErrorText(code: string | undefined, path: string | undefined): string | null {
+  const onPath = path ? ` (${path})` : '';
+  switch (code) {
+    case 'ENOSPC':
+      return (
+        `The trainer stopped because the disk is full (ENOSPC) while writing${onPath}. ` +
+        "Free space on the disk that holds the lab's data folder (runs, checkpoints, exports), then restart the trainer and resume the run."
+      );
+    case 'EACCES':
+    case 'EPERM':
+      return (
+        `The trainer stopped because it was not allowed to use ${path ?? 'a file or folder'} (${code}). ` +
+        `Check the permissions on ${path ?? "the lab's data folder and the files it reads"} (the lab must be able to read and write there), then restart the trainer.`
+      );
+    case 'EMFILE':
+    case 'ENFILE':
+      return (
+        `The trainer stopped because too many files were open (${code}). ` +
+        'Close other programs, or raise the open-file limit (on Linux and macOS: ulimit -n), then restart the trainer and resume the run.'
+      );
+    default:
+      return null;
+  }
 }
 
 export function uncaughtErrorText(report: FatalReport): string {
+  const system = systemErrorText(report.code, report.path);
+  if (system) return `${system} The error:\n${report.message}`;
   const what = report.kind === 'unhandledRejection' ? 'a promise rejection it did not handle' : 'an error it did not handle';
   return (
     `The trainer stopped on ${what}: a bug in the trainer, not in your data. ` +
@@ -35,7 +75,7 @@ export function v8FatalErrorText(type: string, location: string, report: string)
   const where = `${type} at "${location}"${event ? `: ${event}` : ''}`;
   const memory = /heap|alloc|memory/i.test(`${location} ${event}`);
   const wayOut = memory
-    ? 'The trainer ran out of memory. Restart the trainer and resume the run with a smaller Batch size or model, or close other programs that use much memory.'
+    ? 'The trainer ran out of memory. Restart the trainer and start a new run with a smaller batch size or model (a resumed run keeps its batch size), or close other programs that use much memory.'
     : 'Restart the trainer to go on; if it happens again, please report this message.';
   return `The trainer was stopped by a fatal error in its JavaScript engine (V8 ${where}). ${wayOut}`;
 }

@@ -3,9 +3,21 @@
 // after 'exit', and the dying stack trace usually comes later (electron/main/crash-report.ts).
 import { inspect } from 'node:util';
 
+/**
+ * What goes to main. `code` and `path` are a system error's (ENOSPC, EACCES, EMFILE... and the
+ * file it was about), when the error had them: main words those as the user's to fix, not a bug.
+ */
+export interface FatalMessage {
+  type: 'fatal';
+  kind: FatalKind;
+  message: string;
+  code?: string;
+  path?: string;
+}
+
 export interface FatalReportOptions {
-  /** Sends `{type: 'fatal', kind, message}` to the parent; null where there is none to tell. */
-  send: ((report: { type: 'fatal'; kind: FatalKind; message: string }) => void) | null;
+  /** Sends the report to the parent; null where there is none to tell. */
+  send: ((report: FatalMessage) => void) | null;
   exit(code: number): void;
   log(line: string): void;
   /** How long the message gets to leave before the process exits. */
@@ -28,8 +40,12 @@ export function installFatalReport(options: FatalReportOptions, source: FatalSou
     // A second error while the first is on its way out is logged, not sent: the first is the cause.
     if (reported) return;
     reported = true;
+    const { code, path } = (typeof error === 'object' && error !== null ? error : {}) as { code?: unknown; path?: unknown };
+    const sent: FatalMessage = { type: 'fatal', kind, message };
+    if (typeof code === 'string') sent.code = code;
+    if (typeof path === 'string') sent.path = path;
     try {
-      options.send?.({ type: 'fatal', kind, message });
+      options.send?.(sent);
     } catch (sendError) {
       options.log(`trainer: could not send the error to main: ${String(sendError)}`);
     }

@@ -2,8 +2,11 @@
 // handled reaches the parent as a message before the process exits, so the crash banner can
 // say what happened even though Electron drops the utility process's late stderr.
 import { fork } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
+import { installFatalReport, type FatalMessage, type FatalSource } from '../fatal-report';
 
 const fixture = join(import.meta.dirname, 'fixtures', 'fatal-child.ts');
 
@@ -48,3 +51,29 @@ test('an unhandled rejection is sent as such; a rejection with a non-Error says 
   expect(odd.code).toBe(1);
   expect(odd.messages).toEqual([{ type: 'fatal', kind: 'unhandledRejection', message: "rejected with a non-Error: 'out of patience'" }]);
 }, 20_000);
+
+test("a system error's code and path go with the report, so main can name the user's way out (a full disk, a permission)", async () => {
+  const source = new EventEmitter();
+  const sent: FatalMessage[] = [];
+  const exited: number[] = [];
+  installFatalReport({ send: (report) => sent.push(report), exit: (code) => exited.push(code), log: () => undefined, flushMs: 0 }, source as FatalSource);
+  // A real one from the file system: ENOENT, with the path it was about.
+  const missing = join(import.meta.dirname, 'no-such-folder', 'checkpoint.bin');
+  const error = await open(missing, 'r').then(
+    () => null,
+    (failure: unknown) => failure,
+  );
+  source.emit('unhandledRejection', error);
+  expect(sent).toEqual([{ type: 'fatal', kind: 'unhandledRejection', message: expect.stringMatching(/^Error: ENOENT/), code: 'ENOENT', path: missing }]);
+  await new Promise((done) => setTimeout(done, 20));
+  expect(exited).toEqual([1]);
+});
+
+test('an error without a code or path is sent without them', () => {
+  const source = new EventEmitter();
+  const sent: FatalMessage[] = [];
+  installFatalReport({ send: (report) => sent.push(report), exit: () => undefined, log: () => undefined, flushMs: 0 }, source as FatalSource);
+  source.emit('uncaughtException', Object.assign(new TypeError('boom'), { code: 42 }));
+  expect(sent).toHaveLength(1);
+  expect(Object.keys(sent[0]!).sort()).toEqual(['kind', 'message', 'type']);
+});
