@@ -31,7 +31,13 @@ export const NO_CHROMIUM =
   'Install Debian\'s: `sudo apt-get install --no-install-recommends chromium` (.ci/run does this in CI), ' +
   'or set FACE_CNN_LAB_SKIP_E2E=1 to skip the end-to-end test.';
 
-export function launchChromium(executablePath: string): Promise<Browser> {
+/**
+ * Chromium's WebGPU on SwiftShader (its software Vulkan, shipped in Debian's /usr/lib/chromium):
+ * the same WebGPU implementation Electron ships, on a machine without a GPU.
+ */
+const SWIFTSHADER_WEBGPU = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader', '--disable-vulkan-surface'];
+
+export function launchChromium(executablePath: string, options: { webgpu?: boolean } = {}): Promise<Browser> {
   return chromium.launch({
     executablePath,
     // playwright-core would add its own --headless flavour; the flags are given as the Debian build expects them.
@@ -39,7 +45,7 @@ export function launchChromium(executablePath: string): Promise<Browser> {
     args: [
       '--headless',
       '--no-sandbox',
-      '--disable-gpu',
+      ...(options.webgpu === true ? SWIFTSHADER_WEBGPU : ['--disable-gpu']),
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
