@@ -4,7 +4,7 @@
 // browser, on 127.0.0.1, at the URL `lab serve` prints (DESIGN.md, "Processes").
 // FACE_CNN_LAB_NO_SERVE=1 exits instead; FACE_CNN_LAB_PORT picks the port (0: any free one).
 // FACE_CNN_LAB_TEST_NODE_VERSION, for tests only, stands in for this Node's version in the
-// check against the electron package's engines.
+// check against the electron package's engines (made before the first start's download).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -35,21 +35,21 @@ function startElectron() {
     return cannotStart('there is no display (DISPLAY and WAYLAND_DISPLAY are unset)');
   }
 
-  // The electron package (its downloader, @electron/get) declares a newer Node than the lab's
-  // own: say so instead of letting the download fail and look like a network problem.
-  const electronPackage = dirname(require.resolve('electron/package.json'));
-  const { version: electronVersion, engines } = JSON.parse(readFileSync(join(electronPackage, 'package.json'), 'utf8'));
-  const needed = minimumVersion(engines?.node);
-  const found = process.env.FACE_CNN_LAB_TEST_NODE_VERSION || process.versions.node;
-  if (needed && olderThan(found, needed)) {
-    return cannotStart(`Electron ${electronVersion} needs Node ${needed} or later (its package's engines: ${engines.node}), and this is Node ${found}`, 'Install a newer Node (e.g. the current LTS) and run npm start again; serve mode and the headless lab run on this one.');
-  }
-
   // Electron 42+ downloads its binary on first run; do that here, quietly, so a
   // failure is one line instead of the downloader's stack trace.
+  const electronPackage = dirname(require.resolve('electron/package.json'));
   const pathFile = join(electronPackage, 'path.txt');
   const installed = existsSync(pathFile) && existsSync(join(electronPackage, 'dist', readFileSync(pathFile, 'utf8')));
   if (!installed && !process.env.ELECTRON_OVERRIDE_DIST_PATH) {
+    // The downloader (@electron/get) declares a newer Node than the lab's own: say so instead
+    // of letting the download fail and look like a network problem. An installed binary runs
+    // its own Node, so this Node's version matters only here.
+    const { version: electronVersion, engines } = JSON.parse(readFileSync(join(electronPackage, 'package.json'), 'utf8'));
+    const needed = minimumVersion(engines?.node);
+    const found = process.env.FACE_CNN_LAB_TEST_NODE_VERSION || process.versions.node;
+    if (needed && olderThan(found, needed)) {
+      return cannotStart(`downloading Electron ${electronVersion}'s binary needs Node ${needed} or later (its package's engines: ${engines.node}), and this is Node ${found}`, 'Install a newer Node (e.g. the current LTS) and run npm start again; serve mode and the headless lab run on this one.');
+    }
     console.error("Downloading Electron's binary (first start only)...");
     const download = spawnSync(process.execPath, [join(electronPackage, 'install.js')], { encoding: 'utf8' });
     if (download.status !== 0) {
