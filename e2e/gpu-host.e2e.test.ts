@@ -12,9 +12,9 @@ import { build } from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { decodeFrame } from '../electron/trainer/protocol/frames';
-import type { TrainConfigInput } from '../electron/trainer/training/config';
 import { RemoteCore, type PortLike } from '../electron/trainer/training/core-port';
-import { TrainingSession, type TrainEvent } from '../electron/trainer/training/session';
+import type { TrainEvent } from '../electron/trainer/training/session';
+import { runSession, type Of } from '../electron/trainer/training/test/run-session';
 import { findChromium, launchChromium, NO_CHROMIUM } from './browser';
 import { decode, encode } from './page-codec';
 
@@ -22,9 +22,6 @@ const SKIP = process.env['FACE_CNN_LAB_SKIP_E2E'] === '1';
 const root = resolve(import.meta.dirname, '..');
 /** Float32 on another GPU implementation, reductions in another order. */
 const TOLERANCE = 1e-4;
-const CONFIG: TrainConfigInput = { data: 'synthetic:6x8', model: 'tiny', inputSize: 16, batch: 4, epochs: 2, optimizer: 'adam', lr: 0.002, seed: 3, activation: 'mfm', warmupSteps: 0 };
-
-type Of<T extends TrainEvent['type']> = Extract<TrainEvent, { type: T }>;
 
 /** This process's end of the page's channel: messages go in through evaluate, come out through an exposed function. */
 class PagePort implements PortLike {
@@ -72,29 +69,16 @@ async function pageCore(spec: Parameters<typeof RemoteCore.create>[1]): Promise<
   return RemoteCore.create(current, spec);
 }
 
-async function train(dataDir: string, options: { maxSteps: number; onPage: boolean; resume?: string; onEvent?: (e: TrainEvent, session: TrainingSession) => void }) {
-  const events: TrainEvent[] = [];
-  let session: TrainingSession | undefined;
-  const sessionOptions = {
+/** A tiny run: its compute core in the page (`onPage`), or in this process on cpu. */
+function train(dataDir: string, options: { maxSteps: number; onPage: boolean; resume?: string; onEvent?: (e: TrainEvent) => void }) {
+  return runSession({
     dataDir,
-    backend: 'cpu' as const, // the session's own side; the page computes when `core` is given
-    prefetch: 0,
-    probes: { intervalMs: 50 },
-    onEvent: (e: TrainEvent) => {
-      events.push(e);
-      if (session) options.onEvent?.(e, session);
-    },
-    ...(options.onPage ? { core: pageCore } : {}),
-  };
-  session = options.resume === undefined ? await TrainingSession.start({ ...CONFIG, maxSteps: options.maxSteps }, sessionOptions) : await TrainingSession.resume(options.resume, { ...sessionOptions, overrides: { maxSteps: options.maxSteps } });
-  try {
-    await session.subscribe({ layers: new Set(['conv1.act']), preActivation: new Set(), fullMaps: [] });
-    const outcome = await session.train();
-    const losses = (events.filter((e) => e.type === 'progress') as Of<'progress'>[]).map((e) => [e.step, e.loss] as const);
-    return { outcome, events, losses, runId: session.run.id };
-  } finally {
-    session.dispose();
-  }
+    maxSteps: options.maxSteps,
+    ...(options.resume !== undefined ? { resume: options.resume } : {}),
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    // The session's own side picks cpu; with `core`, the page computes.
+    session: { backend: 'cpu', ...(options.onPage ? { core: pageCore } : {}) },
+  });
 }
 
 function relativeError(a: readonly number[], b: readonly number[]): number {

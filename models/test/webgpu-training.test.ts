@@ -9,8 +9,7 @@ import { tempDir } from '../../datasets/test/fixtures';
 import { Rng } from '../../datasets/random';
 import { evaluateRun } from '../../electron/trainer/evaluation/evaluate-run';
 import { decodeFrame } from '../../electron/trainer/protocol/frames';
-import type { TrainConfigInput } from '../../electron/trainer/training/config';
-import { TrainingSession, type TrainEvent } from '../../electron/trainer/training/session';
+import { runSession, type Of } from '../../electron/trainer/training/test/run-session';
 import { createActivation } from '../activations';
 import { ACTIVATION_NAMES, inputChannels, parseActivation } from '../activations/spec';
 import { setTrainingStep } from '../step-random';
@@ -68,22 +67,7 @@ describe('a whole training step on webgpu equals one on cpu', () => {
 });
 
 describe('a training session on webgpu', () => {
-  const CONFIG: TrainConfigInput = { data: 'synthetic:6x8', model: 'tiny', inputSize: 16, batch: 4, epochs: 2, optimizer: 'adam', lr: 0.002, seed: 3, activation: 'mfm', warmupSteps: 0 };
-  type Of<T extends TrainEvent['type']> = Extract<TrainEvent, { type: T }>;
-
-  async function run(backend: 'webgpu' | 'cpu', dataDir: string, maxSteps: number, resume?: string) {
-    const events: TrainEvent[] = [];
-    const options = { dataDir, backend, prefetch: 0, probes: { intervalMs: 50 }, onEvent: (e: TrainEvent) => events.push(e) };
-    const session = resume === undefined ? await TrainingSession.start({ ...CONFIG, maxSteps }, options) : await TrainingSession.resume(resume, { ...options, overrides: { maxSteps } });
-    try {
-      await session.subscribe({ layers: new Set(['conv1.act']), preActivation: new Set(), fullMaps: [] });
-      const outcome = await session.train();
-      const losses = (events.filter((e) => e.type === 'progress') as Of<'progress'>[]).map((e) => [e.step, e.loss] as const);
-      return { outcome, events, losses, runId: session.run.id };
-    } finally {
-      session.dispose();
-    }
-  }
+  const run = (backend: 'webgpu' | 'cpu', dataDir: string, maxSteps: number, resume?: string) => runSession({ dataDir, maxSteps, session: { backend }, ...(resume !== undefined ? { resume } : {}) });
 
   test('loss rows, probes and maps as on cpu; it checkpoints, resumes and evaluates', async () => {
     const tensorsBefore = tf.memory().numTensors;
