@@ -8,9 +8,10 @@ import { DatasetError, labDataDir } from '../../datasets';
 import { inputSizeArg } from './cli-args';
 import { describeDataset, openWithProgress } from './cli-dataset';
 import { progressBar } from './cli-progress-bar';
+import { printErr, printOut } from './terminal-text';
 
 async function acceptTerms(entry: CatalogEntry, accepted: boolean): Promise<void> {
-  process.stdout.write(`${formatTerms(entry)}\n\n`);
+  printOut(`${formatTerms(entry)}\n\n`);
   if (accepted) return;
   if (!process.stdin.isTTY) {
     throw new DatasetError(`The terms of ${entry.name} were not accepted`, 'Read them above, then run the command again with --accept-terms');
@@ -34,9 +35,9 @@ export function registerCatalogCommands(data: Command): void {
     .description('list the public face datasets the lab can download')
     .action(() => {
       for (const entry of CATALOG) {
-        process.stdout.write(`${entry.id.padEnd(14)} ${entry.name}: ${entry.identities} identities, ${entry.images} images\n${' '.repeat(15)}${entry.homePage}\n`);
+        printOut(`${entry.id.padEnd(14)} ${entry.name}: ${entry.identities} identities, ${entry.images} images\n${' '.repeat(15)}${entry.homePage}\n`);
       }
-      process.stdout.write('\nDownload one with: npm run lab -- data download <id>   (its terms are shown first)\n');
+      printOut('\nDownload one with: npm run lab -- data download <id>   (its terms are shown first)\n');
     });
 
   data
@@ -58,15 +59,15 @@ export function registerCatalogCommands(data: Command): void {
       try {
         files = await fetchCatalogDataset(entry, dataDir, {
           onProgress: (p) => bar.update(p.received, p.total, p.file),
-          onMirrorFailed: (e) => process.stderr.write(`\n${e.url} failed (${e.error.message}); trying the next address\n`),
+          onMirrorFailed: (e) => printErr(`\n${e.url} failed (${e.error.message}); trying the next address\n`),
         });
       } finally {
         bar.stop();
       }
       for (const file of files) {
-        process.stdout.write(`${file.file.name}: ${file.downloadedFrom === null ? 'already downloaded' : `downloaded from ${file.downloadedFrom}`} -> ${file.path}\n`);
+        printOut(`${file.file.name}: ${file.downloadedFrom === null ? 'already downloaded' : `downloaded from ${file.downloadedFrom}`} -> ${file.path}\n`);
       }
-      process.stdout.write(`Downloads are kept in ${downloadFolder(entry, dataDir)}\n`);
+      printOut(`Downloads are kept in ${downloadFolder(entry, dataDir)}\n`);
       const images = files.find((file) => file.file.role === 'images');
       if (!flags.import || !images) return;
       const layout = entry.layout;
@@ -75,8 +76,8 @@ export function registerCatalogCommands(data: Command): void {
         layout: layout.kind,
         identityRegex: layout.kind === 'flat' && layout.identity.kind === 'regex' ? layout.identity.pattern : undefined,
       });
-      process.stdout.write(`\n${describeDataset(dataset, flags.input)}\n`);
+      printOut(`\n${describeDataset(dataset, flags.input)}\n`);
       const pairs = files.find((file) => file.file.role === 'pairs');
-      if (pairs) process.stdout.write(`Verification pairs: ${pairs.path}\n`);
+      if (pairs) printOut(`Verification pairs: ${pairs.path}\n`);
     });
 }

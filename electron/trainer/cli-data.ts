@@ -7,6 +7,7 @@ import { addDatasetFlags, describeDataset, openWithProgress, type DatasetFlags }
 import { formatPairs, generatePairs } from '../../datasets/pairs';
 import { writeFileAtomic } from '../../datasets/atomic-file';
 import { registerCatalogCommands } from './cli-catalog';
+import { jsonTerminalSafe, printOut } from './terminal-text';
 
 export function registerDataCommands(program: Command): void {
   const data = program.command('data').description('import and inspect face datasets');
@@ -23,12 +24,14 @@ export function registerDataCommands(program: Command): void {
     const dataset = await openWithProgress(path, flags);
     // The report first: a sheet that cannot be written must not cost the user what the import found.
     if (flags.json) {
-      process.stdout.write(`${JSON.stringify({ ...dataset.report, identityNames: dataset.identities, imagesPerIdentity: dataset.imagesPerIdentity(), contactSheet: flags.sheet }, null, 2)}\n`);
+      // Escaped the JSON way, so that it still parses to the same names.
+      const json = JSON.stringify({ ...dataset.report, identityNames: dataset.identities, imagesPerIdentity: dataset.imagesPerIdentity(), contactSheet: flags.sheet }, null, 2);
+      printOut(`${jsonTerminalSafe(json)}\n`);
     } else {
-      process.stdout.write(`${describeDataset(dataset, flags.input)}\n`);
+      printOut(`${describeDataset(dataset, flags.input)}\n`);
     }
     await writeFileAtomic(resolve(flags.sheet), [await contactSheetPng(dataset)]);
-    if (!flags.json) process.stdout.write(`Contact sheet: ${flags.sheet}\n`);
+    if (!flags.json) printOut(`Contact sheet: ${flags.sheet}\n`);
   });
 
   addDatasetFlags(
@@ -44,8 +47,8 @@ export function registerDataCommands(program: Command): void {
     const dataset = await openWithProgress(path, flags);
     const pairs = generatePairs(dataset, { folds: flags.folds, perFold: flags.perFold, seed: flags.seed });
     await writeFileAtomic(resolve(flags.out), [Buffer.from(formatPairs(pairs), 'utf8')]);
-    for (const note of pairs.notes) process.stdout.write(`note: ${note}\n`);
-    process.stdout.write(
+    for (const note of pairs.notes) printOut(`note: ${note}\n`);
+    printOut(
       `Wrote ${flags.out}: ${pairs.folds} folds x (${pairs.perFold} matched + ${pairs.perFold} mismatched) = ${pairs.pairs.length} pairs from ${dataset.identities.length} identities of ${dataset.name}\n`,
     );
   });

@@ -10,6 +10,7 @@ import { labDataDir } from '../../datasets/data-dir';
 import { otherCudaRuntimes } from '../../models/backend-native';
 import { CUDA_NEEDS } from '../../models/backend-packages';
 import { adapterLimits, describeAdapter, probeWebGpu } from '../../models/backend-webgpu';
+import { printOut } from './terminal-text';
 
 /** The lab's version from its package.json, found by walking up from this file (works bundled or not). */
 function labVersion(): string {
@@ -98,6 +99,6 @@ export function registerInfoCommand(program: Command): void {
       }
       if (force === undefined || force === 'webgpu' || force === 'tensorflow-gpu') lines.push('', ...(await gpuLines(training)));
       lines.push('', choiceLine('Training: ', training), choiceLine('Inference:', inference), '', `Data directory: ${labDataDir()}`);
-      process.stdout.write(`${lines.join('\n')}\n`);
+      printOut(`${lines.join('\n')}\n`);
     });
 }

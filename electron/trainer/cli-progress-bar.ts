@@ -3,6 +3,7 @@
 // While the total is unknown (an archive read as a stream, a server that does
 // not say the size) it is a plain counter: a bar needs a total to be a bar.
 import cliProgress from 'cli-progress';
+import { terminalSafe } from './terminal-text';
 
 export interface ProgressBar {
   update(done: number, total: number | null, label?: string): void;
@@ -17,8 +18,9 @@ interface Payload {
 
 export function progressBar(title: string, unit: string, stream: NodeJS.WriteStream = process.stderr): ProgressBar {
   if (!stream.isTTY) return { update: () => {}, stop: () => {} };
-  const withTotal = `${title} [{bar}] {percentage}% | {value}/{total} ${unit} | {label}`;
-  const counting = `${title} {value} ${unit} | {label}`;
+  // Only the text is escaped: the bar draws with escape codes of its own.
+  const withTotal = `${terminalSafe(title)} [{bar}] {percentage}% | {value}/{total} ${terminalSafe(unit)} | {label}`;
+  const counting = `${terminalSafe(title)} {value} ${terminalSafe(unit)} | {label}`;
   const bar = new cliProgress.SingleBar(
     {
       format: (options, params, payload: Payload) =>
@@ -32,7 +34,7 @@ export function progressBar(title: string, unit: string, stream: NodeJS.WriteStr
   let started = false;
   return {
     update(done, total, label = '') {
-      const payload: Payload = { label, known: total !== null };
+      const payload: Payload = { label: terminalSafe(label), known: total !== null };
       if (!started) {
         bar.start(total ?? 0, done, payload);
         started = true;

@@ -9,6 +9,7 @@ import { labDataDir } from '../../datasets/data-dir';
 import { BACKEND_ORDER, type BackendName } from '../../models/backend';
 import { LabHost } from './server/lab-host';
 import { DEFAULT_PORT, isLoopback, startServeServer } from './server/ws-server';
+import { printErr, printOut } from './terminal-text';
 
 /** The built renderer (`npm run build` writes out/renderer), found from this file bundled or not. */
 export function rendererDir(): string | null {
@@ -51,7 +52,7 @@ export function registerServeCommand(program: Command): void {
     .addOption(new Option('--renderer-dir <path>', 'serve the UI built in this folder instead of out/renderer').argParser(builtRendererDir).hideHelp())
     .action(async (flags: { port: number; host: string; backend?: BackendName; token?: string; rendererDir?: string }) => {
       const dataDir = labDataDir();
-      const host = new LabHost({ dataDir, ...(flags.backend ? { backend: flags.backend } : {}), log: (line) => process.stderr.write(`${line}\n`) });
+      const host = new LabHost({ dataDir, ...(flags.backend ? { backend: flags.backend } : {}), log: (line) => printErr(`${line}\n`) });
       const staticDir = flags.rendererDir ?? rendererDir();
       const token = flags.token ?? process.env['FACE_CNN_LAB_TOKEN'];
       const server = await startServeServer({
@@ -62,19 +63,19 @@ export function registerServeCommand(program: Command): void {
         onConnection: (connection) => host.addConnection(connection),
       });
       if (!isLoopback(flags.host))
-        process.stderr.write(`warning: listening on ${flags.host}: other machines that can reach it may connect (they still need the token). Use a trusted network.\n`);
-      if (!staticDir) process.stderr.write('note: the UI is not built, so the page only says so; run `npm run build` first. The WebSocket API works.\n');
-      process.stdout.write(`Face CNN Lab is serving runs from ${dataDir}\nOpen: ${server.url}\n(Ctrl+C stops; a training run is checkpointed first.)\n`);
+        printErr(`warning: listening on ${flags.host}: other machines that can reach it may connect (they still need the token). Use a trusted network.\n`);
+      if (!staticDir) printErr('note: the UI is not built, so the page only says so; run `npm run build` first. The WebSocket API works.\n');
+      printOut(`Face CNN Lab is serving runs from ${dataDir}\nOpen: ${server.url}\n(Ctrl+C stops; a training run is checkpointed first.)\n`);
       await new Promise<void>((done) => {
         let stopping = false;
         const stop = () => {
           if (stopping) return;
           stopping = true;
-          process.stdout.write('Stopping (a training run is checkpointed first)...\n');
+          printOut('Stopping (a training run is checkpointed first)...\n');
           void host
             .close()
             .then((stopped) => {
-              if (stopped) process.stdout.write(`Run ${stopped.runId} stopped at step ${stopped.step}, checkpointed: resume it in the Runs view, or with npm run lab -- resume ${stopped.runId}\n`);
+              if (stopped) printOut(`Run ${stopped.runId} stopped at step ${stopped.step}, checkpointed: resume it in the Runs view, or with npm run lab -- resume ${stopped.runId}\n`);
               return server.close();
             })
             .finally(done);

@@ -13,6 +13,7 @@ import { progressBar } from './cli-progress-bar';
 import { ARCHITECTURES, type TrainConfigInput } from './training/config';
 import { INITIALIZERS } from '../../models/initializers';
 import { TrainingSession, type RunOutcome, type TrainEvent } from './training/session';
+import { printErr, printOut } from './terminal-text';
 
 function numberArg(value: string): number {
   const n = Number(value);
@@ -53,22 +54,22 @@ async function runWithProgress(start: (onEvent: (event: TrainEvent) => void) => 
     switch (event.type) {
       case 'started':
         total = event.totalSteps;
-        process.stdout.write(`${event.resumed ? 'Resuming' : 'Starting'} run ${event.runId} at step ${event.step} of ${event.totalSteps}\nBackend: ${event.backend}\n`);
+        printOut(`${event.resumed ? 'Resuming' : 'Starting'} run ${event.runId} at step ${event.step} of ${event.totalSteps}\nBackend: ${event.backend}\n`);
         break;
       case 'progress': {
         const label = `loss ${event.loss.toFixed(4)}, acc ${(event.accuracy * 100).toFixed(1)}%, lr ${event.lr.toPrecision(3)}, ${event.imagesPerSecond.toFixed(1)} img/s`;
         if (terminal) bar.update(event.step, total, label);
         else if (performance.now() - lastLine > 5000 || event.step === total) {
           lastLine = performance.now();
-          process.stdout.write(`step ${event.step}/${total}  epoch ${event.epoch + 1}  ${label}  ${event.stepMs.toFixed(0)} ms/step\n`);
+          printOut(`step ${event.step}/${total}  epoch ${event.epoch + 1}  ${label}  ${event.stepMs.toFixed(0)} ms/step\n`);
         }
         break;
       }
       case 'epoch':
-        process.stdout.write(`${terminal ? '\n' : ''}${describeEpoch(event)}\n`);
+        printOut(`${terminal ? '\n' : ''}${describeEpoch(event)}\n`);
         break;
       case 'warning':
-        process.stderr.write(`warning: ${event.message}\n`);
+        printErr(`warning: ${event.message}\n`);
         break;
       case 'layerStats':
         lastLayers = event;
@@ -78,19 +79,19 @@ async function runWithProgress(start: (onEvent: (event: TrainEvent) => void) => 
     }
   };
   const session = await start(onEvent);
-  for (const line of session.decisions) process.stdout.write(`Default ${line}\n`);
+  for (const line of session.decisions) printOut(`Default ${line}\n`);
   let interrupted = false;
   const onSigint = () => {
     if (interrupted) process.exit(130);
     interrupted = true;
-    process.stderr.write('\nStopping after this step and saving a checkpoint (Ctrl-C again to quit at once)...\n');
+    printErr('\nStopping after this step and saving a checkpoint (Ctrl-C again to quit at once)...\n');
     session.stop();
   };
   process.on('SIGINT', onSigint);
   try {
     const outcome = await session.train();
     bar.stop();
-    if (lastLayers) process.stdout.write(`\n${describeLayers(lastLayers)}\n`);
+    if (lastLayers) printOut(`\n${describeLayers(lastLayers)}\n`);
     return outcome;
   } finally {
     bar.stop();
@@ -111,7 +112,7 @@ function withPreset(name: string, config: TrainConfigInput, command: Command): T
     const key = CONFIG_KEY_OF_FLAG[flag] ?? flag;
     if (key in config) merged[key] = (config as Record<string, unknown>)[key];
   }
-  process.stdout.write(`Preset ${preset.name}: ${preset.title}\n${preset.claim}\n`);
+  printOut(`Preset ${preset.name}: ${preset.title}\n${preset.claim}\n`);
   return merged as TrainConfigInput;
 }
 
@@ -136,17 +137,17 @@ function describeEpoch(event: Extract<TrainEvent, { type: 'epoch' }>): string {
 
 /** The final summary and what to do next; a failed run makes the command exit with 1. */
 function printOutcome(outcome: RunOutcome): void {
-  process.stdout.write(`\nRun ${outcome.runId}: ${outcome.state} at step ${outcome.step}${outcome.message ? ` (${outcome.message})` : ''}\n`);
+  printOut(`\nRun ${outcome.runId}: ${outcome.state} at step ${outcome.step}${outcome.message ? ` (${outcome.message})` : ''}\n`);
   if (outcome.validation) {
-    process.stdout.write(`Held-out images: loss ${outcome.validation.loss.toFixed(4)}, accuracy ${(outcome.validation.accuracy * 100).toFixed(1)}% (${outcome.validation.count} images)\n`);
+    printOut(`Held-out images: loss ${outcome.validation.loss.toFixed(4)}, accuracy ${(outcome.validation.accuracy * 100).toFixed(1)}% (${outcome.validation.count} images)\n`);
   }
   if (outcome.failure === 'diverged') {
     const lower = outcome.lr === undefined ? '<a tenth of it>' : String(Number((outcome.lr / 10).toPrecision(2)));
-    process.stdout.write(`Resume it from its last checkpoint with a lower learning rate, e.g.: npm run lab -- resume ${outcome.runId} --lr ${lower} --clip-norm 5\n`);
+    printOut(`Resume it from its last checkpoint with a lower learning rate, e.g.: npm run lab -- resume ${outcome.runId} --lr ${lower} --clip-norm 5\n`);
   } else if (outcome.state === 'stopped') {
-    process.stdout.write(`Continue it with: npm run lab -- resume ${outcome.runId}${outcome.message?.includes('step limit') ? ' --max-steps <more>' : ''}\n`);
+    printOut(`Continue it with: npm run lab -- resume ${outcome.runId}${outcome.message?.includes('step limit') ? ' --max-steps <more>' : ''}\n`);
   }
-  if (outcome.state !== 'failed') process.stdout.write(`Evaluate it with: npm run lab -- eval ${outcome.runId}\n`);
+  if (outcome.state !== 'failed') printOut(`Evaluate it with: npm run lab -- eval ${outcome.runId}\n`);
   else process.exitCode = 1;
 }
 
@@ -157,7 +158,7 @@ export function registerTrainCommands(program: Command): void {
     .action(() => {
       for (const p of PRESETS) {
         const c = p.config;
-        process.stdout.write(`${p.name}\n  ${p.title}: ${c.activation}, ${c.model} at ${c.inputSize} px, ${c.optimizer} lr ${c.lr}${c.clipNorm ? `, clip ${c.clipNorm}` : ''}\n  ${p.claim}\n  compare with: ${p.compareWith.join(', ')}\n\n`);
+        printOut(`${p.name}\n  ${p.title}: ${c.activation}, ${c.model} at ${c.inputSize} px, ${c.optimizer} lr ${c.lr}${c.clipNorm ? `, clip ${c.clipNorm}` : ''}\n  ${p.claim}\n  compare with: ${p.compareWith.join(', ')}\n\n`);
       }
     });
 
@@ -247,7 +248,7 @@ export function registerTrainCommands(program: Command): void {
     .option('--pairs <file>', "a pairs file in LFW's pairs.txt format (default: generated from the run's dataset)")
     .action(async (runRef: string, flags: { pairs?: string }) => {
       const result = await evaluateRun(runRef, { dataDir: labDataDir(), pairsFile: flags.pairs });
-      process.stdout.write(`${formatEvaluation(result)}\n`);
+      printOut(`${formatEvaluation(result)}\n`);
     });
 
   program
@@ -255,8 +256,8 @@ export function registerTrainCommands(program: Command): void {
     .description('list the runs in the lab data folder, newest first')
     .action(async () => {
       const runs = await listRuns(labDataDir());
-      if (runs.length === 0) process.stdout.write('No runs yet. Start one with: npm run lab -- train --data synthetic --model tiny --input 32\n');
-      for (const run of runs) process.stdout.write(`${describeRunLine(run, await readEvaluationSummary(run.dir))}\n`);
+      if (runs.length === 0) printOut('No runs yet. Start one with: npm run lab -- train --data synthetic --model tiny --input 32\n');
+      for (const run of runs) printOut(`${describeRunLine(run, await readEvaluationSummary(run.dir))}\n`);
     });
 
   program
@@ -279,7 +280,7 @@ export function registerTrainCommands(program: Command): void {
         dropout: 0.5,
         seed: 1,
       });
-      process.stdout.write(`${formatSummary(built.summary)}\n`);
+      printOut(`${formatSummary(built.summary)}\n`);
       built.model.dispose();
     });
 }

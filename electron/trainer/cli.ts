@@ -6,6 +6,7 @@ import { registerTrainCommands } from './cli-train';
 import * as tf from '@tensorflow/tfjs';
 import { registerInfoCommand } from './cli-info';
 import { registerServeCommand } from './cli-serve';
+import { escapeConsole, printErr, printOut } from './terminal-text';
 
 // Errors a user causes and can act on: shown as one line. Anything else is a bug.
 const USER_ERRORS = new Set(['DatasetError', 'RunError', 'TrainingError', 'ConfigError', 'ModelConfigError', 'ActivationSpecError', 'BackendError', 'GpuDeviceError']);
@@ -17,6 +18,9 @@ tf.enableProdMode();
 const userCwd = process.env['INIT_CWD'];
 if (userCwd) process.chdir(userCwd);
 
+// Names, paths and messages from outside may hold terminal escape codes: all output is escaped (terminal-text.ts).
+escapeConsole();
+
 const program = new Command('lab')
   .description('Face CNN Lab, headless: import face datasets, train Light CNNs with the activations you choose, evaluate them')
   .option('--data-dir <dir>', 'where the lab keeps caches, downloads and runs (default: FACE_CNN_LAB_DATA or the platform data folder)')
@@ -24,7 +28,9 @@ const program = new Command('lab')
     const dataDir = command.opts<{ dataDir?: string }>().dataDir;
     if (dataDir !== undefined) process.env['FACE_CNN_LAB_DATA'] = dataDir;
   })
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Commander's own messages quote what was typed; subcommands inherit this.
+  .configureOutput({ writeOut: (text) => void printOut(text), writeErr: (text) => void printErr(text) });
 
 registerDataCommands(program);
 registerTrainCommands(program);
@@ -36,9 +42,9 @@ try {
   releaseWebGpu(); // Dawn's instance would keep the process alive
 } catch (error) {
   if (error instanceof Error && USER_ERRORS.has(error.name)) {
-    process.stderr.write(`error: ${error.message}\n`);
+    printErr(`error: ${error.message}\n`);
     process.exit(1);
   }
-  process.stderr.write(`unexpected error (please report it): ${(error as Error).stack ?? String(error)}\n`);
+  printErr(`unexpected error (please report it): ${(error as Error).stack ?? String(error)}\n`);
   process.exit(2);
 }

@@ -1,6 +1,6 @@
 // The headless lab's data commands, run as a user runs them: a separate process.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -166,6 +166,40 @@ describe('lab data', () => {
   });
 });
 
+describe('names with terminal escape codes', () => {
+  // ESC and BEL as sent, the C1 CSI, and the bidi override: none may reach the terminal raw.
+  const RAW = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
+  const evil = 'evil\x1b]0;pwned\x07\x1b[2J';
+
+  test('file, folder and identity names, and error messages, are printed escaped', async () => {
+    const parent = join(await tempDir(), `set${evil}`);
+    await makeIdentityFolders(parent, 2, 2);
+    mkdirSync(join(parent, evil));
+    for (const k of [1, 2]) writeFileSync(join(parent, evil, `${k}.png`), await makeImage('png', 10 + k));
+    writeFileSync(join(parent, 'person1', `broken${evil}\u009b2J\u202e.jpg`), 'not an image');
+    const sheet = join(await tempDir(), 'sheet.png');
+    const [text, json, missing] = await Promise.all([
+      lab(['data', 'inspect', parent, '--input', '32', '--sheet', sheet], await tempDir()),
+      lab(['data', 'inspect', parent, '--input', '32', '--sheet', sheet, '--json'], await tempDir()),
+      lab(['data', 'inspect', join(parent, `missing${evil}`), '--input', '32'], await tempDir()),
+    ]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/Identities:\s+3\n/);
+    expect(text.stdout).toContain('setevil\\x1B]0;pwned\\x07\\x1B[2J');
+    expect(text.stdout).toContain('brokenevil\\x1B]0;pwned\\x07\\x1B[2J\\x9B2J\\u202E.jpg');
+    expect(json.code, json.stderr).toBe(0);
+    const report = JSON.parse(json.stdout) as { identityNames: string[]; skipped: { path: string }[] };
+    expect(report.identityNames).toContain(evil); // the JSON way: still the same names once parsed
+    expect(report.skipped.map((s) => s.path).join()).toContain(`broken${evil}\u009b2J\u202e.jpg`);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^error: .*missingevil\\x1B\]0;pwned\\x07\\x1B\[2J/);
+    for (const run of [text, json, missing]) {
+      expect(run.stdout).not.toMatch(RAW);
+      expect(run.stderr).not.toMatch(RAW);
+    }
+  });
+});
+
 describe('the progress bar', () => {
   /** A terminal that keeps what is written to it. */
   function fakeTerminal(): NodeJS.WriteStream & { text(): string } {
@@ -193,5 +227,14 @@ describe('the progress bar', () => {
     bar.update(5, 10, 'decoding');
     bar.stop();
     expect(terminal.text()).toMatch(/Importing \[.*\] 50% \| 5\/10 files \| decoding/);
+  });
+
+  test('a label is escaped; the bar still draws with its own codes', () => {
+    const terminal = fakeTerminal();
+    const bar = progressBar('Importing', 'files', terminal);
+    bar.update(1, 4, 'evil\x1b]0;pwned\x07\x1b[2J');
+    bar.stop();
+    expect(terminal.text()).toContain('| evil\\x1B]0;pwned\\x07\\x1B[2J');
+    expect(terminal.text()).not.toMatch(/[\x07\x1b]/); // text() drops only the bar's own cursor codes
   });
 });
