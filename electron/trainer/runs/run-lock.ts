@@ -3,21 +3,27 @@
 // The lock is created with O_EXCL (open 'wx'), so of two trainers starting together
 // exactly one creates it; it holds JSON { pid, host, startedAt, token }. A lock whose
 // process is gone (same host: process.kill(pid, 0) fails with ESRCH) or whose file
-// cannot be read is taken over: replaced atomically (temp file + rename) after checking
-// that it is still the file judged stale, and read back to check that it is ours. The one
-// race left: two processes taking over the same stale lock within the same few
-// microseconds could both succeed; a lock of a live process is never taken. A lock from
+// cannot be read is taken over; a lock of a live process is never taken. A lock from
 // another host cannot be checked from here and is respected unless `force` is given.
+//
+// Taking over is atomic among any number of processes: each abandoned lock (told apart
+// by its file's device, inode and content) has claim files beside it,
+// .run.lock.<id>.<n>.claim, created with O_EXCL, so only one process gets slot n. Its
+// creator checks that run.lock is still that abandoned lock and renames its claim (which
+// already holds its own lock) over it. Only a claimer may replace an abandoned lock, and
+// claiming comes before checking, so the check holds until the rename. A claimer that
+// died half-way leaves its slot behind: the next slot is used then, and the winner
+// removes the ones it skipped. (A forced take-over of another host's lock cannot be made
+// safe against that process releasing it meanwhile: force says it no longer runs.)
 //
 // The token (random, per acquisition) tells this lock apart from another one of the same
 // process (two handles of one run in one process), so a release never removes a lock
 // that is no longer ours.
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rm, stat } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { open, rename, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomic } from '../../../datasets/atomic-file';
 import { RunError, writeFailed } from './errors';
 
 export const LOCK_FILE = 'run.lock';
@@ -53,9 +59,10 @@ export type ReleaseLock = (() => Promise<void>) & {
 
 type LockRead =
   | { readonly kind: 'none' }
-  | { readonly kind: 'held'; readonly lock: LockContent; readonly text: string }
+  /** `id`: this very file (device, inode, content), so a take-over can tell it from a later lock. */
+  | { readonly kind: 'held'; readonly lock: LockContent; readonly text: string; readonly id: string }
   /** The file is there but names no process (empty, not JSON, wrong fields). */
-  | { readonly kind: 'garbage'; readonly text: string; readonly detail: string };
+  | { readonly kind: 'garbage'; readonly text: string; readonly detail: string; readonly id: string };
 
 /** Is process `pid` of this host alive? EPERM (it exists, but is not ours to signal) counts as alive. */
 export function processAlive(pid: number): boolean {
@@ -75,8 +82,17 @@ function holderOf(lock: LockContent): RunLockHolder {
 /** The lock file as it is now; a file that cannot be read at all (no permission...) is a RunError. */
 async function readLock(path: string): Promise<LockRead> {
   let text: string;
+  let id: string;
   try {
-    text = await readFile(path, 'utf8');
+    // Identity and content from one open file, so they belong together.
+    const handle = await open(path, 'r');
+    try {
+      const info = await handle.stat({ bigint: true });
+      text = await handle.readFile('utf8');
+      id = createHash('sha256').update(`${info.dev}:${info.ino}:`).update(text).digest('hex').slice(0, 16);
+    } finally {
+      await handle.close();
+    }
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { kind: 'none' };
@@ -86,11 +102,11 @@ async function readLock(path: string): Promise<LockRead> {
   try {
     json = JSON.parse(text);
   } catch {
-    return { kind: 'garbage', text, detail: text === '' ? 'it is empty' : 'it is not JSON' };
+    return { kind: 'garbage', text, id, detail: text === '' ? 'it is empty' : 'it is not JSON' };
   }
   const parsed = lockSchema.safeParse(json);
-  if (!parsed.success) return { kind: 'garbage', text, detail: 'it names no process' };
-  return { kind: 'held', lock: parsed.data, text };
+  if (!parsed.success) return { kind: 'garbage', text, id, detail: 'it names no process' };
+  return { kind: 'held', lock: parsed.data, text, id };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -131,16 +147,55 @@ async function createExclusive(path: string, text: string, what: string): Promis
   return true;
 }
 
-/** Replaces the lock file atomically if it still holds `expected`; true when it then holds `text`. */
-async function replaceIfUnchanged(path: string, expected: string, text: string, what: string): Promise<boolean> {
-  const now = await readFile(path, 'utf8').catch(() => undefined);
-  if (now !== expected) return false;
-  try {
-    await writeFileAtomic(path, [Buffer.from(text, 'utf8')]);
-  } catch (error) {
-    writeFailed(error, { what, path, kept: '(the old lock is left as it was)' });
+/** Claim slot `n` of the abandoned lock `id`: whoever creates it (O_EXCL) may replace that lock. */
+const claimPath = (lockPath: string, id: string, n: number): string => join(dirname(lockPath), `.${LOCK_FILE}.${id}.${n}.claim`);
+
+/** Claim slots tried per abandoned lock (each one skipped was left by a claimer that died). */
+const MAX_CLAIMS = 20;
+
+/**
+ * Replaces the abandoned lock `stale` (as read from `path`) by `text`; true when done,
+ * false when the lock changed meanwhile (look again). Throws lockedError when a live
+ * process is taking over this same lock right now: it is the holder then.
+ */
+async function takeOver(path: string, stale: { readonly id: string }, text: string, runId: string, what: string, force: boolean): Promise<boolean> {
+  const stillStale = async (): Promise<boolean> => {
+    const now = await readLock(path);
+    return now.kind !== 'none' && now.id === stale.id;
+  };
+  let n = 0;
+  for (let tries = 0; tries < 3 * MAX_CLAIMS && n < MAX_CLAIMS; tries++) {
+    const claim = claimPath(path, stale.id, n);
+    if (await createExclusive(claim, text, what)) {
+      // Slot n is ours and nobody else may replace the abandoned lock: if it is still
+      // there now, it stays there until our rename.
+      if (!(await stillStale())) {
+        await rm(claim, { force: true });
+        return false;
+      }
+      try {
+        await rename(claim, path);
+      } catch (error) {
+        await rm(claim, { force: true }).catch(() => undefined);
+        writeFailed(error, { what, path, kept: '(the old lock is left as it was)' });
+      }
+      // The slots skipped were left by dead claimers; later ones that come find run.lock changed and remove their own.
+      for (let k = 0; k < n; k++) await rm(claimPath(path, stale.id, k), { force: true }).catch(() => undefined);
+      return true;
+    }
+    const claimer = await readLockSettled(claim);
+    if (claimer.kind === 'none') continue; // its claimer gave up (the lock had changed): try the slot again
+    if (claimer.kind === 'held') {
+      const holder = holderOf(claimer.lock);
+      if (holder.alive === true || (holder.alive === null && !force)) {
+        // A live process holds this slot: it takes the lock over unless the lock has changed already.
+        if (await stillStale()) throw lockedError(runId, holder, path);
+        return false;
+      }
+    }
+    n++; // left by a claimer that died half-way (or unreadable): the next slot
   }
-  return (await readFile(path, 'utf8').catch(() => undefined)) === text;
+  return false;
 }
 
 function describeHolder(holder: RunLockHolder): string {
@@ -197,9 +252,13 @@ export async function acquireRunLock(dir: string, runId: string, options: Acquir
     } else {
       warning = `The lock file of run ${runId} could not be used (${found.detail}): it was replaced`;
     }
-    if (await replaceIfUnchanged(path, found.text, text, what)) {
-      warnings.push(warning);
-      return release();
+    if (await takeOver(path, found, text, runId, what, options.force === true)) {
+      // Read back, as a last check that the lock is ours (it cannot be otherwise unless a forced take-over raced its holder).
+      const now = await readLock(path);
+      if (now.kind === 'held' && now.lock.token === mine.token) {
+        warnings.push(warning);
+        return release();
+      }
     }
     // Someone else changed the lock between our reads: look again.
   }

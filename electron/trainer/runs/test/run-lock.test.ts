@@ -1,8 +1,9 @@
 // The single-writer lock of a run (run.lock), and what listRuns makes of it.
-import { spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRun, listRuns, openRun, RunError, type RunHandle, type RunInit } from '../run-store';
 
@@ -174,6 +175,39 @@ describe('run lock', () => {
     expect(await run.lockHolder()).toBeNull();
   });
 
+  /** The claim file of slot n for the lock file as it is now (same naming as run-lock.ts). */
+  async function claimFile(run: RunHandle, n: number): Promise<string> {
+    const info = await stat(run.lockFile, { bigint: true });
+    const id = createHash('sha256').update(`${info.dev}:${info.ino}:`).update(await readFile(run.lockFile, 'utf8')).digest('hex').slice(0, 16);
+    return join(run.dir, `.run.lock.${id}.${n}.claim`);
+  }
+
+  it('a take-over left half-way by a dead process does not block the next one, and its claim is removed', async () => {
+    const { run } = await newRun();
+    await writeFile(run.lockFile, JSON.stringify({ pid: deadPid(), host: hostname(), startedAt: '2026-01-02T03:04:05.000Z' }));
+    await writeFile(await claimFile(run, 0), JSON.stringify({ pid: deadPid(), host: hostname(), startedAt: '2026-01-02T03:04:06.000Z' }));
+    await writeFile(await claimFile(run, 1), '{"pid": 1'); // and one that died while writing it
+    const old = new Date(Date.now() - 60_000);
+    await utimes(await claimFile(run, 1), old, old);
+    const release = await run.acquireLock();
+    expect(release.warnings).toEqual([expect.stringMatching(/which is no longer running: its lock was taken over$/)]);
+    expect(await lockJson(run)).toMatchObject({ pid: process.pid, host: hostname() });
+    expect((await readdir(run.dir)).filter((n) => n.includes('run.lock'))).toEqual(['run.lock']);
+    await release();
+  });
+
+  it('while a live process is taking over an abandoned lock, others are refused, naming it', async () => {
+    const { run } = await newRun();
+    const stale = JSON.stringify({ pid: deadPid(), host: hostname(), startedAt: '2026-01-02T03:04:05.000Z' });
+    await writeFile(run.lockFile, stale);
+    const startedAt = new Date().toISOString();
+    await writeFile(await claimFile(run, 0), JSON.stringify({ pid: process.pid, host: hostname(), startedAt }));
+    const error = await rejection(run.acquireLock());
+    expect(error.kind).toBe('locked');
+    expect(error.message).toContain(`is being trained by process ${process.pid} on ${hostname()} since ${startedAt}`);
+    expect(await readFile(run.lockFile, 'utf8')).toBe(stale); // left to that process
+  });
+
   it('two acquisitions racing in one process: exactly one wins', async () => {
     const { dataDir, run } = await newRun();
     const other = await openRun(dataDir, run.id);
@@ -182,6 +216,80 @@ describe('run lock', () => {
     expect(won).toHaveLength(1);
     for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ name: 'RunError', kind: 'locked' });
     await (won[0] as PromiseFulfilledResult<() => Promise<void>>).value();
+  });
+});
+
+type RacerMessage =
+  | { readonly type: 'ready' | 'released'; readonly pid: number }
+  | { readonly type: 'result'; readonly pid: number; readonly won: boolean; readonly kind?: string | null; readonly message?: string };
+
+describe('run lock: processes taking over an abandoned lock together', () => {
+  const RACERS = 8;
+  const ROUNDS = 10;
+  const racers: ChildProcess[] = [];
+  const next = (child: ChildProcess, type: RacerMessage['type']): Promise<RacerMessage> =>
+    new Promise((done, fail) => {
+      const onMessage = (message: RacerMessage): void => {
+        if (message.type !== type) return;
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        done(message);
+      };
+      const onExit = (code: number | null): void => fail(new Error(`racer ${child.pid} exited (${code}) before '${type}'`));
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+    });
+
+  beforeAll(async () => {
+    // Real processes, started once (tsx start-up is slow on a loaded machine) and raced every round.
+    const root = resolve(import.meta.dirname, '../../../..');
+    for (let i = 0; i < RACERS; i++) {
+      const child = fork(join(import.meta.dirname, 'lock-racer.ts'), [], { cwd: root, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      racers.push(child);
+    }
+    await Promise.all(racers.map((child) => next(child, 'ready')));
+  });
+
+  afterAll(() => {
+    for (const child of racers) if (child.connected) child.disconnect();
+  });
+
+  it(`exactly one of ${RACERS} wins, every round; the others are told which live process holds it`, async () => {
+    const winners: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const dir = await mkdtemp(join(scratch, 'race-'));
+      const lockFile = join(dir, 'run.lock');
+      // Half the rounds: a lock naming a dead process; half: an old garbage lock file.
+      if (round % 2 === 0) await writeFile(lockFile, JSON.stringify({ pid: deadPid(), host: hostname(), startedAt: '2026-01-02T03:04:05.000Z' }));
+      else {
+        await writeFile(lockFile, '{"pid": 12');
+        const minuteAgo = new Date(Date.now() - 60_000);
+        await utimes(lockFile, minuteAgo, minuteAgo);
+      }
+      const results = racers.map((child) => next(child, 'result'));
+      const at = Date.now() + 100;
+      for (const child of racers) child.send({ type: 'race', dir, runId: `r${round}`, at });
+      const outcome = (await Promise.all(results)) as Extract<RacerMessage, { type: 'result' }>[];
+      const won = outcome.filter((r) => r.won);
+      winners.push(won.length);
+      const pids = racers.map((child) => child.pid);
+      for (const lost of outcome.filter((r) => !r.won)) {
+        expect(lost.kind).toBe('locked');
+        const named = /^Run r\d+ is being trained by process (\d+) on /.exec(lost.message ?? '');
+        expect(named, lost.message).not.toBeNull();
+        expect(pids).toContain(Number(named?.[1]));
+      }
+      if (won.length === 1) {
+        // The lock names the winner, and no claim or temp file is left beside it.
+        expect(JSON.parse(await readFile(lockFile, 'utf8'))).toMatchObject({ pid: won[0]?.pid, host: hostname() });
+        expect(await readdir(dir)).toEqual(['run.lock']);
+      }
+      const released = racers.map((child) => next(child, 'released'));
+      for (const child of racers) child.send({ type: 'release' });
+      await Promise.all(released);
+      if (won.length === 1) expect(await readdir(dir)).toEqual([]);
+    }
+    expect(winners).toEqual(Array.from({ length: ROUNDS }, () => 1));
   });
 });
 
