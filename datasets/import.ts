@@ -157,8 +157,20 @@ async function importOnce(path: string, options: ImportOptions, started: number,
   const pool = new TaskPool(options.concurrency ?? Math.max(4, availableParallelism() * 3));
   let done = 0;
   let total: number | null = null;
+  // Paths already taken: an archive can hold one path twice (NFC and NFD forms of a name
+  // normalise alike, and a tar may repeat a name); the first is kept, not overwritten unseen.
+  const taken = new Set<string>();
   const consider = async (candidate: Candidate): Promise<void> => {
     options.signal?.throwIfAborted();
+    if (taken.has(candidate.relPath)) {
+      // Archive entries come with their NFC path only, so the name is shown in that form.
+      skipped.push({
+        path: candidate.relPath,
+        reason: `an earlier entry has the same name, ${JSON.stringify(candidate.relPath)}, once Unicode-normalised (NFC) (one name written two ways, or written twice); the first was imported, rename one of them to import both`,
+      });
+      return;
+    }
+    taken.add(candidate.relPath);
     await pool.run(async () => {
       outcomes.set(candidate.relPath, await examine(candidate, reuse, decodeOptions));
       done++;

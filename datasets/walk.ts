@@ -50,6 +50,17 @@ export async function walkFolder(root: string): Promise<WalkResult> {
   const seen = new Set<string>();
   // Real paths of the folders on the way down: a link into one of them is a loop.
   const ancestors = new Set<string>([await realpath(root)]);
+  // Every real folder and file met so far, by identity, with the path it was first met by: links
+  // without a loop can still reach one folder many times over (a chain of two links per level
+  // turns one image into 2^levels faces), so each is walked or imported once.
+  const met = new Map<string, string>([[await identity(root, await stat(root)), '.']]);
+  const duplicates: SkippedFile[] = [];
+  let duplicateCount = 0;
+  const duplicate = (path: string, what: 'file' | 'folder', first: string): void => {
+    if (++duplicateCount <= DUPLICATE_EXAMPLES) {
+      duplicates.push({ path, reason: `the same ${what} as ${JSON.stringify(first)}, reached again through a link; imported once` });
+    }
+  };
 
   async function visit(dir: string, relDir: string): Promise<void> {
     let entries;
@@ -94,6 +105,13 @@ export async function walkFolder(root: string): Promise<WalkResult> {
           skipped.push({ path: `${relPath}/`, reason: 'symbolic link loop (it leads back to a folder above it); not followed' });
           continue;
         }
+        const key = await identity(absPath, info);
+        const first = met.get(key);
+        if (first !== undefined) {
+          duplicate(`${relPath}/`, 'folder', first === '.' ? first : `${first}/`);
+          continue;
+        }
+        met.set(key, relPath);
         ancestors.add(real);
         await visit(absPath, relPath);
         ancestors.delete(real);
@@ -103,6 +121,13 @@ export async function walkFolder(root: string): Promise<WalkResult> {
           continue;
         }
         seen.add(relPath);
+        const key = await identity(absPath, info);
+        const first = met.get(key);
+        if (first !== undefined) {
+          duplicate(relPath, 'file', first);
+          continue;
+        }
+        met.set(key, relPath);
         files.push({ relPath, absPath, size: info.size, mtimeMs: info.mtimeMs });
       } else {
         skipped.push({ path: relPath, reason: 'not a regular file (a device, socket or pipe)' });
@@ -111,5 +136,26 @@ export async function walkFolder(root: string): Promise<WalkResult> {
   }
 
   await visit(root, '');
+  skipped.push(...duplicates);
+  // A count, not thousands of lines: the examples above show what happened.
+  if (duplicateCount > DUPLICATE_EXAMPLES) {
+    skipped.push({
+      path: '.',
+      reason: `${duplicateCount} files or folders in all were reached again through links and imported once; ${duplicateCount - DUPLICATE_EXAMPLES} more are not listed`,
+    });
+  }
   return { files, skipped };
+}
+
+/** Duplicates listed one by one in the report; past this, only their count. */
+const DUPLICATE_EXAMPLES = 5;
+
+/**
+ * What makes two paths one file or folder: device and inode, as `stat` gives
+ * them (links followed). Where the inode is not known (0 on some Windows file
+ * systems) or does not fit a double exactly, the real path stands in for it.
+ */
+async function identity(path: string, info: Stats): Promise<string> {
+  if (info.ino !== 0 && Number.isSafeInteger(info.ino)) return `${info.dev}:${info.ino}`;
+  return `real:${await realpath(path).catch(() => path)}`;
 }

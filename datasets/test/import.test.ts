@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { chmod, readFile, rm, stat, truncate, unlink, utimes, writeFile, readdir } from 'node:fs/promises';
+import { chmod, link, mkdir, readFile, rm, stat, symlink, truncate, unlink, utimes, writeFile, readdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import * as tar from 'tar';
 import { describe, expect, test } from 'vitest';
@@ -139,6 +140,40 @@ describe('importing a folder of identities', () => {
     expect(report.images).toBe(6);
     expect(report.skipped).toContainEqual({ path: 'person1/locked.jpg', reason: expect.stringMatching(/permission denied/) });
   });
+
+  test('links without a loop that reach one folder many times import each real file once, and the duplicates are reported', async () => {
+    // Six levels, each linking twice to the next: followed blindly, one image is 2^6 = 64 faces.
+    const outside = await tempDir();
+    const levels = 6;
+    for (let i = 0; i <= levels; i++) await mkdir(join(outside, `L${i}`));
+    await writeFile(join(outside, `L${levels}`, '1.pgm'), await makeImage('pgm', 1));
+    for (let i = 0; i < levels; i++) {
+      await symlink(join(outside, `L${i + 1}`), join(outside, `L${i}`, 'a'));
+      await symlink(join(outside, `L${i + 1}`), join(outside, `L${i}`, 'b'));
+    }
+    const root = await tempDir();
+    await symlink(join(outside, 'L0'), join(root, 'person1'));
+    await writeFiles(root, { 'person2/1.pgm': await makeImage('pgm', 2) });
+    const dataset = await importDataset(root, { dataDir: await tempDir('fcl-data-'), inputSize: 32 });
+    expect(dataset.identities).toEqual(['person1', 'person2']);
+    expect(dataset.images.map((image) => image.relPath)).toEqual(['person1/a/a/a/a/a/a/1.pgm', 'person2/1.pgm']);
+    const reasons = new Map(dataset.report.skipped.map((s) => [s.path, s.reason]));
+    // One duplicate folder per level, met deepest first: the first five listed, then their count.
+    expect(reasons.get('person1/a/a/a/a/a/b/')).toBe('the same folder as "person1/a/a/a/a/a/a/", reached again through a link; imported once');
+    expect(reasons.get('person1/a/b/')).toBe('the same folder as "person1/a/a/", reached again through a link; imported once');
+    expect(reasons.has('person1/b/')).toBe(false);
+    expect(reasons.get('.')).toBe('6 files or folders in all were reached again through links and imported once; 1 more are not listed');
+    expect(dataset.report.skipped).toHaveLength(6);
+  });
+
+  test('a file reached by two names (a hard link) is imported once', async () => {
+    const root = await tempDir();
+    await writeFiles(root, { 'person1/1.pgm': await makeImage('pgm', 1), 'person2/1.pgm': await makeImage('pgm', 2) });
+    await link(join(root, 'person1', '1.pgm'), join(root, 'person1', '2.pgm')); // same inode, another real path
+    const dataset = await importDataset(root, { dataDir: await tempDir('fcl-data-'), inputSize: 32 });
+    expect(dataset.images.map((image) => image.relPath)).toEqual(['person1/1.pgm', 'person2/1.pgm']);
+    expect(dataset.report.skipped).toEqual([{ path: 'person1/2.pgm', reason: 'the same file as "person1/1.pgm", reached again through a link; imported once' }]);
+  });
 });
 
 describe('flat folders and identity rules', () => {
@@ -230,6 +265,27 @@ describe('archives', () => {
     const again = await importDataset(archive, { dataDir, inputSize: 32 });
     expect(again.report.decoded).toBe(0);
     expect(again.report.seconds).toBeLessThan(5);
+  });
+
+  test('two entries whose names differ only in Unicode form (NFC, NFD): the first is imported, the second reported', async () => {
+    const nfc = await makeImage('pgm', 1);
+    const nfd = await makeImage('pgm', 2);
+    const archive = join(await tempDir(), 'faces.zip');
+    await writeFile(archive, makeZip([
+      { name: 'Zo\u00eb/1.pgm', data: nfc },
+      { name: 'Zoe\u0308/1.pgm', data: nfd },
+      { name: 'Bob/1.pgm', data: await makeImage('pgm', 3) },
+    ]));
+    const dataset = await importDataset(archive, { dataDir: await tempDir(), inputSize: 32 });
+    expect(dataset.identities).toEqual(['Bob', 'Zo\u00eb']);
+    const zoe = dataset.images.filter((image) => image.relPath === 'Zo\u00eb/1.pgm');
+    expect(zoe.map((image) => image.sha256)).toEqual([createHash('sha256').update(nfc).digest('hex')]);
+    expect(dataset.report.skipped).toEqual([
+      {
+        path: 'Zo\u00eb/1.pgm',
+        reason: 'an earlier entry has the same name, "Zo\u00eb/1.pgm", once Unicode-normalised (NFC) (one name written two ways, or written twice); the first was imported, rename one of them to import both',
+      },
+    ]);
   });
 });
 
