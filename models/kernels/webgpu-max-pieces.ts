@@ -111,17 +111,20 @@ function maxoutBackwardCode(k: number): string {
   }`;
 }
 
-const MFM32_FORWARD = `${BITS}
-  fn main(index : i32) {
-    if (index < uniforms.threads) {
-      let m = uniforms.width;
+/** MFM 3/2, one thread per (r, c < m): the three pieces a, b, cc of input row r and the output offset o. */
+const MFM32_PIECES = `let m = uniforms.width;
       let r = index / m;
       let c = index - r * m;
       let i = r * 3 * m + c;
       let o = r * 2 * m + c;
       let a = bitsAt(i);
       let b = bitsAt(i + m);
-      let cc = bitsAt(i + 2 * m);
+      let cc = bitsAt(i + 2 * m);`;
+
+const MFM32_FORWARD = `${BITS}
+  fn main(index : i32) {
+    if (index < uniforms.threads) {
+      ${MFM32_PIECES}
       // In key order, integer max / min are Math.max / Math.min, signed zeros included.
       let hi = max(orderKey(a), orderKey(b));
       let lo = min(orderKey(a), orderKey(b));
@@ -137,14 +140,7 @@ const MFM32_FORWARD = `${BITS}
 const MFM32_BACKWARD = `${BITS}${GRAD_BITS}
   fn main(index : i32) {
     if (index < uniforms.threads) {
-      let m = uniforms.width;
-      let r = index / m;
-      let c = index - r * m;
-      let i = r * 3 * m + c;
-      let o = r * 2 * m + c;
-      let a = bitsAt(i);
-      let b = bitsAt(i + m);
-      let cc = bitsAt(i + 2 * m);
+      ${MFM32_PIECES}
       let ka = tieKey(a);
       let kb = tieKey(b);
       let kc = tieKey(cc);

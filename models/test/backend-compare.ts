@@ -9,7 +9,7 @@ import { Rng } from '../../datasets/random';
 import { InProcessCore, type BatchData } from '../../electron/trainer/training/compute-core';
 import { parseTrainConfig } from '../../electron/trainer/training/config';
 import { Optimizer } from '../../electron/trainer/training/optimizer';
-import { namedParams, trainStep } from '../../electron/trainer/training/train-step';
+import { namedParams, trainStep, type StepObserver } from '../../electron/trainer/training/train-step';
 import { parseActivation } from '../activations/spec';
 import { selectBackend, type BackendChoice } from '../backend';
 import { buildModel } from '../lightcnn';
@@ -152,6 +152,41 @@ export async function memoryOverSteps(backend: TestBackend, steps = 4): Promise<
   } finally {
     await core.dispose();
   }
+}
+
+/**
+ * A tiny model with SGD and one fixed batch on `backend`, for tests that step it by hand: `step`
+ * takes one training step (with an optional observer), `dispose` frees everything.
+ */
+export async function tinyTraining(backend: TestBackend) {
+  await useBackend(backend);
+  const built = buildModel({ architecture: 'tiny', inputSize: 16, widthMultiplier: 0.25, numClasses: 3, seed: 1 });
+  const params = namedParams(built.model);
+  const optimizer = new Optimizer({ kind: 'sgd', momentum: 0.9, weightDecay: 0 }, params);
+  const xs = tf.randomUniform([2, 16, 16, 1]) as tf.Tensor4D;
+  const ys = tf.tensor1d([0, 2], 'int32');
+  const input = { xs, ys, numClasses: 3, lr: 0.1, clipNorm: 0 };
+  return {
+    params,
+    step: (observer?: StepObserver) => trainStep(built.model, params, optimizer, input, observer),
+    weights: () => Promise.all(params.map(async (p) => Float32Array.from(await p.variable.data()))),
+    dispose: () => {
+      built.model.dispose();
+      optimizer.dispose();
+      xs.dispose();
+      ys.dispose();
+    },
+  };
+}
+
+/** What a bad shader or an impossible buffer does on the webgpu backend's device: a validation error. */
+export function provokeValidationError(): void {
+  webGpuDevice().createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.MAP_WRITE });
+}
+
+/** The webgpu backend's device. */
+export function webGpuDevice(): GPUDevice {
+  return (tf.backend() as unknown as { device: GPUDevice }).device;
 }
 
 export function expectSameStep(ours: StepOutcome, reference: StepOutcome, tolerance: number): void {

@@ -3,11 +3,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect, test } from 'vitest';
 import { GpuDeviceError, guardGpu } from '../webgpu-device';
-import { useBackend } from './backend-compare';
+import { useBackend, webGpuDevice } from './backend-compare';
 
 test('a read failed by a lost device becomes a GpuDeviceError naming the loss', async () => {
   await useBackend('webgpu');
-  const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+  const device = webGpuDevice();
   const x = tf.randomNormal([64, 64]);
   const error = await guardGpu(async () => {
     const y = tf.matMul(x, x);
