@@ -365,11 +365,13 @@ export class LabClient {
     return { id, result };
   }
 
-  start(config: Record<string, unknown>) {
-    return this.request({ name: 'start', config });
+  /** `backend` left out: the trainer's automatic choice (older trainers know no other). */
+  start(config: Record<string, unknown>, backend?: CommandInputOf<'start'>['backend']) {
+    return this.request({ name: 'start', config, ...(backend ? { backend } : {}) });
   }
-  resumeRun(runId: string, overrides?: CommandInputOf<'resumeRun'>['overrides']) {
-    return this.request({ name: 'resumeRun', runId, ...(overrides ? { overrides } : {}) });
+  resumeRun(runId: string, options: { overrides?: CommandInputOf<'resumeRun'>['overrides']; backend?: CommandInputOf<'resumeRun'>['backend'] } = {}) {
+    const { overrides, backend } = options;
+    return this.request({ name: 'resumeRun', runId, ...(overrides ? { overrides } : {}), ...(backend ? { backend } : {}) });
   }
   pause() {
     return this.request({ name: 'pause' });

@@ -5,6 +5,7 @@
 // The live streams of a run (progress, layer stats, frames) are kept apart, in live-run.svelte.ts.
 import type { LabInfo, DatasetSummary } from '../../../electron/trainer/protocol/workbench';
 import type { LayerInfo, RunState, TrainerEvent } from '../../../electron/trainer/protocol/messages';
+import { adapterDevice, backendNameIn, canTrainOn, type BackendName } from './backends';
 import { LabError, type LabClient } from './lab-client';
 import { LiveRun } from './live-run.svelte';
 
@@ -38,11 +39,30 @@ export class LabSession {
    * field nobody set follows the model and input size.
    */
   config = $state<Record<string, unknown>>({});
-  /** The current or last run in this trainer. */
-  run = $state<{ runId: string | null; state: RunState | null; backend: string | null; step: number; totalSteps: number; resumed: boolean }>({
+  /**
+   * The backend the user picked for new runs and resumes (Experiment view, Runs view); null:
+   * the trainer's automatic choice (labInfo.backend). Kept here so it outlives the views.
+   */
+  backendChoice = $state<BackendName | null>(null);
+  /**
+   * The current or last run in this trainer. `backend` is the trainer's one-line summary;
+   * `backendName` and `adapter` (webgpu) come from newer trainers' started events.
+   */
+  run = $state<{
+    runId: string | null;
+    state: RunState | null;
+    backend: string | null;
+    backendName: string | null;
+    adapter: string | null;
+    step: number;
+    totalSteps: number;
+    resumed: boolean;
+  }>({
     runId: null,
     state: null,
     backend: null,
+    backendName: null,
+    adapter: null,
     step: 0,
     totalSteps: 0,
     resumed: false,
@@ -96,6 +116,12 @@ export class LabSession {
     this.connection = { kind: 'open' };
     const info = await client.request({ name: 'labInfo' });
     this.info = info;
+    // A backend picked for another trainer (or before a restart) may not train here: say so
+    // rather than start the next run somewhere the user did not choose.
+    if (this.backendChoice !== null && !canTrainOn(info, this.backendChoice)) {
+      this.notify('warning', `This trainer cannot train on ${this.backendChoice}: new runs use its automatic choice (${info.backend.name}) until you pick another backend in Experiment.`);
+      this.backendChoice = null;
+    }
     // In the desktop app a dataset is known to the trainer process that opened it (through a
     // dialog); a restarted trainer does not know it, so the window must not pretend it does.
     if (newTrainer && info.pathInput === 'dialog' && this.dataset && !this.dataset.synthetic) {
@@ -139,6 +165,19 @@ export class LabSession {
     this.dataset = dataset;
   }
 
+  /** The backend new runs and resumes name; null for the trainer's automatic choice. */
+  chooseBackend(name: BackendName | null): void {
+    this.backendChoice = name;
+  }
+
+  /**
+   * What a start or resumeRun command names as its `backend`: the picked one, when this
+   * trainer lists it as one that can train; undefined lets the trainer choose.
+   */
+  get backendToName(): BackendName | undefined {
+    return this.backendChoice !== null && canTrainOn(this.info, this.backendChoice) ? this.backendChoice : undefined;
+  }
+
   /** Merges settings into the config being edited (a preset, a field). */
   updateConfig(patch: Record<string, unknown>): void {
     this.config = { ...this.config, ...patch };
@@ -152,20 +191,31 @@ export class LabSession {
     this.notices = this.notices.filter((n) => n.id !== id);
   }
 
-  /** "Face CNN Lab: run X (state) on backend": the window title follows it. */
+  /** "Face CNN Lab · run X (state) · backend [on device]": the window title follows it. */
   get title(): string {
     const parts = ['Face CNN Lab'];
     if (this.run.runId) parts.push(`${this.run.runId}${this.run.state ? ` (${this.run.state})` : ''}`);
-    // The run's backend line is a sentence ("training on wasm (WebAssembly ...): ..."): its name is enough here.
-    const backend = (this.run.backend && /\bon (tensorflow-gpu|webgpu|tensorflow|wasm|cpu)\b/.exec(this.run.backend)?.[1]) ?? this.run.backend ?? this.info?.backend.name;
-    if (backend) parts.push(backend);
+    // The run's backend line is a sentence ("training on wasm (WebAssembly ...): ..."): its
+    // name is enough here, which older trainers send only inside that sentence.
+    const name = this.run.backendName ?? (this.run.backend ? (backendNameIn(this.run.backend) ?? this.run.backend) : null);
+    if (name) parts.push(this.run.adapter ? `${name} on ${adapterDevice(this.run.adapter)}` : name);
+    else if (this.info) parts.push(this.info.backend.name);
     return parts.join(' · ');
   }
 
   private onEvent(event: TrainerEvent): void {
     switch (event.type) {
       case 'started':
-        this.run = { runId: event.runId, state: 'running', backend: event.backend, step: event.step, totalSteps: event.totalSteps, resumed: event.resumed };
+        this.run = {
+          runId: event.runId,
+          state: 'running',
+          backend: event.backend,
+          backendName: event.backendName ?? null,
+          adapter: event.adapter ?? null,
+          step: event.step,
+          totalSteps: event.totalSteps,
+          resumed: event.resumed,
+        };
         return;
       case 'state':
         this.run = { ...this.run, state: event.state, ...(event.runId ? { runId: event.runId } : {}) };

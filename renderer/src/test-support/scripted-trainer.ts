@@ -75,7 +75,15 @@ export class ScriptedTrainer {
 
 export const TEST_LAB_INFO: LabInfo = {
   lab: 'test',
+  // As a trainer started with --backend cpu reports: its own choice is cpu, though wasm could train too.
   backend: { name: 'cpu', summary: 'training on cpu (test)', canTrain: true },
+  backends: [
+    { name: 'tensorflow-gpu', canTrain: false, reason: 'not installed: npm install @tensorflow/tfjs-node-gpu' },
+    { name: 'webgpu', canTrain: false, reason: 'no GPU adapter found' },
+    { name: 'tensorflow', canTrain: false, reason: 'not installed: npm install @tensorflow/tfjs-node' },
+    { name: 'wasm', canTrain: true, reason: 'WebAssembly with SIMD, 2 threads' },
+    { name: 'cpu', canTrain: true, reason: 'plain JavaScript: slow' },
+  ],
   pathInput: 'typed',
   architectures: ['tiny', 'modelA', 'lightcnn9', 'lightcnn29', 'lightcnn29v2'],
   activations: [
@@ -118,11 +126,33 @@ export const TEST_LAB_INFO: LabInfo = {
   },
 };
 
-/** A session attached to a scripted trainer that answers labInfo and status (plus the test's handlers). */
+/**
+ * Refuses a start or resumeRun that names a backend `info` does not list as one that can
+ * train, as the trainer does; `backend` left out is the trainer's own choice.
+ */
+export function checkBackend(command: { backend?: string }, info: LabInfo = TEST_LAB_INFO): void {
+  if (command.backend === undefined) return;
+  const option = info.backends.find((b) => b.name === command.backend);
+  if (!option?.canTrain) throw Object.assign(new Error(`cannot train on ${command.backend}: ${option?.reason ?? 'not a backend of this trainer'}`), { code: 'bad-backend' });
+}
+
+/**
+ * A session attached to a scripted trainer that answers labInfo and status, and start and
+ * resumeRun as run-1 and the run named (refusing a backend that cannot train); plus the
+ * test's handlers, which replace these.
+ */
 export async function scriptedSession(handlers: Handlers = {}): Promise<{ trainer: ScriptedTrainer; session: LabSession }> {
   const trainer = new ScriptedTrainer({
     labInfo: () => TEST_LAB_INFO,
     status: () => ({ state: null, runId: null, step: null, totalSteps: null }),
+    start: (command) => {
+      checkBackend(command);
+      return { runId: 'run-1' };
+    },
+    resumeRun: (command) => {
+      checkBackend(command);
+      return { runId: command.runId };
+    },
     ...handlers,
   });
   const session = new LabSession();

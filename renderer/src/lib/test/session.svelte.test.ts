@@ -82,3 +82,38 @@ test('a page opened while a run trains shows the Train view, with the run\'s ear
   expect(trainer.commands('getRun')).toEqual([{ name: 'getRun', runId: 'run-7' }]);
   await expect.poll(() => session.live?.progressView().x.length).toBe(3);
 });
+
+const idle = () => ({ state: null, runId: null, step: null, totalSteps: null });
+
+test('the window title names the backend that trains, and on webgpu its GPU in short', async () => {
+  const session = new LabSession();
+  const trainer = new ScriptedTrainer({ labInfo: () => TEST_LAB_INFO, status: idle });
+  await session.attach(trainer.client);
+  expect(session.title).toBe('Face CNN Lab · cpu');
+  const adapter = 'NVIDIA ampere (NVIDIA GeForce RTX 3060), in Chromium';
+  trainer.event({ type: 'started', runId: 'run-1', step: 0, totalSteps: 10, backend: 'training on webgpu (WebGPU in Chromium on NVIDIA ampere ...): tensorflow-gpu: not installed', backendName: 'webgpu', adapter, resumed: false });
+  await expect.poll(() => session.title).toBe('Face CNN Lab · run-1 (running) · webgpu on NVIDIA GeForce RTX 3060');
+  expect(session.run).toMatchObject({ backendName: 'webgpu', adapter });
+  // An older trainer sends only the summary line: its backend is read from it.
+  trainer.event({ type: 'started', runId: 'run-2', step: 0, totalSteps: 10, backend: 'training on wasm (WebAssembly): webgpu: no adapter', resumed: false });
+  await expect.poll(() => session.title).toBe('Face CNN Lab · run-2 (running) · wasm');
+  expect(session.run).toMatchObject({ backendName: null, adapter: null });
+});
+
+test('a backend picked for another trainer that cannot train on it is dropped, with a notice; an older trainer is named no backend', async () => {
+  const session = new LabSession();
+  await session.attach(new ScriptedTrainer({ labInfo: () => TEST_LAB_INFO, status: idle }).client);
+  session.chooseBackend('wasm');
+  expect(session.backendToName).toBe('wasm');
+  // Reconnected to a trainer where wasm cannot train.
+  const noWasm = { ...TEST_LAB_INFO, backends: TEST_LAB_INFO.backends.map((b) => (b.name === 'wasm' ? { ...b, canTrain: false, reason: 'not installed' } : b)) };
+  await session.attach(new ScriptedTrainer({ labInfo: () => noWasm, status: idle }).client);
+  expect(session.backendChoice).toBeNull();
+  expect(session.backendToName).toBeUndefined();
+  expect(session.notices.at(-1)?.text).toMatch(/cannot train on wasm: new runs use its automatic choice \(cpu\)/);
+  // A trainer from before the choice lists no backends: nothing is named to it.
+  session.chooseBackend('cpu');
+  const { backends: _none, ...older } = TEST_LAB_INFO;
+  await session.attach(new ScriptedTrainer({ labInfo: () => older as typeof TEST_LAB_INFO, status: idle }).client);
+  expect(session.backendToName).toBeUndefined();
+});
