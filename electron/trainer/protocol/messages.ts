@@ -63,13 +63,22 @@ export const subscriptionSchema = z.strictObject({
     .default(null),
 });
 
+/** The backends a command may name (models/backend.ts BACKEND_ORDER). */
+const backendNameSchema = z.enum(['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']);
+
 export const commandSchema = z.discriminatedUnion('name', [
-  /** Start a new run; `config` is the training config input, validated by the trainer's own schema. */
-  z.strictObject({ name: z.literal('start'), config: z.record(z.string(), z.unknown()) }),
+  /**
+   * Start a new run; `config` is the training config input, validated by the trainer's own schema.
+   * `backend` names the backend to train on (one LabInfo.backends says can train); left out, the
+   * trainer's own choice (the first that can train, or the one it was started with).
+   */
+  z.strictObject({ name: z.literal('start'), config: z.record(z.string(), z.unknown()), backend: backendNameSchema.optional() }),
   /** Continue a stopped run from its last checkpoint, optionally changing a few knobs. */
   z.strictObject({
     name: z.literal('resumeRun'),
     runId: runIdSchema,
+    /** Resume on this backend (after a lost GPU, say) rather than the trainer's own choice. */
+    backend: backendNameSchema.optional(),
     overrides: z
       .strictObject({
         lr: z.number().positive().optional(),
@@ -166,7 +175,12 @@ export const trainerEventSchema = z.discriminatedUnion('type', [
     runId: z.string(),
     step: int(),
     totalSteps: int(),
+    /** One line: which backend, and why not the ones before it. */
     backend: z.string(),
+    /** The backend's name alone ('webgpu', 'wasm', ...). */
+    backendName: z.string().optional(),
+    /** On webgpu: the adapter that trains (vendor, device, API). */
+    adapter: z.string().optional(),
     resumed: z.boolean(),
   }),
   /** An epoch ended; val fields are null when the run has no validation split. */

@@ -125,6 +125,18 @@ export interface BackendInfo {
   adapter?: string;
 }
 
+/** One backend of the chain as this trainer found it: whether a run can train on it here, and why (not). */
+export interface BackendOption {
+  /** 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm' or 'cpu', in the order automatic choice tries them. */
+  name: string;
+  /** A run started with this backend named would train on it. */
+  canTrain: boolean;
+  /** One phrase: what it runs on, or why it cannot be used here (with what to install). */
+  reason: string;
+  /** On webgpu: the adapter, as in BackendInfo. */
+  adapter?: string;
+}
+
 export interface PresetInfo {
   name: string;
   title: string;
@@ -153,6 +165,8 @@ export interface CatalogInfo {
 export interface LabInfo {
   lab: string;
   backend: BackendInfo;
+  /** Every backend of the chain, in order, with why it can (not) train here: what a run may name as its `backend`. */
+  backends: BackendOption[];
   /** 'dialog': paths come only from native dialogs (desktop app); 'typed': the user types them (serve mode). */
   pathInput: 'dialog' | 'typed';
   architectures: string[];
