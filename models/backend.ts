@@ -14,6 +14,7 @@
 // shared tfjs-core check, CUDA diagnosis), backend-webgpu.ts (Dawn, the adapter), backend-wasm.ts, backend-packages.ts (names,
 // install hints). Here: the chain, the kernel and computation checks, and selectBackend.
 import * as tf from '@tensorflow/tfjs';
+import { computeCheck } from './backend-check';
 import { installCpuConv2dBackpropFilter } from './kernels/cpu-conv2d-backprop-filter';
 import { installWebGpuAddN } from './kernels/webgpu-addn';
 import { webGpuProblem } from './webgpu-device';
@@ -58,6 +59,25 @@ export interface BackendChoice {
   summary: string;
   /** The WebGPU adapter it computes on, when the choice is webgpu. */
   adapter?: WebGpuAdapter;
+  /**
+   * True when training computes in another context (the app's GPU host page, through
+   * `remoteWebGpu`), not on tfjs' global backend: `tfBackend` is then this process's own, for
+   * the little tensor work left here (evaluating runs, describing models).
+   */
+  remote?: boolean;
+  /** Every backend of the chain, in order, with why it can (not) train: only when `survey` was asked. */
+  survey?: BackendAttempt[];
+}
+
+/**
+ * WebGPU that computes in another context: in the desktop app, Chromium's WebGPU in a hidden
+ * page (Dawn in Node cannot run in Electron's utility process). Replaces the Dawn probe.
+ */
+export interface RemoteWebGpu {
+  /** Where it computes, for the user ("the app's GPU host"). */
+  readonly where: string;
+  /** The adapter it computes on, or why it cannot (with the way out). */
+  probe(): Promise<{ readonly ok: true; readonly adapter: WebGpuAdapter } | { readonly ok: false; readonly reason: string; readonly hint: string }>;
 }
 
 export type BackendPurpose = 'train' | 'infer';
@@ -69,6 +89,10 @@ export interface SelectBackendOptions {
   purpose?: BackendPurpose;
   /** For tests only: replaces the dynamic import, to simulate a package that throws a given error. */
   importer?: (name: string) => Promise<unknown>;
+  /** webgpu through another context instead of Dawn in this process (the app's trainer). */
+  remoteWebGpu?: RemoteWebGpu;
+  /** Also try every backend after the chosen one, for a list of them all (BackendChoice.survey). */
+  survey?: boolean;
 }
 
 export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
@@ -109,73 +133,6 @@ export function trainingKernelsMissing(backendName: string): string[] {
   return TRAINING_KERNELS.filter((kernel) => tf.getKernel(kernel, backendName) === undefined);
 }
 
-// ---------------------------------------------------------------------------------------
-// Does it compute right? A 2x2 valid convolution of a 4x4 image, and its gradients, against
-// sums written out here (float32, small integers: exact on every backend).
-
-const IMAGE = Array.from({ length: 16 }, (_, i) => i + 1); // 4x4, row-major
-const FILTER = [1, 2, 3, 4]; // 2x2
-const pixel = (r: number, c: number): number => IMAGE[r * 4 + c] ?? Number.NaN;
-const weight = (a: number, b: number): number => FILTER[a * 2 + b] ?? Number.NaN;
-
-function expectedConv(): number[] {
-  const out: number[] = [];
-  for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) out.push(pixel(r, c) * weight(0, 0) + pixel(r, c + 1) * weight(0, 1) + pixel(r + 1, c) * weight(1, 0) + pixel(r + 1, c + 1) * weight(1, 1));
-  return out;
-}
-
-/** d(sum of the output)/d(filter): each weight sees a 3x3 window of the image. */
-function expectedFilterGrad(): number[] {
-  const out: number[] = [];
-  for (let a = 0; a < 2; a++) {
-    for (let b = 0; b < 2; b++) {
-      let s = 0;
-      for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) s += pixel(r + a, c + b);
-      out.push(s);
-    }
-  }
-  return out;
-}
-
-/** d(sum of the output)/d(image): each pixel collects the weights whose window covers it. */
-function expectedInputGrad(): number[] {
-  const out: number[] = [];
-  for (let p = 0; p < 4; p++) {
-    for (let q = 0; q < 4; q++) {
-      let s = 0;
-      for (let a = 0; a < 2; a++) for (let b = 0; b < 2; b++) if (p - a >= 0 && p - a < 3 && q - b >= 0 && q - b < 3) s += weight(a, b);
-      out.push(s);
-    }
-  }
-  return out;
-}
-
-function sameValues(actual: ArrayLike<number>, expected: number[]): boolean {
-  if (actual.length !== expected.length) return false;
-  return expected.every((value, i) => Math.abs((actual[i] ?? Number.NaN) - value) <= 1e-4 * Math.max(1, Math.abs(value)));
-}
-
-/** Runs the test on the current backend; null when right, else what went wrong. Reads with `await data()`: webgpu in Node has no synchronous read. */
-async function computeCheck(purpose: BackendPurpose): Promise<string | null> {
-  const made: tf.Tensor[] = [];
-  const keep = <T extends tf.Tensor>(t: T): T => (made.push(t), t);
-  try {
-    const x = keep(tf.tensor4d(IMAGE, [1, 4, 4, 1]));
-    const f = keep(tf.tensor4d(FILTER, [2, 2, 1, 1]));
-    const y = keep(tf.conv2d(x, f, 1, 'valid'));
-    if (!sameValues(await y.data(), expectedConv())) return 'a test convolution gave wrong values';
-    if (purpose === 'infer') return null;
-    const [dx, df] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'valid')))([x, f]).map(keep);
-    if (dx === undefined || df === undefined) return 'a test gradient was not computed';
-    if (!sameValues(await df.data(), expectedFilterGrad()) || !sameValues(await dx.data(), expectedInputGrad())) return 'a test gradient gave wrong values';
-    return null;
-  } catch (error) {
-    return `a test convolution failed: ${firstLine(errorText(error).message)}`;
-  } finally {
-    for (const t of made) t.dispose();
-  }
-}
-
 /** Switches to `tfBackend` and checks it computes what `purpose` needs; null when it does. */
 async function usableFor(tfBackend: string, purpose: BackendPurpose): Promise<{ problem: string | null; canTrain: boolean }> {
   const missing = trainingKernelsMissing(tfBackend);
@@ -203,6 +160,7 @@ async function usableFor(tfBackend: string, purpose: BackendPurpose): Promise<{ 
 interface Attempt extends BackendAttempt {
   hint: string;
   adapter?: WebGpuAdapter;
+  remote?: boolean;
 }
 
 const DESCRIPTION: Record<BackendName, string> = {
@@ -222,6 +180,7 @@ interface Context {
   gpuLoad?: NativeLoad;
   /** The user named this backend: a software WebGPU adapter may be used. */
   forced: boolean;
+  remoteWebGpu: RemoteWebGpu | undefined;
 }
 
 async function attemptNative(name: NativeName, context: Context): Promise<Attempt> {
@@ -277,7 +236,30 @@ async function attemptCpu(context: Context): Promise<Attempt> {
   return { name: 'cpu', ok: true, reason: 'cpu is always available', canTrain, hint: '' };
 }
 
+const SOFTWARE_HINT = 'It can still be forced with --backend webgpu (in the app: chosen by name), for checking results rather than speed';
+
+/** webgpu in another context: its report stands in for Dawn's probe, loading and checks (the host checked its own computation). */
+async function attemptRemoteWebGpu(remote: RemoteWebGpu, context: Context): Promise<Attempt> {
+  const fail = (reason: string, hint: string): Attempt => ({ name: 'webgpu', ok: false, reason, canTrain: false, hint });
+  let report: Awaited<ReturnType<RemoteWebGpu['probe']>>;
+  try {
+    report = await remote.probe();
+  } catch (error) {
+    return fail(`webgpu: ${remote.where} did not answer (${firstLine(errorText(error).message)})`, 'Restart the app');
+  }
+  if (!report.ok) return fail(`webgpu: ${report.reason}`, report.hint);
+  const { adapter } = report;
+  if (adapter.software !== null && !context.forced) {
+    return fail(`webgpu: only a software adapter, ${describeAdapter(adapter)} (${adapter.software}), slower than wasm, so not chosen automatically`, SOFTWARE_HINT);
+  }
+  const software = adapter.software !== null ? `; a software adapter (${adapter.software}): correct, not fast` : '';
+  // Training only: inference (evaluating runs) stays on this process's own backend.
+  if (context.purpose !== 'train') return fail(`webgpu in ${remote.where} trains; evaluation runs in this process`, '');
+  return { name: 'webgpu', ok: true, reason: `webgpu in ${remote.where} on ${describeAdapter(adapter)} (${adapterLimits(adapter)})${software}`, canTrain: true, hint: '', adapter, remote: true };
+}
+
 async function attemptWebGpu(context: Context): Promise<Attempt> {
+  if (context.remoteWebGpu !== undefined) return attemptRemoteWebGpu(context.remoteWebGpu, context);
   const fail = (reason: string, hint: string): Attempt => ({ name: 'webgpu', ok: false, reason, canTrain: false, hint });
   if (context.importer !== undefined) {
     // Tests simulate which packages exist; the adapter probe itself runs Dawn in a child process.
@@ -295,7 +277,7 @@ async function attemptWebGpu(context: Context): Promise<Attempt> {
   const adapter = context.forced ? (gpu ?? probe.adapters[0]) : gpu;
   if (adapter === undefined) {
     const software = probe.adapters[0] as WebGpuAdapter;
-    return fail(`webgpu: only a software adapter, ${describeAdapter(software)} (${software.software}), slower than wasm, so not chosen automatically`, 'It can still be forced with --backend webgpu, for checking results rather than speed');
+    return fail(`webgpu: only a software adapter, ${describeAdapter(software)} (${software.software}), slower than wasm, so not chosen automatically`, SOFTWARE_HINT);
   }
   const load = await loadWebGpu(adapter, context.importer);
   if (!load.ok) return fail(load.reason, load.hint);
@@ -319,6 +301,29 @@ function attempt(name: BackendName, context: Context): Promise<Attempt> {
 
 function publicAttempt({ name, ok, reason, canTrain }: Attempt): BackendAttempt {
   return { name, ok, reason, canTrain };
+}
+
+/** This process's own backend when training computes elsewhere: the first of the CPU backends that can infer. */
+async function localBackend(context: Context): Promise<Attempt> {
+  const local: Context = { ...context, purpose: 'infer', forced: false };
+  const tried: string[] = [];
+  for (const name of ['tensorflow', 'wasm', 'cpu'] as const) {
+    const result = await attempt(name, local);
+    if (result.ok) return result;
+    tried.push(result.reason);
+  }
+  throw new BackendError(`No backend can be used in this process for evaluation: ${tried.join('; ')}`);
+}
+
+/** Every backend of the chain in order: the attempts made, and the rest tried now (as automatic choice would judge them). */
+async function surveyAll(made: readonly Attempt[], context: Context): Promise<BackendAttempt[]> {
+  const rest: Context = { ...context, forced: false };
+  const out: BackendAttempt[] = [];
+  for (const name of BACKEND_ORDER) {
+    const known = made.find((a) => a.name === name);
+    out.push(publicAttempt(known ?? (await attempt(name, rest))));
+  }
+  return out;
 }
 
 /** Makes sure the global backend is a working one after a failed selection. */
@@ -353,7 +358,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   // our node backend") would only repeat it, less accurately.
   tf.enableProdMode();
   const purpose = options.purpose ?? 'train';
-  const context: Context = { purpose, importer: options.importer, forced: options.force !== undefined };
+  const context: Context = { purpose, importer: options.importer, forced: options.force !== undefined, remoteWebGpu: options.remoteWebGpu };
   const previous = currentBackend();
   const attempts: Attempt[] = [];
   const order = options.force !== undefined ? [options.force] : BACKEND_ORDER;
@@ -376,15 +381,21 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
     }
     throw new BackendError(`No backend can be used for ${doing}: ${attempts.map((a) => a.reason).join('; ')}`);
   }
-  const tfBackend = TF_BACKEND[chosen.name];
+  const survey = options.survey === true ? await surveyAll(attempts, context) : undefined;
+  // Training elsewhere: this process keeps a CPU backend of its own for what it still computes.
+  const local = chosen.remote === true ? await localBackend(context) : chosen;
+  const tfBackend = TF_BACKEND[local.name];
   if (!(await tf.setBackend(tfBackend))) throw new Error(`Could not switch tfjs to the ${tfBackend} backend`);
   if (tfBackend === 'cpu') installCpuConv2dBackpropFilter(); // tfjs' own makes CPU training ~10x slower
   const others = attempts.filter((a) => a !== chosen).map((a) => a.reason);
   const forced = options.force !== undefined ? ' (forced with --backend)' : '';
-  const what = chosen.adapter !== undefined ? `${DESCRIPTION[chosen.name]} on ${describeAdapter(chosen.adapter)}${chosen.adapter.software !== null ? `, a software adapter: correct, not fast` : ''}` : DESCRIPTION[chosen.name];
+  const description = chosen.remote === true && options.remoteWebGpu !== undefined ? `WebGPU in ${options.remoteWebGpu.where}` : DESCRIPTION[chosen.name];
+  const what = chosen.adapter !== undefined ? `${description} on ${describeAdapter(chosen.adapter)}${chosen.adapter.software !== null ? `, a software adapter: correct, not fast` : ''}` : DESCRIPTION[chosen.name];
   const summary = `${doing} on ${chosen.name} (${what})${forced}${others.length > 0 ? `: ${others.join('; ')}` : ''}${cudaNote(chosen.adapter)}`;
   const choice: BackendChoice = { name: chosen.name, tfBackend: tf.getBackend(), canTrain: chosen.canTrain, attempts: attempts.map(publicAttempt), summary };
   if (chosen.adapter !== undefined) choice.adapter = chosen.adapter;
+  if (chosen.remote === true) choice.remote = true;
+  if (survey !== undefined) choice.survey = survey;
   return choice;
 }
 

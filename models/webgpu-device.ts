@@ -13,16 +13,34 @@ export class GpuDeviceError extends Error {
 
 let deviceProblem: string | undefined;
 let deviceLost: Promise<unknown> | undefined;
+const problemListeners = new Set<(problem: string) => void>();
+
+/** Records the first problem of the device, and tells the listeners (the app's GPU host page gives its device up). */
+function noteProblem(problem: string): void {
+  if (deviceProblem !== undefined) return;
+  deviceProblem = problem;
+  for (const listener of problemListeners) listener(problem);
+}
+
+/** Calls `listener` once the device reports an error or is lost (at once when it already has); returns what stops listening. */
+export function onDeviceProblem(listener: (problem: string) => void): () => void {
+  if (deviceProblem !== undefined) {
+    listener(deviceProblem);
+    return () => undefined;
+  }
+  problemListeners.add(listener);
+  return () => void problemListeners.delete(listener);
+}
 
 /** Listens to `device` for errors and loss (the backend's factory calls it on the device it makes). */
 export function watchDevice(device: GPUDevice): void {
   deviceProblem = undefined;
   device.addEventListener('uncapturederror', (event) => {
-    deviceProblem ??= describeError((event as GPUUncapturedErrorEvent).error);
+    noteProblem(describeError((event as GPUUncapturedErrorEvent).error));
   });
   deviceLost = device.lost;
   void device.lost.then((info) => {
-    deviceProblem ??= `the GPU device was lost (${info.reason}${info.message ? `: ${firstLine(info.message)}` : ''})`;
+    noteProblem(`the GPU device was lost (${info.reason}${info.message ? `: ${firstLine(info.message)}` : ''})`);
   });
 }
 
@@ -63,7 +81,7 @@ export async function guardGpu<T>(work: () => Promise<T>): Promise<T> {
 async function popScopes(device: GPUDevice): Promise<void> {
   for (let i = 0; i < SCOPES.length; i++) {
     const error = await device.popErrorScope().catch(() => null);
-    if (error !== null) deviceProblem ??= describeError(error);
+    if (error !== null) noteProblem(describeError(error));
   }
 }
 
@@ -73,7 +91,7 @@ function describeError(error: GPUError): string {
 
 /** Throws a GpuDeviceError when the webgpu device reported an error or was lost since it was made; no-op on other backends. */
 export function checkWebGpu(): void {
-  if (deviceProblem !== undefined && tf.getBackend() === 'webgpu') throw new GpuDeviceError(`WebGPU: ${deviceProblem}. The results since then are not trustworthy; the last checkpoint is kept. Resume on another backend (--backend wasm), or restart the lab for a new GPU device (after updating the GPU driver, if it happens again)`);
+  if (deviceProblem !== undefined && tf.getBackend() === 'webgpu') throw new GpuDeviceError(`WebGPU: ${deviceProblem}. The results since then are not trustworthy; the last checkpoint is kept. Resume on another backend (--backend wasm on the command line, the backend choice in the app), or restart the lab for a new GPU device (after updating the GPU driver, if it happens again)`);
 }
 
 function firstLine(text: string): string {
