@@ -6,12 +6,16 @@
 //   (a parentPort message `{type: 'connect'}` carrying the port); each port is a viewer,
 //   which may name files only through grants: `{type: 'grant', grant, path, purpose}`
 //   messages main sends after the user answered a native dialog.
+// - Also under utilityProcess, the GPU host: webgpu is Chromium's, in a hidden page main opens,
+//   reached through gpu-host/host-link.ts (requests to main, and main's answers with one
+//   MessagePort per compute core). Dawn cannot run here (Electron's V8 memory cage).
 // - Under child_process.fork, the IPC channel itself is the viewer (fork with
 //   `serialization: 'advanced'` so binary frames arrive as ArrayBuffers).
 import * as tf from '@tensorflow/tfjs';
 import { labDataDir } from '../../datasets/data-dir';
 import { installFatalReport } from './fatal-report';
 import { parentProcessConnection, portConnection, type PortLike } from './server/connection';
+import { GpuHostLink } from './gpu-host/host-link';
 import { LabHost } from './server/lab-host';
 import { installShutdown } from './shutdown';
 
@@ -21,19 +25,21 @@ interface ParentPortLike {
 }
 
 const parentPort = (process as unknown as { parentPort?: ParentPortLike }).parentPort;
+const gpuHost = parentPort ? new GpuHostLink({ send: (request) => parentPort.postMessage(request), log: (line) => console.error(line) }) : undefined;
 // First, so that an error from here on reaches the crash banner. Only over Electron's parent
 // port: under child_process.fork the IPC channel is a viewer's protocol connection, and the
 // parent there reads stderr.
 installFatalReport({ send: parentPort ? (report) => parentPort.postMessage(report) : null, exit: (code) => process.exit(code), log: (line) => console.error(line) });
 
 tf.enableProdMode();
-const host = new LabHost({ dataDir: labDataDir(), log: (line) => console.error(line) });
+const host = new LabHost({ dataDir: labDataDir(), log: (line) => console.error(line), ...(gpuHost ? { gpuHost } : {}) });
 
 /** Stops the run at the end of its step with a checkpoint (it stays resumable), then exits. */
 const shutDown = installShutdown({ close: () => host.close(), exit: (code) => process.exit(code), log: (line) => console.error(line) });
 
 if (parentPort) {
   parentPort.on('message', ({ data, ports }) => {
+    if (gpuHost?.receive(data, ports)) return;
     const type = (data as { type?: unknown } | null)?.type;
     const port = ports?.[0];
     // A window names files only through grants: paths main got from native dialogs.
@@ -42,7 +48,7 @@ if (parentPort) {
       const problem = host.grants.add(data);
       if (problem) parentPort.postMessage({ type: 'error', message: `bad grant from main: ${problem}` });
     } else if (type === 'shutdown') shutDown('shutdown message from main');
-    else parentPort.postMessage({ type: 'error', message: `the trainer's parent may only send {type: 'connect'} with a MessagePort, {type: 'grant'} or {type: 'shutdown'}, got ${String(type)}` });
+    else parentPort.postMessage({ type: 'error', message: `the trainer's parent may only send {type: 'connect'} with a MessagePort, {type: 'grant'} {type: 'shutdown'} or a GPU host answer, got ${String(type)}` });
   });
   parentPort.postMessage({ type: 'ready', pid: process.pid });
 } else if (process.send) {

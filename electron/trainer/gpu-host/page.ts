@@ -5,11 +5,12 @@
 import * as tf from '@tensorflow/tfjs';
 // Registers its kernels and, where navigator.gpu exists, the 'webgpu' backend.
 import '@tensorflow/tfjs-backend-webgpu';
+import { computeCheck } from '../../../models/backend-check';
 import { installWebGpuAddN } from '../../../models/kernels/webgpu-addn';
 import { installWebGpuConv2dBackpropFilter } from '../../../models/kernels/webgpu-conv2d-backprop-filter';
 import { registerWebGpuMaxPiecesKernels } from '../../../models/kernels/webgpu-max-pieces';
 import { describeAdapter, softwareAdapterReason, type WebGpuAdapter } from '../../../models/webgpu-adapter';
-import { watchDevice } from '../../../models/webgpu-device';
+import { onDeviceProblem, watchDevice } from '../../../models/webgpu-device';
 import { InProcessCore } from '../training/compute-core';
 import { serveCore, type CoreHost, type PortLike } from '../training/core-port';
 
@@ -17,11 +18,18 @@ export interface GpuHostStart {
   /** The adapter Chromium gave, named as the lab names adapters. */
   readonly adapter: WebGpuAdapter;
   readonly description: string;
+  /**
+   * Settles with the reason once the device is lost or reports an error: the host can compute
+   * nothing trustworthy any more (the app then gives this page up and opens a fresh one).
+   */
+  readonly lost: Promise<string>;
 }
 
 /**
- * Makes tfjs compute on Chromium's WebGPU with the lab's kernels, and reports the adapter. A
- * software adapter is reported as such (the caller decides: automatic choice refuses it).
+ * Makes tfjs compute on Chromium's WebGPU with the lab's kernels, checks that a test
+ * convolution and its gradients come out right, and reports the adapter. A software adapter
+ * is reported as such (the caller decides: automatic choice refuses it). Throws, saying why,
+ * where there is no WebGPU or it computes wrong.
  */
 export async function startWebGpu(): Promise<GpuHostStart> {
   // The trainer's tsconfig has no DOM library (so DOM globals cannot slip into Node code): the page's navigator, typed here.
@@ -54,7 +62,10 @@ export async function startWebGpu(): Promise<GpuHostStart> {
     maxBufferSize: limits.maxBufferSize,
     maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
   };
-  return { adapter: described, description: describeAdapter(described) };
+  const problem = await computeCheck('train');
+  if (problem !== null) throw new Error(`WebGPU on ${describeAdapter(described)}: ${problem}`);
+  const lost = new Promise<string>((resolve) => onDeviceProblem(resolve));
+  return { adapter: described, description: describeAdapter(described), lost };
 }
 
 /** Serves one compute core on `port` (one port per run). */

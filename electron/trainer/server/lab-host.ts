@@ -8,6 +8,7 @@
 // accumulated into it, up to a bound (progress). Training never waits for a viewer, and a
 // slow one costs a bounded amount of memory.
 import type { BackendName } from '../../../models/backend';
+import type { GpuHost } from '../gpu-host/host-link';
 import { readFrameHeader } from '../protocol/frames';
 import {
   parseClientMessage,
@@ -36,6 +37,8 @@ export const MAX_PENDING_PROGRESS = 2000;
 export interface LabHostOptions {
   readonly dataDir: string;
   readonly backend?: BackendName;
+  /** The desktop app's GPU host (webgpu in a hidden page); absent in serve mode and tests. */
+  readonly gpuHost?: GpuHost;
   /** Prefetched batches (0 = in-thread). */
   readonly prefetch?: number;
   /** Where the host reports what happened to it (a failed run, a viewer gone). */
@@ -147,9 +150,9 @@ export class LabHost {
     switch (command.name) {
       case 'start':
         this.checkDataAllowed(viewer, command.config['data']);
-        return this.start(() => TrainingSession.start(command.config as TrainConfigInput, { ...this.sessionOptions(), ...this.eventsOf() }));
+        return this.start(() => TrainingSession.start(command.config as TrainConfigInput, { ...this.sessionOptions(command.backend), ...this.eventsOf() }));
       case 'resumeRun':
-        return this.start(() => TrainingSession.resume(command.runId, { ...this.sessionOptions(), ...this.eventsOf(), overrides: command.overrides ?? {} }));
+        return this.start(() => TrainingSession.resume(command.runId, { ...this.sessionOptions(command.backend), ...this.eventsOf(), overrides: command.overrides ?? {} }));
       case 'pause':
         this.needSession('pause').pause();
         return { ...this.status, state: 'paused' };
@@ -215,6 +218,7 @@ export class LabHost {
     return {
       dataDir: this.options.dataDir,
       ...(this.options.backend ? { backend: this.options.backend } : {}),
+      ...(this.options.gpuHost ? { gpuHost: this.options.gpuHost } : {}),
       pathInput: viewer.pathInput,
       requestId,
       training: this.session !== null || this.starting,
@@ -243,10 +247,13 @@ export class LabHost {
     return this.session;
   }
 
-  private sessionOptions() {
+  /** A run's options; `backend`: the one its start or resume command named (else the host's own). */
+  private sessionOptions(backend?: BackendName) {
+    const chosen = backend ?? this.options.backend;
     return {
       dataDir: this.options.dataDir,
-      ...(this.options.backend ? { backend: this.options.backend } : {}),
+      ...(chosen ? { backend: chosen } : {}),
+      ...(this.options.gpuHost ? { gpuHost: this.options.gpuHost } : {}),
       prefetch: this.options.prefetch ?? 2,
       probes: {
         ...(this.probeIntervalMs ? { intervalMs: this.probeIntervalMs } : {}),

@@ -408,6 +408,11 @@ export class RemoteCore implements ComputeCore {
     return this.call('setState', [state]);
   }
 
+  /** Whether dispose was called (the link to the app's GPU host forgets such cores). */
+  get disposed(): boolean {
+    return this.disposing !== null;
+  }
+
   /** The app saw the host die (its page crashed, its GPU process was lost): fails the calls in flight and all later ones. */
   lost(reason: string): void {
     this.channel.lost(reason);

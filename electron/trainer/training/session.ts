@@ -11,7 +11,9 @@ import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { epochBatchCount, batchArrays, type BatchSource } from '../../../datasets/batches';
 import type { FaceDataset } from '../../../datasets';
 import { classificationSplit } from '../../../datasets/splits';
-import { selectBackend, type BackendChoice, type BackendName } from '../../../models/backend';
+import { selectBackend, type BackendChoice, type BackendName, type SelectBackendOptions } from '../../../models/backend';
+import { describeAdapter } from '../../../models/webgpu-adapter';
+import type { GpuHost } from '../gpu-host/host-link';
 import { createRun, resolveRun, type RunHandle, type RunState } from '../runs/run-store';
 import { LAB_VERSION } from '../version';
 import { parseTrainConfig, type ResumeOverrides, type TrainConfig, type TrainConfigInput } from './config';
@@ -56,7 +58,7 @@ export interface EpochMetrics {
 }
 
 export type TrainEvent =
-  | { readonly type: 'started'; readonly runId: string; readonly step: number; readonly totalSteps: number; readonly backend: string; readonly resumed: boolean }
+  | { readonly type: 'started'; readonly runId: string; readonly step: number; readonly totalSteps: number; readonly backend: string; readonly backendName: string; readonly adapter?: string; readonly resumed: boolean }
   /** `at`: when the step ended (ms since the epoch). */
   | ({ readonly type: 'progress'; readonly at: number } & Omit<StepMetrics, 'kind'>)
   | ({ readonly type: 'epoch' } & Omit<EpochMetrics, 'kind'>)
@@ -88,8 +90,13 @@ export interface SessionOptions {
    * per-step numbers off, `snapshots: false` the activation-map snapshots of every epoch end).
    */
   readonly probes?: ProbeOptions & { readonly recordEvery?: number; readonly snapshots?: boolean };
-  /** Makes the run's compute core (default InProcessCore.create; the app's makes one in a browser context). */
+  /** Makes the run's compute core when it trains in this process (default InProcessCore.create). */
   readonly core?: CoreFactory;
+  /**
+   * The desktop app's GPU host (gpu-host/host-link.ts): webgpu is then Chromium's, in a hidden
+   * page, and a run chosen onto it gets its core there. Absent on the command line and in serve mode (Dawn in this process).
+   */
+  readonly gpuHost?: GpuHost;
 }
 
 export interface RunOutcome {
@@ -134,7 +141,8 @@ interface Prepared {
 async function prepare(config: TrainConfig, dataset: FaceDataset, backend: BackendChoice, options: SessionOptions): Promise<Prepared> {
   const split = classificationSplit(dataset, { holdOutFraction: config.holdOut, seed: config.seed });
   const source: BatchSource = { pixels: await dataset.pixels(), storedSize: dataset.storedSize, labels: dataset.imageIdentity };
-  const { probes, core: makeCore = InProcessCore.create } = options;
+  const { probes } = options;
+  const makeCore = backend.remote === true && options.gpuHost !== undefined ? options.gpuHost.createCore : (options.core ?? InProcessCore.create);
   const core = await makeCore({ config, numClasses: dataset.identities.length, ...(probes ? { probes } : {}) });
   try {
     const probeSettings = await core.configureProbes({});
@@ -193,7 +201,7 @@ export class TrainingSession {
 
   static async start(input: TrainConfigInput, options: SessionOptions): Promise<TrainingSession> {
     parseTrainConfig(input); // a bad setting is refused before any backend is tried
-    const backend = await selectBackend({ purpose: 'train', force: options.backend });
+    const backend = await selectBackend(backendRequest(options));
     const config = parseTrainConfig(input, { backend: backend.name });
     const dataset = await loadDataset(config, options.dataDir);
     let prepared = await prepare(config, dataset, backend, options);
@@ -237,7 +245,7 @@ export class TrainingSession {
       const changes = Object.fromEntries(Object.entries(options.overrides ?? {}).filter(([, v]) => v !== undefined));
       // Runs recorded before these settings existed trained without warm-up, from He-normal weights.
       const config = parseTrainConfig({ ...SETTINGS_BEFORE_RECIPES, ...run.record.config, ...changes });
-      const backend = await selectBackend({ purpose: 'train', force: options.backend });
+      const backend = await selectBackend(backendRequest(options));
       const dataset = await loadDataset(config, options.dataDir);
       checkSameDataset(run.record.dataset.hash, dataset, run.id);
       prepared = await prepare(config, dataset, backend, options);
@@ -377,7 +385,7 @@ export class TrainingSession {
     const numClasses = prepared.dataset.identities.length;
     this.trainStarted = true;
     await this.setState('running');
-    this.emit({ type: 'started', runId: this.run.id, step: this.position.step, totalSteps: this.totalSteps, backend: this.backend.summary, resumed: this.resumed });
+    this.emit({ type: 'started', runId: this.run.id, step: this.position.step, totalSteps: this.totalSteps, backend: this.backend.summary, backendName: this.backend.name, ...(this.backend.adapter ? { adapter: describeAdapter(this.backend.adapter) } : {}), resumed: this.resumed });
     this.emit({ type: 'layers', layers: this.model.layers });
     this.emitProbes();
     for (const message of this.warnings) this.emit({ type: 'warning', message });
@@ -653,6 +661,11 @@ async function centreCrops(source: BatchSource, images: readonly number[], input
     await iterator.close();
   }
   throw new Error('the probe faces gave no batch');
+}
+
+/** What a session asks of backend selection: training, the backend it was told to use, the app's GPU host for webgpu. */
+function backendRequest(options: SessionOptions): SelectBackendOptions {
+  return { purpose: 'train', ...(options.backend !== undefined ? { force: options.backend } : {}), ...(options.gpuHost !== undefined ? { remoteWebGpu: options.gpuHost } : {}) };
 }
 
 /** The WebGPU adapter's buffer limits, which bound one tensor (memory-fit.ts), when the backend is webgpu. */

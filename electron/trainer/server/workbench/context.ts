@@ -1,10 +1,12 @@
 // What the workbench commands (data, models, evaluation, export, replay) get from the host.
-import type { BackendName } from '../../../../models/backend';
+import type { BackendName, RemoteWebGpu } from '../../../../models/backend';
 import type { PathRef, WorkbenchEventSchema } from './types';
 
 export interface WorkbenchContext {
   readonly dataDir: string;
   readonly backend?: BackendName;
+  /** The desktop app's GPU host: webgpu there is Chromium's, not Dawn's. */
+  readonly gpuHost?: RemoteWebGpu;
   /** How this viewer may name files: only through grants (the desktop app), or typed too (serve mode). */
   readonly pathInput: 'dialog' | 'typed';
   /** The id of the request being answered (progress events carry it). */

@@ -5,13 +5,13 @@ import * as tf from '@tensorflow/tfjs';
 import { CATALOG } from '../../../../datasets/catalog';
 import { downloadFolder } from '../../../../datasets/download';
 import { ACTIVATION_NAMES, ActivationSpecError, formatActivation, parseActivation, type ActivationName } from '../../../../models/activations/spec';
-import { BackendError, selectBackend, type BackendName } from '../../../../models/backend';
-import { adapterLimits, describeAdapter } from '../../../../models/backend-webgpu';
+import { BackendError, selectBackend, type BackendName, type RemoteWebGpu } from '../../../../models/backend';
+import { adapterLimits, describeAdapter, type WebGpuAdapter } from '../../../../models/backend-webgpu';
 import { ModelConfigError, type BuiltModel } from '../../../../models/lightcnn';
 import type { LayerSummary } from '../../../../models/summary';
 import { deadRule } from '../../probes/dead-rules';
 import { PRESETS } from '../../probes/presets';
-import type { BackendInfo, CatalogInfo, LabInfo, ModelDescription } from '../../protocol/workbench';
+import type { BackendInfo, BackendOption, CatalogInfo, LabInfo, ModelDescription } from '../../protocol/workbench';
 import { ARCHITECTURES, ConfigError, parseTrainConfig } from '../../training/config';
 import { buildFromConfig } from '../../training/run-model';
 import { LAB_VERSION } from '../../version';
@@ -33,34 +33,57 @@ export function activationInfo(): LabInfo['activations'] {
   });
 }
 
+/** The backend training would use, and every backend of the chain with why it can (not) train. */
+interface BackendSurvey {
+  readonly info: BackendInfo;
+  readonly backends: BackendOption[];
+}
+
 // The choice is made once per process: selecting runs test convolutions and switches tfjs'
 // global backend, which must not happen again under a run that is training.
-const backendChoices = new Map<string, Promise<BackendInfo>>();
+const backendChoices = new Map<string, Promise<BackendSurvey>>();
 
 /** The backend training would use (and, once chosen, tfjs' global backend). */
-export function trainingBackend(context: Pick<WorkbenchContext, 'backend' | 'training'>): Promise<BackendInfo> {
+export async function trainingBackend(context: Pick<WorkbenchContext, 'backend' | 'training' | 'gpuHost'>): Promise<BackendInfo> {
+  return (await surveyBackends(context)).info;
+}
+
+function surveyBackends(context: Pick<WorkbenchContext, 'backend' | 'training' | 'gpuHost'>): Promise<BackendSurvey> {
   const key = context.backend ?? 'auto';
   const known = backendChoices.get(key);
   if (known) return known;
   if (context.training) {
     // The run chose already; probing the others now would switch its backend away under it.
     const name = tf.getBackend();
-    return Promise.resolve({ name, summary: `training on ${name} now (the full check of the backends runs when no run is training)`, canTrain: true });
+    return Promise.resolve({ info: { name, summary: `training on ${name} now (the full check of the backends runs when no run is training)`, canTrain: true }, backends: [] });
   }
-  const choosing = chooseBackend(context.backend);
+  const choosing = chooseBackend(context.backend, context.gpuHost);
   backendChoices.set(key, choosing);
   return choosing;
 }
 
-async function chooseBackend(force: BackendName | undefined): Promise<BackendInfo> {
+function describeGpu(adapter: WebGpuAdapter): string {
+  return `${describeAdapter(adapter)}; ${adapterLimits(adapter)}${adapter.software !== null ? ` (a software adapter: ${adapter.software})` : ''}`;
+}
+
+async function chooseBackend(force: BackendName | undefined, gpuHost: RemoteWebGpu | undefined): Promise<BackendSurvey> {
+  // The GPU host's adapter is asked for once, for the choice and for the list of backends alike.
+  let report: ReturnType<RemoteWebGpu['probe']> | undefined;
+  const remoteWebGpu: RemoteWebGpu | undefined = gpuHost && { where: gpuHost.where, probe: () => (report ??= gpuHost.probe()) };
   try {
-    const choice = await selectBackend({ purpose: 'train', ...(force === undefined ? {} : { force }) });
+    const choice = await selectBackend({ purpose: 'train', survey: true, ...(force === undefined ? {} : { force }), ...(remoteWebGpu ? { remoteWebGpu } : {}) });
     const info: BackendInfo = { name: choice.name, summary: choice.summary, canTrain: choice.canTrain };
-    if (choice.adapter !== undefined) info.adapter = `${describeAdapter(choice.adapter)}; ${adapterLimits(choice.adapter)}${choice.adapter.software !== null ? ` (a software adapter: ${choice.adapter.software})` : ''}`;
-    return info;
+    if (choice.adapter !== undefined) info.adapter = describeGpu(choice.adapter);
+    // The adapter of a webgpu that cannot be chosen automatically (a software one) is worth showing too.
+    const hostAdapter = report ? await report.then((r) => (r.ok ? r.adapter : undefined)) : undefined;
+    const backends = (choice.survey ?? []).map((attempt): BackendOption => {
+      const adapter = attempt.name === 'webgpu' ? (choice.name === 'webgpu' ? choice.adapter : hostAdapter) : undefined;
+      return { name: attempt.name, canTrain: attempt.ok && attempt.canTrain, reason: attempt.reason, ...(adapter ? { adapter: describeGpu(adapter) } : {}) };
+    });
+    return { info, backends };
   } catch (error) {
     // Installed packages do not change while the process runs: the answer stands, and says what to install.
-    if (error instanceof BackendError) return { name: force ?? 'none', summary: error.message, canTrain: false };
+    if (error instanceof BackendError) return { info: { name: force ?? 'none', summary: error.message, canTrain: false }, backends: [] };
     throw error;
   }
 }
@@ -86,11 +109,12 @@ function catalogInfo(dataDir: string): Promise<CatalogInfo[]> {
 }
 
 export async function labInfo(context: WorkbenchContext): Promise<LabInfo> {
-  const backend = await trainingBackend(context);
+  const { info: backend, backends } = await surveyBackends(context);
   const { data: _data, ...defaults } = parseTrainConfig({ data: 'synthetic' }, { backend: backend.name });
   return {
     lab: LAB_VERSION,
     backend,
+    backends,
     pathInput: context.pathInput,
     architectures: [...ARCHITECTURES],
     activations: activationInfo(),
