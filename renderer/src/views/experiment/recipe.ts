@@ -61,6 +61,18 @@ export function effectiveConfig(config: Record<string, unknown>, defaults: Recor
   };
 }
 
+/**
+ * The defaults a run on `backend` gets. labInfo's are the automatic backend's (lab-info.ts
+ * parses an empty config for it); a run started on another backend gets that backend's
+ * input size (the trainer parses its config with the backend named), so for it the
+ * automatic one's is dropped and effectiveConfig decides the size from the backend.
+ */
+export function defaultsFor(defaults: Record<string, unknown>, automatic: string | undefined, backend: string | undefined): Record<string, unknown> {
+  if (backend === automatic) return defaults;
+  const { inputSize: _automatics, ...rest } = defaults;
+  return rest;
+}
+
 /** The Light CNN reference's value of a setting: REFERENCE_RECIPE for those a recipe decides, else the trainer's default (which is the reference's). */
 export function referenceValue(key: string, defaults: Record<string, unknown>, fallback: unknown): unknown {
   return isRecipeKey(key) ? REFERENCE_RECIPE[key] : (defaults[key] ?? fallback);

@@ -1,7 +1,7 @@
-import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
-import { expect, test } from 'vitest';
+import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
+import { describe as suite, expect, test } from 'vitest';
 import ExperimentView from '../ExperimentView.svelte';
-import { ScriptedTrainer, scriptedSession, TEST_LAB_INFO, type Handlers } from '../../../test-support/scripted-trainer';
+import { checkBackend, ScriptedTrainer, scriptedSession, TEST_LAB_INFO, type Handlers } from '../../../test-support/scripted-trainer';
 import { LabSession } from '../../../lib/session.svelte';
 import type { DatasetSummary, ModelDescription } from '../../../../../electron/trainer/protocol/workbench';
 import type { CommandOf } from '../../../../../electron/trainer/protocol/messages';
@@ -380,4 +380,90 @@ test('inline code in a preset claim is shown as code, not as backticks', async (
   expect(presets).not.toHaveTextContent('`');
   const code = presets.querySelector('code');
   expect(code).toHaveTextContent('lab summary --model tiny --activation maxout:2');
+});
+
+suite('the backend picker', () => {
+  const ADAPTER = 'NVIDIA ampere (NVIDIA GeForce RTX 3060), in Chromium; max buffer 4096 MiB, max storage binding 2048 MiB';
+  /** A trainer started with --backend cpu on a machine with a usable GPU: webgpu can train, but is not its choice. */
+  const WITH_GPU = {
+    ...TEST_LAB_INFO,
+    backends: TEST_LAB_INFO.backends.map((b) => (b.name === 'webgpu' ? { ...b, canTrain: true, reason: 'WebGPU in Chromium', adapter: ADAPTER } : b)),
+  };
+  const picker = () => screen.getByRole('group', { name: 'Train on' });
+  /** start answered as the trainer does: a backend that cannot train is refused. */
+  const start = (info = TEST_LAB_INFO): Handlers => ({ labInfo: () => info, start: (command) => (checkBackend(command, info), { runId: 'run-1' }) });
+
+  test('lists the automatic choice and every backend with its reason in the page; those that cannot train are disabled', async () => {
+    await setup(start());
+    const group = picker();
+    const radios = within(group).getAllByRole('radio');
+    expect(radios.map((r) => r.closest('[data-backend]')?.getAttribute('data-backend'))).toEqual(['automatic', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']);
+    expect(within(group).getByRole('radio', { name: 'Automatic (cpu)' })).toBeChecked();
+    const gpu = within(group).getByRole('radio', { name: 'tensorflow-gpu' });
+    expect(gpu).toBeDisabled();
+    expect(gpu).toHaveAccessibleDescription('cannot train: not installed: npm install @tensorflow/tfjs-node-gpu');
+    // Shown, not only in a tooltip.
+    expect(group).toHaveTextContent('tensorflow-gpu cannot train: not installed: npm install @tensorflow/tfjs-node-gpu');
+    expect(within(group).getByRole('radio', { name: 'webgpu' })).toBeDisabled();
+    const wasm = within(group).getByRole('radio', { name: 'wasm' });
+    expect(wasm).toBeEnabled();
+    expect(wasm).toHaveAccessibleDescription('WebAssembly with SIMD, 2 threads');
+    expect(within(group).getByRole('radio', { name: 'cpu' })).toBeEnabled();
+    expect(screen.getByTestId('backend-info')).toHaveTextContent('Automatic choice: cpu');
+  });
+
+  test('Train names the picked backend, automatic names none, and the choice outlives the view', async () => {
+    const { trainer, session } = await setup(start());
+    const train = screen.getByRole('button', { name: 'Train' });
+    expect(train).toHaveAccessibleDescription(/on cpu \(automatic\)\.$/);
+    await fireEvent.click(train);
+    await waitFor(() => expect(trainer.commands('start')).toHaveLength(1));
+    expect(trainer.commands('start')[0]).toEqual({ name: 'start', config: { data: '/data/faces' } });
+
+    await fireEvent.click(within(picker()).getByRole('radio', { name: 'wasm' }));
+    expect(session.backendChoice).toBe('wasm');
+    expect(train).toHaveAccessibleDescription(/on wasm\.$/);
+    await fireEvent.click(train);
+    await waitFor(() => expect(trainer.commands('start')).toHaveLength(2));
+    expect(trainer.commands('start')[1]).toEqual({ name: 'start', config: { data: '/data/faces' }, backend: 'wasm' });
+
+    // Another view and back: still wasm.
+    cleanup();
+    render(ExperimentView, { session });
+    expect(within(picker()).getByRole('radio', { name: 'wasm' })).toBeChecked();
+    await fireEvent.click(within(picker()).getByRole('radio', { name: 'Automatic (cpu)' }));
+    expect(session.backendChoice).toBeNull();
+    await fireEvent.click(screen.getByRole('button', { name: 'Train' }));
+    await waitFor(() => expect(trainer.commands('start')).toHaveLength(3));
+    expect(trainer.commands('start')[2]).not.toHaveProperty('backend');
+  });
+
+  test('with a GPU backend picked, the input size and recipe shown are the ones the trainer gives a run there; its adapter is named', async () => {
+    const { trainer } = await setup(start(WITH_GPU));
+    expect(screen.getByLabelText('Input size')).toHaveValue(64);
+    const webgpu = within(picker()).getByRole('radio', { name: 'webgpu' });
+    expect(webgpu).toHaveAccessibleDescription(`WebGPU in Chromium; GPU: ${ADAPTER}`);
+    await fireEvent.click(webgpu);
+    expect(screen.getByLabelText('Input size')).toHaveValue(128);
+    expect(screen.getByTestId('input-size-why')).toHaveTextContent('Input 128 px: the reference size.');
+    expect(screen.getByTestId('recipe-why')).toHaveTextContent('Recipe for lightcnn9 at 128 px');
+    expect(screen.getByLabelText('Epochs')).toHaveValue(recipeFor('lightcnn9', 128).settings.epochs);
+    expect(screen.getByTestId('backend-defaults')).toHaveTextContent('the ones the trainer gives a run on webgpu when you set none');
+    // The trainer decides them itself from the backend named: the config carries none of them.
+    await fireEvent.click(screen.getByRole('button', { name: 'Train' }));
+    await waitFor(() => expect(trainer.commands('start')).toHaveLength(1));
+    expect(trainer.commands('start')[0]).toEqual({ name: 'start', config: { data: '/data/faces' }, backend: 'webgpu' });
+  });
+
+  test('an older trainer, which lists no backends, gets no picker and is named no backend', async () => {
+    const { backends: _none, ...older } = TEST_LAB_INFO;
+    const { trainer, session } = await setup({ labInfo: () => older as typeof TEST_LAB_INFO });
+    expect(screen.queryByTestId('backend-picker')).toBeNull();
+    expect(screen.queryByTestId('backend-defaults')).toBeNull();
+    expect(screen.getByTestId('backend-info')).toHaveTextContent('Backend: cpu');
+    session.chooseBackend('wasm');
+    await fireEvent.click(screen.getByRole('button', { name: 'Train' }));
+    await waitFor(() => expect(trainer.commands('start')).toHaveLength(1));
+    expect(trainer.commands('start')[0]).not.toHaveProperty('backend');
+  });
 });
