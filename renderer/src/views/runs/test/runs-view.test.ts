@@ -1,7 +1,7 @@
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
 import { afterEach, describe, expect, test } from 'vitest';
 import RunsView from '../RunsView.svelte';
-import { scriptedSession, type Handlers } from '../../../test-support/scripted-trainer';
+import { checkBackend, scriptedSession, TEST_LAB_INFO, type Handlers } from '../../../test-support/scripted-trainer';
 import { BROKEN_ID, evaluation, getRunReply, listEntries, PRELU_ID, RELU_ID, snapshotReply } from './fixtures';
 
 function handlers(extra: Handlers = {}): Handlers {
@@ -148,6 +148,40 @@ describe('one run', () => {
     await fireEvent.click(await within(detail).findByRole('button', { name: 'Resume' }));
     await waitFor(() => expect(session.view).toBe('train'));
     expect(trainer.commands('resumeRun')).toEqual([{ name: 'resumeRun', runId: RELU_ID }]);
+  });
+
+  test('resume names the backend picked in Experiment, which can be changed beside it; a run whose GPU is gone says so', async () => {
+    const info = { ...TEST_LAB_INFO, backends: TEST_LAB_INFO.backends.map((b) => (b.name === 'webgpu' ? { ...b, reason: 'the GPU host was lost' } : b)) };
+    const { trainer, session } = await view({
+      labInfo: () => info,
+      // The run trained on webgpu and failed when its GPU host went away.
+      getRun: ({ runId }) => {
+        const reply = getRunReply(runId);
+        return runId === RELU_ID ? { ...reply, record: { ...reply.record, state: 'failed', backend: 'webgpu' } } : reply;
+      },
+      resumeRun: (command) => (checkBackend(command, info), { runId: command.runId }),
+    });
+    session.chooseBackend('wasm');
+    const detail = await open(RELU_ID);
+    const on = within(detail).getByRole('combobox', { name: 'Resume on' });
+    expect(on).toHaveValue('wasm');
+    const option = (name: string) => within(on).getByRole('option', { name: new RegExp(`^${name}`) }) as HTMLOptionElement;
+    expect(option('tensorflow-gpu').disabled).toBe(true);
+    expect(option('tensorflow-gpu')).toHaveTextContent('tensorflow-gpu (cannot train: not installed: npm install @tensorflow/tfjs-node-gpu)');
+    expect(option('webgpu').disabled).toBe(true);
+    expect(option('automatic \\(cpu\\)').disabled).toBe(false);
+    expect(within(detail).getByTestId('resume-own-backend')).toHaveTextContent('it trained on webgpu, which cannot train here now: the GPU host was lost');
+    await fireEvent.click(within(detail).getByRole('button', { name: 'Resume' }));
+    await waitFor(() => expect(session.view).toBe('train'));
+    expect(trainer.commands('resumeRun')).toEqual([{ name: 'resumeRun', runId: RELU_ID, backend: 'wasm' }]);
+
+    // The choice here is the Experiment view's: automatic again names none.
+    session.go('runs');
+    await fireEvent.change(on, { target: { value: '' } });
+    expect(session.backendChoice).toBeNull();
+    await fireEvent.click(within(detail).getByRole('button', { name: 'Resume' }));
+    await waitFor(() => expect(trainer.commands('resumeRun')).toHaveLength(2));
+    expect(trainer.commands('resumeRun')[1]).toEqual({ name: 'resumeRun', runId: RELU_ID });
   });
 
   test('a finished run cannot be resumed; a refused resume is shown', async () => {
