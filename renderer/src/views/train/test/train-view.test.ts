@@ -369,3 +369,19 @@ test('a run whose loss falls from chance gets no such note', async () => {
   await waitFor(() => expect(chart('chart-loss')).toHaveAccessibleName(expect.stringContaining('chance (ln 40')));
   expect(screen.queryByTestId('not-learning')).not.toBeInTheDocument();
 });
+
+test('the run controls name the backend that trains and, on webgpu, its GPU; the trainer\'s whole line stays one click away', async () => {
+  const { trainer } = await started();
+  // An older trainer names the backend only in its summary: the name is read from it.
+  trainer.event({ type: 'started', runId: 'run-1', step: 0, totalSteps: 100, backend: 'training on wasm (WebAssembly): webgpu: no adapter', resumed: false });
+  await waitFor(() => expect(screen.getByTestId('run-backend')).toHaveTextContent('on wasm'));
+  expect(screen.queryByTestId('run-adapter')).toBeNull();
+  const adapter = 'NVIDIA ampere (NVIDIA GeForce RTX 3060), in Chromium';
+  const summary = 'training on webgpu (WebGPU in Chromium on NVIDIA ampere (NVIDIA GeForce RTX 3060)): tensorflow-gpu: not installed';
+  trainer.event({ type: 'started', runId: 'run-2', step: 0, totalSteps: 100, backend: summary, backendName: 'webgpu', adapter, resumed: false });
+  await waitFor(() => expect(screen.getByTestId('run-backend')).toHaveTextContent('on webgpu'));
+  expect(screen.getByTestId('run-adapter')).toHaveTextContent(`GPU: ${adapter}`);
+  const details = screen.getByTestId('run-backend-summary').closest('details') as HTMLDetailsElement;
+  expect(within(details).getByText('Backend details')).toBeInTheDocument();
+  expect(screen.getByTestId('run-backend-summary')).toHaveTextContent(summary);
+});
