@@ -1,7 +1,7 @@
 // The backends a run may be started or resumed on (the protocol's `backend` of start and
 // resumeRun), and the short names the window shows for them. Pure: no state.
 import type { CommandInputOf } from '../../../electron/trainer/protocol/messages';
-import type { LabInfo } from '../../../electron/trainer/protocol/workbench';
+import type { BackendOption, LabInfo } from '../../../electron/trainer/protocol/workbench';
 
 export type BackendName = NonNullable<CommandInputOf<'start'>['backend']>;
 
@@ -13,11 +13,17 @@ export function isBackendName(name: string): name is BackendName {
 }
 
 /**
- * Whether a run can be started on `name` in this trainer. An older trainer lists no
- * backends: it takes no choice, so none can be named.
+ * The backends a run may name, or null where the trainer gives no choice: an older trainer
+ * lists none, and a trainer asked while a run trains (or whose selection failed) lists an
+ * empty chain, since it checks the backends only when none is training.
  */
+export function listedBackends(info: LabInfo | null): BackendOption[] | null {
+  return Array.isArray(info?.backends) && info.backends.length > 0 ? info.backends : null;
+}
+
+/** Whether a run can be started on `name` in this trainer (never where it lists no backends). */
 export function canTrainOn(info: LabInfo | null, name: BackendName): boolean {
-  return Array.isArray(info?.backends) && info.backends.some((option) => option.name === name && option.canTrain);
+  return listedBackends(info)?.some((option) => option.name === name && option.canTrain) ?? false;
 }
 
 /**

@@ -5,7 +5,7 @@
 // The live streams of a run (progress, layer stats, frames) are kept apart, in live-run.svelte.ts.
 import type { LabInfo, DatasetSummary } from '../../../electron/trainer/protocol/workbench';
 import type { LayerInfo, RunState, TrainerEvent } from '../../../electron/trainer/protocol/messages';
-import { adapterDevice, backendNameIn, canTrainOn, type BackendName } from './backends';
+import { adapterDevice, backendNameIn, canTrainOn, listedBackends, type BackendName } from './backends';
 import { LabError, type LabClient } from './lab-client';
 import { LiveRun } from './live-run.svelte';
 
@@ -117,8 +117,9 @@ export class LabSession {
     const info = await client.request({ name: 'labInfo' });
     this.info = info;
     // A backend picked for another trainer (or before a restart) may not train here: say so
-    // rather than start the next run somewhere the user did not choose.
-    if (this.backendChoice !== null && !canTrainOn(info, this.backendChoice)) {
+    // rather than start the next run somewhere the user did not choose. (A trainer that lists
+    // none now, mid-run, gives no choice yet: the pick waits for its list.)
+    if (this.backendChoice !== null && listedBackends(info) !== null && !canTrainOn(info, this.backendChoice)) {
       this.notify('warning', `This trainer cannot train on ${this.backendChoice}: new runs use its automatic choice (${info.backend.name}) until you pick another backend in Experiment.`);
       this.backendChoice = null;
     }
@@ -203,6 +204,18 @@ export class LabSession {
     return parts.join(' · ');
   }
 
+  /** labInfo again (the backend list, once a run no longer trains); a failure keeps the answer there is. */
+  private async refreshInfo(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    try {
+      const info = await client.request({ name: 'labInfo' });
+      if (this.client === client) this.info = info;
+    } catch {
+      // The old answer stays: the backend choice waits for the next connection.
+    }
+  }
+
   private onEvent(event: TrainerEvent): void {
     switch (event.type) {
       case 'started':
@@ -220,6 +233,8 @@ export class LabSession {
       case 'state':
         this.run = { ...this.run, state: event.state, ...(event.runId ? { runId: event.runId } : {}) };
         if (event.state === 'failed' && event.message) this.notify('error', event.message);
+        // A trainer asked mid-run lists no backends (it checks them only when none trains): ask again once the run is over.
+        if ((event.state === 'stopped' || event.state === 'finished' || event.state === 'failed') && this.info?.backends?.length === 0) void this.refreshInfo();
         return;
       case 'layers':
         this.layers = event.layers;

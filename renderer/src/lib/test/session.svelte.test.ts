@@ -117,3 +117,21 @@ test('a backend picked for another trainer that cannot train on it is dropped, w
   await session.attach(new ScriptedTrainer({ labInfo: () => older as typeof TEST_LAB_INFO, status: idle }).client);
   expect(session.backendToName).toBeUndefined();
 });
+
+test('a trainer asked mid-run lists no backends: the pick waits, and labInfo is asked again once the run is over', async () => {
+  const session = new LabSession();
+  await session.attach(new ScriptedTrainer({ labInfo: () => TEST_LAB_INFO, status: idle }).client);
+  session.chooseBackend('wasm');
+  let training = true;
+  const midRun = { ...TEST_LAB_INFO, backend: { name: 'cpu', summary: 'training on cpu now (the full check of the backends runs when no run is training)', canTrain: true }, backends: [] };
+  const trainer = new ScriptedTrainer({ labInfo: () => (training ? midRun : TEST_LAB_INFO), status: () => ({ state: 'running', runId: 'run-1', step: 3, totalSteps: 10 }), getRun: () => ({ record: {}, metrics: [], warnings: [] }) });
+  await session.attach(trainer.client);
+  expect(session.backendChoice).toBe('wasm');
+  expect(session.backendToName).toBeUndefined();
+  expect(session.notices).toEqual([]);
+  training = false;
+  trainer.event({ type: 'state', state: 'stopped', runId: 'run-1' });
+  await expect.poll(() => session.info?.backends.length).toBe(5);
+  expect(trainer.commands('labInfo')).toHaveLength(2);
+  expect(session.backendToName).toBe('wasm');
+});
