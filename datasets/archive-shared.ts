@@ -10,6 +10,8 @@ import { DatasetError, errorCode, formatBytes } from './errors';
 export interface ResolvedOptions {
   readonly filter: (path: string) => boolean;
   readonly maxEntryBytes: number;
+  /** The most bytes the entries that are read may hold in all (see ReadArchiveOptions.maxTotalBytes). */
+  readonly maxTotalBytes: number;
   readonly onSkip: (path: string, reason: string) => void;
 }
 
@@ -57,6 +59,21 @@ export function refusal(archive: string, entry: string, why: Unsafe): DatasetErr
 export function tooLarge(size: number, max: number): string {
   return `larger than the ${formatBytes(max)} limit for one file (${formatBytes(size)}); not read`;
 }
+
+/**
+ * The refusal of an archive whose entries hold more than `max` bytes in all
+ * (`total` counted so far): a decompression bomb, most likely.
+ */
+export function tooMuchUnpacked(archive: string, total: number, max: number, whole: boolean): DatasetError {
+  return new DatasetError(
+    `${UNPACKED_LIMIT_REASON}: its files hold ${whole ? '' : 'more than '}${formatBytes(total)} once unpacked, over the ${formatBytes(max)} limit for one archive (a decompression bomb?); it was not imported`,
+    'If it really holds that much, unpack it with a tool you trust and import the folder (each file there may hold up to the same per-file limit)',
+    archive,
+  );
+}
+
+/** The start of the sentence of tooMuchUnpacked, for tests and callers that recognise it. */
+export const UNPACKED_LIMIT_REASON = 'the archive unpacks to too much data';
 
 // ---------------------------------------------------------------------------
 // Errors

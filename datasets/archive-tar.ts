@@ -13,7 +13,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { Parser } from 'tar';
 import type { ReadEntry } from 'tar';
 import type { ArchiveEntry } from './archive';
-import { damaged, LINK_REASON, normaliseEntryPath, readError, refusal, tooLarge, unsafeEntryPath } from './archive-shared';
+import { damaged, LINK_REASON, normaliseEntryPath, readError, refusal, tooLarge, tooMuchUnpacked, unsafeEntryPath } from './archive-shared';
 import type { ResolvedOptions } from './archive-shared';
 
 /** Bytes read from a tar file per step: at most this much is parsed past the entry being yielded. */
@@ -26,11 +26,11 @@ type TarEvent =
   | { readonly kind: 'skip'; readonly path: string; readonly reason: string };
 
 export async function* readTar(archive: string, kind: 'tar' | 'tar.gz', options: ResolvedOptions): AsyncGenerator<ArchiveEntry> {
-  // First pass: names only (and damage), before anything is yielded.
-  for await (const _ of tarEvents(archive, kind, null)) {
-    // a pass with no options yields nothing
+  // First pass: names (and damage, and the unpacked size of what would be read), before anything is yielded.
+  for await (const _ of tarEvents(archive, kind, options, true)) {
+    // a scanning pass yields nothing
   }
-  for await (const event of tarEvents(archive, kind, options)) {
+  for await (const event of tarEvents(archive, kind, options, false)) {
     if (event.kind === 'skip') options.onSkip(event.path, event.reason);
     else yield event.entry;
   }
@@ -42,15 +42,17 @@ const TAR_LINK = new Set(['SymbolicLink', 'Link']);
 
 /**
  * Runs node-tar's Parser over the file, reading a chunk only when the consumer
- * has taken every event the previous chunks produced. With `options === null`
- * every entry is ignored (bodies skipped unbuffered) and only paths are checked.
- * Every non-meta entry's path is checked either way: the first unsafe one ends
- * the pass with a refusal.
+ * has taken every event the previous chunks produced. With `scan` every entry is
+ * ignored (bodies skipped unbuffered) and only paths, and the sizes of the files
+ * that would be read (against `maxTotalBytes`), are checked. Every non-meta
+ * entry's path is checked either way: the first unsafe one ends the pass with a
+ * refusal. The bytes of the entries read are counted against `maxTotalBytes` too.
  */
 async function* tarEvents(
   archive: string,
   kind: 'tar' | 'tar.gz',
-  options: ResolvedOptions | null,
+  options: ResolvedOptions,
+  scan: boolean,
 ): AsyncGenerator<TarEvent> {
   let fh: FileHandle;
   try {
@@ -74,6 +76,12 @@ async function* tarEvents(
     state.failure ??= { error };
     notify();
   };
+  /** Bytes of the files that are (scan: would be) read, so far. */
+  let unpacked = 0;
+  const count = (bytes: number): void => {
+    unpacked += bytes;
+    if (unpacked > options.maxTotalBytes) fail(tooMuchUnpacked(archive, unpacked, options.maxTotalBytes, false));
+  };
   /** Why the filter left an entry out: null for silently. */
   const skipped = new WeakMap<ReadEntry, string | null>();
   /** The entry's normalised path, or null after refusing the archive because of it. */
@@ -91,7 +99,7 @@ async function* tarEvents(
     zstd: false,
     // gzip is recognised by its magic bytes; node-tar also aborts past a 1000:1 decompression ratio.
     filter: (_path, entry) => {
-      if (options === null) return false;
+      if (scan) return false;
       const readEntry = entry as ReadEntry;
       const decision = tarSkipReason(readEntry, options);
       if (decision === undefined) return true;
@@ -102,7 +110,11 @@ async function* tarEvents(
   parser.on('ignoredEntry', (entry: ReadEntry) => {
     if (entry.meta) return; // an oversized pax or long-name header: not a file
     const path = safePath(entry);
-    if (path === null || options === null) return;
+    if (path === null) return;
+    if (scan) {
+      if (tarSkipReason(entry, { ...options, filter: () => true }) === undefined) count(entry.size);
+      return;
+    }
     const reason = skipped.has(entry) ? skipped.get(entry) : `not a regular file (tar entry type ${entry.type})`;
     if (typeof reason === 'string') {
       queue.push({ kind: 'skip', path, reason });
@@ -122,6 +134,7 @@ async function* tarEvents(
       size += chunk.length;
     });
     entry.on('end', () => {
+      count(size);
       queue.push({ kind: 'entry', entry: { path, size, data: Buffer.concat(chunks, size) } });
       notify();
     });
@@ -132,7 +145,7 @@ async function* tarEvents(
     notify();
   });
 
-  const chunkBytes = options === null ? TAR_SCAN_CHUNK_BYTES : TAR_CHUNK_BYTES;
+  const chunkBytes = scan ? TAR_SCAN_CHUNK_BYTES : TAR_CHUNK_BYTES;
   let eof = false;
   try {
     for (;;) {

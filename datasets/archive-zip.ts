@@ -14,7 +14,7 @@ import zlib from 'node:zlib';
 import yauzl from 'yauzl';
 import type { Entry as ZipEntry, ZipFile } from 'yauzl';
 import type { ArchiveEntry } from './archive';
-import { damaged, LINK_REASON, normaliseEntryPath, refusal, tooLarge, unsafeEntryPath } from './archive-shared';
+import { damaged, LINK_REASON, normaliseEntryPath, refusal, tooLarge, tooMuchUnpacked, unsafeEntryPath } from './archive-shared';
 import type { ResolvedOptions } from './archive-shared';
 
 const S_IFMT = 0o170000;
@@ -25,10 +25,16 @@ const MADE_BY_UNIX = 3;
 const DOS_DIRECTORY = 0x10;
 
 export async function* readZip(archive: string, options: ResolvedOptions): AsyncGenerator<ArchiveEntry> {
-  // First pass: every name in the central directory, before anything is read.
-  for await (const _ of zipEntries(archive)) {
+  // First pass: every name in the central directory, before anything is read, and the
+  // unpacked size of what would be read (the sizes are checked as entries are read).
+  const everything = { ...options, filter: () => true };
+  let declared = 0;
+  for await (const { entry, raw } of zipEntries(archive)) {
     // zipEntries refuses an unsafe name itself
+    if (zipSkipReason(entry, raw, normaliseEntryPath(raw), everything) === undefined) declared += entry.uncompressedSize;
   }
+  if (declared > options.maxTotalBytes) throw tooMuchUnpacked(archive, declared, options.maxTotalBytes, true);
+  let unpacked = 0;
   for await (const { file, entry, raw } of zipEntries(archive)) {
     const path = normaliseEntryPath(raw);
     const skip = zipSkipReason(entry, raw, path, options);
@@ -43,6 +49,9 @@ export async function* readZip(archive: string, options: ResolvedOptions): Async
     if (zlib.crc32(data) !== entry.crc32) {
       throw damaged('zip', archive, new Error(`entry ${JSON.stringify(path)} fails its CRC-32 check`));
     }
+    // The file may have changed since the first pass.
+    unpacked += data.length;
+    if (unpacked > options.maxTotalBytes) throw tooMuchUnpacked(archive, unpacked, options.maxTotalBytes, false);
     yield { path, size: data.length, data };
   }
 }

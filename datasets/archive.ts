@@ -21,7 +21,7 @@
 // skipped and reported. Zip entry data is checked against its CRC-32 (yauzl
 // does not), so a corrupt entry is an error rather than wrong pixels.
 
-import { open as openFile } from 'node:fs/promises';
+import { open as openFile, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import zlib from 'node:zlib';
 import { damaged, readError } from './archive-shared';
@@ -30,7 +30,7 @@ import { readTar } from './archive-tar';
 import { readZip } from './archive-zip';
 import { DatasetError, errorCode } from './errors';
 
-export { normaliseEntryPath, UNSAFE_ARCHIVE_REASON, unsafeEntryPath } from './archive-shared';
+export { normaliseEntryPath, tooLarge, UNPACKED_LIMIT_REASON, UNSAFE_ARCHIVE_REASON, unsafeEntryPath } from './archive-shared';
 
 export type ArchiveKind = 'zip' | 'tar' | 'tar.gz';
 
@@ -50,11 +50,36 @@ export interface ReadArchiveOptions {
   filter?: (path: string) => boolean;
   /** Larger entries are reported through `onSkip` and not read. Default 256 MiB. */
   maxEntryBytes?: number;
+  /**
+   * The most bytes the entries that would be read (regular files within
+   * `maxEntryBytes`) may hold in all, once unpacked. An archive holding more is
+   * refused with a DatasetError before any entry is yielded (zip: from the
+   * central directory; tar: from the headers, in the first pass), and again while
+   * reading should the file have changed. Default: defaultMaxUnpackedBytes of the
+   * archive's size.
+   */
+  maxTotalBytes?: number;
   /** Entries left out for a reason the user should see (links, oversized, unreadable). */
   onSkip?: (path: string, reason: string) => void;
 }
 
 export const DEFAULT_MAX_ENTRY_BYTES = 256 * 1024 * 1024;
+
+/** Unpacked bytes an archive may always hold, whatever its size. */
+export const MIN_UNPACKED_LIMIT_BYTES = 1024 * 1024 * 1024;
+/** Past the floor, an archive may unpack to this many times its own size. */
+export const MAX_UNPACK_RATIO = 100;
+
+/**
+ * The default bound on what an archive of `archiveBytes` may unpack to: 100 times
+ * its size, and at least 1 GiB. Face images (JPEG, PNG) hardly compress, PGM a few
+ * times; an archive that unpacks to far more than it holds is a decompression bomb
+ * (a 2 MB tar.gz unpacking to 2 GB stays under node-tar's own 1000:1 guard, and
+ * zip entries that overlap unpack to terabytes).
+ */
+export function defaultMaxUnpackedBytes(archiveBytes: number): number {
+  return Math.max(MIN_UNPACKED_LIMIT_BYTES, MAX_UNPACK_RATIO * archiveBytes);
+}
 
 const HEAD_BYTES = 512;
 
@@ -169,20 +194,31 @@ function gunzipPrefix(compressed: Buffer, want: number): Promise<Buffer> {
  * that cannot be decoded (encrypted, unknown compression) go to `onSkip`.
  *
  * Throws a DatasetError, before yielding anything, for an archive with an
- * unsafe entry path or (tar) any damage; a damaged zip entry is found when it
- * is reached.
+ * unsafe entry path, one that unpacks to more than `maxTotalBytes`, or (tar) any
+ * damage; a damaged zip entry is found when it is reached.
  */
 export function readArchive(path: string, options: ReadArchiveOptions = {}): AsyncIterable<ArchiveEntry> {
-  const resolved: ResolvedOptions = {
-    filter: options.filter ?? (() => true),
-    maxEntryBytes: options.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES,
-    onSkip: options.onSkip ?? (() => undefined),
-  };
-  return readAnyArchive(path, resolved);
+  return readAnyArchive(path, options);
 }
 
-async function* readAnyArchive(path: string, options: ResolvedOptions): AsyncGenerator<ArchiveEntry> {
+async function* readAnyArchive(path: string, given: ReadArchiveOptions): AsyncGenerator<ArchiveEntry> {
   const kind = await detectArchive(path);
+  let maxTotalBytes = given.maxTotalBytes;
+  if (maxTotalBytes === undefined) {
+    const size = await stat(path).then(
+      (info) => info.size,
+      (err: unknown) => {
+        throw readError(path, err);
+      },
+    );
+    maxTotalBytes = defaultMaxUnpackedBytes(size);
+  }
+  const options: ResolvedOptions = {
+    filter: given.filter ?? (() => true),
+    maxEntryBytes: given.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES,
+    maxTotalBytes,
+    onSkip: given.onSkip ?? (() => undefined),
+  };
   if (kind === null) {
     throw new DatasetError(
       'the file is not a zip, tar or tar.gz archive',

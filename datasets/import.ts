@@ -5,7 +5,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { detectArchive, readArchive } from './archive';
+import { DEFAULT_MAX_ENTRY_BYTES, detectArchive, readArchive, tooLarge } from './archive';
 import {
   cacheKey,
   checkPixelBudget,
@@ -37,7 +37,7 @@ import {
   type IdentityRule,
   type LayoutKind,
 } from './layout';
-import { TaskPool } from './pool';
+import { ByteGate, TaskPool } from './pool';
 import { storedSizeFor } from './preprocess';
 import { describeFsError, walkFolder } from './walk';
 
@@ -67,6 +67,22 @@ export interface ImportOptions {
    * Default: the most one buffer can hold on this Node (2^32 bytes on Node 20).
    */
   readonly maxPixelBytes?: number;
+  /**
+   * Larger files (in a folder, by their size on disk, before reading them) and
+   * archive entries are skipped with the reason. Default DEFAULT_MAX_ENTRY_BYTES (256 MiB).
+   */
+  readonly maxFileBytes?: number;
+  /**
+   * The most bytes an archive's files may hold in all once unpacked; more is refused
+   * before any is decoded. Default: 100 times the archive's size, at least 1 GiB
+   * (archive.ts defaultMaxUnpackedBytes).
+   */
+  readonly maxUnpackedBytes?: number;
+  /**
+   * The most bytes of file contents held at once, read and waiting for or in a decode
+   * (a file larger than this is read alone). Default DEFAULT_MAX_BYTES_IN_FLIGHT.
+   */
+  readonly maxBytesInFlight?: number;
   readonly onProgress?: (progress: ImportProgress) => void;
   readonly signal?: AbortSignal;
 }
@@ -82,6 +98,13 @@ interface Candidate {
 type Outcome =
   | { readonly kind: 'face'; readonly image: Omit<CachedImage, 'identity'>; readonly pixels: Uint8Array | number /* slot in the old cache */ }
   | { readonly kind: 'rejected'; readonly rejection: CachedRejection };
+
+/**
+ * File contents held at once by an import, by default: without a bound, three
+ * decodes per core of archive entries up to 256 MiB each (a 2 MB archive of
+ * zeros holds such entries) took 1.0-1.6 GB of memory.
+ */
+export const DEFAULT_MAX_BYTES_IN_FLIGHT = 256 * 1024 * 1024;
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
@@ -155,6 +178,9 @@ async function importOnce(path: string, options: ImportOptions, started: number,
   const outcomes = new Map<string, Outcome>();
   const skipped: SkippedFile[] = [];
   const pool = new TaskPool(options.concurrency ?? Math.max(4, availableParallelism() * 3));
+  // Contents read and not yet decoded are bounded in bytes as well as in number.
+  const gate = new ByteGate(options.maxBytesInFlight ?? DEFAULT_MAX_BYTES_IN_FLIGHT);
+  const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_ENTRY_BYTES;
   let done = 0;
   let total: number | null = null;
   // Paths already taken: an archive can hold one path twice (NFC and NFD forms of a name
@@ -171,11 +197,23 @@ async function importOnce(path: string, options: ImportOptions, started: number,
       return;
     }
     taken.add(candidate.relPath);
-    await pool.run(async () => {
-      outcomes.set(candidate.relPath, await examine(candidate, reuse, decodeOptions));
-      done++;
-      progress({ phase: 'decoding', done, total });
-    });
+    const weight = candidate.bytes;
+    await gate.acquire(weight);
+    let started = false;
+    try {
+      await pool.run(async () => {
+        started = true;
+        try {
+          outcomes.set(candidate.relPath, await examine(candidate, reuse, decodeOptions));
+        } finally {
+          gate.release(weight);
+        }
+        done++;
+        progress({ phase: 'decoding', done, total });
+      });
+    } finally {
+      if (!started) gate.release(weight);
+    }
   };
 
   progress({ phase: 'scanning', done: 0, total: null });
@@ -183,10 +221,17 @@ async function importOnce(path: string, options: ImportOptions, started: number,
     if (kind === 'folder') {
       const walked = await walkFolder(source);
       skipped.push(...walked.skipped);
-      total = walked.files.length;
+      // By the size the walk's stat gave, before reading anything: a 3 GB file is not read (Node
+      // cannot hold it in one buffer) and a 1.9 GB video is not read whole only to be found no image.
+      const files = walked.files.filter((file) => {
+        if (file.size <= maxFileBytes) return true;
+        skipped.push({ path: file.relPath, reason: tooLarge(file.size, maxFileBytes) });
+        return false;
+      });
+      total = files.length;
       // Every file might be a face: refuse a dataset too big for one buffer before decoding any of it.
       checkPixelBudget(total, 'files', budget);
-      for (const file of walked.files) {
+      for (const file of files) {
         // Small files are read synchronously: while sharp keeps the thread pool busy, an async
         // read's four pool round trips cost more than the read itself (+15 %, bench/NOTES.md).
         await consider({ relPath: file.relPath, bytes: file.size, mtimeMs: file.mtimeMs, load: async () => (file.size < 4 << 20 ? readFileSync(file.absPath) : readFile(file.absPath)) });
@@ -199,6 +244,8 @@ async function importOnce(path: string, options: ImportOptions, started: number,
           return !hidden;
         },
         onSkip: (entryPath: string, reason: string) => skipped.push({ path: entryPath, reason }),
+        maxEntryBytes: maxFileBytes,
+        ...(options.maxUnpackedBytes === undefined ? {} : { maxTotalBytes: options.maxUnpackedBytes }),
       });
       let entryCount = 0;
       for await (const entry of entries) {
