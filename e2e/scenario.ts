@@ -202,6 +202,17 @@ export function registerScenario(options: ScenarioOptions): void {
     await setNumber(panel.getByLabel(/^batch/i).first(), RUN1.batch);
     await setNumber(panel.getByLabel(/^epochs/i).first(), RUN1.epochs);
     await setNumber(panel.getByLabel(/^max(imum)?\.? steps/i).first(), RUN1.maxSteps);
+    // The backend picker: the automatic choice and the trainer's whole chain, each with its reason in
+    // the page; wasm trains anywhere the lab runs, one that cannot train is disabled and says why.
+    const picker = panel.getByRole('group', { name: 'Train on', exact: true });
+    expect(await picker.locator('[data-backend]').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-backend')))).toEqual(['automatic', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']);
+    expect(await picker.getByRole('radio', { name: /^Automatic \(/ }).isChecked()).toBe(true);
+    expect(await picker.getByRole('radio', { name: 'wasm', exact: true }).isEnabled()).toBe(true);
+    for (const name of ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']) {
+      const why = ((await picker.locator(`[data-backend="${name}"] .why`).textContent()) ?? '').trim();
+      expect(why, `${name}'s reason`).not.toBe('');
+      if (await picker.getByRole('radio', { name, exact: true }).isDisabled()) expect(why, `${name}'s reason`).toMatch(/^cannot train: /);
+    }
     await shot('experiment');
   });
 
