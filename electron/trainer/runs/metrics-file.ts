@@ -37,6 +37,34 @@ export interface MetricsReadResult {
   readonly tornFinalLine: boolean;
 }
 
+/**
+ * Steps from..to (inclusive, 1-based like the step rows) that have no step row in
+ * metrics.jsonl although training went through them: the file was cut, or a line
+ * was damaged. Training itself went on from the checkpoint; only the record of
+ * those steps is gone.
+ */
+export interface MetricsGap {
+  readonly from: number;
+  readonly to: number;
+  readonly reason: string;
+}
+
+/** What truncateAfter did, for the resume to tell the user and record. */
+export interface MetricsTruncation {
+  readonly kept: number;
+  readonly dropped: number;
+  /** Every problem reading the file met (as MetricsReadResult's). */
+  readonly warnings: string[];
+  /**
+   * The lines in the middle of the file that could not be read, each a sentence
+   * saying that the rewrite for the resume removed it (not the incomplete last
+   * line a crash leaves after the checkpoint: that is expected).
+   */
+  readonly removedLines: string[];
+  /** Steps up to the kept step with no step row. */
+  readonly gaps: MetricsGap[];
+}
+
 /** The lines appending `rows` writes. Throws a TypeError, before anything is written, for a row without an integer step >= 0. */
 export function metricsLines<R extends MetricsRowInput>(rows: readonly R[]): string {
   for (const row of rows) {
@@ -136,14 +164,14 @@ export class MetricsFile {
    * On resume: keeps only the rows up to `step` (the checkpoint's), so the curve
    * continues exactly where the checkpoint left. Rewrites metrics.jsonl atomically.
    */
-  async truncateAfter(step: number): Promise<{ kept: number; dropped: number; warnings: string[] }> {
+  async truncateAfter(step: number): Promise<MetricsTruncation> {
     let text = '';
     try {
       text = await readFile(this.path, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
-    const { rows, warnings } = parseMetrics(text);
+    const { rows, warnings, badLines } = parseMetricsLines(text);
     const kept = rows.filter((row) => row.step <= step);
     try {
       await writeFileAtomic(this.path, [Buffer.from(kept.map((row) => `${JSON.stringify(row)}\n`).join(''), 'utf8')]);
@@ -151,7 +179,8 @@ export class MetricsFile {
       writeFailed(error, { what: 'metrics.jsonl', path: this.path, outcome: 'was not rewritten', kept: '(the previous version is intact)' });
     }
     this.tailChecked = true;
-    return { kept: kept.length, dropped: rows.length - kept.length, warnings };
+    const removedLines = badLines.map((bad) => `line ${bad.line} of metrics.jsonl ${bad.problem}; it was removed when metrics.jsonl was rewritten for the resume`);
+    return { kept: kept.length, dropped: rows.length - kept.length, warnings, removedLines, gaps: findGaps(kept, step, badLines) };
   }
 }
 
@@ -164,24 +193,44 @@ async function fsyncFile(path: string): Promise<void> {
   }
 }
 
+/** A line in the middle of metrics.jsonl that could not be read. */
+interface BadLine {
+  /** 1-based. */
+  readonly line: number;
+  /** What is wrong with it, e.g. "is not valid JSON". */
+  readonly problem: string;
+  /** The step of the last row read before it (0 before any). */
+  readonly after: number;
+}
+
 function parseMetrics(text: string): MetricsReadResult {
+  const { rows, warnings, tornFinalLine } = parseMetricsLines(text);
+  return { rows, warnings, tornFinalLine };
+}
+
+function parseMetricsLines(text: string): MetricsReadResult & { readonly badLines: BadLine[] } {
   const rows: MetricsRow[] = [];
   const warnings: string[] = [];
+  const badLines: BadLine[] = [];
   const lines = text.split('\n');
   const tail = lines.pop() ?? ''; // after the last newline: '' unless the last line is incomplete
   const tornFinalLine = tail !== '';
+  const bad = (i: number, problem: string): void => {
+    warnings.push(`line ${i + 1} of metrics.jsonl ${problem}; it was skipped`);
+    badLines.push({ line: i + 1, problem, after: rows.at(-1)?.step ?? 0 });
+  };
   lines.forEach((line, i) => {
     if (line.trim() === '') return;
     let json: unknown;
     try {
       json = JSON.parse(line);
     } catch {
-      warnings.push(`line ${i + 1} of metrics.jsonl is not valid JSON; it was skipped`);
+      bad(i, 'is not valid JSON');
       return;
     }
     const parsed = metricsRowSchema.safeParse(json);
     if (!parsed.success) {
-      warnings.push(`line ${i + 1} of metrics.jsonl is not a metrics row (it needs a step and an epoch); it was skipped`);
+      bad(i, 'is not a metrics row (it needs a step and an epoch)');
       return;
     }
     rows.push(parsed.data as MetricsRow);
@@ -189,5 +238,33 @@ function parseMetrics(text: string): MetricsReadResult {
   if (tornFinalLine) {
     warnings.push(`metrics.jsonl ends with an incomplete line (${Buffer.byteLength(tail)} bytes, line ${lines.length + 1}): the lab was stopped while writing it; it was ignored`);
   }
-  return { rows, warnings, tornFinalLine };
+  return { rows, warnings, tornFinalLine, badLines };
+}
+
+/** A row of one training step: kind "step", or no kind (rows written before kinds existed). */
+function isStepRow(row: MetricsRow): boolean {
+  return row['kind'] === undefined || row['kind'] === 'step';
+}
+
+/**
+ * The runs of steps in 1..`last` without a step row. A gap where an unreadable line
+ * sits (its last good row before is just before the gap, or inside it) is put down
+ * to that line; any other to the file having been cut or rows lost.
+ */
+function findGaps(rows: readonly MetricsRow[], last: number, badLines: readonly BadLine[]): MetricsGap[] {
+  const have = new Set(rows.filter(isStepRow).map((row) => row.step));
+  const gaps: MetricsGap[] = [];
+  for (let step = 1; step <= last; step++) {
+    if (have.has(step)) continue;
+    const from = step;
+    while (step + 1 <= last && !have.has(step + 1)) step++;
+    const to = step;
+    const lines = badLines.filter((bad) => bad.after >= from - 1 && bad.after <= to);
+    const reason =
+      lines.length > 0
+        ? `${lines.length === 1 ? `line ${lines[0]?.line} of metrics.jsonl was` : `lines ${lines.map((bad) => bad.line).join(', ')} of metrics.jsonl were`} unreadable where ${from === to ? "that step's row" : 'their rows'} should be`
+        : 'their rows are missing from metrics.jsonl (the file was cut or rows were lost)';
+    gaps.push({ from, to, reason });
+  }
+  return gaps;
 }

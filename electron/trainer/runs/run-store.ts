@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { writeFileAtomic } from '../../../datasets/atomic-file';
 import { type CheckpointData } from './checkpoint';
 import { RunError, writeFailed } from './errors';
-import { METRICS_FILE, MetricsFile, metricsLines, type MetricsReadResult, type MetricsRowInput } from './metrics-file';
+import { METRICS_FILE, MetricsFile, metricsLines, type MetricsGap, type MetricsReadResult, type MetricsRowInput, type MetricsTruncation } from './metrics-file';
 import {
   CHECKPOINTS_DIR,
   DEFAULT_KEEP_CHECKPOINTS,
@@ -30,7 +30,7 @@ import {
 import { acquireRunLock, LOCK_FILE, processAlive, runLockHolder, type AcquireLockOptions, type ReleaseLock, type RunLockHolder } from './run-lock';
 
 export { RunError, type RunErrorKind } from './errors';
-export { type MetricsReadResult, type MetricsRow, type MetricsRowInput } from './metrics-file';
+export { type MetricsGap, type MetricsReadResult, type MetricsRow, type MetricsRowInput, type MetricsTruncation } from './metrics-file';
 export { DEFAULT_KEEP_CHECKPOINTS, type CheckpointFileInfo, type LatestCheckpoint, type SavedCheckpoint } from './run-checkpoints';
 export { LOCK_FILE, type AcquireLockOptions, type ReleaseLock, type RunLockHolder } from './run-lock';
 
@@ -71,6 +71,13 @@ export const runRecordSchema = z.object({
   /** Relative to the run's folder, '/'-separated. */
   lastCheckpoint: z.object({ file: z.string(), step: z.number().int().min(0) }).optional(),
   summary: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * Steps whose metrics rows were lost (metrics.jsonl cut, or a line damaged) and found
+   * missing when the run was resumed: the curves have no points there. Training went on
+   * from the checkpoint. Absent in runs without gaps and in runs of labs before gaps
+   * were recorded.
+   */
+  gaps: z.array(z.object({ from: z.number().int().min(1), to: z.number().int().min(1), reason: z.string() })).optional(),
 });
 
 export type RunDataset = z.infer<typeof runDatasetSchema>;
@@ -411,9 +418,22 @@ export class RunHandle {
   /**
    * On resume: keeps only the rows up to `step` (the checkpoint's), so the curve
    * continues exactly where the checkpoint left. Rewrites metrics.jsonl atomically.
+   * Says which unreadable lines the rewrite removed, and which steps up to `step`
+   * have no row (gaps): the caller tells the user and records them (recordGaps).
    */
-  truncateMetricsAfter(step: number): Promise<{ kept: number; dropped: number; warnings: string[] }> {
+  truncateMetricsAfter(step: number): Promise<MetricsTruncation> {
     return this.serial(() => this.metrics.truncateAfter(step));
+  }
+
+  /**
+   * Adds `gaps` to run.json's, leaving out any already recorded (the same steps);
+   * returns the ones that were new.
+   */
+  async recordGaps(gaps: readonly MetricsGap[]): Promise<MetricsGap[]> {
+    const known = this.current.gaps ?? [];
+    const fresh = gaps.filter((gap) => !known.some((k) => k.from === gap.from && k.to === gap.to));
+    if (fresh.length > 0) await this.updateRun({ gaps: [...known, ...fresh.map(({ from, to, reason }) => ({ from, to, reason }))].sort((a, b) => a.from - b.from) });
+    return fresh;
   }
 
   /** The checkpoint files present, newest (highest step) first. */

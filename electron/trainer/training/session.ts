@@ -260,7 +260,14 @@ export class TrainingSession {
         if (sums) session.sums = { ...sums };
         session.lastCheckpointStep = loaded.step;
       }
-      await run.truncateMetricsAfter(position.step);
+      // A cut or damaged metrics.jsonl: the lost steps stay lost (training goes on from the
+      // checkpoint), so say so, and record them in run.json, rather than leave a silent gap.
+      const metrics = await run.truncateMetricsAfter(position.step);
+      session.warnings.push(...metrics.removedLines);
+      for (const gap of await run.recordGaps(metrics.gaps)) {
+        const steps = gap.from === gap.to ? `step ${gap.from}` : `steps ${gap.from}-${gap.to}`;
+        session.warnings.push(`metrics.jsonl has no rows for ${steps}: ${gap.reason}. Training goes on from the checkpoint at step ${position.step}; the curves of this run have a gap there, recorded in run.json (gaps)`);
+      }
       // Snapshots after the checkpoint belong to the abandoned timeline, like the metrics rows.
       await pruneSnapshotsAfter(run.dir, position.step).catch((error: unknown) => {
         session.warnings.push(`old activation snapshots after step ${position.step} could not be removed (${(error as Error).message}); the replay may show steps of the abandoned timeline`);
