@@ -47,6 +47,8 @@ export interface BackendAttempt {
   reason: string;
   /** Loaded, has every kernel a training step needs, and a test gradient came out right. */
   canTrain: boolean;
+  /** Passed over only because automatic choice never takes it (a software WebGPU adapter): named, it would be used. */
+  byNameOnly?: boolean;
 }
 
 export interface BackendChoice {
@@ -250,7 +252,7 @@ async function attemptRemoteWebGpu(remote: RemoteWebGpu, context: Context): Prom
   if (!report.ok) return fail(`webgpu: ${report.reason}`, report.hint);
   const { adapter } = report;
   if (adapter.software !== null && !context.forced) {
-    return fail(`webgpu: only a software adapter, ${describeAdapter(adapter)} (${adapter.software}), slower than wasm, so not chosen automatically`, SOFTWARE_HINT);
+    return { ...fail(`webgpu: only a software adapter, ${describeAdapter(adapter)} (${adapter.software}), slower than wasm, so not chosen automatically`, SOFTWARE_HINT), byNameOnly: true };
   }
   const software = adapter.software !== null ? `; a software adapter (${adapter.software}): correct, not fast` : '';
   // Training only: inference (evaluating runs) stays on this process's own backend.
@@ -277,7 +279,7 @@ async function attemptWebGpu(context: Context): Promise<Attempt> {
   const adapter = context.forced ? (gpu ?? probe.adapters[0]) : gpu;
   if (adapter === undefined) {
     const software = probe.adapters[0] as WebGpuAdapter;
-    return fail(`webgpu: only a software adapter, ${describeAdapter(software)} (${software.software}), slower than wasm, so not chosen automatically`, SOFTWARE_HINT);
+    return { ...fail(`webgpu: only a software adapter, ${describeAdapter(software)} (${software.software}), slower than wasm, so not chosen automatically`, SOFTWARE_HINT), byNameOnly: true };
   }
   const load = await loadWebGpu(adapter, context.importer);
   if (!load.ok) return fail(load.reason, load.hint);
@@ -299,8 +301,8 @@ function attempt(name: BackendName, context: Context): Promise<Attempt> {
   return attemptNative(name, context);
 }
 
-function publicAttempt({ name, ok, reason, canTrain }: Attempt): BackendAttempt {
-  return { name, ok, reason, canTrain };
+function publicAttempt({ name, ok, reason, canTrain, byNameOnly }: Attempt): BackendAttempt {
+  return { name, ok, reason, canTrain, ...(byNameOnly === true ? { byNameOnly } : {}) };
 }
 
 /** This process's own backend when training computes elsewhere: the first of the CPU backends that can infer. */

@@ -78,7 +78,8 @@ async function chooseBackend(force: BackendName | undefined, gpuHost: RemoteWebG
     const hostAdapter = report ? await report.then((r) => (r.ok ? r.adapter : undefined)) : undefined;
     const backends = (choice.survey ?? []).map((attempt): BackendOption => {
       const adapter = attempt.name === 'webgpu' ? (choice.name === 'webgpu' ? choice.adapter : hostAdapter) : undefined;
-      return { name: attempt.name, canTrain: attempt.ok && attempt.canTrain, reason: attempt.reason, ...(adapter ? { adapter: describeGpu(adapter) } : {}) };
+      // A software adapter is never taken automatically, but a run that names webgpu trains on it.
+      return { name: attempt.name, canTrain: (attempt.ok && attempt.canTrain) || attempt.byNameOnly === true, reason: attempt.reason, ...(adapter ? { adapter: describeGpu(adapter) } : {}) };
     });
     return { info, backends };
   } catch (error) {
