@@ -78,6 +78,8 @@ export interface BackendChoice {
 export interface RemoteWebGpu {
   /** Where it computes, for the user ("the app's GPU host"). */
   readonly where: string;
+  /** Counts the host's losses: an answer about it given before the last loss is out of date. */
+  readonly generation?: number;
   /** The adapter it computes on, or why it cannot (with the way out). */
   probe(): Promise<{ readonly ok: true; readonly adapter: WebGpuAdapter } | { readonly ok: false; readonly reason: string; readonly hint: string }>;
 }

@@ -33,6 +33,8 @@ export interface GpuHostLinkOptions {
 
 export class GpuHostLink implements GpuHost {
   readonly where = "the app's GPU host";
+  /** How many times main said the host was gone (each time the next probe finds a fresh page). */
+  generation = 0;
   private nextId = 1;
   private readonly probes = new Map<number, Waiting<GpuHostReport>>();
   private readonly ports = new Map<number, Waiting<PortLike>>();
@@ -70,6 +72,7 @@ export class GpuHostLink implements GpuHost {
       return true;
     }
     if (message.type === 'gpu-host-lost') {
+      this.generation++;
       for (const core of this.cores) core.lost(message.reason);
       this.cores.clear();
       return true;

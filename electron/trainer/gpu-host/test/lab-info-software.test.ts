@@ -26,4 +26,10 @@ test('a software adapter: not the automatic choice, still a choice by name, with
     adapter: expect.stringMatching(/\(a software adapter: SwiftShader is Google's software Vulkan\)$/),
   });
   expect(probes).toBe(1); // the choice and the list share one question to the host
+  const context = { dataDir: await tempDir(), gpuHost: link, pathInput: 'dialog' as const, requestId: 2, training: false, emit: () => undefined, resolvePath: () => '', rememberDataset: () => undefined, mayUseDataset: () => true };
+  await labInfo(context);
+  expect(probes).toBe(1); // asked once per process...
+  link.receive({ type: 'gpu-host-lost', reason: 'the GPU host page crashed' }, undefined);
+  await labInfo(context);
+  expect(probes).toBe(2); // ...until the host is lost: the next page may have another adapter
 });

@@ -49,7 +49,8 @@ export async function trainingBackend(context: Pick<WorkbenchContext, 'backend' 
 }
 
 function surveyBackends(context: Pick<WorkbenchContext, 'backend' | 'training' | 'gpuHost'>): Promise<BackendSurvey> {
-  const key = context.backend ?? 'auto';
+  // A lost GPU host is opened afresh when next asked: what was said of the old one is out of date.
+  const key = `${context.backend ?? 'auto'}/${context.gpuHost?.generation ?? 0}`;
   const known = backendChoices.get(key);
   if (known) return known;
   if (context.training) {
