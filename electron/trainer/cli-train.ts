@@ -6,7 +6,7 @@ import { parseActivation } from '../../models/activations/spec';
 import { buildModel } from '../../models/lightcnn';
 import { formatSummary } from '../../models/summary';
 import { BACKEND_ORDER, type BackendName } from '../../models/backend';
-import { listRuns } from './runs/run-store';
+import { listRuns, runResumePoint, type ResumePoint } from './runs/run-store';
 import { evaluateRun, formatEvaluation, readEvaluationSummary } from './evaluation/evaluate-run';
 import { fractionArg, inputSizeArg, positiveInt, seedArg } from './cli-args';
 import { progressBar } from './cli-progress-bar';
@@ -257,7 +257,11 @@ export function registerTrainCommands(program: Command): void {
     .action(async () => {
       const runs = await listRuns(labDataDir());
       if (runs.length === 0) printOut('No runs yet. Start one with: npm run lab -- train --data synthetic --model tiny --input 32\n');
-      for (const run of runs) printOut(`${describeRunLine(run, await readEvaluationSummary(run.dir))}\n`);
+      for (const run of runs) {
+        // Checked, not taken from run.json: a run whose checkpoints are all damaged is not resumable.
+        const resume = run.ok && mayResume(run) ? await runResumePoint(run.dir) : null;
+        printOut(`${describeRunLine(run, await readEvaluationSummary(run.dir), resume)}\n`);
+      }
     });
 
   program
@@ -285,12 +289,38 @@ export function registerTrainCommands(program: Command): void {
     });
 }
 
-function describeRunLine(run: Awaited<ReturnType<typeof listRuns>>[number], evaluation: Awaited<ReturnType<typeof readEvaluationSummary>>): string {
+type RunEntry = Awaited<ReturnType<typeof listRuns>>[number];
+
+/** Runs a user would resume: stopped, paused, failed, or interrupted (not one being trained, nor a finished one). */
+function mayResume(run: Extract<RunEntry, { ok: true }>): boolean {
+  return run.interrupted || ['stopped', 'paused', 'failed'].includes(run.record.state);
+}
+
+/** `checkpoints/step-000040.ckpt` as `step 40`, for a line that stays short. */
+function unusableText(resume: Extract<ResumePoint, { unusable: unknown }>): string {
+  return resume.unusable.map((u) => `step ${u.step}: ${u.reason.replace(/^The checkpoint /, '').replace(/^is /, '')}`).join('; ');
+}
+
+export function describeRunLine(run: RunEntry, evaluation: Awaited<ReturnType<typeof readEvaluationSummary>>, resume: ResumePoint | null = null): string {
   if (!run.ok) return `${run.id}  DAMAGED: ${run.reason}`;
   const r = run.record;
   const config = r.config as Partial<TrainConfigInput>;
-  const state = run.interrupted ? 'interrupted (resumable)' : r.state;
-  const step = r.lastCheckpoint ? `checkpoint at step ${r.lastCheckpoint.step}` : 'no checkpoint';
+  let state: string = run.interrupted ? 'interrupted (resumable)' : r.state;
+  let step = r.lastCheckpoint ? `checkpoint at step ${r.lastCheckpoint.step}` : 'no checkpoint';
+  if (resume?.kind === 'none') {
+    if (run.interrupted) state = 'interrupted';
+    step = `NOT resumable: every checkpoint is damaged (${unusableText(resume)})`;
+  } else if (resume?.kind === 'checkpoint' && resume.unusable.length > 0) {
+    if (run.interrupted) state = `interrupted (resumable from step ${resume.step})`;
+    step = `checkpoint at step ${resume.step}, newer ones damaged (${unusableText(resume)})`;
+  } else if (resume?.kind === 'checkpoint') {
+    step = `checkpoint at step ${resume.step}`;
+  } else if (resume?.kind === 'start' && run.interrupted) {
+    state = 'interrupted (resumable from step 0)';
+  }
+  if (r.gaps !== undefined && r.gaps.length > 0) {
+    step += `, no metrics for ${r.gaps.map((g) => (g.from === g.to ? `step ${g.from}` : `steps ${g.from}-${g.to}`)).join(', ')}`;
+  }
   const scores = evaluation ? `, verification ${(evaluation.accuracy * 100).toFixed(1)}% at step ${evaluation.step}` : '';
   return `${run.id}  ${state}, ${step}${scores}  [${config.model} ${config.activation} @${config.inputSize}px on ${r.dataset.name}${r.dataset.synthetic ? ' (synthetic)' : ''}]`;
 }

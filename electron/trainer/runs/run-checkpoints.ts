@@ -3,7 +3,7 @@
 // loaded. RunHandle (run-store.ts) calls these inside its serialised writes.
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadCheckpoint, saveCheckpoint as writeCheckpointFile, type CheckpointData, type LoadedCheckpoint } from './checkpoint';
+import { loadCheckpoint, saveCheckpoint as writeCheckpointFile, verifyCheckpoint, type CheckpointData, type LoadedCheckpoint } from './checkpoint';
 import { RunError, writeFailed } from './errors';
 
 export const DEFAULT_KEEP_CHECKPOINTS = 3;
@@ -113,4 +113,39 @@ export async function loadNewestGoodCheckpoint(
     checkpointsDir,
     { kind: 'damaged' },
   );
+}
+
+/** A checkpoint file that cannot be resumed from, and why (a RunError's reason). */
+export interface UnusableCheckpoint {
+  readonly file: string;
+  readonly step: number;
+  readonly reason: string;
+}
+
+/**
+ * Where a resume of this run would start, found as a resume finds it (the newest
+ * checkpoint that verifies) but without keeping any weights in memory:
+ *   - 'checkpoint': from `step`; `unusable` lists the newer ones that fail;
+ *   - 'start': there is no checkpoint file: from step 0;
+ *   - 'none': every checkpoint fails (`unusable`): the run cannot be resumed.
+ */
+export type ResumePoint =
+  | { readonly kind: 'checkpoint'; readonly step: number; readonly file: string; readonly unusable: UnusableCheckpoint[] }
+  | { readonly kind: 'start' }
+  | { readonly kind: 'none'; readonly unusable: UnusableCheckpoint[] };
+
+export async function findResumePoint(checkpointsDir: string): Promise<ResumePoint> {
+  const files = await listCheckpointFiles(checkpointsDir);
+  if (files.length === 0) return { kind: 'start' };
+  const unusable: UnusableCheckpoint[] = [];
+  for (const file of files) {
+    try {
+      await verifyCheckpoint(file.path);
+      return { kind: 'checkpoint', step: file.step, file: file.file, unusable };
+    } catch (error) {
+      if (!(error instanceof RunError)) throw error;
+      unusable.push({ file: file.file, step: file.step, reason: error.reason });
+    }
+  }
+  return { kind: 'none', unusable };
 }

@@ -19,19 +19,21 @@ import { METRICS_FILE, MetricsFile, metricsLines, type MetricsGap, type MetricsR
 import {
   CHECKPOINTS_DIR,
   DEFAULT_KEEP_CHECKPOINTS,
+  findResumePoint,
   listCheckpointFiles,
   loadNewestGoodCheckpoint,
   pruneCheckpoints,
   writeCheckpoint,
   type CheckpointFileInfo,
   type LatestCheckpoint,
+  type ResumePoint,
   type SavedCheckpoint,
 } from './run-checkpoints';
 import { acquireRunLock, LOCK_FILE, processAlive, runLockHolder, type AcquireLockOptions, type ReleaseLock, type RunLockHolder } from './run-lock';
 
 export { RunError, type RunErrorKind } from './errors';
 export { type MetricsGap, type MetricsReadResult, type MetricsRow, type MetricsRowInput, type MetricsTruncation } from './metrics-file';
-export { DEFAULT_KEEP_CHECKPOINTS, type CheckpointFileInfo, type LatestCheckpoint, type SavedCheckpoint } from './run-checkpoints';
+export { DEFAULT_KEEP_CHECKPOINTS, type CheckpointFileInfo, type LatestCheckpoint, type ResumePoint, type SavedCheckpoint, type UnusableCheckpoint } from './run-checkpoints';
 export { LOCK_FILE, type AcquireLockOptions, type ReleaseLock, type RunLockHolder } from './run-lock';
 
 export const RUN_FORMAT_VERSION = 1;
@@ -101,6 +103,14 @@ export interface RunInit {
 export type RunInfo =
   | { readonly ok: true; readonly id: string; readonly dir: string; readonly record: RunRecord; /** state says running but its process is gone (killed, crashed) */ readonly interrupted: boolean }
   | { readonly ok: false; readonly id: string; readonly dir: string; /** why run.json could not be used */ readonly reason: string };
+
+/**
+ * Where a resume of the run in `dir` would start (the newest checkpoint that verifies),
+ * read without loading any weights: what `lab runs` says instead of trusting run.json.
+ */
+export function runResumePoint(dir: string): Promise<ResumePoint> {
+  return findResumePoint(join(dir, CHECKPOINTS_DIR));
+}
 
 export function runsDir(dataDir: string): string {
   return join(dataDir, 'runs');

@@ -1,0 +1,78 @@
+// Issue 14, 5.8 (a): `lab runs` says whether a run can be resumed from what its
+// checkpoints hold, not from run.json: every checkpoint damaged is "NOT resumable".
+import { execFile, spawnSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { tempDir } from '../../../datasets/test/fixtures';
+import { createRun, type RunHandle, type RunInit } from '../runs/run-store';
+
+const root = resolve(import.meta.dirname, '../../..');
+
+function lab(args: string[], dataDir: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', join(root, 'electron/trainer/cli.ts'), ...args],
+      { cwd: root, env: { ...process.env, FACE_CNN_LAB_DATA: dataDir, INIT_CWD: '' }, encoding: 'utf8' },
+      (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+const init = (label: string, state: RunInit['state'] = 'stopped'): RunInit => ({
+  config: { model: 'tiny', activation: 'relu', inputSize: 16 },
+  dataset: { name: 'faces', source: '/data/faces', hash: 'abc', identities: 4, images: 40, synthetic: false },
+  backend: 'cpu',
+  versions: { lab: '0.1.0' },
+  label,
+  state,
+});
+
+async function checkpoints(run: RunHandle, steps: number[]): Promise<string[]> {
+  const paths: string[] = [];
+  for (const step of steps) {
+    const values = Float32Array.from({ length: 64 }, (_, i) => Math.sin(step + i));
+    paths.push((await run.saveCheckpoint({ step, epoch: 0, meta: {}, tensors: [{ name: 'w', dtype: 'float32', shape: [64], values }] })).path);
+  }
+  return paths;
+}
+
+async function damage(path: string): Promise<void> {
+  const bytes = await readFile(path);
+  bytes[bytes.length >> 1] = (bytes[bytes.length >> 1] as number) ^ 0xff;
+  await writeFile(path, bytes);
+}
+
+/** Makes run.json say "running" by a process that is gone: an interrupted run. */
+async function interrupt(run: RunHandle): Promise<void> {
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+  const record = JSON.parse(await readFile(run.runFile, 'utf8')) as Record<string, unknown>;
+  await writeFile(run.runFile, JSON.stringify({ ...record, state: 'running', pid: dead, host: hostname() }));
+}
+
+describe('lab runs', () => {
+  test('says a run whose checkpoints are all damaged is not resumable, and why; a damaged newest one, where a resume starts', async () => {
+    const dataDir = await tempDir();
+    const good = await createRun(dataDir, init('good'));
+    await checkpoints(good, [2, 4]);
+    const allBad = await createRun(dataDir, init('allbad'));
+    for (const path of await checkpoints(allBad, [2, 4])) await damage(path);
+    const newestBad = await createRun(dataDir, init('newestbad'));
+    await damage((await checkpoints(newestBad, [2, 4]))[1] as string);
+    const killed = await createRun(dataDir, init('killed'));
+    for (const path of await checkpoints(killed, [3])) await damage(path);
+    await interrupt(killed);
+
+    const { code, stdout, stderr } = await lab(['runs'], dataDir);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const line = (id: string): string => stdout.split('\n').find((l) => l.startsWith(id)) ?? '';
+    expect(line(good.id)).toContain('  stopped, checkpoint at step 4  [');
+    expect(line(allBad.id)).toContain('  stopped, NOT resumable: every checkpoint is damaged (step 4: damaged (checksum mismatch); step 2: damaged (checksum mismatch))  [');
+    expect(line(newestBad.id)).toContain('  stopped, checkpoint at step 2, newer ones damaged (step 4: damaged (checksum mismatch))  [');
+    expect(line(killed.id)).toContain('  interrupted, NOT resumable: every checkpoint is damaged (step 3: damaged (checksum mismatch))  [');
+    expect(line(killed.id)).not.toContain('resumable)');
+  }, 60_000);
+});
