@@ -77,6 +77,9 @@ export function parsePairs(text: string, sourceName?: string): PairsFile {
   const header = fieldsOf(headerLine);
   const headerOk = (header.length === 1 || header.length === 2) && header.every((f) => /^\d+$/.test(f) && Number(f) >= 1);
   if (!headerOk) {
+    if (!looksLikePairsLine(headerLine)) {
+      fail(1, `expected the header "<folds> <pairs per fold>" (e.g. "10 300") or "<pairs>", found ${describe(headerLine)}: this does not look like a pairs file`);
+    }
     fail(1, `expected the header "<folds> <pairs per fold>" (e.g. "10 300") or "<pairs>", found ${describe(headerLine)}`);
   }
   const folds = header.length === 2 ? Number(header[0]) : 1;
@@ -113,7 +116,7 @@ export function parsePairs(text: string, sourceName?: string): PairsFile {
       const field = fields[index] as string;
       const value = Number(field);
       if (!/^\d+$/.test(field) || !Number.isSafeInteger(value) || value < 1) {
-        fail(lineNumber, `expected an image number (1, 2, ...) in field ${index + 1} ${place}, found "${field}"`);
+        fail(lineNumber, `expected an image number (1, 2, ...) in field ${index + 1} ${place}, found ${looksLikePairsLine(line) ? `"${field}"` : 'something else (not shown: the line does not look like a pairs file\'s)'}`);
       }
       return value;
     };
@@ -274,7 +277,24 @@ function fieldsOf(line: string): string[] {
   return trimmed === '' ? [] : trimmed.split(/\s+/);
 }
 
+/**
+ * Whether `line` has the shape of a line of a pairs file: 1 to 4 fields, at least one
+ * of them a number, no control characters but tabs, no field with the punctuation of
+ * other kinds of files (paths, key-value pairs, JSON, CSV, markup), short. Only such
+ * lines are quoted in errors: a file given by mistake (a password file, a key, a
+ * document) must not have its content copied into a message, a log or a bug report.
+ */
+export function looksLikePairsLine(line: string): boolean {
+  if (line.length > 200 || /(?!\t)\p{Cc}/u.test(line)) return false;
+  const fields = fieldsOf(line);
+  if (fields.length < 1 || fields.length > 4) return false;
+  if (!fields.some((field) => /^\d+$/.test(field))) return false;
+  return fields.every((field) => !/[/\\:;,=<>{}[\]"|$@]/.test(field));
+}
+
+/** The line quoted when it looks like a pairs file's, else only its length. */
 function describe(line: string): string {
+  if (!looksLikePairsLine(line)) return `a line that does not look like a pairs file's (${line.length} characters, not shown)`;
   const shown = line.length > 80 ? `${line.slice(0, 77)}...` : line;
   return `"${shown.replace(/\t/g, '\\t')}"`;
 }

@@ -85,6 +85,33 @@ describe('parsePairs', () => {
   });
 });
 
+describe('parsePairs on a file that is not a pairs file (issue 14, 5.8 b)', () => {
+  const secrets = 'root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n';
+
+  it('does not quote the first line of whatever file it was given', () => {
+    const e = expectDatasetError(() => parsePairs(secrets, '/etc/passwd'), 'Line 1', 'header', 'does not look like a pairs file');
+    expect(e.message).not.toMatch(/root|bash|x:0/);
+    expect(e.message).toContain("a line that does not look like a pairs file's (31 characters, not shown)");
+    for (const text of ['-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n', 'name,password\nalice,hunter2\n', '{"token": "s3cr3t"}\n', 'PASSWORD=12345\n', 'x\u001b]0;title\u0007 1 2\n']) {
+      const error = expectDatasetError(() => parsePairs(text), 'Line 1');
+      expect(error.message).not.toMatch(/OPENSSH|password|hunter2|token|s3cr3t|PASSWORD|12345|title/);
+    }
+  });
+
+  it('quotes neither a later line nor a field of a line that does not look like a pairs file\'s', () => {
+    const e1 = expectDatasetError(() => parsePairs(`1\t1\n${secrets}`), 'Line 2', 'matched pair');
+    expect(e1.message).not.toMatch(/root|bash/);
+    const e2 = expectDatasetError(() => parsePairs('1\t1\nuser:alice pass:hunter2 x\nA\t1\tB\t1\n'), 'Line 2', 'image number');
+    expect(e2.message).not.toMatch(/alice|hunter2/);
+  });
+
+  it('still quotes lines that look like a pairs file\'s', () => {
+    expectDatasetError(() => parsePairs('10 300 x\n'), 'Line 1', '"10 300 x"');
+    expectDatasetError(() => parsePairs('1\t1\nAaron_Peirsol\t1\tx\nA\t1\tB\t1\n'), 'Line 2', '"x"');
+    expectDatasetError(() => parsePairs('1\t1\nAaron_Peirsol\t1\t2\t3\t4\n'), 'Line 2');
+  });
+});
+
 describe('formatPairs', () => {
   it('writes tab-separated lines with the header first', () => {
     const text = formatPairs(parsePairs(SNIPPET));
