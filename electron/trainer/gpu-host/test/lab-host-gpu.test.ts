@@ -53,13 +53,24 @@ test('labInfo lists the backends with reasons and the GPU host\'s adapter; start
   expect(events.find((e) => e.type === 'started' && e.runId === onCpu.runId)).toMatchObject({ backendName: 'cpu' });
   expect(cores).toBe(0);
 
-  const onGpu = await client.request({ name: 'start', config });
+  // The host lets the last run go just after its final state event: wait for that.
+  const whenFree = async <T>(send: () => Promise<T>): Promise<T> => {
+    for (let tries = 0; ; tries++) {
+      try {
+        return await send();
+      } catch (error) {
+        if (tries > 100 || !/is training: stop it/.test(String(error))) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+  };
+  const onGpu = await whenFree(() => client.request({ name: 'start', config }));
   await finished(onGpu.runId);
   expect(events.find((e) => e.type === 'started' && e.runId === onGpu.runId)).toMatchObject({ backendName: 'webgpu', adapter: 'apple metal-3 (Apple M2), in Chromium' });
   expect(cores).toBe(1);
 
   // The GPU run resumed on cpu (as after a lost GPU host).
-  await client.request({ name: 'resumeRun', runId: onGpu.runId, backend: 'cpu', overrides: { maxSteps: 3 } });
+  await whenFree(() => client.request({ name: 'resumeRun', runId: onGpu.runId, backend: 'cpu', overrides: { maxSteps: 3 } }));
   await new Promise<void>((resolve) => {
     const check = () => (events.some((e) => e.type === 'started' && e.runId === onGpu.runId && e.resumed) ? resolve() : setTimeout(check, 20));
     check();
