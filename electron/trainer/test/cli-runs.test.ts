@@ -76,3 +76,20 @@ describe('lab runs', () => {
     expect(line(killed.id)).not.toContain('resumable)');
   }, 60_000);
 });
+
+// Issue 14, 5.8 (c): bounded in the config schema (training/config.ts, at most 100,000
+// epochs) by an earlier fix; checked here the way the issue met it, from the command line.
+describe('epochs of 1e15', () => {
+  test('train and resume refuse it by name before anything runs', async () => {
+    const dataDir = await tempDir();
+    const train = await lab(['train', '--data', 'synthetic:4x4', '--model', 'tiny', '--input', '16', '--backend', 'cpu', '--epochs', '1e15'], dataDir);
+    expect(train.code).toBe(1);
+    expect(train.stderr).toMatch(/epochs: Too big: expected number to be <=100000/);
+    expect(train.stdout).not.toMatch(/Starting run/);
+    const run = await createRun(dataDir, { ...init('bounded'), config: { data: 'synthetic:4x4', model: 'tiny', inputSize: 16, epochs: 2 } });
+    const resume = await lab(['resume', run.id, '--backend', 'cpu', '--epochs', '1e15'], dataDir);
+    expect(resume.code).toBe(1);
+    expect(resume.stderr).toMatch(/epochs: /);
+    expect(resume.stdout).not.toMatch(/Resuming run/);
+  }, 60_000);
+});
