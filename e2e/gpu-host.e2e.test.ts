@@ -12,45 +12,16 @@ import { build } from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { decodeFrame } from '../electron/trainer/protocol/frames';
-import { RemoteCore, type PortLike } from '../electron/trainer/training/core-port';
+import { RemoteCore } from '../electron/trainer/training/core-port';
 import type { TrainEvent } from '../electron/trainer/training/session';
 import { runSession, type Of } from '../electron/trainer/training/test/run-session';
 import { findChromium, launchChromium, NO_CHROMIUM } from './browser';
-import { decode, encode } from './page-codec';
+import { PagePort } from './page-port';
 
 const SKIP = process.env['FACE_CNN_LAB_SKIP_E2E'] === '1';
 const root = resolve(import.meta.dirname, '..');
 /** Float32 on another GPU implementation, reductions in another order. */
 const TOLERANCE = 1e-4;
-
-/** This process's end of the page's channel: messages go in through evaluate, come out through an exposed function. */
-class PagePort implements PortLike {
-  private readonly listeners = new Map<string, Set<(...args: unknown[]) => void>>();
-  constructor(private readonly page: Page) {}
-
-  receive(message: unknown): void {
-    for (const listener of this.listeners.get('message') ?? []) listener({ data: decode(message) }); // as MessagePortMain gives it
-  }
-
-  postMessage(message: unknown): void {
-    this.page.evaluate((m) => (globalThis as unknown as { __gpuHost: { deliver(m: unknown): void } }).__gpuHost.deliver(m), encode(message)).catch(() => this.close());
-  }
-
-  on(event: string, listener: (...args: unknown[]) => void): void {
-    const set = this.listeners.get(event) ?? new Set();
-    set.add(listener);
-    this.listeners.set(event, set);
-  }
-
-  off(event: string, listener: (...args: unknown[]) => void): void {
-    this.listeners.get(event)?.delete(listener);
-  }
-
-  close(): void {
-    for (const listener of this.listeners.get('close') ?? []) listener();
-    this.listeners.clear();
-  }
-}
 
 let server: Server | undefined;
 let browser: Browser | undefined;
@@ -65,7 +36,7 @@ async function host<T>(call: string, ...args: unknown[]): Promise<T> {
 /** A core in the page, on a fresh channel (one per run). */
 async function pageCore(spec: Parameters<typeof RemoteCore.create>[1]): Promise<RemoteCore> {
   await host('open');
-  current = new PagePort(page as Page);
+  current = new PagePort(page as Page, '__gpuHost');
   return RemoteCore.create(current, spec);
 }
 
