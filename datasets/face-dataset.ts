@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 import { readCacheFace, readCachePixels, type CacheIndex, type OpenedCache } from './cache-file';
 import type { SkippedFile } from './errors';
 import { describeIdentityRule } from './layout';
+import { imageNotes, type ImageNotes } from './report-notes';
 import type { ImageFormat } from './sniff';
 
 export interface FaceImage {
@@ -34,6 +35,14 @@ export interface ImportReport {
   /** Faces in the cache whose files are gone. */
   readonly removed: number;
   readonly skipped: readonly SkippedFile[];
+  /** The size most images have (null when sizes vary), for the size notices. */
+  readonly usualSize: ImageNotes['usualSize'];
+  /**
+   * Imported images worth a look, by name: a name that disagrees with the content
+   * (`face.txt` holding a JPEG, `a.png` holding a JPEG), a size other than the usual one.
+   * (Files named like images that are not are in `skipped`, with that reason.)
+   */
+  readonly notices: ImageNotes['notices'];
   readonly cachePath: string;
   readonly seconds: number;
 }
@@ -143,6 +152,7 @@ export function datasetFromCache(
       reused: counts.reused,
       removed: counts.removed,
       skipped: index.skipped,
+      ...imageNotes(index.images),
       cachePath,
       seconds: (performance.now() - counts.started) / 1000,
     },

@@ -39,6 +39,8 @@ import {
 } from './layout';
 import { ByteGate, TaskPool } from './pool';
 import { storedSizeFor } from './preprocess';
+import { extensionOf, namedLikeImage } from './report-notes';
+import { describeContent, sniffFormat } from './sniff';
 import { describeFsError, walkFolder } from './walk';
 
 export interface ImportProgress {
@@ -388,9 +390,15 @@ async function examine(candidate: Candidate, reuse: CacheLookup, decodeOptions: 
       pixels: face.pixels,
     };
   } catch (error) {
-    if (error instanceof UnusableImage) return reject(error.message);
+    if (error instanceof UnusableImage) return reject(data.length > 0 && sniffFormat(data) === null && namedLikeImage(relPath) ? misnamed(relPath, data) : error.message);
     throw error;
   }
+}
+
+/** The reason for a file named like an image whose content is no image: the name and the content disagree. */
+function misnamed(relPath: string, data: Uint8Array): string {
+  const looks = describeContent(data);
+  return `named like an image (.${extensionOf(relPath)}) but its content is not an image${looks === null ? '' : `: it looks like ${looks}`}`;
 }
 
 function checkUsable(

@@ -5,6 +5,7 @@ import type { FaceDataset } from './face-dataset';
 
 export { DatasetError, type SkippedFile } from './errors';
 export { FaceDataset, type FaceImage, type ImportReport } from './face-dataset';
+export { groupByReason, imageNotes, type ImageNotice, type ImageNotes, type ReasonGroup } from './report-notes';
 export { importDataset, type ImportOptions, type ImportProgress } from './import';
 export { openSyntheticDataset, parseSyntheticSpec, SYNTHETIC_LIMITS, SYNTHETIC_SOURCE } from './synthetic-dataset';
 export { labDataDir } from './data-dir';

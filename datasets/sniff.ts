@@ -51,3 +51,27 @@ export function sniffFormat(bytes: Uint8Array): ImageFormat | UnsupportedFormat 
 export function isSupported(format: ImageFormat | UnsupportedFormat | null): format is ImageFormat {
   return format !== null && format !== 'bmp' && format !== 'pbm' && format !== 'heic';
 }
+
+/**
+ * What a file that is not an image seems to be, from its first bytes, for a
+ * report ("an MP4 or QuickTime video", "text"), or null when nothing is recognised.
+ */
+export function describeContent(bytes: Uint8Array): string | null {
+  if (bytes.length === 0) return null;
+  if (ascii(bytes, 4, 'ftyp')) return 'an MP4 or QuickTime video';
+  if (bytes[0] === 0x1a && bytes[1] === 0x45 && bytes[2] === 0xdf && bytes[3] === 0xa3) return 'a Matroska or WebM video';
+  if (ascii(bytes, 0, 'RIFF') && ascii(bytes, 8, 'AVI ')) return 'an AVI video';
+  if (ascii(bytes, 0, 'RIFF') && ascii(bytes, 8, 'WAVE')) return 'a WAV sound';
+  if (ascii(bytes, 0, 'ID3') || (bytes[0] === 0xff && ((bytes[1] ?? 0) & 0xe0) === 0xe0)) return 'an MP3 sound';
+  if (ascii(bytes, 0, '%PDF')) return 'a PDF document';
+  if (ascii(bytes, 0, 'PK\x03\x04')) return 'a zip archive (or an Office document)';
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) return 'a gzip file';
+  if (ascii(bytes, 0, '\x7fELF') || ascii(bytes, 0, 'MZ')) return 'a program';
+  if (ascii(bytes, 0, '8BPS')) return 'a Photoshop document';
+  const head = bytes.subarray(0, 512);
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(head);
+  if (!/[\u0000-\u0008\u000e-\u001f\ufffd]/.test(text.slice(0, head.length >= 512 ? -4 : undefined))) {
+    return /^\s*</.test(text) ? 'text (HTML or XML)' : 'text';
+  }
+  return null;
+}

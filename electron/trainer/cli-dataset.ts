@@ -1,7 +1,7 @@
 // Opening a dataset from the command line: the flags every command shares, a
 // progress bar while importing, and the summary printed afterwards.
 import { Option, type Command } from 'commander';
-import { openDataset, type FaceDataset, type ImportOptions } from '../../datasets';
+import { groupByReason, openDataset, type FaceDataset, type ImportOptions, type SkippedFile } from '../../datasets';
 import { identityPatternArg, inputSizeArg } from './cli-args';
 import { progressBar } from './cli-progress-bar';
 
@@ -67,10 +67,54 @@ export function describeDataset(dataset: FaceDataset, inputSize: number): string
   ];
   if (r.skipped.length === 0) lines.push('Skipped:     nothing');
   else {
-    lines.push(`Skipped:     ${r.skipped.length} file${r.skipped.length === 1 ? '' : 's'}`);
-    const shown = r.skipped.slice(0, 50);
-    for (const s of shown) lines.push(`  ${s.path}: ${s.reason}`);
-    if (r.skipped.length > shown.length) lines.push(`  … and ${r.skipped.length - shown.length} more`);
+    const groups = groupByReason(r.skipped).length;
+    lines.push(`Skipped:     ${plural(r.skipped.length, 'file')}${groups > 1 ? `, for ${groups} reasons` : ''}`);
+    lines.push(...grouped(r.skipped));
+  }
+  // Imported, but worth a look, by name.
+  const notices = r.notices;
+  const named = notices.filter((n) => n.kind === 'name');
+  if (named.length > 0) {
+    lines.push(`Misnamed:    ${plural(named.length, 'image')} whose name and content disagree (imported by their content)`);
+    lines.push(...grouped(named.map((n) => ({ path: n.path, reason: n.note }))));
+  }
+  const sized = notices.filter((n) => n.kind === 'size');
+  if (r.usualSize && sized.length > 0) {
+    lines.push(`Other sizes: ${plural(sized.length, 'image')} not of the usual ${r.usualSize.width}x${r.usualSize.height} (${r.usualSize.images} images)`);
+    lines.push(...grouped(sized.map((n) => ({ path: n.path, reason: n.note }))));
   }
   return lines.join('\n');
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+/** Most reasons at once shown; the rest are counted (`--json` lists every file). */
+const REASONS_SHOWN = 20;
+/** Files named per reason. */
+const EXAMPLES = 3;
+
+/**
+ * Files by reason: one line for a reason only one file has, else the reason with its
+ * count and the first few files, instead of one line per file.
+ */
+function grouped(files: readonly SkippedFile[]): string[] {
+  const groups = groupByReason(files, EXAMPLES);
+  const lines: string[] = [];
+  for (const group of groups.slice(0, REASONS_SHOWN)) {
+    if (group.count === 1) {
+      lines.push(`  ${group.examples[0]}: ${group.reason}`);
+      continue;
+    }
+    lines.push(`  ${group.count} x ${group.reason}:`);
+    for (const path of group.examples) lines.push(`      ${path}`);
+    if (group.count > group.examples.length) lines.push(`      … and ${group.count - group.examples.length} more`);
+  }
+  const rest = groups.slice(REASONS_SHOWN);
+  if (rest.length > 0) {
+    const files = rest.reduce((sum, g) => sum + g.count, 0);
+    lines.push(`  … and ${plural(files, 'file')} for ${plural(rest.length, 'other reason')} (--json lists them all)`);
+  }
+  return lines;
 }
