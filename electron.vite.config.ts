@@ -50,8 +50,15 @@ export default defineConfig({
   },
   preload: {
     build: {
+      // A sandboxed preload can require nothing but electron's own modules: each preload is one
+      // file, with no chunk shared between the two (channels.ts would otherwise be one).
+      isolatedEntries: true,
       rollupOptions: {
-        input: { index: resolve(root, 'electron/preload/index.ts') },
+        input: {
+          index: resolve(root, 'electron/preload/index.ts'),
+          // The GPU host window's (electron/main/gpu-host-window.ts).
+          'gpu-host': resolve(root, 'electron/preload/gpu-host.ts'),
+        },
         output: { format: 'cjs' },
       },
     },
@@ -59,7 +66,13 @@ export default defineConfig({
   renderer: {
     root: resolve(root, 'renderer'),
     build: {
-      rollupOptions: { input: { index: resolve(root, 'renderer/index.html') } },
+      rollupOptions: {
+        input: {
+          index: resolve(root, 'renderer/index.html'),
+          // The GPU host page: the compute core on Chromium's WebGPU, in a hidden window.
+          gpuHost: resolve(root, 'renderer/gpu-host.html'),
+        },
+      },
     },
     plugins: [svelte({ configFile: resolve(root, 'svelte.config.js') })],
   },

@@ -13,4 +13,10 @@ export const CHANNELS = {
   choosePairsFile: 'lab:choose-pairs-file',
   chooseExportPath: 'lab:choose-export-path',
   restartTrainer: 'lab:restart-trainer',
+  /** Main -> GPU host page: a port for one compute core (also the window message type its preload re-posts). */
+  gpuHostCore: 'lab:gpu-host-core',
+  /** GPU host page -> main (send): what it found, once it has started WebGPU (a GpuHostReport). */
+  gpuHostReport: 'lab:gpu-host-report',
+  /** GPU host page -> main (send): its device was lost, with the reason. */
+  gpuHostLost: 'lab:gpu-host-lost',
 } as const;

@@ -1,7 +1,7 @@
 // The app's build: electron-vite emits main, the trainer, a CommonJS preload and
 // the renderer, and the built trainer runs as a plain Node child process.
 import { execFileSync, fork } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -51,6 +51,26 @@ describe('electron-vite build', () => {
     expect(main).toMatch(/["']trainer\.js["']/);
     expect(main).toMatch(/MessageChannelMain/);
     expect(preload).toMatch(/lab:port/);
+  });
+
+  test("the GPU host's window, preload and page are built: a hidden, sandboxed, unthrottled window, one self-contained CommonJS preload", () => {
+    for (const file of ['out/preload/gpu-host.cjs', 'out/renderer/gpu-host.html']) expect(existsSync(join(root, file)), file).toBe(true);
+    // A sandboxed preload can require electron's modules only: neither preload may load a chunk.
+    for (const file of ['out/preload/index.cjs', 'out/preload/gpu-host.cjs']) {
+      const text = readFileSync(join(root, file), 'utf8');
+      expect([...text.matchAll(/require\(["']([^"']+)["']\)/g)].map((m) => m[1]), file).toEqual(['electron']);
+      expect(text, file).not.toMatch(/^import /m);
+    }
+    const preload = readFileSync(join(root, 'out/preload/gpu-host.cjs'), 'utf8');
+    expect(preload).toMatch(/exposeInMainWorld\(["']gpuHost["']/);
+    expect(preload).toMatch(/lab:gpu-host-core/);
+    const main = readFileSync(join(root, 'out/main/index.js'), 'utf8');
+    expect(main).toMatch(/preload\/gpu-host\.cjs/);
+    expect(main).toMatch(/backgroundThrottling: false/);
+    expect(main).toMatch(/["']gpu-host\.html["']/);
+    const html = readFileSync(join(root, 'out/renderer/gpu-host.html'), 'utf8');
+    expect(html).toMatch(/http-equiv="Content-Security-Policy"[\s\S]*script-src 'self';/);
+    expect(html).toMatch(/<script type="module" crossorigin src="\.\/assets\/gpuHost-[^"]+\.js"><\/script>/);
   });
 
   test("the batch prefetcher's worker ships beside the trainer bundle, as batches.ts starts it", async () => {
@@ -175,6 +195,14 @@ describe('packaged: worker threads load from app.asar.unpacked', () => {
   });
 });
 
+/** The GPU host page's script (out/renderer/assets/gpuHost-*.js). */
+function gpuHostBundle(): string {
+  const assets = join(root, 'out/renderer/assets');
+  const entry = readdirSync(assets).find((f) => /^gpuHost-.*\.js$/.test(f));
+  expect(entry).toBeDefined();
+  return join(assets, entry as string);
+}
+
 describe('renderer bundle', () => {
   test("never constructs a Function: zod's eval probe (a CSP violation under script-src 'self') does not run", () => {
     const assets = join(root, 'out/renderer/assets');
@@ -202,5 +230,53 @@ describe('renderer bundle', () => {
     expect(result.error).toBe('index.html has no #app element');
     expect(result.jitless).toBe(true);
     expect(result.constructed).toEqual([]);
+  });
+
+  test("the GPU host page (tfjs and its WebGPU backend included) runs under script-src 'self', reports through window.gpuHost, and serves a core on each port its preload posts", () => {
+    const bundle = gpuHostBundle();
+    // WebGPU is bundled with the whole compute core; a few MB, not tens.
+    expect(statSync(bundle).size).toBeLessThan(8 * 2 ** 20);
+    expect(readFileSync(bundle, 'utf8')).toMatch(/webgpu/);
+    // Without navigator.gpu (jsdom has none) the page must say so through its bridge, not throw.
+    const script = `
+      import { pathToFileURL } from 'node:url';
+      import { JSDOM } from 'jsdom';
+      const bundle = process.argv[1];
+      const dom = new JSDOM('<!doctype html><html><head></head><body></body></html>', { url: pathToFileURL(bundle).href });
+      for (const name of ['window', 'document', 'navigator', 'location', 'HTMLElement', 'Node', 'Element', 'getComputedStyle', 'requestAnimationFrame', 'matchMedia']) {
+        if (name in dom.window) Object.defineProperty(globalThis, name, { value: name === 'window' ? dom.window : dom.window[name], configurable: true, writable: true });
+      }
+      // The page's own window: its message listener, and what its preload exposes.
+      const listeners = [];
+      globalThis.addEventListener = (type, listener) => listeners.push([type, listener]);
+      const calls = [];
+      globalThis.gpuHost = { report: (report) => calls.push(['report', report]), lost: (reason) => calls.push(['lost', reason]) };
+      const constructed = [];
+      globalThis.Function = new Proxy(Function, {
+        construct(target, args) { constructed.push(args.map(String)); return Reflect.construct(target, args); },
+        apply(target, self, args) { constructed.push(args.map(String)); return Reflect.apply(target, self, args); },
+      });
+      let error = '';
+      try { await import(pathToFileURL(bundle).href); } catch (e) { error = String(e?.message ?? e); }
+      for (let i = 0; i < 100 && calls.length === 0; i++) await new Promise((done) => setTimeout(done, 20));
+      // A port as the preload posts it (source: the page's window), and one posted by anyone else.
+      const served = [];
+      const port = (name) => ({ addEventListener: (type) => served.push([name, type]), removeEventListener() {}, start: () => served.push([name, 'start']), postMessage() {}, close() {} });
+      for (const [type, listener] of listeners) {
+        if (type !== 'message') continue;
+        listener({ source: globalThis, data: { type: 'lab:gpu-host-core' }, ports: [port('ours')] });
+        listener({ source: {}, data: { type: 'lab:gpu-host-core' }, ports: [port('foreign')] });
+        listener({ source: globalThis, data: { type: 'lab:port' }, ports: [port('other type')] });
+      }
+      console.log(JSON.stringify({ constructed, error, calls, served, jitless: globalThis.__zod_globalConfig?.jitless ?? null }));
+      process.exit(0);`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script, bundle], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    const result = JSON.parse(out.trim().split('\n').at(-1) as string) as { constructed: string[][]; error: string; calls: unknown[]; served: string[][]; jitless: boolean | null };
+    expect(result.error).toBe('');
+    expect(result.calls).toEqual([['report', { ok: false, reason: expect.stringMatching(/^this page has no WebGPU \(navigator\.gpu\)/), hint: expect.stringMatching(/CPU backends/) }]]);
+    expect(result.constructed).toEqual([]);
+    expect(result.jitless).toBe(true);
+    expect(new Set(result.served.map(([name]) => name))).toEqual(new Set(['ours']));
+    expect(result.served).toContainEqual(['ours', 'message']);
   });
 });
