@@ -1,7 +1,7 @@
 // The trainer as Electron's utility process, and a MessagePort from it to each window that
 // asks. main only wires ports: every message between a window and the trainer goes through
 // the port directly (DESIGN.md, "Processes").
-import { MessageChannelMain, utilityProcess, type UtilityProcess, type WebContents } from 'electron';
+import { MessageChannelMain, utilityProcess, type MessagePortMain, type UtilityProcess, type WebContents } from 'electron';
 import { join } from 'node:path';
 import { CHANNELS } from '../preload/channels';
 import type { GrantMessage } from './grants';
@@ -27,9 +27,22 @@ export interface TrainerExit {
 /** How long to wait, by default, after the process exited, for the rest of its stderr to arrive. */
 const STDERR_DRAIN_MS = 500;
 
+/** One trainer process, for whoever answers its requests (the GPU host broker, gpu-host.ts). */
+export interface TrainerLink {
+  /**
+   * Posts to that very process, transferring `transfer`'s ports; false, sending nothing, once it
+   * has exited: an answer meant for a trainer that crashed never reaches the one restarted after it.
+   */
+  post(message: unknown, transfer?: MessagePortMain[]): boolean;
+}
+
 export interface TrainerProcessOptions {
   /** How long to wait after the exit for late stderr (STDERR_DRAIN_MS unless a test says). */
   readonly stderrDrainMs?: number;
+  /** Sees each of a trainer's messages first, with a link back to its process; true when it took the message. */
+  readonly onMessage?: (message: unknown, from: TrainerLink) => boolean;
+  /** A trainer process exited (called at once: its exit report waits for late stderr). */
+  readonly onProcessExit?: (gone: TrainerLink) => void;
 }
 
 /**
@@ -89,7 +102,21 @@ export class TrainerProcess {
       tail.push(chunk.toString());
     };
     stderr?.on('data', onData);
+    const link: TrainerLink = {
+      post: (message, transfer = []) => {
+        if (this.child !== child) return false;
+        child.postMessage(message, transfer);
+        return true;
+      },
+    };
     child.on('message', (message: unknown) => {
+      try {
+        if (this.options.onMessage?.(message, link)) return;
+      } catch (error) {
+        // A bug in a handler must not become an uncaught exception in main.
+        console.error(`Face CNN Lab: handling a message from the trainer failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        return;
+      }
       const report = parseFatalReport(message);
       if (report) {
         cause = uncaughtErrorText(report);
@@ -106,6 +133,11 @@ export class TrainerProcess {
     });
     child.once('exit', (code) => {
       if (this.child === child) this.child = null;
+      try {
+        this.options.onProcessExit?.(link);
+      } catch (error) {
+        console.error(`Face CNN Lab: handling the trainer's exit failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      }
       void lateStderr(stderr, onData, this.options.stderrDrainMs ?? STDERR_DRAIN_MS).then(() => this.onExit({ code, lastError: crashText(cause, tail.text()), pid }));
     });
     this.child = child;

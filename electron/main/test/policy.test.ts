@@ -32,6 +32,14 @@ describe('isAppPageUrl', () => {
     expect(isAppPageUrl('ws://localhost:5173/', dev)).toBe(false);
   });
 
+  test("the GPU host's page is one of the app's pages, so its window gets the same CSP header and request limits", () => {
+    expect(isAppPageUrl(fileUrl('gpu-host.html'), packaged)).toBe(true);
+    expect(isAllowedRequest(fileUrl('assets', 'gpuHost-1a2b3c.js'), packaged)).toBe(true);
+    expect(headersWithCsp(fileUrl('gpu-host.html'), {}, packaged)?.['Content-Security-Policy']).toEqual([contentSecurityPolicy(null)]);
+    expect(isAppPageUrl('http://localhost:5173/gpu-host.html', dev)).toBe(true);
+    expect(isAppPageUrl('http://localhost:5173/gpu-host.html', packaged)).toBe(false);
+  });
+
   test('garbage is not a URL of the app', () => {
     expect(isAppPageUrl('', packaged)).toBe(false);
     expect(isAppPageUrl('not a url', packaged)).toBe(false);

@@ -13,12 +13,15 @@ class FakeChild extends EventEmitter {
   readonly stderr = new PassThrough();
   private alivePid: number | undefined = nextPid++;
   readonly posted: unknown[] = [];
+  /** The ports transferred with each posted message. */
+  readonly transfers: unknown[][] = [];
   /** As Electron's: undefined once the process has exited. */
   get pid(): number | undefined {
     return this.alivePid;
   }
-  postMessage(message: unknown): void {
+  postMessage(message: unknown, transfer: unknown[] = []): void {
     this.posted.push(message);
+    this.transfers.push(transfer);
   }
   /** Electron's kill(): SIGTERM, then SIGKILL; such an exit reports code 0 on POSIX (Electron #44698/#44749). */
   kill(): boolean {
@@ -129,6 +132,47 @@ test('a window gets one end of a new channel, the trainer the other', () => {
   const destroyed = { isDestroyed: () => true, postMessage: () => sent.push('no') };
   trainer.connect(destroyed as never);
   expect(sent).toHaveLength(1);
+});
+
+test("a trainer's messages go first to onMessage, with a link that posts (ports transferred) to that very process only", async () => {
+  const seen: unknown[] = [];
+  const links: Array<{ post(message: unknown, transfer?: never[]): boolean }> = [];
+  const gone: unknown[] = [];
+  const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+  const withBroker = new TrainerProcess(() => undefined, '/app/out/main/trainer.js', {
+    stderrDrainMs: 0,
+    onMessage: (message, from) => {
+      seen.push(message);
+      links.push(from as never);
+      if ((message as { type?: unknown }).type === 'boom') throw new Error('a bug in the handler');
+      return (message as { taken?: unknown }).taken === true;
+    },
+    onProcessExit: (link) => gone.push(link),
+  });
+  withBroker.start();
+  const child = forked[0]!;
+  // Taken: main's own handling never sees it (were it not, this would be logged as a refusal).
+  child.emit('message', { type: 'error', message: 'taken', taken: true });
+  // Not taken: main's own handling still sees it (a refusal from the trainer is logged).
+  child.emit('message', { type: 'error', message: 'bad grant' });
+  expect(seen).toEqual([{ type: 'error', message: 'taken', taken: true }, { type: 'error', message: 'bad grant' }]);
+  expect(error).toHaveBeenCalledTimes(1);
+  expect(error).toHaveBeenLastCalledWith('Face CNN Lab trainer refused a message from main: bad grant');
+  // A throwing handler is logged, not an uncaught exception in main.
+  expect(() => child.emit('message', { type: 'boom' })).not.toThrow();
+  expect(error).toHaveBeenLastCalledWith(expect.stringMatching(/^Face CNN Lab: handling a message from the trainer failed: Error: a bug in the handler/));
+  const port = { name: 'port1' };
+  expect(links[0]!.post({ type: 'gpu-core', id: 2 }, [port] as never[])).toBe(true);
+  expect(child.posted.at(-1)).toEqual({ type: 'gpu-core', id: 2 });
+  expect(child.transfers.at(-1)).toEqual([port]);
+  // Once it has exited, its link sends nothing, not even to the process started after it.
+  child.exit(1);
+  expect(gone).toEqual([links[0]]);
+  withBroker.restart();
+  expect(forked).toHaveLength(2);
+  expect(links[0]!.post({ type: 'gpu-host-probe', id: 3, report: {} })).toBe(false);
+  expect(child.posted).toHaveLength(1);
+  expect(forked[1]!.posted).toEqual([]);
 });
 
 test('stop asks for a checkpointed shutdown, and kills a trainer that does not exit in time', async () => {
