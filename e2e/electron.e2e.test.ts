@@ -6,8 +6,9 @@
 // and its first window is driven as a user would. The desktop app takes paths only from
 // native dialogs, which a test cannot answer, so the Data step imports the synthetic faces.
 // Then the desktop app's own checks: `window.lab` is the only bridge, frozen and read-only
-// (contextIsolation), the page has no Node, the window's title is the page's, no network
-// and no navigating away.
+// (contextIsolation), the page has no Node, the window's title is the page's, the hidden GPU
+// host window is there, unseen and without Node, and its report reached main, no network and
+// no navigating away.
 //
 // Skipped, with the reason printed, where Electron cannot start: its binary is downloaded on
 // first use (`npm start` does that; it needs the network), and Linux needs a display.
@@ -51,6 +52,9 @@ let dataDir: string | undefined;
 let profileDir: string | undefined;
 let session: ScenarioSession | undefined;
 let appLog = '';
+
+/** Whether a URL is the GPU host's page (electron/main/gpu-host-window.ts loads it in a hidden window). */
+const isGpuHostUrl = (url: string) => /\/gpu-host\.html(?:[?#].*)?$/.test(url);
 
 /** The app's environment: the caller's, with its own data folder, and nothing that would make Electron run differently. */
 function appEnv(data: string): Record<string, string> {
@@ -160,8 +164,40 @@ describe.skipIf(skipReason !== null)(`the desktop app in Electron${skipReason ? 
       });
 
       step('title', "the window's title follows the page's (main does not override it)", ['app'], 15_000, async () => {
-        const title = await app!.evaluate(({ BrowserWindow }) => BrowserWindow.getAllWindows()[0]?.getTitle());
+        // The app's window, not the hidden GPU host's.
+        const title = await app!.evaluate(({ BrowserWindow }) => BrowserWindow.getAllWindows().find((win) => !/\/gpu-host\.html(?:[?#].*)?$/.test(win.webContents.getURL()))?.getTitle());
         expect(title).toBe(await session!.page.title());
+      });
+
+      step('gpu-host', 'the hidden GPU host window: never shown, not throttled, no Node in its page, and its report reached main', ['app'], 60_000, async () => {
+        const electronApp = app!;
+        // The trainer asks for the host when it looks at its backends: by now, or soon.
+        await expect
+          .poll(async () => electronApp.evaluate(({ BrowserWindow }) => BrowserWindow.getAllWindows().filter((win) => /\/gpu-host\.html(?:[?#].*)?$/.test(win.webContents.getURL())).length), { timeout: 30_000 })
+          .toBe(1);
+        const window = await electronApp.evaluate(({ BrowserWindow }) => {
+          const host = BrowserWindow.getAllWindows().find((win) => /\/gpu-host\.html(?:[?#].*)?$/.test(win.webContents.getURL()));
+          return { visible: host?.isVisible(), throttled: host?.webContents.getBackgroundThrottling(), title: host?.webContents.getTitle() };
+        });
+        expect(window).toEqual({ visible: false, throttled: false, title: 'Face CNN Lab GPU host' });
+        const page = electronApp.windows().find((candidate) => isGpuHostUrl(candidate.url()));
+        expect(page, 'the GPU host page among the app\'s pages').toBeDefined();
+        const globals = await page!.evaluate(() => {
+          const scope = globalThis as unknown as Record<string, unknown>;
+          const bridge = scope['gpuHost'] as Record<string, unknown> | undefined;
+          return {
+            require: typeof scope['require'],
+            process: typeof scope['process'],
+            module: typeof scope['module'],
+            Buffer: typeof scope['Buffer'],
+            lab: typeof scope['lab'],
+            gpuHost: bridge ? Object.keys(bridge).sort() : null,
+            frozen: bridge ? Object.isFrozen(bridge) : false,
+          };
+        });
+        expect(globals).toEqual({ require: 'undefined', process: 'undefined', module: 'undefined', Buffer: 'undefined', lab: 'undefined', gpuHost: ['lost', 'report'], frozen: true });
+        // main says what the page reported, either way (a GPU, a software adapter, or why there is none).
+        await expect.poll(() => appLog, { timeout: 30_000 }).toMatch(/Face CNN Lab GPU host: (WebGPU on .+|no usable WebGPU: .+)/);
       });
 
       // Last of the app's checks: were navigation not refused, the page would be gone.
