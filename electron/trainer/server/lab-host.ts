@@ -66,6 +66,12 @@ const EMPTY_SUBSCRIPTION: Subscription = { layers: [], preActivation: [], fullMa
 export class LabHost {
   private readonly viewers = new Map<string, Viewer>();
   private session: TrainingSession | null = null;
+  /**
+   * The last run after it ended, its compute core kept: a viewer who picks another layer,
+   * pre-activation, a filter or a probe face gets the maps of its final weights (issue 14,
+   * 2.1). Freed when the next run starts or the host closes.
+   */
+  private ended: TrainingSession | null = null;
   /** Set from the moment a start or resume is accepted until its session exists: a second one is refused meanwhile. */
   private starting = false;
   private training: Promise<RunOutcome | undefined> | null = null;
@@ -116,6 +122,7 @@ export class LabHost {
     const stopping = this.session !== null;
     this.session?.stop();
     const outcome = await this.training;
+    this.releaseEnded();
     for (const viewer of this.viewers.values()) viewer.connection.close(1001, 'the trainer is shutting down');
     return stopping && outcome ? { runId: outcome.runId, step: outcome.step } : null;
   }
@@ -166,7 +173,7 @@ export class LabHost {
       case 'subscribe': {
         const { name: _name, ...subscription } = command;
         // This viewer's request alone is checked: another viewer's stale request must not make it fail.
-        const problem = this.session?.subscriptionProblem(toMapSubscription(subscription));
+        const problem = this.viewable?.subscriptionProblem(toMapSubscription(subscription));
         if (problem) throw new CommandError(problem, 'bad-subscription');
         viewer.subscription = subscription;
         await this.updateSubscriptions();
@@ -174,7 +181,7 @@ export class LabHost {
       }
       case 'setProbes': {
         this.probeImages = command.images;
-        const session = this.session;
+        const session = this.viewable;
         if (session) {
           try {
             await session.setProbeImages(command.images);
@@ -189,9 +196,13 @@ export class LabHost {
         this.probeIntervalMs = command.intervalMs;
         await this.session?.setProbeInterval(command.intervalMs);
         return { intervalMs: command.intervalMs };
-      case 'probeNow':
-        await this.needSession('probeNow').probeNow();
+      case 'probeNow': {
+        // An ended run's maps are of its final weights: probing them again is allowed, and answered at once.
+        const session = this.viewable;
+        if (!session) throw new CommandError('nothing to probe: no run is training; start one or resume a stopped one', 'no-run');
+        await session.probeNow();
         return null;
+      }
       case 'setStatsWindow':
         this.statsWindow = command.steps;
         await this.session?.configureProbes({ statsWindow: command.steps });
@@ -242,6 +253,17 @@ export class LabHost {
     throw new CommandError('Choose the dataset in the Data view first (the app only trains on datasets opened there)', 'bad-path');
   }
 
+  /** The run whose maps viewers can ask for: the one training, else the last one ended in this host. */
+  private get viewable(): TrainingSession | null {
+    return this.session ?? this.ended;
+  }
+
+  /** Frees the ended run's model (before another run needs the memory, or at close). */
+  private releaseEnded(): void {
+    this.ended?.dispose();
+    this.ended = null;
+  }
+
   private needSession(what: string): TrainingSession {
     if (!this.session) throw new CommandError(`nothing to ${what}: no run is training; start one or resume a stopped one`, 'no-run');
     return this.session;
@@ -278,6 +300,8 @@ export class LabHost {
     if (this.session) throw new CommandError(`run ${this.session.run.id} is training: stop it before starting another`, 'busy');
     if (this.starting) throw new CommandError('a run is starting: wait for it, then stop it before starting another', 'busy');
     this.starting = true;
+    // The new run needs the memory (on wasm, one 4 GiB heap), and its events replace the old run's.
+    this.releaseEnded();
     let session: TrainingSession;
     try {
       session = await open();
@@ -304,8 +328,10 @@ export class LabHost {
         return undefined;
       })
       .finally(() => {
-        session.dispose();
         if (this.session === session) this.session = null;
+        // Kept for its final maps unless the run never reached its end (or another run started meanwhile).
+        if (session.hasEnded && this.session === null && !this.starting && this.ended === null) this.ended = session;
+        else session.dispose();
       });
     return { runId: session.run.id };
   }
@@ -316,7 +342,7 @@ export class LabHost {
    * probe that was removed) are left out rather than failing everyone's.
    */
   private async updateSubscriptions(): Promise<void> {
-    const session = this.session;
+    const session = this.viewable;
     if (!session) return;
     const layers = new Set<string>();
     const preActivation = new Set<string>();

@@ -156,6 +156,12 @@ async function prepare(config: TrainConfig, dataset: FaceDataset, backend: Backe
 export class TrainingSession {
   private paused = false;
   private trainStarted = false;
+  /**
+   * Set once the run has ended (finished, stopped, failed): its weights are final, and until
+   * the session is disposed a viewer's request for maps (a layer, pre-activation, a filter
+   * at full size, other probe faces, Probe now) is answered at once from them.
+   */
+  private ended = false;
   private stopRequested = false;
   private wake: (() => void) | undefined;
   /** Set by every command that may need the paused loop to act; cleared when it looks. */
@@ -315,6 +321,7 @@ export class TrainingSession {
     this.probeImages = [...chosen];
     if (this.trainStarted) this.emitProbes(); // before that, train() announces them after 'started'
     this.notify(); // paused: the new faces' maps now
+    if (this.ended) await this.emitFrames(true);
   }
 
   async setProbeInterval(ms: number): Promise<void> {
@@ -337,12 +344,19 @@ export class TrainingSession {
   async subscribe(subscription: MapSubscription): Promise<void> {
     await this.core.subscribe(subscription);
     this.notify();
+    if (this.ended) await this.emitFrames(true);
   }
 
-  /** Activation maps now: after the current step, or at once when paused. */
+  /** Activation maps now: after the current step, or at once when paused or ended. */
   async probeNow(): Promise<void> {
     await this.core.requestCapture();
     this.notify();
+    if (this.ended) await this.emitFrames(true);
+  }
+
+  /** Whether the run has ended; its final weights still answer requests for maps until dispose. */
+  get hasEnded(): boolean {
+    return this.ended;
   }
 
   /** The core when it runs in this thread (tests and the bench reach into its tensors); throws otherwise. */
@@ -579,8 +593,24 @@ export class TrainingSession {
 
   private async finish(state: RunState, message?: string): Promise<RunOutcome> {
     await this.run.flushMetrics();
+    await this.captureFinalMaps();
     await this.setState(state, message);
     return message === undefined ? { runId: this.run.id, state, step: this.position.step } : { runId: this.run.id, state, step: this.position.step, message };
+  }
+
+  /**
+   * The run is over: the watched layers' maps at the final weights, before the end state (the
+   * last periodic capture may be several steps older), and from now on every request for maps
+   * is answered at once from these weights. A failure is a warning: the run's end stands.
+   */
+  private async captureFinalMaps(): Promise<void> {
+    this.ended = true;
+    try {
+      await this.core.requestCapture();
+      await this.emitFrames(true);
+    } catch (error) {
+      this.emit({ type: 'warning', message: `the activation maps of the final weights could not be made (${errorText(error)})` });
+    }
   }
 
   /**

@@ -75,3 +75,48 @@ test('two starts at once: one run trains, the other is refused as busy; a stale 
   a.close();
   b.close();
 }, 60_000);
+
+test('issue 14, 2.1: after a run ends, every layer, pre-activation, a filter at full size and Probe now are answered from its final weights', async () => {
+  const host = new LabHost({ dataDir: await tempDir(), backend: 'cpu', prefetch: 0 });
+  const client: LabClient = await connectInElectron(appWindow(host) as never);
+  await client.welcomed();
+  const frames: DecodedFrame[] = [];
+  client.on('frame', (f) => frames.push(f));
+  await client.subscribe(['conv1.act']);
+  // A long probe interval: without a capture at the end, the last maps would be of step 1.
+  await client.setProbeRate(60_000);
+  await client.start({ data: 'synthetic:6x6', model: 'tiny', inputSize: 16, batch: 4, epochs: 1, maxSteps: 6, optimizer: 'adam', lr: 0.001, activation: 'relu', seed: 4 });
+  await host.idle();
+  const until = async (what: () => boolean) => {
+    for (let i = 0; i < 200 && !what(); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(what()).toBe(true);
+  };
+  // The watched layer's last maps are of the final step.
+  await until(() => frames.some((f) => f.header.layer === 'conv1.act' && f.header.step === 6));
+
+  frames.length = 0;
+  await client.subscribe(['group1.a.act']);
+  await until(() => frames.some((f) => f.header.layer === 'group1.a.act' && f.header.kind === 'activation'));
+  expect(frames.find((f) => f.header.layer === 'group1.a.act')!.header.step).toBe(6);
+
+  frames.length = 0;
+  await client.subscribe([], { preActivation: ['group1.b.act'], fullMap: { layer: 'conv1.act', filter: 2, probe: 1, kind: 'preactivation' } });
+  await until(() => frames.some((f) => f.header.kind === 'preactivation' && f.header.layer === 'group1.b.act') && frames.some((f) => f.header.channel.startsWith('full:')));
+  expect(frames.every((f) => f.header.step === 6)).toBe(true);
+
+  frames.length = 0;
+  await client.probeNow();
+  await until(() => frames.some((f) => f.header.layer === 'group1.b.act'));
+
+  // Other probe faces too.
+  frames.length = 0;
+  await client.setProbes([0, 7]);
+  await until(() => frames.some((f) => f.header.layer === 'group1.b.act' && f.header.probes.join() === '0,7'));
+
+  // A new run frees the ended one: its frames are the new run's.
+  await client.subscribe(['conv1.act']);
+  await client.start({ data: 'synthetic:6x6', model: 'tiny', inputSize: 16, batch: 4, epochs: 1, maxSteps: 2, optimizer: 'adam', lr: 0.001, activation: 'relu', seed: 5 });
+  await host.idle();
+  await host.close();
+  client.close();
+}, 60_000);
