@@ -155,7 +155,7 @@ test("a grid map that is already full size is the full-size map: the detail does
   expect(screen.getByTestId('filter-detail')).not.toHaveTextContent('waiting');
 });
 
-test('on a run that is not training, the detail says the full-size map needs a running or paused run', async () => {
+test('issue 14, 2.1: after the run ends the trainer still makes its maps (final weights); only once the trainer is gone does the detail say the full-size map cannot come', async () => {
   const { trainer } = await started();
   trainer.push(frame('conv1.act', { step: 9, channels: 8 }));
   const grid = screen.getByTestId('activation-grid');
@@ -164,8 +164,21 @@ test('on a run that is not training, the detail says the full-size map needs a r
   const detail = await screen.findByTestId('filter-detail');
   expect(detail).toHaveTextContent("waiting for the full-size map; showing the grid's 4×4"); // running: it will come
   trainer.event({ type: 'state', state: 'finished', runId: 'run-1' });
-  await waitFor(() => expect(detail).toHaveTextContent("the grid's 4×4 (averaged from 8×8), step 9: the full-size map needs a running or paused run"));
-  expect(detail).not.toHaveTextContent('waiting');
+  // Ended: the trainer answers from the final weights, so the full-size map is still on its way.
+  await waitFor(() => expect(screen.getByTestId('run-status')).toHaveTextContent(/finished/i));
+  expect(detail).toHaveTextContent("waiting for the full-size map; showing the grid's 4×4");
+  expect(detail).not.toHaveTextContent('needs');
+  // Another layer chosen after the end is asked for, and the grid says its maps are being made, not to use Probe now.
+  await fireEvent.change(screen.getByLabelText('Layer'), { target: { value: 'conv2.act' } });
+  await waitFor(() => expect(lastSubscription(trainer)).toMatchObject({ layers: ['conv2.act'] }));
+  expect(screen.getByTestId('maps-waiting')).toHaveTextContent("Making this layer's maps from the run's final weights");
+  expect(screen.getByTestId('maps-waiting')).not.toHaveTextContent('Probe now');
+  await fireEvent.change(screen.getByLabelText('Layer'), { target: { value: 'conv1.act' } });
+  await fireEvent.click((await screen.findAllByTestId('filter-map'))[1]!);
+  trainer.close('the trainer went away');
+  const gone = await screen.findByTestId('filter-detail');
+  await waitFor(() => expect(gone).toHaveTextContent("the grid's 4×4 (averaged from 8×8), step 9: the full-size map needs the trainer that ran this run"));
+  expect(gone).not.toHaveTextContent('waiting');
   expect(screen.getByTestId('full-map')).toHaveAttribute('data-full', 'false');
 });
 
