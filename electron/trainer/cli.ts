@@ -28,7 +28,6 @@ const program = new Command('lab')
     const dataDir = command.opts<{ dataDir?: string }>().dataDir;
     if (dataDir !== undefined) process.env['FACE_CNN_LAB_DATA'] = dataDir;
   })
-  .showHelpAfterError()
   // Commander's own messages quote what was typed; subcommands inherit this.
   .configureOutput({ writeOut: (text) => void printOut(text), writeErr: (text) => void printErr(text) });
 
@@ -36,6 +35,18 @@ registerDataCommands(program);
 registerTrainCommands(program);
 registerInfoCommand(program);
 registerServeCommand(program);
+pointAtHelpAfterErrors(program);
+
+/**
+ * A mistake on the command line prints commander's error and one line naming the command's
+ * --help, not the whole help (40 lines that push the error off screen).
+ */
+function pointAtHelpAfterErrors(command: Command): void {
+  const names: string[] = [];
+  for (let at: Command | null = command; at; at = at.parent) names.unshift(at.name());
+  command.showHelpAfterError(`(${names.join(' ')} --help lists the options)`);
+  for (const sub of command.commands) pointAtHelpAfterErrors(sub);
+}
 
 try {
   await program.parseAsync(process.argv);
