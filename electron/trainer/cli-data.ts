@@ -16,22 +16,28 @@ export function registerDataCommands(program: Command): void {
   addDatasetFlags(
     data
       .command('inspect')
-      .description('import a dataset (folder, archive, or "synthetic") and print what is in it, with a contact sheet PNG of the first faces')
+      .description('import a dataset (folder, archive, or "synthetic") and print what is in it; --sheet writes a contact sheet PNG of the first faces')
       .argument('<path>', 'a folder of identities, a flat folder, a .zip/.tar/.tar.gz archive, or "synthetic"')
-      .option('--sheet <file>', 'where to write the contact sheet', 'contact-sheet.png')
+      // No default file: a sheet written unasked lands in whatever folder the command ran from (the project checkout under npm run).
+      .option('--sheet <file>', 'write a contact sheet PNG of the first faces to this file')
       .option('--json', 'print the import report as JSON instead'),
-  ).action(async (path: string, flags: DatasetFlags & { sheet: string; json?: boolean }) => {
+  ).action(async (path: string, flags: DatasetFlags & { sheet?: string; json?: boolean }) => {
     const dataset = await openWithProgress(path, flags);
+    const sheet = flags.sheet === undefined ? null : resolve(flags.sheet);
     // The report first: a sheet that cannot be written must not cost the user what the import found.
     if (flags.json) {
       // Escaped the JSON way, so that it still parses to the same names.
-      const json = JSON.stringify({ ...dataset.report, identityNames: dataset.identities, imagesPerIdentity: dataset.imagesPerIdentity(), contactSheet: flags.sheet }, null, 2);
+      const json = JSON.stringify({ ...dataset.report, identityNames: dataset.identities, imagesPerIdentity: dataset.imagesPerIdentity(), contactSheet: sheet }, null, 2);
       printOut(`${jsonTerminalSafe(json)}\n`);
     } else {
       printOut(`${describeDataset(dataset, flags.input)}\n`);
     }
-    await writeFileAtomic(resolve(flags.sheet), [await contactSheetPng(dataset)]);
-    if (!flags.json) printOut(`Contact sheet: ${flags.sheet}\n`);
+    if (sheet === null) {
+      if (!flags.json) printOut('Contact sheet: not written (--sheet <file.png> writes one)\n');
+      return;
+    }
+    await writeFileAtomic(sheet, [await contactSheetPng(dataset)]);
+    if (!flags.json) printOut(`Contact sheet: written to ${sheet}\n`);
   });
 
   addDatasetFlags(
