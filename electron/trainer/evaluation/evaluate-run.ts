@@ -22,6 +22,7 @@ import { classificationSplit } from '../../../datasets/splits';
 import { writeFileAtomic } from '../../../datasets/atomic-file';
 import type { FaceDataset } from '../../../datasets';
 import { resolveRun, type RunHandle } from '../runs/run-store';
+import { tarResolution } from './tar-resolution';
 import { selectBackend, type BackendName } from '../../../models/backend';
 import type { PairView } from '../protocol/workbench';
 import { parseTrainConfig } from '../training/config';
@@ -237,6 +238,14 @@ function toJson(value: unknown): unknown {
   return value;
 }
 
+/** One TAR @ FAR line, by the app's rule (tar-resolution.ts): unresolved or rough when too few mismatched pairs resolve the FAR. */
+function tarLine(far: number, tar: number, mismatchedPairs: number, pct: (x: number) => string): string {
+  const resolution = tarResolution(mismatchedPairs, far);
+  if (!resolution.resolvable) return `TAR @ FAR ${pct(far)}: not resolved (${resolution.note})`;
+  if (resolution.rough) return `TAR @ FAR ${pct(far)}: ${pct(tar)} (${resolution.note})`;
+  return `TAR @ FAR ${pct(far)}: ${pct(tar)}`;
+}
+
 export function formatEvaluation(result: EvaluationResult): string {
   const v = result.verification;
   const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
@@ -245,7 +254,7 @@ export function formatEvaluation(result: EvaluationResult): string {
     `Pairs: ${result.pairsSource} (${v.matchedPairs} matched, ${v.mismatchedPairs} mismatched, ${v.tenFold.foldAccuracies.length} folds)`,
     `Verification accuracy: ${pct(v.tenFold.mean)} ± ${pct(v.tenFold.standardError)} (mean ± standard error over folds, threshold chosen on the other folds)`,
     `ROC AUC: ${v.auc.toFixed(4)}   EER: ${pct(v.eer)}`,
-    ...v.tarAtFar.map((t) => `TAR @ FAR ${pct(t.far)}: ${pct(t.tar)}`),
+    ...v.tarAtFar.map((t) => tarLine(t.far, t.tar, v.mismatchedPairs, pct)),
     `Rank-1 identification on held-out images: ${pct(result.rank1.accuracy)} (${result.rank1.correct} of ${result.rank1.probes})`,
     ...result.notes.map((n) => `note: ${n}`),
   ].join('\n');
