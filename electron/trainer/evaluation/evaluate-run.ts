@@ -5,7 +5,7 @@
 // evaluation.json (in the run's folder, rewritten atomically by each evaluation):
 //   format 2: { format, runId, step, pairsSource, evaluatedAt, verification (full ROC with
 //   thresholds, AUC, EER, TAR at FAR, k-fold accuracies), rank1, notes,
-//   histogram {edges, matched, mismatched} (HISTOGRAM_BINS bins over [-1, 1]),
+//   histogram {edges, matched, mismatched} (HISTOGRAM_BINS bins over the scores' own range),
 //   hardest {falseMatches, falseNonMatches}: PairViews with the faces as 64 px grey PNG
 //   data: URLs and identity names }.
 //   Non-finite numbers are written as the strings "Infinity", "-Infinity", "NaN"; arrays of
@@ -90,7 +90,7 @@ export interface EvaluationResult {
   readonly evaluatedAt: string;
   /** Every pair: its two images (dataset indices), whether it is matched, its fold and its score. */
   readonly pairScores: PairScores;
-  /** Matched and mismatched scores in HISTOGRAM_BINS bins over [-1, 1]. */
+  /** Matched and mismatched scores in HISTOGRAM_BINS bins over the scores' own range. */
   readonly histogram: ScoreHistogram;
   /** The mismatched pairs with the highest scores and the matched pairs with the lowest, with their faces. */
   readonly hardest: { readonly falseMatches: readonly PairView[]; readonly falseNonMatches: readonly PairView[] };

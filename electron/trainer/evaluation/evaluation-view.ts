@@ -11,7 +11,7 @@ import type { EvaluationView, PairView } from '../protocol/workbench';
 
 /** Points of the ROC curve sent to the UI at most. */
 export const MAX_ROC_POINTS = 400;
-/** Bins of the score histogram over [-1, 1]. */
+/** Bins of the score histogram, over the scores' own range (roc.ts: scoreHistogram). */
 export const HISTOGRAM_BINS = 40;
 
 // ---------------------------------------------------------------------------

@@ -127,21 +127,26 @@ export function tarAtFar(roc: RocCurve, far: number): number {
 // For the UI
 
 /**
- * Matched and mismatched pair counts per bin of equal width over [-1, 1] (cosine
- * similarities). Bins are half-open [lo, hi) except the last, which includes 1; a score
- * outside [-1, 1] (rounding) is counted in the nearest end bin, so the counts always sum to
- * the number of pairs. Pairs of only one kind are allowed here.
+ * Matched and mismatched pair counts per bin of equal width over the scores' own range
+ * (their min to their max, within [-1, 1]): a trained model's cosine similarities often all
+ * lie in [0.97, 1], and fixed bins over [-1, 1] (0.05 wide) would put both kinds in one or
+ * two bars and make them look the same. Bins are half-open [lo, hi) except the last, which
+ * includes the top; a score outside [-1, 1] (rounding) is counted in the nearest end bin, so
+ * the counts always sum to the number of pairs. Scores all equal get a range 0.002 wide
+ * around them. Pairs of only one kind are allowed here.
  */
 export function scoreHistogram(scores: Float32Array, matched: Uint8Array, bins: number): ScoreHistogram {
   if (!Number.isInteger(bins) || bins < 1) throw new Error(`scoreHistogram: bins must be a positive integer, got ${bins}.`);
   checkScoreArrays(scores, matched, 'scoreHistogram');
+  const { lo, hi } = scoreRange(scores);
+  const width = (hi - lo) / bins;
   const edges = new Float64Array(bins + 1);
-  for (let j = 0; j <= bins; j++) edges[j] = -1 + (2 * j) / bins;
+  for (let j = 0; j <= bins; j++) edges[j] = j === bins ? hi : lo + j * width;
   const m = new Uint32Array(bins);
   const mm = new Uint32Array(bins);
   for (let i = 0; i < scores.length; i++) {
     const s = scores[i] as number;
-    let j = Math.floor(((s + 1) / 2) * bins);
+    let j = Math.floor((s - lo) / width);
     if (j < 0) j = 0;
     if (j >= bins) j = bins - 1;
     // Guard the float rounding of the division against the exact edges.
@@ -151,6 +156,27 @@ export function scoreHistogram(scores: Float32Array, matched: Uint8Array, bins: 
     else mm[j] = (mm[j] as number) + 1;
   }
   return { edges, matched: m, mismatched: mm };
+}
+
+/** The histogram's range: the scores' min and max within [-1, 1] ([-1, 1] when there are none), at least 0.002 wide. */
+function scoreRange(scores: Float32Array): { lo: number; hi: number } {
+  if (scores.length === 0) return { lo: -1, hi: 1 };
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const s of scores) {
+    if (s < lo) lo = s;
+    if (s > hi) hi = s;
+  }
+  lo = Math.max(-1, Math.min(1, lo));
+  hi = Math.max(-1, Math.min(1, hi));
+  const MIN_WIDTH = 0.002;
+  if (hi - lo < MIN_WIDTH) {
+    const mid = (lo + hi) / 2;
+    lo = Math.max(-1, mid - MIN_WIDTH / 2);
+    hi = Math.min(1, lo + MIN_WIDTH);
+    lo = hi - MIN_WIDTH;
+  }
+  return { lo, hi };
 }
 
 // ---------------------------------------------------------------------------

@@ -424,7 +424,7 @@ describe('rank1Identification', () => {
 });
 
 describe('scoreHistogram', () => {
-  test('counts per bin over [-1, 1] sum to the number of pairs', () => {
+  test('counts per bin over the scores\' range (here [-1, 1]) sum to the number of pairs', () => {
     // 4 bins: [-1, -.5) [-.5, 0) [0, .5) [.5, 1]; 1 goes in the last, -1 in the first;
     // 1.0000001 and -1.0000001 (rounding) go to the end bins.
     const scores = f32([-1, -0.75, -0.5, -0.1, 0, 0.25, 0.5, 0.99, 1, 1.0000001, -1.0000001]);
@@ -452,6 +452,32 @@ describe('scoreHistogram', () => {
       expect(h.matched.reduce((x, y) => x + y, 0)).toBe(matched.reduce((x, y) => x + y, 0));
       expect(h.mismatched.reduce((x, y) => x + y, 0)).toBe(n - matched.reduce((x, y) => x + y, 0));
     }
+  });
+
+  test("issue 14, 2.2: scores packed in [0.97, 1] are binned over their own range, so matched and mismatched pairs fall in different bins", () => {
+    const next = rng(4);
+    const n = 3600;
+    const scores = new Float32Array(n);
+    const matched = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      matched[i] = i % 2;
+      // Matched pairs near 1, mismatched ones a little lower: all within [0.97, 1].
+      scores[i] = matched[i] === 1 ? 0.985 + 0.015 * next() : 0.97 + 0.02 * next();
+    }
+    const h = scoreHistogram(scores, matched, 40);
+    expect(h.edges[0]).toBeGreaterThanOrEqual(0.97 - 1e-6);
+    expect(h.edges[40]).toBeLessThanOrEqual(1);
+    expect((h.edges[1] as number) - (h.edges[0] as number)).toBeLessThan(0.001);
+    // The two kinds' modes lie in different bins, and many bins hold scores.
+    const mode = (c: Uint32Array) => c.indexOf(Math.max(...c));
+    expect(mode(h.matched)).toBeGreaterThan(mode(h.mismatched) + 5);
+    expect([...h.mismatched].filter((c) => c > 0).length).toBeGreaterThan(20);
+    expect(h.matched.reduce((a, b) => a + b, 0) + h.mismatched.reduce((a, b) => a + b, 0)).toBe(n);
+    // Scores all equal still get bins, around them.
+    const same = scoreHistogram(f32([1, 1, 1]), u8([1, 0, 1]), 4);
+    expect(same.edges[4]).toBe(1);
+    expect(same.edges[0]).toBeCloseTo(0.998, 6);
+    expect(Array.from(same.matched).reduce((a, b) => a + b, 0)).toBe(2);
   });
 
   test('rejects bad input', () => {
