@@ -35,6 +35,20 @@ export function thin(x: readonly number[], ys: readonly (readonly (number | null
 /** A palette that reads on light and dark backgrounds (Okabe-Ito, colour-blind safe). */
 export const SERIES_COLOURS = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#999999'];
 
+/**
+ * Line patterns for each pass through the palette: solid, dashed, dotted, dash-dot. With the
+ * 8 colours that is 32 distinct lines, enough for LightCNN-29's ~30 activation layers; past
+ * that the combinations repeat (the legend still names each line).
+ */
+export const SERIES_DASHES: readonly (readonly number[] | null)[] = [null, [9, 4], [2, 3], [10, 3, 2, 3]];
+
 export function seriesColour(i: number): string {
   return SERIES_COLOURS[i % SERIES_COLOURS.length] as string;
+}
+
+/** Series i's colour and line pattern: the colour cycles through the palette, the pattern changes on each pass. */
+export function seriesStyle(i: number): { colour: string; dash: number[] | null } {
+  const pass = Math.floor(i / SERIES_COLOURS.length) % SERIES_DASHES.length;
+  const dash = SERIES_DASHES[pass] ?? null;
+  return { colour: seriesColour(i), dash: dash ? [...dash] : null };
 }

@@ -52,3 +52,28 @@ export function ensureTicks(min: number, max: number, incr: number, minTicks = 3
   }
   return ticks;
 }
+
+/**
+ * Ticks of a log axis: powers of ten only, when the range spans at least one (uPlot's own put a
+ * grid line at every 1..9 x 10^k: 20 lines over two decades crowd a short chart); within less
+ * than a decade, the 1-2-5 values in it, or just the ends.
+ */
+export function logTicks(min: number, max: number): number[] {
+  if (!(min > 0) || !(max >= min) || !Number.isFinite(max)) return [];
+  const lo = Math.ceil(Math.log10(min) - 1e-9);
+  const hi = Math.floor(Math.log10(max) + 1e-9);
+  if (hi >= lo) {
+    // Many decades: every other one (or sparser), at most about 8 lines.
+    const every = Math.max(1, Math.ceil((hi - lo + 1) / 8));
+    const out: number[] = [];
+    for (let e = lo; e <= hi; e += every) out.push(Number((10 ** e).toPrecision(12)));
+    return out;
+  }
+  const out: number[] = [];
+  const decade = Math.floor(Math.log10(min));
+  for (const e of [decade, decade + 1]) for (const m of [1, 2, 5]) {
+    const v = Number((m * 10 ** e).toPrecision(12));
+    if (v >= min * (1 - 1e-9) && v <= max * (1 + 1e-9)) out.push(v);
+  }
+  return out.length > 0 ? out : [min, max];
+}
