@@ -194,7 +194,7 @@ export class LiveRun {
     measure: 'filters' | 'units',
     percent: boolean,
     maxPoints = 1500,
-  ): { x: number[]; layers: { layer: string; rule: LayerStats['rule'] | null; values: (number | null)[] }[] } {
+  ): { x: number[]; layers: { layer: string; rule: LayerStats['rule'] | null; values: (number | null)[]; counts: (number | null)[]; total: number }[] } {
     void this.statsVersion;
     const L = this.deadLayers.length;
     if (!this.dead || L === 0) return { x: [], layers: [] };
@@ -210,6 +210,8 @@ export class LiveRun {
           layer,
           rule: stats?.rule ?? null,
           values: percent ? values.map((y) => (y === null || !(total > 0) ? null : (100 * y) / total)) : values,
+          counts: values,
+          total,
         };
       }),
     };

@@ -86,9 +86,30 @@ export function resolveColours(choice: 'auto' | ColourMapName, kind: MapKind, la
   return layerMin !== null && layerMin < 0 ? 'diverging' : 'viridis';
 }
 
-/** "dead over the last 50 steps" */
-export function windowText(window: number | null): string {
-  return window === null ? 'waiting for the first layer statistics' : `dead over the last ${window} step${window === 1 ? '' : 's'}`;
+/**
+ * "dead over the last 50 steps"; before the window has filled (`step` < window), what the
+ * counts then are, as the command line says: dead since step 1.
+ */
+export function windowText(window: number | null, step: number | null = null): string {
+  if (window === null) return 'waiting for the first layer statistics';
+  if (step !== null && step < window) return `dead since step 1: the ${window}-step window has not filled yet (it does at step ${window})`;
+  return `dead over the last ${window} step${window === 1 ? '' : 's'}`;
+}
+
+/**
+ * The dead-count curve without its points before the window filled (issue 14, 2.3): until
+ * step `window`, "dead over the last N steps" is "not fired since step 1", and the first points
+ * (42% dead, falling) only show the window filling. Kept whole when the run is shorter than
+ * the window (it never fills: the chart says so instead).
+ */
+export function maskBeforeWindow(x: readonly number[], values: readonly (number | null)[], window: number | null, totalSteps: number | null): (number | null)[] {
+  if (window === null || window <= 1 || windowLongerThanRun(window, totalSteps)) return [...values];
+  return values.map((v, i) => ((x[i] ?? 0) < window ? null : v));
+}
+
+/** Whether the statistics window is longer than the whole run (so it never fills). */
+export function windowLongerThanRun(window: number | null, totalSteps: number | null): boolean {
+  return window !== null && totalSteps !== null && totalSteps > 0 && window > totalSteps;
 }
 
 /**

@@ -65,7 +65,7 @@ test('subscribes to the first layer by default, and again when the layer, the ki
 
 test('the grid shows one canvas per filter with the dead ones marked', async () => {
   const { trainer } = await started();
-  trainer.push(statsMessage(3, { 'conv1.act': [2, 5] }));
+  trainer.push(statsMessage(3, { 'conv1.act': [2, 5] }, 3));
   trainer.push(frame('conv1.act', { step: 3, channels: 8, zero: [2, 5] }));
   const grid = screen.getByTestId('activation-grid');
   await waitFor(() => expect(within(grid).getAllByTestId('filter-map').filter((c) => c.dataset.dead === 'true')).toHaveLength(2));
@@ -86,7 +86,7 @@ test('the grid shows one canvas per filter with the dead ones marked', async () 
   // Dead counts summary and the layer health rows.
   const counts = screen.getByTestId('dead-counts');
   expect(within(counts).getByText('2', { selector: '[data-layer="conv1.act"]' })).toBeInTheDocument();
-  expect(screen.getByTestId('dead-window')).toHaveTextContent('dead over the last 50 steps');
+  expect(screen.getByTestId('dead-window')).toHaveTextContent('dead over the last 3 steps');
   const table = screen.getByTestId('layer-health');
   expect(table.querySelectorAll('tbody tr[data-layer]')).toHaveLength(3);
   expect(table.querySelector('tr[data-layer="conv1.act"]')).toHaveTextContent('2/8');
@@ -95,7 +95,7 @@ test('the grid shows one canvas per filter with the dead ones marked', async () 
 
 test("cannot-die layers are labelled as such, and MFM's pieces are explained", async () => {
   const { trainer } = await started();
-  trainer.push(statsMessage(3, { 'conv2.act': [0, 1], 'conv3.act': [1, 5] }));
+  trainer.push(statsMessage(3, { 'conv2.act': [0, 1], 'conv3.act': [1, 5] }, 3));
   const counts = screen.getByTestId('dead-counts');
   await waitFor(() => expect(counts.querySelector('[data-layer="conv2.act"]')).toHaveTextContent('2'));
   expect(counts.querySelector('[data-layer="conv2.act"]')!.closest('li')).toHaveTextContent('cannot die');
@@ -397,4 +397,23 @@ test('the run controls name the backend that trains and, on webgpu, its GPU; the
   const details = screen.getByTestId('run-backend-summary').closest('details') as HTMLDetailsElement;
   expect(within(details).getByText('Backend details')).toBeInTheDocument();
   expect(screen.getByTestId('run-backend-summary')).toHaveTextContent(summary);
+});
+
+test('issue 14, 2.3: dead-count points before the window has filled are left out, and said to be so; a window longer than the run is warned about', async () => {
+  const { trainer, session } = await started();
+  trainer.push(statsMessage(1, { 'conv1.act': [0, 1, 2] }, 5));
+  await waitFor(() => expect(screen.getByTestId('chart-dead')).toHaveAttribute('data-points', '1'));
+  // Step 1 of a 5-step window: "dead since step 1", not "over the last 5 steps", and no point drawn.
+  expect(screen.getByTestId('dead-window')).toHaveTextContent('dead since step 1: the 5-step window has not filled yet (it does at step 5)');
+  expect(within(screen.getByTestId('chart-dead')).getByRole('img', { name: /conv1\.act: no data/ })).toBeInTheDocument();
+  expect(screen.getByTestId('dead-window-note')).toHaveTextContent('Points start at step 5');
+  for (let step = 2; step <= 6; step++) trainer.push(statsMessage(step, { 'conv1.act': [0] }, 5));
+  await waitFor(() => expect(screen.getByTestId('dead-window')).toHaveTextContent('dead over the last 5 steps'));
+  // From step 5 the points are there: % of the layer, the count with it.
+  await waitFor(() => expect(within(screen.getByTestId('chart-dead')).getByRole('img', { name: /conv1\.act 12\.500 \(1 of 8 filters\)/ })).toBeInTheDocument());
+  expect(screen.queryByTestId('dead-window-warning')).toBeNull();
+  // A run shorter than the window: warned, and its points kept (the window never fills).
+  trainer.push(statsMessage(7, { 'conv1.act': [0] }, 500));
+  await waitFor(() => expect(screen.getByTestId('dead-window-warning')).toHaveTextContent('The statistics window (500 steps) is longer than this run (100 steps)'));
+  expect(session.run.totalSteps).toBe(100);
 });
