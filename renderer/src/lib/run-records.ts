@@ -370,18 +370,108 @@ export function totalSeries(metrics: RunMetricsView, what: 'dead' | 'negative'):
   return { x, y };
 }
 
+/**
+ * Several runs' layer lists merged into one order that keeps each run's own: a layer one run
+ * has and another does not goes right before the next layer of its run already listed (so
+ * LightCNN-9's group2.a sits before the embedding a tiny model also has, not after it).
+ */
+export function mergeLayerOrder(lists: readonly (readonly string[])[]): string[] {
+  const merged: string[] = [];
+  for (const list of lists) {
+    list.forEach((name, i) => {
+      if (merged.includes(name)) return;
+      const next = list.slice(i + 1).find((later) => merged.includes(later));
+      if (next === undefined) merged.push(name);
+      else merged.splice(merged.indexOf(next), 0, name);
+    });
+  }
+  return merged;
+}
+
+/**
+ * Dead counts are shown as % of the layer everywhere (Train, Run detail, Compare), with the
+ * count beside it: layers of different sizes, and models of different sizes, then compare
+ * on one axis. `count` of `total` filters (pieces, for maxout and MFM).
+ */
+export function percentOf(count: number | null, total: number | null): number | null {
+  return count === null || total === null || !(total > 0) ? null : (100 * count) / total;
+}
+
+/** "2 of 8 filters" */
+export function countNote(count: number | null, total: number | null, what = 'filters'): string | null {
+  return count === null || total === null ? null : `${count} of ${total} ${what}`;
+}
+
+/** A layer's dead (or, cannot-die, negative-regime) filters as % of its filters over the steps, with the counts as notes. */
+export function layerPercentSeries(metrics: RunMetricsView, layer: string, what: 'dead' | 'negative'): { x: number[]; y: (number | null)[]; notes: (string | null)[] } {
+  const x: number[] = [];
+  const y: (number | null)[] = [];
+  const notes: (string | null)[] = [];
+  for (const point of metrics.layers) {
+    const count = point.layers.find((l) => l.layer === layer);
+    const value = count ? (what === 'dead' ? count.deadFilters : count.negativeRegimeFilters) : null;
+    x.push(point.step);
+    y.push(percentOf(value, count?.filters ?? null));
+    notes.push(countNote(value, count?.filters ?? null));
+  }
+  return { x, y, notes };
+}
+
+/**
+ * Filters dead across every layer that can die, as % of those layers' filters ('dead'), or in
+ * the negative regime across the layers that cannot ('negative'), per recorded step: runs of
+ * models of different sizes compare on one axis. null at a step with no such layer.
+ */
+export function totalPercentSeries(metrics: RunMetricsView, what: 'dead' | 'negative'): { x: number[]; y: (number | null)[]; notes: (string | null)[] } {
+  const x: number[] = [];
+  const y: (number | null)[] = [];
+  const notes: (string | null)[] = [];
+  for (const point of metrics.layers) {
+    let count: number | null = null;
+    let filters = 0;
+    for (const layer of point.layers) {
+      const value = what === 'dead' ? layer.deadFilters : layer.negativeRegimeFilters;
+      if (value === null) continue;
+      count = (count ?? 0) + value;
+      filters += layer.filters;
+    }
+    x.push(point.step);
+    y.push(percentOf(count, filters));
+    notes.push(countNote(count, filters));
+  }
+  return { x, y, notes };
+}
+
+/** A layer's dead filters for a table cell: "25.0%" and, for its tooltip, "2 of 8 filters dead". */
+export function deadCellText(layer: LayerCount): { text: string; title: string } {
+  const cannotDie = layer.rule === 'cannot-die';
+  const count = cannotDie ? layer.negativeRegimeFilters : layer.deadFilters;
+  const percent = percentOf(count, layer.filters);
+  const note = countNote(count, layer.filters);
+  if (cannotDie) return { text: `cannot die${percent !== null ? ` (${formatPercent(percent / 100)} negative)` : ''}`, title: note ? `${note} in the negative regime` : '' };
+  return { text: formatPercent(percent === null ? null : percent / 100), title: note ? `${note} dead` : '' };
+}
+
 /** Whether any layer of the run can die (ReLU, sigmoid, MFM...) / any cannot (leaky ReLU, PReLU, RReLU). */
 export function hasRule(metrics: RunMetricsView, kind: 'can-die' | 'cannot-die'): boolean {
   return metrics.layers.some((point) => point.layers.some((l) => (kind === 'cannot-die' ? l.rule === 'cannot-die' : l.rule !== 'cannot-die')));
 }
 
-/** How many trailing steps `finalNumbers` averages the loss and accuracy over. */
-export const FINAL_STEPS = 20;
+/**
+ * The one definition of a run's training loss and accuracy in every view (the Runs table,
+ * Run detail, Compare; issue 14, 2.5): the mean over the last completed epoch's steps, as
+ * run.json's summary records it (so the table, which reads only run.json, shows the same
+ * number). Named the same everywhere, with this title.
+ */
+export const LAST_EPOCH_LOSS_TITLE = 'Mean training loss over the last completed epoch';
+export const LAST_EPOCH_ACCURACY_TITLE = 'Mean training accuracy over the last completed epoch';
+export const LAST_EPOCH_LOSS_LABEL = 'Loss (last epoch)';
+export const LAST_EPOCH_ACCURACY_LABEL = 'Accuracy (last epoch)';
 
 export interface FinalNumbers {
   /** The last recorded step. */
   step: number | undefined;
-  /** Mean training loss and accuracy over the last FINAL_STEPS steps (a single step is noisy). */
+  /** Mean training loss and accuracy over the last completed epoch (LAST_EPOCH_*); null before one completed. */
   loss: number | null;
   accuracy: number | null;
   valLoss: number | null;
@@ -392,23 +482,20 @@ export interface FinalNumbers {
   window: number | null;
 }
 
-function meanOf(values: (number | null)[]): number | null {
-  const finiteValues = values.filter((v): v is number => v !== null && Number.isFinite(v));
-  return finiteValues.length === 0 ? null : finiteValues.reduce((a, b) => a + b, 0) / finiteValues.length;
-}
-
 export function finalNumbers(run: RunDetailView): FinalNumbers {
   const { steps, epochs, layers } = run.metrics;
-  const tail = steps.slice(-FINAL_STEPS);
   const outcome = runOutcome(run.record);
+  // The record's summary first (what the Runs table shows); a record without one, the last epoch row.
+  const lastTrained = [...epochs].reverse().find((e) => e.trainAccuracy !== null || e.trainLoss !== null);
+  const fromRecord = outcome.trainAccuracy !== null || outcome.trainLoss !== null;
   const lastEpoch = [...epochs].reverse().find((e) => e.valAccuracy !== null || e.valLoss !== null);
   // The record's summary also knows a validation taken at a step limit after the last epoch end.
   const useRecord = outcome.valAccuracy !== null && (lastEpoch === undefined || (outcome.steps ?? -1) > lastEpoch.step);
   const lastLayers = layers[layers.length - 1];
   return {
     step: steps[steps.length - 1]?.step ?? outcome.steps,
-    loss: meanOf(tail.map((s) => s.loss)),
-    accuracy: meanOf(tail.map((s) => s.accuracy)),
+    loss: fromRecord ? outcome.trainLoss : (lastTrained?.trainLoss ?? null),
+    accuracy: fromRecord ? outcome.trainAccuracy : (lastTrained?.trainAccuracy ?? null),
     valLoss: useRecord ? outcome.valLoss : (lastEpoch?.valLoss ?? null),
     valAccuracy: useRecord ? outcome.valAccuracy : (lastEpoch?.valAccuracy ?? null),
     layers: lastLayers?.layers ?? [],

@@ -119,8 +119,16 @@ describe('metrics rows', () => {
     if (!parsed.ok) return;
     const final = finalNumbers(parsed.run);
     expect(final.step).toBe(40);
-    // Mean over steps 21..40 of 3 - 0.02 step.
-    expect(final.loss).toBeCloseTo(3 - 0.02 * 30.5, 6);
+    // issue 14, 2.5: one definition with the Runs table: the last completed epoch's means, as run.json records them.
+    const outcome = runOutcome(parsed.run.record);
+    expect(final.loss).toBe(outcome.trainLoss);
+    expect(final.accuracy).toBe(outcome.trainAccuracy);
+    expect(final.accuracy).toBe(0.42);
+    // A record without that summary: the last epoch row (step 40: accuracy 40 / 80).
+    const bare = { ...parsed.run, record: { ...parsed.run.record, summary: {} } };
+    expect(finalNumbers(bare).accuracy).toBeCloseTo(0.5, 9);
+    // Before any epoch completed there is none, in every view.
+    expect(finalNumbers({ ...bare, metrics: { ...bare.metrics, epochs: [] } }).accuracy).toBeNull();
     expect(final.valAccuracy).toBeCloseTo(0.4, 6);
     expect(final.window).toBe(50);
     expect(final.layers.map((l) => [l.layer, l.deadFilters])).toEqual([

@@ -2,10 +2,10 @@
 // curves overlaid. Pure functions from parsed metrics (lib/run-records.ts) to what LineChart
 // takes (one shared x array, a values array per series, and reference lines: chance level
 // where the run record says how many identities the run trained on).
-import { alignSeries, seriesColour } from '../../draw/align';
+import { alignSeries, seriesColour, seriesStyle } from '../../draw/align';
 import type { ReferenceLine } from '../../draw/reference-lines';
 import { chanceLines } from '../../lib/chance';
-import { hasRule, layerInfo, layerNames, layerSeries, runConfig, runLabel, totalSeries, type RunDetailView, type RunRecordView } from '../../lib/run-records';
+import { hasRule, layerInfo, layerNames, layerPercentSeries, mergeLayerOrder, runConfig, runLabel, totalPercentSeries, type RunDetailView, type RunRecordView } from '../../lib/run-records';
 
 export interface Series {
   label: string;
@@ -13,7 +13,9 @@ export interface Series {
   title?: string;
   values: (number | null)[];
   colour?: string;
-  dash?: boolean;
+  dash?: boolean | number[];
+  /** Per point, what the legend adds after the value (the count behind a percentage). */
+  notes?: (string | null)[];
 }
 
 export interface ChartData {
@@ -32,7 +34,9 @@ interface Part {
   x: ArrayLike<number>;
   y: ArrayLike<number | null>;
   colour?: string;
-  dash?: boolean;
+  dash?: boolean | number[];
+  /** Per point of `x`: the legend's note (a count behind a percentage). */
+  notes?: ArrayLike<string | null>;
 }
 
 /**
@@ -65,9 +69,23 @@ function chart(parts: Part[], max = MAX_POINTS): ChartData {
       ...(p.title ? { title: p.title } : {}),
       values: thinned.ys[i] ?? [],
       ...(p.colour ? { colour: p.colour } : {}),
-      ...(p.dash ? { dash: true } : {}),
+      ...(p.dash ? { dash: p.dash } : {}),
+      ...(p.notes ? { notes: notesAt(p, thinned.x) } : {}),
     })),
   };
+}
+
+/** A part's notes on the chart's x positions (null where it has no point). */
+function notesAt(part: Part, xs: readonly number[]): (string | null)[] {
+  const byX = new Map<number, string | null>();
+  for (let i = 0; i < part.x.length; i++) byX.set(part.x[i] as number, part.notes?.[i] ?? null);
+  return xs.map((x) => byX.get(x) ?? null);
+}
+
+/** A layer's line in a chart with a line per layer: the palette's colour and pattern for its place in the model. */
+function layerStyle(i: number): { colour: string; dash?: number[] } {
+  const { colour, dash } = seriesStyle(i);
+  return dash ? { colour, dash } : { colour };
 }
 
 // ---------------------------------------------------------------------------
@@ -83,6 +101,8 @@ export interface RunCharts {
   negative: ChartData;
   /** The window the dead counts were taken over (from the last row). */
   window: number | null;
+  /** Whether the learning rate is drawn on a log axis (as in the Train view): when every value is positive. */
+  lrLog: boolean;
 }
 
 export function runCharts(run: RunDetailView): RunCharts {
@@ -110,9 +130,11 @@ export function runCharts(run: RunDetailView): RunCharts {
     const info = layerInfo(run.metrics, name);
     if (!info) return;
     const label = `${name} (${info.activation}, of ${info.filters})`;
-    if (info.rule === 'cannot-die') negativeParts.push({ label, ...layerSeries(run.metrics, name, 'negative'), colour: seriesColour(i) });
-    else deadParts.push({ label, ...layerSeries(run.metrics, name, 'dead'), colour: seriesColour(i) });
+    // % of the layer, the count in the legend (as in the Train view and Compare).
+    if (info.rule === 'cannot-die') negativeParts.push({ label, ...layerPercentSeries(run.metrics, name, 'negative'), ...layerStyle(i) });
+    else deadParts.push({ label, ...layerPercentSeries(run.metrics, name, 'dead'), ...layerStyle(i) });
   });
+  const lrs = steps.map((s) => s.lr).filter((v): v is number => v !== null);
   return {
     loss,
     accuracy,
@@ -120,6 +142,7 @@ export function runCharts(run: RunDetailView): RunCharts {
     dead: chart(deadParts),
     negative: chart(negativeParts),
     window: layers[layers.length - 1]?.window ?? null,
+    lrLog: lrs.length > 0 && lrs.every((v) => v > 0),
   };
 }
 
@@ -135,7 +158,7 @@ export interface CompareCharts {
   loss: ChartData;
   accuracy: ChartData;
   valAccuracy: ChartData;
-  /** Per run: filters dead across all layers that can die (solid); negative-regime filters of layers that cannot (dashed). */
+  /** Per run: % of the filters of all layers that can die that are dead (solid); % of the filters of layers that cannot in the negative regime (dashed). */
   dead: ChartData;
   /** One chart per layer name every run has. */
   perLayer: { layer: string; data: ChartData }[];
@@ -175,10 +198,12 @@ export function compareCharts(runs: readonly CompareRun[]): CompareCharts {
   valAccuracy.references = chance.accuracy;
   const deadParts: Part[] = [];
   runs.forEach((r, i) => {
-    if (hasRule(r.run.metrics, 'can-die')) deadParts.push({ ...named(r, i, ': dead'), ...totalSeries(r.run.metrics, 'dead'), colour: colour(i) });
-    if (hasRule(r.run.metrics, 'cannot-die')) deadParts.push({ ...named(r, i, ': negative regime'), ...totalSeries(r.run.metrics, 'negative'), colour: colour(i), dash: true });
+    if (hasRule(r.run.metrics, 'can-die')) deadParts.push({ ...named(r, i, ': dead'), ...totalPercentSeries(r.run.metrics, 'dead'), colour: colour(i) });
+    if (hasRule(r.run.metrics, 'cannot-die')) deadParts.push({ ...named(r, i, ': negative regime'), ...totalPercentSeries(r.run.metrics, 'negative'), colour: colour(i), dash: true });
   });
-  const common = runs.length === 0 ? [] : layerNames(runs[0]!.run.metrics).filter((name) => runs.every((r) => layerInfo(r.run.metrics, name) !== null));
+  // In the models' own order (merged over the runs), each layer every run has.
+  const order = mergeLayerOrder(runs.map((r) => layerNames(r.run.metrics)));
+  const common = order.filter((name) => runs.every((r) => layerInfo(r.run.metrics, name) !== null));
   const perLayer = common.map((layer) => ({
     layer,
     data: chart(
@@ -187,7 +212,7 @@ export function compareCharts(runs: readonly CompareRun[]): CompareCharts {
         const cannotDie = info?.rule === 'cannot-die';
         return {
           ...named(r, i, `: ${info?.activation ?? '?'}${cannotDie ? ' (negative regime)' : ''}`),
-          ...layerSeries(r.run.metrics, layer, cannotDie ? 'negative' : 'dead'),
+          ...layerPercentSeries(r.run.metrics, layer, cannotDie ? 'negative' : 'dead'),
           colour: colour(i),
           dash: cannotDie,
         };

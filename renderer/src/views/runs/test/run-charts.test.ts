@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRunDetail } from '../../../lib/run-records';
+import { mergeLayerOrder, parseRunDetail } from '../../../lib/run-records';
 import { compareCharts, runCharts, shortRunLabel, shortRunLabels, thinKeeping } from '../run-charts';
 import { base64ToBytes, mosaicLayout, paintMosaic, silentChannels, tileOrigin } from '../snapshot-draw';
 import { FLAT_DARK, FLAT_LIGHT } from '../../../draw/heatmap';
@@ -62,6 +62,41 @@ describe('chart data', () => {
     ]);
     expect(charts.dead.series.map((s) => s.label)).toEqual(['relu +1 · a1b2: dead']);
     expect(charts.perLayer).toEqual([]);
+  });
+
+  it('issue 14, 2.4: dead counts are % of the layer (the count in the legend note) in Run detail and Compare, and Compare keeps the layers in model order', () => {
+    const one = runCharts(detail(RELU_ID));
+    const conv2 = one.dead.series.find((s) => s.label.startsWith('conv2.act'))!;
+    // Step 40: floor(40 / 10) * 2 = 8 of conv2's 32 filters dead: 25%.
+    expect(conv2.values.at(-1)).toBe(25);
+    expect(conv2.notes?.at(-1)).toBe('8 of 32 filters');
+    expect(one.lrLog).toBe(true);
+    // Compare: per run, % of the filters of all its layers that can die, not a sum of counts.
+    const compared = compareCharts([
+      { id: RELU_ID, run: detail(RELU_ID) },
+      { id: PRELU_ID, run: detail(PRELU_ID) },
+    ]);
+    const dead = compared.dead.series[0]!;
+    // 4 + 8 + 12 = 24 of 16 + 32 + 64 = 112 filters.
+    expect(dead.values.at(-1)).toBeCloseTo((100 * 24) / 112, 9);
+    expect(dead.notes?.at(-1)).toBe('24 of 112 filters');
+    expect(compared.perLayer[1]!.data.series[0]!.values.at(-1)).toBe(25);
+    // A layer one model has and the other lacks stays in its model's place, not after the embedding.
+    const layersRow = (names: string[]) => ({ kind: 'layers', step: 10, epoch: 0, window: 5, layers: names.map((layer) => ({ layer, activation: 'relu', rule: 'zero', filters: 8, deadFilters: 1, units: 8, deadUnits: 1 })) });
+    const tiny = detail('tiny', [layersRow(['conv1.act', 'group1.a.act', 'embedding'])]);
+    const lcnn9 = detail('lcnn9', [layersRow(['conv1.act', 'group1.a.act', 'group2.a.act', 'group2.b.act', 'embedding'])]);
+    const order = compareCharts([
+      { id: 'tiny', run: tiny },
+      { id: 'lcnn9', run: lcnn9 },
+    ]);
+    expect(order.perLayer.map((p) => p.layer)).toEqual(['conv1.act', 'group1.a.act', 'embedding']);
+    expect(mergeLayerOrder([['conv1.act', 'group1.a.act', 'embedding'], ['conv1.act', 'group1.a.act', 'group2.a.act', 'group2.b.act', 'embedding']])).toEqual([
+      'conv1.act',
+      'group1.a.act',
+      'group2.a.act',
+      'group2.b.act',
+      'embedding',
+    ]);
   });
 
   it('names runs short, and in full where two short names would read alike', () => {

@@ -96,13 +96,15 @@ describe('one run', () => {
     expect(within(within(detail).getByTestId('chart-accuracy')).getByRole('img')).toHaveAccessibleName(expect.stringContaining('reference: chance (1/20 = 0.05)'));
     const dead = within(detail).getByTestId('chart-dead');
     expect(dead).toHaveAttribute('data-points', '5');
-    expect(within(dead).getByRole('img')).toHaveAccessibleName(/conv1\.act \(relu, of 16\) 4\.000.*fc1\.act \(relu, of 64\) 12\.000/);
+    // issue 14, 2.4: % of the layer, the count with it (as in the Train view).
+    expect(within(dead).getByRole('img')).toHaveAccessibleName(/conv1\.act \(relu, of 16\) 25\.000 \(4 of 16 filters\).*fc1\.act \(relu, of 64\) 18\.750 \(12 of 64 filters\)/);
     expect(within(detail).queryByTestId('chart-negative')).toBeNull();
     expect(detail).toHaveTextContent('Verification (step 40)');
-    // The final numbers say what they are: means over the last 20 steps, as in Compare.
+    // issue 14, 2.5: the final numbers are the Runs table's, named as there: the last epoch's means.
     const final = detail.querySelector('dl[aria-label="Final numbers"]') as HTMLElement;
-    expect(final).toHaveTextContent(/Loss \(mean of last 20 steps\)\s*2\.390/);
-    expect(final).toHaveTextContent(/Accuracy \(mean of last 20 steps\)\s*50\.8%/);
+    expect(final).toHaveTextContent(/Loss \(last epoch\)\s*2\.31/);
+    expect(final).toHaveTextContent(/Accuracy \(last epoch\)\s*42\.0%/);
+    expect(final).not.toHaveTextContent('mean of last');
     expect(detail).toHaveTextContent('86.33% ± 1.42%');
 
     // Snapshots: the newest is loaded first; the slider goes back to the first epoch.
@@ -252,8 +254,8 @@ describe('compare', () => {
     await fireEvent.click(screen.getByRole('button', { name: 'Compare' }));
     const table = await screen.findByTestId('compare-table');
     const row = (name: string) => within(table).getByRole('row', { name: new RegExp(`^${name.replace(/[()]/g, '\\$&')}`) });
-    expect(row('Dead filters (last stats row): conv1.act')).toHaveTextContent('3/16 at step 30');
-    expect(row('Dead filters (last stats row): conv1.act')).toHaveTextContent('at step 40');
+    expect(row('Dead filters, % of the layer (last stats row): conv1.act')).toHaveTextContent('18.8% at step 30');
+    expect(row('Dead filters, % of the layer (last stats row): conv1.act')).toHaveTextContent('at step 40');
     const tar = within(row('TAR @ FAR 1%')).getAllByRole('cell')[1];
     expect(tar).toHaveTextContent(/^—$/);
     expect(tar).toHaveAttribute('title', expect.stringContaining('needs at least 100 mismatched pairs'));
@@ -284,8 +286,9 @@ describe('compare', () => {
     const dead = within(view2).getByTestId('chart-compare-dead');
     expect(dead).toHaveAttribute('data-points', '5');
     const deadName = within(dead).getByRole('img').getAttribute('aria-label') ?? '';
-    expect(deadName).toContain(`${RELU_ID} · relu +1: dead 24.000`);
-    expect(deadName).toContain(`${PRELU_ID} · prelu: negative regime 6.000`);
+    // issue 14, 2.4: % of the run's filters, not a sum of counts over models of different sizes.
+    expect(deadName).toContain(`${RELU_ID} · relu +1: dead 21.429 (24 of 112 filters)`);
+    expect(deadName).toContain(`${PRELU_ID} · prelu: negative regime 5.357 (6 of 112 filters)`);
     expect(within(view2).getByTestId('chart-compare-dead-conv2.act')).toHaveAttribute('data-points', '5');
 
     // Each column: the short name the legends use, and the full id.
@@ -294,14 +297,17 @@ describe('compare', () => {
     const row = (name: string) => within(table).getByRole('row', { name: new RegExp(`^${name.replace(/[()]/g, '\\$&')}`) });
     expect(row('Activation')).toHaveTextContent('prelu');
     expect(row('Activation')).toHaveTextContent('conv1.act: mfm:2/1');
-    expect(row('Loss (mean of last 20 steps)')).toHaveTextContent('2.085'); // prelu: mean of 3 - 0.03 s over s = 21..40
-    expect(row('Loss (mean of last 20 steps)')).toHaveTextContent('2.390'); // relu: mean of 3 - 0.02 s
-    expect(row('Accuracy (mean of last 20 steps)')).toHaveTextContent('50.8%');
+    // issue 14, 2.5: the same definition and name as the Runs table (the last epoch's means, from run.json).
+    expect(row('Loss (last epoch)')).toHaveTextContent('2.31');
+    expect(row('Accuracy (last epoch)')).toHaveTextContent('42.0%');
+    expect(within(table).getByRole('rowheader', { name: 'Accuracy (last epoch)' })).toHaveAttribute('title', 'Mean training accuracy over the last completed epoch');
     expect(row('Val accuracy')).toHaveTextContent('40.0%');
     // Dead counts are the last stored 'layers' row's, and say its step.
-    const deadRow = row('Dead filters (last stats row): conv2.act');
-    expect(deadRow).toHaveTextContent('8/32 at step 40');
-    expect(deadRow).toHaveTextContent('cannot die (2/32 negative) at step 40');
+    const deadRow = row('Dead filters, % of the layer (last stats row): conv2.act');
+    expect(deadRow).toHaveTextContent('25.0% at step 40');
+    expect(deadRow).toHaveTextContent('cannot die (6.3% negative) at step 40');
+    // The counts are on hover.
+    expect(within(deadRow).getAllByRole('cell').map((c) => c.getAttribute('title'))).toEqual(['2 of 32 filters in the negative regime', '8 of 32 filters dead']);
     expect(row('Verification accuracy')).toHaveTextContent('86.33% ± 1.42%');
     expect(row('Verification accuracy')).toHaveTextContent('not evaluated');
     expect(row('EER')).toHaveTextContent('14.20%');
