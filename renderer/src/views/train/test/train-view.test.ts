@@ -417,3 +417,13 @@ test('issue 14, 2.3: dead-count points before the window has filled are left out
   await waitFor(() => expect(screen.getByTestId('dead-window-warning')).toHaveTextContent('The statistics window (500 steps) is longer than this run (100 steps)'));
   expect(session.run.totalSteps).toBe(100);
 });
+
+test("issue 14, 2.6: the layer-health column of negative values says it measures the pre-activation (for ReLU it equals Zero), not the outputs", async () => {
+  await started();
+  const header = screen.getByTestId('negative-input-header');
+  expect(header).toHaveTextContent('Neg. input');
+  const title = header.querySelector('abbr')!.getAttribute('title')!;
+  expect(title).toMatch(/pre-activations\) at or below 0/);
+  expect(title).toMatch(/for ReLU it equals Zero/);
+  expect(title).not.toMatch(/^Fraction of activations below 0$/);
+});
