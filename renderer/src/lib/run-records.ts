@@ -126,6 +126,25 @@ export function runConfig(record: RunRecordView): RunConfigView {
   };
 }
 
+/** The dataset a run trained on, for a table cell: its name, whether it is synthetic, and the details for a tooltip. */
+export interface RunDatasetView {
+  name: string;
+  synthetic: boolean;
+  detail: string;
+}
+
+export function runDataset(record: RunRecordView): RunDatasetView {
+  const d = record.dataset;
+  const data = typeof record.config['data'] === 'string' ? (record.config['data'] as string) : undefined;
+  // An older record without `dataset`: its config's data string (a path's last part, or synthetic:NxM).
+  const fromData = data === undefined ? undefined : (data.split(/[\\/]/).filter((part) => part !== '').at(-1) ?? data);
+  const name = d?.name ?? fromData ?? '?';
+  const synthetic = d?.synthetic ?? (data?.startsWith('synthetic') === true);
+  const counts = d?.identities !== undefined && d.images !== undefined ? `${d.identities} identities, ${d.images} images` : undefined;
+  const detail = [d?.source ?? data, counts, synthetic ? 'synthetic faces drawn by the lab' : undefined].filter((part) => part !== undefined).join('; ');
+  return { name, synthetic, detail };
+}
+
 /** A run's numbers as run.json's summary records them (no metrics file needed): for the list. */
 export interface RunOutcomeView {
   /** The furthest step the record knows of (last epoch end, step limit, or checkpoint). */
