@@ -368,6 +368,36 @@ export function registerScenario(options: ScenarioOptions): void {
     expect(text).toMatch(/negative|cannot die|can.t die/i);
   });
 
+  step('runs-fit', 'Runs: at 1280x800 the table fits, with no sideways scroll, every column visible, the dataset named', ['second'], 30_000, async () => {
+    const panel = await openTab('Runs');
+    const table = panel.getByTestId('runs-table');
+    for (const runId of runIds) await table.locator(`[data-run="${runId}"]`).waitFor({ timeout: 15_000 });
+    // Chromium's page is 1280x800 (app.e2e.test.ts); Electron's window is made 1280x800 (main) and reports no viewport.
+    const viewport = page.viewportSize();
+    if (viewport) expect(viewport).toEqual({ width: 1280, height: 800 });
+    const layout = await table.evaluate((element) => {
+      const wrap = element.parentElement!;
+      const root = document.documentElement;
+      const box = wrap.getBoundingClientRect();
+      const inside = (r: DOMRect) => r.width > 0 && r.left >= box.left - 0.5 && r.right <= box.right + 0.5 && r.right <= root.clientWidth + 0.5;
+      const headers = [...element.querySelectorAll('thead th')].map((th) => ({ text: (th.textContent ?? '').replace(/\s+/g, ' ').trim(), visible: inside(th.getBoundingClientRect()) }));
+      const buttons = [...element.querySelectorAll('tbody button')].map((b) => ({ name: b.getAttribute('aria-label') ?? '', visible: inside(b.getBoundingClientRect()) }));
+      return { page: [root.scrollWidth, root.clientWidth], wrap: [wrap.scrollWidth, wrap.clientWidth], table: element.getBoundingClientRect().width, headers, buttons };
+    });
+    expect(layout.page[0], `the page scrolls sideways: ${JSON.stringify(layout)}`).toBeLessThanOrEqual(layout.page[1]!);
+    expect(layout.wrap[0], `the table scrolls sideways in its box: ${JSON.stringify(layout)}`).toBeLessThanOrEqual(layout.wrap[1]!);
+    expect(layout.headers.map((h) => h.text)).toEqual(expect.arrayContaining(['Run', 'Created', 'State', 'Dataset', 'Model', 'Activation', 'Eval acc.']));
+    expect(layout.headers.filter((h) => !h.visible), 'columns not wholly in view').toEqual([]);
+    expect(layout.buttons.length).toBeGreaterThanOrEqual(runIds.length);
+    expect(layout.buttons.filter((b) => !b.visible), 'Open buttons not wholly in view').toEqual([]);
+    // The dataset column names what each run trained on.
+    const datasetColumn = layout.headers.findIndex((h) => h.text === 'Dataset');
+    for (const runId of runIds) {
+      const cell = ((await table.locator(`[data-run="${runId}"] td`).nth(datasetColumn).textContent()) ?? '').trim();
+      expect(cell, runId).toMatch(dataset.kind === 'orl' ? /orl|att|s\d|faces/i : /synthetic/i);
+    }
+  });
+
   step('runs', 'Runs: both runs are listed and compared', ['second'], 60_000, async () => {
     const panel = await openTab('Runs');
     const table = panel.getByTestId('runs-table');
