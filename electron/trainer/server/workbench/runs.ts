@@ -12,7 +12,7 @@
 //
 // A run id from a client is checked against runIdSchema before any file is touched; a run
 // that does not exist is openRun's RunError, whose message says so and what to do.
-import { isAbsolute, resolve, sep } from 'node:path';
+import { resolve } from 'node:path';
 import { Buffer } from 'node:buffer';
 import { evaluateRun, readSavedEvaluation, savedEvaluation, type EvaluationPhase } from '../../evaluation/evaluate-run';
 import { evaluationView, savedEvaluationSchema } from '../../evaluation/evaluation-view';
@@ -84,11 +84,7 @@ export async function exportRun(command: CommandOf<'exportRun'>, context: Workbe
   const run = await openClientRun(context, command.runId);
   const destination = context.resolvePath(command.destination, 'write');
   if (command.destination.kind === 'typed') {
-    // A typed path: no dialog asked about replacing a file, and a relative path would land
-    // wherever the trainer happens to run.
-    if (!isAbsolute(destination)) {
-      throw new CommandError(`Type the whole path of the archive or of a folder, starting with ${sep === '/' ? '/' : 'a drive letter'} ("${destination}" would be written relative to the trainer's working folder, ${process.cwd()})`, 'bad-path');
-    }
+    // A typed path (made whole, or refused when relative, by grants.ts typedPath): no dialog asked about replacing a file.
     return exportRunArchive(run, destination, { overwrite: false, ensureSuffix: true });
   }
   // From a save dialog: the user chose the name and was asked about replacing it.
