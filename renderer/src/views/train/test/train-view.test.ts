@@ -257,6 +257,8 @@ test('Pause, Resume and Stop send their commands and follow the run state', asyn
   expect(screen.getByTestId('run-status')).not.toHaveTextContent('pausing');
   expect(screen.getByRole('button', { name: 'Stop' })).toBeEnabled();
   await fireEvent.click(screen.getByRole('button', { name: 'Stop' }));
+  // Stop asks first (run-controls.test.ts).
+  await fireEvent.click(within(await screen.findByRole('alertdialog')).getByRole('button', { name: 'Stop the run' }));
   await waitFor(() => expect(trainer.commands('stop')).toHaveLength(1));
 });
 
@@ -426,4 +428,21 @@ test("issue 14, 2.6: the layer-health column of negative values says it measures
   expect(title).toMatch(/pre-activations\) at or below 0/);
   expect(title).toMatch(/for ReLU it equals Zero/);
   expect(title).not.toMatch(/^Fraction of activations below 0$/);
+});
+
+test('issue 14, 3: a filter tile has a tooltip (index, mean, dead or not); the filter history chart has a legend naming each face', async () => {
+  const { trainer } = await started();
+  trainer.push(statsMessage(3, { 'conv1.act': [2] }, 3));
+  trainer.push(frame('conv1.act', { step: 3, channels: 8, zero: [2] }));
+  const grid = screen.getByTestId('activation-grid');
+  await waitFor(() => expect(within(grid).getAllByTestId('filter-map').filter((c) => c.dataset.dead === 'true')).toHaveLength(1));
+  const tile = (i: number) => within(grid).getAllByTestId('filter-map')[i]!.parentElement as HTMLElement;
+  expect(tile(2).title).toMatch(/^Filter 2 · mean 0, max \|x\| 0 for alice \(step 3\) · dead \(no gradient over the stats window\)/);
+  expect(tile(4).title).toMatch(/^Filter 4 · mean [\d.]+, max \|x\| [\d.]+ for alice \(step 3\) · alive$/);
+  await fireEvent.click(within(grid).getAllByTestId('filter-map')[4]!);
+  trainer.push(frame('conv1.act', { step: 4, channels: 8 }));
+  const legend = await screen.findByTestId('filter-history-legend');
+  await waitFor(() => expect(within(legend).getAllByRole('listitem')).toHaveLength(2));
+  expect(within(legend).getAllByRole('listitem')[0]).toHaveTextContent(/^alice \d/);
+  expect(within(legend).getAllByRole('listitem')[1]).toHaveTextContent(/^bob \d/);
 });
