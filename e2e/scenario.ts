@@ -343,8 +343,12 @@ export function registerScenario(options: ScenarioOptions): void {
     await page.emulateMedia({ colorScheme: 'light' });
   });
 
-  step('stop', 'Train: stop ends the run', ['train'], 60_000, async () => {
+  step('stop', 'Train: stop asks first, saying the run can be resumed from Runs, then ends the run', ['train'], 60_000, async () => {
     await view('train').getByRole('button', { name: 'Stop', exact: true }).click();
+    const confirm = view('train').getByRole('alertdialog', { name: 'Stop this run?' });
+    await confirm.waitFor();
+    expect((await confirm.textContent()) ?? '').toMatch(/resume it later from Runs/);
+    await confirm.getByRole('button', { name: 'Stop the run', exact: true }).click();
     await waitForState('stopped', 45_000, runIds[0]!);
   });
 
