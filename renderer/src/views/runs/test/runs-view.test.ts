@@ -295,6 +295,9 @@ describe('compare', () => {
     const headers = within(table).getAllByRole('columnheader').map((th) => th.textContent?.replace(/\s+/g, ' ').trim());
     expect(headers).toEqual(['Run', `prelu · c3d4 ${PRELU_ID}`, `relu +1 · a1b2 ${RELU_ID}`]);
     const row = (name: string) => within(table).getByRole('row', { name: new RegExp(`^${name.replace(/[()]/g, '\\$&')}`) });
+    // issue 14, 3: a dataset row, as the Runs table's column (a synthetic run among ORL runs is named so).
+    expect(row('Dataset')).toHaveTextContent('synthetic (synthetic)');
+    expect(within(row('Dataset')).getAllByRole('cell')[0]).toHaveAttribute('title', expect.stringContaining('20 identities, 200 images'));
     expect(row('Activation')).toHaveTextContent('prelu');
     expect(row('Activation')).toHaveTextContent('conv1.act: mfm:2/1');
     // issue 14, 2.5: the same definition and name as the Runs table (the last epoch's means, from run.json).
