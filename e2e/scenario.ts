@@ -76,6 +76,8 @@ export function registerScenario(options: ScenarioOptions): void {
   const shown = relative(repoRoot, artifacts);
   const passed = new Set<string>();
   const runIds: string[] = [];
+  /** The Train view's activation layers in model order (issue 14, 2.4: other views keep it). */
+  let trainLayerOrder: string[] = [];
   // The page of the current step (set by `step` before its body runs).
   let page!: Page;
   let watch: PageWatch = { errors: [], console: [] };
@@ -312,6 +314,30 @@ export function registerScenario(options: ScenarioOptions): void {
     await expect.poll(() => points('chart-dead'), { timeout: 30_000 }).toBeGreaterThan(0);
   });
 
+  step('dead-window', 'Train: dead-count points start once the stats window has filled; legends show values off the plot (issue 14, 2.3, 2.7)', ['dead'], 60_000, async () => {
+    const train = view('train');
+    const panel = train.getByTestId('dead-panel');
+    const window = Number(await panel.getAttribute('data-window'));
+    const total = Number(await panel.getAttribute('data-total-steps'));
+    expect(window, 'the stats window').toBeGreaterThan(1);
+    trainLayerOrder = await train.getByTestId('dead-counts').locator('[data-layer]').evaluateAll((elements) => elements.map((e) => e.getAttribute('data-layer') ?? ''));
+    if (window > total) {
+      expect(await train.getByTestId('dead-window-warning').textContent()).toMatch(/longer than this run/);
+      return;
+    }
+    // Before the window fills the heading says the counts are "since step 1" and nothing is drawn; after, points start at the window.
+    const heading = async () => ((await train.getByTestId('dead-window').textContent()) ?? '').trim();
+    const first = async () => (await panel.getAttribute('data-first-point')) ?? '';
+    if (/since step 1/.test(await heading())) expect(await first(), 'a point drawn before the window filled').toBe('');
+    await expect.poll(heading, { timeout: 45_000 }).toBe(`dead over the last ${window} steps`);
+    await expect.poll(async () => Number((await first()) || NaN), { timeout: 15_000 }).toBeGreaterThanOrEqual(window);
+    expect((await train.getByTestId('dead-window-note').textContent()) ?? '').toContain(`Points start at step ${window}`);
+    // Off the plot, every legend shows a value, not uPlot's "--".
+    await page.mouse.move(0, 0);
+    const legend = train.getByTestId('chart-loss').locator('.u-legend .u-value');
+    await expect.poll(async () => (await legend.allTextContents()).slice(1), { timeout: 10_000 }).not.toContain('--');
+  });
+
   step('pause', 'Train: pause holds the run, resume continues it', ['train'], 60_000, async () => {
     const train = view('train');
     const runId = runIds[0]!;
@@ -372,6 +398,24 @@ export function registerScenario(options: ScenarioOptions): void {
     expect(text).toMatch(/negative|cannot die|can.t die/i);
   });
 
+  step('ended-maps', 'Train: after the run ended, another layer and its pre-activation get maps of the final weights (issue 14, 2.1)', ['second'], 60_000, async () => {
+    const train = await openTab('Train');
+    const finalStep = Number(((await train.getByTestId('run-status').textContent()) ?? '').match(/step (\d+)/)?.[1]);
+    expect(finalStep, 'the ended run\'s last step').toBeGreaterThan(0);
+    const maps = train.getByTestId('activation-grid').getByTestId('filter-map');
+    const frameStep = async () => ((await train.getByTestId('frame-step').textContent().catch(() => '')) ?? '').trim();
+    for (const [layer, kind] of [[/^group1\.b/, 'preactivation'], [/^group1\.a/, 'activation']] as const) {
+      await choose(train.getByLabel('Layer', { exact: true }), layer);
+      await train.getByLabel('Maps', { exact: true }).selectOption(kind);
+      await expect.poll(async () => train.getByTestId('activation-grid').getAttribute('data-kind')).toBe(kind);
+      // Maps of the final step come, not "waiting" forever.
+      await expect.poll(frameStep, { timeout: 20_000 }).toMatch(new RegExp(`^step ${finalStep}\\b`));
+      await expect.poll(async () => (await canvasPixels(maps)).filter(drawn).length, { timeout: 20_000 }).toBeGreaterThan(0);
+      expect(await train.getByTestId('maps-waiting').count()).toBe(0);
+    }
+    await shot('train-ended-maps');
+  });
+
   step('runs-fit', 'Runs: at 1280x800 the table fits, with no sideways scroll, every column visible, the dataset named', ['second'], 30_000, async () => {
     const panel = await openTab('Runs');
     const table = panel.getByTestId('runs-table');
@@ -423,6 +467,50 @@ export function registerScenario(options: ScenarioOptions): void {
     await shot('compare');
   });
 
+  step('units', 'Runs: dead counts are % of the layer in model order; training accuracy is one number with one name in the table, Run detail and Compare (issue 14, 2.4, 2.5)', ['runs'], 60_000, async () => {
+    const panel = view('runs');
+    const compare = panel.getByTestId('compare-view');
+    const table = compare.getByTestId('compare-table');
+    await table.waitFor();
+    const rowName = async (row: Locator) => ((await row.locator('th').first().textContent()) ?? '').replace(/\s+/g, ' ').trim();
+    const rows = table.locator('tbody tr');
+    const names: string[] = [];
+    for (let i = 0; i < (await rows.count()); i++) names.push(await rowName(rows.nth(i)));
+    expect(names).toContain('Dataset');
+    // Dead counts: % of the layer (the count on hover), the layers in the model's order.
+    const deadRows = names.filter((name) => name.startsWith('Dead filters, % of the layer'));
+    expect(deadRows.map((name) => name.split(': ').at(-1))).toEqual(trainLayerOrder.length > 0 ? trainLayerOrder : deadRows.map((name) => name.split(': ').at(-1)));
+    expect(deadRows.length).toBeGreaterThan(0);
+    const deadCells = table.locator('td[data-layer]');
+    for (const cell of await deadCells.all()) {
+      expect(((await cell.textContent()) ?? '').trim()).toMatch(/^(\d+\.\d%|cannot die \(\d+\.\d% negative\))/);
+      expect(await cell.getAttribute('title')).toMatch(/^\d+ of \d+ filters (dead|in the negative regime)$/);
+    }
+    expect((await compare.getByTestId('chart-compare-dead').textContent()) ?? '').toContain('% of their filters');
+    // One training accuracy: the Runs table's, Compare's and Run detail's for the first run.
+    const runId = runIds[0]!;
+    const column = (await table.locator('thead th').evaluateAll((ths) => ths.map((th) => th.getAttribute('data-run')))).indexOf(runId);
+    const accuracyRow = rows.filter({ has: page.getByRole('rowheader', { name: 'Accuracy (last epoch)', exact: true }) });
+    const inCompare = ((await accuracyRow.locator('td').nth(column - 1).textContent()) ?? '').trim();
+    await compare.getByRole('button', { name: '← All runs' }).click();
+    const runsTable = panel.getByTestId('runs-table');
+    await runsTable.waitFor();
+    const headers = await runsTable.locator('thead th').evaluateAll((ths) => ths.map((th) => (th.textContent ?? '').replace(/\s+/g, ' ').trim()));
+    const accColumn = headers.indexOf('Acc. (last epoch)');
+    expect(accColumn, `Runs table headers: ${headers.join(' | ')}`).toBeGreaterThanOrEqual(0);
+    const inTable = ((await runsTable.locator(`[data-run="${runId}"] td`).nth(accColumn).textContent()) ?? '').trim();
+    await panel.getByLabel(`Open ${runId}`, { exact: true }).click();
+    const detail = panel.getByTestId('run-detail');
+    const final = detail.locator('dl[aria-label="Final numbers"]');
+    await final.waitFor();
+    const inDetail = ((await final.locator('div', { has: page.locator('dt', { hasText: /^Accuracy \(last epoch\)$/ }) }).locator('dd').textContent()) ?? '').trim();
+    const same = (text: string) => (text === '—' || text === 'no epoch completed' ? 'none' : text);
+    expect([same(inCompare), same(inDetail)], `Runs table ${inTable}, Compare ${inCompare}, Run detail ${inDetail}`).toEqual([same(inTable), same(inTable)]);
+    expect(await final.textContent()).not.toMatch(/mean of last/);
+    await detail.getByRole('button', { name: '← All runs' }).click();
+    await runsTable.waitFor();
+  });
+
   step('evaluate', 'Evaluate: the view opens', ['app'], 30_000, async () => {
     await openTab('Evaluate');
     await shot('evaluate');
@@ -442,6 +530,20 @@ export function registerScenario(options: ScenarioOptions): void {
     await summary.waitFor({ timeout: 120_000 });
     expect((await summary.textContent()) ?? '').toMatch(/\d/);
     await shot('evaluate-result');
+  });
+
+  step('histogram', "Evaluate: the score histogram bins over the scores' own range (issue 14, 2.2)", ['evaluate-run'], 30_000, async () => {
+    const chart = view('evaluate').getByTestId('chart-histogram');
+    await chart.waitFor();
+    // All 40 bins span the scores' min to max (fixed bins over [-1, 1] left a few bars for scores packed near 1).
+    expect(Number(await chart.getAttribute('data-points'))).toBe(40);
+    const description = (await chart.getByRole('img').getAttribute('aria-label')) ?? '';
+    const range = description.match(/40 bins from (-?[\d.]+) to (-?[\d.]+)/);
+    expect(range, description).not.toBeNull();
+    const [lo, hi] = [Number(range![1]), Number(range![2])];
+    expect(lo).toBeGreaterThanOrEqual(-1);
+    expect(hi).toBeLessThanOrEqual(1);
+    expect(hi).toBeGreaterThan(lo);
   });
 
   options.extraSteps?.(step);
