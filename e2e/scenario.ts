@@ -219,6 +219,34 @@ export function registerScenario(options: ScenarioOptions): void {
   });
 
   const dataTitle = dataset.kind === 'orl' ? 'ORL (40 identities, 400 images)' : `the synthetic faces (${dataset.why})`;
+  step('experiment-bar', 'Experiment: the run bar covers no hyper-parameter hint, at the top of the page or scrolled (issue 14, 3)', ['experiment'], 30_000, async () => {
+    const panel = view('experiment');
+    const covered = async () =>
+      panel.evaluate((element) => {
+        const bar = element.querySelector('[data-run-bar]')!.getBoundingClientRect();
+        return [...element.querySelectorAll('.note')]
+          .filter((note) => !note.closest('[data-run-bar]'))
+          .map((note) => ({ text: (note.textContent ?? '').trim().slice(0, 40), r: note.getBoundingClientRect() }))
+          .filter(({ r }) => r.height > 0 && r.bottom > bar.top + 0.5 && r.top < bar.bottom - 0.5 && r.bottom > 0 && r.top < innerHeight)
+          .map(({ text }) => text);
+      });
+    await page.evaluate(() => window.scrollTo(0, 0));
+    expect(await covered(), 'hints under the run bar at rest').toEqual([]);
+    // A field of the hyper-parameters' last row, focused: its note is in view and not under the bar.
+    const maxSteps = panel.getByLabel(/^max(imum)?\.? steps/i).first();
+    await maxSteps.focus();
+    const noteId = (await maxSteps.getAttribute('aria-describedby'))?.split(' ')[0];
+    if (noteId) {
+      const inView = await page.evaluate((id) => {
+        const note = document.getElementById(id)!.getBoundingClientRect();
+        const bar = document.querySelector('[data-run-bar]')!.getBoundingClientRect();
+        return note.bottom <= innerHeight + 0.5 && (note.top >= bar.bottom - 0.5 || note.bottom <= bar.top + 0.5);
+      }, noteId);
+      expect(inView, 'the focused field\'s note is hidden').toBe(true);
+    }
+    await page.evaluate(() => window.scrollTo(0, 0));
+  });
+
   step('data', `Data: import ${dataTitle}`, ['app'], 120_000, async () => {
     const panel = await openTab('Data');
     if (dataset.kind === 'synthetic') await panel.getByRole('radio', { name: 'Synthetic' }).or(panel.getByRole('tab', { name: 'Synthetic' })).first().click();
@@ -547,6 +575,10 @@ export function registerScenario(options: ScenarioOptions): void {
   });
 
   options.extraSteps?.(step);
+
+  step('icon', 'the page has an icon: no failed request for /favicon.ico over the session (issue 14, 3)', ['app'], 10_000, async () => {
+    expect(watch.console.filter((line) => /favicon|Failed to load resource/i.test(line))).toEqual([]);
+  });
 
   step('clean', 'no uncaught errors in the page over the whole session', ['app'], 10_000, async () => {
     expect(watch.errors).toEqual([]);
