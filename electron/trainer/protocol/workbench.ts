@@ -199,6 +199,14 @@ export interface SkippedFileView {
   reason: string;
 }
 
+/** An imported image worth a look (datasets/report-notes.ts ImageNotice), by name. */
+export interface ImageNoticeView {
+  path: string;
+  /** name: the file name says another kind of file than the content; size: not the dataset's usual size. */
+  kind: 'name' | 'size';
+  note: string;
+}
+
 export interface DatasetSummary {
   /** What a training config's `data` is set to for this dataset (and what datasetFaces takes). */
   data: string;
@@ -218,6 +226,16 @@ export interface DatasetSummary {
   seconds: number;
   /** Terms and citation of a catalog dataset, to keep in view. */
   citation?: string;
+  /**
+   * Imported images worth a look, by name: misnamed files and images of another size than
+   * usual (name notices first). At most MAX_NOTICES_LISTED; `noticesLeftOut` counts the rest.
+   * Absent from older trainers.
+   */
+  notices?: ImageNoticeView[];
+  /** Notices beyond those listed (0 or absent: all are listed). */
+  noticesLeftOut?: number;
+  /** The size most images have (at least half of them), or null when sizes vary. Absent from older trainers. */
+  usualSize?: { width: number; height: number; images: number } | null;
 }
 
 export interface FaceThumb {

@@ -17,6 +17,8 @@ export { describeModel, labInfo } from './lab-info';
 
 /** Skipped files listed in a reply at most (a folder of 100,000 stray files must not make a 10 MB message). */
 export const MAX_SKIPPED_LISTED = 1000;
+/** Image notices (misnamed files, odd sizes) listed in a reply at most; the rest are counted. */
+export const MAX_NOTICES_LISTED = 1000;
 /** Thumbnails made at once. */
 const THUMB_CONCURRENCY = 8;
 
@@ -116,6 +118,9 @@ function summarize(dataset: FaceDataset, opening: Opening): DatasetSummary {
     skipped,
     seconds: report.seconds,
     ...(opening.citation === undefined ? {} : { citation: opening.citation }),
+    notices: report.notices.slice(0, MAX_NOTICES_LISTED).map(({ path, kind, note }) => ({ path, kind, note })),
+    noticesLeftOut: Math.max(0, report.notices.length - MAX_NOTICES_LISTED),
+    usualSize: report.usualSize === null ? null : { width: report.usualSize.width, height: report.usualSize.height, images: report.usualSize.images },
   };
 }
 
