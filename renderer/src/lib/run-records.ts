@@ -35,6 +35,11 @@ const runRecordSchema = z.looseObject({
   failure: z.object({ step: z.number(), message: z.string() }).optional().catch(undefined),
   lastCheckpoint: z.object({ file: z.string(), step: z.number() }).optional().catch(undefined),
   summary: z.record(z.string(), z.unknown()).optional().catch(undefined),
+  /** Steps with no metrics row (a cut or damaged metrics.jsonl found on resume), recorded by the trainer. */
+  gaps: z
+    .array(z.object({ from: z.number(), to: z.number(), reason: z.string() }))
+    .optional()
+    .catch(undefined),
 });
 
 export type RunRecordView = z.infer<typeof runRecordSchema>;
@@ -143,6 +148,22 @@ export function runDataset(record: RunRecordView): RunDatasetView {
   const counts = d?.identities !== undefined && d.images !== undefined ? `${d.identities} identities, ${d.images} images` : undefined;
   const detail = [d?.source ?? data, counts, synthetic ? 'synthetic faces drawn by the lab' : undefined].filter((part) => part !== undefined).join('; ');
   return { name, synthetic, detail };
+}
+
+/** "steps 21-50" / "step 7" */
+function stepsText(from: number, to: number): string {
+  return from === to ? `step ${from}` : `steps ${from}-${to}`;
+}
+
+/**
+ * The note on a run whose metrics have gaps (run.json's `gaps`): which steps have no row and
+ * why, or null when there are none. The curves are drawn across them.
+ */
+export function gapsNote(record: RunRecordView): string | null {
+  const gaps = record.gaps ?? [];
+  if (gaps.length === 0) return null;
+  const parts = gaps.map((gap) => `${stepsText(gap.from, gap.to)} (${gap.reason})`);
+  return `No metrics were recorded for ${parts.join('; ')}: the curves have ${gaps.length === 1 ? 'a gap' : 'gaps'} there.`;
 }
 
 /** A run's numbers as run.json's summary records them (no metrics file needed): for the list. */
