@@ -442,12 +442,23 @@ export function countNote(count: number | null, total: number | null, what = 'fi
   return count === null || total === null ? null : `${count} of ${total} ${what}`;
 }
 
-/** A layer's dead (or, cannot-die, negative-regime) filters as % of its filters over the steps, with the counts as notes. */
+/**
+ * The 'layers' rows taken once the stats window had filled (issue 14, 2.3, as the Train view
+ * draws them): before step N of an N-step window a count means "not fired since step 1". All
+ * rows when the run never got that far (its window is longer than the run).
+ */
+export function filledWindowRows(metrics: RunMetricsView): LayersPoint[] {
+  const last = metrics.layers.at(-1)?.step ?? 0;
+  const filled = (point: LayersPoint) => point.window === null || point.step >= point.window;
+  return metrics.layers.some(filled) || last === 0 ? metrics.layers.filter(filled) : metrics.layers;
+}
+
+/** A layer's dead (or, cannot-die, negative-regime) filters as % of its filters over the steps (once the window filled), with the counts as notes. */
 export function layerPercentSeries(metrics: RunMetricsView, layer: string, what: 'dead' | 'negative'): { x: number[]; y: (number | null)[]; notes: (string | null)[] } {
   const x: number[] = [];
   const y: (number | null)[] = [];
   const notes: (string | null)[] = [];
-  for (const point of metrics.layers) {
+  for (const point of filledWindowRows(metrics)) {
     const count = point.layers.find((l) => l.layer === layer);
     const value = count ? (what === 'dead' ? count.deadFilters : count.negativeRegimeFilters) : null;
     x.push(point.step);
@@ -466,7 +477,7 @@ export function totalPercentSeries(metrics: RunMetricsView, what: 'dead' | 'nega
   const x: number[] = [];
   const y: (number | null)[] = [];
   const notes: (string | null)[] = [];
-  for (const point of metrics.layers) {
+  for (const point of filledWindowRows(metrics)) {
     let count: number | null = null;
     let filters = 0;
     for (const layer of point.layers) {

@@ -99,6 +99,16 @@ describe('chart data', () => {
     ]);
   });
 
+  it('issue 14, 2.3: Run detail and Compare leave out dead counts taken before the stats window filled, as the Train view does', () => {
+    // 80 steps, window 50: the rows of steps 1..40 are "not fired since step 1".
+    const long = runCharts(detail(RELU_ID, metricsRows('relu', 80)));
+    expect(long.dead.x[0]).toBe(50);
+    const compared = compareCharts([{ id: RELU_ID, run: detail(RELU_ID, metricsRows('relu', 80)) }]);
+    expect(compared.dead.x[0]).toBe(50);
+    // A run shorter than its window keeps its rows (the window never filled): 40 steps here.
+    expect(runCharts(detail(RELU_ID)).dead.x[0]).toBe(1);
+  });
+
   it('names runs short, and in full where two short names would read alike', () => {
     expect(shortRunLabel(PRELU_ID, detail(PRELU_ID).record)).toBe('prelu · c3d4');
     expect(shortRunLabel('plain', detail(PRELU_ID).record)).toBe('prelu · plain');
