@@ -223,28 +223,31 @@ export function registerScenario(options: ScenarioOptions): void {
     const panel = view('experiment');
     const covered = async () =>
       panel.evaluate((element) => {
+        const height = element.ownerDocument.documentElement.clientHeight;
         const bar = element.querySelector('[data-run-bar]')!.getBoundingClientRect();
         return [...element.querySelectorAll('.note')]
           .filter((note) => !note.closest('[data-run-bar]'))
           .map((note) => ({ text: (note.textContent ?? '').trim().slice(0, 40), r: note.getBoundingClientRect() }))
-          .filter(({ r }) => r.height > 0 && r.bottom > bar.top + 0.5 && r.top < bar.bottom - 0.5 && r.bottom > 0 && r.top < innerHeight)
+          .filter(({ r }) => r.height > 0 && r.bottom > bar.top + 0.5 && r.top < bar.bottom - 0.5 && r.bottom > 0 && r.top < height)
           .map(({ text }) => text);
       });
-    await page.evaluate(() => window.scrollTo(0, 0));
+    // (A string: this file is type-checked without the DOM's globals.)
+    await page.evaluate('window.scrollTo(0, 0)');
     expect(await covered(), 'hints under the run bar at rest').toEqual([]);
     // A field of the hyper-parameters' last row, focused: its note is in view and not under the bar.
     const maxSteps = panel.getByLabel(/^max(imum)?\.? steps/i).first();
     await maxSteps.focus();
     const noteId = (await maxSteps.getAttribute('aria-describedby'))?.split(' ')[0];
     if (noteId) {
-      const inView = await page.evaluate((id) => {
-        const note = document.getElementById(id)!.getBoundingClientRect();
-        const bar = document.querySelector('[data-run-bar]')!.getBoundingClientRect();
-        return note.bottom <= innerHeight + 0.5 && (note.top >= bar.bottom - 0.5 || note.bottom <= bar.top + 0.5);
+      const inView = await panel.evaluate((element, id) => {
+        const doc = element.ownerDocument;
+        const note = doc.getElementById(id)!.getBoundingClientRect();
+        const bar = element.querySelector('[data-run-bar]')!.getBoundingClientRect();
+        return note.bottom <= doc.documentElement.clientHeight + 0.5 && (note.top >= bar.bottom - 0.5 || note.bottom <= bar.top + 0.5);
       }, noteId);
       expect(inView, 'the focused field\'s note is hidden').toBe(true);
     }
-    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.evaluate('window.scrollTo(0, 0)');
   });
 
   step('data', `Data: import ${dataTitle}`, ['app'], 120_000, async () => {
@@ -453,9 +456,9 @@ export function registerScenario(options: ScenarioOptions): void {
     if (viewport) expect(viewport).toEqual({ width: 1280, height: 800 });
     const layout = await table.evaluate((element) => {
       const wrap = element.parentElement!;
-      const root = document.documentElement;
+      const root = element.ownerDocument.documentElement;
       const box = wrap.getBoundingClientRect();
-      const inside = (r: DOMRect) => r.width > 0 && r.left >= box.left - 0.5 && r.right <= box.right + 0.5 && r.right <= root.clientWidth + 0.5;
+      const inside = (r: typeof box) => r.width > 0 && r.left >= box.left - 0.5 && r.right <= box.right + 0.5 && r.right <= root.clientWidth + 0.5;
       const headers = [...element.querySelectorAll('thead th')].map((th) => ({ text: (th.textContent ?? '').replace(/\s+/g, ' ').trim(), visible: inside(th.getBoundingClientRect()) }));
       const buttons = [...element.querySelectorAll('tbody button')].map((b) => ({ name: b.getAttribute('aria-label') ?? '', visible: inside(b.getBoundingClientRect()) }));
       return { page: [root.scrollWidth, root.clientWidth], wrap: [wrap.scrollWidth, wrap.clientWidth], table: element.getBoundingClientRect().width, headers, buttons };
