@@ -238,6 +238,16 @@ export interface DatasetSummary {
   usualSize?: { width: number; height: number; images: number } | null;
 }
 
+/**
+ * getRun's `resume` (absent from older trainers, and for a finished run): where a resume would
+ * start, checked on the run's checkpoints rather than taken from run.json. 'none': every
+ * checkpoint is damaged (each with its reason); 'checkpoint' may list newer damaged ones.
+ */
+export type ResumeCheck =
+  | { kind: 'start' }
+  | { kind: 'checkpoint'; step: number; damaged: { step: number; reason: string }[] }
+  | { kind: 'none'; damaged: { step: number; reason: string }[] };
+
 export interface FaceThumb {
   /** The image's index in the dataset (what setProbes takes). */
   image: number;

@@ -22,6 +22,7 @@ import {
   type TrainerEvent,
 } from '../protocol/messages';
 import { listRuns, openRun } from '../runs/run-store';
+import { resumeCheck } from './workbench/run-resume';
 import type { TrainConfigInput } from '../training/config';
 import { TrainingSession, type RunOutcome, type TrainEvent } from '../training/session';
 import { fullChannel, type MapSubscription } from '../probes/run-probes';
@@ -214,7 +215,9 @@ export class LabHost {
       case 'getRun': {
         const run = await openRun(this.options.dataDir, command.runId);
         const { rows, warnings } = await run.readMetrics();
-        return { record: run.record, metrics: rows, warnings };
+        // Checked on its checkpoints (one verified, newest first), not trusted from run.json.
+        const resume = await resumeCheck(run.dir, run.record.state);
+        return { record: run.record, metrics: rows, warnings, ...(resume === null ? {} : { resume }) };
       }
       case 'listRuns':
         return (await listRuns(this.options.dataDir)).map((info) => (info.ok ? { ok: true, id: info.id, record: info.record, interrupted: info.interrupted } : { ok: false, id: info.id, reason: info.reason }));
