@@ -6,7 +6,7 @@
 // Plain Node, no `electron` import: tests drive it with fakes and real MessageChannels.
 import type { RemoteWebGpu } from '../../../models/backend';
 import type { CoreFactory, CoreSpec } from '../training/compute-core';
-import { RemoteCore, type PortLike } from '../training/core-port';
+import { hostLostError, RemoteCore, type PortLike } from '../training/core-port';
 import { readMainGpuMessage, type GpuHostReport, type TrainerGpuRequest } from './host-messages';
 
 /** What a session needs of a GPU host: its adapter for backend selection, and cores on it. */
@@ -39,6 +39,8 @@ export class GpuHostLink implements GpuHost {
   private readonly probes = new Map<number, Waiting<GpuHostReport>>();
   private readonly ports = new Map<number, Waiting<PortLike>>();
   private readonly cores = new Set<RemoteCore>();
+  /** Cores being made: each hears a loss as its creation's failure. */
+  private readonly creating = new Set<(reason: string) => void>();
 
   constructor(private readonly options: GpuHostLinkOptions) {}
 
@@ -51,13 +53,34 @@ export class GpuHostLink implements GpuHost {
     }));
   }
 
-  /** A compute core on the page, over a port of its own (it is the run's until disposed). */
+  /**
+   * A compute core on the page, over a port of its own (it is the run's until disposed). Buffers
+   * are copied, not transferred, both ways: this end is Electron's MessagePortMain (PortOptions).
+   * A host lost while the core is being made fails the making at once, as it fails a core's calls.
+   */
   readonly createCore: CoreFactory = async (spec: CoreSpec) => {
     const port = await this.request('gpu-core', this.ports);
-    const core = await RemoteCore.create(port, spec);
-    for (const old of this.cores) if (old.disposed) this.cores.delete(old);
-    this.cores.add(core);
-    return core;
+    let onLost!: (reason: string) => void;
+    const lost = new Promise<never>((_, reject) => (onLost = (reason) => reject(hostLostError(reason, 'create'))));
+    this.creating.add(onLost);
+    const making = RemoteCore.create(port, spec, { transfer: false });
+    try {
+      const core = await Promise.race([making, lost]);
+      for (const old of this.cores) if (old.disposed) this.cores.delete(old);
+      this.cores.add(core);
+      return core;
+    } catch (error) {
+      // Lost first: a core made after all is of no use; the port goes with it.
+      void making.then((core) => core.dispose().catch(() => undefined), () => undefined);
+      try {
+        port.close();
+      } catch {
+        // already closed
+      }
+      throw error;
+    } finally {
+      this.creating.delete(onLost);
+    }
   };
 
   /**
@@ -75,6 +98,7 @@ export class GpuHostLink implements GpuHost {
       this.generation++;
       for (const core of this.cores) core.lost(message.reason);
       this.cores.clear();
+      for (const fail of [...this.creating]) fail(message.reason);
       return true;
     }
     if (message.type === 'gpu-host-probe') {

@@ -39,10 +39,11 @@ export async function startWebGpu(): Promise<GpuHostStart> {
   installWebGpuConv2dBackpropFilter();
   installWebGpuAddN();
   registerWebGpuMaxPiecesKernels();
-  const backend = tf.backend() as unknown as { device: GPUDevice; adapterInfo?: unknown };
+  const backend = tf.backend() as unknown as { device: GPUDevice & { adapterInfo?: GPUAdapterInfo } };
   watchDevice(backend.device);
-  const adapter = await gpu.requestAdapter();
-  const info = adapter?.info;
+  // The adapter tfjs made its device on: the device says (Chromium 132+); else ask as tfjs'
+  // factory asked, so a laptop with two GPUs names the one that trains.
+  const info = backend.device.adapterInfo ?? (await gpu.requestAdapter({ powerPreference: tf.env().getBool('WEBGPU_USE_LOW_POWER_GPU') ? 'low-power' : 'high-performance' }))?.info;
   const limits = backend.device.limits;
   const found = {
     vendor: info?.vendor ?? '',
@@ -68,9 +69,13 @@ export async function startWebGpu(): Promise<GpuHostStart> {
   return { adapter: described, description: describeAdapter(described), lost };
 }
 
-/** Serves one compute core on `port` (one port per run). */
+/**
+ * Serves one compute core on `port` (one port per run). Its replies are copied, never
+ * transferred: the trainer's end is Electron's MessagePortMain, which loses a message whose
+ * transfer list holds an ArrayBuffer (core-port.ts PortOptions).
+ */
 export function serveGpuCore(port: PortLike): CoreHost {
-  return serveCore(port, (spec) => InProcessCore.create(spec));
+  return serveCore(port, (spec) => InProcessCore.create(spec), { transfer: false });
 }
 
 /** The device, for a test that loses it on purpose. */

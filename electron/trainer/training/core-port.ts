@@ -81,14 +81,31 @@ function listen(port: PortLike, listeners: Listeners): () => void {
 }
 
 /**
- * Posts with a transfer list, or copies where the port cannot transfer: Electron's
- * MessagePortMain takes only ports in its transfer list ("Invalid value for transfer", a
- * TypeError), so after the first refusal every message is copied.
+ * How a port's messages carry buffers. `transfer: false` copies them: where either end is
+ * Electron's MessagePortMain (the app's trainer, in its utility process), since it sends only
+ * ports in a transfer list and, receiving from a page, loses the whole message when its transfer
+ * list held an ArrayBuffer (the data arrives as null: electron/electron#34905). A copy of a
+ * batch or of a model's weights costs little next to the step that uses it.
+ */
+export interface PortOptions {
+  /** Default true: buffers made fresh for a message move instead of being copied. */
+  readonly transfer?: boolean;
+}
+
+/**
+ * Posts with a transfer list, or copies: when told to (PortOptions), and where the port refuses
+ * a transfer (Electron's MessagePortMain throws "Invalid value for transfer", a TypeError), after
+ * which every message is copied.
  */
 class Sender {
-  private transferWorks = true;
+  private transferWorks: boolean;
 
-  constructor(private readonly port: PortLike) {}
+  constructor(
+    private readonly port: PortLike,
+    options: PortOptions = {},
+  ) {
+    this.transferWorks = options.transfer !== false;
+  }
 
   post(message: CoreRequest | CoreResponse, transfer: ArrayBuffer[]): void {
     if (this.transferWorks && transfer.length > 0) {
@@ -134,8 +151,8 @@ export interface CoreHost {
  * Serves one core on `port`: `create` makes it with `createCore`, every later request calls it.
  * When the port closes (the session side disposed the core, or its process died) the core is freed.
  */
-export function serveCore(port: PortLike, createCore: CoreFactory): CoreHost {
-  const sender = new Sender(port);
+export function serveCore(port: PortLike, createCore: CoreFactory, options: PortOptions = {}): CoreHost {
+  const sender = new Sender(port, options);
   let core: Promise<ComputeCore> | null = null;
   let shutdown: Promise<void> | null = null;
   let stop = (): void => {};
@@ -246,8 +263,11 @@ class CoreChannel {
   hostLost = false;
   private readonly stop: () => void;
 
-  constructor(private readonly port: PortLike) {
-    this.sender = new Sender(port);
+  constructor(
+    private readonly port: PortLike,
+    options: PortOptions,
+  ) {
+    this.sender = new Sender(port, options);
     this.stop = listen(port, {
       message: (data) => this.receive(data),
       unreadable: () => this.fail(() => new Error('the compute core\'s host sent a reply that could not be deserialized; its pending calls are lost')),
@@ -315,7 +335,7 @@ class CoreChannel {
 /** What a session hears when the core's host is gone: in the app, the GPU host page crashed or its GPU process died. */
 export function hostLostError(reason: string, method: string): GpuDeviceError {
   return new GpuDeviceError(
-    `The GPU host that runs this run's compute core is gone (${reason}) at its "${method}". The run keeps its last checkpoint and can be resumed from it, on another backend if the GPU host fails again`,
+    `The GPU host that runs this run's compute core is gone (${reason}) at its "${method}". The run keeps its last checkpoint and can be resumed from it (in the app: Resume in Runs, which opens a fresh GPU host), on another backend if the GPU host fails again`,
   );
 }
 
@@ -358,8 +378,8 @@ export class RemoteCore implements ComputeCore {
   ) {}
 
   /** Makes the core on the host at the other end of `port`; the port then belongs to it (dispose closes it). */
-  static async create(port: PortLike, spec: CoreSpec): Promise<RemoteCore> {
-    const channel = new CoreChannel(port);
+  static async create(port: PortLike, spec: CoreSpec, options: PortOptions = {}): Promise<RemoteCore> {
+    const channel = new CoreChannel(port, options);
     try {
       return new RemoteCore(channel, await channel.call('create', [spec]));
     } catch (error) {

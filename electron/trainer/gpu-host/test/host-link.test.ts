@@ -17,6 +17,7 @@ import { serveCore, type CoreHost, type PortLike } from '../../training/core-por
 import { TrainingSession } from '../../training/session';
 import { runSession, TINY_RUN, type Of } from '../../training/test/run-session';
 import { GpuHostLink } from '../host-link';
+import { serveGpuCore } from '../page';
 import type { GpuHostReport, TrainerGpuRequest } from '../host-messages';
 
 const GPU: WebGpuAdapter = { vendor: 'nvidia', architecture: 'ampere', device: 'NVIDIA GeForce RTX 3060', description: '', api: 'Chromium', featureLevel: 'core', software: null, maxBufferSize: 2 ** 32, maxStorageBufferBindingSize: 2 ** 31 };
@@ -29,8 +30,33 @@ interface FakeMain {
   readonly logged: string[];
 }
 
+/**
+ * A channel whose trainer end behaves as Electron's MessagePortMain: it refuses anything but
+ * ports in a transfer list (a TypeError), and a message the page posts with an ArrayBuffer in
+ * its transfer list arrives with its data lost, as null (electron/electron#34905).
+ */
+function electronLikeChannel(): { trainerEnd: PortLike; pageEnd: PortLike } {
+  const { port1, port2 } = new MessageChannel();
+  const wrap = (port: typeof port1, post: (message: unknown, transfer: ArrayBuffer[]) => void): PortLike => ({
+    postMessage: post,
+    addEventListener: (type, listener) => port.addEventListener(type, listener),
+    removeEventListener: (type, listener) => port.removeEventListener(type, listener),
+    start: () => port.start(),
+    close: () => port.close(),
+  });
+  const trainerEnd = wrap(port1, (message, transfer) => {
+    if (transfer.length > 0) throw new TypeError('Invalid value for transfer');
+    port1.postMessage(message);
+  });
+  const pageEnd = wrap(port2, (message, transfer) => {
+    if (transfer.length > 0) port2.postMessage(null, transfer);
+    else port2.postMessage(message);
+  });
+  return { trainerEnd, pageEnd };
+}
+
 /** Main as the app's: answers probes with `report` and serves every core port it hands out. */
-function fakeMain(report: GpuHostReport, options: { answer?: boolean; timeoutMs?: number } = {}): FakeMain {
+function fakeMain(report: GpuHostReport, options: { answer?: boolean; timeoutMs?: number; serve?: (port: PortLike) => CoreHost; hold?: boolean } = {}): FakeMain {
   const sent: TrainerGpuRequest[] = [];
   const hosts: CoreHost[] = [];
   const logged: string[] = [];
@@ -44,9 +70,9 @@ function fakeMain(report: GpuHostReport, options: { answer?: boolean; timeoutMs?
         } else if (!report.ok) {
           link.receive({ type: 'gpu-core', id: request.id, error: `the GPU host has no WebGPU: ${report.reason}` }, undefined);
         } else {
-          const { port1, port2 } = new MessageChannel();
-          hosts.push(serveCore(port2, InProcessCore.create));
-          link.receive({ type: 'gpu-core', id: request.id }, [port1 as unknown as PortLike]);
+          const { trainerEnd, pageEnd } = electronLikeChannel();
+          if (!options.hold) hosts.push((options.serve ?? serveGpuCore)(pageEnd));
+          link.receive({ type: 'gpu-core', id: request.id }, [trainerEnd]);
         }
       }, 1);
     },
@@ -122,13 +148,29 @@ describe('a run on the app\'s GPU host', () => {
       session.dispose();
     }
     expect(error).toBeInstanceOf(GpuDeviceError);
-    expect((error as Error).message).toMatch(/^The GPU host that runs this run's compute core is gone \(the GPU host page crashed \(reason: crashed\)\) at its "\w+"\. The run keeps its last checkpoint and can be resumed from it, on another backend/);
+    expect((error as Error).message).toMatch(/^The GPU host that runs this run's compute core is gone \(the GPU host page crashed \(reason: crashed\)\) at its "\w+"\. The run keeps its last checkpoint and can be resumed from it \(in the app: Resume in Runs, which opens a fresh GPU host\), on another backend/);
     const run = await openRun(dataDir, session.run.id);
     expect(run.record).toMatchObject({ state: 'failed', lastCheckpoint: { step: 4 }, failure: { step: 6 } });
     const resumed = await runSession({ dataDir, maxSteps: 12, resume: session.run.id, session: { backend: 'cpu' } });
     expect(resumed.outcome).toMatchObject({ state: 'stopped', step: 12 });
     expect((resumed.events.find((e) => e.type === 'started') as Of<'started'>)).toMatchObject({ backendName: 'cpu', step: 4, resumed: true });
   }, 120_000);
+});
+
+describe('the port between the trainer (Electron\'s MessagePortMain) and the page', () => {
+  test('a page that transferred its replies\' buffers would lose them on the way (the data arrives as null): the run fails at its first read', async () => {
+    const main = fakeMain({ ok: true, adapter: GPU }, { serve: (port) => serveCore(port, InProcessCore.create) });
+    const error = await runSession({ dataDir: await tempDir(), maxSteps: 3, session: { gpuHost: main.link } }).then(() => null, (e: unknown) => e);
+    expect(String(error)).toMatch(/the compute core's host sent a malformed reply \(a reply must be an object, not null\)/);
+  }, 60_000);
+
+  test('the page copies them (serveGpuCore) and the trainer copies batches: the run trains, with maps and checkpoints', async () => {
+    const main = fakeMain({ ok: true, adapter: GPU });
+    const run = await runSession({ dataDir: await tempDir(), maxSteps: 3, session: { gpuHost: main.link } });
+    expect(run.outcome).toMatchObject({ state: 'stopped', step: 3 });
+    expect(run.events.some((e) => e.type === 'frames')).toBe(true);
+    expect(run.events.some((e) => e.type === 'checkpoint')).toBe(true);
+  }, 60_000);
 });
 
 describe('GpuHostLink on its own', () => {
@@ -166,6 +208,17 @@ describe('GpuHostLink on its own', () => {
     const making = link.createCore({} as never);
     link.receive({ type: 'gpu-core', id: sent[0]?.id }, []);
     await expect(making).rejects.toThrow(/without a port \(a bug in the app/);
+  });
+
+  test('a host lost while a core is being made fails the making at once, and closes its port', async () => {
+    const main = fakeMain({ ok: true, adapter: GPU }, { hold: true }); // the page never answers the create
+    const { parseTrainConfig } = await import('../../training/config');
+    const making = main.link.createCore({ config: parseTrainConfig({ ...TINY_RUN }), numClasses: 6 });
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the port has arrived; create is in flight
+    main.link.receive({ type: 'gpu-host-lost', reason: 'the GPU host page crashed' }, undefined);
+    const error = await making.then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(GpuDeviceError);
+    expect((error as Error).message).toMatch(/is gone \(the GPU host page crashed\) at its "create"/);
   });
 
   test('a lost host fails the calls in flight of every live core with a GpuDeviceError', async () => {

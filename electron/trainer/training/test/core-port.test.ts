@@ -226,7 +226,7 @@ describe('RemoteCore and serveCore', () => {
     }).then((r) => ((host = r.host), r));
     const error = await core.step(request(1)).then(() => null, (e: unknown) => e);
     expect(error).toBeInstanceOf(GpuDeviceError);
-    expect((error as Error).message).toMatch(/^The GPU host that runs this run's compute core is gone \(its port closed\) at its "step"\. The run keeps its last checkpoint and can be resumed from it, on another backend/);
+    expect((error as Error).message).toMatch(/^The GPU host that runs this run's compute core is gone \(its port closed\) at its "step"\. The run keeps its last checkpoint and can be resumed from it \(in the app: Resume in Runs, which opens a fresh GPU host\), on another backend/);
     await expect(core.getState()).rejects.toThrow(/is gone \(its port closed\) at its "getState"/);
     await core.dispose();
     await host.closed;
