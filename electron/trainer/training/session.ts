@@ -593,7 +593,7 @@ export class TrainingSession {
 
   private async finish(state: RunState, message?: string): Promise<RunOutcome> {
     await this.run.flushMetrics();
-    await this.captureFinalMaps();
+    await this.captureFinalMaps(state);
     await this.setState(state, message);
     return message === undefined ? { runId: this.run.id, state, step: this.position.step } : { runId: this.run.id, state, step: this.position.step, message };
   }
@@ -603,13 +603,14 @@ export class TrainingSession {
    * last periodic capture may be several steps older), and from now on every request for maps
    * is answered at once from these weights. A failure is a warning: the run's end stands.
    */
-  private async captureFinalMaps(): Promise<void> {
+  private async captureFinalMaps(state: RunState): Promise<void> {
     this.ended = true;
     try {
       await this.core.requestCapture();
       await this.emitFrames(true);
     } catch (error) {
-      this.emit({ type: 'warning', message: `the activation maps of the final weights could not be made (${errorText(error)})` });
+      // A failed run has said why already (a lost GPU host fails every call): no second message.
+      if (state !== 'failed') this.emit({ type: 'warning', message: `the activation maps of the final weights could not be made (${errorText(error)})` });
     }
   }
 
