@@ -87,6 +87,8 @@ test('the grid shows one canvas per filter with the dead ones marked', async () 
   const counts = screen.getByTestId('dead-counts');
   expect(within(counts).getByText('2', { selector: '[data-layer="conv1.act"]' })).toBeInTheDocument();
   expect(screen.getByTestId('dead-window')).toHaveTextContent('dead over the last 3 steps');
+  // issue 14, 2.4: the count and its % of the layer, as the other views give it.
+  expect(within(counts).getByText('2', { selector: '[data-layer="conv1.act"]' }).closest('li')).toHaveTextContent('2/8 filters dead (25.0%)');
   const table = screen.getByTestId('layer-health');
   expect(table.querySelectorAll('tbody tr[data-layer]')).toHaveLength(3);
   expect(table.querySelector('tr[data-layer="conv1.act"]')).toHaveTextContent('2/8');
