@@ -240,7 +240,7 @@ async function attemptCpu(context: Context): Promise<Attempt> {
   return { name: 'cpu', ok: true, reason: 'cpu is always available', canTrain, hint: '' };
 }
 
-const SOFTWARE_HINT = 'It can still be forced with --backend webgpu (in the app: chosen by name), for checking results rather than speed';
+const SOFTWARE_HINT = 'It can still be chosen by name (--backend webgpu, or the app\'s backend choice), for checking results rather than speed';
 
 /** webgpu in another context: its report stands in for Dawn's probe, loading and checks (the host checked its own computation). */
 async function attemptRemoteWebGpu(remote: RemoteWebGpu, context: Context): Promise<Attempt> {
@@ -357,7 +357,18 @@ function currentBackend(): string | null {
  * `force`. Throws a BackendError saying why the forced backend (or every backend) cannot be
  * used and what to install.
  */
-export async function selectBackend(options: SelectBackendOptions = {}): Promise<BackendChoice> {
+export function selectBackend(options: SelectBackendOptions = {}): Promise<BackendChoice> {
+  // One selection at a time: each switches tfjs' global backend while it tries the chain, and a
+  // survey for the backend list (which may wait on the app's GPU host) must not switch it away
+  // under a run that chose meanwhile. A run's choice made after a survey is the one that stays.
+  const chosen = selection.then(() => selectNow(options));
+  selection = chosen.catch(() => undefined);
+  return chosen;
+}
+
+let selection: Promise<unknown> = Promise.resolve();
+
+async function selectNow(options: SelectBackendOptions): Promise<BackendChoice> {
   // The lab says which backend runs and why; tfjs' own first-use banner ("install
   // our node backend") would only repeat it, less accurately.
   tf.enableProdMode();
@@ -392,7 +403,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   if (!(await tf.setBackend(tfBackend))) throw new Error(`Could not switch tfjs to the ${tfBackend} backend`);
   if (tfBackend === 'cpu') installCpuConv2dBackpropFilter(); // tfjs' own makes CPU training ~10x slower
   const others = attempts.filter((a) => a !== chosen).map((a) => a.reason);
-  const forced = options.force !== undefined ? ' (forced with --backend)' : '';
+  const forced = options.force !== undefined ? ' (chosen by name, not automatically)' : '';
   const description = chosen.remote === true && options.remoteWebGpu !== undefined ? `WebGPU in ${options.remoteWebGpu.where}` : DESCRIPTION[chosen.name];
   const what = chosen.adapter !== undefined ? `${description} on ${describeAdapter(chosen.adapter)}${chosen.adapter.software !== null ? `, a software adapter: correct, not fast` : ''}` : DESCRIPTION[chosen.name];
   const summary = `${doing} on ${chosen.name} (${what})${forced}${others.length > 0 ? `: ${others.join('; ')}` : ''}${cudaNote(chosen.adapter)}`;

@@ -91,7 +91,7 @@ function describeError(error: GPUError): string {
 
 /** Throws a GpuDeviceError when the webgpu device reported an error or was lost since it was made; no-op on other backends. */
 export function checkWebGpu(): void {
-  if (deviceProblem !== undefined && tf.getBackend() === 'webgpu') throw new GpuDeviceError(`WebGPU: ${deviceProblem}. The results since then are not trustworthy; the last checkpoint is kept. Resume on another backend (--backend wasm on the command line, the backend choice in the app), or restart the lab for a new GPU device (after updating the GPU driver, if it happens again)`);
+  if (deviceProblem !== undefined && tf.getBackend() === 'webgpu') throw new GpuDeviceError(`WebGPU: ${deviceProblem}. The results since then are not trustworthy; the last checkpoint is kept. Resume on another backend (--backend wasm on the command line; in the app, Resume in Runs on another backend), or for a new GPU device restart the lab (in the app, a resume opens a fresh GPU host); update the GPU driver if it happens again`);
 }
 
 function firstLine(text: string): string {

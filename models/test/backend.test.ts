@@ -124,7 +124,7 @@ describe('selectBackend on this machine', () => {
     expect(choice.name).toBe('cpu');
     expect(choice.canTrain).toBe(true);
     expect(choice.attempts.map((a) => a.name)).toEqual(['cpu']);
-    expect(choice.summary).toBe('training on cpu (pure JavaScript) (forced with --backend)');
+    expect(choice.summary).toBe('training on cpu (pure JavaScript) (chosen by name, not automatically)');
   });
 
   test('force wasm works for inference and for training', async () => {
@@ -134,7 +134,7 @@ describe('selectBackend on this machine', () => {
     expect(tf.tidy(() => tf.conv2d(tf.ones([1, 4, 4, 1]) as tf.Tensor4D, tf.ones([2, 2, 1, 1]) as tf.Tensor4D, 1, 'valid').sum().dataSync()[0])).toBe(36);
     await tf.setBackend('cpu');
     const training = await selectBackend({ force: 'wasm' });
-    expect(training).toMatchObject({ name: 'wasm', canTrain: true, summary: "training on wasm (WebAssembly with XNNPACK and the lab's training kernels) (forced with --backend)" });
+    expect(training).toMatchObject({ name: 'wasm', canTrain: true, summary: "training on wasm (WebAssembly with XNNPACK and the lab's training kernels) (chosen by name, not automatically)" });
     expect(tf.getBackend()).toBe('wasm');
   });
 
@@ -159,7 +159,7 @@ describe('webgpu in the chain', () => {
     const forced = await selectBackend({ force: 'webgpu' });
     expect(forced).toMatchObject({ name: 'webgpu', tfBackend: 'webgpu', canTrain: true });
     expect(forced.adapter?.software).toMatch(/software/);
-    expect(forced.summary).toMatch(/^training on webgpu \(WebGPU through Dawn on .+, a software adapter: correct, not fast\) \(forced with --backend\)/);
+    expect(forced.summary).toMatch(/^training on webgpu \(WebGPU through Dawn on .+, a software adapter: correct, not fast\) \(chosen by name, not automatically\)/);
     expect(forced.attempts[0]?.reason).toMatch(/max buffer \d+ MiB, max storage binding \d+ MiB/);
   });
 

@@ -29,7 +29,7 @@ describe('lab train, runs, resume, eval', () => {
     const args = ['train', '--data', 'synthetic', '--model', 'tiny', '--input', '32', '--max-steps', '20'];
     const gpu = await lab([...args, '--backend', 'webgpu'], dataDir);
     expect(gpu.code).toBe(0);
-    expect(gpu.stdout).toMatch(/Backend: training on webgpu \(WebGPU through Dawn on .+\) \(forced with --backend\)/);
+    expect(gpu.stdout).toMatch(/Backend: training on webgpu \(WebGPU through Dawn on .+\) \(chosen by name, not automatically\)/);
     const cpu = await lab([...args, '--backend', 'cpu'], dataDir);
     expect(cpu.code).toBe(0);
     const ids = [gpu, cpu].map((r) => /Starting run (\S+)/.exec(r.stdout)![1]!);

@@ -6,6 +6,7 @@
 // the host, a lost host stops the run with its last checkpoint and a resume on another backend
 // continues it, and the link's own failure paths (no answer, late answers, malformed ones).
 import { MessageChannel } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
 import { describe, expect, test } from 'vitest';
 import { tempDir } from '../../../../datasets/test/fixtures';
 import { BackendError, selectBackend } from '../../../../models/backend';
@@ -110,6 +111,23 @@ describe('backend selection with the app\'s GPU host', () => {
     const error = await selectBackend({ purpose: 'train', remoteWebGpu: link, force: 'webgpu' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BackendError);
     expect((error as Error).message).toBe('The webgpu backend cannot be used for training: webgpu: this page has no WebGPU (navigator.gpu). Update the GPU driver.');
+  }, 60_000);
+});
+
+describe('selections one at a time', () => {
+  test('a run\'s choice made while a survey waits on the GPU host is the one that stays', async () => {
+    let answer!: () => void;
+    const slowHost = { where: "the app's GPU host", probe: () => new Promise<GpuHostReport>((resolve) => (answer = () => resolve({ ok: true, adapter: GPU }))) };
+    const order: string[] = [];
+    const survey = selectBackend({ purpose: 'train', survey: true, remoteWebGpu: slowHost }).then((c) => (order.push('survey'), c));
+    const run = selectBackend({ purpose: 'train', force: 'cpu' }).then((c) => (order.push('run'), c));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    answer();
+    const [surveyed, chosen] = await Promise.all([survey, run]);
+    expect(order).toEqual(['survey', 'run']);
+    expect(surveyed.tfBackend).not.toBe('cpu'); // the survey's own choice kept this process on wasm
+    expect(chosen.tfBackend).toBe('cpu');
+    expect(tf.getBackend()).toBe('cpu');
   }, 60_000);
 });
 
