@@ -18,7 +18,7 @@ test('a GPU validation error stops the next step with a GpuDeviceError that says
     const before = await training.weights();
     const error = await training.step().then(() => null, (e: unknown) => e);
     expect(error).toBeInstanceOf(GpuDeviceError);
-    expect((error as Error).message).toMatch(/^WebGPU: the GPU reported an error: .+\. The results since then are not trustworthy; the last checkpoint is kept\. Resume on another backend \(--backend wasm\)/);
+    expect((error as Error).message).toMatch(/^WebGPU: the GPU reported an error: .+\. The results since then are not trustworthy; the last checkpoint is kept\. Resume on another backend \(--backend wasm on the command line; in the app, Resume in Runs on another backend\)/);
     expect(await training.weights()).toEqual(before);
   } finally {
     training.dispose();
