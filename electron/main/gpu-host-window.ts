@@ -7,7 +7,7 @@ import { BrowserWindow, type MessagePortMain, type WebContents } from 'electron'
 import { join } from 'node:path';
 import { CHANNELS } from '../preload/channels';
 import type { HostWindow, HostWindowEvents } from './gpu-host';
-import type { AppLocation } from './policy';
+import { hardenedWebPreferences, type AppLocation } from './policy';
 
 /** Chromium's code for a load that was superseded (ERR_ABORTED): not a failure of the page. */
 const ERR_ABORTED = -3;
@@ -20,16 +20,7 @@ export function openGpuHostWindow(location: AppLocation, events: HostWindowEvent
     show: false,
     skipTaskbar: true,
     webPreferences: {
-      preload: join(import.meta.dirname, '../preload/gpu-host.cjs'),
-      contextIsolation: true,
-      sandbox: true,
-      nodeIntegration: false,
-      nodeIntegrationInSubFrames: false,
-      webSecurity: true,
-      allowRunningInsecureContent: false,
-      webviewTag: false,
-      disableBlinkFeatures: 'Auxclick',
-      spellcheck: false,
+      ...hardenedWebPreferences(join(import.meta.dirname, '../preload/gpu-host.cjs')),
       // Chromium throttles the timers and rendering of a hidden page: this one computes for the trainer.
       backgroundThrottling: false,
     },

@@ -282,11 +282,19 @@ export function createGpuHostBroker<Sender, Port extends PortLike>(deps: GpuHost
       } else {
         report = read;
       }
-      const { waiting, timer } = state;
-      clearTimeout(timer);
-      state = { kind: 'ready', window, report };
+      const { waiting } = state;
       // One line either way: what the trainer will train on is worth a line in main's log.
       deps.log(report.ok ? `WebGPU on ${describeAdapter(report.adapter)}${report.adapter.software ? ` (software: ${report.adapter.software})` : ''}` : `no usable WebGPU: ${report.reason}`);
+      if (!report.ok) {
+        // A page that cannot compute would hold its renderer and the tfjs bundle for nothing: its
+        // window goes, and its answer stands (as for a page that did not start).
+        drop();
+        state = { kind: 'failed', report };
+        settle(waiting, report, null);
+        return;
+      }
+      clearTimeout(state.timer);
+      state = { kind: 'ready', window, report };
       settle(waiting, report, window);
     },
 

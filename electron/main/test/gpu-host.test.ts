@@ -143,10 +143,14 @@ describe('probing', () => {
     expect(logged).toEqual(['WebGPU on nvidia ampere (NVIDIA GeForce RTX 3060), in Chromium']);
   });
 
-  test('a page that has no WebGPU is reported as it says, with its reason and hint', () => {
-    started(NO_WEBGPU);
+  test('a page that has no WebGPU is reported as it says, with its reason and hint; its window goes and the answer stays', () => {
+    const window = started(NO_WEBGPU);
     expect(trainer.messages).toEqual([{ type: 'gpu-host-probe', id: 1, report: NO_WEBGPU }]);
     expect(logged).toEqual([`no usable WebGPU: ${NO_WEBGPU.reason}`]);
+    expect(window.destroyed).toBe(true);
+    probe(2);
+    expect(trainer.messages.at(-1)).toEqual({ type: 'gpu-host-probe', id: 2, report: NO_WEBGPU });
+    expect(opened).toHaveLength(1);
   });
 
   test('a page that does not report within 30 s: the probe is answered so, the window goes, and the answer stays', () => {
@@ -349,16 +353,18 @@ describe('who is heard', () => {
     expect(trainer.messages).toHaveLength(1);
   });
 
-  test('a malformed report is taken as a failed one (the trainer is not left waiting 30 s), and a second report is refused', () => {
+  test('a malformed report is taken as a failed one (the trainer is not left waiting 30 s): the window goes and a later report is refused', () => {
     probe(1);
     const window = opened[0]!;
     broker.pageReport(from(window), { ok: true, adapter: { ...ADAPTER, api: 'Glide' } });
     expect(trainer.messages).toEqual([
       { type: 'gpu-host-probe', id: 1, report: { ok: false, reason: expect.stringMatching(/^the GPU host page sent a malformed report \(the adapter's api must be one of/), hint: expect.stringMatching(/a bug/) } },
     ]);
+    expect(window.destroyed).toBe(true); // a page that cannot compute is not kept open
     broker.pageReport(from(window), OK);
-    expect(logged.at(-1)).toBe('refused the GPU host report: the page has reported already');
+    expect(logged.at(-1)).toBe('refused the GPU host report: not sent by the GPU host window');
     probe(2);
+    expect(opened).toHaveLength(1); // the failure is the answer until Chromium's GPU process restarts
     expect(trainer.messages.at(-1)).toMatchObject({ report: { ok: false } });
   });
 

@@ -37,6 +37,17 @@ function why(error: unknown): string {
   return text.split('\n')[0]?.slice(0, 1000) || 'WebGPU did not start (it gave no reason)';
 }
 
+/** The way out where WebGPU did not start, for this platform (only Linux has switches the app sets). */
+function noWebGpuHint(): string {
+  const agent = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent ?? '';
+  const driver = /Windows/.test(agent)
+    ? 'a GPU driver with Direct3D 12 (update it from the GPU maker)'
+    : /Mac OS X|Macintosh/.test(agent)
+      ? 'macOS 10.15 or later with Metal'
+      : 'a Vulkan driver for the GPU (Mesa or the GPU maker\'s), and FACE_CNN_LAB_WEBGPU not set to off';
+  return `the app trains on the CPU backends meanwhile; a GPU needs ${driver}`;
+}
+
 startWebGpu().then(
   (started) => {
     host.report({ ok: true, adapter: started.adapter });
@@ -46,6 +57,6 @@ startWebGpu().then(
     host.report({
       ok: false,
       reason: why(error),
-      hint: 'the app trains on the CPU backends; a GPU needs a WebGPU-capable driver (on Linux, Vulkan), and FACE_CNN_LAB_WEBGPU must not be off',
+      hint: noWebGpuHint(),
     }),
 );
