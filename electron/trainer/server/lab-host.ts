@@ -8,6 +8,7 @@
 // accumulated into it, up to a bound (progress). Training never waits for a viewer, and a
 // slow one costs a bounded amount of memory.
 import type { BackendName } from '../../../models/backend';
+import { GpuDeviceError } from '../../../models/webgpu-device';
 import type { GpuHost } from '../gpu-host/host-link';
 import { readFrameHeader } from '../protocol/frames';
 import {
@@ -324,16 +325,19 @@ export class LabHost {
       this.broadcast({ type: 'warning', message: `the previous probe faces do not fit this run (${(error as Error).message}); using the defaults` }, session.run.id);
       await session.setProbeImages(null);
     }
+    // A run whose GPU (or GPU host) failed has no weights left to show: its core would answer every request for maps with the same error.
+    let gpuGone = false;
     this.training = session
       .train()
       .catch((error: unknown) => {
+        gpuGone = error instanceof GpuDeviceError;
         this.options.log?.(`run ${session.run.id} failed: ${error instanceof Error ? error.message : String(error)}`);
         return undefined;
       })
       .finally(() => {
         if (this.session === session) this.session = null;
         // Kept for its final maps unless the run never reached its end (or another run started meanwhile).
-        if (session.hasEnded && this.session === null && !this.starting && this.ended === null) this.ended = session;
+        if (session.hasEnded && !gpuGone && this.session === null && !this.starting && this.ended === null) this.ended = session;
         else session.dispose();
       });
     return { runId: session.run.id };

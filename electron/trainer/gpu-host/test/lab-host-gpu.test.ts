@@ -80,3 +80,36 @@ test('labInfo lists the backends with reasons and the GPU host\'s adapter; start
   client.close();
   await host.close();
 }, 120_000);
+
+test('a run whose GPU host was lost is not kept for its maps: a later Probe now says no run, not the lost host again', async () => {
+  const link: GpuHostLink = new GpuHostLink({
+    send: (request) =>
+      setTimeout(() => {
+        if (request.type === 'gpu-host-probe') return void link.receive({ type: 'gpu-host-probe', id: request.id, report: { ok: true, adapter: GPU } }, undefined);
+        const { port1, port2 } = new MessageChannel();
+        serveCore(port2, InProcessCore.create);
+        link.receive({ type: 'gpu-core', id: request.id }, [port1 as unknown as PortLike]);
+      }, 1),
+  });
+  const host = new LabHost({ dataDir: await tempDir(), prefetch: 0, gpuHost: link });
+  const { port1, port2 } = new MessageChannel();
+  host.addConnection(portConnection(port1 as never, 'gpu-lost-test'), { pathInput: 'dialog' });
+  const client = new LabClient(portTransport(port2 as never));
+  const events: TrainerEvent[] = [];
+  client.on('event', (event) => {
+    events.push(event);
+    if (event.type === 'started') link.receive({ type: 'gpu-host-lost', reason: 'the GPU host page crashed (reason: oom)' }, undefined);
+  });
+  await client.welcomed();
+  const { runId } = await client.request({ name: 'start', config: { data: 'synthetic:4x6', model: 'tiny', inputSize: 16, batch: 4, epochs: 1, maxSteps: 6, optimizer: 'adam', lr: 0.001, seed: 3 } });
+  await new Promise<void>((resolve) => {
+    const check = () => (events.some((e) => e.type === 'state' && e.runId === runId && e.state === 'failed') ? resolve() : setTimeout(check, 20));
+    check();
+  });
+  await host.idle();
+  expect(events.find((e) => e.type === 'state' && e.state === 'failed')).toMatchObject({ message: expect.stringMatching(/GPU host .* is gone \(the GPU host page crashed \(reason: oom\)\)/) });
+  expect(events.filter((e) => e.type === 'warning').map((e) => (e as { message: string }).message)).not.toContainEqual(expect.stringMatching(/final weights could not be made/));
+  await expect(client.request({ name: 'probeNow' })).rejects.toMatchObject({ code: 'no-run' });
+  client.close();
+  await host.close();
+}, 120_000);
