@@ -234,7 +234,8 @@ export class LabSession {
         this.run = { ...this.run, state: event.state, ...(event.runId ? { runId: event.runId } : {}) };
         if (event.state === 'failed' && event.message) this.notify('error', event.message);
         // A trainer asked mid-run lists no backends (it checks them only when none trains): ask again once the run is over.
-        if ((event.state === 'stopped' || event.state === 'finished' || event.state === 'failed') && this.info?.backends?.length === 0) void this.refreshInfo();
+        // After a failure always: a lost GPU (host) changes what can train, and the app's trainer checks again.
+        if (event.state === 'failed' || ((event.state === 'stopped' || event.state === 'finished') && this.info?.backends?.length === 0)) void this.refreshInfo();
         return;
       case 'layers':
         this.layers = event.layers;
