@@ -139,10 +139,12 @@ test('a trainer asked mid-run lists no backends: the pick waits, and labInfo is 
 test('a failed run (a lost GPU host, say) has labInfo asked again: the backend list follows what can train now', async () => {
   const session = new LabSession();
   let gpuLost = false;
+  const withGpu = { ...TEST_LAB_INFO, backends: TEST_LAB_INFO.backends.map((b) => (b.name === 'webgpu' ? { ...b, canTrain: true, reason: "webgpu in the app's GPU host on apple (Apple M2), in Chromium", adapter: 'apple (Apple M2), in Chromium' } : b)) };
   const lost = { ...TEST_LAB_INFO, backends: TEST_LAB_INFO.backends.map((b) => (b.name === 'webgpu' ? { ...b, canTrain: false, reason: "webgpu: the app's GPU host did not start" } : b)) };
-  const trainer = new ScriptedTrainer({ labInfo: () => (gpuLost ? lost : TEST_LAB_INFO), status: idle });
+  const trainer = new ScriptedTrainer({ labInfo: () => (gpuLost ? lost : withGpu), status: idle });
   await session.attach(trainer.client);
   expect(trainer.commands('labInfo')).toHaveLength(1);
+  expect(session.info?.backends.find((b) => b.name === 'webgpu')?.canTrain).toBe(true);
   gpuLost = true;
   trainer.event({ type: 'state', state: 'failed', runId: 'run-1', message: "The GPU host that runs this run's compute core is gone" });
   await expect.poll(() => trainer.commands('labInfo').length).toBe(2);
