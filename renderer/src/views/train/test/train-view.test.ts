@@ -175,6 +175,8 @@ test('issue 14, 2.1: after the run ends the trainer still makes its maps (final 
   await waitFor(() => expect(lastSubscription(trainer)).toMatchObject({ layers: ['conv2.act'] }));
   expect(screen.getByTestId('maps-waiting')).toHaveTextContent("Making this layer's maps from the run's final weights");
   expect(screen.getByTestId('maps-waiting')).not.toHaveTextContent('Probe now');
+  // Probe now stays offered on the ended run: the trainer answers it from the final weights.
+  expect(screen.getByRole('button', { name: 'Probe now' })).toBeEnabled();
   await fireEvent.change(screen.getByLabelText('Layer'), { target: { value: 'conv1.act' } });
   await fireEvent.click((await screen.findAllByTestId('filter-map'))[1]!);
   trainer.close('the trainer went away');
