@@ -450,3 +450,15 @@ test('issue 14, 3: a filter tile has a tooltip (index, mean, dead or not); the f
   expect(within(legend).getAllByRole('listitem')[0]).toHaveTextContent(/^alice \d/);
   expect(within(legend).getAllByRole('listitem')[1]).toHaveTextContent(/^bob \d/);
 });
+
+test('issue 14, 4: smoothing and a log scale for loss on the live charts; chance stays on the log scale', async () => {
+  const { trainer } = await started({ getRun: (c) => startedRunReply(c.runId, { identities: 40 }) });
+  trainer.push(progress(1, 3));
+  await waitFor(() => expect(chart('chart-loss')).toHaveAccessibleName(expect.stringContaining('reference: chance (ln 40 = 3.69)')));
+  await fireEvent.input(screen.getByRole('slider', { name: 'Smoothing' }), { target: { value: '0.6' } });
+  expect(chart('chart-loss')).toHaveAccessibleName(expect.stringContaining('smoothed (weight 0.60)'));
+  expect(chart('chart-accuracy')).toHaveAccessibleName(expect.stringContaining('smoothed (weight 0.60)'));
+  await fireEvent.click(screen.getByRole('checkbox', { name: 'Log scale (loss)' }));
+  expect(chart('chart-loss')).toHaveAccessibleName(expect.stringContaining('log scale'));
+  expect(chart('chart-loss')).toHaveAccessibleName(expect.stringContaining('reference: chance (ln 40 = 3.69)'));
+});
