@@ -50,6 +50,11 @@ const dataRefSchema = z.string().min(1).max(4200);
 
 const trainConfigInputSchema = z.record(z.string(), z.unknown());
 
+/** The longest display name a run may have (characters). */
+export const RUN_NAME_MAX = 120;
+/** The longest notes a run may have (characters). */
+export const RUN_NOTES_MAX = 10_000;
+
 export const workbenchCommandSchemas = [
   /** What the trainer can do here: backend, models, activations, presets, catalog, defaults, how paths are given. */
   z.strictObject({ name: z.literal('labInfo') }),
@@ -83,6 +88,20 @@ export const workbenchCommandSchemas = [
   z.strictObject({ name: z.literal('listSnapshots'), runId: z.string().min(1).max(200) }),
   /** One recorded snapshot: its activation frames (protocol/frames.ts), base64-encoded. */
   z.strictObject({ name: z.literal('loadSnapshot'), runId: z.string().min(1).max(200), step: int().min(0) }),
+  /** Gives the run a display name, kept in its run.json ("" removes it); the run's id (its folder) never changes. */
+  z.strictObject({
+    name: z.literal('renameRun'),
+    runId: z.string().min(1).max(200),
+    displayName: z.string().max(RUN_NAME_MAX, `a run name may be at most ${RUN_NAME_MAX} characters: shorten it (longer text belongs in the notes)`),
+  }),
+  /** Sets the run's free-text notes, kept in its run.json (blank text removes them). */
+  z.strictObject({
+    name: z.literal('setRunNotes'),
+    runId: z.string().min(1).max(200),
+    notes: z.string().max(RUN_NOTES_MAX, `run notes may be at most ${RUN_NOTES_MAX} characters: shorten them`),
+  }),
+  /** Moves the run's folder to <data folder>/trash/ (nothing is deleted); refused while it trains. */
+  z.strictObject({ name: z.literal('deleteRun'), runId: z.string().min(1).max(200) }),
 ] as const;
 
 // ---------------------------------------------------------------------------
@@ -313,4 +332,9 @@ export interface WorkbenchResult {
   exportRun: { file: string; bytes: number };
   listSnapshots: { snapshots: SnapshotInfo[] };
   loadSnapshot: { step: number; epoch: number; probeLabels: string[]; frames: string[] };
+  /** displayName: null when the name was removed. */
+  renameRun: { runId: string; displayName: string | null };
+  setRunNotes: { runId: string; notes: string };
+  /** trashedTo: the folder's new place; restore: one sentence saying how to bring it back. */
+  deleteRun: { runId: string; trashedTo: string; restore: string };
 }

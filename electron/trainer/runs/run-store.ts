@@ -8,11 +8,12 @@
 // is handled by metrics-file.ts and checkpoints/ by run-checkpoints.ts.
 import * as tf from '@tensorflow/tfjs';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, isAbsolute, join, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../../../datasets/atomic-file';
+import { RUN_NAME_MAX, RUN_NOTES_MAX } from '../protocol/workbench';
 import { type CheckpointData } from './checkpoint';
 import { RunError, writeFailed } from './errors';
 import { METRICS_FILE, MetricsFile, metricsLines, type MetricsGap, type MetricsReadResult, type MetricsRowInput, type MetricsTruncation } from './metrics-file';
@@ -41,6 +42,10 @@ export const RUN_STATES = ['running', 'paused', 'stopped', 'finished', 'failed']
 export type RunState = (typeof RUN_STATES)[number];
 
 const RUN_FILE = 'run.json';
+
+export { RUN_NAME_MAX, RUN_NOTES_MAX };
+/** Where deleteRun moves run folders: <dataDir>/trash/. Nothing there is ever deleted by the lab. */
+export const TRASH_DIR = 'trash';
 
 export const runDatasetSchema = z.object({
   name: z.string(),
@@ -80,6 +85,10 @@ export const runRecordSchema = z.object({
    * were recorded.
    */
   gaps: z.array(z.object({ from: z.number().int().min(1), to: z.number().int().min(1), reason: z.string() })).optional(),
+  /** A name the user gave the run (renameRun); the folder id stays as it is, so resume and links keep working. */
+  displayName: z.string().min(1).max(RUN_NAME_MAX).optional(),
+  /** The user's free-text notes about the run (setRunNotes). */
+  notes: z.string().max(RUN_NOTES_MAX).optional(),
 });
 
 export type RunDataset = z.infer<typeof runDatasetSchema>;
@@ -499,4 +508,89 @@ export class RunHandle {
     }
     return removed;
   }
+}
+
+// ---------------------------------------------------------------------------
+// What the user changes about a stored run: its display name, its notes, and moving it to
+// the trash. Each takes the run's lock first, so a run that a trainer writes (training,
+// paused, or another process's) is refused with the lock's message (stop it first).
+
+/** A display name checked and tidied (trimmed; "" removes the name), or a RunError saying what is wrong. */
+export function checkRunName(name: string): string {
+  const trimmed = name.trim();
+  if (/\p{Cc}/u.test(trimmed)) throw new RunError('A run name cannot hold control characters (tabs, line breaks, escapes)', 'Type the name on one line');
+  if (trimmed.length > RUN_NAME_MAX) throw new RunError(`A run name may be at most ${RUN_NAME_MAX} characters (this one has ${trimmed.length})`, 'Shorten it; longer text belongs in the notes');
+  return trimmed;
+}
+
+/** Notes checked (line breaks and tabs allowed, other control characters not), or a RunError. */
+export function checkRunNotes(notes: string): string {
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/u.test(notes)) {
+    throw new RunError('Run notes cannot hold control characters other than line breaks and tabs', 'Remove them (text pasted from a terminal may carry escapes)');
+  }
+  if (notes.length > RUN_NOTES_MAX) throw new RunError(`Run notes may be at most ${RUN_NOTES_MAX} characters (these have ${notes.length})`, 'Shorten them');
+  return notes;
+}
+
+/** Opens the run and holds its lock while `work` runs: refused (RunError 'locked') while a trainer writes it. */
+async function withRunLocked<T>(dataDir: string, runId: string, work: (run: RunHandle) => Promise<T>): Promise<T> {
+  const first = await openRun(dataDir, runId);
+  const release = await first.acquireLock();
+  try {
+    // Read again under the lock: a trainer may have written run.json since.
+    return await work(await openRun(dataDir, runId));
+  } finally {
+    await release();
+  }
+}
+
+/** Sets (or, with "", removes) the run's display name in run.json. The folder id does not change. */
+export async function renameRun(dataDir: string, runId: string, name: string): Promise<RunRecord> {
+  const displayName = checkRunName(name);
+  return withRunLocked(dataDir, runId, (run) => run.updateRun({ displayName: displayName === '' ? undefined : displayName }));
+}
+
+/** Sets (or, with blank text, removes) the run's notes in run.json. */
+export async function setRunNotes(dataDir: string, runId: string, notes: string): Promise<RunRecord> {
+  const text = checkRunNotes(notes);
+  return withRunLocked(dataDir, runId, (run) => run.updateRun({ notes: text.trim() === '' ? undefined : text }));
+}
+
+export interface TrashedRun {
+  readonly id: string;
+  /** Where the run's folder is now. */
+  readonly trashedTo: string;
+  /** Where it came from (move it back there to restore the run). */
+  readonly restoreTo: string;
+  /** One sentence: how to restore it. */
+  readonly restore: string;
+}
+
+/**
+ * Moves the run's folder into <dataDir>/trash/ (as <id>, or <id>.2, <id>.3... when that
+ * name is taken). Nothing is deleted. Refused while the run trains or is locked.
+ */
+export async function trashRun(dataDir: string, runId: string): Promise<TrashedRun> {
+  const trash = join(dataDir, TRASH_DIR);
+  return withRunLocked(dataDir, runId, async (run) => {
+    try {
+      await mkdir(trash, { recursive: true });
+    } catch (error) {
+      writeFailed(error, { what: 'The trash folder', path: trash, outcome: 'was not created' });
+    }
+    for (let n = 1; ; n++) {
+      const target = join(trash, n === 1 ? run.id : `${run.id}.${n}`);
+      if (await stat(target).catch(() => undefined)) continue;
+      try {
+        await rename(run.dir, target);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if ((code === 'EEXIST' || code === 'ENOTEMPTY') && n < 1000) continue;
+        throw new RunError(`Run ${run.id} could not be moved to the trash (${code ?? String(error)})`, 'Nothing was moved or deleted; check the data folder\'s permissions', run.dir, { kind: 'io', cause: error });
+      }
+      // Our lock went with the folder: remove it there, so a restored run opens unlocked.
+      await rm(join(target, LOCK_FILE), { force: true });
+      return { id: run.id, trashedTo: target, restoreTo: run.dir, restore: `To restore it, move the folder ${target} back to ${run.dir}` };
+    }
+  });
 }

@@ -50,6 +50,9 @@ describe('parseClientMessage: valid messages', () => {
       exportRun: { runId: 'run-1', destination: { kind: 'grant', grant: 'a'.repeat(32) } },
       listSnapshots: { runId: 'run-1' },
       loadSnapshot: { runId: 'run-1', step: 10 },
+      renameRun: { runId: 'run-1', displayName: 'ReLU baseline' },
+      setRunNotes: { runId: 'run-1', notes: 'notes' },
+      deleteRun: { runId: 'run-1' },
     };
     expect([...COMMAND_NAMES].sort()).toEqual(Object.keys(minimal).sort());
     for (const [name, fields] of Object.entries(minimal)) {

@@ -1,7 +1,7 @@
 // The workbench commands (protocol/workbench.ts) routed to the module that does each.
 import type { WorkbenchContext } from './context';
 import { datasetFaces, describeModel, importDatasetCommand, labInfo } from './data';
-import { evaluateRunCommand, exportRun, getEvaluation, listSnapshots, loadSnapshot } from './runs';
+import { deleteRun, evaluateRunCommand, exportRun, getEvaluation, listSnapshots, loadSnapshot, renameRun, setRunNotes } from './runs';
 import type { WorkbenchCommand, WorkbenchResult } from './types';
 
 export type { WorkbenchContext } from './context';
@@ -11,7 +11,7 @@ export function isWorkbenchCommand(command: { name: string }): command is Workbe
   return WORKBENCH_NAMES.has(command.name);
 }
 
-const WORKBENCH_NAMES = new Set<string>(['labInfo', 'describeModel', 'importDataset', 'datasetFaces', 'evaluateRun', 'getEvaluation', 'exportRun', 'listSnapshots', 'loadSnapshot'] satisfies (keyof WorkbenchResult)[]);
+const WORKBENCH_NAMES = new Set<string>(['labInfo', 'describeModel', 'importDataset', 'datasetFaces', 'evaluateRun', 'getEvaluation', 'exportRun', 'listSnapshots', 'loadSnapshot', 'renameRun', 'setRunNotes', 'deleteRun'] satisfies (keyof WorkbenchResult)[]);
 
 export async function runWorkbenchCommand(command: WorkbenchCommand, context: WorkbenchContext): Promise<WorkbenchResult[keyof WorkbenchResult]> {
   switch (command.name) {
@@ -33,5 +33,11 @@ export async function runWorkbenchCommand(command: WorkbenchCommand, context: Wo
       return listSnapshots(command, context);
     case 'loadSnapshot':
       return loadSnapshot(command, context);
+    case 'renameRun':
+      return renameRun(command, context);
+    case 'setRunNotes':
+      return setRunNotes(command, context);
+    case 'deleteRun':
+      return deleteRun(command, context);
   }
 }

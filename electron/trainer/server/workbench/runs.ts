@@ -1,5 +1,7 @@
 // The Runs and Evaluate views' commands: evaluateRun, getEvaluation, exportRun,
-// listSnapshots, loadSnapshot.
+// listSnapshots, loadSnapshot, and what the user changes about a run: renameRun,
+// setRunNotes, deleteRun (run-store.ts does those under the run's lock, so a run that
+// trains is refused with a message saying to stop it first).
 //
 // Where things are kept (all in the run's folder, <dataDir>/runs/<runId>/):
 // - evaluation.json: the last evaluation, in full (evaluation/evaluate-run.ts describes it),
@@ -18,7 +20,7 @@ import { evaluateRun, readSavedEvaluation, savedEvaluation, type EvaluationPhase
 import { evaluationView, savedEvaluationSchema } from '../../evaluation/evaluation-view';
 import { listSnapshots as listSnapshotInfos, readSnapshot } from '../../probes/snapshots';
 import { runIdSchema, type CommandOf } from '../../protocol/messages';
-import { openRun, type RunHandle } from '../../runs/run-store';
+import { openRun, renameRun as renameStoredRun, setRunNotes as setStoredRunNotes, trashRun, type RunHandle } from '../../runs/run-store';
 import type { WorkbenchContext } from './context';
 import { exportRunArchive } from './run-export';
 import { CommandError, type WorkbenchResult } from './types';
@@ -123,4 +125,22 @@ export async function loadSnapshot(command: CommandOf<'loadSnapshot'>, context: 
     probeLabels: [...header.probeLabels],
     frames: frames.map((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength).toString('base64')),
   };
+}
+
+export async function renameRun(command: CommandOf<'renameRun'>, context: WorkbenchContext): Promise<WorkbenchResult['renameRun']> {
+  const run = await openClientRun(context, command.runId);
+  const record = await renameStoredRun(context.dataDir, run.id, command.displayName);
+  return { runId: run.id, displayName: record.displayName ?? null };
+}
+
+export async function setRunNotes(command: CommandOf<'setRunNotes'>, context: WorkbenchContext): Promise<WorkbenchResult['setRunNotes']> {
+  const run = await openClientRun(context, command.runId);
+  const record = await setStoredRunNotes(context.dataDir, run.id, command.notes);
+  return { runId: run.id, notes: record.notes ?? '' };
+}
+
+export async function deleteRun(command: CommandOf<'deleteRun'>, context: WorkbenchContext): Promise<WorkbenchResult['deleteRun']> {
+  const run = await openClientRun(context, command.runId);
+  const trashed = await trashRun(context.dataDir, run.id);
+  return { runId: trashed.id, trashedTo: trashed.trashedTo, restore: trashed.restore };
 }
