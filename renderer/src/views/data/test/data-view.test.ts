@@ -383,3 +383,31 @@ test('a view opened before the trainer answered works once it has', async () => 
   expect(trainer.commands('importDataset')[0]?.source).toEqual({ kind: 'synthetic', identities: 20, imagesPerIdentity: 10 });
   await waitFor(() => expect(screen.getByTestId('face-grid').querySelectorAll('img').length).toBeGreaterThan(0));
 });
+
+test('issue 14, 4: a download says about how long is left, only after a few updates, from the pace so far', async () => {
+  let now = 1_000_000;
+  const clock = vi.spyOn(Date, 'now').mockImplementation(() => now);
+  try {
+    const { trainer } = await setup();
+    const MB = 1024 * 1024;
+    const send = async (done: number) => {
+      trainer.event({ type: 'importProgress', requestId: 99, phase: 'downloading', done, total: 100 * MB, detail: 'orl.zip' });
+      await waitFor(() => expect(screen.getByTestId('import-progress').querySelector('progress')).toHaveAttribute('value', String(done)));
+    };
+    await send(0);
+    for (const mb of [1, 2]) {
+      now += 6_000;
+      await send(mb * MB);
+      expect(screen.queryByTestId('import-time-left')).not.toBeInTheDocument();
+    }
+    now += 6_000;
+    await send(3 * MB); // 3 MB in 18 s: 97 MB left at 6 s each ≈ 10 min
+    expect(screen.getByTestId('import-time-left')).toHaveTextContent('about 10 min left');
+    // A new phase starts the estimate over.
+    trainer.event({ type: 'importProgress', requestId: 99, phase: 'decoding', done: 1, total: 400 });
+    await waitFor(() => expect(screen.getByTestId('import-progress')).toHaveTextContent('Decoding faces: 1 / 400'));
+    expect(screen.queryByTestId('import-time-left')).not.toBeInTheDocument();
+  } finally {
+    clock.mockRestore();
+  }
+});

@@ -187,4 +187,27 @@ describe('the Evaluate view', () => {
     expect(await screen.findByRole('alert')).toHaveTextContent('The evaluation failed: the run has no checkpoint to evaluate');
     expect(screen.getByRole('button', { name: 'Evaluate' })).toBeEnabled();
   });
+
+  test('issue 14, 4: the evaluation says about how long is left after a few updates', async () => {
+    let now = 5_000_000;
+    const clock = vi.spyOn(Date, 'now').mockImplementation(() => now);
+    try {
+      const answer = deferred<EvaluationView>();
+      const { trainer } = await view({ getEvaluation: () => null, evaluateRun: () => answer.promise }, PRELU_ID);
+      await screen.findByText('This run has not been evaluated yet: press Evaluate.');
+      await fireEvent.click(screen.getByRole('button', { name: 'Evaluate' }));
+      await waitFor(() => expect(trainer.commands('evaluateRun')).toHaveLength(1));
+      for (const done of [0, 10, 20]) {
+        trainer.event({ type: 'evaluateProgress', requestId: 3, runId: PRELU_ID, phase: 'embedding', done, total: 400 });
+        await waitFor(() => expect(screen.getByRole('progressbar')).toHaveAttribute('value', String(done)));
+        expect(screen.queryByTestId('eval-time-left')).not.toBeInTheDocument();
+        now += 30_000;
+      }
+      // 30 faces in 90 s: 370 left at 3 s each ≈ 19 min.
+      trainer.event({ type: 'evaluateProgress', requestId: 3, runId: PRELU_ID, phase: 'embedding', done: 30, total: 400 });
+      await waitFor(() => expect(screen.getByTestId('eval-time-left')).toHaveTextContent('about 19 min left'));
+    } finally {
+      clock.mockRestore();
+    }
+  });
 });

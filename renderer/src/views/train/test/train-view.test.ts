@@ -1,5 +1,5 @@
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
-import { expect, test } from 'vitest';
+import { expect, test, vi } from 'vitest';
 import TrainView from '../TrainView.svelte';
 import { scriptedSession, type Handlers } from '../../../test-support/scripted-trainer';
 import type { Subscription } from '../../../../../electron/trainer/protocol/messages';
@@ -461,4 +461,24 @@ test('issue 14, 4: smoothing and a log scale for loss on the live charts; chance
   await fireEvent.click(screen.getByRole('checkbox', { name: 'Log scale (loss)' }));
   expect(chart('chart-loss')).toHaveAccessibleName(expect.stringContaining('log scale'));
   expect(chart('chart-loss')).toHaveAccessibleName(expect.stringContaining('reference: chance (ln 40 = 3.69)'));
+});
+
+test('issue 14, 4: the training progress bar says about how long is left, only after a few updates', async () => {
+  let now = 9_000_000;
+  const clock = vi.spyOn(Date, 'now').mockImplementation(() => now);
+  try {
+    const { trainer } = await started();
+    // The run started at step 0 (now); steps 1 and 2 are too few to say.
+    for (const step of [1, 2]) {
+      trainer.push(progress(step, step));
+      await waitFor(() => expect(screen.getByTestId('chart-loss')).toHaveAttribute('data-points', String(step)));
+      expect(screen.queryByTestId('run-time-left')).not.toBeInTheDocument();
+      now += 6_000;
+    }
+    // 3 steps in 12 s: 4 s a step, 97 steps left ≈ 6 min.
+    trainer.push(progress(3, 3));
+    await waitFor(() => expect(screen.getByTestId('run-time-left')).toHaveTextContent('about 6 min left'));
+  } finally {
+    clock.mockRestore();
+  }
 });
