@@ -40,6 +40,10 @@ const runRecordSchema = z.looseObject({
     .array(z.object({ from: z.number(), to: z.number(), reason: z.string() }))
     .optional()
     .catch(undefined),
+  /** The name the user gave the run (renameRun); the id stays its folder's name. */
+  displayName: optionalString,
+  /** The user's notes about the run (setRunNotes). */
+  notes: optionalString,
 });
 
 export type RunRecordView = z.infer<typeof runRecordSchema>;

@@ -236,7 +236,9 @@ describe('one run', () => {
     await waitFor(() => expect(trainer.commands('exportRun')).toHaveLength(1));
     expect(asked).toEqual([`${RELU_ID}.tar.gz`]);
     expect(trainer.commands('exportRun')[0]).toEqual({ name: 'exportRun', runId: RELU_ID, destination: { kind: 'grant', grant } });
-    expect(within(detail).queryByRole('textbox')).toBeNull();
+    // No typed path in the app (the notes box is the only text box).
+    expect(within(detail).queryByRole('textbox', { name: /export to/i })).toBeNull();
+    expect(within(detail).getAllByRole('textbox')).toEqual([within(detail).getByRole('textbox', { name: 'Notes' })]);
   });
 });
 
