@@ -159,3 +159,52 @@ export async function scriptedSession(handlers: Handlers = {}): Promise<{ traine
   await session.attach(trainer.client);
   return { trainer, session };
 }
+
+/**
+ * listRuns, getRun, renameRun, setRunNotes and deleteRun over runs kept in memory, as the
+ * trainer's run store answers them (issue 14, 4): a name or notes are kept in the run's
+ * record and come back in listRuns and getRun; a deleted run leaves the list (its folder
+ * "moved" to <dataDir>/trash/); a run in `locked` is refused with the lock's message.
+ * `detail` gives getRun's other fields (metrics, warnings) for a run.
+ */
+export function editableRuns(
+  entries: { ok: boolean; id: string; record?: Record<string, unknown> }[],
+  options: { detail?: (id: string) => Record<string, unknown>; locked?: ReadonlySet<string>; dataDir?: string } = {},
+): Handlers & { entries: typeof entries } {
+  const dataDir = options.dataDir ?? '/home/me/.face-cnn-lab';
+  const find = (runId: string) => {
+    const entry = entries.find((e) => e.id === runId && e.ok);
+    if (!entry?.record) throw Object.assign(new Error(`There is no run "${runId}": ${dataDir}/runs. List the runs with \`lab runs\``), { code: 'RunError' });
+    if (options.locked?.has(runId)) {
+      throw Object.assign(new Error(`Run ${runId} is being trained by process 4242 on this host since 2026-11-26T09:00:00.000Z: stop it first (or wait for it to finish)`), { code: 'RunError' });
+    }
+    return entry.record;
+  };
+  return {
+    entries,
+    listRuns: () => structuredClone(entries),
+    getRun: ({ runId }) => ({ ...(options.detail?.(runId) ?? { metrics: [], warnings: [] }), record: structuredClone(entries.find((e) => e.id === runId)?.record) }),
+    renameRun: ({ runId, displayName }) => {
+      const record = find(runId);
+      const name = displayName.trim();
+      if (name === '') delete record['displayName'];
+      else record['displayName'] = name;
+      return { runId, displayName: name === '' ? null : name };
+    },
+    setRunNotes: ({ runId, notes }) => {
+      const record = find(runId);
+      if (notes.trim() === '') delete record['notes'];
+      else record['notes'] = notes;
+      return { runId, notes: notes.trim() === '' ? '' : notes };
+    },
+    deleteRun: ({ runId }) => {
+      find(runId);
+      entries.splice(
+        entries.findIndex((e) => e.id === runId),
+        1,
+      );
+      const trashedTo = `${dataDir}/trash/${runId}`;
+      return { runId, trashedTo, restore: `To restore it, move the folder ${trashedTo} back to ${dataDir}/runs/${runId}` };
+    },
+  };
+}
