@@ -14,6 +14,7 @@ import { ARCHITECTURES, type TrainConfigInput } from './training/config';
 import { INITIALIZERS } from '../../models/initializers';
 import { TrainingSession, type RunOutcome, type TrainEvent } from './training/session';
 import { printErr, printOut } from './terminal-text';
+import { registerRunEditCommands } from './cli-runs';
 
 function numberArg(value: string): number {
   const n = Number(value);
@@ -251,9 +252,9 @@ export function registerTrainCommands(program: Command): void {
       printOut(`${formatEvaluation(result)}\n`);
     });
 
-  program
+  const runsCommand = program
     .command('runs')
-    .description('list the runs in the lab data folder, newest first')
+    .description('list the runs in the lab data folder, newest first; rename, notes and delete change one')
     .action(async () => {
       const runs = await listRuns(labDataDir());
       if (runs.length === 0) printOut('No runs yet. Start one with: npm run lab -- train --data synthetic --model tiny --input 32\n');
@@ -263,6 +264,7 @@ export function registerTrainCommands(program: Command): void {
         printOut(`${describeRunLine(run, await readEvaluationSummary(run.dir), resume)}\n`);
       }
     });
+  registerRunEditCommands(runsCommand);
 
   program
     .command('summary')
@@ -322,5 +324,6 @@ export function describeRunLine(run: RunEntry, evaluation: Awaited<ReturnType<ty
     step += `, no metrics for ${r.gaps.map((g) => (g.from === g.to ? `step ${g.from}` : `steps ${g.from}-${g.to}`)).join(', ')}`;
   }
   const scores = evaluation ? `, verification ${(evaluation.accuracy * 100).toFixed(1)}% at step ${evaluation.step}` : '';
-  return `${run.id}  ${state}, ${step}${scores}  [${config.model} ${config.activation} @${config.inputSize}px on ${r.dataset.name}${r.dataset.synthetic ? ' (synthetic)' : ''}]`;
+  const name = r.displayName === undefined ? '' : `  "${r.displayName}"`;
+  return `${run.id}${name}  ${state}, ${step}${scores}  [${config.model} ${config.activation} @${config.inputSize}px on ${r.dataset.name}${r.dataset.synthetic ? ' (synthetic)' : ''}]`;
 }
