@@ -562,7 +562,8 @@ export function finalNumbers(run: RunDetailView): FinalNumbers {
 export function runLabel(id: string, record: RunRecordView): string {
   const config = runConfig(record);
   const overrides = Object.keys(config.layerOverrides).length;
-  return `${id} · ${config.activation}${overrides > 0 ? ` +${overrides}` : ''}`;
+  const name = record.displayName === undefined ? id : `${record.displayName} (${id})`;
+  return `${name} · ${config.activation}${overrides > 0 ? ` +${overrides}` : ''}`;
 }
 
 /** TAR at one FAR from an evaluation (to within rounding), or null when it was not computed. */

@@ -164,12 +164,17 @@ export interface CompareCharts {
   perLayer: { layer: string; data: ChartData }[];
 }
 
+/** The longest display name a legend shows whole. */
+const SHORT_NAME_MAX = 28;
+
 /**
- * A run's short name for chart legends: its activation (with the per-layer overrides counted)
+ * A run's short name for chart legends: its display name when it has one, else its activation (with the per-layer overrides counted)
  * and the last part of its id, e.g. "relu +1 · a1b2" for 2026-11-26T08-50-12_tiny_relu_a1b2.
  * Full ids are long and alike (date, time, model, activation), and wrap a legend badly.
  */
 export function shortRunLabel(id: string, record: RunRecordView): string {
+  // A name the user gave the run says more than its id (cut to stay short in a legend).
+  if (record.displayName !== undefined) return record.displayName.length > SHORT_NAME_MAX ? `${record.displayName.slice(0, SHORT_NAME_MAX - 1)}…` : record.displayName;
   const config = runConfig(record);
   const overrides = Object.keys(config.layerOverrides).length;
   const parts = id.split(/[_\s]+/).filter(Boolean);
