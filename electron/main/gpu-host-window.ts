@@ -7,7 +7,7 @@ import { BrowserWindow, type MessagePortMain, type WebContents } from 'electron'
 import { join } from 'node:path';
 import { CHANNELS } from '../preload/channels';
 import type { HostWindow, HostWindowEvents } from './gpu-host';
-import { hardenedWebPreferences, type AppLocation } from './policy';
+import type { AppLocation } from './policy';
 
 /** Chromium's code for a load that was superseded (ERR_ABORTED): not a failure of the page. */
 const ERR_ABORTED = -3;
@@ -19,8 +19,18 @@ export function openGpuHostWindow(location: AppLocation, events: HostWindowEvent
     title: 'Face CNN Lab GPU host',
     show: false,
     skipTaskbar: true,
+    // The main window's settings (index.ts), written out for the security lint, plus no throttling.
     webPreferences: {
-      ...hardenedWebPreferences(join(import.meta.dirname, '../preload/gpu-host.cjs')),
+      preload: join(import.meta.dirname, '../preload/gpu-host.cjs'),
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      nodeIntegrationInSubFrames: false,
+      webSecurity: true,
+      allowRunningInsecureContent: false,
+      webviewTag: false,
+      disableBlinkFeatures: 'Auxclick',
+      spellcheck: false,
       // Chromium throttles the timers and rendering of a hidden page: this one computes for the trainer.
       backgroundThrottling: false,
     },

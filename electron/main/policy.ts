@@ -12,28 +12,6 @@ export interface AppLocation {
   readonly devServerUrl: string | null;
 }
 
-/**
- * The webPreferences of every window the app opens (its own window and the hidden GPU host),
- * from one place so a hardening change reaches both. Plain data: Electron's WebPreferences
- * takes it as it is.
- */
-export function hardenedWebPreferences(preload: string) {
-  return {
-    preload,
-    contextIsolation: true,
-    sandbox: true,
-    nodeIntegration: false,
-    nodeIntegrationInSubFrames: false,
-    webSecurity: true,
-    allowRunningInsecureContent: false,
-    webviewTag: false,
-    // Middle-click (auxclick) would be another way to open links; window opening is denied anyway.
-    disableBlinkFeatures: 'Auxclick',
-    // Chromium's spellchecker downloads dictionaries: no network for a lab.
-    spellcheck: false,
-  } as const;
-}
-
 function parse(url: string): URL | null {
   try {
     return new URL(url);

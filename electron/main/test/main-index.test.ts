@@ -188,6 +188,11 @@ test("the trainer's GPU requests open the hidden, hardened host window and reach
   expect(host.options.show).toBe(false);
   expect(host.options.webPreferences).toMatchObject({ sandbox: true, contextIsolation: true, nodeIntegration: false, webSecurity: true, spellcheck: false, backgroundThrottling: false });
   expect(host.options.webPreferences?.['preload']).toMatch(/[\\/]preload[\\/]gpu-host\.cjs$/);
+  // The same hardening as the app's window, written out twice for the security lint: they must not drift apart.
+  const { preload: _hostPreload, backgroundThrottling: _throttling, ...hostHardening } = host.options.webPreferences ?? {};
+  const { preload: _mainPreload, ...mainHardening } = windows[0]?.options.webPreferences ?? {};
+  expect(windows[0]).toBeDefined();
+  expect(hostHardening).toEqual(mainHardening);
   expect(host.loadFile).toHaveBeenCalledWith(expect.stringMatching(/[\\/]renderer[\\/]gpu-host\.html$/));
   // A compute core: one end to the page, the other to the trainer that asked.
   child.emit('message', { type: 'gpu-core', id: 2 });

@@ -3,7 +3,7 @@
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { contentSecurityPolicy, externalLinkUrl, hardenedWebPreferences, headersWithCsp, isAllowedRequest, isAppPageUrl, type AppLocation } from '../policy';
+import { contentSecurityPolicy, externalLinkUrl, headersWithCsp, isAllowedRequest, isAppPageUrl, type AppLocation } from '../policy';
 
 const rendererDir = resolve('/opt/Face CNN Lab/resources/app.asar/out/renderer');
 const packaged: AppLocation = { rendererDir, devServerUrl: null };
@@ -103,22 +103,5 @@ describe('Content-Security-Policy header', () => {
     expect(headers).toEqual({ 'Content-Type': ['text/html'], 'Content-Security-Policy': [contentSecurityPolicy(null)] });
     expect(headersWithCsp('http://localhost:5173/', undefined, dev)?.['Content-Security-Policy']).toEqual([contentSecurityPolicy('http://localhost:5173')]);
     expect(headersWithCsp('https://example.com/', {}, packaged)).toBeNull();
-  });
-});
-
-describe('hardenedWebPreferences', () => {
-  test('every window the app opens is sandboxed and isolated, with no Node, no webview and no spellchecker download', () => {
-    expect(hardenedWebPreferences('/app/out/preload/gpu-host.cjs')).toEqual({
-      preload: '/app/out/preload/gpu-host.cjs',
-      contextIsolation: true,
-      sandbox: true,
-      nodeIntegration: false,
-      nodeIntegrationInSubFrames: false,
-      webSecurity: true,
-      allowRunningInsecureContent: false,
-      webviewTag: false,
-      disableBlinkFeatures: 'Auxclick',
-      spellcheck: false,
-    });
   });
 });
