@@ -482,3 +482,38 @@ test('issue 14, 4: the training progress bar says about how long is left, only a
     clock.mockRestore();
   }
 });
+
+test('issue 14, 4: the activation-map grid is saved as one PNG of its tiles', async () => {
+  const { trainer } = await started();
+  trainer.push(frame('conv1.act', { step: 3, channels: 8, zero: [2, 5] }));
+  await waitFor(() => expect(screen.getByTestId('frame-step')).toHaveTextContent('step 3'));
+  const save = screen.getByRole('button', { name: 'Save the conv1.act maps as PNG' });
+  // jsdom has no 2D canvas: the view says it cannot, and saves nothing.
+  await fireEvent.click(save);
+  expect(await screen.findByRole('alert')).toHaveTextContent('cannot draw the maps');
+
+  // With a canvas that draws: one PNG, named by layer, kind and step, with every tile drawn onto it.
+  const drawn: unknown[] = [];
+  const ctx = new Proxy({} as Record<string, unknown>, {
+    get: (t, p) => (p === 'drawImage' ? (...a: unknown[]) => drawn.push(a[0]) : p in t ? t[p as string] : () => undefined),
+    set: (t, p, v) => ((t[p as string] = v), true),
+  });
+  const png = new Blob(['png'], { type: 'image/png' });
+  const saved: { name: string; href: string }[] = [];
+  const spies = [
+    vi.spyOn(HTMLCanvasElement.prototype, 'getContext').mockImplementation(() => ctx as unknown as CanvasRenderingContext2D),
+    vi.spyOn(HTMLCanvasElement.prototype, 'toBlob').mockImplementation((cb) => cb(png)),
+    vi.spyOn(URL, 'createObjectURL').mockImplementation(() => 'blob:test/grid'),
+    vi.spyOn(URL, 'revokeObjectURL').mockImplementation(() => {}),
+    vi.spyOn(HTMLAnchorElement.prototype, 'click').mockImplementation(function (this: HTMLAnchorElement) {
+      saved.push({ name: this.download, href: this.href });
+    }),
+  ];
+  try {
+    await fireEvent.click(save);
+    await waitFor(() => expect(saved).toEqual([{ name: 'conv1.act-activation-step3.png', href: 'blob:test/grid' }]));
+    expect(drawn).toHaveLength(8);
+  } finally {
+    for (const spy of spies) spy.mockRestore();
+  }
+});
