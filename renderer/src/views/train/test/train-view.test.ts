@@ -501,7 +501,7 @@ test('issue 14, 4: the activation-map grid is saved as one PNG of its tiles', as
   const png = new Blob(['png'], { type: 'image/png' });
   const saved: { name: string; href: string }[] = [];
   const spies = [
-    vi.spyOn(HTMLCanvasElement.prototype, 'getContext').mockImplementation(() => ctx as unknown as CanvasRenderingContext2D),
+    vi.spyOn(HTMLCanvasElement.prototype, 'getContext').mockImplementation(() => ctx as never),
     vi.spyOn(HTMLCanvasElement.prototype, 'toBlob').mockImplementation((cb) => cb(png)),
     vi.spyOn(URL, 'createObjectURL').mockImplementation(() => 'blob:test/grid'),
     vi.spyOn(URL, 'revokeObjectURL').mockImplementation(() => {}),
