@@ -93,9 +93,13 @@ describe('evaluation', () => {
     expect(far.length).toBeLessThanOrEqual(400);
     expect([far[0], tar[0], far.at(-1), tar.at(-1)]).toEqual([0, 0, 1, 1]);
     for (let i = 1; i < far.length; i++) expect(far[i]!).toBeGreaterThanOrEqual(far[i - 1]!);
-    // The histogram: 40 bins over [-1, 1] holding every pair.
+    // The histogram: 40 bins over the scores' own range (issue 14, 2.2) holding every pair.
     expect(view.histogram.edges).toHaveLength(41);
-    expect([view.histogram.edges[0], view.histogram.edges.at(-1)]).toEqual([-1, 1]);
+    const scores = [...view.hardestFalseMatches, ...view.hardestFalseNonMatches].map((pair) => pair.score);
+    expect(view.histogram.edges[0]).toBeGreaterThanOrEqual(-1);
+    expect(view.histogram.edges.at(-1)).toBeLessThanOrEqual(1);
+    for (const score of scores) expect(score).toBeGreaterThanOrEqual(view.histogram.edges[0]!);
+    for (const score of scores) expect(score).toBeLessThanOrEqual(view.histogram.edges.at(-1)!);
     expect(view.histogram.matched.reduce((a, b) => a + b, 0)).toBe(view.matchedPairs);
     expect(view.histogram.mismatched.reduce((a, b) => a + b, 0)).toBe(view.mismatchedPairs);
     // The hardest pairs: mismatched with the highest scores, matched with the lowest.
