@@ -120,7 +120,7 @@ function withPreset(name: string, config: TrainConfigInput, command: Command): T
 /** The last step's dead filters per layer, the lab's headline numbers. */
 function describeLayers(event: Extract<TrainEvent, { type: 'layerStats' }>): string {
   const lines = event.layers.map((l) => {
-    if (l.deadFilters === null) return `  ${l.layer.padEnd(16)} ${l.activation.padEnd(15)} cannot die; ${l.negativeRegimeFilters ?? 0}/${l.filters} filters in the negative regime, ${pct(l.negativeFraction ?? 0)} of units negative`;
+    if (l.deadFilters === null) return `  ${l.layer.padEnd(16)} ${l.activation.padEnd(15)} cannot die; ${l.negativeRegimeFilters ?? 0}/${l.filters} filters in the negative regime, ${pct(l.negativeFraction ?? 0)} of pre-activations at or below 0`;
     const what = l.rule === 'pieces' ? 'pieces' : 'filters';
     const extra = l.rule === 'saturation' ? `, ${pct(l.saturatedFraction ?? 0)} saturated` : '';
     return `  ${l.layer.padEnd(16)} ${l.activation.padEnd(15)} ${l.deadFilters}/${l.filters} ${what} dead, ${l.deadUnits}/${l.units} units${extra}`;

@@ -128,6 +128,11 @@ describe('lab presets and train --preset', () => {
     const { config } = JSON.parse(await readFile(join(dataDir, 'runs', runId, 'run.json'), 'utf8')) as { config: Record<string, unknown> };
     expect(config).toMatchObject({ activation: 'relu', lr: 0.01, optimizer: 'adam', clipNorm: 5, batch: 4, inputSize: 16, model: 'tiny' });
 
+    // A layer that cannot die says what its negative share measures: the pre-activations (issue 14, 2.6, as the app's "Neg. input").
+    const leaky = await lab(['train', '--activation', 'leaky_relu:0.1', '--model', 'tiny', '--data', 'synthetic:6x6', '--batch', '4', '--input', '16', '--max-steps', '2', '--backend', 'cpu'], dataDir);
+    expect(leaky.code).toBe(0);
+    expect(leaky.stdout).toMatch(/\n {2}conv1\.act +leaky_relu\S* +cannot die; \d+\/\d+ filters in the negative regime, [\d.]+% of pre-activations at or below 0\n/);
+
     const unknown = await lab(['train', '--preset', 'nope', '--data', 'synthetic'], dataDir);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/^error: no preset "nope"; the presets are relu-high-lr, /);
