@@ -15,13 +15,15 @@ import { GpuHostLink } from '../host-link';
 
 const GPU: WebGpuAdapter = { vendor: 'apple', architecture: 'metal-3', device: '', description: 'Apple M2', api: 'Chromium', featureLevel: 'core', software: null, maxBufferSize: 2 ** 32, maxStorageBufferBindingSize: 2 ** 30 };
 
-test('labInfo lists the backends with reasons and the GPU host\'s adapter; start and resumeRun train on the backend they name', async () => {
-  let cores = 0;
+
+/** A LabHost with a GPU host whose main is faked (each core served in this process), and a desktop window's client on it. */
+async function trainerWithGpuHost(label: string) {
+  const made = { cores: 0 };
   const link: GpuHostLink = new GpuHostLink({
     send: (request) =>
       setTimeout(() => {
         if (request.type === 'gpu-host-probe') return void link.receive({ type: 'gpu-host-probe', id: request.id, report: { ok: true, adapter: GPU } }, undefined);
-        cores++;
+        made.cores++;
         const { port1, port2 } = new MessageChannel();
         serveCore(port2, InProcessCore.create);
         link.receive({ type: 'gpu-core', id: request.id }, [port1 as unknown as PortLike]);
@@ -29,11 +31,17 @@ test('labInfo lists the backends with reasons and the GPU host\'s adapter; start
   });
   const host = new LabHost({ dataDir: await tempDir(), prefetch: 0, gpuHost: link });
   const { port1, port2 } = new MessageChannel();
-  host.addConnection(portConnection(port1 as never, 'gpu-test'), { pathInput: 'dialog' });
+  host.addConnection(portConnection(port1 as never, label), { pathInput: 'dialog' });
   const client = new LabClient(portTransport(port2 as never));
   const events: TrainerEvent[] = [];
   client.on('event', (event) => events.push(event));
   await client.welcomed();
+  return { link, host, client, events, made };
+}
+
+test('labInfo lists the backends with reasons and the GPU host\'s adapter; start and resumeRun train on the backend they name', async () => {
+  const { host, client, events, made } = await trainerWithGpuHost('gpu-test');
+  const cores = () => made.cores;
 
   const info = await client.request({ name: 'labInfo' });
   expect(info.backend).toMatchObject({ name: 'webgpu', canTrain: true, adapter: 'apple metal-3 (Apple M2), in Chromium; max buffer 4096 MiB, max storage binding 1024 MiB' });
@@ -51,7 +59,7 @@ test('labInfo lists the backends with reasons and the GPU host\'s adapter; start
   const onCpu = await client.request({ name: 'start', config, backend: 'cpu' });
   await finished(onCpu.runId);
   expect(events.find((e) => e.type === 'started' && e.runId === onCpu.runId)).toMatchObject({ backendName: 'cpu' });
-  expect(cores).toBe(0);
+  expect(cores()).toBe(0);
 
   // The host lets the last run go just after its final state event: wait for that.
   const whenFree = async <T>(send: () => Promise<T>): Promise<T> => {
@@ -67,7 +75,7 @@ test('labInfo lists the backends with reasons and the GPU host\'s adapter; start
   const onGpu = await whenFree(() => client.request({ name: 'start', config }));
   await finished(onGpu.runId);
   expect(events.find((e) => e.type === 'started' && e.runId === onGpu.runId)).toMatchObject({ backendName: 'webgpu', adapter: 'apple metal-3 (Apple M2), in Chromium' });
-  expect(cores).toBe(1);
+  expect(cores()).toBe(1);
 
   // The GPU run resumed on cpu (as after a lost GPU host).
   await whenFree(() => client.request({ name: 'resumeRun', runId: onGpu.runId, backend: 'cpu', overrides: { maxSteps: 3 } }));
@@ -76,31 +84,16 @@ test('labInfo lists the backends with reasons and the GPU host\'s adapter; start
     check();
   });
   expect(events.find((e) => e.type === 'started' && e.runId === onGpu.runId && e.resumed)).toMatchObject({ backendName: 'cpu' });
-  expect(cores).toBe(1);
+  expect(cores()).toBe(1);
   client.close();
   await host.close();
 }, 120_000);
 
 test('a run whose GPU host was lost is not kept for its maps: a later Probe now says no run, not the lost host again', async () => {
-  const link: GpuHostLink = new GpuHostLink({
-    send: (request) =>
-      setTimeout(() => {
-        if (request.type === 'gpu-host-probe') return void link.receive({ type: 'gpu-host-probe', id: request.id, report: { ok: true, adapter: GPU } }, undefined);
-        const { port1, port2 } = new MessageChannel();
-        serveCore(port2, InProcessCore.create);
-        link.receive({ type: 'gpu-core', id: request.id }, [port1 as unknown as PortLike]);
-      }, 1),
-  });
-  const host = new LabHost({ dataDir: await tempDir(), prefetch: 0, gpuHost: link });
-  const { port1, port2 } = new MessageChannel();
-  host.addConnection(portConnection(port1 as never, 'gpu-lost-test'), { pathInput: 'dialog' });
-  const client = new LabClient(portTransport(port2 as never));
-  const events: TrainerEvent[] = [];
+  const { link, host, client, events } = await trainerWithGpuHost('gpu-lost-test');
   client.on('event', (event) => {
-    events.push(event);
     if (event.type === 'started') link.receive({ type: 'gpu-host-lost', reason: 'the GPU host page crashed (reason: oom)' }, undefined);
   });
-  await client.welcomed();
   const { runId } = await client.request({ name: 'start', config: { data: 'synthetic:4x6', model: 'tiny', inputSize: 16, batch: 4, epochs: 1, maxSteps: 6, optimizer: 'adam', lr: 0.001, seed: 3 } });
   await new Promise<void>((resolve) => {
     const check = () => (events.some((e) => e.type === 'state' && e.runId === runId && e.state === 'failed') ? resolve() : setTimeout(check, 20));
