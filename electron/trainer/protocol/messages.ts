@@ -29,7 +29,7 @@ export const runIdSchema = z
 const layerNameSchema = z.string().min(1).max(128);
 const layerListSchema = z.array(layerNameSchema).max(256);
 
-/** Flow-control channel names ('progress', 'layerStats', 'frame:<layer>', 'frame:<layer>:pre', 'full:<layer>:<kind>:<filter>:<probe>'). */
+/** Flow-control channel names ('progress', 'layerStats', 'histograms', 'frame:<layer>', 'frame:<layer>:pre', 'full:<layer>:<kind>:<filter>:<probe>'). */
 const channelSchema = z.string().min(1).max(200);
 
 export const runStateSchema = z.enum(['created', 'running', 'paused', 'stopped', 'finished', 'failed']);
@@ -271,6 +271,55 @@ export const layerStatsSchema = z.object({
 });
 export type LayerStats = z.infer<typeof layerStatsSchema>;
 
+/**
+ * One tensor's histogram (TensorBoard's histograms): HISTOGRAM_BINS equal bins from `min` to
+ * `max`, the smallest and largest of all `total` values; bin i holds the values in
+ * [min + i*w, min + (i+1)*w), the last bin also `max`. A tensor larger than HISTOGRAM_SAMPLE
+ * values is counted on every `stride`-th value (`counted` of them), so the counts are a
+ * sample's; min and max are always the whole tensor's. Null where the tensor held NaN or
+ * an infinity (the histogram would say nothing).
+ */
+export const histogramSchema = z.object({
+  min: z.number(),
+  max: z.number(),
+  counts: z.array(z.number()),
+  counted: int(),
+  total: int(),
+  stride: int(),
+});
+export type Histogram = z.infer<typeof histogramSchema>;
+
+/** Equal bins per histogram. */
+export const HISTOGRAM_BINS = 30;
+/** Largest number of values a histogram counts (larger tensors are counted on a strided sample). */
+export const HISTOGRAM_SAMPLE = 1 << 20;
+
+/** One activation layer's histograms at one step. */
+export const layerHistogramsSchema = z.object({
+  layer: z.string(),
+  /** The kernel of the convolution or dense layer that feeds the activation, after the step's update. */
+  weights: histogramSchema.nullable(),
+  /** The activation's output on the step's training batch (training mode). */
+  activations: histogramSchema.nullable(),
+});
+export type LayerHistograms = z.infer<typeof layerHistogramsSchema>;
+
+/**
+ * The first convolution's filters, to draw as images: its kernel after the step's update,
+ * `values` in tfjs' layout [height, width, inChannels, count] flattened row-major (filter f's
+ * pixel (y, x) of input channel c is values[((y * width + x) * inChannels + c) * count + f]).
+ */
+export const firstFiltersSchema = z.object({
+  /** The convolution layer's name. */
+  layer: z.string(),
+  height: int(),
+  width: int(),
+  inChannels: int(),
+  count: int(),
+  values: z.array(z.number()),
+});
+export type FirstFilters = z.infer<typeof firstFiltersSchema>;
+
 const welcomeSchema = z.object({ type: z.literal('welcome'), protocol: int(), lab: z.string(), pid: int() });
 const replySchema = z.discriminatedUnion('ok', [
   z.object({ type: z.literal('reply'), id: int(), ok: z.literal(true), result: z.unknown() }),
@@ -298,6 +347,17 @@ const layerStatsMessageSchema = z.object({
   layers: z.array(layerStatsSchema),
 });
 
+const histogramsMessageSchema = z.object({
+  type: z.literal('histograms'),
+  channel: z.literal('histograms'),
+  step: int(),
+  epoch: int(),
+  /** Every activation layer's weight and activation histograms, in model order. */
+  layers: z.array(layerHistogramsSchema),
+  /** The first convolution's filters; null when the model's first layer is not a convolution. */
+  filters: firstFiltersSchema.nullable(),
+});
+
 // Server objects are not strict: an older client ignores fields it does not know.
 export const serverMessageSchema = z.discriminatedUnion('type', [
   /** First message on every connection: which protocol and lab this trainer speaks. */
@@ -312,6 +372,12 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
   progressMessageSchema,
   /** Streamed: the latest layer health (replaces any un-acked one). */
   layerStatsMessageSchema,
+  /**
+   * Streamed: weight and activation histograms and the first layer's filters, every few
+   * steps (latest replaces any un-acked one). The same numbers go to metrics.jsonl as
+   * `kind: 'histograms'` rows, so getRun's metrics hold the history.
+   */
+  histogramsMessageSchema,
 ]);
 
 export type ServerMessage = z.infer<typeof serverMessageSchema>;
@@ -321,8 +387,9 @@ export type ServerErrorMessage = z.infer<typeof serverErrorSchema>;
 export type EventMessage = z.infer<typeof eventMessageSchema>;
 export type ProgressMessage = z.infer<typeof progressMessageSchema>;
 export type LayerStatsMessage = z.infer<typeof layerStatsMessageSchema>;
+export type HistogramsMessage = z.infer<typeof histogramsMessageSchema>;
 /** Server messages subject to flow control (one un-acked message per channel). */
-export type StreamedMessage = ProgressMessage | LayerStatsMessage;
+export type StreamedMessage = ProgressMessage | LayerStatsMessage | HistogramsMessage;
 
 /** Validates one message from the trainer (object or JSON text). Never throws. */
 export function parseServerMessage(raw: unknown): ParseResult<ServerMessage> {
