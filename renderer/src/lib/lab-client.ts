@@ -3,9 +3,10 @@
 // trainer) and over a WebSocket (serve mode, in an ordinary browser).
 //
 // Flow control: the trainer keeps at most one un-acknowledged streamed message
-// per channel ('progress', 'layerStats', 'frame:<layer>', 'frame:<layer>:pre',
-// 'full'). While one is outstanding it replaces what it would have sent on that
-// channel (frames, layer stats: only the newest matters) or accumulates it
+// per channel ('progress', 'layerStats', 'histograms', 'frame:<layer>',
+// 'frame:<layer>:pre', 'full'). While one is outstanding it replaces what it would
+// have sent on that channel (frames, layer stats, histograms: only the newest
+// matters; the histories live in metrics.jsonl) or accumulates it
 // (progress items: every step is kept). The client acknowledges a message right
 // after handing it to its listeners, so a slow viewer gets fewer frames, never a
 // growing queue, and training never waits for it.
@@ -16,6 +17,7 @@ import {
   type CommandInputOf,
   type CommandName,
   type CommandResult,
+  type HistogramsMessage,
   type LayerStatsMessage,
   type ProgressMessage,
   type ServerMessage,
@@ -264,6 +266,8 @@ export interface LabClientEvents {
   progress: ProgressMessage;
   /** Streamed: the latest layer health. */
   layerStats: LayerStatsMessage;
+  /** Streamed: every layer's weight and activation histograms, and the first layer's filters. */
+  histograms: HistogramsMessage;
   /** Streamed: one decoded activation frame. */
   frame: DecodedFrame;
   event: TrainerEvent;
@@ -292,6 +296,7 @@ export class LabClient {
   private readonly listeners: { [K in LabClientEventName]: Set<(payload: LabClientEvents[K]) => void> } = {
     progress: new Set(),
     layerStats: new Set(),
+    histograms: new Set(),
     frame: new Set(),
     event: new Set(),
     welcome: new Set(),
@@ -478,6 +483,10 @@ export class LabClient {
         break;
       case 'layerStats':
         this.emit('layerStats', data);
+        this.ack(data.channel);
+        break;
+      case 'histograms':
+        this.emit('histograms', data);
         this.ack(data.channel);
         break;
       default:

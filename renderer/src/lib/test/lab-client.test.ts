@@ -21,6 +21,7 @@ import {
   type ClientMessage,
   type DecodedFrame,
   type FrameHeader,
+  type HistogramsMessage,
   type ServerMessage,
 } from '../../../../electron/trainer/protocol/index';
 
@@ -207,6 +208,20 @@ describe('LabClient over a WebSocket', () => {
     expect(frame.header).toMatchObject({ layer: 'conv1.act', probes: [0, 10], channels: 3, trueHeight: 4 });
     expect([...frame.map(1, 2)]).toEqual([20, 21, 22, 23]);
     expect(frame.statsOf(1, 2)).toEqual({ min: 5, max: 5.25, mean: 5.5, maxAbs: 5.75 });
+  });
+
+  it('hands on histograms messages and acks their channel as it does layer stats', async () => {
+    const { server, client } = await connected();
+    const seen: HistogramsMessage[] = [];
+    client.on('histograms', (m) => seen.push(m));
+    await client.welcomed();
+    const histogram = { min: -1, max: 1, counts: [1, 2, 3], counted: 6, total: 6, stride: 1 };
+    const message: ServerMessage = { type: 'histograms', channel: 'histograms', step: 7, epoch: 0, layers: [{ layer: 'conv1.act', weights: histogram, activations: null }], filters: null };
+    server.sockets[0]!.send(JSON.stringify(message));
+    await until(() => acks(server.received).length === 1, 'the ack');
+    expect(acks(server.received)).toEqual(['histograms']);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ step: 7, layers: [{ layer: 'conv1.act', weights: { counts: [1, 2, 3] }, activations: null }] });
   });
 
   it('reports unreadable messages to error listeners instead of throwing', async () => {
