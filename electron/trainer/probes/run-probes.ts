@@ -14,6 +14,8 @@ import { deadRule } from './dead-rules';
 import { DEFAULT_TRANSPORT_SIDE, encodeActivationFrame } from './activation-frames';
 import { LayerStatsTracker, modelWeights, type PackedStats, type StatsOptions } from './layer-stats';
 import { LayerTaps } from './layer-taps';
+import { packHistograms, readHistograms, type PackedHistograms } from './histograms';
+import type { FirstFilters, LayerHistograms } from '../protocol/messages';
 import { formatActivation } from '../../../models/activations/spec';
 
 export const DEFAULT_PROBE_INTERVAL_MS = 250;
@@ -35,6 +37,24 @@ export interface FullMapRequest {
   readonly probe: number;
   readonly kind?: 'activation' | 'preactivation';
 }
+
+/** Whether a step also takes the histograms (and the first layer's filters). */
+export interface HistogramRequest {
+  readonly histograms?: boolean;
+  readonly filters?: boolean;
+}
+
+/** One step's histograms, read back: every activation layer's, and the first convolution's filters when asked for. */
+export interface StepHistograms {
+  readonly layers: LayerHistograms[];
+  readonly filters: FirstFilters | null;
+}
+
+/** What `observeStep` hands the training step, and reads its numbers afterwards (call both reads, even after a failed step: they free what the step queued). */
+export type StepProbe = StepObserver & {
+  stats(): Promise<LayerStats[]>;
+  histograms(): Promise<StepHistograms | null>;
+};
 
 /** What the viewers (all of them together) want to see. */
 export interface MapSubscription {
@@ -69,6 +89,7 @@ export class RunProbes {
   private readonly pendingWarnings: string[] = [];
   private statsFailed = false;
   private mapsFailed = false;
+  private histogramsFailed = false;
 
   constructor(
     private readonly built: BuiltModel,
@@ -176,13 +197,16 @@ export class RunProbes {
   /**
    * Arms the taps for one training step; hand the observer to trainStep and call
    * `endStep` afterwards, whatever happened. `stats()` then reads the step's numbers (one
-   * asynchronous read-back of what the update queued on the backend).
+   * asynchronous read-back of what the update queued on the backend), and `histograms()`
+   * the histograms `options` asked for (none while the statistics are off or stopped: they
+   * share the step's taps).
    */
-  observeStep(step: number): (StepObserver & { stats(): Promise<LayerStats[]> }) | undefined {
+  observeStep(step: number, options: HistogramRequest = {}): StepProbe | undefined {
     if (!this.statsOn || this.statsFailed) return undefined;
     this.taps.arm(this.built.activationLayers, { gradients: true });
     const kept = this.keptWeights;
     let packed: PackedStats | undefined;
+    let packedHistograms: PackedHistograms | undefined;
     return {
       beforeUpdate: () => {
         for (const name of this.kernelNames) {
@@ -202,6 +226,24 @@ export class RunProbes {
           this.statsFailed = true;
           this.pendingWarnings.push(`dead-neuron statistics stopped at step ${step} (${(error as Error).message}); training goes on. Please report this.`);
         }
+        if (options.histograms && !this.histogramsFailed) {
+          try {
+            packedHistograms = packHistograms(this.built.units, { captured: (l) => this.taps.get(l), weightOf: this.weightOf }, options.filters ?? false);
+          } catch (error) {
+            this.histogramFailure(step, error);
+          }
+        }
+      },
+      histograms: async () => {
+        const queued = packedHistograms;
+        packedHistograms = undefined;
+        if (queued === undefined) return null;
+        try {
+          return await readHistograms(queued);
+        } catch (error) {
+          this.histogramFailure(step, error);
+          return null;
+        }
       },
       stats: async () => {
         const queued = packed;
@@ -216,6 +258,12 @@ export class RunProbes {
         }
       },
     };
+  }
+
+  /** Histograms are for watching: a failure stops them, never the run. */
+  private histogramFailure(step: number, error: unknown): void {
+    this.histogramsFailed = true;
+    this.pendingWarnings.push(`weight and activation histograms stopped at step ${step} (${(error as Error).message}); training goes on. Please report this.`);
   }
 
   private readonly keptWeights = new Map<string, tf.Tensor>();

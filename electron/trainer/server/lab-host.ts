@@ -377,6 +377,11 @@ export class LabHost {
         for (const viewer of this.viewers.values()) this.stream(viewer, 'layerStats', { kind: 'json', message });
         return;
       }
+      case 'histograms': {
+        const message: ServerMessage = { type: 'histograms', channel: 'histograms', step: event.step, epoch: event.epoch, layers: event.layers, filters: event.filters };
+        for (const viewer of this.viewers.values()) this.stream(viewer, 'histograms', { kind: 'json', message });
+        return;
+      }
       case 'frames':
         for (const frame of event.frames) this.sendFrame(frame);
         return;
@@ -441,7 +446,7 @@ function merge(pending: Streamed, next: Streamed): Streamed {
 }
 
 /** The session's events in the protocol's shape (NaN and Infinity as null, as JSON would). */
-function toProtocolEvent(event: Exclude<TrainEvent, { type: 'progress' | 'layerStats' | 'frames' }>, runId: string | null): TrainerEvent {
+function toProtocolEvent(event: Exclude<TrainEvent, { type: 'progress' | 'layerStats' | 'histograms' | 'frames' }>, runId: string | null): TrainerEvent {
   const finite = (n: number) => (Number.isFinite(n) ? n : null);
   switch (event.type) {
     case 'epoch':

@@ -18,7 +18,7 @@ import type { BuiltModel, ResolvedModelConfig } from '../../../models/lightcnn';
 import { setTrainingStep } from '../../../models/step-random';
 import type { ModelSummary } from '../../../models/summary';
 import { prepareMaxDerivatives } from '../probes/dead-rules';
-import { RunProbes, type MapSubscription, type ProbeOptions } from '../probes/run-probes';
+import { RunProbes, type HistogramRequest, type MapSubscription, type ProbeOptions, type StepHistograms } from '../probes/run-probes';
 import { MAX_SNAPSHOT_PROBES, SnapshotCapture } from '../probes/snapshot-capture';
 import type { LayerInfo, LayerStats } from '../protocol/messages';
 import type { NamedArray } from '../runs/checkpoint';
@@ -60,6 +60,8 @@ export interface StepRequest {
   readonly step: number;
   /** The run's seed. */
   readonly seed: number;
+  /** Also take the weight and activation histograms (and the first layer's filters) after this step. */
+  readonly histograms?: HistogramRequest;
 }
 
 export interface StepReply {
@@ -78,6 +80,8 @@ export interface StepReply {
   readonly statsWindow: number;
   /** Problems the probes met (they switch themselves off rather than fail the run). */
   readonly warnings: string[];
+  /** The histograms the request asked for; null when not asked for, or not taken (a diverged step, statistics off). */
+  readonly histograms: StepHistograms | null;
 }
 
 /** Held-out numbers of one batch (inference mode): summed loss, correct predictions, images. */
@@ -233,7 +237,7 @@ export class InProcessCore implements ComputeCore {
     try {
       setTrainingStep(request.seed, request.step - 1);
       const started = performance.now();
-      const observer = this.probes.observeStep(request.step);
+      const observer = this.probes.observeStep(request.step, request.histograms);
       let result;
       try {
         result = await trainStep(this.built.model, this.params, this.optimizer, { xs, ys, numClasses: this.numClasses, lr: request.lr, clipNorm: request.clipNorm }, observer);
@@ -241,8 +245,10 @@ export class InProcessCore implements ComputeCore {
         this.probes.endStep();
       }
       const stepMs = performance.now() - started;
-      const layers = (await observer?.stats()) ?? []; // read even when the step diverged: it frees what the step queued
-      return { ...result, stepMs, layers, statsWindow: this.probes.tracker.window, warnings: this.probes.takeWarnings() };
+      // Read even when the step diverged: it frees what the step queued.
+      const layers = (await observer?.stats()) ?? [];
+      const histograms = (await observer?.histograms()) ?? null;
+      return { ...result, stepMs, layers, histograms, statsWindow: this.probes.tracker.window, warnings: this.probes.takeWarnings() };
     } finally {
       xs.dispose();
       ys.dispose();

@@ -25,7 +25,9 @@ import { describeRecipeChoices } from './recipes';
 import { WasmHeapFullError } from '../../../models/kernels/wasm-heap';
 import { checkProbeImages, defaultProbeImages, subscriptionProblem, type MapSubscription, type ProbeOptions } from '../probes/run-probes';
 import { MAX_SNAPSHOT_PROBES, pruneSnapshotsAfter, writeSnapshot } from '../probes/snapshots';
-import type { LayerInfo, LayerStats } from '../protocol/messages';
+import type { FirstFilters, LayerHistograms, LayerInfo, LayerStats } from '../protocol/messages';
+import type { StepHistograms } from '../probes/run-probes';
+import { histogramRequest } from './histogram-cadence';
 import { InProcessCore, type BatchData, type ComputeCore, type CoreFactory, type ModelInfo, type ProbeSettings } from './compute-core';
 import { validate, type Validation } from './validation';
 
@@ -72,6 +74,8 @@ export type TrainEvent =
   | { readonly type: 'probes'; readonly images: number[]; readonly labels: string[]; readonly intervalMs: number }
   /** Every activation layer's dead counts and health on this step's training batch. */
   | { readonly type: 'layerStats'; readonly step: number; readonly epoch: number; readonly window: number; readonly layers: LayerStats[] }
+  /** Every activation layer's weight and activation histograms, and the first layer's filters, every few steps (training/histogram-cadence.ts). */
+  | { readonly type: 'histograms'; readonly step: number; readonly epoch: number; readonly layers: LayerHistograms[]; readonly filters: FirstFilters | null }
   /** Binary activation-map frames (protocol/frames.ts) of the layers being watched. */
   | { readonly type: 'frames'; readonly step: number; readonly frames: ArrayBuffer[] };
 
@@ -87,9 +91,10 @@ export interface SessionOptions {
   readonly prefetch?: number;
   /**
    * Dead-neuron statistics and activation-map probes (on by default; `stats: false` turns the
-   * per-step numbers off, `snapshots: false` the activation-map snapshots of every epoch end).
+   * per-step numbers off, `snapshots: false` the activation-map snapshots of every epoch end,
+   * `histograms: false` the weight and activation histograms).
    */
-  readonly probes?: ProbeOptions & { readonly recordEvery?: number; readonly snapshots?: boolean };
+  readonly probes?: ProbeOptions & { readonly recordEvery?: number; readonly snapshots?: boolean; readonly histograms?: boolean };
   /** Makes the run's compute core when it trains in this process (default InProcessCore.create). */
   readonly core?: CoreFactory;
   /**
@@ -434,7 +439,8 @@ export class TrainingSession {
               return await this.finish('stopped', 'stopped on request');
             }
             const lr = learningRate(config, this.position.epoch + this.position.batch / this.stepsPerEpoch, this.position.step);
-            const result = await this.core.step({ batch, lr, clipNorm: config.clipNorm, step: this.position.step + 1, seed: config.seed });
+            const histograms = this.options.probes?.histograms === false ? undefined : histogramRequest(this.position.step + 1, this.totalSteps);
+            const result = await this.core.step({ batch, lr, clipNorm: config.clipNorm, step: this.position.step + 1, seed: config.seed, ...(histograms ? { histograms } : {}) });
             const { stepMs } = result;
             if (!result.finite) return await this.diverged(this.position.step + 1, nonFiniteReason(result), lr);
             this.position = { ...this.position, step: this.position.step + 1, batch: this.position.batch + 1 };
@@ -457,6 +463,7 @@ export class TrainingSession {
             const { kind: _kind, ...progress } = row;
             this.emit({ type: 'progress', ...progress, at });
             await this.reportLayers(result.layers, result.statsWindow, result.warnings);
+            if (result.histograms) await this.reportHistograms(result.histograms);
             await this.emitFrames();
             const verdict = this.lossWatch.observe(this.position.step, result.loss);
             if (verdict.kind === 'exploded') return await this.diverged(this.position.step, verdict.reason, lr);
@@ -497,6 +504,12 @@ export class TrainingSession {
     const every = this.options.probes?.recordEvery ?? DEFAULT_STATS_RECORD_EVERY;
     const last = step >= this.totalSteps;
     if (step % every === 0 || step === 1 || last) await this.run.appendMetrics([{ kind: 'layers', step, epoch, window, layers }]);
+  }
+
+  private async reportHistograms({ layers, filters }: StepHistograms): Promise<void> {
+    const { step, epoch } = this.position;
+    this.emit({ type: 'histograms', step, epoch, layers, filters });
+    await this.run.appendMetrics([{ kind: 'histograms', step, epoch, layers, ...(filters ? { filters } : {}) }]);
   }
 
   /** Maps when due, or at once (`now`: the capture a viewer asked for while paused, if pending); whether any came. */
