@@ -21,6 +21,13 @@ const activationText = z.string().refine(
 );
 
 /**
+ * The most steps `maxSteps` and `checkpointEvery` may name: a billion, days of training at a
+ * thousand steps a second, far past any run the lab makes, yet small enough that a mistyped
+ * 1e15 is refused with a message rather than accepted (as `epochs` is bounded to 100000).
+ */
+export const STEP_LIMIT = 1_000_000_000;
+
+/**
  * The settings as given: the optimisation settings a recipe chooses per model and input size
  * (recipes.ts: optimizer, lr, batch, epochs, schedule, warm-up, clipping) may be left out.
  */
@@ -57,10 +64,23 @@ export const trainConfigInputSchema = z.object({
   /** Fraction of each identity's images held out for validation. */
   holdOut: z.number().gt(0).lt(1).default(0.2),
   seed: z.number().int().min(0).max(0xffffffff).default(1),
-  /** Checkpoint every N steps (and at the end of every epoch); 0 = only at epoch ends. */
-  checkpointEvery: z.number().int().min(0).default(0),
-  /** Stop after this many steps in all (0 = run all epochs): bounded runs for quick looks. The run stays resumable. */
-  maxSteps: z.number().int().min(0).default(0),
+  /** Checkpoint every N steps (and at the end of every epoch); 0 = only at epoch ends. At most STEP_LIMIT. */
+  checkpointEvery: z
+    .number()
+    .int()
+    .min(0)
+    .max(STEP_LIMIT, { message: `at most ${STEP_LIMIT} steps (a billion); use 0 to checkpoint only at the end of each epoch` })
+    .default(0),
+  /**
+   * Stop after this many steps in all (0 = run all epochs): bounded runs for quick looks. The run stays resumable.
+   * At most STEP_LIMIT, as epochs are at most 100000: a typo of a few digits is refused, not trained towards.
+   */
+  maxSteps: z
+    .number()
+    .int()
+    .min(0)
+    .max(STEP_LIMIT, { message: `at most ${STEP_LIMIT} steps (a billion); use 0 for no step limit (the run then ends after its epochs)` })
+    .default(0),
 });
 
 /** Settings `lab resume` may change; each change is recorded in run.json. */
