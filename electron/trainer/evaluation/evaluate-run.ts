@@ -14,9 +14,9 @@
 //   Format 1 (no `format` field) had neither histogram nor hardest.
 // The app's Evaluate view is made from this file alone (evaluation-view.ts), so it can be
 // shown again later without the dataset or the model.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DatasetError } from '../../../datasets/errors';
+import { DatasetError, formatBytes } from '../../../datasets/errors';
 import { generatePairs, parsePairs, resolvePairs } from '../../../datasets/pairs';
 import { classificationSplit } from '../../../datasets/splits';
 import { writeFileAtomic } from '../../../datasets/atomic-file';
@@ -124,13 +124,42 @@ export interface EvaluateOptions {
   readonly pairsHint?: string;
 }
 
+/**
+ * The most bytes a pairs file may have: LFW's pairs.txt is about 100 kB, so this is hundreds
+ * of times any real one, yet a wrong file (a video, an archive, a disk image) is refused by
+ * its size instead of read whole into memory.
+ */
+export const MAX_PAIRS_FILE_BYTES = 64_000_000;
+
+const PAIRS_FILE_REMEDY = "Check the path; it should be a text file in LFW's pairs.txt format";
+
+/** The text of a pairs file, refused without reading it when it is larger than MAX_PAIRS_FILE_BYTES. */
+async function readPairsFile(path: string): Promise<string> {
+  const cannotRead = (error: NodeJS.ErrnoException): never => {
+    throw new DatasetError(`The pairs file cannot be read (${error.code ?? error.message})`, PAIRS_FILE_REMEDY, path);
+  };
+  const { size } = await stat(path).catch(cannotRead);
+  if (size > MAX_PAIRS_FILE_BYTES) {
+    throw new DatasetError(
+      `The pairs file is ${formatBytes(size)}, more than the ${formatBytes(MAX_PAIRS_FILE_BYTES)} a pairs file may be (LFW's pairs.txt is about 100 kB), so it was not read`,
+      `${PAIRS_FILE_REMEDY}. Nothing was evaluated; the run and its last evaluation are unchanged`,
+      path,
+    );
+  }
+  return readFile(path, 'utf8').catch(cannotRead);
+}
+
 export async function evaluateRun(runRef: string | RunHandle, options: EvaluateOptions): Promise<EvaluationResult> {
   const progress = options.onProgress ?? (() => {});
   const pairsHint = options.pairsHint ?? 'pass --pairs';
   progress({ phase: 'loading', done: 0, total: null });
   const run = typeof runRef === 'string' ? await resolveRun(options.dataDir, runRef) : runRef;
+  // Read (and size-checked) first: a wrong file is refused before the dataset and model load.
+  const pairsFile = options.pairsFile === undefined ? undefined : { path: options.pairsFile, text: await readPairsFile(options.pairsFile) };
   if (options.backend !== 'current') await selectBackend({ purpose: 'infer', ...(options.backend === undefined ? {} : { force: options.backend }) });
-  const config = parseTrainConfig(run.record.config);
+  // The step settings play no part in an evaluation: a run recorded before they were bounded
+  // (config.ts STEP_LIMIT) may hold larger ones, and is evaluated all the same.
+  const config = parseTrainConfig({ ...run.record.config, maxSteps: 0, checkpointEvery: 0 });
   const dataset = await loadDataset(config, options.dataDir);
   checkSameDataset(run.record.dataset.hash, dataset, run.id);
   const checkpoint = await run.loadLatestCheckpoint();
@@ -141,12 +170,9 @@ export async function evaluateRun(runRef: string | RunHandle, options: EvaluateO
     restoreWeights(built.model, checkpoint.arrays);
     let pairsSource: string;
     let parsed;
-    if (options.pairsFile !== undefined) {
-      const text = await readFile(options.pairsFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
-        throw new DatasetError(`The pairs file cannot be read (${error.code ?? error.message})`, "Check the path; it should be a text file in LFW's pairs.txt format", options.pairsFile);
-      });
-      parsed = parsePairs(text, options.pairsFile);
-      pairsSource = options.pairsFile;
+    if (pairsFile) {
+      parsed = parsePairs(pairsFile.text, pairsFile.path);
+      pairsSource = pairsFile.path;
     } else {
       const folds = Math.min(10, Math.floor(dataset.identities.length / 2));
       if (folds < 2) {
