@@ -104,6 +104,11 @@ export function sampleStride(total: number): number {
 
 /** [min, max, counts...] of one tensor, on its backend. */
 function histogramTensor(t: tf.Tensor): tf.Tensor1D {
+  // Its own tidy: the sample's intermediates (a few MB each) go before the next tensor's are made.
+  return tf.tidy(() => binned(t));
+}
+
+function binned(t: tf.Tensor): tf.Tensor1D {
   const flat = t.flatten();
   const min = flat.min();
   const max = flat.max();

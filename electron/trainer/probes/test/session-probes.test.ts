@@ -63,6 +63,19 @@ describe('probes in a training session', () => {
     const { rows } = await run.readMetrics();
     const recorded = rows.filter((r) => r['kind'] === 'layers').map((r) => r.step);
     expect(recorded).toEqual([1, 5, 10, 12]);
+
+    // Histograms: step 1, every 5 steps (histogram-cadence.ts's least) and the last; filters on the first and last.
+    const histograms = events.filter((e) => e.type === 'histograms') as Of<'histograms'>[];
+    expect(histograms.map((h) => h.step)).toEqual([1, 5, 10, 12]);
+    expect(histograms.map((h) => h.filters !== null)).toEqual([true, false, false, true]);
+    for (const h of histograms) expect(h.layers.map((l) => l.layer)).toEqual(layersEvent.layers.map((l) => l.layer));
+    expect(histograms[3]!.filters).toMatchObject({ layer: 'conv1', height: 5, width: 5, inChannels: 1, count: layersEvent.layers[0]!.preActivationChannels });
+    // The weights move between step 1 and 12: the first layer's histogram is not the same.
+    expect(histograms[3]!.layers[0]!.weights).not.toEqual(histograms[0]!.layers[0]!.weights);
+    const histogramRows = rows.filter((r) => r['kind'] === 'histograms');
+    expect(histogramRows.map((r) => r.step)).toEqual([1, 5, 10, 12]);
+    expect(histogramRows.map((r) => 'filters' in r)).toEqual([true, false, false, true]);
+    expect(histogramRows[1]!['layers']).toEqual(histograms[1]!.layers);
   }, 120_000);
 
   test('without viewers no maps are computed; the tensor count stays flat; "ever fired" survives resume', async () => {
