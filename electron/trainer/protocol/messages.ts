@@ -289,10 +289,7 @@ export const histogramSchema = z.object({
 });
 export type Histogram = z.infer<typeof histogramSchema>;
 
-/** Equal bins per histogram. */
-export const HISTOGRAM_BINS = 30;
-/** Largest number of values a histogram counts (larger tensors are counted on a strided sample). */
-export const HISTOGRAM_SAMPLE = 1 << 20;
+export { HISTOGRAM_BINS, HISTOGRAM_SAMPLE } from './histogram-bins';
 
 /** One activation layer's histograms at one step. */
 export const layerHistogramsSchema = z.object({
