@@ -301,6 +301,9 @@ export class LabHost {
   }
 
   private async start(open: () => Promise<TrainingSession>): Promise<{ runId: string }> {
+    // A run that has sent its end state still releases its lock and core for a moment: a
+    // viewer that starts again on seeing that state waits for it rather than being refused.
+    if (this.session?.hasEnded) await this.training;
     if (this.session) throw new CommandError(`run ${this.session.run.id} is training: stop it before starting another`, 'busy');
     if (this.starting) throw new CommandError('a run is starting: wait for it, then stop it before starting another', 'busy');
     this.starting = true;

@@ -76,6 +76,32 @@ test('two starts at once: one run trains, the other is refused as busy; a stale 
   b.close();
 }, 60_000);
 
+test('a start sent on seeing the end state of the previous run (its lock not yet released) starts, for a new run and for resuming the same one', async () => {
+  const host = new LabHost({ dataDir: await tempDir(), backend: 'cpu', prefetch: 0 });
+  const client: LabClient = await connectInElectron(appWindow(host) as never);
+  await client.welcomed();
+  const config = { data: 'synthetic:6x6', model: 'tiny', inputSize: 16, batch: 4, epochs: 1, maxSteps: 2, optimizer: 'adam', lr: 0.001, seed: 4 };
+  const ended = (runId: string) =>
+    new Promise<void>((done) => {
+      const off = client.on('event', (e) => {
+        if (e.type === 'state' && e.runId === runId && (e.state === 'stopped' || e.state === 'finished')) {
+          off();
+          done();
+        }
+      });
+    });
+  const first = await client.start(config);
+  await ended(first.runId);
+  // At once, in the same task as the end state: the session is still winding down.
+  const second = await client.start(config);
+  expect(second.runId).not.toBe(first.runId);
+  await ended(second.runId);
+  const resumed = await client.resumeRun(second.runId, { overrides: { maxSteps: 3 } });
+  expect(resumed.runId).toBe(second.runId);
+  await host.idle();
+  client.close();
+}, 60_000);
+
 test('issue 14, 2.1: after a run ends, every layer, pre-activation, a filter at full size and Probe now are answered from its final weights', async () => {
   const host = new LabHost({ dataDir: await tempDir(), backend: 'cpu', prefetch: 0 });
   const client: LabClient = await connectInElectron(appWindow(host) as never);
