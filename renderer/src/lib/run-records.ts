@@ -5,6 +5,7 @@
 // type becomes "unknown" (undefined), and only a record without its id, creation time, state or
 // config is reported as unreadable (with the reason), never thrown.
 import { z } from 'zod';
+import { firstFiltersSchema, histogramSchema, type FirstFilters, type Histogram, type LayerHistograms } from '../../../electron/trainer/protocol/messages';
 import type { EvaluationView } from '../../../electron/trainer/protocol/workbench';
 
 // ---------------------------------------------------------------------------
@@ -251,10 +252,26 @@ export interface LayersPoint {
   layers: LayerCount[];
 }
 
+/** A 'histograms' row: every activation layer's weight and activation histograms at one step. */
+export interface HistogramsPoint {
+  step: number;
+  epoch: number;
+  layers: LayerHistograms[];
+}
+
+/** The first convolution's filters as a 'histograms' row recorded them (only some rows carry them). */
+export interface FiltersPoint {
+  step: number;
+  epoch: number;
+  filters: FirstFilters;
+}
+
 export interface RunMetricsView {
   steps: StepPoint[];
   epochs: EpochPoint[];
   layers: LayersPoint[];
+  histograms: HistogramsPoint[];
+  filters: FiltersPoint[];
   /** Rows of these kinds that could not be read (rows of other kinds are ignored). */
   skipped: number;
 }
@@ -294,6 +311,51 @@ const layersRowSchema = z.looseObject({
   layers: z.array(z.unknown()),
 });
 
+const histogramsRowSchema = z.looseObject({
+  step: z.number().int().min(0),
+  epoch: z.number().catch(0),
+  layers: z.array(z.unknown()),
+  filters: z.unknown().optional(),
+});
+
+/** A histogram that can be drawn: its counts finite and not negative, its range finite and in order. */
+function drawable(h: Histogram): boolean {
+  return h.counts.length > 0 && Number.isFinite(h.min) && Number.isFinite(h.max) && h.min <= h.max && h.counts.every((c) => Number.isFinite(c) && c >= 0);
+}
+
+const layerHistogramsRowSchema = z.looseObject({
+  layer: z.string(),
+  weights: histogramSchema.nullable().refine((h) => h === null || drawable(h)),
+  activations: histogramSchema.nullable().refine((h) => h === null || drawable(h)),
+});
+
+/** The filters, if their values fill the shape they claim. */
+function readFilters(raw: unknown): FirstFilters | null {
+  const parsed = firstFiltersSchema.safeParse(raw);
+  if (!parsed.success) return null;
+  const { height, width, inChannels, count, values } = parsed.data;
+  const sized = height > 0 && width > 0 && inChannels > 0 && count > 0 && values.length === height * width * inChannels * count;
+  return sized && values.every(Number.isFinite) ? parsed.data : null;
+}
+
+/**
+ * One 'histograms' row (metrics.jsonl, or getRun's metrics): its histograms, and its filters
+ * when it carries readable ones; null when the row itself cannot be read. A layer entry that
+ * cannot be read is left out (a null histogram is kept: the tensor held NaN or an infinity).
+ */
+export function parseHistogramsRow(row: unknown): { point: HistogramsPoint; filters: FiltersPoint | null } | null {
+  const parsed = histogramsRowSchema.safeParse(row);
+  if (!parsed.success) return null;
+  const { step, epoch } = parsed.data;
+  const layers: LayerHistograms[] = [];
+  for (const item of parsed.data.layers) {
+    const layer = layerHistogramsRowSchema.safeParse(item);
+    if (layer.success) layers.push({ layer: layer.data.layer, weights: layer.data.weights, activations: layer.data.activations });
+  }
+  const filters = parsed.data.filters === undefined || parsed.data.filters === null ? null : readFilters(parsed.data.filters);
+  return { point: { step, epoch, layers }, filters: filters ? { step, epoch, filters } : null };
+}
+
 /** Sorted by step; a step seen twice keeps its last row (a resumed run rewrites from its checkpoint). */
 function byStep<T extends { step: number }>(points: T[]): T[] {
   const last = new Map<number, T>();
@@ -306,6 +368,7 @@ export function parseMetricsRows(rows: unknown): RunMetricsView {
   const steps: StepPoint[] = [];
   const epochs: EpochPoint[] = [];
   const layers: LayersPoint[] = [];
+  const histogramRows: { step: number; point: HistogramsPoint; filters: FiltersPoint | null }[] = [];
   let skipped = 0;
   for (const row of Array.isArray(rows) ? rows : []) {
     const kind = typeof row === 'object' && row !== null ? (row as { kind?: unknown }).kind : undefined;
@@ -333,10 +396,21 @@ export function parseMetricsRows(rows: unknown): RunMetricsView {
         counts.push({ layer: name, activation, rule, filters, deadFilters, units, deadUnits, negativeRegimeFilters });
       }
       layers.push({ step: parsed.data.step, epoch: parsed.data.epoch, window: parsed.data.window, layers: counts });
+    } else if (kind === 'histograms') {
+      const parsed = parseHistogramsRow(row);
+      if (!parsed) {
+        skipped++;
+        continue;
+      }
+      histogramRows.push({ step: parsed.point.step, ...parsed });
     }
     // Another kind (a newer lab's rows): not for these views, left out without a warning.
   }
-  return { steps: byStep(steps), epochs: byStep(epochs), layers: byStep(layers), skipped };
+  // A rewritten step's filters are its last row's (or none): not an older timeline's.
+  const histogramSteps = byStep(histogramRows);
+  const histograms = histogramSteps.map((r) => r.point);
+  const filters = histogramSteps.flatMap((r) => (r.filters ? [r.filters] : []));
+  return { steps: byStep(steps), epochs: byStep(epochs), layers: byStep(layers), histograms, filters, skipped };
 }
 
 /** getRun's reply: the record, its metrics, and the warnings reading metrics.jsonl gave. */
@@ -372,6 +446,26 @@ export function layerNames(metrics: RunMetricsView): string[] {
     }
   }
   return names;
+}
+
+/** Layers with histograms, in the order they first appear in the 'histograms' rows. */
+export function histogramLayerNames(metrics: Pick<RunMetricsView, 'histograms'>): string[] {
+  const names = new Set<string>();
+  for (const point of metrics.histograms) for (const layer of point.layers) names.add(layer.layer);
+  return [...names];
+}
+
+/** Which of a layer's tensors a histogram describes. */
+export type HistogramTensor = 'weights' | 'activations';
+
+/** One layer's weight (or activation) histogram at each recorded step that has the layer; null where it held NaN or an infinity. */
+export function layerHistogramHistory(points: readonly HistogramsPoint[], layer: string, tensor: HistogramTensor): { step: number; histogram: Histogram | null }[] {
+  const out: { step: number; histogram: Histogram | null }[] = [];
+  for (const point of points) {
+    const found = point.layers.find((l) => l.layer === layer);
+    if (found) out.push({ step: point.step, histogram: found[tensor] });
+  }
+  return out;
 }
 
 /** The layer's activation and rule (from its latest row), or null if it never appears. */

@@ -5,6 +5,8 @@ import {
   formatBytes,
   formatNumber,
   formatPercent,
+  histogramLayerNames,
+  layerHistogramHistory,
   layerNames,
   layerSeries,
   parseMetricsRows,
@@ -17,6 +19,7 @@ import {
   tarAt,
   totalSeries,
 } from '../run-records';
+import { firstFilters, histogram, histogramsRow } from '../../test-support/histograms';
 import { evaluation, getRunReply, listEntries, metricsRows, PRELU_ID, RELU_ID, runRecord } from '../../views/runs/test/fixtures';
 
 describe('run records', () => {
@@ -105,6 +108,52 @@ describe('metrics rows', () => {
     ]);
     expect(metrics.layers[0]?.layers).toEqual([{ layer: 'a', activation: '?', rule: '?', filters: 4, deadFilters: 1, units: null, deadUnits: null, negativeRegimeFilters: null }]);
     expect(metrics.skipped).toBe(1); // 'junk'; a row of an unknown kind is ignored, not reported
+  });
+
+  it('reads histograms rows: per layer over steps, filters by step, bad rows counted and bad entries left out', () => {
+    const filters = firstFilters({ count: 2 });
+    const metrics = parseMetricsRows([
+      histogramsRow(10, ['conv1.act', 'conv2.act'], filters),
+      histogramsRow(20, ['conv1.act', 'conv2.act']),
+      { kind: 'histograms', step: 30, epoch: 0, layers: [{ layer: 'conv1.act', weights: null, activations: histogram([1, 2], 0, 3) }, { layer: 'conv2.act', weights: { min: 0 } }] },
+      // Filters whose values do not fill their shape are left off the row, not the histograms.
+      { ...histogramsRow(40, ['conv1.act']), filters: { ...filters, values: [1, 2] } },
+      { kind: 'histograms', step: 'late', layers: [] },
+      { kind: 'histograms', step: 50, epoch: 0, layers: 'none' },
+      // A histogram whose range runs backwards cannot be drawn: its entry is left out.
+      { kind: 'histograms', step: 60, epoch: 0, layers: [{ layer: 'conv1.act', weights: histogram([1], 2, 1), activations: null }] },
+    ]);
+    expect(metrics.skipped).toBe(2);
+    expect(metrics.histograms.map((p) => [p.step, p.layers.map((l) => l.layer)])).toEqual([
+      [10, ['conv1.act', 'conv2.act']],
+      [20, ['conv1.act', 'conv2.act']],
+      [30, ['conv1.act']],
+      [40, ['conv1.act']],
+      [60, []],
+    ]);
+    expect(histogramLayerNames(metrics)).toEqual(['conv1.act', 'conv2.act']);
+    const weights = layerHistogramHistory(metrics.histograms, 'conv1.act', 'weights');
+    expect(weights.map((e) => e.step)).toEqual([10, 20, 30, 40]);
+    expect(weights[2]!.histogram).toBeNull(); // NaN or infinity in the tensor: kept as null
+    expect(weights[0]!.histogram?.max).toBeCloseTo(0.11);
+    expect(layerHistogramHistory(metrics.histograms, 'conv1.act', 'activations')[2]!.histogram?.counts).toEqual([1, 2]);
+    expect(layerHistogramHistory(metrics.histograms, 'conv2.act', 'weights').map((e) => e.step)).toEqual([10, 20]);
+    expect(metrics.filters.map((f) => f.step)).toEqual([10]);
+    expect(metrics.filters[0]!.filters.values).toEqual(filters.values);
+  });
+
+  it('a resumed run rewriting a step keeps its last histograms row, and that row\'s filters or none', () => {
+    const metrics = parseMetricsRows([
+      histogramsRow(10, ['a'], firstFilters({ count: 1 })),
+      histogramsRow(20, ['a'], firstFilters({ count: 2 })),
+      // Resumed from step 10: 20 comes again, this time without filters.
+      { ...histogramsRow(20, ['a']), layers: [{ layer: 'a', weights: histogram([7], -1, 1), activations: null }] },
+    ]);
+    expect(metrics.histograms.map((p) => p.step)).toEqual([10, 20]);
+    expect(metrics.histograms[1]!.layers[0]!.weights?.counts).toEqual([7]);
+    expect(metrics.filters.map((f) => [f.step, f.filters.count])).toEqual([[10, 1]]);
+    const detail = parseRunDetail({ ...getRunReply(RELU_ID), metrics: [...metricsRows('relu'), { kind: 'histograms', step: -1, layers: [] }] });
+    expect(detail.ok && detail.run.warnings).toEqual(['1 metrics row was not understood and left out']);
   });
 
   it('gives a run cannot-die counts as negative-regime filters', () => {
