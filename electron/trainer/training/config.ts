@@ -28,6 +28,16 @@ const activationText = z.string().refine(
 export const STEP_LIMIT = 1_000_000_000;
 
 /**
+ * A recorded run's settings with step counts from before STEP_LIMIT brought within it: a run
+ * saved with `checkpointEvery` or `maxSteps` of 1e15 resumes as it trained (neither count is
+ * ever reached), rather than being refused for a setting resume cannot change.
+ */
+export function recordedWithinLimits(config: Record<string, unknown>): Record<string, unknown> {
+  const clamp = (v: unknown) => (typeof v === 'number' && v > STEP_LIMIT ? STEP_LIMIT : v);
+  return { ...config, ...('maxSteps' in config ? { maxSteps: clamp(config['maxSteps']) } : {}), ...('checkpointEvery' in config ? { checkpointEvery: clamp(config['checkpointEvery']) } : {}) };
+}
+
+/**
  * The settings as given: the optimisation settings a recipe chooses per model and input size
  * (recipes.ts: optimizer, lr, batch, epochs, schedule, warm-up, clipping) may be left out.
  */

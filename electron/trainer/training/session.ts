@@ -16,7 +16,7 @@ import { describeAdapter } from '../../../models/webgpu-adapter';
 import type { GpuHost } from '../gpu-host/host-link';
 import { createRun, resolveRun, type RunHandle, type RunState } from '../runs/run-store';
 import { LAB_VERSION } from '../version';
-import { parseTrainConfig, type ResumeOverrides, type TrainConfig, type TrainConfigInput } from './config';
+import { parseTrainConfig, recordedWithinLimits, type ResumeOverrides, type TrainConfig, type TrainConfigInput } from './config';
 import { checkSameDataset, describeDataset, loadDataset, TrainingError } from './run-model';
 import { learningRate } from './schedule';
 import { LossWatch } from './loss-watch';
@@ -255,7 +255,7 @@ export class TrainingSession {
       await run.removeStaleTempFiles();
       const changes = Object.fromEntries(Object.entries(options.overrides ?? {}).filter(([, v]) => v !== undefined));
       // Runs recorded before these settings existed trained without warm-up, from He-normal weights.
-      const config = parseTrainConfig({ ...SETTINGS_BEFORE_RECIPES, ...run.record.config, ...changes });
+      const config = parseTrainConfig({ ...SETTINGS_BEFORE_RECIPES, ...recordedWithinLimits(run.record.config), ...changes });
       const backend = await selectBackend(backendRequest(options));
       const dataset = await loadDataset(config, options.dataDir);
       checkSameDataset(run.record.dataset.hash, dataset, run.id);

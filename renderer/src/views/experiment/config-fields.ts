@@ -79,8 +79,8 @@ export const HYPER_FIELDS: HyperField[] = [
   },
   { kind: 'number', key: 'dropout', label: 'Dropout', min: 0, max: 0.95, step: 0.05, fallback: 0.5, hint: 'before the classifier' },
   { kind: 'number', key: 'seed', label: 'Seed', integer: true, min: 0, max: 4294967295, fallback: 1 },
-  { kind: 'number', key: 'checkpointEvery', label: 'Checkpoint every (steps)', integer: true, min: 0, fallback: 0, hint: '0 = at epoch ends only' },
-  { kind: 'number', key: 'maxSteps', label: 'Max steps', integer: true, min: 0, fallback: 0, hint: 'stop after this many; 0 = run all epochs' },
+  { kind: 'number', key: 'checkpointEvery', label: 'Checkpoint every (steps)', integer: true, min: 0, max: 1_000_000_000, fallback: 0, hint: '0 = at epoch ends only' },
+  { kind: 'number', key: 'maxSteps', label: 'Max steps', integer: true, min: 0, max: 1_000_000_000, fallback: 0, hint: 'stop after this many; 0 = run all epochs' },
 ];
 
 /** The model fields' fallbacks, as in config.ts (the input size's is the backend's: recipe.ts). */
