@@ -1,7 +1,8 @@
 // The live streams of one run as the Train view shows them: every step's numbers, the
 // epochs, each layer's dead counts over time and its latest health, the newest activation
-// frame per (layer, kind), the full-size map, and the per-filter strength history of the
-// layers being watched, and the run's record (its settings and dataset: the run's chance
+// frame per (layer, kind), the full-size map, the per-filter strength history of the
+// layers being watched, every layer's weight and activation histograms over time with the
+// first layer's newest filters, and the run's record (its settings and dataset: the run's chance
 // level and warm-up). Everything held here is bounded (draw/series.ts) so a 100k-step run
 // costs a few megabytes.
 //
@@ -11,11 +12,14 @@
 // when they can, skip frames when they cannot, and never hold up input or the trainer.
 //
 // Memory, worst case: 50k progress rows (2.4 MB), 10k dead-count rows (8 bytes x (1 + 2 x
-// layers) each), 3 filter histories of 6 MB, and the newest frame of 8 (layer, kind) pairs.
-import type { LayerStats, LayerStatsMessage, ProgressItem, ProgressMessage, TrainerEvent } from '../../../electron/trainer/protocol/messages';
+// layers) each), 3 filter histories of 6 MB, the newest frame of 8 (layer, kind) pairs, and
+// 500 histogram rows (2 x 30 counts per layer each: LightCNN-29's ~30 layers, about 4 MB).
+import type { HistogramsMessage, LayerStats, LayerStatsMessage, ProgressItem, ProgressMessage, TrainerEvent } from '../../../electron/trainer/protocol/messages';
 import type { DecodedFrame } from '../../../electron/trainer/protocol/frames';
 import type { LabClient } from './lab-client';
-import { parseRunRecord, type EpochPoint, type RunRecordView } from './run-records';
+import { layerHistogramHistory, parseHistogramsRow, parseRunRecord, type EpochPoint, type FiltersPoint, type HistogramsPoint, type HistogramTensor, type RunRecordView } from './run-records';
+import { StepHistory } from './step-history';
+import type { HistogramEntry } from '../draw/ridgeline';
 import type { RecentLoss } from './chance';
 import { FrameHistory, SeriesBuffer, type Reduce } from '../draw/series';
 import { RunningRange, statsRange, type Range } from '../draw/heatmap';
@@ -41,6 +45,8 @@ export interface LiveRunOptions {
   historyBudgetBytes?: number;
   /** Newest frames kept (one per layer and kind). */
   keepFrames?: number;
+  /** Histogram rows kept (TensorBoard's default reservoir: 500), spread over the whole run. */
+  maxHistogramSteps?: number;
 }
 
 /** Progress columns: step, loss, accuracy, lr, images/s, gradient norm. */
@@ -76,6 +82,8 @@ export class LiveRun {
   statsVersion = $state(0);
   /** Bumped when activation frames arrived. */
   framesVersion = $state(0);
+  /** Bumped when histograms (or first-layer filters) arrived. */
+  histogramsVersion = $state(0);
   // Plain fields, published by the versions above.
   private latestItem: ProgressItem | null = null;
   private statsWindow: number | null = null;
@@ -89,7 +97,9 @@ export class LiveRun {
   private full: DecodedFrame | null = null;
   private histories = new Map<string, FrameHistory>();
   private ranges: Record<MapKind, RunningRange> = { activation: new RunningRange(), preactivation: new RunningRange() };
-  private dirty = { progress: false, stats: false, frames: false };
+  private histogramRows: StepHistory<HistogramsPoint>;
+  private latestFilters: FiltersPoint | null = null;
+  private dirty = { progress: false, stats: false, frames: false, histograms: false };
   private scheduled = false;
   private backfilled: string | null = null;
   /** The run whose record was asked for (by backfill or loadRecord): once per run. */
@@ -107,11 +117,14 @@ export class LiveRun {
       maxDeadPoints: options.maxDeadPoints ?? 10_000,
       historyBudgetBytes: options.historyBudgetBytes ?? 6 << 20,
       keepFrames: options.keepFrames ?? 8,
+      maxHistogramSteps: options.maxHistogramSteps ?? 500,
     };
     this.progress = this.newProgress();
+    this.histogramRows = new StepHistory(this.options.maxHistogramSteps);
     this.off = [
       client.on('progress', (m) => this.onProgress(m)),
       client.on('layerStats', (m) => this.onLayerStats(m)),
+      client.on('histograms', (m) => this.onHistograms(m)),
       client.on('frame', (f) => this.onFrame(f)),
       client.on('event', (e) => this.onEvent(e)),
     ];
@@ -250,13 +263,32 @@ export class LiveRun {
     return h && filter < h.channels ? h.channel(filter) : null;
   }
 
+  /** One layer's weight (or activation) histograms over the recorded steps, oldest first. */
+  histogramHistory(layer: string, tensor: HistogramTensor): HistogramEntry[] {
+    void this.histogramsVersion;
+    return layerHistogramHistory(this.histogramRows.rows(), layer, tensor);
+  }
+
+  /** Step of the newest histograms, or null before any. */
+  get histogramsStep(): number | null {
+    void this.histogramsVersion;
+    return this.histogramRows.last?.step ?? null;
+  }
+
+  /** The first convolution's newest filters (and their step), or null before any (or for a model without one). */
+  get firstFilters(): FiltersPoint | null {
+    void this.histogramsVersion;
+    return this.latestFilters;
+  }
+
   /** Publishes what arrived since the last flush (called by the scheduler; tests call it directly). */
   flush(): void {
     this.scheduled = false;
     if (this.dirty.progress) this.progressVersion++;
     if (this.dirty.stats) this.statsVersion++;
     if (this.dirty.frames) this.framesVersion++;
-    this.dirty = { progress: false, stats: false, frames: false };
+    if (this.dirty.histograms) this.histogramsVersion++;
+    this.dirty = { progress: false, stats: false, frames: false, histograms: false };
   }
 
   /** Forgets everything (a new run). */
@@ -278,13 +310,15 @@ export class LiveRun {
     this.histories.clear();
     this.ranges.activation.reset();
     this.ranges.preactivation.reset();
-    this.mark('progress', 'stats', 'frames');
+    this.histogramRows.clear();
+    this.latestFilters = null;
+    this.mark('progress', 'stats', 'frames', 'histograms');
   }
 
   /**
    * Fills in what happened before this view started listening from the run's recorded
-   * metrics (getRun): steps, epochs and the layer rows (every 10 steps), and takes the run's
-   * record. Once per run; a trainer that cannot answer leaves the live data as it is.
+   * metrics (getRun): steps, epochs, the layer rows (every 10 steps) and the histograms rows
+   * (with the newest recorded filters), and takes the run's record. Once per run; a trainer that cannot answer leaves the live data as it is.
    */
   async backfill(runId: string): Promise<void> {
     if (this.backfilled === runId) return;
@@ -306,6 +340,9 @@ export class LiveRun {
     const progress = this.newProgress();
     const firstDead = this.dead?.firstStep ?? NaN;
     const deadRows: { step: number; window: number; layers: LayerStats[] }[] = [];
+    const firstHistograms = this.histogramRows.firstStep;
+    /** The last row of each step (a resumed run rewrites steps), with its filters. */
+    const histogramRows = new Map<number, NonNullable<ReturnType<typeof parseHistogramsRow>>>();
     for (const row of rows as Record<string, unknown>[]) {
       const step = num(row.step);
       if (!Number.isFinite(step)) continue;
@@ -322,6 +359,9 @@ export class LiveRun {
         });
       } else if (row.kind === 'layers' && Array.isArray(row.layers) && before(step, firstDead)) {
         deadRows.push({ step, window: num(row.window), layers: row.layers as LayerStats[] });
+      } else if (row.kind === 'histograms' && before(step, firstHistograms)) {
+        const parsed = parseHistogramsRow(row);
+        if (parsed) histogramRows.set(step, parsed);
       }
     }
     for (const r of this.progress.rows()) progress.push(r);
@@ -339,7 +379,18 @@ export class LiveRun {
         this.latestStatsStep = last.step;
       }
     }
+    if (histogramRows.size > 0) this.backfillHistograms([...histogramRows.values()].sort((a, b) => a.point.step - b.point.step));
     this.mark('progress', 'stats');
+  }
+
+  /** Recorded histogram rows (sorted, all before the first live one) go before the live ones. */
+  private backfillHistograms(recorded: NonNullable<ReturnType<typeof parseHistogramsRow>>[]): void {
+    const live = this.histogramRows.rows();
+    this.histogramRows.clear();
+    for (const r of recorded) this.histogramRows.push(r.point);
+    for (const r of live) this.histogramRows.push(r);
+    if (!this.latestFilters) this.latestFilters = recorded.findLast((r) => r.filters !== null)?.filters ?? null;
+    this.mark('histograms');
   }
 
   /** Asks for the run's record (once per run; backfill's answer carries it too). */
@@ -383,6 +434,14 @@ export class LiveRun {
     this.mark('stats');
   }
 
+  private onHistograms(message: HistogramsMessage): void {
+    const { step, epoch } = message;
+    this.histogramRows.push({ step, epoch, layers: message.layers });
+    if (message.filters) this.latestFilters = { step, epoch, filters: message.filters };
+    else if (this.latestFilters && this.latestFilters.step >= step) this.latestFilters = null; // a rewritten step without filters
+    this.mark('histograms');
+  }
+
   private onFrame(frame: DecodedFrame): void {
     const h = frame.header;
     if (h.channel.startsWith('full:')) {
@@ -417,7 +476,9 @@ export class LiveRun {
           this.progress.truncateAfter(event.step);
           this.dead?.truncateAfter(event.step);
           this.epochList = this.epochList.filter((e) => e.step <= event.step);
-          this.mark('progress', 'stats');
+          this.histogramRows.truncateAfter(event.step);
+          if (this.latestFilters && this.latestFilters.step > event.step) this.latestFilters = null;
+          this.mark('progress', 'stats', 'histograms');
         }
         // The record (and, joining a run under way, its earlier steps) in one getRun.
         if (this.progress.length === 0) void this.backfill(event.runId);
@@ -482,7 +543,7 @@ export class LiveRun {
     return new SeriesBuffer(PROGRESS_COLUMNS, { maxPoints: this.options.maxSteps, reduce });
   }
 
-  private mark(...what: ('progress' | 'stats' | 'frames')[]): void {
+  private mark(...what: ('progress' | 'stats' | 'frames' | 'histograms')[]): void {
     for (const w of what) this.dirty[w] = true;
     if (this.scheduled) return;
     this.scheduled = true;

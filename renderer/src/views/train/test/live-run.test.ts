@@ -1,7 +1,8 @@
 import { describe, expect, test, vi } from 'vitest';
-import type { LayerStatsMessage } from '../../../../../electron/trainer/protocol/messages';
+import type { LayerStatsMessage, ServerMessage } from '../../../../../electron/trainer/protocol/messages';
 import { LiveRun } from '../../../lib/live-run.svelte';
 import { ScriptedTrainer } from '../../../test-support/scripted-trainer';
+import { firstFilters, histogram, histogramsMessage, histogramsRow } from '../../../test-support/histograms';
 import { frame, LAYERS, progress, progressWithLoss, startedRunReply, statsMessage } from './fixtures';
 
 /** A LiveRun whose flushes the test runs by hand (no animation frames). */
@@ -151,6 +152,81 @@ describe('LiveRun', () => {
     expect(trainer.commands('getRun')).toEqual([{ name: 'getRun', runId: 'r1' }]);
     await live.backfill('r1'); // once per run
     expect(trainer.commands('getRun')).toHaveLength(1);
+  });
+
+  test('histograms: acked at once, kept per layer over the steps, with the newest first-layer filters', () => {
+    const { trainer, live, flush } = setup();
+    const filters = firstFilters({ count: 3 });
+    trainer.push(histogramsMessage(10, ['conv1.act', 'conv2.act'], filters));
+    trainer.push(histogramsMessage(20, ['conv1.act', 'conv2.act']));
+    expect(trainer.received.filter((m) => m.type === 'ack').map((m) => (m as { channel: string }).channel)).toEqual(['histograms', 'histograms']);
+    expect(live.histogramsVersion).toBe(0);
+    flush();
+    expect(live.histogramsVersion).toBe(1);
+    const weights = live.histogramHistory('conv1.act', 'weights');
+    expect(weights.map((e) => e.step)).toEqual([10, 20]);
+    expect(weights[1]!.histogram?.max).toBeCloseTo(0.12);
+    expect(live.histogramHistory('conv2.act', 'activations').map((e) => e.histogram?.max)).toEqual([10, 20]);
+    expect(live.histogramHistory('conv9.act', 'weights')).toEqual([]);
+    expect(live.histogramsStep).toBe(20);
+    // The filters of step 10 stay the newest until others come.
+    expect(live.firstFilters).toEqual({ step: 10, epoch: 0, filters });
+  });
+
+  test('histograms keep at most maxHistogramSteps rows, spread over the whole run, the newest always', () => {
+    const { trainer, live, flush } = setup({ maxHistogramSteps: 8 });
+    for (let step = 1; step <= 100; step++) trainer.push(histogramsMessage(step, ['conv1.act']));
+    flush();
+    const steps = live.histogramHistory('conv1.act', 'weights').map((e) => e.step);
+    expect(steps.length).toBeLessThanOrEqual(9);
+    expect(steps[0]).toBe(1);
+    expect(steps.at(-1)).toBe(100);
+    expect(steps[4]! - steps[0]!).toBeGreaterThan(40); // not only the recent end
+  });
+
+  test('backfills histograms and filters from the recorded rows before the live ones, without duplicates', async () => {
+    const recordedFilters = firstFilters({ count: 2 });
+    const rewritten = { ...histogramsRow(20, ['conv1.act']), layers: [{ layer: 'conv1.act', weights: histogram([9], -1, 1), activations: null }] };
+    const metrics = [
+      histogramsRow(10, ['conv1.act'], recordedFilters),
+      histogramsRow(20, ['conv1.act']),
+      rewritten, // a resumed run wrote step 20 again: its last row counts
+      histogramsRow(30, ['conv1.act']), // the live stream has step 30 too: the live one is kept
+      { kind: 'histograms', step: 'bad', layers: [] },
+    ];
+    const { trainer, live, flush } = setup({}, { getRun: () => ({ record: {}, metrics, warnings: [] }) });
+    trainer.push({ ...(histogramsMessage(30, ['conv1.act']) as Extract<ServerMessage, { type: 'histograms' }>), layers: [{ layer: 'conv1.act', weights: histogram([5, 5], -2, 2), activations: null }] });
+    trainer.push(histogramsMessage(40, ['conv1.act']));
+    await live.backfill('r1');
+    flush();
+    const weights = live.histogramHistory('conv1.act', 'weights');
+    expect(weights.map((e) => e.step)).toEqual([10, 20, 30, 40]);
+    expect(weights[1]!.histogram?.counts).toEqual([9]);
+    expect(weights[2]!.histogram?.counts).toEqual([5, 5]);
+    // No live filters yet: the newest recorded ones.
+    expect(live.firstFilters?.step).toBe(10);
+    expect(live.firstFilters?.filters.values).toEqual(recordedFilters.values);
+    const liveFilters = firstFilters({ count: 5 });
+    trainer.push(histogramsMessage(50, ['conv1.act'], liveFilters));
+    flush();
+    expect(live.firstFilters).toMatchObject({ step: 50, filters: { count: 5 } });
+  });
+
+  test('histograms of a resumed run go back to the checkpoint; a new run starts empty', () => {
+    const { trainer, live, flush } = setup();
+    trainer.event({ type: 'started', runId: 'r1', step: 0, totalSteps: 100, backend: 'cpu', resumed: false });
+    trainer.push(progress(1, 30));
+    trainer.push(histogramsMessage(10, ['conv1.act']));
+    trainer.push(histogramsMessage(20, ['conv1.act'], firstFilters()));
+    flush();
+    trainer.event({ type: 'started', runId: 'r1', step: 10, totalSteps: 100, backend: 'cpu', resumed: true });
+    flush();
+    expect(live.histogramHistory('conv1.act', 'weights').map((e) => e.step)).toEqual([10]);
+    expect(live.firstFilters).toBeNull(); // step 20's filters belong to the discarded steps
+    trainer.event({ type: 'started', runId: 'r2', step: 0, totalSteps: 100, backend: 'cpu', resumed: false });
+    flush();
+    expect(live.histogramHistory('conv1.act', 'weights')).toEqual([]);
+    expect(live.histogramsStep).toBeNull();
   });
 
   test('a trainer that cannot answer getRun leaves the live data alone', async () => {
