@@ -1,6 +1,7 @@
 // A faster filter gradient for the pure-JS `cpu` backend. tfjs 4.22's own kernel
 // reads every element through TensorBuffer.get with the batch and output position
-// innermost, so one training step of a small CNN spends ~90 % of its time there.
+// innermost, so one training step of a small CNN spends most of its time there
+// (figures: bench/NOTES.md, "v0.2.0: training throughput").
 //
 // The math is the same: dW[kh, kw, ci, co] = sum over (b, y, x) of
 //   X[b, y*sh + kh - top, x*sw + kw - left, ci] * dY[b, y, x, co]
@@ -33,7 +34,8 @@ export function conv2dBackpropFilterNhwc(
   const top = info.padInfo.top;
   const left = info.padInfo.left;
   const dw = new Float64Array(filterHeight * filterWidth * inChannels * outChannels);
-  // Skipping x === 0 (ReLU outputs often are: ~1.8x faster on half-zero inputs) is exact only
+  // Skipping x === 0 (ReLU outputs often are) saves the whole channel loop for that value
+  // (figures: bench/NOTES.md, "Figures behind design choices"). It is exact only
   // while every dy is finite: 0 x NaN and 0 x Inf are NaN, as tfjs' kernel computes them, and a
   // NaN hidden here would slip past the training loop's NaN guard. One pass over dy decides.
   const skipZeros = allFinite(dy);

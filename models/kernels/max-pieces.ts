@@ -46,7 +46,8 @@
 // Speed: one pass over x forward, one over x and dy backward, the channel loop innermost and
 // without data-dependent branches (on activations, which piece wins is a coin toss, and a
 // mispredicted branch per element costs several times the memory traffic: Math.max and
-// `a >= b ? a : b` both compile to branches, and ran 2x slower). Comparisons become 0/1 with
+// `a >= b ? a : b` both compile to branches, and were slower than the masks below; figures:
+// bench/NOTES.md, "Figures behind design choices"). Comparisons become 0/1 with
 // `| 0` (a flag move). Where a value must be selected, it is handled as its float32 bits in
 // int32 (as pick() in wasm-elementwise.ts):
 //   key(v)  = v ^ ((v >> 31) & 0x7fffffff)   orders like the floats, -0 below +0 (Math.max order);
@@ -111,7 +112,8 @@ export function layout(x: tf.TensorInfo, attrs: MaxPiecesAttrs): Layout {
 
 /**
  * dst[d + c] = maxBits(p[pi + c], q[qi + c]) for c < n. Four channels an iteration: a quarter
- * of the loop's overhead, and four independent chains for the CPU to overlap (~15% faster).
+ * of the loop's overhead, and four independent chains for the CPU to overlap (figures:
+ * bench/NOTES.md, "Figures behind design choices").
  */
 function maxRow(p: Int32Array, pi: number, q: Int32Array, qi: number, dst: Int32Array, d: number, n: number): void {
   let c = 0;
@@ -217,7 +219,8 @@ function maxout2Backward(x: Float32Array, dy: Float32Array, dx: Float32Array, ro
 
 // k = 3..5: M_j = prod_(i<j) [p_i < p_j] * prod_(i>j) [p_j >= p_i], the first piece attaining
 // the maximum (any NaN fails a comparison of every piece: all M_j = 0). Straight-line float
-// comparisons, one function per k: a loop over the pieces inside the channel loop ran 2x slower.
+// comparisons, one function per k: a loop over the pieces inside the channel loop was slower
+// (figures: bench/NOTES.md, "Figures behind design choices").
 
 function maxout3Backward(x: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, n: number): void {
   for (let r = 0; r < rows; r++) {

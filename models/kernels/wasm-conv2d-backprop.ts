@@ -20,9 +20,8 @@
 //   time the operator is created, which is every step since dy is new, and the package asks
 //   it to pack from [K, N] (XNN_FLAG_TRANSPOSE_WEIGHTS), reading 8 columns of every row per
 //   pass. Over a whole batch's dy (R = 65,536 rows for the first layer at 64 px) those passes
-//   miss the cache: packing cost ~15 ns a float, more than the product. Chunks of ~4,096
-//   rows pack from cache: the first layer's gradient went from 89 to 45 ms, group1's 3x3
-//   from 131 to 103 ms (scratch A/B with a fresh dy each call, 2 threads).
+//   miss the cache, and the packing costs more than the product. Chunks of ~4,096 rows pack
+//   from cache (figures: bench/NOTES.md, "v0.3.1: training on wasm, second pass", item 1).
 //
 // Conv2DBackpropInput: dx[b, p, q, ci] = sum over (i, j, kh, kw) with i*s + kh - top = p and
 //   j*s + kw - left = q of dy[b, i, j, co] W[kh, kw, ci, co].
@@ -38,9 +37,10 @@
 //   With fewer than 4 input channels (the grey first layer) it is instead the product
 //   G = dy W^T ([R, CO] x [CO, KH*KW*CI], XNNPACK) scattered back onto the image (col2im):
 //   see inputGradientByScatter. The same when the padded convolution would mostly multiply
-//   zeros (valid padding on small maps, fullConvolutionWaste above 2): Model A's conv3
-//   (12x12 -> 8x8) 53 -> 34 ms, conv4 (4x4 -> 1x1) 18 -> 8 ms; its conv2 (28 -> 24, 1.36x)
-//   stays a convolution, which is faster there (92 vs 99 ms).
+//   zeros (valid padding on small maps, fullConvolutionWaste above 2), as in Model A's conv3
+//   (12x12 -> 8x8) and conv4 (4x4 -> 1x1); its conv2 (28 -> 24, waste 1.36) stays a
+//   convolution, which is faster there (figures: bench/NOTES.md, "v0.3.1: training on wasm,
+//   second pass", item 3).
 //
 // Anything else (NCHW, a dtype other than float32, a padding larger than the filter, which
 // would need negative padding here) goes to a correct implementation: for the input

@@ -1,8 +1,9 @@
 // Element-wise and layout kernels for the wasm backend, for the shapes a training step
 // feeds them. The package runs these through generic C++ loops that compute a broadcast
-// index per element: a max of two 3-million-element tensors takes ~45 ms there, a split
-// of a conv output into MFM's two halves ~55 ms, the bias gradient (a sum over batch,
-// rows and columns) ~50 ms. Here the common cases are plain loops over the heap, channel
+// index per element, which makes a max of two activation-sized tensors, the split of a conv
+// output into MFM's two halves and the bias gradient (a sum over batch, rows and columns)
+// each cost far more than a pass over the memory (figures: bench/NOTES.md, "Figures behind
+// design choices"). Here the common cases are plain loops over the heap, channel
 // axis innermost; any other case (broadcasting, another axis, another dtype) goes to the
 // package's kernel.
 //
@@ -40,9 +41,10 @@ function fallback(original: tf.KernelConfig | undefined, name: string): tf.Kerne
 // ------------------------------------------------------------------ binary, same shape
 //
 // Written without data-dependent branches: on activations, which operand is larger is a coin
-// toss, and a mispredicted branch per element made a plain `x >= y ? x : y` loop 3x slower
-// than memory allows. A comparison turned into 0/1 with `| 0` compiles to a flag move, and
-// the max is then picked with integer masks on the float bits: r = b ^ ((a ^ b) & -c).
+// toss, and a mispredicted branch per element made a plain `x >= y ? x : y` loop several times
+// slower than memory allows (figures: bench/NOTES.md, "v0.3.0: training on wasm", item 5).
+// A comparison turned into 0/1 with `| 0` compiles to a flag move, and the max is then
+// picked with integer masks on the float bits: r = b ^ ((a ^ b) & -c).
 
 function registerBinary(name: string, outDtype: 'float32' | 'bool', loop: (a: Float32Array, b: Float32Array, out: Float32Array | Uint8Array) => void): void {
   registerWasmKernel(name, (original) => {
@@ -241,9 +243,10 @@ function registerSum(): void {
 //
 // The engine clones every tensor a gradient saves (inputsToSave/outputsToSave) through the
 // Identity kernel, and the package's copies the bytes: every activation of a step was copied
-// once more (~16 ms a LightCNN-9 step at 64 px). Heap tensors are never written after they are
-// made (see wasm-heap.ts), so the clone shares the memory and counts one more reference, as
-// the package's own Reshape and tfjs' cpu Identity do.
+// once more (figures: bench/NOTES.md, "v0.3.1: training on wasm, second pass", item 5).
+// Heap tensors are never written after they are made (see wasm-heap.ts), so the clone shares
+// the memory and counts one more reference, as the package's own Reshape and tfjs' cpu
+// Identity do.
 
 function registerIdentity(): void {
   registerWasmKernel('Identity', () => (args: KernelArgs) => {

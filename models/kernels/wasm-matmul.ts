@@ -7,9 +7,10 @@
 //
 // XNNPACK treats the second operand as weights: it packs all K x N of it whenever the
 // operator is created, and the package creates one per new tensor, so every step. Packing
-// costs ~15 ns a float (it reads 8 columns of every row per pass), far more than a product
-// with few rows: da = dy W^T for a 2,048 -> 512 dense layer at batch 16 is 17M multiply-adds
-// (under 1 ms in XNNPACK) behind 1M floats of packing (~15 ms). So, for batch 1:
+// (it reads 8 columns of every row per pass) costs far more than a product with few rows:
+// da = dy W^T for a 2,048 -> 512 dense layer at batch 16 is 17M multiply-adds behind 1M
+// floats of packing, and the packing takes many times the product (figures: bench/NOTES.md,
+// "Figures behind design choices"). So, for batch 1:
 //   - a b^T with fewer rows in a than in b (M < N): computed as (b a^T)^T. b, stored as
 //     [N, K], is the first operand as it lies in memory; a^T [K, M] (small) is the packed one;
 //     the [N, M] result is transposed back: out[m, n] = sum_k b[n, k] a[m, k], the same sums.

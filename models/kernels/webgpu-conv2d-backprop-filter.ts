@@ -16,8 +16,9 @@
 // first program writes dW directly. 64 invocations, 8 KiB of workgroup memory and at most 3
 // storage buffers: within WebGPU's core defaults and the compatibility level's limits.
 //
-// Measured on Mesa's llvmpipe (a software adapter: an indication, not a GPU figure), 5x5x1x96
-// at batch 8, 64x64, 'same': 0.50 s against 3.85 s for tfjs-webgpu's kernel (median of 5).
+// On Mesa's llvmpipe (a software adapter: an indication, not a GPU figure) it took a fraction
+// of tfjs-webgpu's time for Light CNN's first layer (figures: bench/NOTES.md, "Figures behind
+// design choices").
 //
 // NHWC and float32 only (the lab's only format and type); other inputs throw. The op has no
 // dilations attribute: tfjs' conv2d gradient refuses dilations > 1 before reaching it.

@@ -334,7 +334,8 @@ export const WEIGHT_KERNEL = 'LabWeightSummary';
 
 /**
  * [mean |gradient|, ||w||, ||w - w_before|| / ||w_before||] in one pass over a layer's kernel
- * (the fc's is millions of values; three tf-op chains over it cost ~20 ms a step on wasm).
+ * (the fc's is millions of values, and three tf-op chains over it cost a noticeable share of a
+ * step on wasm: figures in bench/NOTES.md, "Figures behind design choices").
  * Any input may be absent: its numbers are NaN.
  */
 export function weightSummary(weights: Float32Array | null, before: Float32Array | null, gradient: Float32Array | null, out: Float32Array): void {

@@ -1,8 +1,8 @@
 // Whether a run can really be resumed, for getRun (Run detail's Resume button): checked the way
 // `lab runs` checks it (runResumePoint: the newest checkpoint that verifies), not taken from
-// run.json. Verifying reads a whole checkpoint (a LightCNN-9 with Adam's moments is about 66 MB,
-// some 80 ms hashed from a warm cache, seconds from a cold disk), so it is done for the one run
-// opened, never for every run in listRuns.
+// run.json. Verifying reads and hashes a whole checkpoint (a LightCNN-9 with Adam's moments is
+// about 66 MB), which is slow from a cold disk (figures: bench/NOTES.md, "Figures behind design
+// choices"), so it is done for the one run opened, never for every run in listRuns.
 import type { ResumeCheck } from '../../protocol/workbench';
 import { runResumePoint } from '../../runs/run-store';
 
