@@ -8,34 +8,11 @@
 //   cannot-die  leaky ReLU, PReLU, RReLU: the gradient is never zero; the layer reports its
 //               negative-regime fraction instead.
 import * as tf from '@tensorflow/tfjs';
-import type { ActivationSpec } from '../../../models/activations/spec';
+import { deadRule, pieceCount, piecesKept, type ActivationSpec } from '../../../models/activations/registry';
 
-export type DeadRule = 'zero' | 'saturation' | 'pieces' | 'cannot-die';
+export { deadRule, pieceCount, type DeadRule } from '../../../models/activations/registry';
 
 export const DEFAULT_SATURATION_THRESHOLD = 0.01;
-
-export function deadRule(spec: ActivationSpec): DeadRule {
-  switch (spec.name) {
-    case 'relu':
-      return 'zero';
-    case 'maxout':
-    case 'mfm':
-      return 'pieces';
-    case 'leaky_relu':
-    case 'prelu':
-    case 'rrelu':
-      return 'cannot-die';
-    default:
-      return 'saturation';
-  }
-}
-
-/** How many pieces a pre-activation unit competes with (1 when the rule is not 'pieces'). */
-export function pieceCount(spec: ActivationSpec): number {
-  if (spec.name === 'maxout') return spec.k;
-  if (spec.name === 'mfm') return spec.variant === '2/1' ? 2 : 3;
-  return 1;
-}
 
 /** The activation's derivative at x, elementwise; y = f(x) is given to save recomputing it. */
 function derivative(spec: ActivationSpec, x: tf.Tensor, y: tf.Tensor): tf.Tensor {
@@ -174,7 +151,8 @@ function piecesTaken(spec: ActivationSpec, x: tf.Tensor): BatchAlive {
       pieceWinRates: tf.stack([tf.scalar(1).sub(rate), rate]) as tf.Tensor1D,
     };
   }
-  const byMin = spec.name === 'mfm' && spec.variant === '3/2';
+  // Keeping all but the smallest piece (MFM 3/2): a piece is taken unless it was the min.
+  const byMin = piecesKept(spec) > 1;
   let taken: tf.Tensor[];
   if (byMin) {
     // MFM 3/2 exactly as the layer selects (see summary-kernel.ts): tfjs' max/min send ties to their first argument.

@@ -10,7 +10,7 @@
 // fraction (NaN unless the saturation rule), dead and never-fired units, win rate of each
 // piece...]. Sums run in float64. Two or three passes over the batch, against a dozen ops.
 import * as tf from '@tensorflow/tfjs';
-import type { ActivationSpec } from '../../../models/activations/spec';
+import { piecesKept, type ActivationSpec } from '../../../models/activations/registry';
 import { alloc, free, view, type WasmBackend } from '../../../models/kernels/wasm-heap';
 import { deadRule, maxDerivative, pieceCount, DEFAULT_SATURATION_THRESHOLD } from './dead-rules';
 
@@ -33,7 +33,7 @@ export function summaryMode(spec: ActivationSpec, threshold = DEFAULT_SATURATION
     case 'cannot-die':
       return { kind: 'cannot-die' };
     case 'pieces':
-      return { kind: 'pieces', k: pieceCount(spec), byMin: spec.name === 'mfm' && spec.variant === '3/2' };
+      return { kind: 'pieces', k: pieceCount(spec), byMin: piecesKept(spec) > 1 };
     case 'saturation':
       // gelu, swish and mish need erf and friends exactly as tfjs computes them: the composition does those.
       if (spec.name === 'sigmoid' || spec.name === 'tanh' || spec.name === 'elu' || spec.name === 'selu') return { kind: 'saturation', derivative: spec.name, limit: threshold * maxDerivative(spec) };

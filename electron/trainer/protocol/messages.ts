@@ -6,8 +6,9 @@
 // clients. Bulk activation maps never travel here: see frames.ts.
 //
 // The renderer bundles this file, so it must not import node: modules, tfjs,
-// models or datasets: only zod and version.ts.
+// or datasets: only zod, version.ts and the models' pure activation registry.
 import { z } from 'zod';
+import { DEAD_RULES } from '../../../models/activations/registry';
 import { PROTOCOL_VERSION } from '../version';
 import { workbenchCommandSchemas, workbenchEventSchemas, type WorkbenchResult } from './workbench';
 
@@ -35,8 +36,8 @@ const channelSchema = z.string().min(1).max(200);
 export const runStateSchema = z.enum(['created', 'running', 'paused', 'stopped', 'finished', 'failed']);
 export type RunState = z.infer<typeof runStateSchema>;
 
-/** How an activation can be dead (DESIGN.md "Neurons, dead and alive"). */
-export const deadRuleSchema = z.enum(['zero', 'saturation', 'pieces', 'cannot-die']);
+/** How an activation can be dead (DESIGN.md "Neurons, dead and alive"); each activation's rule is in its registry entry. */
+export const deadRuleSchema = z.enum(DEAD_RULES);
 export type DeadRule = z.infer<typeof deadRuleSchema>;
 
 // ---------------------------------------------------------------------------

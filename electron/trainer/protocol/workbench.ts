@@ -11,6 +11,7 @@
 //
 // Like messages.ts, this file is bundled into the renderer: zod only, no node: modules.
 import { z } from 'zod';
+import type { DeadRule } from '../../../models/activations/registry';
 
 const int = () => z.number().int();
 
@@ -189,8 +190,8 @@ export interface LabInfo {
   /** 'dialog': paths come only from native dialogs (desktop app); 'typed': the user types them (serve mode). */
   pathInput: 'dialog' | 'typed';
   architectures: string[];
-  /** Activation names, and an example of each one's parameters (e.g. "leaky_relu:0.1", "mfm:3/2"). */
-  activations: { name: string; example: string; rule: 'zero' | 'saturation' | 'pieces' | 'cannot-die' }[];
+  /** Every activation: its name, an example of its parameters (e.g. "leaky_relu:0.1", "mfm:3/2"), what "dead" means for it, and what it computes in a line (this trainer always sends it). */
+  activations: { name: string; example: string; rule: DeadRule; description?: string }[];
   presets: PresetInfo[];
   catalog: CatalogInfo[];
   /** The training config's defaults (the Light CNN reference's hyper-parameters). */

@@ -4,12 +4,11 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { CATALOG } from '../../../../datasets/catalog';
 import { downloadFolder } from '../../../../datasets/download';
-import { ACTIVATION_NAMES, ActivationSpecError, formatActivation, parseActivation, type ActivationName } from '../../../../models/activations/spec';
+import { ACTIVATION_NAMES, ACTIVATIONS, ActivationSpecError, formatActivation } from '../../../../models/activations/registry';
 import { BackendError, selectBackend, type BackendName, type RemoteWebGpu } from '../../../../models/backend';
 import { adapterLimits, describeAdapter, type WebGpuAdapter } from '../../../../models/backend-webgpu';
 import { ModelConfigError, type BuiltModel } from '../../../../models/lightcnn';
 import type { LayerSummary } from '../../../../models/summary';
-import { deadRule } from '../../probes/dead-rules';
 import { PRESETS } from '../../probes/presets';
 import type { BackendInfo, BackendOption, CatalogInfo, LabInfo, ModelDescription } from '../../protocol/workbench';
 import { ARCHITECTURES, ConfigError, parseTrainConfig } from '../../training/config';
@@ -18,18 +17,11 @@ import { LAB_VERSION } from '../../version';
 import type { WorkbenchContext } from './context';
 import { CommandError } from './types';
 
-/** What each activation's parameters look like, for the UI's hints; the rest take none. */
-const PARAMETER_EXAMPLES: Partial<Record<ActivationName, string>> = {
-  leaky_relu: 'leaky_relu:0.1',
-  rrelu: 'rrelu:0.125:0.333',
-  maxout: 'maxout:3',
-  mfm: 'mfm:3/2',
-};
-
+/** Every activation, as its registry entry describes it (models/activations/registry.ts). */
 export function activationInfo(): LabInfo['activations'] {
   return ACTIVATION_NAMES.map((name) => {
-    const example = PARAMETER_EXAMPLES[name] ?? name;
-    return { name, example, rule: deadRule(parseActivation(example)) };
+    const { example, rule, description } = ACTIVATIONS[name];
+    return { name, example, rule, description };
   });
 }
 
