@@ -177,11 +177,14 @@ export function ridgeline(entries: readonly HistogramEntry[], options: RidgeOpti
     const path = `M${px(xOf(h.min))},${px(baseline)}${points.join('')}L${px(xOf(h.max))},${px(baseline)}Z`;
     return { step: entry.step, kind: 'drawn', baseline, path, heights, title, colour, labelled: false };
   });
-  // Step labels from the newest back, each at least LABEL_GAP from the one below it.
+  // Step labels: the oldest and the newest, and from the newest back every ridge at least
+  // LABEL_GAP from the label below it and from the oldest's.
+  const oldest = ridges[0];
+  if (oldest) oldest.labelled = true;
   let lastLabel = Infinity;
-  for (let k = ridges.length - 1; k >= 0; k--) {
+  for (let k = ridges.length - 1; k >= 1; k--) {
     const ridge = ridges[k]!;
-    if (lastLabel - ridge.baseline >= LABEL_GAP) {
+    if (lastLabel - ridge.baseline >= LABEL_GAP && ridge.baseline - oldest!.baseline >= LABEL_GAP) {
       ridge.labelled = true;
       lastLabel = ridge.baseline;
     }
@@ -262,5 +265,6 @@ export function ridgelineDescription(chart: RidgeChart, what: string): string {
   const first = chart.ridges[0]!.step;
   const last = chart.ridges.at(-1)!;
   const range = chart.range ? `, values ${shortNumber(chart.range.min)} to ${shortNumber(chart.range.max)}` : '';
-  return `${what}: ${chart.shown} steps from ${first} to ${last.step}${range}; newest, ${last.title}`;
+  const steps = chart.shown === 1 ? `1 step (${first})` : `${chart.shown} steps from ${first} to ${last.step}`;
+  return `${what}: ${steps}${range}; newest, ${last.title}`;
 }

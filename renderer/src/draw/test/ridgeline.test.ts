@@ -81,6 +81,8 @@ describe('ridgeline histograms', () => {
     const chart = ridgeline([]);
     expect(chart).toMatchObject({ ridges: [], ticks: [], range: null, notes: [], shown: 0 });
     expect(ridgelineDescription(chart, 'conv1.act weights')).toBe('conv1.act weights: no histograms recorded yet');
+    const one = ridgeline([{ step: 4, histogram: histogram([1, 1], -2, 2) }]);
+    expect(ridgelineDescription(one, 'w')).toBe('w: 1 step (4), values -2 to 2; newest, step 4: -2 to 2, 2 values');
   });
 
   test('a long history is thinned evenly to maxRidges, first and newest kept, and step labels keep apart', () => {
@@ -91,6 +93,7 @@ describe('ridgeline histograms', () => {
     expect(chart.ridges.at(-1)!.step).toBe(1000);
     expect(chart.notes).toContain('25 of 100 recorded steps shown, evenly spaced (the newest always).');
     const labelled = chart.ridges.filter((r) => r.labelled);
+    expect(labelled[0]!.step).toBe(10);
     expect(labelled.at(-1)!.step).toBe(1000);
     for (let i = 1; i < labelled.length; i++) expect(labelled[i]!.baseline - labelled[i - 1]!.baseline).toBeGreaterThanOrEqual(11);
     expect(labelled.length).toBeLessThan(25);
