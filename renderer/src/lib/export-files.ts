@@ -3,6 +3,7 @@
 // browser saves it; in the desktop app Electron's download asks where with its save
 // dialog (main sets no save path), so nothing is written without the user choosing where.
 import type { RunMetricsView } from './run-records';
+import { canDraw2d } from '../draw/canvas';
 
 const CSV_COLUMNS = ['kind', 'step', 'epoch', 'loss', 'accuracy', 'lr', 'train_loss', 'train_accuracy', 'val_loss', 'val_accuracy'] as const;
 
@@ -49,6 +50,40 @@ export function canvasPng(canvas: HTMLCanvasElement): Promise<Blob | null> {
     } catch {
       resolve(null);
     }
+  });
+}
+
+/** The width and height an SVG's root element gives, or null. */
+export function svgSize(svg: string): { width: number; height: number } | null {
+  const root = /^<svg\b[^>]*>/.exec(svg)?.[0] ?? '';
+  const width = Number(/\swidth="([\d.]+)"/.exec(root)?.[1]);
+  const height = Number(/\sheight="([\d.]+)"/.exec(root)?.[1]);
+  return width > 0 && height > 0 ? { width, height } : null;
+}
+
+/**
+ * SVG text drawn onto a canvas `scale` times its size (on white) and encoded as PNG: the PNG of
+ * a chart drawn as SVG. Null where the page has no 2D canvas or cannot load the drawing.
+ */
+export function svgPng(svg: string, scale = 2): Promise<Blob | null> {
+  const size = svgSize(svg);
+  if (!size || !canDraw2d() || typeof Image === 'undefined') return Promise.resolve(null);
+  const { width, height } = size;
+  return new Promise((resolve) => {
+    const image = new Image();
+    image.onload = () => {
+      const canvas = document.createElement('canvas');
+      canvas.width = Math.round(width * scale);
+      canvas.height = Math.round(height * scale);
+      const context = canvas.getContext('2d');
+      if (!context) return resolve(null);
+      context.fillStyle = '#ffffff';
+      context.fillRect(0, 0, canvas.width, canvas.height);
+      context.drawImage(image, 0, 0, canvas.width, canvas.height);
+      void canvasPng(canvas).then(resolve);
+    };
+    image.onerror = () => resolve(null);
+    image.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
   });
 }
 

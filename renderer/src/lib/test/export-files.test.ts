@@ -1,6 +1,6 @@
 // @vitest-environment jsdom
 import { describe, expect, it } from 'vitest';
-import { canvasPng, chartSvg, fileName, metricsCsv } from '../export-files';
+import { canvasPng, chartSvg, fileName, metricsCsv, svgPng, svgSize } from '../export-files';
 
 describe('exports (issue 14, 4)', () => {
   it("writes a run's metrics rows as CSV, steps and epoch ends in step order", () => {
@@ -86,5 +86,17 @@ describe('activation grid as one image (issue 14, 4)', () => {
     const out = { width: 0, height: 0, getContext: () => null } as unknown as HTMLCanvasElement;
     expect(composeGrid([{ width: 4, height: 4 } as HTMLCanvasElement], 1, 8, () => out)).toBeNull();
     expect(composeGrid([], 4)).toBeNull();
+  });
+});
+
+describe('SVG size for its PNG', () => {
+  it("reads the root element's width and height, not a child's", () => {
+    expect(svgSize('<svg xmlns="http://www.w3.org/2000/svg" width="440" height="302.5" viewBox="0 0 440 302.5"><rect width="9" height="9"/></svg>')).toEqual({ width: 440, height: 302.5 });
+    expect(svgSize('<svg><rect width="9" height="9"/></svg>')).toBeNull();
+    expect(svgSize('not svg')).toBeNull();
+  });
+
+  it('gives no PNG where the page has no 2D canvas (jsdom), instead of hanging', async () => {
+    expect(await svgPng('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>')).toBeNull();
   });
 });
