@@ -95,24 +95,7 @@ export interface Unit {
 
 /** Every unit that takes an activation, in order (v2's plain fc is not one). */
 export function activationUnits(blocks: readonly Block[]): Unit[] {
-  const units: Unit[] = [];
-  for (const block of blocks) {
-    switch (block.type) {
-      case 'conv':
-        units.push({ name: block.name, block: block.name, layer: 'conv' });
-        break;
-      case 'group':
-      case 'resblock':
-        units.push({ name: `${block.name}.a`, block: block.name, layer: 'conv' }, { name: `${block.name}.b`, block: block.name, layer: 'conv' });
-        break;
-      case 'fc':
-        if (block.activation) units.push({ name: block.name, block: block.name, layer: 'dense' });
-        break;
-      case 'pool':
-        break;
-    }
-  }
-  return units;
+  return blocks.flatMap((block) => kindOf(block).units(block));
 }
 
 /** Output side of a k x k window with stride s and padding p, PyTorch's formula. */
@@ -137,30 +120,9 @@ export function traceSpatial(blocks: readonly Block[], inputSize: number): Spati
   const steps: SpatialStep[] = [];
   let size = inputSize;
   for (const block of blocks) {
-    let out = size;
-    let what = '';
-    switch (block.type) {
-      case 'conv':
-        out = convOutputSize(size, block.kernel, block.stride, block.pad);
-        what = `${block.kernel}x${block.kernel} conv`;
-        break;
-      case 'group':
-        // 1x1, then k x k with padding (k - 1) / 2 and stride 1: the size is kept.
-        what = `${block.kernel}x${block.kernel} group`;
-        break;
-      case 'resblock':
-        what = '3x3 residual block';
-        break;
-      case 'pool':
-        out = size >= 2 || block.rounding === 'ceil' ? poolOutputSize(size, block.rounding) : 0;
-        what = '2x2 pool';
-        break;
-      case 'fc':
-        what = 'fc';
-        break;
-    }
-    steps.push({ block: block.name, what, inputSize: size, outputSize: out });
-    size = out;
+    const { outputSize, what } = kindOf(block).trace(block, size);
+    steps.push({ block: block.name, what, inputSize: size, outputSize });
+    size = outputSize;
   }
   return steps;
 }
@@ -174,4 +136,50 @@ export function firstEmptyStep(blocks: readonly Block[], inputSize: number): Spa
 export function minimumInputSize(blocks: readonly Block[]): number {
   for (let size = 1; size <= 4096; size++) if (firstEmptyStep(blocks, size) === undefined) return size;
   return Number.POSITIVE_INFINITY;
+}
+
+// ---------------------------------------------------------------- one entry per block type
+
+/** What a block type means as data: its activation units and what it does to the map. (How it is built with tfjs is its entry in lightcnn.ts' BUILDERS.) */
+export interface BlockKind<B extends Block> {
+  units(block: B): Unit[];
+  /** The map's side after the block, for `size` before it, and what the block does in a few words. */
+  trace(block: B, size: number): { readonly outputSize: number; readonly what: string };
+}
+
+export type BlockOf<T extends Block['type']> = Extract<Block, { type: T }>;
+
+/** Both units of a group or residual block. */
+const pair = (block: GroupBlock | ResBlock): Unit[] => [
+  { name: `${block.name}.a`, block: block.name, layer: 'conv' },
+  { name: `${block.name}.b`, block: block.name, layer: 'conv' },
+];
+
+export const BLOCK_KINDS: { readonly [T in Block['type']]: BlockKind<BlockOf<T>> } = {
+  conv: {
+    units: (block) => [{ name: block.name, block: block.name, layer: 'conv' }],
+    trace: (block, size) => ({ outputSize: convOutputSize(size, block.kernel, block.stride, block.pad), what: `${block.kernel}x${block.kernel} conv` }),
+  },
+  group: {
+    units: pair,
+    // 1x1, then k x k with padding (k - 1) / 2 and stride 1: the size is kept.
+    trace: (block, size) => ({ outputSize: size, what: `${block.kernel}x${block.kernel} group` }),
+  },
+  resblock: {
+    units: pair,
+    trace: (_block, size) => ({ outputSize: size, what: '3x3 residual block' }),
+  },
+  pool: {
+    units: () => [],
+    trace: (block, size) => ({ outputSize: size >= 2 || block.rounding === 'ceil' ? poolOutputSize(size, block.rounding) : 0, what: '2x2 pool' }),
+  },
+  fc: {
+    units: (block) => (block.activation ? [{ name: block.name, block: block.name, layer: 'dense' }] : []),
+    trace: (_block, size) => ({ outputSize: size, what: 'fc' }),
+  },
+};
+
+/** The entry of `block`'s type (the table is keyed by type, so it takes exactly this block). */
+function kindOf(block: Block): BlockKind<Block> {
+  return BLOCK_KINDS[block.type] as BlockKind<Block>;
 }

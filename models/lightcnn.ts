@@ -17,7 +17,7 @@ import { StepDropout } from './dropout';
 import { mixSeed } from './seeds';
 import { DEFAULT_INITIALIZER, INITIALIZERS, isInitializerName, layerInitializers, type InitializerName } from './initializers';
 import { ARCHITECTURES, ARCHITECTURE_NAMES, isArchitectureName, type ArchitectureName } from './lightcnn-architectures';
-import { activationUnits, firstEmptyStep, minimumInputSize, type Architecture, type Unit } from './lightcnn-blocks';
+import { activationUnits, firstEmptyStep, minimumInputSize, type Architecture, type Block, type BlockOf, type Unit } from './lightcnn-blocks';
 import { summarizeModel, type LayerDescription, type ModelSummary } from './summary';
 
 export { ARCHITECTURES, ARCHITECTURE_NAMES, REFERENCE_PARAMS, type ArchitectureName } from './lightcnn-architectures';
@@ -166,6 +166,82 @@ export function resolveConfig(config: ModelConfig): ResolvedModelConfig {
 
 // ---------------------------------------------------------------- building
 
+/** What a block's builder works with: the graph so far and the model's helpers. */
+interface BuildContext {
+  /** The graph's output so far, and its channels. */
+  x: tf.SymbolicTensor;
+  channels: number;
+  /** The fc's output (the embedding) and its width, once built. */
+  embedding: { readonly tensor: tf.SymbolicTensor; readonly size: number } | undefined;
+  readonly architecture: Architecture;
+  /** A width of the reference, scaled by the width multiplier and rounded for the activations. */
+  width(n: number): number;
+  describe(layer: string, description: LayerDescription): void;
+  /** The activation resolved for a unit (undefined: the unit takes none). */
+  activationOf(unit: string): ActivationSpec | undefined;
+  initOf(name: string, fanIn: number, spec: ActivationSpec | undefined): ReturnType<typeof layerInitializers>;
+  /** The unit's activation layer on `x`, recorded as one of the model's units. */
+  applyActivation(unit: Unit, out: number, pre: number, spec: ActivationSpec, layerName: string): void;
+  /** A conv unit (PyTorch's `mfm(in, out, kernel, stride, pad)`, activation free) on `x`. */
+  convUnit(name: string, outputs: number, kernel: number, stride: number, pad: number): void;
+}
+
+type Builder<B extends Block> = (block: B, ctx: BuildContext) => void;
+
+/** How each block type is built (its other facts are its entry in lightcnn-blocks.ts' BLOCK_KINDS). */
+const BUILDERS: { readonly [T in Block['type']]: Builder<BlockOf<T>> } = {
+  conv: (block, ctx) => ctx.convUnit(block.name, ctx.width(block.out), block.kernel, block.stride, block.pad),
+  group: (block, ctx) => {
+    if (block.kernel % 2 !== 1) throw new ModelConfigError(`${block.name}: a group's kernel must be odd to keep the map's size, got ${block.kernel}`);
+    ctx.convUnit(`${block.name}.a`, ctx.channels, 1, 1, 0);
+    ctx.convUnit(`${block.name}.b`, ctx.width(block.out), block.kernel, 1, (block.kernel - 1) / 2);
+  },
+  resblock: (block, ctx) => {
+    const shortcut = ctx.x;
+    ctx.convUnit(`${block.name}.a`, ctx.channels, 3, 1, 1);
+    ctx.convUnit(`${block.name}.b`, ctx.channels, 3, 1, 1);
+    ctx.x = tf.layers.add({ name: block.name }).apply([ctx.x, shortcut]) as tf.SymbolicTensor;
+    ctx.describe(block.name, { kind: 'add', detail: 'identity shortcut' });
+  },
+  pool: (block, ctx) => {
+    const padding = block.rounding === 'ceil' ? 'same' : 'valid'; // k = s = 2: 'same' pads the end only, as ceil_mode does
+    const detail = `${block.mode} 2x2/2 ${block.rounding}`;
+    if (block.mode === 'max') {
+      ctx.x = tf.layers.maxPooling2d({ name: block.name, poolSize: 2, strides: 2, padding }).apply(ctx.x) as tf.SymbolicTensor;
+    } else {
+      const max = tf.layers.maxPooling2d({ name: `${block.name}.max`, poolSize: 2, strides: 2, padding }).apply(ctx.x) as tf.SymbolicTensor;
+      const avg = tf.layers.averagePooling2d({ name: `${block.name}.avg`, poolSize: 2, strides: 2, padding }).apply(ctx.x) as tf.SymbolicTensor;
+      ctx.describe(`${block.name}.max`, { kind: 'pool', detail: `max 2x2/2 ${block.rounding}` });
+      ctx.describe(`${block.name}.avg`, { kind: 'pool', detail: `avg 2x2/2 ${block.rounding}` });
+      ctx.x = tf.layers.add({ name: block.name }).apply([max, avg]) as tf.SymbolicTensor;
+    }
+    ctx.describe(block.name, { kind: block.mode === 'max' ? 'pool' : 'add', detail });
+  },
+  fc: (block, ctx) => {
+    if (ctx.embedding !== undefined) throw new ModelConfigError(`${ctx.architecture.name}: only the last block may be an fc`);
+    ctx.x = tf.layers.flatten({ name: 'flatten' }).apply(ctx.x) as tf.SymbolicTensor;
+    const features = ctx.x.shape[1] ?? 0;
+    ctx.describe('flatten', { kind: 'flatten' });
+    const outputs = ctx.width(block.out);
+    const spec = block.activation ? ctx.activationOf(block.name) : undefined;
+    const denseUnits = spec === undefined ? outputs : inputChannels(spec, outputs);
+    ctx.x = tf.layers
+      .dense({ name: block.name, units: denseUnits, ...ctx.initOf(block.name, features, spec) })
+      .apply(ctx.x) as tf.SymbolicTensor;
+    ctx.describe(block.name, { kind: 'dense', detail: `${features} -> ${denseUnits}` });
+    if (spec !== undefined) {
+      ctx.applyActivation({ name: block.name, block: block.name, layer: 'dense' }, outputs, denseUnits, spec, 'embedding');
+    } else {
+      // v2: the linear fc's output is the embedding; an identity layer gives it the common name.
+      ctx.x = tf.layers.activation({ name: 'embedding', activation: 'linear' }).apply(ctx.x) as tf.SymbolicTensor;
+      ctx.describe('embedding', { kind: 'identity', detail: 'linear fc output' });
+      ctx.channels = outputs;
+    }
+    ctx.embedding = { tensor: ctx.x, size: outputs };
+  },
+};
+
+
 /** Build a Light CNN. Throws ModelConfigError for a configuration it cannot build. */
 export function buildModel(config: ModelConfig): BuiltModel {
   const resolved = resolveConfig(config);
@@ -183,98 +259,44 @@ export function buildModel(config: ModelConfig): BuiltModel {
 
   const input = tf.input({ shape: [resolved.inputSize, resolved.inputSize, 1], name: 'input' });
   describe.set('input', { kind: 'input', detail: 'grey' });
-  let x: tf.SymbolicTensor = input;
-  let channels = 1;
 
-  const applyActivation = (unit: Unit, out: number, pre: number, spec: ActivationSpec, layerName: string): void => {
-    x = createActivation(spec, layerName).apply(x) as tf.SymbolicTensor;
-    describe.set(layerName, { kind: 'activation', detail: formatActivation(spec) });
-    units.push({ unit: unit.name, layer: layerName, linear: unit.name, spec, channels: out, preActivationChannels: pre });
-    channels = out;
+  const ctx: BuildContext = {
+    x: input,
+    channels: 1,
+    embedding: undefined,
+    architecture,
+    width,
+    describe: (layer, description) => describe.set(layer, description),
+    activationOf: (unit) => activations.get(unit),
+    initOf,
+    applyActivation(unit, out, pre, spec, layerName) {
+      ctx.x = createActivation(spec, layerName).apply(ctx.x) as tf.SymbolicTensor;
+      describe.set(layerName, { kind: 'activation', detail: formatActivation(spec) });
+      units.push({ unit: unit.name, layer: layerName, linear: unit.name, spec, channels: out, preActivationChannels: pre });
+      ctx.channels = out;
+    },
+    convUnit(name, outputs, kernel, stride, pad) {
+      const spec = activations.get(name);
+      if (spec === undefined) throw new Error(`internal: no activation resolved for ${name}`);
+      const filters = inputChannels(spec, outputs);
+      let padding: 'same' | 'valid' = 'valid';
+      if (pad > 0 && stride === 1 && 2 * pad === kernel - 1) padding = 'same';
+      else if (pad > 0) {
+        ctx.x = tf.layers.zeroPadding2d({ padding: pad, name: `${name}.pad` }).apply(ctx.x) as tf.SymbolicTensor;
+        describe.set(`${name}.pad`, { kind: 'pad', detail: `${pad}` });
+      }
+      ctx.x = tf.layers
+        .conv2d({ name, filters, kernelSize: kernel, strides: stride, padding, ...initOf(name, ctx.channels * kernel * kernel, spec) })
+        .apply(ctx.x) as tf.SymbolicTensor;
+      describe.set(name, { kind: 'conv', detail: `${kernel}x${kernel}/${stride}${pad > 0 ? ` pad ${pad}` : ''}` });
+      ctx.applyActivation({ name, block: name, layer: 'conv' }, outputs, filters, spec, `${name}.act`);
+    },
   };
+  for (const block of architecture.blocks) (BUILDERS[block.type] as Builder<Block>)(block, ctx);
+  if (ctx.embedding === undefined) throw new ModelConfigError(`${architecture.name} has no fc block to give an embedding`);
+  const { tensor: embedding, size: embeddingSize } = ctx.embedding;
 
-  const convUnit = (name: string, outputs: number, kernel: number, stride: number, pad: number): void => {
-    const spec = activations.get(name);
-    if (spec === undefined) throw new Error(`internal: no activation resolved for ${name}`);
-    const filters = inputChannels(spec, outputs);
-    let padding: 'same' | 'valid' = 'valid';
-    if (pad > 0 && stride === 1 && 2 * pad === kernel - 1) padding = 'same';
-    else if (pad > 0) {
-      x = tf.layers.zeroPadding2d({ padding: pad, name: `${name}.pad` }).apply(x) as tf.SymbolicTensor;
-      describe.set(`${name}.pad`, { kind: 'pad', detail: `${pad}` });
-    }
-    x = tf.layers
-      .conv2d({ name, filters, kernelSize: kernel, strides: stride, padding, ...initOf(name, channels * kernel * kernel, spec) })
-      .apply(x) as tf.SymbolicTensor;
-    describe.set(name, { kind: 'conv', detail: `${kernel}x${kernel}/${stride}${pad > 0 ? ` pad ${pad}` : ''}` });
-    applyActivation({ name, block: name, layer: 'conv' }, outputs, filters, spec, `${name}.act`);
-  };
-
-  let embedding: tf.SymbolicTensor | undefined;
-  let embeddingSize = 0;
-  for (const block of architecture.blocks) {
-    switch (block.type) {
-      case 'conv':
-        convUnit(block.name, width(block.out), block.kernel, block.stride, block.pad);
-        break;
-      case 'group': {
-        if (block.kernel % 2 !== 1) throw new ModelConfigError(`${block.name}: a group's kernel must be odd to keep the map's size, got ${block.kernel}`);
-        convUnit(`${block.name}.a`, channels, 1, 1, 0);
-        convUnit(`${block.name}.b`, width(block.out), block.kernel, 1, (block.kernel - 1) / 2);
-        break;
-      }
-      case 'resblock': {
-        const shortcut = x;
-        convUnit(`${block.name}.a`, channels, 3, 1, 1);
-        convUnit(`${block.name}.b`, channels, 3, 1, 1);
-        x = tf.layers.add({ name: block.name }).apply([x, shortcut]) as tf.SymbolicTensor;
-        describe.set(block.name, { kind: 'add', detail: 'identity shortcut' });
-        break;
-      }
-      case 'pool': {
-        const padding = block.rounding === 'ceil' ? 'same' : 'valid'; // k = s = 2: 'same' pads the end only, as ceil_mode does
-        const detail = `${block.mode} 2x2/2 ${block.rounding}`;
-        if (block.mode === 'max') {
-          x = tf.layers.maxPooling2d({ name: block.name, poolSize: 2, strides: 2, padding }).apply(x) as tf.SymbolicTensor;
-        } else {
-          const max = tf.layers.maxPooling2d({ name: `${block.name}.max`, poolSize: 2, strides: 2, padding }).apply(x) as tf.SymbolicTensor;
-          const avg = tf.layers.averagePooling2d({ name: `${block.name}.avg`, poolSize: 2, strides: 2, padding }).apply(x) as tf.SymbolicTensor;
-          describe.set(`${block.name}.max`, { kind: 'pool', detail: `max 2x2/2 ${block.rounding}` });
-          describe.set(`${block.name}.avg`, { kind: 'pool', detail: `avg 2x2/2 ${block.rounding}` });
-          x = tf.layers.add({ name: block.name }).apply([max, avg]) as tf.SymbolicTensor;
-        }
-        describe.set(block.name, { kind: block.mode === 'max' ? 'pool' : 'add', detail });
-        break;
-      }
-      case 'fc': {
-        if (embedding !== undefined) throw new ModelConfigError(`${architecture.name}: only the last block may be an fc`);
-        x = tf.layers.flatten({ name: 'flatten' }).apply(x) as tf.SymbolicTensor;
-        const features = x.shape[1] ?? 0;
-        describe.set('flatten', { kind: 'flatten' });
-        const outputs = width(block.out);
-        const spec = block.activation ? activations.get(block.name) : undefined;
-        const denseUnits = spec === undefined ? outputs : inputChannels(spec, outputs);
-        x = tf.layers
-          .dense({ name: block.name, units: denseUnits, ...initOf(block.name, features, spec) })
-          .apply(x) as tf.SymbolicTensor;
-        describe.set(block.name, { kind: 'dense', detail: `${features} -> ${denseUnits}` });
-        if (spec !== undefined) {
-          applyActivation({ name: block.name, block: block.name, layer: 'dense' }, outputs, denseUnits, spec, 'embedding');
-        } else {
-          // v2: the linear fc's output is the embedding; an identity layer gives it the common name.
-          x = tf.layers.activation({ name: 'embedding', activation: 'linear' }).apply(x) as tf.SymbolicTensor;
-          describe.set('embedding', { kind: 'identity', detail: 'linear fc output' });
-          channels = outputs;
-        }
-        embedding = x;
-        embeddingSize = outputs;
-        break;
-      }
-    }
-  }
-  if (embedding === undefined) throw new ModelConfigError(`${architecture.name} has no fc block to give an embedding`);
-
-  x = new StepDropout({ rate: resolved.dropout, name: 'dropout' }).apply(embedding) as tf.SymbolicTensor;
+  const x = new StepDropout({ rate: resolved.dropout, name: 'dropout' }).apply(embedding) as tf.SymbolicTensor;
   describe.set('dropout', { kind: 'dropout', detail: `rate ${resolved.dropout}` });
   const logits = tf.layers
     .dense({
