@@ -221,6 +221,20 @@ function ridgeNotes(entries: readonly HistogramEntry[], shown: readonly Histogra
   return notes;
 }
 
+/** Words into lines of at most `width` characters (a longer word gets a line of its own). */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  if (line !== '') lines.push(line);
+  return lines;
+}
+
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /**
@@ -229,7 +243,10 @@ const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;'
  */
 export function ridgelineSvg(chart: RidgeChart, { title, xLabel = 'value' }: { title?: string; xLabel?: string } = {}): string {
   const head = title ? 22 : 0;
-  const notes = title ? chart.notes : [];
+  const newest = chart.ridges.at(-1);
+  // About 5.6 px a character at 10 px: notes wrap to the drawing's width instead of running off it.
+  const perLine = Math.max(20, Math.floor((chart.width - chart.left - 4) / 5.6));
+  const notes = title ? [...(newest ? [`Newest: ${newest.title}.`] : []), ...chart.notes].flatMap((note) => wrap(note, perLine)) : [];
   const height = chart.height + head + notes.length * 14;
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${chart.width}" height="${height}" viewBox="0 0 ${chart.width} ${height}" font-family="sans-serif" font-size="10">`);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { evenIndices, niceIncrement, ridgeline, ridgelineDescription, ridgelineSvg, type HistogramEntry } from '../ridgeline';
+import { evenIndices, niceIncrement, ridgeline, ridgelineDescription, ridgelineSvg, wrap, type HistogramEntry } from '../ridgeline';
 import { histogram } from '../../test-support/histograms';
 
 /** The y of each bin top in a drawn ridge's path (the points between its two baseline ends). */
@@ -107,6 +107,13 @@ describe('ridgeline histograms', () => {
     expect(svg).toContain('<title>step 2: -1 to 1, counted every 2nd of 6 values</title>');
     expect(svg).toContain(`<path d="${chart.ridges[0]!.path}"`);
     expect(svg).toContain('Counts from a sample: every 2nd of 6 values');
+    expect(svg).toContain('Newest: step 2: -1 to 1, counted every 2nd of 6 values.');
+    // A long note wraps to the drawing's width: no line of text longer than about 75 characters at 440 px.
+    const wide = ridgelineSvg(ridgeline([{ step: 1, histogram: histogram([1, 2], -1, 1, { stride: 4 }) }, { step: 2, histogram: null }]), { title: 't' });
+    const lines = [...wide.matchAll(/<text x="14"[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]!);
+    expect(lines.length).toBeGreaterThan(4);
+    expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(75);
+    expect(wrap('aa bb cc', 5)).toEqual(['aa bb', 'cc']);
     // In the app (no title) the page gives the title and notes.
     expect(ridgelineSvg(chart)).not.toContain('Counts from a sample');
   });
