@@ -4,7 +4,8 @@
 // archive.ts re-exports the public names; import them from there.
 
 import type { ArchiveKind } from './archive';
-import { DatasetError, errorCode, formatBytes } from './errors';
+import { DatasetError } from './errors';
+import { errorCode, formatBytes } from '../files/file-error';
 
 /** ReadArchiveOptions with every default filled in. */
 export interface ResolvedOptions {

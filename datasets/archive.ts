@@ -28,7 +28,8 @@ import { damaged, readError } from './archive-shared';
 import type { ResolvedOptions } from './archive-shared';
 import { readTar } from './archive-tar';
 import { readZip } from './archive-zip';
-import { DatasetError, errorCode } from './errors';
+import { DatasetError } from './errors';
+import { errorCode } from '../files/file-error';
 
 export { normaliseEntryPath, tooLarge, UNPACKED_LIMIT_REASON, UNSAFE_ARCHIVE_REASON, unsafeEntryPath } from './archive-shared';
 

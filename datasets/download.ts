@@ -11,8 +11,9 @@ import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CatalogEntry, CatalogFile } from './catalog';
-import { writeError } from './atomic-file';
-import { DatasetError, formatBytes } from './errors';
+import { writeError } from '../files/atomic-file';
+import { DatasetError } from './errors';
+import { FileError, formatBytes } from '../files/file-error';
 
 export interface DownloadProgress {
   /** Bytes of the file on disk so far, a resumed part included. */
@@ -78,7 +79,7 @@ export async function downloadFile(url: string, destPath: string, options: Downl
       break;
     } catch (error) {
       if (signal?.aborted) throw signal.reason; // the part file stays, to be resumed later
-      if (error instanceof DatasetError) throw error;
+      if (error instanceof FileError) throw error; // a DatasetError, or a write's
       const writeProblem = diskError(error, partPath);
       if (writeProblem) throw writeProblem;
       failures = (await sizeOf(partPath)) > before ? 1 : failures + 1;
@@ -349,7 +350,7 @@ async function fetchFromMirrors(entry: CatalogEntry, file: CatalogFile, path: st
       });
       return url;
     } catch (error) {
-      if (options.signal?.aborted || !(error instanceof DatasetError)) throw error;
+      if (options.signal?.aborted || !(error instanceof FileError)) throw error;
       if (error.path !== undefined) throw error; // only disk errors name a path: no mirror would do better
       failures.push(`${url}: ${error.reason}`);
       options.onMirrorFailed?.({ file: file.name, url, error });

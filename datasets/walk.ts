@@ -3,7 +3,8 @@
 import type { Stats } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errorCode, type SkippedFile } from './errors';
+import { type SkippedFile } from './errors';
+import { errorCode } from '../files/file-error';
 import { isHiddenOrSystem } from './layout';
 
 export interface WalkedFile {

@@ -3,7 +3,7 @@
 import { open, rename, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { DatasetError, errorCode } from './errors';
+import { errorCode, FileError } from './file-error';
 
 export interface WriteErrorContext {
   /** What became of the file, said after "The disk is full; ". */
@@ -19,25 +19,25 @@ const ATOMIC_WRITE: WriteErrorContext = { kept: 'the file was not written and th
  * permission, a folder that does not exist, a folder where a file should go), or
  * null when the failure is not one of these and should surface as it is.
  */
-export function writeError(error: unknown, path: string, context: WriteErrorContext = ATOMIC_WRITE): DatasetError | null {
+export function writeError(error: unknown, path: string, context: WriteErrorContext = ATOMIC_WRITE): FileError | null {
   switch (errorCode(error)) {
     case 'ENOSPC':
     case 'EDQUOT':
-      return new DatasetError(`The disk is full; ${context.kept}`, `Free some space (or choose another data folder with FACE_CNN_LAB_DATA) and ${context.again}`, path);
+      return new FileError(`The disk is full; ${context.kept}`, `Free some space (or choose another data folder with FACE_CNN_LAB_DATA) and ${context.again}`, path);
     case 'EACCES':
     case 'EPERM':
     case 'EROFS':
-      return new DatasetError(
+      return new FileError(
         'The lab cannot write here (permission denied or a read-only disk)',
         'Choose a folder you may write to (for the lab\'s own caches and downloads: another data folder with FACE_CNN_LAB_DATA)',
         path,
       );
     case 'ENOENT':
-      return new DatasetError('The folder to write this file into does not exist', `Create the folder ${dirname(path)} first, or choose a file in an existing folder`, path);
+      return new FileError('The folder to write this file into does not exist', `Create the folder ${dirname(path)} first, or choose a file in an existing folder`, path);
     case 'ENOTDIR':
-      return new DatasetError('Part of this path is a file, not a folder, so nothing can be written there', 'Choose a file in an existing folder', path);
+      return new FileError('Part of this path is a file, not a folder, so nothing can be written there', 'Choose a file in an existing folder', path);
     case 'EISDIR':
-      return new DatasetError('This path is a folder, not a file', `Give the name of a file to write instead (for example one inside this folder: ${join(path, '<name>')})`, path);
+      return new FileError('This path is a folder, not a file', `Give the name of a file to write instead (for example one inside this folder: ${join(path, '<name>')})`, path);
     default:
       return null;
   }

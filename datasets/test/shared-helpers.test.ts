@@ -3,19 +3,20 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { writeError, writeFileAtomic } from '../atomic-file';
+import { writeError, writeFileAtomic } from '../../files/atomic-file';
 import { epochOrder } from '../batches';
-import { DatasetError, errorCode, formatBytes } from '../errors';
+import { DatasetError } from '../errors';
+import { errorCode, FileError, formatBytes } from '../../files/file-error';
 import { Rng } from '../random';
 import { tempDir } from './fixtures';
 
-describe('writeFileAtomic: ordinary mistakes get a DatasetError naming the path and the way out', () => {
-  async function failure(path: string): Promise<DatasetError> {
+describe('writeFileAtomic: ordinary mistakes get a FileError naming the path and the way out', () => {
+  async function failure(path: string): Promise<FileError> {
     try {
       await writeFileAtomic(path, [Buffer.from('x')]);
     } catch (error) {
-      expect(error).toBeInstanceOf(DatasetError);
-      return error as DatasetError;
+      expect(error).toBeInstanceOf(FileError);
+      return error as FileError;
     }
     throw new Error('expected the write to fail');
   }

@@ -5,7 +5,7 @@ import { contactSheetPng } from '../../datasets';
 import { positiveInt, seedArg } from './cli-args';
 import { addDatasetFlags, describeDataset, openWithProgress, type DatasetFlags } from './cli-dataset';
 import { formatPairs, generatePairs } from '../../datasets/pairs';
-import { writeFileAtomic } from '../../datasets/atomic-file';
+import { writeFileAtomic } from '../../files/atomic-file';
 import { registerCatalogCommands } from './cli-catalog';
 import { jsonTerminalSafe, printOut } from './terminal-text';
 

@@ -9,7 +9,7 @@ import { registerServeCommand } from './cli-serve';
 import { escapeConsole, printErr, printOut } from './terminal-text';
 
 // Errors a user causes and can act on: shown as one line. Anything else is a bug.
-const USER_ERRORS = new Set(['DatasetError', 'RunError', 'TrainingError', 'ConfigError', 'ModelConfigError', 'ActivationSpecError', 'BackendError', 'GpuDeviceError']);
+const USER_ERRORS = new Set(['FileError', 'DatasetError', 'RunError', 'TrainingError', 'ConfigError', 'ModelConfigError', 'ActivationSpecError', 'BackendError', 'GpuDeviceError']);
 
 // The lab reports its backend itself; tfjs' banner ("install our node backend") would repeat it.
 tf.enableProdMode();

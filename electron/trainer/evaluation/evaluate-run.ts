@@ -16,10 +16,11 @@
 // shown again later without the dataset or the model.
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DatasetError, formatBytes } from '../../../datasets/errors';
+import { DatasetError } from '../../../datasets/errors';
+import { formatBytes } from '../../../files/file-error';
 import { generatePairs, parsePairs, resolvePairs } from '../../../datasets/pairs';
 import { classificationSplit } from '../../../datasets/splits';
-import { writeFileAtomic } from '../../../datasets/atomic-file';
+import { writeFileAtomic } from '../../../files/atomic-file';
 import type { FaceDataset } from '../../../datasets';
 import { resolveRun, type RunHandle } from '../runs/run-store';
 import { tarResolution } from './tar-resolution';

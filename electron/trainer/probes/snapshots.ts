@@ -22,8 +22,8 @@
 // (no randomness, no weight or optimizer state touched), outside any training step.
 import { mkdir, open, readdir, rm, stat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeError, writeFileAtomic } from '../../../datasets/atomic-file';
-import { errorCode } from '../../../datasets/errors';
+import { writeError, writeFileAtomic } from '../../../files/atomic-file';
+import { errorCode } from '../../../files/file-error';
 import { decodeFrame } from '../protocol/frames';
 import type { SnapshotInfo } from '../protocol/workbench';
 

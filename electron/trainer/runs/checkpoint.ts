@@ -19,7 +19,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { z } from 'zod';
-import { writeFileAtomic } from '../../../datasets/atomic-file';
+import { writeFileAtomic } from '../../../files/atomic-file';
 import { RunError, writeFailed } from './errors';
 
 export const CHECKPOINT_FORMAT_VERSION = 1;

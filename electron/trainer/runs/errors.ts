@@ -1,6 +1,6 @@
 // Errors a user can meet with their runs, and the one place a failed write becomes one.
-import { writeError } from '../../../datasets/atomic-file';
-import { DatasetError } from '../../../datasets/errors';
+import { writeError } from '../../../files/atomic-file';
+import { FileError } from '../../../files/file-error';
 
 /** What went wrong, for callers that act on it (fall back to an older checkpoint, say "disk full", "stop the other trainer"...). */
 export type RunErrorKind = 'damaged' | 'missing' | 'disk-full' | 'unwritable' | 'io' | 'not-found' | 'ambiguous' | 'newer-format' | 'locked';
@@ -49,7 +49,7 @@ function lowerFirst(text: string): string {
  * an unexpected system failure and is rethrown as it is.
  */
 export function writeFailed(error: unknown, failure: WriteFailure): never {
-  const cause = error instanceof DatasetError ? error : writeError(error, failure.path);
+  const cause = error instanceof FileError ? error : writeError(error, failure.path);
   if (cause === null) throw error;
   const outcome = failure.outcome ?? 'was not saved';
   const full = /disk is full/i.test(cause.reason);

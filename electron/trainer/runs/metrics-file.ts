@@ -4,7 +4,7 @@
 // MetricsFile per run and serialises the calls that write.
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
-import { writeFileAtomic } from '../../../datasets/atomic-file';
+import { writeFileAtomic } from '../../../files/atomic-file';
 import { writeFailed } from './errors';
 
 export const METRICS_FILE = 'metrics.jsonl';

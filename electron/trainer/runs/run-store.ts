@@ -12,7 +12,7 @@ import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, isAbsolute, join, resolve, sep } from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomic } from '../../../datasets/atomic-file';
+import { writeFileAtomic } from '../../../files/atomic-file';
 import { RUN_NAME_MAX, RUN_NOTES_MAX } from '../protocol/workbench';
 import { type CheckpointData } from './checkpoint';
 import { RunError, writeFailed } from './errors';

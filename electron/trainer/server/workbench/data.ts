@@ -1,6 +1,7 @@
 // The Data view's commands: importDataset and datasetFaces (labInfo and describeModel live in lab-info.ts).
 import { resolve } from 'node:path';
 import { DatasetError, type FaceDataset } from '../../../../datasets';
+import { FileError } from '../../../../files/file-error';
 import { CachePixelsError } from '../../../../datasets/cache-file';
 import { CATALOG, catalogEntry, type CatalogEntry } from '../../../../datasets/catalog';
 import { fetchCatalogDataset } from '../../../../datasets/download';
@@ -91,7 +92,7 @@ async function withDatasetErrors<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof DatasetError) throw new CommandError(error.message, 'bad-dataset');
+    if (error instanceof FileError) throw new CommandError(error.message, 'bad-dataset'); // DatasetError is one
     throw error;
   }
 }

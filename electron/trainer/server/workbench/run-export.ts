@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import * as tar from 'tar';
-import { errorCode } from '../../../../datasets/errors';
+import { errorCode } from '../../../../files/file-error';
 import type { RunHandle } from '../../runs/run-store';
 import { SNAPSHOTS_DIR } from '../../probes/snapshots';
 import { CommandError } from './types';
