@@ -372,6 +372,21 @@ export function registerScenario(options: ScenarioOptions): void {
     await expect.poll(async () => await legend.allTextContents(), { timeout: 10_000 }).not.toContain('--');
   });
 
+  step('train-histograms', "Train: the chosen layer's weight and activation histograms gain steps; the first layer's filters are drawn (issue 14, 4)", ['train'], 90_000, async () => {
+    const panel = view('train').getByTestId('histograms-panel');
+    await panel.scrollIntoViewIfNeeded();
+    for (const chart of ['chart-hist-weights', 'chart-hist-activations']) {
+      // Step 1 and every 5th step: two ridges within a few seconds of a tiny model at 32 px.
+      await expect.poll(async () => Number(await panel.getByTestId(chart).getAttribute('data-points')), { timeout: 60_000, message: chart }).toBeGreaterThanOrEqual(2);
+      expect(await panel.getByTestId(chart).locator('svg path').count(), `${chart}: ridges drawn`).toBeGreaterThanOrEqual(2);
+    }
+    const filters = panel.getByTestId('first-filters');
+    await filters.waitFor({ timeout: 30_000 });
+    expect(Number(await filters.getAttribute('data-count')), 'first-layer filters').toBeGreaterThan(0);
+    expect(Number(await filters.getAttribute('data-scale')), "the filters' colour scale").toBeGreaterThan(0);
+    await shot('train-histograms');
+  });
+
   step('pause', 'Train: pause holds the run, resume continues it', ['train'], 60_000, async () => {
     const train = view('train');
     const runId = runIds[0]!;
@@ -541,6 +556,12 @@ export function registerScenario(options: ScenarioOptions): void {
     const same = (text: string) => (text === '—' || text === 'no epoch completed' ? 'none' : text);
     expect([same(inCompare), same(inDetail)], `Runs table ${inTable}, Compare ${inCompare}, Run detail ${inDetail}`).toEqual([same(inTable), same(inTable)]);
     expect(await final.textContent()).not.toMatch(/mean of last/);
+    // The run's recorded histograms and first-layer filters (issue 14, 4).
+    const histograms = detail.getByTestId('run-histograms');
+    await histograms.scrollIntoViewIfNeeded();
+    await expect.poll(async () => Number(await histograms.getByTestId('run-hist-weights').getAttribute('data-points')), { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
+    expect(Number(await histograms.getByTestId('first-filters').getAttribute('data-count'))).toBeGreaterThan(0);
+    await shot('run-histograms');
     await detail.getByRole('button', { name: '← All runs' }).click();
     await runsTable.waitFor();
   });
