@@ -8,7 +8,7 @@ import { ORL, sharedDataset, tempDir } from '../../../../datasets/test/fixtures'
 import { LabClient, webSocketTransport } from '../../../../renderer/src/lib/lab-client';
 import { rendererDir } from '../../cli-serve';
 import type { DecodedFrame } from '../../protocol/frames';
-import type { LayerStatsMessage, ProgressMessage, TrainerEvent } from '../../protocol/messages';
+import type { HistogramsMessage, LayerStatsMessage, ProgressMessage, TrainerEvent } from '../../protocol/messages';
 
 const root = resolve(import.meta.dirname, '../../../..');
 
@@ -112,17 +112,22 @@ describe('lab serve', () => {
     client.on('layerStats', (m) => stats.push(m));
     client.on('frame', (f) => frames.push(f));
     client.on('event', (e) => events.push(e));
+    const histograms: HistogramsMessage[] = [];
+    client.on('histograms', (m) => histograms.push(m));
 
     await client.setProbeRate(50);
     const { runId } = await client.start({ data, model: 'tiny', inputSize: 16, batch: 8, epochs: 3, optimizer: 'adam', lr: 0.001, activation: 'relu', seed: 2 });
     await client.subscribe(['group1.b.act']);
-    await waitFor('progress, layer stats and a frame', () => (progress.length >= 3 && stats.length > 0 && frames.length > 0 ? true : undefined));
+    await waitFor('progress, layer stats, histograms and a frame', () => (progress.length >= 3 && stats.length > 0 && histograms.length > 0 && frames.length > 0 ? true : undefined));
 
     const layers = (events.find((e) => e.type === 'layers') as Extract<TrainerEvent, { type: 'layers' }>).layers;
     expect(layers.map((l) => l.layer)).toContain('conv1.act');
     expect(new Set(frames.map((f) => f.header.layer))).toEqual(new Set(['group1.b.act']));
     expect(stats.at(-1)!.layers.map((l) => l.layer)).toEqual(layers.map((l) => l.layer));
     expect(stats.at(-1)!.layers[0]).toMatchObject({ rule: 'zero', activation: 'relu' });
+    // Histograms: step 1 comes first, with every layer and the first convolution's filters.
+    expect(histograms[0]).toMatchObject({ step: 1, filters: { layer: 'conv1', height: 5, width: 5, inChannels: 1 } });
+    expect(histograms[0]!.layers.map((l) => l.layer)).toEqual(layers.map((l) => l.layer));
 
     await client.pause();
     await waitFor('paused', () => (events.some((e) => e.type === 'state' && e.state === 'paused') ? true : undefined));
@@ -146,6 +151,7 @@ describe('lab serve', () => {
     expect(runs.find((r) => r.id === runId)?.record?.state).toBe('stopped');
     const run = (await client.getRun(runId)) as { metrics: Array<{ kind?: string }> };
     expect(run.metrics.some((r) => r.kind === 'layers')).toBe(true);
+    expect(run.metrics.some((r) => r.kind === 'histograms')).toBe(true);
     client.close();
   }, 180_000);
 
