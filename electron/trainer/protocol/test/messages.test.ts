@@ -214,15 +214,16 @@ describe('parseServerMessage', () => {
 
 describe('the protocol module', () => {
   it('imports nothing the renderer cannot bundle', () => {
-    for (const file of ['messages.ts', 'frames.ts', 'workbench.ts', 'index.ts']) {
+    for (const file of ['messages.ts', 'frames.ts', 'workbench.ts', 'histogram-bins.ts', 'index.ts']) {
       const source = readFileSync(fileURLToPath(new URL(`../${file}`, import.meta.url)), 'utf8');
       const imports = [...source.matchAll(/from '([^']+)'/g)].map((match) => match[1]);
-      for (const name of imports) expect(['zod', '../version', './messages', './frames', './workbench'], `${file} imports ${name}`).toContain(name);
+      // The activation registry is plain data (models/activations/registry.ts imports nothing).
+      for (const name of imports) expect(['zod', '../version', './messages', './frames', './workbench', './histogram-bins', '../../../models/activations/registry'], `${file} imports ${name}`).toContain(name);
     }
   });
 
-  it('is protocol version 3 (2 + the workbench commands and their events)', () => {
-    expect(PROTOCOL_VERSION).toBe(3);
+  it('is protocol version 4 (3 + the histograms stream and the activations\' descriptions)', () => {
+    expect(PROTOCOL_VERSION).toBe(4);
   });
 });
 
