@@ -17,7 +17,7 @@ export default defineConfig({
         test: {
           name: 'node',
           include: ['**/*.test.ts'],
-          exclude: ['**/node_modules/**', 'out/**', 'dist/**', 'renderer/src/**/*.svelte.test.ts', 'renderer/src/views/**', 'renderer/src/components/**'],
+          exclude: ['**/node_modules/**', 'out/**', 'dist/**', 'scratch/**', 'renderer/src/**/*.svelte.test.ts', 'renderer/src/views/**', 'renderer/src/components/**'],
           pool: 'forks',
           testTimeout: 60_000,
           hookTimeout: 120_000,

@@ -2,7 +2,7 @@
 // recorded (bench/experiment-run.ts). Each check gives the measured figures as text and
 // whether the claim holds; the thresholds are written here once, next to the claim, and are
 // not tuned to the results. A claim that does not reproduce says so.
-import type { LayerStats } from '../electron/trainer/protocol/messages';
+import type { LayerStats } from '#protocol/messages';
 import type { LayerStatsRow, RunRecord } from './experiment-run';
 
 export interface Check {

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { TrainConfig, TrainConfigInput } from '../electron/trainer/training/config';
 import { TrainingSession, type EpochMetrics, type RunOutcome, type StepMetrics, type TrainEvent } from '../electron/trainer/training/session';
-import type { LayerStats } from '../electron/trainer/protocol/messages';
+import type { LayerStats } from '#protocol/messages';
 import type { BuiltModel } from '../models/lightcnn';
 import { RReLU } from '../models/activations/rrelu';
 import { setTrainingStep } from '../models/step-random';

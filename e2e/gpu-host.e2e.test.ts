@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { decodeFrame } from '../electron/trainer/protocol/frames';
+import { decodeFrame } from '#protocol/frames';
 import { RemoteCore } from '../electron/trainer/training/core-port';
 import type { TrainEvent } from '../electron/trainer/training/session';
 import { runSession, type Of } from '../electron/trainer/training/test/run-session';

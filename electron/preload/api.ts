@@ -3,7 +3,7 @@ import { CHANNELS } from './channels';
 
 /**
  * What a file dialog answers with. The page never names a path: `grant` names it in
- * workbench commands (`{kind: 'grant', grant}`, electron/trainer/protocol/workbench.ts)
+ * workbench commands (`{kind: 'grant', grant}`, protocol/workbench.ts)
  * and `label` (the chosen file or folder's base name) is for display only. A grant is
  * valid for the trainer process that was running when it was chosen: after a trainer
  * restart the user chooses again. (The page may still *see* paths, in run records and import

@@ -7,7 +7,7 @@ import { dirname, join, posix, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { unpackedUrl } from '../../datasets/asar-unpacked';
-import { PROTOCOL_VERSION } from '../trainer/version';
+import { PROTOCOL_VERSION } from '#protocol/version';
 import { loadPackaging, packageClosure, productionRoots, type Packaging } from './packaging';
 
 const root = resolve(import.meta.dirname, '../..');

@@ -8,7 +8,7 @@ import { describe, expect, test } from 'vitest';
 import { tempDir } from '../../datasets/test/fixtures';
 import { Rng } from '../../datasets/random';
 import { evaluateRun } from '../../electron/trainer/evaluation/evaluate-run';
-import { decodeFrame } from '../../electron/trainer/protocol/frames';
+import { decodeFrame } from '#protocol/frames';
 import { runSession, type Of } from '../../electron/trainer/training/test/run-session';
 import { createActivation } from '../activations';
 import { ACTIVATION_NAMES, inputChannels, parseActivation } from '../activations/spec';

@@ -25,7 +25,7 @@ import type { FaceDataset } from '../../../datasets';
 import { resolveRun, type RunHandle } from '../runs/run-store';
 import { tarResolution } from './tar-resolution';
 import { selectBackend, type BackendName } from '../../../models/backend';
-import type { PairView } from '../protocol/workbench';
+import type { PairView } from '#protocol/workbench';
 import { parseTrainConfig } from '../training/config';
 import { buildFromConfig, checkSameDataset, loadDataset, restoreWeights, TrainingError } from '../training/run-model';
 import { computeEmbeddings } from './embeddings';

@@ -7,7 +7,7 @@
 // Also the per-pair arithmetic the view needs: the hardest pairs and the ROC thinning.
 // Plain numbers, no tfjs, no files.
 import { z } from 'zod';
-import type { EvaluationView, PairView } from '../protocol/workbench';
+import type { EvaluationView, PairView } from '#protocol/workbench';
 
 /** Points of the ROC curve sent to the UI at most. */
 export const MAX_ROC_POINTS = 400;

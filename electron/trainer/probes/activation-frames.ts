@@ -8,7 +8,7 @@
 // of a channels-last tensor by transposing it first, several times per frame, which cost
 // more than the probe forward pass itself on wasm.
 import * as tf from '@tensorflow/tfjs';
-import { encodeFrame, STATS_PER_MAP, type FrameHeader } from '../protocol/frames';
+import { encodeFrame, STATS_PER_MAP, type FrameHeader } from '#protocol/frames';
 
 /** Maps wider than this are averaged down for the grid (a filter can be asked for at full size). */
 export const DEFAULT_TRANSPORT_SIDE = 32;

@@ -12,8 +12,8 @@
 // still the whole tensor's, so the bins always span every value.
 import * as tf from '@tensorflow/tfjs';
 import type { ActivationUnit } from '../../../models/lightcnn';
-import { HISTOGRAM_BINS, HISTOGRAM_SAMPLE } from '../protocol/histogram-bins';
-import type { FirstFilters, Histogram, LayerHistograms } from '../protocol/messages';
+import { HISTOGRAM_BINS, HISTOGRAM_SAMPLE } from '#protocol/histogram-bins';
+import type { FirstFilters, Histogram, LayerHistograms } from '#protocol/messages';
 import type { Captured } from './layer-taps';
 
 /** What one step's histograms were taken from. */

@@ -13,7 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ActivationUnit } from '../../../models/lightcnn';
 import { formatActivation } from '../../../models/activations/spec';
-import type { LayerStats } from '../protocol/messages';
+import type { LayerStats } from '#protocol/messages';
 import { batchAlive, deadRule, DEFAULT_SATURATION_THRESHOLD, type DeadRule } from './dead-rules';
 import { runSummaryKernel, runWeightKernel, summaryMode } from './summary-kernel';
 import type { Captured } from './layer-taps';

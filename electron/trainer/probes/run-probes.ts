@@ -7,15 +7,15 @@
 // `framesIfDue` after it.
 import * as tf from '@tensorflow/tfjs';
 import type { BuiltModel } from '../../../models/lightcnn';
-import { frameChannel } from '../protocol/frames';
-import type { LayerInfo, LayerStats } from '../protocol/messages';
+import { frameChannel } from '#protocol/frames';
+import type { LayerInfo, LayerStats } from '#protocol/messages';
 import type { StepObserver } from '../training/train-step';
 import { deadRule } from './dead-rules';
 import { DEFAULT_TRANSPORT_SIDE, encodeActivationFrame } from './activation-frames';
 import { LayerStatsTracker, modelWeights, type PackedStats, type StatsOptions } from './layer-stats';
 import { LayerTaps } from './layer-taps';
 import { packHistograms, readHistograms, type PackedHistograms } from './histograms';
-import type { FirstFilters, LayerHistograms } from '../protocol/messages';
+import type { FirstFilters, LayerHistograms } from '#protocol/messages';
 import { formatActivation } from '../../../models/activations/spec';
 
 export const DEFAULT_PROBE_INTERVAL_MS = 250;

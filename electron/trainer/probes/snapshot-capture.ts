@@ -3,7 +3,7 @@
 // it and must also bundle for a browser page (the app's GPU host).
 import * as tf from '@tensorflow/tfjs';
 import type { BuiltModel } from '../../../models/lightcnn';
-import { frameChannel } from '../protocol/frames';
+import { frameChannel } from '#protocol/frames';
 import { encodeActivationFrame } from './activation-frames';
 
 /** Probe faces kept in a snapshot at most (the first ones of the run's probe list). */

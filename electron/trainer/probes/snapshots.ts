@@ -24,8 +24,8 @@ import { mkdir, open, readdir, rm, stat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeError, writeFileAtomic } from '../../../files/atomic-file';
 import { errorCode } from '../../../files/file-error';
-import { decodeFrame } from '../protocol/frames';
-import type { SnapshotInfo } from '../protocol/workbench';
+import { decodeFrame } from '#protocol/frames';
+import type { SnapshotInfo } from '#protocol/workbench';
 
 // The capture (tensors, no files) is in snapshot-capture.ts, so the compute core can bundle for a browser.
 export { MAX_SNAPSHOT_PROBES, SNAPSHOT_MAX_SIDE, SnapshotCapture } from './snapshot-capture';

@@ -13,7 +13,7 @@ import { hostname } from 'node:os';
 import { basename, isAbsolute, join, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../../../files/atomic-file';
-import { RUN_NAME_MAX, RUN_NOTES_MAX } from '../protocol/workbench';
+import { RUN_NAME_MAX, RUN_NOTES_MAX } from '#protocol/workbench';
 import { type CheckpointData } from './checkpoint';
 import { RunError, writeFailed } from './errors';
 import { METRICS_FILE, MetricsFile, metricsLines, type MetricsGap, type MetricsReadResult, type MetricsRowInput, type MetricsTruncation } from './metrics-file';

@@ -3,7 +3,7 @@
 // trainer's parent port; a window only ever holds the grant's id.
 import { homedir } from 'node:os';
 import { isAbsolute, join, sep } from 'node:path';
-import type { PathRef } from '../protocol/workbench';
+import type { PathRef } from '#protocol/workbench';
 import { CommandError } from './workbench/types';
 
 export type GrantPurpose = 'read' | 'write';

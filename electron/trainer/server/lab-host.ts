@@ -10,7 +10,7 @@
 import type { BackendName } from '../../../models/backend';
 import { GpuDeviceError } from '../../../models/webgpu-device';
 import type { GpuHost } from '../gpu-host/host-link';
-import { readFrameHeader } from '../protocol/frames';
+import { readFrameHeader } from '#protocol/frames';
 import {
   parseClientMessage,
   PROTOCOL_VERSION,
@@ -21,13 +21,13 @@ import {
   type ServerMessage,
   type Subscription,
   type TrainerEvent,
-} from '../protocol/messages';
+} from '#protocol/messages';
 import { listRuns, openRun } from '../runs/run-store';
 import { resumeCheck } from './workbench/run-resume';
 import type { TrainConfigInput } from '../training/config';
 import { TrainingSession, type RunOutcome, type TrainEvent } from '../training/session';
 import { fullChannel, type MapSubscription } from '../probes/run-probes';
-import { LAB_VERSION } from '../version';
+import { LAB_VERSION } from '#protocol/version';
 import { isInvalidMessage, type Connection } from './connection';
 import { isSyntheticSpec } from '../../../datasets/synthetic-dataset';
 import { Grants } from './grants';

@@ -20,7 +20,7 @@ import type { ModelSummary } from '../../../models/summary';
 import { prepareMaxDerivatives } from '../probes/dead-rules';
 import { RunProbes, type HistogramRequest, type MapSubscription, type ProbeOptions, type StepHistograms } from '../probes/run-probes';
 import { MAX_SNAPSHOT_PROBES, SnapshotCapture } from '../probes/snapshot-capture';
-import type { LayerInfo, LayerStats } from '../protocol/messages';
+import type { LayerInfo, LayerStats } from '#protocol/messages';
 import type { NamedArray } from '../runs/checkpoint';
 import type { TrainConfig } from './config';
 import { Optimizer, type NamedVariable } from './optimizer';

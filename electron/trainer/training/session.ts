@@ -15,7 +15,7 @@ import { selectBackend, type BackendChoice, type BackendName, type SelectBackend
 import { describeAdapter } from '../../../models/webgpu-adapter';
 import type { GpuHost } from '../gpu-host/host-link';
 import { createRun, resolveRun, type RunHandle, type RunState } from '../runs/run-store';
-import { LAB_VERSION } from '../version';
+import { LAB_VERSION } from '#protocol/version';
 import { parseTrainConfig, recordedWithinLimits, type ResumeOverrides, type TrainConfig, type TrainConfigInput } from './config';
 import { checkSameDataset, describeDataset, loadDataset, TrainingError } from './run-model';
 import { learningRate } from './schedule';
@@ -25,7 +25,7 @@ import { describeRecipeChoices } from './recipes';
 import { WasmHeapFullError } from '../../../models/kernels/wasm-heap';
 import { checkProbeImages, defaultProbeImages, subscriptionProblem, type MapSubscription, type ProbeOptions } from '../probes/run-probes';
 import { MAX_SNAPSHOT_PROBES, pruneSnapshotsAfter, writeSnapshot } from '../probes/snapshots';
-import type { FirstFilters, LayerHistograms, LayerInfo, LayerStats } from '../protocol/messages';
+import type { FirstFilters, LayerHistograms, LayerInfo, LayerStats } from '#protocol/messages';
 import type { StepHistograms } from '../probes/run-probes';
 import { histogramRequest } from './histogram-cadence';
 import { InProcessCore, type BatchData, type ComputeCore, type CoreFactory, type ModelInfo, type ProbeSettings } from './compute-core';

@@ -5,7 +5,7 @@
 // RGB (each channel on the same scale), any other count the mean over the input channels.
 // Pixels are scaled up by whole numbers with nearest neighbour (each weight a crisp square).
 // Plain TypeScript on RGBA buffers: components putImageData the result; tests read the pixels.
-import type { FirstFilters } from '../../../electron/trainer/protocol/messages';
+import type { FirstFilters } from '#protocol/messages';
 
 export type FilterColourMode = 'grey' | 'rgb' | 'mean';
 

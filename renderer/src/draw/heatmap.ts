@@ -3,7 +3,7 @@
 // and the one function that turns a frame's uint8 map (quantised against its own min and
 // max, protocol/frames.ts) into RGBA pixels under a chosen colour scale. Plain TypeScript on
 // raw buffers: components call it and putImageData the result; tests check the pixels.
-import { dequantize, STATS_PER_MAP } from '../../../electron/trainer/protocol/frames';
+import { dequantize, STATS_PER_MAP } from '#protocol/frames';
 
 export { canDraw2d } from './canvas';
 

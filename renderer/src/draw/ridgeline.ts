@@ -3,7 +3,7 @@
 // functions of the histograms: the layout (every ridge's outline as SVG path data, the ticks,
 // the step labels, the notes a reader needs) and the SVG text drawn from it, which the app
 // shows as it is and saves as a file, so the picture on screen and the exported one agree.
-import type { Histogram } from '../../../electron/trainer/protocol/messages';
+import type { Histogram } from '#protocol/messages';
 import { multiplesWithin } from './ticks';
 
 /** One tensor's histogram at one step; null where the tensor held NaN or an infinity. */

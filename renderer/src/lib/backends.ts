@@ -1,7 +1,7 @@
 // The backends a run may be started or resumed on (the protocol's `backend` of start and
 // resumeRun), and the short names the window shows for them. Pure: no state.
-import type { CommandInputOf } from '../../../electron/trainer/protocol/messages';
-import type { BackendOption, LabInfo } from '../../../electron/trainer/protocol/workbench';
+import type { CommandInputOf } from '#protocol/messages';
+import type { BackendOption, LabInfo } from '#protocol/workbench';
 
 export type BackendName = NonNullable<CommandInputOf<'start'>['backend']>;
 

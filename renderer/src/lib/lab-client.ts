@@ -23,8 +23,8 @@ import {
   type ServerMessage,
   type TrainerEvent,
   type WelcomeMessage,
-} from '../../../electron/trainer/protocol/messages';
-import { decodeFrame, readFrameHeader, type DecodedFrame } from '../../../electron/trainer/protocol/frames';
+} from '#protocol/messages';
+import { decodeFrame, readFrameHeader, type DecodedFrame } from '#protocol/frames';
 
 // ---------------------------------------------------------------------------
 // Transports

@@ -14,8 +14,8 @@
 // Memory, worst case: 50k progress rows (2.4 MB), 10k dead-count rows (8 bytes x (1 + 2 x
 // layers) each), 3 filter histories of 6 MB, the newest frame of 8 (layer, kind) pairs, and
 // 500 histogram rows (2 x 30 counts per layer each: LightCNN-29's ~30 layers, about 4 MB).
-import type { HistogramsMessage, LayerStats, LayerStatsMessage, ProgressItem, ProgressMessage, TrainerEvent } from '../../../electron/trainer/protocol/messages';
-import type { DecodedFrame } from '../../../electron/trainer/protocol/frames';
+import type { HistogramsMessage, LayerStats, LayerStatsMessage, ProgressItem, ProgressMessage, TrainerEvent } from '#protocol/messages';
+import type { DecodedFrame } from '#protocol/frames';
 import type { LabClient } from './lab-client';
 import { layerHistogramHistory, parseHistogramsRow, parseRunRecord, type EpochPoint, type FiltersPoint, type HistogramsPoint, type HistogramTensor, type RunRecordView } from './run-records';
 import { StepHistory } from './step-history';

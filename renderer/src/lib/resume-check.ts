@@ -2,7 +2,7 @@
 // as the trainer found it on the run's checkpoints. Read leniently: an older trainer sends none
 // (then run.json's state decides, run-records.ts canResume), and a malformed one is ignored.
 import { z } from 'zod';
-import type { ResumeCheck } from '../../../electron/trainer/protocol/workbench';
+import type { ResumeCheck } from '#protocol/workbench';
 
 const damagedSchema = z.array(z.object({ step: z.number(), reason: z.string() }));
 const resumeSchema = z.discriminatedUnion('kind', [

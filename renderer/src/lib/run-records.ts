@@ -5,8 +5,8 @@
 // type becomes "unknown" (undefined), and only a record without its id, creation time, state or
 // config is reported as unreadable (with the reason), never thrown.
 import { z } from 'zod';
-import { firstFiltersSchema, histogramSchema, type FirstFilters, type Histogram, type LayerHistograms } from '../../../electron/trainer/protocol/messages';
-import type { EvaluationView } from '../../../electron/trainer/protocol/workbench';
+import { firstFiltersSchema, histogramSchema, type FirstFilters, type Histogram, type LayerHistograms } from '#protocol/messages';
+import type { EvaluationView } from '#protocol/workbench';
 
 // ---------------------------------------------------------------------------
 // run.json

@@ -3,8 +3,8 @@
 // and the current run's state. One object passed down as a prop, changed only through its
 // methods, so who changes what stays visible (DESIGN.md: no module-level mutable state).
 // The live streams of a run (progress, layer stats, frames) are kept apart, in live-run.svelte.ts.
-import type { LabInfo, DatasetSummary } from '../../../electron/trainer/protocol/workbench';
-import type { LayerInfo, RunState, TrainerEvent } from '../../../electron/trainer/protocol/messages';
+import type { LabInfo, DatasetSummary } from '#protocol/workbench';
+import type { LayerInfo, RunState, TrainerEvent } from '#protocol/messages';
 import { adapterDevice, backendNameIn, canTrainOn, listedBackends, type BackendName } from './backends';
 import { LabError, type LabClient } from './lab-client';
 import { LiveRun } from './live-run.svelte';

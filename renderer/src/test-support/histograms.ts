@@ -1,6 +1,6 @@
 // Histograms and first-layer filters as the trainer streams and records them (protocol
 // messages.ts: histogramSchema, firstFiltersSchema), for the tests of the histogram views.
-import { HISTOGRAM_BINS, type FirstFilters, type Histogram, type LayerHistograms, type ServerMessage } from '../../../electron/trainer/protocol/messages';
+import { HISTOGRAM_BINS, type FirstFilters, type Histogram, type LayerHistograms, type ServerMessage } from '#protocol/messages';
 
 /** A histogram of `counts` over [min, max], every value counted unless `stride` says otherwise. */
 export function histogram(counts: number[], min: number, max: number, { stride = 1 }: { stride?: number } = {}): Histogram {

@@ -3,10 +3,10 @@
 // the real trainer does), commands are answered by handlers the test provides, and the test
 // pushes events, progress, layer stats and binary frames as the trainer would. The
 // end-to-end tests (e2e/) run the real trainer; these check each view's logic quickly.
-import { parseClientMessage, PROTOCOL_VERSION, type ClientMessage, type CommandName, type CommandOf, type CommandResult, type ServerMessage, type TrainerEvent } from '../../../electron/trainer/protocol/messages';
+import { parseClientMessage, PROTOCOL_VERSION, type ClientMessage, type CommandName, type CommandOf, type CommandResult, type ServerMessage, type TrainerEvent } from '#protocol/messages';
 import { LabClient, type LabTransport } from '../lib/lab-client';
 import { LabSession } from '../lib/session.svelte';
-import type { LabInfo } from '../../../electron/trainer/protocol/workbench';
+import type { LabInfo } from '#protocol/workbench';
 import { CPU_INPUT_SIZE, recipeFor } from '../../../electron/trainer/training/recipes';
 
 export type Handlers = { [N in CommandName]?: (command: CommandOf<N>) => CommandResult[N] | Promise<CommandResult[N]> };

@@ -6,7 +6,7 @@ import { expect, test } from 'vitest';
 import { tempDir } from '../../../../datasets/test/fixtures';
 import { LabClient, portTransport } from '../../../../renderer/src/lib/lab-client';
 import type { WebGpuAdapter } from '../../../../models/webgpu-adapter';
-import type { TrainerEvent } from '../../protocol/messages';
+import type { TrainerEvent } from '#protocol/messages';
 import { portConnection } from '../../server/connection';
 import { LabHost } from '../../server/lab-host';
 import { InProcessCore } from '../../training/compute-core';

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, expect, test } from 'vitest';
 import { Rng } from '../../../../datasets/random';
-import { decodeFrame, dequantize } from '../../protocol/frames';
+import { decodeFrame, dequantize } from '#protocol/frames';
 import { encodeActivationFrame, type FrameRequest } from '../activation-frames';
 
 beforeAll(async () => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { selectBackend } from '../../../../models/backend';
 import { Rng } from '../../../../datasets/random';
 import { useBackend, type TestBackend } from '../../../../models/test/backend-compare';
-import { HISTOGRAM_BINS, HISTOGRAM_SAMPLE, type Histogram } from '../../protocol/messages';
+import { HISTOGRAM_BINS, HISTOGRAM_SAMPLE, type Histogram } from '#protocol/messages';
 import { parseTrainConfig } from '../../training/config';
 import { InProcessCore, type BatchData } from '../../training/compute-core';
 import { packHistograms, readHistograms, sampleStride } from '../histograms';

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, test } from 'vitest';
 import { tempDir } from '../../../../datasets/test/fixtures';
-import { decodeFrame } from '../../protocol/frames';
+import { decodeFrame } from '#protocol/frames';
 import { openRun } from '../../runs/run-store';
 import type { TrainConfigInput } from '../../training/config';
 import { TrainingSession, type TrainEvent } from '../../training/session';

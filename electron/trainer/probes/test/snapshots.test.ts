@@ -6,7 +6,7 @@ import { copyFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { tempDir } from '../../../../datasets/test/fixtures';
-import { decodeFrame, encodeFrame, type FrameHeader } from '../../protocol/frames';
+import { decodeFrame, encodeFrame, type FrameHeader } from '#protocol/frames';
 import type { TrainConfigInput } from '../../training/config';
 import { TrainingSession, type TrainEvent } from '../../training/session';
 import { decodeSnapshot, encodeSnapshot, listSnapshots, MAX_SNAPSHOT_PROBES, readSnapshot, SNAPSHOT_MAX_SIDE, snapshotFileName, SnapshotError } from '../snapshots';

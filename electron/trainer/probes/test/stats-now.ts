@@ -1,6 +1,6 @@
 // A step's layer numbers read synchronously, as the cpu backend allows: the probe tests run
 // their cases inside tf.tidy, which an `await` would leave. The trainer reads with `read`.
-import type { LayerStats } from '../../protocol/messages';
+import type { LayerStats } from '#protocol/messages';
 import type { Captured } from '../layer-taps';
 import type { LayerStatsTracker, StepTensors } from '../layer-stats';
 

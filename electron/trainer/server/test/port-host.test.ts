@@ -5,8 +5,8 @@ import { MessageChannel } from 'node:worker_threads';
 import { expect, test } from 'vitest';
 import { tempDir } from '../../../../datasets/test/fixtures';
 import { connectInElectron, type LabClient } from '../../../../renderer/src/lib/lab-client';
-import type { DecodedFrame } from '../../protocol/frames';
-import type { TrainerEvent } from '../../protocol/messages';
+import type { DecodedFrame } from '#protocol/frames';
+import type { TrainerEvent } from '#protocol/messages';
 import { portConnection } from '../connection';
 import { LabHost } from '../lab-host';
 

@@ -7,8 +7,8 @@ import WebSocket from 'ws';
 import { ORL, sharedDataset, tempDir } from '../../../../datasets/test/fixtures';
 import { LabClient, webSocketTransport } from '../../../../renderer/src/lib/lab-client';
 import { rendererDir } from '../../cli-serve';
-import type { DecodedFrame } from '../../protocol/frames';
-import type { HistogramsMessage, LayerStatsMessage, ProgressMessage, TrainerEvent } from '../../protocol/messages';
+import type { DecodedFrame } from '#protocol/frames';
+import type { HistogramsMessage, LayerStatsMessage, ProgressMessage, TrainerEvent } from '#protocol/messages';
 
 const root = resolve(import.meta.dirname, '../../../..');
 

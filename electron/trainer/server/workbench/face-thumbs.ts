@@ -4,7 +4,7 @@ import type { FaceDataset } from '../../../../datasets';
 import { facePng } from '../../../../datasets/face-png';
 import { TaskPool } from '../../../../datasets/pool';
 import { imagesByIdentity as groupByIdentity } from '../../../../datasets/splits';
-import type { FaceThumb } from '../../protocol/workbench';
+import type { FaceThumb } from '#protocol/workbench';
 
 /**
  * The side of the crop the network sees in a stored face (the inverse of storedSizeFor:

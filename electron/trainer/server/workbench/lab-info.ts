@@ -10,10 +10,10 @@ import { adapterLimits, describeAdapter, type WebGpuAdapter } from '../../../../
 import { ModelConfigError, type BuiltModel } from '../../../../models/lightcnn';
 import type { LayerSummary } from '../../../../models/summary';
 import { PRESETS } from '../../probes/presets';
-import type { BackendInfo, BackendOption, CatalogInfo, LabInfo, ModelDescription } from '../../protocol/workbench';
+import type { BackendInfo, BackendOption, CatalogInfo, LabInfo, ModelDescription } from '#protocol/workbench';
 import { ARCHITECTURES, ConfigError, parseTrainConfig } from '../../training/config';
 import { buildFromConfig } from '../../training/run-model';
-import { LAB_VERSION } from '../../version';
+import { LAB_VERSION } from '#protocol/version';
 import type { WorkbenchContext } from './context';
 import { CommandError } from './types';
 

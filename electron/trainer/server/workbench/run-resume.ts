@@ -3,7 +3,7 @@
 // run.json. Verifying reads and hashes a whole checkpoint (a LightCNN-9 with Adam's moments is
 // about 66 MB), which is slow from a cold disk (figures: bench/NOTES.md, "Figures behind design
 // choices"), so it is done for the one run opened, never for every run in listRuns.
-import type { ResumeCheck } from '../../protocol/workbench';
+import type { ResumeCheck } from '#protocol/workbench';
 import { runResumePoint } from '../../runs/run-store';
 
 /** Where a resume of the run in `dir` would start, or why it cannot; null for a finished run (it cannot be resumed anyway). */

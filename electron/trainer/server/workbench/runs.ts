@@ -19,7 +19,7 @@ import { Buffer } from 'node:buffer';
 import { evaluateRun, readSavedEvaluation, savedEvaluation, type EvaluationPhase } from '../../evaluation/evaluate-run';
 import { evaluationView, savedEvaluationSchema } from '../../evaluation/evaluation-view';
 import { listSnapshots as listSnapshotInfos, readSnapshot } from '../../probes/snapshots';
-import { runIdSchema, type CommandOf } from '../../protocol/messages';
+import { runIdSchema, type CommandOf } from '#protocol/messages';
 import { openRun, renameRun as renameStoredRun, setRunNotes as setStoredRunNotes, trashRun, type RunHandle } from '../../runs/run-store';
 import type { WorkbenchContext } from './context';
 import { exportRunArchive } from './run-export';

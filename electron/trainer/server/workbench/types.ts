@@ -1,7 +1,7 @@
 // Protocol types the workbench commands use, in one place.
 import type { z } from 'zod';
-import type { CommandOf } from '../../protocol/messages';
-import { workbenchEventSchemas, type PathRef, type WorkbenchResult } from '../../protocol/workbench';
+import type { CommandOf } from '#protocol/messages';
+import { workbenchEventSchemas, type PathRef, type WorkbenchResult } from '#protocol/workbench';
 
 export type { PathRef, WorkbenchResult };
 export type WorkbenchCommandName = keyof WorkbenchResult;

@@ -8,7 +8,7 @@ import { Rng } from '../../../../datasets/random';
 import { WasmHeapFullError } from '../../../../models/kernels/wasm-heap';
 import { useBackend } from '../../../../models/test/backend-compare';
 import { GpuDeviceError } from '../../../../models/webgpu-device';
-import { decodeFrame } from '../../protocol/frames';
+import { decodeFrame } from '#protocol/frames';
 import { parseTrainConfig } from '../config';
 import { coreErrorReply, errorFromCoreReply, InProcessCore, type BatchData, type ComputeCore, type StepRequest } from '../compute-core';
 import { TrainingError } from '../run-model';

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { quantize } from '../../../../electron/trainer/protocol/frames';
+import { quantize } from '#protocol/frames';
 import {
   byteToIndex,
   colourTable,

@@ -23,7 +23,7 @@ import {
   type FrameHeader,
   type HistogramsMessage,
   type ServerMessage,
-} from '../../../../electron/trainer/protocol/index';
+} from '#protocol/index';
 
 const TOKEN = 'secret-token-123';
 const Ws = WebSocket as unknown as WebSocketConstructor;

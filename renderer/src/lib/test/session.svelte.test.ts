@@ -1,6 +1,6 @@
 // The app-wide session: which trainer it talks to, and what it keeps across a trainer restart.
 import { expect, test } from 'vitest';
-import type { DatasetSummary } from '../../../../electron/trainer/protocol/workbench';
+import type { DatasetSummary } from '#protocol/workbench';
 import { LabSession } from '../session.svelte';
 import { ScriptedTrainer, TEST_LAB_INFO } from '../../test-support/scripted-trainer';
 

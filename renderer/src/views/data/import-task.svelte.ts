@@ -3,8 +3,8 @@
 // view; an import outlives the view if the user switches away (its result still reaches
 // the session), and a view opened meanwhile shows that import's progress too, since this
 // UI runs one import at a time.
-import type { DatasetSource, DatasetSummary } from '../../../../electron/trainer/protocol/workbench';
-import type { TrainerEvent } from '../../../../electron/trainer/protocol/messages';
+import type { DatasetSource, DatasetSummary } from '#protocol/workbench';
+import type { TrainerEvent } from '#protocol/messages';
 import type { LabSession } from '../../lib/session.svelte';
 import type { LabClient } from '../../lib/lab-client';
 

@@ -2,7 +2,7 @@
 // or the reason the Import button is not ready yet. Kept apart from the components so the
 // rules (a path needs a grant in the app, a catalog dataset needs its terms accepted, a
 // flat folder's regex needs a group) read in one place.
-import type { CatalogInfo, DatasetSource, DatasetSummary } from '../../../../electron/trainer/protocol/workbench';
+import type { CatalogInfo, DatasetSource, DatasetSummary } from '#protocol/workbench';
 
 /** A path the user picked in the desktop app's native dialog: main keeps the path, we get an id. */
 export interface Grant {

@@ -1,7 +1,7 @@
 // The Evaluate view's chart data: the ROC curve (optionally on a log-FAR axis) with the chance
 // line, the matched / mismatched score histograms as fractions of their pairs (trimmed to the
 // bins that hold scores), and whether a TAR at a given FAR can be read off this many pairs.
-import type { EvaluationView } from '../../../../electron/trainer/protocol/workbench';
+import type { EvaluationView } from '#protocol/workbench';
 
 export interface RocData {
   x: number[];

@@ -2,7 +2,7 @@
 // "rrelu:0.125:0.333"), split into a name and a parameter for the pickers, and checked
 // against the shape of the trainer's example for that activation (labInfo.activations).
 // The trainer has the last word: it validates the config again.
-import type { LabInfo } from '../../../../electron/trainer/protocol/workbench';
+import type { LabInfo } from '#protocol/workbench';
 
 export type ActivationOption = LabInfo['activations'][number];
 

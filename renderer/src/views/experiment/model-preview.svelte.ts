@@ -1,6 +1,6 @@
 // The model the edited config would build, as the trainer describes it (describeModel):
 // asked again a moment after the config stops changing, and only the newest answer kept.
-import type { ModelDescription } from '../../../../electron/trainer/protocol/workbench';
+import type { ModelDescription } from '#protocol/workbench';
 import type { LabClient } from '../../lib/lab-client';
 import { cleanConfig } from './config-fields';
 

@@ -1,7 +1,7 @@
 // How the Runs and Evaluate views get a file path to the trainer (see protocol/workbench.ts
 // "Paths"). In the desktop app main shows a native dialog and the window only ever sees a
 // grant id and a label; in serve mode the person at the browser types the path.
-import type { PathRef } from '../../../../electron/trainer/protocol/workbench';
+import type { PathRef } from '#protocol/workbench';
 import type { LabSession } from '../../lib/session.svelte';
 
 /** A path main granted after a native dialog: the id the trainer takes, and what to show. */

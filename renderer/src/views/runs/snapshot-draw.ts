@@ -7,7 +7,7 @@
 // ReLU filter that output 0 everywhere, say), or a 1x1 map (a fully connected unit) that is
 // exactly 0. Red stays the Train view's mark for "dead". A 1x1 map has no range of its own,
 // so it is always layer-scaled.
-import { STATS_PER_MAP, type DecodedFrame } from '../../../../electron/trainer/protocol/frames';
+import { STATS_PER_MAP, type DecodedFrame } from '#protocol/frames';
 import { canDraw2d, colourTable, flatMaps, renderFlat, renderMap, statsRange, type Range } from '../../draw/heatmap';
 
 export type SnapshotScale = 'filter' | 'layer';

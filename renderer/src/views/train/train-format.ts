@@ -1,7 +1,7 @@
 // The Train view's small pure helpers: number formatting, which grid tiles are dead (in the
 // space the grid shows: output channels or maxout/MFM pieces), and summaries of per-channel
 // lists. No Svelte here, so the component tests and the node tests can both use them.
-import type { LayerInfo, LayerStats } from '../../../../electron/trainer/protocol/messages';
+import type { LayerInfo, LayerStats } from '#protocol/messages';
 import { displayRange, isDiverging, type ColourMapName, type Range, type ScaleMode } from '../../draw/heatmap';
 import type { MapKind } from '../../lib/live-run.svelte';
 

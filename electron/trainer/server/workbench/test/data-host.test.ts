@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { describe, expect, test } from 'vitest';
 import { ORL, sharedDataset, tempDir } from '../../../../../datasets/test/fixtures';
 import { LabClient, portTransport } from '../../../../../renderer/src/lib/lab-client';
-import type { TrainerEvent } from '../../../protocol/messages';
+import type { TrainerEvent } from '#protocol/messages';
 import { portConnection } from '../../connection';
 import { LabHost } from '../../lab-host';
 

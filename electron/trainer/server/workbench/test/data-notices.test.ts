@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { makeImage, tempDir, writeFiles } from '../../../../../datasets/test/fixtures';
-import { parseClientMessage } from '../../../protocol/messages';
+import { parseClientMessage } from '#protocol/messages';
 import { Grants } from '../../grants';
 import type { WorkbenchContext } from '../context';
 import { importDatasetCommand, MAX_NOTICES_LISTED } from '../data';

@@ -3,8 +3,8 @@ import { afterEach, expect, test, vi } from 'vitest';
 import DataView from '../DataView.svelte';
 import { ScriptedTrainer, scriptedSession, TEST_LAB_INFO, type Handlers } from '../../../test-support/scripted-trainer';
 import { LabSession } from '../../../lib/session.svelte';
-import type { CatalogInfo, DatasetFaces, DatasetSummary } from '../../../../../electron/trainer/protocol/workbench';
-import type { CommandOf } from '../../../../../electron/trainer/protocol/messages';
+import type { CatalogInfo, DatasetFaces, DatasetSummary } from '#protocol/workbench';
+import type { CommandOf } from '#protocol/messages';
 
 const PNG = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==';
 

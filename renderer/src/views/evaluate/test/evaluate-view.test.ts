@@ -1,6 +1,6 @@
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import type { EvaluationView } from '../../../../../electron/trainer/protocol/workbench';
+import type { EvaluationView } from '#protocol/workbench';
 import EvaluateView from '../EvaluateView.svelte';
 import { scriptedSession, type Handlers } from '../../../test-support/scripted-trainer';
 import { evaluation, listEntries, PRELU_ID, RELU_ID } from '../../runs/test/fixtures';

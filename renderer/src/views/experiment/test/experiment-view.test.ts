@@ -3,8 +3,8 @@ import { describe as suite, expect, test } from 'vitest';
 import ExperimentView from '../ExperimentView.svelte';
 import { checkBackend, ScriptedTrainer, scriptedSession, TEST_LAB_INFO, type Handlers } from '../../../test-support/scripted-trainer';
 import { LabSession } from '../../../lib/session.svelte';
-import type { DatasetSummary, ModelDescription } from '../../../../../electron/trainer/protocol/workbench';
-import type { CommandOf } from '../../../../../electron/trainer/protocol/messages';
+import type { DatasetSummary, ModelDescription } from '#protocol/workbench';
+import type { CommandOf } from '#protocol/messages';
 import { recipeFor } from '../../../../../electron/trainer/training/recipes';
 import { INITIALIZER_DESCRIPTIONS } from '../../../../../models/initializer-names';
 

@@ -2,8 +2,8 @@
 // writes them (electron/trainer/runs/run-store.ts), metrics.jsonl rows as the training session
 // writes them (step rows, 'epoch' rows, 'layers' rows every 10 steps), an evaluation as the
 // trainer's evaluateRun returns it, and snapshot frames encoded with the protocol's own encoder.
-import { encodeFrame, type FrameHeader } from '../../../../../electron/trainer/protocol/frames';
-import type { EvaluationView, PairView } from '../../../../../electron/trainer/protocol/workbench';
+import { encodeFrame, type FrameHeader } from '#protocol/frames';
+import type { EvaluationView, PairView } from '#protocol/workbench';
 
 export const RELU_ID = '2026-11-26T08-50-12_tiny_relu_a1b2';
 export const PRELU_ID = '2026-11-26T09-10-40_tiny_prelu_c3d4';

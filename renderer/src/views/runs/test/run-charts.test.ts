@@ -3,7 +3,7 @@ import { mergeLayerOrder, parseRunDetail } from '../../../lib/run-records';
 import { compareCharts, runCharts, shortRunLabel, shortRunLabels, thinKeeping } from '../run-charts';
 import { base64ToBytes, mosaicLayout, paintMosaic, silentChannels, tileOrigin } from '../snapshot-draw';
 import { FLAT_DARK, FLAT_LIGHT } from '../../../draw/heatmap';
-import { decodeFrame, encodeFrame } from '../../../../../electron/trainer/protocol/frames';
+import { decodeFrame, encodeFrame } from '#protocol/frames';
 import { getRunReply, metricsRows, PRELU_ID, RELU_ID, runRecord, snapshotReply } from './fixtures';
 
 function detail(id: string, rows?: Record<string, unknown>[]) {

@@ -1,6 +1,6 @@
 // Messages a trainer would send, for the Train view's tests.
-import type { LayerInfo, LayerStats, ProgressItem, ServerMessage } from '../../../../../electron/trainer/protocol/messages';
-import { encodeFrame, frameChannel, quantize, STATS_PER_MAP } from '../../../../../electron/trainer/protocol/frames';
+import type { LayerInfo, LayerStats, ProgressItem, ServerMessage } from '#protocol/messages';
+import { encodeFrame, frameChannel, quantize, STATS_PER_MAP } from '#protocol/frames';
 
 export const LAYERS: LayerInfo[] = [
   { layer: 'conv1.act', unit: 'conv1', activation: 'relu', rule: 'zero', channels: 8, preActivationChannels: 8, height: 16, width: 16 },

@@ -1,5 +1,5 @@
 import { describe, expect, test, vi } from 'vitest';
-import type { LayerStatsMessage, ServerMessage } from '../../../../../electron/trainer/protocol/messages';
+import type { LayerStatsMessage, ServerMessage } from '#protocol/messages';
 import { LiveRun } from '../../../lib/live-run.svelte';
 import { ScriptedTrainer } from '../../../test-support/scripted-trainer';
 import { firstFilters, histogram, histogramsMessage, histogramsRow } from '../../../test-support/histograms';

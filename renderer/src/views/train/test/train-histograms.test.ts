@@ -5,7 +5,7 @@ import { afterEach, expect, test, vi } from 'vitest';
 import TrainView from '../TrainView.svelte';
 import { scriptedSession } from '../../../test-support/scripted-trainer';
 import { firstFilters, histogram, histogramsMessage } from '../../../test-support/histograms';
-import type { ServerMessage, Subscription } from '../../../../../electron/trainer/protocol/messages';
+import type { ServerMessage, Subscription } from '#protocol/messages';
 import { LAYERS, startedRunReply } from './fixtures';
 
 const NAMES = LAYERS.map((l) => l.layer);

@@ -2,7 +2,7 @@ import { fireEvent, render, screen, waitFor, within } from '@testing-library/sve
 import { expect, test, vi } from 'vitest';
 import TrainView from '../TrainView.svelte';
 import { scriptedSession, type Handlers } from '../../../test-support/scripted-trainer';
-import type { Subscription } from '../../../../../electron/trainer/protocol/messages';
+import type { Subscription } from '#protocol/messages';
 import { recipeFor } from '../../../../../electron/trainer/training/recipes';
 import { LEARNING_GRACE_STEPS, LEARNING_WINDOW } from '../../../lib/chance';
 import { frame, LAYERS, progress, progressWithLoss, startedRunReply, statsMessage } from './fixtures';

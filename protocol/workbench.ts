@@ -11,7 +11,7 @@
 //
 // Like messages.ts, this file is bundled into the renderer: zod only, no node: modules.
 import { z } from 'zod';
-import type { DeadRule } from '../../../models/activations/registry';
+import type { DeadRule } from '../models/activations/registry';
 
 const int = () => z.number().int();
 

@@ -8,8 +8,8 @@
 // The renderer bundles this file, so it must not import node: modules, tfjs,
 // or datasets: only zod, version.ts and the models' pure activation registry.
 import { z } from 'zod';
-import { DEAD_RULES } from '../../../models/activations/registry';
-import { PROTOCOL_VERSION } from '../version';
+import { DEAD_RULES } from '../models/activations/registry';
+import { PROTOCOL_VERSION } from './version';
 import { workbenchCommandSchemas, workbenchEventSchemas, type WorkbenchResult } from './workbench';
 
 export { PROTOCOL_VERSION };
