@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PRESETS } from '../electron/trainer/probes/presets';
+import { PRESETS } from '../electron/trainer/training/presets';
 import type { TrainConfigInput } from '../electron/trainer/training/config';
 import { evaluateChecks, LEARNED_ACCURACY_FACTOR, LEARNED_LOSS_FRACTION, SPEED_FACTOR, SPEED_TARGET_FRACTION, type Check } from './experiment-checks';
 import { runExperiment, type RunRecord } from './experiment-run';

@@ -107,7 +107,7 @@ if (mode === 'capture') {
   result = { backend: backendName, msPerStep: median(stepMs.slice(1)), msPerCycle: cycles(ends) };
 } else {
   const root = resolve(import.meta.dirname, '..');
-  const trainer = spawn(process.execPath, ['--import', 'tsx', join(root, 'electron/trainer/cli.ts'), '--data-dir', dataDir, 'serve', '--port', '0', ...(backend ? ['--backend', backend] : [])], {
+  const trainer = spawn(process.execPath, ['--import', 'tsx', join(root, 'electron/trainer/cli/main.ts'), '--data-dir', dataDir, 'serve', '--port', '0', ...(backend ? ['--backend', backend] : [])], {
     cwd: root,
     env: { ...process.env, INIT_CWD: root },
     stdio: ['ignore', 'pipe', 'inherit'],

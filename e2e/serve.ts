@@ -25,7 +25,7 @@ export interface ServeOptions {
 
 export async function startServe(options: ServeOptions): Promise<Serve> {
   const token = randomBytes(18).toString('base64url');
-  const args = ['--import', 'tsx', '--import', './e2e/exit-with-parent.mjs', 'electron/trainer/cli.ts', 'serve', '--port', '0', '--renderer-dir', options.rendererDir];
+  const args = ['--import', 'tsx', '--import', './e2e/exit-with-parent.mjs', 'electron/trainer/cli/main.ts', 'serve', '--port', '0', '--renderer-dir', options.rendererDir];
   if (options.backend) args.push('--backend', options.backend);
   // node --import tsx, not npx/tsx's own CLI: one process, whose pid is the server's.
   const child = spawn(process.execPath, args, {

@@ -23,7 +23,7 @@ function cannotStart(reason, ...advice) {
     process.exit(1);
   }
   console.error('Serving the lab to your browser instead (Ctrl+C stops; the headless lab: npm run lab -- --help).');
-  const serve = spawn(process.execPath, ['--import', 'tsx', join(root, 'electron/trainer/cli.ts'), 'serve', '--port', process.env.FACE_CNN_LAB_PORT ?? '7860'], { stdio: 'inherit', cwd: root });
+  const serve = spawn(process.execPath, ['--import', 'tsx', join(root, 'electron/trainer/cli/main.ts'), 'serve', '--port', process.env.FACE_CNN_LAB_PORT ?? '7860'], { stdio: 'inherit', cwd: root });
   // Ctrl+C reaches the child too (same process group); a signal sent to this process alone is
   // passed on. Either way the child checkpoints any run and exits, and so do we.
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => serve.kill(signal));

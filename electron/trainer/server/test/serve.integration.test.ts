@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import WebSocket from 'ws';
 import { ORL, sharedDataset, tempDir } from '../../../../datasets/test/fixtures';
 import { LabClient, webSocketTransport } from '../../../../renderer/src/lib/lab-client';
-import { rendererDir } from '../../cli-serve';
+import { rendererDir } from '../../cli/serve-command';
 import type { DecodedFrame } from '#protocol/frames';
 import type { HistogramsMessage, LayerStatsMessage, ProgressMessage, TrainerEvent } from '#protocol/messages';
 
@@ -18,7 +18,7 @@ let stderr = '';
 
 beforeAll(async () => {
   const dataDir = await tempDir();
-  child = spawn(process.execPath, ['--import', 'tsx', 'electron/trainer/cli.ts', '--data-dir', dataDir, 'serve', '--port', '0', '--backend', 'cpu'], {
+  child = spawn(process.execPath, ['--import', 'tsx', 'electron/trainer/cli/main.ts', '--data-dir', dataDir, 'serve', '--port', '0', '--backend', 'cpu'], {
     cwd: root,
     env: { ...process.env, INIT_CWD: root },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -9,7 +9,7 @@ import { BackendError, selectBackend, type BackendName, type RemoteWebGpu } from
 import { adapterLimits, describeAdapter, type WebGpuAdapter } from '../../../../models/backend-webgpu';
 import { ModelConfigError, type BuiltModel } from '../../../../models/lightcnn';
 import type { LayerSummary } from '../../../../models/summary';
-import { PRESETS } from '../../probes/presets';
+import { PRESETS } from '../../training/presets';
 import type { BackendInfo, BackendOption, CatalogInfo, LabInfo, ModelDescription } from '#protocol/workbench';
 import { ARCHITECTURES, ConfigError, parseTrainConfig } from '../../training/config';
 import { buildFromConfig } from '../../training/run-model';

@@ -120,7 +120,7 @@ describe('the command line shows the message', () => {
     const result = await new Promise<{ code: number; stderr: string }>((done) => {
       execFile(
         process.execPath,
-        ['--import', 'tsx', join(root, 'electron/trainer/cli.ts'), 'train', '--data', 'synthetic', '--model', 'tiny', '--input', '16', '--backend', 'cpu', '--max-steps', '1e15'],
+        ['--import', 'tsx', join(root, 'electron/trainer/cli/main.ts'), 'train', '--data', 'synthetic', '--model', 'tiny', '--input', '16', '--backend', 'cpu', '--max-steps', '1e15'],
         // Without the bound it would train towards 1e15 steps: killed then, and the test fails.
         { cwd: root, env: { ...process.env, FACE_CNN_LAB_DATA: dataDir, INIT_CWD: '' }, encoding: 'utf8', timeout: 40_000 },
         (error, _stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stderr }),

@@ -12,7 +12,7 @@ import { makeImage, ORL, sharedDataset, tempDir, writeFiles } from '../../../../
 import { makeZip } from '../../../../../datasets/test/zip-writer';
 import { isSyntheticSpec } from '../../../../../datasets/synthetic-dataset';
 import { ACTIVATION_NAMES, parseActivation } from '../../../../../models/activations/spec';
-import { PRESETS } from '../../../probes/presets';
+import { PRESETS } from '../../../training/presets';
 import { parseClientMessage } from '#protocol/messages';
 import type { DatasetSummary } from '#protocol/workbench';
 import { parseTrainConfig } from '../../../training/config';

@@ -3,8 +3,8 @@
 // trashRun). A run is named as everywhere else on the command line: its id, a unique part
 // of it, or "latest". Each is refused while the run is being trained (its lock is held).
 import type { Command } from 'commander';
-import { labDataDir } from '../../datasets';
-import { renameRun, resolveRun, setRunNotes, trashRun } from './runs/run-store';
+import { labDataDir } from '../../../datasets';
+import { renameRun, resolveRun, setRunNotes, trashRun } from '../runs/run-store';
 import { printOut } from './terminal-text';
 
 const RUN_ARGUMENT = 'run id (a unique prefix is enough), or "latest"';

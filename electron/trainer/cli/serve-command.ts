@@ -5,10 +5,10 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { labDataDir } from '../../datasets/data-dir';
-import { BACKEND_ORDER, type BackendName } from '../../models/backend';
-import { LabHost } from './server/lab-host';
-import { DEFAULT_PORT, isLoopback, startServeServer } from './server/ws-server';
+import { labDataDir } from '../../../datasets/data-dir';
+import { BACKEND_ORDER, type BackendName } from '../../../models/backend';
+import { LabHost } from '../server/lab-host';
+import { DEFAULT_PORT, isLoopback, startServeServer } from '../server/ws-server';
 import { printErr, printOut } from './terminal-text';
 
 /** The built renderer (`npm run build` writes out/renderer), found from this file bundled or not. */

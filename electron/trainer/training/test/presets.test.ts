@@ -6,10 +6,10 @@ import { describe, expect, test } from 'vitest';
 import { CHECKS, learnsCheck, stepsToLoss } from '../../../../bench/experiment-checks';
 import type { RunRecord } from '../../../../bench/experiment-run';
 import { ORL, sharedDataset, tempDir } from '../../../../datasets/test/fixtures';
-import { parseTrainConfig } from '../../training/config';
-import { RECIPE_KEYS } from '../../training/recipes';
-import { buildFromConfig } from '../../training/run-model';
-import { TrainingSession, type TrainEvent } from '../../training/session';
+import { parseTrainConfig } from '../config';
+import { RECIPE_KEYS } from '../recipes';
+import { buildFromConfig } from '../run-model';
+import { TrainingSession, type TrainEvent } from '../session';
 import { findPreset, PRESETS } from '../presets';
 
 type LayerStatsEvent = Extract<TrainEvent, { type: 'layerStats' }>;

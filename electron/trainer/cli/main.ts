@@ -1,11 +1,11 @@
 // The headless lab: `npm run lab -- <command>`. Plain Node, no Electron.
-import { releaseWebGpu } from '../../models/backend-webgpu';
+import { releaseWebGpu } from '../../../models/backend-webgpu';
 import { Command } from 'commander';
-import { registerDataCommands } from './cli-data';
-import { registerTrainCommands } from './cli-train';
+import { registerDataCommands } from './data-commands';
+import { registerTrainCommands } from './train-commands';
 import * as tf from '@tensorflow/tfjs';
-import { registerInfoCommand } from './cli-info';
-import { registerServeCommand } from './cli-serve';
+import { registerInfoCommand } from './info-command';
+import { registerServeCommand } from './serve-command';
 import { escapeConsole, printErr, printOut } from './terminal-text';
 
 // Errors a user causes and can act on: shown as one line. Anything else is a bug.

@@ -2,9 +2,9 @@
 // (counts and examples, not one line per file cut at 50) and names the images whose
 // name and content disagree or whose size is not the usual one.
 import { describe, expect, test } from 'vitest';
-import { openDataset } from '../../../datasets';
-import { makeIdentityFolders, makeImage, tempDir, writeFiles } from '../../../datasets/test/fixtures';
-import { describeDataset } from '../cli-dataset';
+import { openDataset } from '../../../../datasets';
+import { makeIdentityFolders, makeImage, tempDir, writeFiles } from '../../../../datasets/test/fixtures';
+import { describeDataset } from '../open-dataset';
 
 describe('the import report on the command line', () => {
   test('77 files with one reason are one line with a count and three examples; misnamed and odd-sized images by name', async () => {

@@ -1,9 +1,9 @@
 // Opening a dataset from the command line: the flags every command shares, a
 // progress bar while importing, and the summary printed afterwards.
 import { Option, type Command } from 'commander';
-import { groupByReason, openDataset, type FaceDataset, type ImportOptions, type SkippedFile } from '../../datasets';
-import { identityPatternArg, inputSizeArg } from './cli-args';
-import { progressBar } from './cli-progress-bar';
+import { groupByReason, openDataset, type FaceDataset, type ImportOptions, type SkippedFile } from '../../../datasets';
+import { identityPatternArg, inputSizeArg } from './args';
+import { progressBar } from './progress-bar';
 
 export interface DatasetFlags {
   input: number;

@@ -5,7 +5,7 @@
 // an experiment. The claims say what the lab shows on ORL, and where that differs from the
 // literature they say so: `npm run experiments` (bench/experiments.ts) runs every preset and
 // checks each claim against the statistics it recorded (bench/NOTES.md, "Preset experiments").
-import { ConfigError, type TrainConfigInput } from '../training/config';
+import { ConfigError, type TrainConfigInput } from './config';
 
 export interface Preset {
   readonly name: string;

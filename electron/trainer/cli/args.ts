@@ -1,6 +1,6 @@
 // Argument parsers shared by the command-line commands.
 import { InvalidArgumentError } from 'commander';
-import { checkIdentityPattern } from '../../datasets/layout';
+import { checkIdentityPattern } from '../../../datasets/layout';
 
 export function positiveInt(value: string): number {
   const n = Number(value);

@@ -2,12 +2,12 @@
 // the way a user would, with their terms shown and accepted first.
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import { CATALOG, catalogEntry, type CatalogEntry } from '../../datasets/catalog';
-import { downloadFolder, fetchCatalogDataset, formatTerms } from '../../datasets/download';
-import { DatasetError, labDataDir } from '../../datasets';
-import { inputSizeArg } from './cli-args';
-import { describeDataset, openWithProgress } from './cli-dataset';
-import { progressBar } from './cli-progress-bar';
+import { CATALOG, catalogEntry, type CatalogEntry } from '../../../datasets/catalog';
+import { downloadFolder, fetchCatalogDataset, formatTerms } from '../../../datasets/download';
+import { DatasetError, labDataDir } from '../../../datasets';
+import { inputSizeArg } from './args';
+import { describeDataset, openWithProgress } from './open-dataset';
+import { progressBar } from './progress-bar';
 import { printErr, printOut } from './terminal-text';
 
 async function acceptTerms(entry: CatalogEntry, accepted: boolean): Promise<void> {

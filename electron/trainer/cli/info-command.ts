@@ -5,11 +5,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { Option, type Command } from 'commander';
-import { BACKEND_ORDER, selectBackend, type BackendAttempt, type BackendChoice, type BackendName, type BackendPurpose } from '../../models/backend';
-import { labDataDir } from '../../datasets/data-dir';
-import { otherCudaRuntimes } from '../../models/backend-native';
-import { CUDA_NEEDS } from '../../models/backend-packages';
-import { adapterLimits, describeAdapter, probeWebGpu } from '../../models/backend-webgpu';
+import { BACKEND_ORDER, selectBackend, type BackendAttempt, type BackendChoice, type BackendName, type BackendPurpose } from '../../../models/backend';
+import { labDataDir } from '../../../datasets/data-dir';
+import { otherCudaRuntimes } from '../../../models/backend-native';
+import { CUDA_NEEDS } from '../../../models/backend-packages';
+import { adapterLimits, describeAdapter, probeWebGpu } from '../../../models/backend-webgpu';
 import { printOut } from './terminal-text';
 
 /** The lab's version from its package.json, found by walking up from this file (works bundled or not). */

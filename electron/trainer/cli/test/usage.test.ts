@@ -3,16 +3,16 @@ import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { makeIdentityFolders, tempDir } from '../../../datasets/test/fixtures';
+import { makeIdentityFolders, tempDir } from '../../../../datasets/test/fixtures';
 
-const root = resolve(import.meta.dirname, '../../..');
+const root = resolve(import.meta.dirname, '../../../..');
 
 /** `npm run lab -- …` typed in `cwd` (npm passes that folder as INIT_CWD). */
 function lab(args: string[], cwd: string, dataDir: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', join(root, 'electron/trainer/cli.ts'), ...args],
+      ['--import', 'tsx', join(root, 'electron/trainer/cli/main.ts'), ...args],
       { cwd: root, env: { ...process.env, FACE_CNN_LAB_DATA: dataDir, INIT_CWD: cwd }, encoding: 'utf8' },
       (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );

@@ -1,12 +1,12 @@
 // `lab data …`: look at a dataset before training on it.
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { contactSheetPng } from '../../datasets';
-import { positiveInt, seedArg } from './cli-args';
-import { addDatasetFlags, describeDataset, openWithProgress, type DatasetFlags } from './cli-dataset';
-import { formatPairs, generatePairs } from '../../datasets/pairs';
-import { writeFileAtomic } from '../../files/atomic-file';
-import { registerCatalogCommands } from './cli-catalog';
+import { contactSheetPng } from '../../../datasets';
+import { positiveInt, seedArg } from './args';
+import { addDatasetFlags, describeDataset, openWithProgress, type DatasetFlags } from './open-dataset';
+import { formatPairs, generatePairs } from '../../../datasets/pairs';
+import { writeFileAtomic } from '../../../files/atomic-file';
+import { registerCatalogCommands } from './catalog-commands';
 import { jsonTerminalSafe, printOut } from './terminal-text';
 
 export function registerDataCommands(program: Command): void {

@@ -1,20 +1,20 @@
 // `lab train`, `lab resume`, `lab runs`, `lab summary`: training from the command line.
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { findPreset, PRESETS } from './probes/presets';
-import { labDataDir } from '../../datasets';
-import { parseActivation } from '../../models/activations/spec';
-import { buildModel } from '../../models/lightcnn';
-import { formatSummary } from '../../models/summary';
-import { BACKEND_ORDER, type BackendName } from '../../models/backend';
-import { listRuns, runResumePoint, type ResumePoint } from './runs/run-store';
-import { evaluateRun, formatEvaluation, readEvaluationSummary } from './evaluation/evaluate-run';
-import { fractionArg, inputSizeArg, positiveInt, seedArg } from './cli-args';
-import { progressBar } from './cli-progress-bar';
-import { ARCHITECTURES, type TrainConfigInput } from './training/config';
-import { INITIALIZERS } from '../../models/initializers';
-import { TrainingSession, type RunOutcome, type TrainEvent } from './training/session';
+import { findPreset, PRESETS } from '../training/presets';
+import { labDataDir } from '../../../datasets';
+import { parseActivation } from '../../../models/activations/spec';
+import { buildModel } from '../../../models/lightcnn';
+import { formatSummary } from '../../../models/summary';
+import { BACKEND_ORDER, type BackendName } from '../../../models/backend';
+import { listRuns, runResumePoint, type ResumePoint } from '../runs/run-store';
+import { evaluateRun, formatEvaluation, readEvaluationSummary } from '../evaluation/evaluate-run';
+import { fractionArg, inputSizeArg, positiveInt, seedArg } from './args';
+import { progressBar } from './progress-bar';
+import { ARCHITECTURES, type TrainConfigInput } from '../training/config';
+import { INITIALIZERS } from '../../../models/initializers';
+import { TrainingSession, type RunOutcome, type TrainEvent } from '../training/session';
 import { printErr, printOut } from './terminal-text';
-import { registerRunEditCommands } from './cli-runs';
+import { registerRunEditCommands } from './runs-commands';
 
 function numberArg(value: string): number {
   const n = Number(value);
