@@ -345,15 +345,22 @@ const layerStatsMessageSchema = z.object({
   layers: z.array(layerStatsSchema),
 });
 
-const histogramsMessageSchema = z.object({
-  type: z.literal('histograms'),
-  channel: z.literal('histograms'),
+/** One step's histograms. */
+export const histogramsItemSchema = z.object({
   step: int(),
   epoch: int(),
   /** Every activation layer's weight and activation histograms, in model order. */
   layers: z.array(layerHistogramsSchema),
-  /** The first convolution's filters; null when the model's first layer is not a convolution. */
+  /** The first convolution's filters (with the first, the last and every tenth item); null otherwise, or when the model's first layer is not a convolution. */
   filters: firstFiltersSchema.nullable(),
+});
+export type HistogramsItem = z.infer<typeof histogramsItemSchema>;
+
+const histogramsMessageSchema = z.object({
+  type: z.literal('histograms'),
+  channel: z.literal('histograms'),
+  /** The steps' histograms since the last message this viewer acked, oldest first (a history: a slow viewer gets them later, not never). */
+  items: z.array(histogramsItemSchema),
 });
 
 // Server objects are not strict: an older client ignores fields it does not know.
@@ -372,8 +379,8 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
   layerStatsMessageSchema,
   /**
    * Streamed: weight and activation histograms and the first layer's filters, every few
-   * steps (latest replaces any un-acked one). The same numbers go to metrics.jsonl as
-   * `kind: 'histograms'` rows, so getRun's metrics hold the history.
+   * steps (accumulated while un-acked, up to a bound, as progress is). The same numbers go
+   * to metrics.jsonl as `kind: 'histograms'` rows, so getRun's metrics hold the history.
    */
   histogramsMessageSchema,
 ]);

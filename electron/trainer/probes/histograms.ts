@@ -6,10 +6,11 @@
 // batch) and packs every number into one tensor; `read` brings it back in one asynchronous
 // read. Binning runs on the backend (bincount), so a GPU sends back counts, not tensors.
 //
-// A tensor larger than HISTOGRAM_SAMPLE values is counted on every stride-th value (a
-// strided slice of the flattened tensor: it mixes batch, position and channel evenly), which
-// bounds the extra memory a histogram takes to a few MB whatever the batch; min and max are
-// still the whole tensor's, so the bins always span every value.
+// A tensor larger than HISTOGRAM_SAMPLE values is counted on every stride-th value of the
+// flattened tensor, which bounds the extra memory a histogram takes to about a MB whatever the
+// batch. The stride shares no factor with one example's size (H x W x C), so the sample walks
+// through every channel and position evenly: a stride of 24 over 48 channels would only ever
+// see channels 0 and 24. Min and max are still the whole tensor's, so the bins span every value.
 import * as tf from '@tensorflow/tfjs';
 import type { ActivationUnit } from '../../../models/lightcnn';
 import { HISTOGRAM_BINS, HISTOGRAM_SAMPLE } from '#protocol/histogram-bins';
@@ -27,11 +28,17 @@ export interface HistogramSources {
 /** Per histogram: min, max, then the bins. */
 const HISTOGRAM_LENGTH = 2 + HISTOGRAM_BINS;
 
+/** What one tensor's histogram counted: its size and the sample's stride. */
+interface Counted {
+  readonly total: number;
+  readonly stride: number;
+}
+
 interface Plan {
   readonly layer: string;
-  /** Element counts of the weights and activations histogrammed (0: not there). */
-  readonly weights: number;
-  readonly activations: number;
+  /** The weights and activations histogrammed (null: not there). */
+  readonly weights: Counted | null;
+  readonly activations: Counted | null;
 }
 
 /** One step's histograms, queued on the backend by `packHistograms` and not yet read. */
@@ -54,9 +61,11 @@ export function packHistograms(units: readonly ActivationUnit[], sources: Histog
     for (const unit of units) {
       const weights = sources.weightOf(`${unit.linear}/kernel`);
       const activations = sources.captured(unit.layer)?.y;
-      if (weights) pieces.push(histogramTensor(weights));
-      if (activations) pieces.push(histogramTensor(activations));
-      plans.push({ layer: unit.layer, weights: weights?.size ?? 0, activations: activations?.size ?? 0 });
+      const counted = (t: tf.Tensor | undefined): Counted | null => (t ? { total: t.size, stride: sampleStride(t.shape) } : null);
+      const plan = { layer: unit.layer, weights: counted(weights), activations: counted(activations) };
+      if (weights && plan.weights) pieces.push(histogramTensor(weights, plan.weights.stride));
+      if (activations && plan.activations) pieces.push(histogramTensor(activations, plan.activations.stride));
+      plans.push(plan);
     }
     const first = units[0];
     const kernel = first ? sources.weightOf(`${first.linear}/kernel`) : undefined;
@@ -86,8 +95,8 @@ export function unpackHistograms(pending: Omit<PackedHistograms, 'packed'>, valu
   const take = (n: number) => values.subarray(offset, (offset += n));
   const layers = pending.plans.map((plan) => ({
     layer: plan.layer,
-    weights: plan.weights > 0 ? describe(take(HISTOGRAM_LENGTH), plan.weights) : null,
-    activations: plan.activations > 0 ? describe(take(HISTOGRAM_LENGTH), plan.activations) : null,
+    weights: plan.weights ? describe(take(HISTOGRAM_LENGTH), plan.weights) : null,
+    activations: plan.activations ? describe(take(HISTOGRAM_LENGTH), plan.activations) : null,
   }));
   let filters: FirstFilters | null = null;
   if (pending.filters) {
@@ -98,22 +107,35 @@ export function unpackHistograms(pending: Omit<PackedHistograms, 'packed'>, valu
   return { layers, filters };
 }
 
-/** Every how many values a tensor of `total` values is counted. */
-export function sampleStride(total: number): number {
-  return Math.max(1, Math.ceil(total / HISTOGRAM_SAMPLE));
+/**
+ * Every how many values a tensor of this shape is counted: at least total / HISTOGRAM_SAMPLE,
+ * and sharing no factor with one example's size (the shape without its first axis), so the
+ * sample covers every channel and position.
+ */
+export function sampleStride(shape: readonly number[]): number {
+  const total = shape.reduce((a, b) => a * b, 1);
+  let stride = Math.max(1, Math.ceil(total / HISTOGRAM_SAMPLE));
+  if (stride === 1) return 1;
+  const example = shape.length > 1 ? total / (shape[0] as number) : total;
+  while (gcd(stride, example) !== 1) stride++;
+  return stride;
+}
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
 }
 
 /** [min, max, counts...] of one tensor, on its backend. */
-function histogramTensor(t: tf.Tensor): tf.Tensor1D {
-  // Its own tidy: the sample's intermediates (a few MB each) go before the next tensor's are made.
-  return tf.tidy(() => binned(t));
+function histogramTensor(t: tf.Tensor, stride: number): tf.Tensor1D {
+  // Its own tidy: the sample's intermediates go before the next tensor's are made.
+  return tf.tidy(() => binned(t, stride));
 }
 
-function binned(t: tf.Tensor): tf.Tensor1D {
+function binned(t: tf.Tensor, stride: number): tf.Tensor1D {
   const flat = t.flatten();
   const min = flat.min();
   const max = flat.max();
-  const stride = sampleStride(flat.size);
   const sample = stride > 1 ? tf.stridedSlice(flat, [0], [flat.size], [stride]) : flat;
   // Bin i holds [min + i*w, min + (i+1)*w); the top edge (max) goes in the last bin. A tensor
   // with NaN or infinity gets junk bins here, and `describe` drops them (min or max not finite).
@@ -125,11 +147,10 @@ function binned(t: tf.Tensor): tf.Tensor1D {
   return tf.concat([min.reshape([1]), max.reshape([1]), counts.toFloat()]) as tf.Tensor1D;
 }
 
-function describe(values: Float32Array, total: number): Histogram | null {
+function describe(values: Float32Array, { total, stride }: Counted): Histogram | null {
   const min = values[0] as number;
   const max = values[1] as number;
   if (!Number.isFinite(min) || !Number.isFinite(max)) return null;
-  const stride = sampleStride(total);
   return { min, max, counts: [...values.subarray(2)], counted: Math.ceil(total / stride), total, stride };
 }
 

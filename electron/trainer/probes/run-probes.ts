@@ -224,11 +224,11 @@ export class RunProbes {
           });
         } catch (error) {
           this.statsFailed = true;
-          this.pendingWarnings.push(`dead-neuron statistics stopped at step ${step} (${(error as Error).message}); training goes on. Please report this.`);
+          this.pendingWarnings.push(`dead-neuron statistics${this.histogramsFailed ? '' : ' and the histograms (which use the same taps)'} stopped at step ${step} (${(error as Error).message}); training goes on. Please report this.`);
         }
         if (options.histograms && !this.histogramsFailed) {
           try {
-            packedHistograms = packHistograms(this.built.units, { captured: (l) => this.taps.get(l), weightOf: this.weightOf }, options.filters ?? false);
+            packedHistograms = this.histogramRecorder.pack(this.built.units, { captured: (l) => this.taps.get(l), weightOf: this.weightOf }, options.filters ?? false);
           } catch (error) {
             this.histogramFailure(step, error);
           }
@@ -239,7 +239,7 @@ export class RunProbes {
         packedHistograms = undefined;
         if (queued === undefined) return null;
         try {
-          return await readHistograms(queued);
+          return await this.histogramRecorder.read(queued);
         } catch (error) {
           this.histogramFailure(step, error);
           return null;
@@ -253,7 +253,7 @@ export class RunProbes {
           return await this.tracker.read(queued);
         } catch (error) {
           this.statsFailed = true;
-          this.pendingWarnings.push(`dead-neuron statistics stopped at step ${step} (${(error as Error).message}); training goes on. Please report this.`);
+          this.pendingWarnings.push(`dead-neuron statistics${this.histogramsFailed ? '' : ' and the histograms (which use the same taps)'} stopped at step ${step} (${(error as Error).message}); training goes on. Please report this.`);
           return [];
         }
       },
@@ -265,6 +265,9 @@ export class RunProbes {
     this.histogramsFailed = true;
     this.pendingWarnings.push(`weight and activation histograms stopped at step ${step} (${(error as Error).message}); training goes on. Please report this.`);
   }
+
+  /** The histograms' two halves, as the tracker's pack and read (tests replace them to inject faults). */
+  readonly histogramRecorder = { pack: packHistograms, read: readHistograms };
 
   private readonly keptWeights = new Map<string, tf.Tensor>();
   /** The weights whose update ratio the statistics report (each activation's conv or dense kernel). */

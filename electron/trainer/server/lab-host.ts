@@ -35,6 +35,8 @@ import { CommandError, isWorkbenchCommand, runWorkbenchCommand, type WorkbenchCo
 
 /** Progress items kept for a viewer that has not acked; older ones are dropped (the run's metrics file has them all). */
 export const MAX_PENDING_PROGRESS = 2000;
+/** Histogram items kept likewise (about 1 MB for LightCNN-9); getRun's metrics have them all. */
+export const MAX_PENDING_HISTOGRAMS = 50;
 
 export interface LabHostOptions {
   readonly dataDir: string;
@@ -381,7 +383,7 @@ export class LabHost {
         return;
       }
       case 'histograms': {
-        const message: ServerMessage = { type: 'histograms', channel: 'histograms', step: event.step, epoch: event.epoch, layers: event.layers, filters: event.filters };
+        const message: ServerMessage = { type: 'histograms', channel: 'histograms', items: [{ step: event.step, epoch: event.epoch, layers: event.layers, filters: event.filters }] };
         for (const viewer of this.viewers.values()) this.stream(viewer, 'histograms', { kind: 'json', message });
         return;
       }
@@ -444,6 +446,11 @@ function merge(pending: Streamed, next: Streamed): Streamed {
   if (pending.kind === 'json' && next.kind === 'json' && pending.message.type === 'progress' && next.message.type === 'progress') {
     const items = [...pending.message.items, ...next.message.items];
     return { kind: 'json', message: { ...pending.message, items: items.slice(-MAX_PENDING_PROGRESS) } };
+  }
+  if (pending.kind === 'json' && next.kind === 'json' && pending.message.type === 'histograms' && next.message.type === 'histograms') {
+    // Viewers keep a history of these: accumulate, bounded (an item is 8-25 kB for LightCNN-9).
+    const items = [...pending.message.items, ...next.message.items];
+    return { kind: 'json', message: { ...pending.message, items: items.slice(-MAX_PENDING_HISTOGRAMS) } };
   }
   return next;
 }

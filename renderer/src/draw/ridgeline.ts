@@ -254,7 +254,8 @@ export function ridgelineSvg(chart: RidgeChart, { title, xLabel = 'value' }: { t
   out.push(`<g transform="translate(0 ${head})">`);
   out.push(`<g stroke="#ddd">${chart.ticks.map((t) => `<line x1="${px(t.x)}" y1="${chart.top}" x2="${px(t.x)}" y2="${chart.bottom}"/>`).join('')}</g>`);
   for (const r of chart.ridges) {
-    out.push(`<g data-step="${r.step}" data-kind="${r.kind}"><title>${esc(r.title)}</title>`);
+    // Steps arrive unvalidated from the stream: escaped like every other text put in this markup.
+    out.push(`<g data-step="${esc(String(r.step))}" data-kind="${r.kind}"><title>${esc(r.title)}</title>`);
     if (r.kind === 'null') {
       out.push(`<line x1="${chart.left}" y1="${px(r.baseline)}" x2="${chart.right}" y2="${px(r.baseline)}" stroke="#c0392b" stroke-dasharray="4 3"/>`);
       out.push(`<text x="${chart.left + 2}" y="${px(r.baseline - 2)}" fill="#c0392b">NaN/inf</text>`);
@@ -264,7 +265,7 @@ export function ridgelineSvg(chart: RidgeChart, { title, xLabel = 'value' }: { t
     out.push('</g>');
   }
   out.push(`<g fill="#444">`);
-  for (const r of chart.ridges) if (r.labelled) out.push(`<text x="${chart.right + 4}" y="${px(r.baseline + 3)}">${r.step}</text>`);
+  for (const r of chart.ridges) if (r.labelled) out.push(`<text x="${chart.right + 4}" y="${px(r.baseline + 3)}">${esc(String(r.step))}</text>`);
   if (chart.ridges.length > 0) out.push(`<text x="${chart.right + 4}" y="${chart.top + 4}" fill="#777">step</text>`);
   out.push('</g>');
   out.push(`<g stroke="#888"><line x1="${chart.left}" y1="${chart.bottom}" x2="${chart.right}" y2="${chart.bottom}"/>${chart.ticks.map((t) => `<line x1="${px(t.x)}" y1="${chart.bottom}" x2="${px(t.x)}" y2="${chart.bottom + 4}"/>`).join('')}</g>`);

@@ -14,7 +14,7 @@
 // Memory, worst case: 50k progress rows (2.4 MB), 10k dead-count rows (8 bytes x (1 + 2 x
 // layers) each), 3 filter histories of 6 MB, the newest frame of 8 (layer, kind) pairs, and
 // 500 histogram rows (2 x 30 counts per layer each: LightCNN-29's ~30 layers, about 4 MB).
-import type { HistogramsMessage, LayerStats, LayerStatsMessage, ProgressItem, ProgressMessage, TrainerEvent } from '#protocol/messages';
+import type { HistogramsItem, HistogramsMessage, LayerStats, LayerStatsMessage, ProgressItem, ProgressMessage, TrainerEvent } from '#protocol/messages';
 import type { DecodedFrame } from '#protocol/frames';
 import type { LabClient } from './lab-client';
 import { layerHistogramHistory, parseHistogramsRow, parseRunRecord, type EpochPoint, type FiltersPoint, type HistogramsPoint, type HistogramTensor, type RunRecordView } from './run-records';
@@ -58,6 +58,8 @@ const PROGRESS_COLUMNS = 6;
 
 /** Layers (and kinds) whose filter histories are kept: the watched one and the last few watched. */
 const MAX_HISTORIES = 3;
+/** First-layer filters points kept (a run records about 52: every tenth of ~500 histogram rows, the first and the last). */
+const MAX_FILTER_POINTS = 64;
 
 export const fullChannelOf = (r: FullMapRequest): string => `full:${r.layer}:${r.kind}:${r.filter}:${r.probe}`;
 const frameKey = (layer: string, kind: MapKind): string => `${kind}\u0000${layer}`;
@@ -98,7 +100,11 @@ export class LiveRun {
   private histories = new Map<string, FrameHistory>();
   private ranges: Record<MapKind, RunningRange> = { activation: new RunningRange(), preactivation: new RunningRange() };
   private histogramRows: StepHistory<HistogramsPoint>;
-  private latestFilters: FiltersPoint | null = null;
+  /**
+   * Every first-layer filters point seen (recorded or live), oldest first: after a resume drops
+   * the newest, the one before it is still there to show (they come every tenth histogram row).
+   */
+  private filterPoints: FiltersPoint[] = [];
   private dirty = { progress: false, stats: false, frames: false, histograms: false };
   private scheduled = false;
   private backfilled: string | null = null;
@@ -278,7 +284,7 @@ export class LiveRun {
   /** The first convolution's newest filters (and their step), or null before any (or for a model without one). */
   get firstFilters(): FiltersPoint | null {
     void this.histogramsVersion;
-    return this.latestFilters;
+    return this.filterPoints.at(-1) ?? null;
   }
 
   /** Publishes what arrived since the last flush (called by the scheduler; tests call it directly). */
@@ -311,7 +317,7 @@ export class LiveRun {
     this.ranges.activation.reset();
     this.ranges.preactivation.reset();
     this.histogramRows.clear();
-    this.latestFilters = null;
+    this.filterPoints = [];
     this.mark('progress', 'stats', 'frames', 'histograms');
   }
 
@@ -389,7 +395,9 @@ export class LiveRun {
     this.histogramRows.clear();
     for (const r of recorded) this.histogramRows.push(r.point);
     for (const r of live) this.histogramRows.push(r);
-    if (!this.latestFilters) this.latestFilters = recorded.findLast((r) => r.filters !== null)?.filters ?? null;
+    const firstLive = this.filterPoints[0]?.step ?? Infinity;
+    const recordedFilters = recorded.flatMap((r) => (r.filters !== null && r.filters.step < firstLive ? [r.filters] : []));
+    this.filterPoints = [...recordedFilters, ...this.filterPoints].slice(-MAX_FILTER_POINTS);
     this.mark('histograms');
   }
 
@@ -435,11 +443,15 @@ export class LiveRun {
   }
 
   private onHistograms(message: HistogramsMessage): void {
-    const { step, epoch } = message;
-    this.histogramRows.push({ step, epoch, layers: message.layers });
-    if (message.filters) this.latestFilters = { step, epoch, filters: message.filters };
-    else if (this.latestFilters && this.latestFilters.step >= step) this.latestFilters = null; // a rewritten step without filters
+    for (const item of message.items) this.addHistograms(item);
     this.mark('histograms');
+  }
+
+  private addHistograms({ step, epoch, layers, filters }: HistogramsItem): void {
+    this.histogramRows.push({ step, epoch, layers });
+    // A rewritten step (a resumed run) replaces what was kept at and after it.
+    this.filterPoints = this.filterPoints.filter((p) => p.step < step);
+    if (filters) this.filterPoints = [...this.filterPoints, { step, epoch, filters }].slice(-MAX_FILTER_POINTS);
   }
 
   private onFrame(frame: DecodedFrame): void {
@@ -477,7 +489,7 @@ export class LiveRun {
           this.dead?.truncateAfter(event.step);
           this.epochList = this.epochList.filter((e) => e.step <= event.step);
           this.histogramRows.truncateAfter(event.step);
-          if (this.latestFilters && this.latestFilters.step > event.step) this.latestFilters = null;
+          this.filterPoints = this.filterPoints.filter((p) => p.step <= event.step);
           this.mark('progress', 'stats', 'histograms');
         }
         // The record (and, joining a run under way, its earlier steps) in one getRun.

@@ -11,7 +11,12 @@ export class StepHistory<T extends { step: number }> {
   grain = 1;
   private sinceKept = 0;
 
-  constructor(readonly capacity = 500) {}
+  readonly capacity: number;
+
+  /** `capacity` rounded up to even: halving an odd count from the newest back would drop the oldest row. */
+  constructor(capacity = 500) {
+    this.capacity = capacity + (capacity % 2);
+  }
 
   /** The rows, oldest first, the newest included. */
   rows(): T[] {

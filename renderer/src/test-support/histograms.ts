@@ -39,7 +39,7 @@ export function firstFilters({
 
 /** The streamed message at `step`. */
 export function histogramsMessage(step: number, layers: readonly string[], filters: FirstFilters | null = null): ServerMessage {
-  return { type: 'histograms', channel: 'histograms', step, epoch: 0, layers: layerHistograms(layers, step), filters };
+  return { type: 'histograms', channel: 'histograms', items: [{ step, epoch: 0, layers: layerHistograms(layers, step), filters }] };
 }
 
 /** The metrics.jsonl row at `step` (filters only on some rows). */

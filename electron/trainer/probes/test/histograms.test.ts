@@ -91,7 +91,7 @@ describe.each(BACKENDS)('on %s', (backend) => {
   test('a tensor larger than the sample is counted on every stride-th value, min and max over all', async () => {
     await useBackend(backend);
     const size = HISTOGRAM_SAMPLE * 2 + 3;
-    expect(sampleStride(size)).toBe(3);
+    expect(sampleStride([1, 1, size, 1])).toBe(3);
     const values = new Float32Array(size);
     for (let i = 0; i < size; i++) values[i] = (i % 97) / 97;
     values[1] = -5; // not on the stride: only min sees it
@@ -106,6 +106,25 @@ describe.each(BACKENDS)('on %s', (backend) => {
     expect(h.counted).toBe(Math.ceil(size / 3));
     expect(h.counts.reduce((a, b) => a + b, 0)).toBe(h.counted);
     expectNear(h.counts, reference(values, 3));
+  });
+
+  test('the sample of a batch of maps counts every channel alike (the stride shares no factor with a map)', async () => {
+    await useBackend(backend);
+    const [n, h, w, c] = [8, 16, 16, 48];
+    const values = new Float32Array(n * h * w * c);
+    for (let i = 0; i < values.length; i++) values[i] = i % c; // channel k holds the value k
+    const activation = tf.tensor4d(values, [n, h, w, c]);
+    const { layers } = await histogramsOf(undefined, activation);
+    activation.dispose();
+    const hist = layers[0]!.activations!;
+    // A stride of 2 would have counted the even channels only; this one is odd and not a multiple of 3.
+    expect(hist.stride).toBeGreaterThan(1);
+    const perChannel = new Array<number>(c).fill(0);
+    for (let i = 0; i < values.length; i += hist.stride) perChannel[i % c]! += 1;
+    expect(Math.max(...perChannel) - Math.min(...perChannel)).toBeLessThanOrEqual(1);
+    expect(hist.counts).toEqual(reference(values, hist.stride));
+    expect(hist.counted).toBe(Math.ceil(values.length / hist.stride));
+    expect(hist.counted).toBeLessThanOrEqual(HISTOGRAM_SAMPLE);
   });
 
   test('one value everywhere fills the first bin; NaN or infinity gives no histogram', async () => {

@@ -169,7 +169,31 @@ describe('probes never change or break training', () => {
       session.dispose();
     }
     expect(events.filter((e) => e.type === 'layerStats').map((e) => (e as Of<'layerStats'>).step)).toEqual([1, 2]);
-    expect(events.find((e) => e.type === 'warning')).toMatchObject({ message: expect.stringMatching(/dead-neuron statistics stopped at step 3 \(injected fault\); training goes on/) });
+    expect(events.find((e) => e.type === 'warning')).toMatchObject({ message: expect.stringMatching(/dead-neuron statistics and the histograms \(which use the same taps\) stopped at step 3 \(injected fault\); training goes on/) });
+    expect(events.filter((e) => e.type === 'histograms').map((e) => (e as Of<'histograms'>).step)).toEqual([1]);
+  }, 60_000);
+
+  test('a failure inside the histograms becomes a warning; the statistics and the run go on', async () => {
+    const events: TrainEvent[] = [];
+    const session = await TrainingSession.start({ ...SMALL, maxSteps: 6 }, { dataDir: await tempDir(), backend: 'cpu', prefetch: 0, onEvent: (e) => events.push(e) });
+    try {
+      // Fault injection: the histograms break at step 5, the first after step 1 that takes them.
+      const { histogramRecorder } = session.inProcessCore.probes;
+      const pack = histogramRecorder.pack;
+      histogramRecorder.pack = (...args) => {
+        if (events.some((e) => e.type === 'histograms')) throw new Error('injected fault');
+        return pack(...args);
+      };
+      const outcome = await session.train();
+      expect(outcome.state).toBe('stopped');
+      expect(outcome.step).toBe(6);
+    } finally {
+      session.dispose();
+    }
+    expect(events.filter((e) => e.type === 'layerStats')).toHaveLength(6);
+    // Step 1's came; step 5's and the last step's did not.
+    expect(events.filter((e) => e.type === 'histograms').map((e) => (e as Of<'histograms'>).step)).toEqual([1]);
+    expect(events.find((e) => e.type === 'warning')).toMatchObject({ message: expect.stringMatching(/weight and activation histograms stopped at step 5 \(injected fault\); training goes on/) });
   }, 60_000);
 
   test('a viewer asking for something the run does not have is told what it has', async () => {

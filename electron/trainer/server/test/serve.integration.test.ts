@@ -126,8 +126,9 @@ describe('lab serve', () => {
     expect(stats.at(-1)!.layers.map((l) => l.layer)).toEqual(layers.map((l) => l.layer));
     expect(stats.at(-1)!.layers[0]).toMatchObject({ rule: 'zero', activation: 'relu' });
     // Histograms: step 1 comes first, with every layer and the first convolution's filters.
-    expect(histograms[0]).toMatchObject({ step: 1, filters: { layer: 'conv1', height: 5, width: 5, inChannels: 1 } });
-    expect(histograms[0]!.layers.map((l) => l.layer)).toEqual(layers.map((l) => l.layer));
+    const first = histograms[0]!.items[0]!;
+    expect(first).toMatchObject({ step: 1, filters: { layer: 'conv1', height: 5, width: 5, inChannels: 1 } });
+    expect(first.layers.map((l) => l.layer)).toEqual(layers.map((l) => l.layer));
 
     await client.pause();
     await waitFor('paused', () => (events.some((e) => e.type === 'state' && e.state === 'paused') ? true : undefined));

@@ -216,12 +216,12 @@ describe('LabClient over a WebSocket', () => {
     client.on('histograms', (m) => seen.push(m));
     await client.welcomed();
     const histogram = { min: -1, max: 1, counts: [1, 2, 3], counted: 6, total: 6, stride: 1 };
-    const message: ServerMessage = { type: 'histograms', channel: 'histograms', step: 7, epoch: 0, layers: [{ layer: 'conv1.act', weights: histogram, activations: null }], filters: null };
+    const message: ServerMessage = { type: 'histograms', channel: 'histograms', items: [{ step: 7, epoch: 0, layers: [{ layer: 'conv1.act', weights: histogram, activations: null }], filters: null }] };
     server.sockets[0]!.send(JSON.stringify(message));
     await until(() => acks(server.received).length === 1, 'the ack');
     expect(acks(server.received)).toEqual(['histograms']);
     expect(seen).toHaveLength(1);
-    expect(seen[0]).toMatchObject({ step: 7, layers: [{ layer: 'conv1.act', weights: { counts: [1, 2, 3] }, activations: null }] });
+    expect(seen[0]!.items[0]).toMatchObject({ step: 7, layers: [{ layer: 'conv1.act', weights: { counts: [1, 2, 3] }, activations: null }] });
   });
 
   it('reports unreadable messages to error listeners instead of throwing', async () => {

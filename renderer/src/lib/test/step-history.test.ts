@@ -30,6 +30,14 @@ describe('step history', () => {
     expect(new Set(gaps).size).toBe(1);
   });
 
+  test('an odd capacity is rounded up to even, so halving keeps the oldest row', () => {
+    const h = new StepHistory<{ step: number }>(3);
+    expect(h.capacity).toBe(4);
+    for (let s = 1; s <= 50; s++) h.push({ step: s });
+    expect(steps(h)[0]).toBe(1);
+    expect(steps(h).at(-1)).toBe(50);
+  });
+
   test('a step at or before the newest replaces the rows from there on (a resumed run)', () => {
     const h = new StepHistory<{ step: number; v: number }>(10);
     for (const step of [10, 20, 30]) h.push({ step, v: 1 });

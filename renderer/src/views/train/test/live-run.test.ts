@@ -195,7 +195,8 @@ describe('LiveRun', () => {
       { kind: 'histograms', step: 'bad', layers: [] },
     ];
     const { trainer, live, flush } = setup({}, { getRun: () => ({ record: {}, metrics, warnings: [] }) });
-    trainer.push({ ...(histogramsMessage(30, ['conv1.act']) as Extract<ServerMessage, { type: 'histograms' }>), layers: [{ layer: 'conv1.act', weights: histogram([5, 5], -2, 2), activations: null }] });
+    const at30 = histogramsMessage(30, ['conv1.act']) as Extract<ServerMessage, { type: 'histograms' }>;
+    trainer.push({ ...at30, items: [{ ...at30.items[0]!, layers: [{ layer: 'conv1.act', weights: histogram([5, 5], -2, 2), activations: null }] }] });
     trainer.push(histogramsMessage(40, ['conv1.act']));
     await live.backfill('r1');
     flush();
@@ -222,11 +223,27 @@ describe('LiveRun', () => {
     trainer.event({ type: 'started', runId: 'r1', step: 10, totalSteps: 100, backend: 'cpu', resumed: true });
     flush();
     expect(live.histogramHistory('conv1.act', 'weights').map((e) => e.step)).toEqual([10]);
-    expect(live.firstFilters).toBeNull(); // step 20's filters belong to the discarded steps
+    expect(live.firstFilters).toBeNull(); // step 20's filters belong to the discarded steps, and there were no others
     trainer.event({ type: 'started', runId: 'r2', step: 0, totalSteps: 100, backend: 'cpu', resumed: false });
     flush();
     expect(live.histogramHistory('conv1.act', 'weights')).toEqual([]);
     expect(live.histogramsStep).toBeNull();
+  });
+
+  test('after a resume drops the newest filters, the ones before the checkpoint are shown; several items in one message all count', () => {
+    const { trainer, live, flush } = setup();
+    trainer.event({ type: 'started', runId: 'r1', step: 0, totalSteps: 100, backend: 'cpu', resumed: false });
+    trainer.push(progress(1, 30));
+    const first = histogramsMessage(1, ['conv1.act'], firstFilters({ count: 2 })) as Extract<ServerMessage, { type: 'histograms' }>;
+    const later = [histogramsMessage(10, ['conv1.act']), histogramsMessage(20, ['conv1.act'], firstFilters({ count: 3 }))] as Extract<ServerMessage, { type: 'histograms' }>[];
+    trainer.push(first);
+    trainer.push({ ...first, items: later.flatMap((m) => m.items) }); // a slow viewer's backlog, in one message
+    flush();
+    expect(live.histogramHistory('conv1.act', 'weights').map((e) => e.step)).toEqual([1, 10, 20]);
+    expect(live.firstFilters).toMatchObject({ step: 20, filters: { count: 3 } });
+    trainer.event({ type: 'started', runId: 'r1', step: 15, totalSteps: 100, backend: 'cpu', resumed: true });
+    flush();
+    expect(live.firstFilters).toMatchObject({ step: 1, filters: { count: 2 } });
   });
 
   test('a trainer that cannot answer getRun leaves the live data alone', async () => {

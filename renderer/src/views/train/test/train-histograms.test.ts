@@ -84,8 +84,9 @@ test('the histograms follow the layer picked for the maps; a switch shows weight
 test('NaN or infinity and sampled counts are said under the chart', async () => {
   const { trainer, panel } = await started();
   const message = histogramsMessage(10, NAMES) as Extract<ServerMessage, { type: 'histograms' }>;
-  trainer.push({ ...message, layers: [{ layer: 'conv1.act', weights: histogram([3, 1], -1, 1, { stride: 8 }), activations: null }] });
-  trainer.push({ ...message, step: 20, layers: [{ layer: 'conv1.act', weights: null, activations: null }] });
+  const item = message.items[0]!;
+  trainer.push({ ...message, items: [{ ...item, layers: [{ layer: 'conv1.act', weights: histogram([3, 1], -1, 1, { stride: 8 }), activations: null }] }] });
+  trainer.push({ ...message, items: [{ ...item, step: 20, layers: [{ layer: 'conv1.act', weights: null, activations: null }] }] });
   await waitFor(() => expect(within(panel).getByTestId('chart-hist-weights')).toHaveAttribute('data-points', '2'));
   const frame = within(panel).getByTestId('chart-hist-weights-frame');
   expect(frame).toHaveTextContent('1 step held NaN or infinity, so no histogram (dashed; step 20).');
