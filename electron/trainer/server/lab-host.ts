@@ -3,9 +3,7 @@
 //
 // Commands from a viewer are validated here (protocol/messages.ts) and answered with a
 // reply of the same id. The run's events fan out to every viewer. Streamed messages use
-// per-viewer flow control: at most one un-acked message per channel; while a viewer has not
-// taken the last one, the next replaces it (layer stats, activation frames) or is
-// accumulated into it, up to a bound (progress). Training never waits for a viewer, and a
+// per-viewer flow control (viewer-streams.ts): training never waits for a viewer, and a
 // slow one costs a bounded amount of memory.
 import type { BackendName } from '../../../models/backend';
 import { GpuDeviceError } from '../../../models/webgpu-device';
@@ -29,14 +27,12 @@ import { TrainingSession, type RunOutcome, type TrainEvent } from '../training/s
 import { fullChannel, type MapSubscription } from '../probes/run-probes';
 import { LAB_VERSION } from '#protocol/version';
 import { isInvalidMessage, type Connection } from './connection';
+import { ViewerStreams } from './viewer-streams';
 import { isSyntheticSpec } from '../../../datasets/synthetic-dataset';
 import { Grants } from './grants';
 import { CommandError, isWorkbenchCommand, runWorkbenchCommand, type WorkbenchContext } from './workbench';
 
-/** Progress items kept for a viewer that has not acked; older ones are dropped (the run's metrics file has them all). */
-export const MAX_PENDING_PROGRESS = 2000;
-/** Histogram items kept likewise (about 1 MB for LightCNN-9); getRun's metrics have them all. */
-export const MAX_PENDING_HISTOGRAMS = 50;
+export { MAX_PENDING_HISTOGRAMS, MAX_PENDING_PROGRESS } from './viewer-streams';
 
 export interface LabHostOptions {
   readonly dataDir: string;
@@ -49,19 +45,12 @@ export interface LabHostOptions {
   readonly log?: (line: string) => void;
 }
 
-type Streamed = { kind: 'json'; message: ServerMessage } | { kind: 'binary'; frame: ArrayBuffer };
-
-interface StreamSlot {
-  awaiting: boolean;
-  pending: Streamed | null;
-}
-
 interface Viewer {
   readonly connection: Connection;
   /** 'dialog': this viewer names files only through grants (a desktop window); 'typed': serve mode. */
   readonly pathInput: 'dialog' | 'typed';
   subscription: Subscription;
-  readonly streams: Map<string, StreamSlot>;
+  readonly streams: ViewerStreams;
 }
 
 const EMPTY_SUBSCRIPTION: Subscription = { layers: [], preActivation: [], fullMap: null };
@@ -96,7 +85,7 @@ export class LabHost {
 
   /** A viewer connected: greet it and serve its commands until it goes. */
   addConnection(connection: Connection, options: { pathInput?: 'dialog' | 'typed' } = {}): void {
-    const viewer: Viewer = { connection, pathInput: options.pathInput ?? 'typed', subscription: EMPTY_SUBSCRIPTION, streams: new Map() };
+    const viewer: Viewer = { connection, pathInput: options.pathInput ?? 'typed', subscription: EMPTY_SUBSCRIPTION, streams: new ViewerStreams(connection) };
     this.viewers.set(connection.id, viewer);
     connection.onMessage((raw) => void this.receive(viewer, raw));
     connection.onClose(() => {
@@ -144,7 +133,7 @@ export class LabHost {
     }
     const message = parsed.message;
     if (message.type === 'ack') {
-      this.acked(viewer, message.channel);
+      viewer.streams.acked(message.channel);
       return;
     }
     try {
@@ -374,17 +363,17 @@ export class LabHost {
       case 'progress': {
         const { type: _type, ...item } = event;
         this.status = { ...this.status, step: event.step };
-        for (const viewer of this.viewers.values()) this.stream(viewer, 'progress', { kind: 'json', message: { type: 'progress', channel: 'progress', items: [item as ProgressItem] } });
+        for (const viewer of this.viewers.values()) viewer.streams.stream('progress', { kind: 'json', message: { type: 'progress', channel: 'progress', items: [item as ProgressItem] } });
         return;
       }
       case 'layerStats': {
         const message: ServerMessage = { type: 'layerStats', channel: 'layerStats', step: event.step, epoch: event.epoch, window: event.window, layers: event.layers as LayerStats[] };
-        for (const viewer of this.viewers.values()) this.stream(viewer, 'layerStats', { kind: 'json', message });
+        for (const viewer of this.viewers.values()) viewer.streams.stream('layerStats', { kind: 'json', message });
         return;
       }
       case 'histograms': {
         const message: ServerMessage = { type: 'histograms', channel: 'histograms', items: [{ step: event.step, epoch: event.epoch, layers: event.layers, filters: event.filters }] };
-        for (const viewer of this.viewers.values()) this.stream(viewer, 'histograms', { kind: 'json', message });
+        for (const viewer of this.viewers.values()) viewer.streams.stream('histograms', { kind: 'json', message });
         return;
       }
       case 'frames':
@@ -407,52 +396,13 @@ export class LabHost {
       if (header.channel.startsWith('full')) return header.channel === fullChannel(s.fullMap);
       return header.kind === 'activation' ? s.layers.includes(header.layer) : s.preActivation.includes(header.layer);
     });
-    wanting.forEach((viewer, i) => this.stream(viewer, header.channel, { kind: 'binary', frame: i === wanting.length - 1 ? frame : frame.slice(0) }));
-  }
-
-  private stream(viewer: Viewer, channel: string, item: Streamed): void {
-    let slot = viewer.streams.get(channel);
-    if (!slot) viewer.streams.set(channel, (slot = { awaiting: false, pending: null }));
-    if (!slot.awaiting) {
-      slot.awaiting = true;
-      send(viewer.connection, item);
-      return;
-    }
-    slot.pending = slot.pending ? merge(slot.pending, item) : item;
-  }
-
-  private acked(viewer: Viewer, channel: string): void {
-    const slot = viewer.streams.get(channel);
-    if (!slot) return;
-    const next = slot.pending;
-    slot.pending = null;
-    slot.awaiting = next !== null;
-    if (next) send(viewer.connection, next);
+    wanting.forEach((viewer, i) => viewer.streams.stream(header.channel, { kind: 'binary', frame: i === wanting.length - 1 ? frame : frame.slice(0) }));
   }
 }
 
 /** A viewer's full-size map request as the session understands it. */
 function toMapSubscription(s: Subscription): MapSubscription {
   return { layers: new Set(s.layers), preActivation: new Set(s.preActivation), fullMaps: s.fullMap ? [s.fullMap] : [] };
-}
-
-function send(connection: Connection, item: Streamed): void {
-  if (item.kind === 'json') connection.sendJson(item.message);
-  else connection.sendBinary(item.frame);
-}
-
-/** What a viewer has not taken yet, and the newest: progress accumulates (bounded), anything else is replaced. */
-function merge(pending: Streamed, next: Streamed): Streamed {
-  if (pending.kind === 'json' && next.kind === 'json' && pending.message.type === 'progress' && next.message.type === 'progress') {
-    const items = [...pending.message.items, ...next.message.items];
-    return { kind: 'json', message: { ...pending.message, items: items.slice(-MAX_PENDING_PROGRESS) } };
-  }
-  if (pending.kind === 'json' && next.kind === 'json' && pending.message.type === 'histograms' && next.message.type === 'histograms') {
-    // Viewers keep a history of these: accumulate, bounded (an item is 8-25 kB for LightCNN-9).
-    const items = [...pending.message.items, ...next.message.items];
-    return { kind: 'json', message: { ...pending.message, items: items.slice(-MAX_PENDING_HISTOGRAMS) } };
-  }
-  return next;
 }
 
 /** The session's events in the protocol's shape (NaN and Infinity as null, as JSON would). */
