@@ -23,7 +23,7 @@ import { classificationSplit } from '../../../datasets/splits';
 import { writeFileAtomic } from '../../../files/atomic-file';
 import type { FaceDataset } from '../../../datasets';
 import { resolveRun, type RunHandle } from '../runs/run-store';
-import { tarResolution } from './tar-resolution';
+import { tarResolution } from '#protocol/tar-resolution';
 import { selectBackend, type BackendName } from '../../../models/backend';
 import type { PairView } from '#protocol/workbench';
 import { parseTrainConfig } from '../training/config';

@@ -6,10 +6,9 @@
 //   - still at chance long after the warm-up means the network has not started learning.
 // Plain arithmetic on the numbers each step already reads back: no tensors.
 
-/** ln(classes): the loss of uniform predictions. */
-export function chanceLoss(classes: number): number {
-  return Math.log(classes);
-}
+import { AT_CHANCE_FRACTION, chanceLoss, LEARNING_GRACE_STEPS, LEARNING_WINDOW } from '#protocol/chance-level';
+
+export { AT_CHANCE_FRACTION, chanceLoss, LEARNING_GRACE_STEPS, LEARNING_WINDOW } from '#protocol/chance-level';
 
 /**
  * Above this the loss is "high" (or above 1.5 x the run's first loss, when that is higher): no checkpoint is taken (the last good one stays the one to
@@ -29,15 +28,6 @@ export function explodedLoss(classes: number): number {
 
 /** Steps in a row above `highLoss` that count as a divergence even below `explodedLoss`. */
 export const HIGH_STREAK_LIMIT = 5;
-
-/**
- * Steps after the warm-up before "has not started learning" is said, and the steps it averages.
- * LightCNN-9's recipe run on ORL leaves chance between steps 40 and 80 (bench/NOTES.md).
- */
-export const LEARNING_GRACE_STEPS = 100;
-export const LEARNING_WINDOW = 20;
-/** Still "at chance" while the recent mean loss is above this fraction of ln(classes). */
-export const AT_CHANCE_FRACTION = 0.97;
 
 export type LossVerdict =
   | { readonly kind: 'ok' }

@@ -8,7 +8,8 @@
 // from the step set in models/step-random (see there).
 import * as tf from '@tensorflow/tfjs';
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
-import { epochBatchCount, batchArrays, type BatchSource } from '../../../datasets/batches';
+import { batchArrays, type BatchSource } from '../../../datasets/batches';
+import { stepsPerEpoch, totalSteps } from '#protocol/train-config';
 import type { FaceDataset } from '../../../datasets';
 import { classificationSplit } from '../../../datasets/splits';
 import { selectBackend, type BackendChoice, type BackendName, type SelectBackendOptions } from '../../../models/backend';
@@ -21,7 +22,7 @@ import { checkSameDataset, describeDataset, loadDataset, TrainingError } from '.
 import { learningRate } from './schedule';
 import { LossWatch } from './loss-watch';
 import { fitBatch, type GpuBufferLimits } from './memory-fit';
-import { describeRecipeChoices } from './recipes';
+import { describeRecipeChoices } from '#protocol/train-recipes';
 import { WasmHeapFullError } from '../../../models/kernels/wasm-heap';
 import { checkProbeImages, defaultProbeImages, subscriptionProblem, type MapSubscription, type ProbeOptions } from '../probes/run-probes';
 import { MAX_SNAPSHOT_PROBES, pruneSnapshotsAfter, writeSnapshot } from '../probes/snapshots';
@@ -301,7 +302,8 @@ export class TrainingSession {
   }
 
   get stepsPerEpoch(): number {
-    return epochBatchCount(this.prepared.split.train.length, this.config.batch, this.dropLast);
+    // The protocol's count (viewers estimate a run's length with it), which is the batcher's.
+    return stepsPerEpoch(this.prepared.split.train.length, this.config.batch);
   }
 
   private get dropLast(): boolean {
@@ -309,8 +311,7 @@ export class TrainingSession {
   }
 
   get totalSteps(): number {
-    const all = this.stepsPerEpoch * this.config.epochs;
-    return this.config.maxSteps > 0 ? Math.min(all, this.config.maxSteps) : all;
+    return totalSteps(this.stepsPerEpoch, this.config.epochs, this.config.maxSteps);
   }
 
   pause(): void {

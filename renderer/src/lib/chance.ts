@@ -3,7 +3,7 @@
 // well-initialised run starts there. The charts draw it; the Train view says when a run is
 // still there long after its warm-up. The thresholds are the trainer's own
 // (electron/trainer/training/loss-watch.ts), so the app and the trainer's warning agree.
-import { AT_CHANCE_FRACTION, chanceLoss, LEARNING_GRACE_STEPS, LEARNING_WINDOW } from '../../../electron/trainer/training/loss-watch';
+import { AT_CHANCE_FRACTION, chanceLoss, LEARNING_GRACE_STEPS, LEARNING_WINDOW } from '#protocol/chance-level';
 import type { ReferenceLine } from '../draw/reference-lines';
 
 export { AT_CHANCE_FRACTION, LEARNING_GRACE_STEPS, LEARNING_WINDOW };

@@ -7,7 +7,7 @@ import { CHECKS, learnsCheck, stepsToLoss } from '../../../../bench/experiment-c
 import type { RunRecord } from '../../../../bench/experiment-run';
 import { ORL, sharedDataset, tempDir } from '../../../../datasets/test/fixtures';
 import { parseTrainConfig } from '../config';
-import { RECIPE_KEYS } from '../recipes';
+import { RECIPE_KEYS } from '#protocol/train-recipes';
 import { buildFromConfig } from '../run-model';
 import { TrainingSession, type TrainEvent } from '../session';
 import { findPreset, PRESETS } from '../presets';

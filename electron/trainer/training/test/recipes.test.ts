@@ -1,7 +1,7 @@
 // Settings a run leaves out: the input size from the backend, the rest from the recipe of the model.
 import { describe, expect, test } from 'vitest';
 import { ConfigError, parseTrainConfig } from '../config';
-import { CPU_INPUT_SIZE, describeRecipeChoices, RECIPE_KEYS, recipeFor, REFERENCE_INPUT_SIZE } from '../recipes';
+import { CPU_INPUT_SIZE, describeRecipeChoices, RECIPE_KEYS, recipeFor, REFERENCE_INPUT_SIZE } from '#protocol/train-recipes';
 
 describe('parseTrainConfig fills what is left out', () => {
   test('the input size follows the backend: 128 on a GPU (or unknown), 64 on the CPU backends', () => {

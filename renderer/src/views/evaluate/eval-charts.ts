@@ -81,4 +81,4 @@ export function histogramData(histogram: EvaluationView['histogram'], colours: [
 // TAR at a fixed FAR
 
 // The rule is shared with the command line (`lab eval`): electron/trainer/evaluation/tar-resolution.ts.
-export { MIN_FALSE_ACCEPTS, ROUGH_BELOW, tarResolution, type TarResolution } from '../../../../electron/trainer/evaluation/tar-resolution';
+export { MIN_FALSE_ACCEPTS, ROUGH_BELOW, tarResolution, type TarResolution } from '#protocol/tar-resolution';

@@ -1,7 +1,9 @@
-// The training config's fields as the Experiment view edits them, with the trainer's defaults
-// (electron/trainer/training/config.ts) to fall back on where neither the recipe (recipe.ts)
-// nor labInfo.defaults names one, and the trainer's "settings are not valid" message split by field.
-import { INITIALIZER_DESCRIPTIONS, INITIALIZERS } from '../../../../models/initializer-names';
+// The training config's fields as the Experiment view edits them: labels, hints and steps are
+// the view's; bounds and defaults are the protocol's schema's (protocol/train-config.ts), read
+// from it rather than copied, with the reference recipe's value where the schema leaves a
+// setting to the recipe and neither the recipe (recipe.ts) nor labInfo.defaults names one.
+import { configDefault, INITIALIZER_DESCRIPTIONS, INITIALIZERS, numberBounds, stepsPerEpoch, totalSteps, type ConfigIssue, type TrainConfigKey } from '#protocol/train-config';
+import { REFERENCE_RECIPE, type RecipeKey } from '#protocol/train-recipes';
 
 /** A setting's value as the view shows it: the user's, else what the trainer decides (recipe.ts). */
 export type SettingOf = (key: string, fallback: unknown) => unknown;
@@ -37,6 +39,20 @@ export type HyperField = NumberField | ChoiceField;
 
 const scheduleIsStep = (setting: SettingOf) => setting('schedule', 'step') === 'step';
 
+type Shown = Pick<NumberField, 'label' | 'step' | 'hint' | 'when'>;
+
+/** A number setting: the view's label and hint, the schema's bounds and default. */
+function numberField(key: TrainConfigKey, shown: Shown): NumberField {
+  const bounds = numberBounds(key);
+  if (!bounds) throw new Error(`internal: ${key} is not a number setting`);
+  const { default: schemaDefault, ...limits } = bounds;
+  const fallback = schemaDefault ?? (REFERENCE_RECIPE as unknown as Partial<Record<string, unknown>>)[key as RecipeKey];
+  if (typeof fallback !== 'number') throw new Error(`internal: ${key} has no default`);
+  return { kind: 'number', key, ...shown, ...limits, fallback };
+}
+
+const choiceFallback = (key: TrainConfigKey): string => String(configDefault(key) ?? (REFERENCE_RECIPE as unknown as Partial<Record<string, unknown>>)[key as RecipeKey]);
+
 export const HYPER_FIELDS: HyperField[] = [
   {
     kind: 'choice',
@@ -46,13 +62,13 @@ export const HYPER_FIELDS: HyperField[] = [
       { value: 'sgd', label: 'SGD' },
       { value: 'adam', label: 'Adam' },
     ],
-    fallback: 'sgd',
+    fallback: choiceFallback('optimizer'),
   },
-  { kind: 'number', key: 'lr', label: 'Learning rate', above: 0, fallback: 0.01 },
-  { kind: 'number', key: 'momentum', label: 'Momentum', min: 0, max: 0.999, step: 0.05, fallback: 0.9, hint: 'SGD only' },
-  { kind: 'number', key: 'weightDecay', label: 'Weight decay', min: 0, fallback: 1e-4 },
-  { kind: 'number', key: 'batch', label: 'Batch size', integer: true, min: 1, max: 1024, fallback: 64 },
-  { kind: 'number', key: 'epochs', label: 'Epochs', integer: true, min: 1, max: 100_000, fallback: 5 },
+  numberField('lr', { label: 'Learning rate' }),
+  numberField('momentum', { label: 'Momentum', step: 0.05, hint: 'SGD only' }),
+  numberField('weightDecay', { label: 'Weight decay' }),
+  numberField('batch', { label: 'Batch size' }),
+  numberField('epochs', { label: 'Epochs' }),
   {
     kind: 'choice',
     key: 'schedule',
@@ -62,29 +78,29 @@ export const HYPER_FIELDS: HyperField[] = [
       { value: 'step', label: 'Step' },
       { value: 'cosine', label: 'Cosine' },
     ],
-    fallback: 'step',
+    fallback: choiceFallback('schedule'),
     hint: 'step: lr × gamma every N epochs; cosine: to 0',
   },
-  { kind: 'number', key: 'stepEpochs', label: 'Step every (epochs)', integer: true, min: 1, fallback: 10, when: scheduleIsStep },
-  { kind: 'number', key: 'gamma', label: 'Step factor (gamma)', above: 0, max: 1, step: 0.05, fallback: 0.457, when: scheduleIsStep },
-  { kind: 'number', key: 'warmupSteps', label: 'Warm-up steps', integer: true, min: 0, max: 1_000_000, fallback: 0, hint: 'linear lr warm-up; 0 = none' },
-  { kind: 'number', key: 'clipNorm', label: 'Gradient clip norm', min: 0, fallback: 0, hint: '0 = off' },
+  numberField('stepEpochs', { label: 'Step every (epochs)', when: scheduleIsStep }),
+  numberField('gamma', { label: 'Step factor (gamma)', step: 0.05, when: scheduleIsStep }),
+  numberField('warmupSteps', { label: 'Warm-up steps', hint: 'linear lr warm-up; 0 = none' }),
+  numberField('clipNorm', { label: 'Gradient clip norm', hint: '0 = off' }),
   {
     kind: 'choice',
     key: 'init',
     label: 'Weight initialisation',
     options: INITIALIZERS.map((name) => ({ value: name, label: name })),
-    fallback: 'pytorch',
+    fallback: choiceFallback('init'),
     optionHints: INITIALIZER_DESCRIPTIONS,
   },
-  { kind: 'number', key: 'dropout', label: 'Dropout', min: 0, max: 0.95, step: 0.05, fallback: 0.5, hint: 'before the classifier' },
-  { kind: 'number', key: 'seed', label: 'Seed', integer: true, min: 0, max: 4294967295, fallback: 1 },
-  { kind: 'number', key: 'checkpointEvery', label: 'Checkpoint every (steps)', integer: true, min: 0, max: 1_000_000_000, fallback: 0, hint: '0 = at epoch ends only' },
-  { kind: 'number', key: 'maxSteps', label: 'Max steps', integer: true, min: 0, max: 1_000_000_000, fallback: 0, hint: 'stop after this many; 0 = run all epochs' },
+  numberField('dropout', { label: 'Dropout', step: 0.05, hint: 'before the classifier' }),
+  numberField('seed', { label: 'Seed' }),
+  numberField('checkpointEvery', { label: 'Checkpoint every (steps)', hint: '0 = at epoch ends only' }),
+  numberField('maxSteps', { label: 'Max steps', hint: 'stop after this many; 0 = run all epochs' }),
 ];
 
-/** The model fields' fallbacks, as in config.ts (the input size's is the backend's: recipe.ts). */
-export const MODEL_FALLBACKS = { model: 'lightcnn9', width: 1, activation: 'mfm:2/1' } as const;
+/** The model fields' fallbacks, the schema's defaults (the input size's is the backend's: recipe.ts). */
+export const MODEL_FALLBACKS = { model: String(configDefault('model')), width: Number(configDefault('width')), activation: String(configDefault('activation')) } as const;
 
 /** A config with unset fields dropped (they take the trainer's defaults). */
 export function cleanConfig(config: Record<string, unknown>): Record<string, unknown> {
@@ -92,27 +108,25 @@ export function cleanConfig(config: Record<string, unknown>): Record<string, unk
 }
 
 /**
- * Splits the trainer's config complaint ("The training settings are not valid: lr: Too
- * small...; layers.conv1: not a known activation") into messages per field ("lr",
- * "layers.conv1"); what names no field stays in `general`.
+ * The trainer's issues with a config (ConfigError's, as a reply's `issues` carries them, or
+ * the protocol's own check of the config) by field ("lr", "layers.conv1"); what names no
+ * field of the form stays in `general`.
  */
-export function fieldErrors(message: string, knownKeys: ReadonlySet<string>): { fields: Record<string, string>; general: string[] } {
+export function fieldErrors(issues: readonly ConfigIssue[], knownKeys: ReadonlySet<string>): { fields: Record<string, string>; general: string[] } {
   const fields: Record<string, string> = {};
   const general: string[] = [];
-  const marker = 'not valid: ';
-  const at = message.indexOf(marker);
-  if (at < 0) return { fields, general: [message] };
-  for (const part of message.slice(at + marker.length).split('; ')) {
-    const match = /^([A-Za-z]+)((?:\.[^:\s]+)?): (.*)$/s.exec(part.trim());
-    const key = match?.[1];
-    if (match && key && knownKeys.has(key)) {
-      const field = key === 'layers' && match[2] ? `layers${match[2]}` : key;
-      fields[field] = fields[field] ? `${fields[field]}; ${match[3]}` : (match[3] ?? '');
-    } else {
-      general.push(part);
-    }
+  for (const { field, message } of issues) {
+    const key = field.split('.')[0] ?? '';
+    if (knownKeys.has(key)) fields[field] = fields[field] ? `${fields[field]}; ${message}` : message;
+    else general.push(field === 'config' ? message : `${field}: ${message}`);
   }
-  return { fields, general: general.length > 0 || Object.keys(fields).length > 0 ? general : [message] };
+  return { fields, general };
+}
+
+/** A refusal's problems by field when the trainer named them (a reply's `issues`), else its message as one general problem. */
+export function configProblems(error: { message: string; issues?: readonly ConfigIssue[] | undefined }, knownKeys: ReadonlySet<string>): { fields: Record<string, string>; general: string[] } {
+  const issues = error.issues ?? [];
+  return issues.length > 0 ? fieldErrors(issues, knownKeys) : { fields: {}, general: [error.message] };
 }
 
 /** How many steps a run will take, as the trainer counts them (training/session.ts stepsPerEpoch, totalSteps). */
@@ -134,11 +148,10 @@ export function runLength(settings: { images: number; holdOut: number; batch: nu
   const whole = (n: number) => Number.isInteger(n) && n > 0;
   if (!whole(images) || !whole(batch) || !whole(epochs) || !(holdOut >= 0 && holdOut < 1) || !(maxSteps >= 0)) return null;
   const trainImages = Math.round(images * (1 - holdOut));
-  // The trainer drops the last partial batch, unless the training images do not fill one batch.
-  const perEpoch = trainImages >= batch ? Math.floor(trainImages / batch) : trainImages > 0 ? 1 : 0;
-  const all = perEpoch * epochs;
-  const capped = maxSteps > 0 && maxSteps < all;
-  return { trainImages, perEpoch, epochs, batch, total: capped ? maxSteps : all, capped };
+  // The trainer's own count (protocol/train-config.ts), on the estimated training images.
+  const perEpoch = stepsPerEpoch(trainImages, batch);
+  const total = totalSteps(perEpoch, epochs, maxSteps);
+  return { trainImages, perEpoch, epochs, batch, total, capped: total < perEpoch * epochs };
 }
 
 /** "≈ 40 steps (10 epochs × 4 batches of 32 from about 130 training images)", or with the cap said. */

@@ -1,7 +1,8 @@
 // The model the edited config would build, as the trainer describes it (describeModel):
 // asked again a moment after the config stops changing, and only the newest answer kept.
 import type { ModelDescription } from '#protocol/workbench';
-import type { LabClient } from '../../lib/lab-client';
+import type { LabClient } from '#protocol/client/lab-client';
+import type { ConfigIssue } from '#protocol/train-config';
 import { cleanConfig } from './config-fields';
 
 export const DESCRIBE_DELAY_MS = 300;
@@ -11,6 +12,8 @@ export class ModelPreview {
   description = $state<ModelDescription | null>(null);
   /** Why the trainer refused the newest config ('' when it did not). */
   error = $state('');
+  /** The refusal's problems by field, when the trainer named them (a reply's `issues`). */
+  issues = $state<ConfigIssue[]>([]);
   loading = $state(false);
   private asked = 0;
   private lastKey = '';
@@ -36,9 +39,11 @@ export class ModelPreview {
       if (ticket !== this.asked) return;
       this.description = description;
       this.error = '';
+      this.issues = [];
     } catch (error) {
       if (ticket !== this.asked) return;
       this.error = (error as Error).message;
+      this.issues = [...((error as { issues?: readonly ConfigIssue[] }).issues ?? [])];
       // Ask again next time even for the same config (the trainer may have been busy or restarted).
       this.lastKey = '';
     } finally {

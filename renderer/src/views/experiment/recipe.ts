@@ -4,8 +4,8 @@
 // (electron/trainer/training/recipes.ts, the trainer's own table); else labInfo's default.
 // The session's config holds only what the user set, so a field nobody set follows the
 // model and the input size.
-import { ARCHITECTURE_NAMES, type ArchitectureName } from '../../../../models/lightcnn-architectures';
-import { defaultInputSize, recipeFor, RECIPE_KEYS, REFERENCE_RECIPE, type Recipe, type RecipeKey } from '../../../../electron/trainer/training/recipes';
+import { ARCHITECTURE_NAMES, type ArchitectureName } from '#protocol/train-config';
+import { defaultInputSize, recipeFor, RECIPE_KEYS, REFERENCE_RECIPE, type Recipe, type RecipeKey } from '#protocol/train-recipes';
 import { HYPER_FIELDS, MODEL_FALLBACKS } from './config-fields';
 
 const isArchitecture = (name: string): name is ArchitectureName => (ARCHITECTURE_NAMES as readonly string[]).includes(name);

@@ -1,6 +1,7 @@
 import { expect, test } from 'vitest';
 import { parameterPattern, parameterProblem, splitActivation } from '../activation';
-import { fieldErrors } from '../config-fields';
+import { configProblems, fieldErrors } from '../config-fields';
+import { configIssues } from '#protocol/train-config';
 
 const OPTIONS = [
   { name: 'relu', example: 'relu', rule: 'zero' as const },
@@ -26,11 +27,27 @@ test('parameters are checked against the shape of the example', () => {
   expect(parameterProblem(option('maxout'), '4')).toBe('');
 });
 
-test('the trainer’s config complaints are split by field', () => {
+test('the trainer’s config issues are split by field; a refusal without issues is one general problem', () => {
   const known = new Set(['lr', 'layers', 'batch']);
-  expect(fieldErrors('The training settings are not valid: lr: Too small: expected number to be >0; layers.group1.a: not a known activation; foo: bad', known)).toEqual({
+  const issues = [
+    { field: 'lr', message: 'Too small: expected number to be >0' },
+    { field: 'layers.group1.a', message: 'not a known activation' },
+    { field: 'foo', message: 'bad' },
+    { field: 'config', message: 'expected an object' },
+  ];
+  expect(fieldErrors(issues, known)).toEqual({
     fields: { lr: 'Too small: expected number to be >0', 'layers.group1.a': 'not a known activation' },
-    general: ['foo: bad'],
+    general: ['foo: bad', 'expected an object'],
   });
-  expect(fieldErrors('mfm:3/2 needs a width divisible by 2, got 75', known)).toEqual({ fields: {}, general: ['mfm:3/2 needs a width divisible by 2, got 75'] });
+  expect(configProblems({ message: 'The training settings are not valid: lr: ...', issues }, known).fields).toHaveProperty('lr');
+  expect(configProblems({ message: 'mfm:3/2 needs a width divisible by 2, got 75' }, known)).toEqual({ fields: {}, general: ['mfm:3/2 needs a width divisible by 2, got 75'] });
+});
+
+test("the protocol's schema names each bad field as the trainer does", () => {
+  const issues = configIssues({ data: 'x', lr: -1, layers: { 'group1.a': 'softsign' } });
+  expect([...issues].sort((a, b) => a.field.localeCompare(b.field))).toEqual([
+    { field: 'layers.group1.a', message: expect.stringMatching(/not a known activation/) },
+    { field: 'lr', message: expect.stringMatching(/>0/) },
+  ]);
+  expect(configIssues({ data: 'x' })).toEqual([]);
 });

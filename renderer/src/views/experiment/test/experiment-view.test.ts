@@ -5,7 +5,7 @@ import { checkBackend, ScriptedTrainer, scriptedSession, TEST_LAB_INFO, type Han
 import { LabSession } from '../../../lib/session.svelte';
 import type { DatasetSummary, ModelDescription } from '#protocol/workbench';
 import type { CommandOf } from '#protocol/messages';
-import { recipeFor } from '../../../../../electron/trainer/training/recipes';
+import { recipeFor } from '#protocol/train-recipes';
 import { INITIALIZER_DESCRIPTIONS } from '../../../../../models/initializer-names';
 
 const LAYERS: Record<string, string[]> = {
@@ -275,7 +275,7 @@ test('Train sends start with the dataset and what the user set, and goes to the 
 test('a refused start is shown, with the field it is about marked', async () => {
   const { session } = await setup({
     start: () => {
-      throw Object.assign(new Error('The training settings are not valid: batch: Too big: expected number to be <=1024'), { code: 'invalid' });
+      throw Object.assign(new Error('The training settings are not valid: batch: Too big: expected number to be <=1024'), { code: 'bad-config', issues: [{ field: 'batch', message: 'Too big: expected number to be <=1024' }] });
     },
   });
   await fireEvent.click(screen.getByRole('button', { name: 'Train' }));
@@ -300,7 +300,7 @@ test('a config the trainer cannot build is shown next to the field, or as a whol
   await setup({
     describeModel: (command) => {
       const config = command.config as { width?: number; layers?: Record<string, string> };
-      if (config.layers?.conv1) throw new Error('The training settings are not valid: layers.conv1: not a known activation (e.g. relu)');
+      if (config.layers?.conv1) throw Object.assign(new Error('The training settings are not valid: layers.conv1: not a known activation (e.g. relu)'), { code: 'bad-config', issues: [{ field: 'layers.conv1', message: 'not a known activation (e.g. relu)' }] });
       if (config.width === 3) throw new Error('mfm:3/2 needs a width divisible by 2, got 75');
       return describe(command);
     },

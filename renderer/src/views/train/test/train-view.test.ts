@@ -3,7 +3,7 @@ import { expect, test, vi } from 'vitest';
 import TrainView from '../TrainView.svelte';
 import { scriptedSession, type Handlers } from '../../../test-support/scripted-trainer';
 import type { Subscription } from '#protocol/messages';
-import { recipeFor } from '../../../../../electron/trainer/training/recipes';
+import { recipeFor } from '#protocol/train-recipes';
 import { LEARNING_GRACE_STEPS, LEARNING_WINDOW } from '../../../lib/chance';
 import { frame, LAYERS, progress, progressWithLoss, startedRunReply, statsMessage } from './fixtures';
 

@@ -10,7 +10,7 @@
 // LightCNN-9), so SGD at 0.01 moves the logits so slowly that on ORL (40 people) the loss is
 // still ln 40 after 100 steps; Adam scales each update to the gradient's own size and leaves
 // chance within the first epochs. The reference recipe stays one click away (REFERENCE_RECIPE).
-import type { ArchitectureName } from '../../../models/lightcnn-architectures';
+import type { ArchitectureName } from '../models/lightcnn-architectures';
 
 /** The settings a recipe decides when the run leaves them out. */
 export const RECIPE_KEYS = ['optimizer', 'lr', 'batch', 'epochs', 'schedule', 'warmupSteps', 'clipNorm'] as const;
