@@ -5,7 +5,7 @@
 // the port), with this page's end of the channel carried to Node as in gpu-host-page.ts.
 import { CHANNELS } from '../electron/preload/channels';
 import type { GpuHostBridge } from '../electron/preload/gpu-host-api';
-import type { GpuHostReport } from '../electron/trainer/gpu-host/host-messages';
+import type { GpuHostReport } from '#protocol/gpu-host';
 import { decode, encode } from './page-codec';
 
 interface PageWindow {

@@ -14,7 +14,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { contentSecurityPolicy } from '../electron/main/policy';
 import { GpuHostLink } from '../electron/trainer/gpu-host/host-link';
-import { readHostReport, type GpuHostReport } from '../electron/trainer/gpu-host/host-messages';
+import { readHostReport, type GpuHostReport } from '#protocol/gpu-host';
 import { tempDir } from '../datasets/test/fixtures';
 import { runSession, type Of } from '../electron/trainer/training/test/run-session';
 import { findChromium, launchChromium, NO_CHROMIUM } from './browser';

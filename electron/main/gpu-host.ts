@@ -3,20 +3,20 @@
 // Electron's V8 memory cage). Main opens the window when the trainer first asks about it,
 // passes on what the page found, hands out one MessagePort pair per compute core (one end to
 // the page, the other to the trainer), and tells the trainer when the host is gone so its calls
-// fail at once with the cause. The message shapes are electron/trainer/gpu-host/host-messages.ts.
+// fail at once with the cause. The message shapes are protocol/gpu-host.ts.
 //
 // Plain logic, no `electron` import: index.ts passes the Electron pieces in (the window,
 // gpu-host-window.ts; MessageChannelMain; the trainer's links, trainer-process.ts), so this is
 // tested under Node with fakes.
 import { describeAdapter } from '../../models/webgpu-adapter';
-import { readHostReport, readTrainerGpuRequest, type GpuHostReport, type MainGpuMessage } from '../trainer/gpu-host/host-messages';
+import { readHostReport, readTrainerGpuRequest, type GpuHostReport, type MainGpuMessage } from '#protocol/gpu-host';
 import type { IpcEventLike } from './lab-ipc';
 import { senderAllowed } from './ipc-validation';
 import type { AppLocation } from './policy';
 
 /** How long the page may take to start WebGPU and check it (a first shader compile can take seconds). */
 export const HOST_START_MS = 30_000;
-/** Longest reason kept from the page's 'lost' (host-messages.ts keeps texts to 2000 characters too). */
+/** Longest reason kept from the page's 'lost' (protocol/gpu-host.ts keeps texts to 2000 characters too). */
 const MAX_REASON = 2000;
 
 /** One trainer process, as trainer-process.ts hands it over with each of its messages. */

@@ -3,7 +3,7 @@
 // available, and local imports are inlined by the build (electron.vite.config.ts builds each
 // preload on its own, so neither needs a shared chunk it could not load).
 import { contextBridge, ipcRenderer } from 'electron';
-import { readHostReport } from '../trainer/gpu-host/host-messages';
+import { readHostReport } from '#protocol/gpu-host';
 import { CHANNELS } from './channels';
 import type { GpuHostBridge } from './gpu-host-api';
 

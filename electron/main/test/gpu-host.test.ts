@@ -7,7 +7,7 @@
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import type { GpuHostReport, MainGpuMessage } from '../../trainer/gpu-host/host-messages';
+import type { GpuHostReport, MainGpuMessage } from '#protocol/gpu-host';
 import { createGpuHostBroker, HOST_START_MS, type GpuHostBroker, type HostWindowEvents, type TrainerLink } from '../gpu-host';
 import type { AppLocation } from '../policy';
 

@@ -7,7 +7,7 @@
 import type { RemoteWebGpu } from '../../../models/backend';
 import type { CoreFactory, CoreSpec } from '../training/compute-core';
 import { hostLostError, RemoteCore, type PortLike } from '../training/core-port';
-import { readMainGpuMessage, type GpuHostReport, type TrainerGpuRequest } from './host-messages';
+import { readMainGpuMessage, type GpuHostReport, type TrainerGpuRequest } from '#protocol/gpu-host';
 
 /** What a session needs of a GPU host: its adapter for backend selection, and cores on it. */
 export interface GpuHost extends RemoteWebGpu {

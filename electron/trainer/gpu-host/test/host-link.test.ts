@@ -19,7 +19,7 @@ import { TrainingSession } from '../../training/session';
 import { runSession, TINY_RUN, type Of } from '../../training/test/run-session';
 import { GpuHostLink } from '../host-link';
 import { serveGpuCore } from '../page';
-import type { GpuHostReport, TrainerGpuRequest } from '../host-messages';
+import type { GpuHostReport, TrainerGpuRequest } from '#protocol/gpu-host';
 
 const GPU: WebGpuAdapter = { vendor: 'nvidia', architecture: 'ampere', device: 'NVIDIA GeForce RTX 3060', description: '', api: 'Chromium', featureLevel: 'core', software: null, maxBufferSize: 2 ** 32, maxStorageBufferBindingSize: 2 ** 31 };
 const SWIFTSHADER: WebGpuAdapter = { ...GPU, vendor: 'google', architecture: 'swiftshader', device: 'SwiftShader Device (Subzero)', software: "SwiftShader is Google's software Vulkan" };

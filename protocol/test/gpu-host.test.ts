@@ -1,7 +1,7 @@
 // The GPU host's message checks: what main, the trainer and the page accept from each other.
 import { describe, expect, test } from 'vitest';
-import type { WebGpuAdapter } from '../../../../models/webgpu-adapter';
-import { readHostReport, readMainGpuMessage, readTrainerGpuRequest } from '../host-messages';
+import type { WebGpuAdapter } from '../../models/webgpu-adapter';
+import { readHostReport, readMainGpuMessage, readTrainerGpuRequest } from '../gpu-host';
 
 const GPU: WebGpuAdapter = { vendor: 'amd', architecture: 'rdna-3', device: '', description: '', api: 'Chromium', featureLevel: 'core', software: null, maxBufferSize: 2 ** 31, maxStorageBufferBindingSize: 2 ** 30 };
 

@@ -12,8 +12,10 @@
 // - The page reports to main once it has started WebGPU (a GpuHostReport) and when its device
 //   is lost; main sends it one port per core.
 //
-// Plain data and checks only (no Node, no Electron): main, the trainer and the page all import it.
-import type { GpuApi, WebGpuAdapter } from '../../../models/webgpu-adapter';
+// The trainer's requests and main's answers travel on the trainer's parent port beside the
+// messages of parent-port.ts. Plain data and checks only (no Node, no Electron): main, the
+// trainer, the preload and the page all import it.
+import type { GpuApi, WebGpuAdapter } from '../models/webgpu-adapter';
 
 /** What the page found: the adapter Chromium gave it, or why it cannot compute (with the way out). */
 export type GpuHostReport =
