@@ -1,25 +1,19 @@
 // Grants: how a path the user chose in a native dialog reaches the trainer without the page
 // ever holding it. Main makes a random id, tells the trainer "id -> path, purpose" on the
 // trainer's parent port, and gives the page only the id and a label
-// (electron/trainer/server/grants.ts is the other side).
+// (electron/trainer/server/grants.ts is the other side; the message and the id's shape are
+// protocol/grants.ts).
 import { randomBytes } from 'node:crypto';
 import { basename, isAbsolute } from 'node:path';
+import { isGrantId, type GrantMessage, type GrantPurpose } from '#protocol/grants';
 import type { FileChoice } from '../preload/api';
 
-export type GrantPurpose = 'read' | 'write';
-
-/** The parent-port message the trainer accepts (electron/trainer/index.ts). */
-export interface GrantMessage {
-  readonly type: 'grant';
-  readonly grant: string;
-  readonly path: string;
-  readonly purpose: GrantPurpose;
-}
+export type { GrantMessage, GrantPurpose };
 
 /** 128 random bits as 32 hex digits: unguessable, so a page cannot name a path it was not given. */
 export function newGrantId(random: (size: number) => Buffer = randomBytes): string {
   const id = random(16).toString('hex');
-  if (!/^[a-f0-9]{32}$/.test(id)) throw new Error('the random source gave no 16 bytes');
+  if (!isGrantId(id)) throw new Error('the random source gave no 16 bytes');
   return id;
 }
 

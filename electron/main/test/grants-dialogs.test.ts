@@ -1,6 +1,7 @@
 // Grants for dialog answers (grants.ts) and the dialogs' options and answers (dialogs.ts).
 import { resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { grantMessageSchema, isGrantId } from '#protocol/grants';
 import { datasetDialogOptions, exportDialogOptions, exportFileName, openedPath, pairsDialogOptions, savedPath } from '../dialogs';
 import { grantFor, newGrantId } from '../grants';
 
@@ -21,6 +22,16 @@ describe('grants', () => {
     expect(JSON.stringify(choice)).not.toContain(resolve('/data'));
     expect(grantFor(resolve('/'), 'read').choice.label).toBe(resolve('/'));
     expect(() => grantFor('relative/path', 'write')).toThrow(/relative/);
+  });
+
+  test("main's ids and messages are the protocol's (protocol/grants.ts); a source of the wrong size is refused", () => {
+    for (const purpose of ['read', 'write'] as const) {
+      const { message } = grantFor(resolve('/data/faces'), purpose);
+      expect(isGrantId(message.grant)).toBe(true);
+      expect(grantMessageSchema.parse(message)).toEqual(message);
+    }
+    // 17 bytes would make 34 digits: not an id, whatever the random source says.
+    expect(() => newGrantId((n) => Buffer.alloc(n + 1, 1))).toThrow(/16 bytes/);
   });
 });
 

@@ -1,26 +1,24 @@
 // Paths main handed over after the user answered a native dialog (DESIGN.md: a path
 // comes only from a dialog). main sends {type: 'grant', grant, path, purpose} on the
-// trainer's parent port; a window only ever holds the grant's id.
+// trainer's parent port (its shape: protocol/grants.ts); a window only ever holds the grant's id.
 import { homedir } from 'node:os';
 import { isAbsolute, join, sep } from 'node:path';
+import { grantMessageSchema, type GrantPurpose } from '#protocol/grants';
 import type { PathRef } from '#protocol/workbench';
 import { CommandError } from './workbench/types';
 
-export type GrantPurpose = 'read' | 'write';
-
-const GRANT_ID = /^[a-f0-9]{32}$/;
 /** Grants kept; the oldest are forgotten first (a window asks for a handful per session). */
 const MAX_GRANTS = 256;
 
 export class Grants {
   private readonly byId = new Map<string, { path: string; purpose: GrantPurpose }>();
 
-  /** Records a grant from main; returns a reason when the message is malformed. */
+  /** Records a grant from main; returns a reason, naming the field, when the message is malformed. */
   add(message: unknown): string | null {
-    const { grant, path, purpose } = (message ?? {}) as { grant?: unknown; path?: unknown; purpose?: unknown };
-    if (typeof grant !== 'string' || !GRANT_ID.test(grant)) return 'a grant id is 32 hex digits';
-    if (typeof path !== 'string' || !isAbsolute(path)) return 'a granted path must be absolute';
-    if (purpose !== 'read' && purpose !== 'write') return "a grant's purpose is 'read' or 'write'";
+    const parsed = grantMessageSchema.omit({ type: true }).safeParse(message);
+    if (!parsed.success) return parsed.error.issues.map((issue) => `${issue.path.map(String).join('.')}: ${issue.message}`).join('; ');
+    const { grant, path, purpose } = parsed.data;
+    if (!isAbsolute(path)) return 'path: a granted path must be absolute';
     this.byId.set(grant, { path, purpose });
     while (this.byId.size > MAX_GRANTS) this.byId.delete(this.byId.keys().next().value as string);
     return null;

@@ -33,3 +33,21 @@ describe('typed paths', () => {
     expect(() => grants.resolve({ kind: 'typed', path: '~/faces' }, 'read', 'dialog')).toThrow(/chosen in a dialog, not typed/);
   });
 });
+
+describe('grants from main', () => {
+  const id = 'c'.repeat(32);
+
+  test('a grant resolves to its path for its purpose only', () => {
+    const grants = new Grants();
+    expect(grants.add({ grant: id, path: '/data/faces', purpose: 'read' })).toBeNull();
+    expect(grants.resolve({ kind: 'grant', grant: id }, 'read', 'dialog')).toBe('/data/faces');
+    expect(() => grants.resolve({ kind: 'grant', grant: id }, 'write', 'dialog')).toThrow(/chosen to open, not to save/);
+    expect(() => grants.resolve({ kind: 'grant', grant: 'd'.repeat(32) }, 'read', 'dialog')).toThrow(/expired/);
+  });
+
+  test('a relative path is refused, naming the field, and not kept', () => {
+    const grants = new Grants();
+    expect(grants.add({ grant: id, path: 'faces', purpose: 'read' })).toBe('path: a granted path must be absolute');
+    expect(() => grants.resolve({ kind: 'grant', grant: id }, 'read', 'dialog')).toThrow(/expired/);
+  });
+});
