@@ -3,6 +3,8 @@
 // worded with the cause and the way out; the last stderr lines are an extra, since Electron
 // drops the utility process's stderr right after 'exit' and a dying stack often comes later.
 
+import type { FatalKind } from '#protocol/parent-port';
+
 /** The longest report kept from the trainer: a runaway message must not fill the banner. */
 const MAX_REPORT_CHARS = 4_000;
 
@@ -10,7 +12,7 @@ const MAX_REPORT_CHARS = 4_000;
 const MAX_PATH_CHARS = 1_000;
 
 export interface FatalReport {
-  readonly kind: 'uncaughtException' | 'unhandledRejection';
+  readonly kind: FatalKind;
   readonly message: string;
   /** A system error's code (ENOSPC, EACCES...), when the error had one. */
   readonly code?: string;
@@ -18,7 +20,11 @@ export interface FatalReport {
   readonly path?: string;
 }
 
-/** The trainer's `{type: 'fatal', kind, message, code?, path?}` message (electron/trainer/fatal-report.ts), or null. */
+/**
+ * The trainer's `{type: 'fatal', kind, message, code?, path?}` message (protocol/parent-port.ts'
+ * FatalMessage), or null. Lenient on purpose: a dying process's report is kept even when a
+ * field is off, and truncated.
+ */
 export function parseFatalReport(data: unknown): FatalReport | null {
   const { type, kind, message, code, path } = (data ?? {}) as { type?: unknown; kind?: unknown; message?: unknown; code?: unknown; path?: unknown };
   if (type !== 'fatal' || typeof message !== 'string' || message.trim() === '') return null;

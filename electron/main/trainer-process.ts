@@ -3,8 +3,9 @@
 // the port directly (DESIGN.md, "Processes").
 import { MessageChannelMain, utilityProcess, type MessagePortMain, type UtilityProcess, type WebContents } from 'electron';
 import { join } from 'node:path';
+import type { GrantMessage } from '#protocol/grants';
+import { parseTrainerMessage, type MainToTrainer } from '#protocol/parent-port';
 import { CHANNELS } from '../preload/channels';
-import type { GrantMessage } from './grants';
 import { crashText, parseFatalReport, uncaughtErrorText, v8FatalErrorText } from './crash-report';
 import { LineTail } from './stderr-tail';
 
@@ -33,7 +34,7 @@ export interface TrainerLink {
    * Posts to that very process, transferring `transfer`'s ports; false, sending nothing, once it
    * has exited: an answer meant for a trainer that crashed never reaches the one restarted after it.
    */
-  post(message: unknown, transfer?: MessagePortMain[]): boolean;
+  post(message: MainToTrainer, transfer?: MessagePortMain[]): boolean;
 }
 
 export interface TrainerProcessOptions {
@@ -72,6 +73,11 @@ function lateStderr(stderr: NodeJS.ReadableStream | null, onData: (chunk: Buffer
   });
 }
 
+/** Every message to the trainer goes through here, typed by protocol/parent-port.ts. */
+function send(child: UtilityProcess, message: MainToTrainer, transfer: MessagePortMain[] = []): void {
+  child.postMessage(message, transfer);
+}
+
 export class TrainerProcess {
   private child: UtilityProcess | null = null;
   private stopping: { child: UtilityProcess; done: Promise<boolean> } | null = null;
@@ -105,7 +111,7 @@ export class TrainerProcess {
     const link: TrainerLink = {
       post: (message, transfer = []) => {
         if (this.child !== child) return false;
-        child.postMessage(message, transfer);
+        send(child, message, transfer);
         return true;
       },
     };
@@ -123,8 +129,8 @@ export class TrainerProcess {
         return;
       }
       // The trainer says so when main sent it something it refused (a malformed grant): a bug here.
-      const { type, message: text } = (message ?? {}) as { type?: unknown; message?: unknown };
-      if (type === 'error') console.error(`Face CNN Lab trainer refused a message from main: ${String(text)}`);
+      const said = parseTrainerMessage(message);
+      if (said.ok && said.message.type === 'error') console.error(`Face CNN Lab trainer refused a message from main: ${said.message.message}`);
     });
     // A V8 fatal error: without a listener Electron's 'error' would be an uncaught exception in main.
     child.on('error', (type: string, location: string, report: string) => {
@@ -153,7 +159,7 @@ export class TrainerProcess {
     if (contents.isDestroyed()) return;
     this.start();
     const { port1, port2 } = new MessageChannelMain();
-    this.child?.postMessage({ type: 'connect' }, [port1]);
+    if (this.child) send(this.child, { type: 'connect' }, [port1]);
     contents.postMessage(CHANNELS.port, null, [port2]);
   }
 
@@ -163,7 +169,7 @@ export class TrainerProcess {
    */
   grant(message: GrantMessage): boolean {
     if (!this.child) return false;
-    this.child.postMessage(message);
+    send(this.child, message);
     return true;
   }
 
@@ -198,7 +204,7 @@ export class TrainerProcess {
         return exited;
       });
     };
-    child.postMessage({ type: 'shutdown' });
+    send(child, { type: 'shutdown' });
     if (!(await waitFor(graceMs))) {
       child.kill();
       await waitFor(killWaitMs);

@@ -2,18 +2,14 @@
 // Under Electron its stderr is not enough: Electron drops the utility process's stderr right
 // after 'exit', and the dying stack trace usually comes later (electron/main/crash-report.ts).
 import { inspect } from 'node:util';
+import type { FatalKind, FatalMessage } from '#protocol/parent-port';
 
 /**
- * What goes to main. `code` and `path` are a system error's (ENOSPC, EACCES, EMFILE... and the
- * file it was about), when the error had them: main words those as the user's to fix, not a bug.
+ * What goes to main (protocol/parent-port.ts). `code` and `path` are a system error's (ENOSPC,
+ * EACCES, EMFILE... and the file it was about), when the error had them: main words those as
+ * the user's to fix, not a bug.
  */
-export interface FatalMessage {
-  type: 'fatal';
-  kind: FatalKind;
-  message: string;
-  code?: string;
-  path?: string;
-}
+export type { FatalKind, FatalMessage };
 
 export interface FatalReportOptions {
   /** Sends the report to the parent; null where there is none to tell. */
@@ -23,8 +19,6 @@ export interface FatalReportOptions {
   /** How long the message gets to leave before the process exits. */
   flushMs?: number;
 }
-
-export type FatalKind = 'uncaughtException' | 'unhandledRejection';
 
 export interface FatalSource {
   on(event: 'uncaughtException', listener: (error: unknown) => void): unknown;

@@ -5,13 +5,15 @@
 // - Under Electron's utilityProcess, main hands over one MessagePort per window
 //   (a parentPort message `{type: 'connect'}` carrying the port); each port is a viewer,
 //   which may name files only through grants: `{type: 'grant', grant, path, purpose}`
-//   messages main sends after the user answered a native dialog.
+//   messages main sends after the user answered a native dialog. Every parent-port message,
+//   both ways, is in protocol/parent-port.ts.
 // - Also under utilityProcess, the GPU host: webgpu is Chromium's, in a hidden page main opens,
 //   reached through gpu-host/host-link.ts (requests to main, and main's answers with one
 //   MessagePort per compute core). Dawn cannot run here (Electron's V8 memory cage).
 // - Under child_process.fork, the IPC channel itself is the viewer (fork with
 //   `serialization: 'advanced'` so binary frames arrive as ArrayBuffers).
 import * as tf from '@tensorflow/tfjs';
+import { parseMainMessage, type TrainerToMain } from '#protocol/parent-port';
 import { labDataDir } from '../../datasets/data-dir';
 import { installFatalReport } from './fatal-report';
 import { parentProcessConnection, portConnection, type PortLike } from './server/connection';
@@ -21,7 +23,7 @@ import { installShutdown } from './shutdown';
 
 interface ParentPortLike {
   on(event: 'message', listener: (event: { data: unknown; ports?: PortLike[] }) => void): void;
-  postMessage(message: unknown): void;
+  postMessage(message: TrainerToMain): void;
 }
 
 const parentPort = (process as unknown as { parentPort?: ParentPortLike }).parentPort;
@@ -40,15 +42,20 @@ const shutDown = installShutdown({ close: () => host.close(), exit: (code) => pr
 if (parentPort) {
   parentPort.on('message', ({ data, ports }) => {
     if (gpuHost?.receive(data, ports)) return;
-    const type = (data as { type?: unknown } | null)?.type;
     const port = ports?.[0];
+    // Checked against protocol/parent-port.ts: a malformed message is refused, naming its field.
+    const parsed = parseMainMessage(data, port !== undefined);
+    if (!parsed.ok) {
+      parentPort.postMessage({ type: 'error', message: parsed.error });
+      return;
+    }
+    const message = parsed.message;
     // A window names files only through grants: paths main got from native dialogs.
-    if (type === 'connect' && port) host.addConnection(portConnection(port, undefined, { label: 'window port' }), { pathInput: 'dialog' });
-    else if (type === 'grant') {
-      const problem = host.grants.add(data);
+    if (message.type === 'connect' && port) host.addConnection(portConnection(port, undefined, { label: 'window port' }), { pathInput: 'dialog' });
+    else if (message.type === 'grant') {
+      const problem = host.grants.add(message);
       if (problem) parentPort.postMessage({ type: 'error', message: `bad grant from main: ${problem}` });
-    } else if (type === 'shutdown') shutDown('shutdown message from main');
-    else parentPort.postMessage({ type: 'error', message: `the trainer's parent may only send {type: 'connect'} with a MessagePort, {type: 'grant'} {type: 'shutdown'} or a GPU host answer, got ${String(type)}` });
+    } else if (message.type === 'shutdown') shutDown('shutdown message from main');
   });
   parentPort.postMessage({ type: 'ready', pid: process.pid });
 } else if (process.send) {

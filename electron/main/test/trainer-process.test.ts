@@ -5,6 +5,8 @@
 import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, expect, test, vi } from 'vitest';
+import { parseMainMessage } from '#protocol/parent-port';
+import { grantFor } from '../grants';
 
 // Above any pid_max (Linux allows at most 2^22): no fake pid can name a live process.
 let nextPid = 5_000_000;
@@ -323,4 +325,17 @@ test('the drain wait ends a report whose stderr never ends', async () => {
   child.exit(1);
   await until(() => mine.length === 1);
   expect(mine[0]?.lastError).toBe('Error: open-ended');
+});
+
+test("what main posts to the trainer (connect, grant, shutdown) is what the trainer's parent port accepts", async () => {
+  const contents = { isDestroyed: () => false, postMessage: () => undefined };
+  trainer.connect(contents as never);
+  const child = forked[0]!;
+  expect(trainer.grant(grantFor('/data/lfw', 'read').message)).toBe(true);
+  expect(trainer.grant(grantFor('/exports', 'write').message)).toBe(true);
+  expect(await trainer.stop(20)).toBe(true);
+  expect(child.posted.map((message) => (message as { type: string }).type)).toEqual(['connect', 'grant', 'grant', 'shutdown']);
+  child.posted.forEach((message, i) => {
+    expect(parseMainMessage(message, child.transfers[i]!.length > 0), JSON.stringify(message)).toEqual({ ok: true, message });
+  });
 });

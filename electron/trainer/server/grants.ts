@@ -3,7 +3,7 @@
 // trainer's parent port (its shape: protocol/grants.ts); a window only ever holds the grant's id.
 import { homedir } from 'node:os';
 import { isAbsolute, join, sep } from 'node:path';
-import { grantMessageSchema, type GrantPurpose } from '#protocol/grants';
+import type { GrantMessage, GrantPurpose } from '#protocol/grants';
 import type { PathRef } from '#protocol/workbench';
 import { CommandError } from './workbench/types';
 
@@ -13,11 +13,11 @@ const MAX_GRANTS = 256;
 export class Grants {
   private readonly byId = new Map<string, { path: string; purpose: GrantPurpose }>();
 
-  /** Records a grant from main; returns a reason, naming the field, when the message is malformed. */
-  add(message: unknown): string | null {
-    const parsed = grantMessageSchema.omit({ type: true }).safeParse(message);
-    if (!parsed.success) return parsed.error.issues.map((issue) => `${issue.path.map(String).join('.')}: ${issue.message}`).join('; ');
-    const { grant, path, purpose } = parsed.data;
+  /**
+   * Records a grant from main, whose shape the parent port's schema checked
+   * (protocol/parent-port.ts); returns a reason when its path is not absolute on this platform.
+   */
+  add({ grant, path, purpose }: Omit<GrantMessage, 'type'>): string | null {
     if (!isAbsolute(path)) return 'path: a granted path must be absolute';
     this.byId.set(grant, { path, purpose });
     while (this.byId.size > MAX_GRANTS) this.byId.delete(this.byId.keys().next().value as string);

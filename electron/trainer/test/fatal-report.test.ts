@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
+import { parseTrainerMessage } from '#protocol/parent-port';
 import { installFatalReport, type FatalMessage, type FatalSource } from '../fatal-report';
 
 const fixture = join(import.meta.dirname, 'fixtures', 'fatal-child.ts');
@@ -39,6 +40,8 @@ test('an uncaught exception is sent to the parent with its stack before the proc
   const [report] = messages as Array<{ type: string; kind: string; message: string }>;
   expect(report).toMatchObject({ type: 'fatal', kind: 'uncaughtException' });
   expect(report!.message).toMatch(/^TypeError: Cannot read properties of undefined \(reading 'shape'\)\n\s+at /);
+  // What the child posted is a parent-port message main accepts (protocol/parent-port.ts).
+  expect(parseTrainerMessage(report)).toEqual({ ok: true, message: report });
   // stderr keeps it too, for a terminal.
   expect(stderr).toContain("TypeError: Cannot read properties of undefined (reading 'shape')");
 }, 15_000);
@@ -65,6 +68,8 @@ test("a system error's code and path go with the report, so main can name the us
   );
   source.emit('unhandledRejection', error);
   expect(sent).toEqual([{ type: 'fatal', kind: 'unhandledRejection', message: expect.stringMatching(/^Error: ENOENT/), code: 'ENOENT', path: missing }]);
+  // As main's side of the parent port (protocol/parent-port.ts) reads it.
+  expect(parseTrainerMessage(sent[0])).toEqual({ ok: true, message: sent[0] });
   await new Promise((done) => setTimeout(done, 20));
   expect(exited).toEqual([1]);
 });
@@ -76,4 +81,5 @@ test('an error without a code or path is sent without them', () => {
   source.emit('uncaughtException', Object.assign(new TypeError('boom'), { code: 42 }));
   expect(sent).toHaveLength(1);
   expect(Object.keys(sent[0]!).sort()).toEqual(['kind', 'message', 'type']);
+  expect(parseTrainerMessage(sent[0])).toEqual({ ok: true, message: sent[0] });
 });
