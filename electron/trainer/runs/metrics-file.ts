@@ -3,31 +3,20 @@
 // skipped and reported) and truncating on resume. RunHandle (run-store.ts) owns one
 // MetricsFile per run and serialises the calls that write.
 import { open, readFile, type FileHandle } from 'node:fs/promises';
-import { z } from 'zod';
+import { metricsRowKind, metricsRowSchema, type MetricsRow } from '#protocol/metrics-rows';
 import { writeFileAtomic } from '../../../files/atomic-file';
 import { writeFailed } from './errors';
 
 export const METRICS_FILE = 'metrics.jsonl';
 
-/** One row of metrics.jsonl. NaN and Infinity are written as null (JSON has neither). */
-export interface MetricsRow {
-  step: number;
-  epoch: number;
-  loss?: number | null;
-  accuracy?: number | null;
-  lr?: number;
-  imagesPerSecond?: number;
-  stepMs?: number;
-  [key: string]: unknown;
-}
+/** One row of metrics.jsonl, of any kind (protocol/metrics-rows.ts has each kind's schema). NaN and Infinity are written as null (JSON has neither). */
+export type { MetricsRow };
 
 /** What appendMetrics takes: an interface with these two fields is enough (no index signature needed). */
 export interface MetricsRowInput {
   readonly step: number;
   readonly epoch: number;
 }
-
-const metricsRowSchema = z.looseObject({ step: z.number().int().min(0), epoch: z.number().min(0) });
 
 export interface MetricsReadResult {
   readonly rows: MetricsRow[];
@@ -233,7 +222,7 @@ function parseMetricsLines(text: string): MetricsReadResult & { readonly badLine
       bad(i, 'is not a metrics row (it needs a step and an epoch)');
       return;
     }
-    rows.push(parsed.data as MetricsRow);
+    rows.push(parsed.data);
   });
   if (tornFinalLine) {
     warnings.push(`metrics.jsonl ends with an incomplete line (${Buffer.byteLength(tail)} bytes, line ${lines.length + 1}): the lab was stopped while writing it; it was ignored`);
@@ -243,7 +232,7 @@ function parseMetricsLines(text: string): MetricsReadResult & { readonly badLine
 
 /** A row of one training step: kind "step", or no kind (rows written before kinds existed). */
 function isStepRow(row: MetricsRow): boolean {
-  return row['kind'] === undefined || row['kind'] === 'step';
+  return metricsRowKind(row) === 'step';
 }
 
 /**

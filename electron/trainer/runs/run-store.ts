@@ -4,8 +4,9 @@
 //   checkpoints/    step-000123.ckpt files (see checkpoint.ts), the newest K kept
 //   run.lock        while a trainer writes the run: its pid, host and start (see run-lock.ts)
 // The trainer is the only writer of a run (it holds run.lock); the app and `lab runs` only read.
-// This file is the run record (run.json) and the RunHandle that writes a run; metrics.jsonl
-// is handled by metrics-file.ts and checkpoints/ by run-checkpoints.ts.
+// This file reads and writes the run record (run.json, its schema in protocol/run-record.ts) and
+// is the RunHandle that writes a run; metrics.jsonl is handled by metrics-file.ts (its rows'
+// schemas in protocol/metrics-rows.ts) and checkpoints/ by run-checkpoints.ts.
 import * as tf from '@tensorflow/tfjs';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
@@ -13,6 +14,7 @@ import { hostname } from 'node:os';
 import { basename, isAbsolute, join, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../../../files/atomic-file';
+import { RUN_FORMAT_VERSION, runRecordSchema, type RunDataset, type RunRecord, type RunState } from '#protocol/run-record';
 import { RUN_NAME_MAX, RUN_NOTES_MAX } from '#protocol/workbench';
 import { type CheckpointData } from './checkpoint';
 import { RunError, writeFailed } from './errors';
@@ -37,9 +39,7 @@ export { type MetricsGap, type MetricsReadResult, type MetricsRow, type MetricsR
 export { DEFAULT_KEEP_CHECKPOINTS, type CheckpointFileInfo, type LatestCheckpoint, type ResumePoint, type SavedCheckpoint, type UnusableCheckpoint } from './run-checkpoints';
 export { LOCK_FILE, type AcquireLockOptions, type ReleaseLock, type RunLockHolder } from './run-lock';
 
-export const RUN_FORMAT_VERSION = 1;
-export const RUN_STATES = ['running', 'paused', 'stopped', 'finished', 'failed'] as const;
-export type RunState = (typeof RUN_STATES)[number];
+export { RUN_FORMAT_VERSION, RUN_STATES, runDatasetSchema, runRecordSchema, type RunDataset, type RunRecord, type RunState } from '#protocol/run-record';
 
 const RUN_FILE = 'run.json';
 
@@ -47,52 +47,6 @@ export { RUN_NAME_MAX, RUN_NOTES_MAX };
 /** Where deleteRun moves run folders: <dataDir>/trash/. Nothing there is ever deleted by the lab. */
 export const TRASH_DIR = 'trash';
 
-export const runDatasetSchema = z.object({
-  name: z.string(),
-  /** The path, archive or "synthetic:..." it was opened from. */
-  source: z.string(),
-  /** The dataset's content hash: the same hash means the same images and labels. */
-  hash: z.string(),
-  identities: z.number().int().min(0),
-  images: z.number().int().min(0),
-  synthetic: z.boolean(),
-});
-
-export const runRecordSchema = z.object({
-  /** The layout of this file; a newer lab may write a higher one. */
-  format: z.literal(RUN_FORMAT_VERSION),
-  id: z.string().min(1),
-  createdAt: z.iso.datetime(),
-  updatedAt: z.iso.datetime(),
-  /** The training configuration, free-form here; the trainer validates it with its own schema. */
-  config: z.record(z.string(), z.unknown()),
-  dataset: runDatasetSchema,
-  /** The tfjs backend the run trained on ("tensorflow", "wasm", "cpu"...). */
-  backend: z.string().min(1),
-  versions: z.object({ lab: z.string(), node: z.string(), tfjs: z.string() }),
-  state: z.enum(RUN_STATES),
-  /** The process that set the state to "running" (with its host): a "running" run whose process is gone was interrupted. */
-  pid: z.number().int().positive().optional(),
-  host: z.string().optional(),
-  failure: z.object({ step: z.number().int().min(0), message: z.string() }).optional(),
-  /** Relative to the run's folder, '/'-separated. */
-  lastCheckpoint: z.object({ file: z.string(), step: z.number().int().min(0) }).optional(),
-  summary: z.record(z.string(), z.unknown()).optional(),
-  /**
-   * Steps whose metrics rows were lost (metrics.jsonl cut, or a line damaged) and found
-   * missing when the run was resumed: the curves have no points there. Training went on
-   * from the checkpoint. Absent in runs without gaps and in runs of labs before gaps
-   * were recorded.
-   */
-  gaps: z.array(z.object({ from: z.number().int().min(1), to: z.number().int().min(1), reason: z.string() })).optional(),
-  /** A name the user gave the run (renameRun); the folder id stays as it is, so resume and links keep working. */
-  displayName: z.string().min(1).max(RUN_NAME_MAX).optional(),
-  /** The user's free-text notes about the run (setRunNotes). */
-  notes: z.string().max(RUN_NOTES_MAX).optional(),
-});
-
-export type RunDataset = z.infer<typeof runDatasetSchema>;
-export type RunRecord = z.infer<typeof runRecordSchema>;
 /** What updateRun may change; a key set to undefined is removed (e.g. `failure` on resume). */
 export type RunPatch = Partial<Omit<RunRecord, 'format' | 'id' | 'createdAt' | 'updatedAt' | 'pid' | 'host'>>;
 

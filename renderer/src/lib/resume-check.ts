@@ -1,19 +1,12 @@
 // getRun's `resume` (protocol/workbench.ts ResumeCheck): whether the run can really be resumed,
 // as the trainer found it on the run's checkpoints. Read leniently: an older trainer sends none
 // (then run.json's state decides, run-records.ts canResume), and a malformed one is ignored.
-import { z } from 'zod';
+import { resumeCheckSchema } from '#protocol/run-record';
 import type { ResumeCheck } from '#protocol/workbench';
-
-const damagedSchema = z.array(z.object({ step: z.number(), reason: z.string() }));
-const resumeSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('start') }),
-  z.object({ kind: z.literal('checkpoint'), step: z.number(), damaged: damagedSchema }),
-  z.object({ kind: z.literal('none'), damaged: damagedSchema }),
-]);
 
 export function parseResumeCheck(reply: unknown): ResumeCheck | null {
   const raw = typeof reply === 'object' && reply !== null ? (reply as { resume?: unknown }).resume : undefined;
-  const parsed = resumeSchema.safeParse(raw);
+  const parsed = resumeCheckSchema.safeParse(raw);
   return parsed.success ? parsed.data : null;
 }
 

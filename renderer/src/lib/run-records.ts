@@ -1,66 +1,20 @@
-// Runs as the renderer reads them: the fields of run.json (electron/trainer/runs/run-store.ts
-// runRecordSchema) and of metrics.jsonl rows (training/session.ts) that the Runs and Evaluate
-// views show. The run store imports node modules, so its schema cannot be bundled here; this is
-// a lenient copy of just what the views use. Unknown fields are ignored, a field of the wrong
-// type becomes "unknown" (undefined), and only a record without its id, creation time, state or
-// config is reported as unreadable (with the reason), never thrown.
-import { z } from 'zod';
-import { firstFiltersSchema, histogramSchema, type FirstFilters, type Histogram, type LayerHistograms } from '#protocol/messages';
+// Runs as the renderer shows them: run.json records (protocol/run-record.ts) and metrics.jsonl
+// rows (protocol/metrics-rows.ts) as getRun and listRuns carry them, read with the protocol's
+// lenient readers: unknown fields are ignored, a field of the wrong type becomes "unknown"
+// (undefined), and only a record without its id, creation time, state or config is reported as
+// unreadable (with the reason), never thrown. What is left here is the views' logic: the series,
+// the final numbers and the formatting.
+import type { z } from 'zod';
+import { epochSummaryReader, runRecordReader, stopSummaryReader, type RunRecordRead } from '#protocol/run-record';
+import { epochRowReader, histogramsRowReader, layerCountReader, layerHistogramsReader, layersRowReader, metricsRowKind, readFilters, stepRowReader } from '#protocol/metrics-rows';
+import type { FirstFilters, Histogram, LayerHistograms } from '#protocol/messages';
 import type { EvaluationView } from '#protocol/workbench';
 
 // ---------------------------------------------------------------------------
 // run.json
 
-/** A number, or undefined when absent or not a finite number (NaN and Infinity are stored as null). */
-const optionalNumber = z.number().optional().catch(undefined);
-const nullableNumber = z.number().nullable().catch(null).default(null);
-const optionalString = z.string().optional().catch(undefined);
-
-const datasetSchema = z.looseObject({
-  name: optionalString,
-  source: optionalString,
-  identities: optionalNumber,
-  images: optionalNumber,
-  synthetic: z.boolean().optional().catch(undefined),
-});
-
-const runRecordSchema = z.looseObject({
-  id: z.string().min(1),
-  createdAt: z.string(),
-  updatedAt: optionalString,
-  /** running, paused, stopped, finished, failed (a newer lab's state is shown as it is). */
-  state: z.string().min(1),
-  config: z.record(z.string(), z.unknown()),
-  dataset: datasetSchema.optional().catch(undefined),
-  backend: optionalString,
-  failure: z.object({ step: z.number(), message: z.string() }).optional().catch(undefined),
-  lastCheckpoint: z.object({ file: z.string(), step: z.number() }).optional().catch(undefined),
-  summary: z.record(z.string(), z.unknown()).optional().catch(undefined),
-  /** Steps with no metrics row (a cut or damaged metrics.jsonl found on resume), recorded by the trainer. */
-  gaps: z
-    .array(z.object({ from: z.number(), to: z.number(), reason: z.string() }))
-    .optional()
-    .catch(undefined),
-  /** The name the user gave the run (renameRun); the id stays its folder's name. */
-  displayName: optionalString,
-  /** The user's notes about the run (setRunNotes). */
-  notes: optionalString,
-});
-
-export type RunRecordView = z.infer<typeof runRecordSchema>;
-
-/** summary.lastEpoch: the numbers of the last epoch end (session.ts endEpoch). */
-const lastEpochSchema = z.looseObject({
-  step: z.number(),
-  epoch: optionalNumber,
-  trainLoss: nullableNumber,
-  trainAccuracy: nullableNumber,
-  valLoss: nullableNumber,
-  valAccuracy: nullableNumber,
-});
-
-/** summary.stoppedAt: validation when a run stopped at its step limit (session.ts stopAtLimit). */
-const stoppedAtSchema = z.looseObject({ step: z.number(), valLoss: nullableNumber, valAccuracy: nullableNumber });
+/** A run record as a view reads it (protocol/run-record.ts runRecordReader). */
+export type RunRecordView = RunRecordRead;
 
 export type RunListEntry =
   | { ok: true; id: string; record: RunRecordView; interrupted: boolean }
@@ -75,7 +29,7 @@ function issueText(error: z.ZodError): string {
 
 /** One run.json as sent by the trainer, or why it cannot be shown. */
 export function parseRunRecord(raw: unknown): { ok: true; record: RunRecordView } | { ok: false; reason: string } {
-  const parsed = runRecordSchema.safeParse(raw);
+  const parsed = runRecordReader.safeParse(raw);
   if (parsed.success) return { ok: true, record: parsed.data };
   return { ok: false, reason: `the run record cannot be read (${issueText(parsed.error)})` };
 }
@@ -184,8 +138,8 @@ export interface RunOutcomeView {
 }
 
 export function runOutcome(record: RunRecordView): RunOutcomeView {
-  const lastEpoch = lastEpochSchema.safeParse(record.summary?.['lastEpoch']);
-  const stoppedAt = stoppedAtSchema.safeParse(record.summary?.['stoppedAt']);
+  const lastEpoch = epochSummaryReader.safeParse(record.summary?.['lastEpoch']);
+  const stoppedAt = stopSummaryReader.safeParse(record.summary?.['stoppedAt']);
   const epoch = lastEpoch.success ? lastEpoch.data : null;
   const stopped = stoppedAt.success ? stoppedAt.data : null;
   const steps = Math.max(epoch?.step ?? -1, stopped?.step ?? -1, record.lastCheckpoint?.step ?? -1);
@@ -276,83 +230,21 @@ export interface RunMetricsView {
   skipped: number;
 }
 
-const stepRowSchema = z.looseObject({
-  step: z.number().int().min(0),
-  epoch: z.number().catch(0),
-  loss: nullableNumber,
-  accuracy: nullableNumber,
-  lr: nullableNumber,
-});
-
-const epochRowSchema = z.looseObject({
-  step: z.number().int().min(0),
-  epoch: z.number().catch(0),
-  trainLoss: nullableNumber,
-  trainAccuracy: nullableNumber,
-  valLoss: nullableNumber,
-  valAccuracy: nullableNumber,
-});
-
-const layerCountSchema = z.looseObject({
-  layer: z.string(),
-  activation: z.string().catch('?'),
-  rule: z.string().catch('?'),
-  filters: z.number().catch(0),
-  deadFilters: nullableNumber,
-  units: nullableNumber,
-  deadUnits: nullableNumber,
-  negativeRegimeFilters: nullableNumber,
-});
-
-const layersRowSchema = z.looseObject({
-  step: z.number().int().min(0),
-  epoch: z.number().catch(0),
-  window: nullableNumber,
-  layers: z.array(z.unknown()),
-});
-
-const histogramsRowSchema = z.looseObject({
-  step: z.number().int().min(0),
-  epoch: z.number().catch(0),
-  layers: z.array(z.unknown()),
-  filters: z.unknown().optional(),
-});
-
-/** A histogram that can be drawn: its counts finite and not negative, its range finite and in order. */
-function drawable(h: Histogram): boolean {
-  return h.counts.length > 0 && Number.isFinite(h.min) && Number.isFinite(h.max) && h.min <= h.max && h.counts.every((c) => Number.isFinite(c) && c >= 0);
-}
-
-const layerHistogramsRowSchema = z.looseObject({
-  layer: z.string(),
-  weights: histogramSchema.nullable().refine((h) => h === null || drawable(h)),
-  activations: histogramSchema.nullable().refine((h) => h === null || drawable(h)),
-});
-
-/** The filters, if their values fill the shape they claim. */
-function readFilters(raw: unknown): FirstFilters | null {
-  const parsed = firstFiltersSchema.safeParse(raw);
-  if (!parsed.success) return null;
-  const { height, width, inChannels, count, values } = parsed.data;
-  const sized = height > 0 && width > 0 && inChannels > 0 && count > 0 && values.length === height * width * inChannels * count;
-  return sized && values.every(Number.isFinite) ? parsed.data : null;
-}
-
 /**
  * One 'histograms' row (metrics.jsonl, or getRun's metrics): its histograms, and its filters
  * when it carries readable ones; null when the row itself cannot be read. A layer entry that
  * cannot be read is left out (a null histogram is kept: the tensor held NaN or an infinity).
  */
 export function parseHistogramsRow(row: unknown): { point: HistogramsPoint; filters: FiltersPoint | null } | null {
-  const parsed = histogramsRowSchema.safeParse(row);
+  const parsed = histogramsRowReader.safeParse(row);
   if (!parsed.success) return null;
   const { step, epoch } = parsed.data;
   const layers: LayerHistograms[] = [];
   for (const item of parsed.data.layers) {
-    const layer = layerHistogramsRowSchema.safeParse(item);
+    const layer = layerHistogramsReader.safeParse(item);
     if (layer.success) layers.push({ layer: layer.data.layer, weights: layer.data.weights, activations: layer.data.activations });
   }
-  const filters = parsed.data.filters === undefined || parsed.data.filters === null ? null : readFilters(parsed.data.filters);
+  const filters = parsed.data.filters === undefined ? null : readFilters(parsed.data.filters);
   return { point: { step, epoch, layers }, filters: filters ? { step, epoch, filters } : null };
 }
 
@@ -371,31 +263,41 @@ export function parseMetricsRows(rows: unknown): RunMetricsView {
   const histogramRows: { step: number; point: HistogramsPoint; filters: FiltersPoint | null }[] = [];
   let skipped = 0;
   for (const row of Array.isArray(rows) ? rows : []) {
-    const kind = typeof row === 'object' && row !== null ? (row as { kind?: unknown }).kind : undefined;
-    if (kind === undefined || kind === 'step') {
-      const parsed = stepRowSchema.safeParse(row);
-      if (parsed.success) steps.push({ step: parsed.data.step, epoch: parsed.data.epoch, loss: parsed.data.loss, accuracy: parsed.data.accuracy, lr: parsed.data.lr });
+    // Something that is not an object at all is an unreadable step row (counted), not a newer kind.
+    const kind = typeof row === 'object' && row !== null ? metricsRowKind(row) : 'step';
+    if (kind === 'step') {
+      const parsed = stepRowReader.safeParse(row);
+      if (parsed.success) steps.push({ step: parsed.data.step, epoch: parsed.data.epoch, loss: parsed.data.loss ?? null, accuracy: parsed.data.accuracy ?? null, lr: parsed.data.lr ?? null });
       else skipped++;
     } else if (kind === 'epoch') {
-      const parsed = epochRowSchema.safeParse(row);
+      const parsed = epochRowReader.safeParse(row);
       if (parsed.success) {
         const { step, epoch, trainLoss, trainAccuracy, valLoss, valAccuracy } = parsed.data;
-        epochs.push({ step, epoch, trainLoss, trainAccuracy, valLoss, valAccuracy });
+        epochs.push({ step, epoch, trainLoss: trainLoss ?? null, trainAccuracy: trainAccuracy ?? null, valLoss: valLoss ?? null, valAccuracy: valAccuracy ?? null });
       } else skipped++;
     } else if (kind === 'layers') {
-      const parsed = layersRowSchema.safeParse(row);
+      const parsed = layersRowReader.safeParse(row);
       if (!parsed.success) {
         skipped++;
         continue;
       }
       const counts: LayerCount[] = [];
       for (const item of parsed.data.layers) {
-        const layer = layerCountSchema.safeParse(item);
+        const layer = layerCountReader.safeParse(item);
         if (!layer.success) continue;
         const { layer: name, activation, rule, filters, deadFilters, units, deadUnits, negativeRegimeFilters } = layer.data;
-        counts.push({ layer: name, activation, rule, filters, deadFilters, units, deadUnits, negativeRegimeFilters });
+        counts.push({
+          layer: name,
+          activation: activation ?? '?',
+          rule: rule ?? '?',
+          filters: filters ?? 0,
+          deadFilters: deadFilters ?? null,
+          units: units ?? null,
+          deadUnits: deadUnits ?? null,
+          negativeRegimeFilters: negativeRegimeFilters ?? null,
+        });
       }
-      layers.push({ step: parsed.data.step, epoch: parsed.data.epoch, window: parsed.data.window, layers: counts });
+      layers.push({ step: parsed.data.step, epoch: parsed.data.epoch, window: parsed.data.window ?? null, layers: counts });
     } else if (kind === 'histograms') {
       const parsed = parseHistogramsRow(row);
       if (!parsed) {
