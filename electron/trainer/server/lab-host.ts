@@ -4,9 +4,9 @@
 // Commands from a viewer are validated here (protocol/messages.ts) and answered with a
 // reply of the same id. The run's events fan out to every viewer. Streamed messages use
 // per-viewer flow control (viewer-streams.ts): training never waits for a viewer, and a
-// slow one costs a bounded amount of memory.
+// slow one costs a bounded amount of memory. Which run is training, starting or kept after
+// its end is session-owner.ts's; this file dispatches the commands and fans out the events.
 import type { BackendName } from '../../../models/backend';
-import { GpuDeviceError } from '../../../models/webgpu-device';
 import type { GpuHost } from '../gpu-host/host-link';
 import { readFrameHeader } from '#protocol/frames';
 import {
@@ -23,10 +23,11 @@ import {
 import { listRuns, openRun } from '../runs/run-store';
 import { resumeCheck } from './workbench/run-resume';
 import type { TrainConfigInput } from '../training/config';
-import { TrainingSession, type RunOutcome, type TrainEvent } from '../training/session';
+import { TrainingSession, type TrainEvent } from '../training/session';
 import { fullChannel, type MapSubscription } from '../probes/run-probes';
 import { LAB_VERSION } from '#protocol/version';
 import { isInvalidMessage, type Connection } from './connection';
+import { SessionOwner } from './session-owner';
 import { ViewerStreams } from './viewer-streams';
 import { isSyntheticSpec } from '../../../datasets/synthetic-dataset';
 import { Grants } from './grants';
@@ -58,16 +59,11 @@ const EMPTY_SUBSCRIPTION: Subscription = { layers: [], preActivation: [], fullMa
 
 export class LabHost {
   private readonly viewers = new Map<string, Viewer>();
-  private session: TrainingSession | null = null;
   /**
-   * The last run after it ended, its compute core kept: a viewer who picks another layer,
-   * pre-activation, a filter or a probe face gets the maps of its final weights (issue 14,
-   * 2.1). Freed when the next run starts or the host closes.
+   * The run training now, and the last one after it ended: a viewer who picks another layer,
+   * pre-activation, a filter or a probe face gets the maps of its final weights (issue 14, 2.1).
    */
-  private ended: TrainingSession | null = null;
-  /** Set from the moment a start or resume is accepted until its session exists: a second one is refused meanwhile. */
-  private starting = false;
-  private training: Promise<RunOutcome | undefined> | null = null;
+  private readonly runs: SessionOwner;
   private status: RunStatus = { state: null, runId: null, step: null, totalSteps: null };
   /** Settings a viewer chose that outlive one run. */
   private probeIntervalMs: number | undefined;
@@ -81,7 +77,9 @@ export class LabHost {
   /** Datasets opened in this trainer: a dialog-only viewer may train on these (and on synthetic data) only. */
   private readonly knownData = new Set<string>();
 
-  constructor(private readonly options: LabHostOptions) {}
+  constructor(private readonly options: LabHostOptions) {
+    this.runs = new SessionOwner(options.log);
+  }
 
   /** A viewer connected: greet it and serve its commands until it goes. */
   addConnection(connection: Connection, options: { pathInput?: 'dialog' | 'typed' } = {}): void {
@@ -107,17 +105,17 @@ export class LabHost {
 
   /** Resolves when the current run (if any) has ended. */
   async idle(): Promise<void> {
-    await this.training;
+    await this.runs.training;
   }
 
   /** Stops the run (checkpointed, resumable) and waits for it; says which run it stopped, and where. */
   async close(): Promise<{ runId: string; step: number } | null> {
-    const stopping = this.session !== null;
-    this.session?.stop();
-    const outcome = await this.training;
-    this.releaseEnded();
+    const session = this.runs.current;
+    session?.stop();
+    const outcome = await this.runs.training;
+    this.runs.releaseEnded();
     for (const viewer of this.viewers.values()) viewer.connection.close(1001, 'the trainer is shutting down');
-    return stopping && outcome ? { runId: outcome.runId, step: outcome.step } : null;
+    return session !== null && outcome ? { runId: outcome.runId, step: outcome.step } : null;
   }
 
   private async receive(viewer: Viewer, raw: unknown): Promise<void> {
@@ -154,14 +152,14 @@ export class LabHost {
       case 'resumeRun':
         return this.start(() => TrainingSession.resume(command.runId, { ...this.sessionOptions(command.backend), ...this.eventsOf(), overrides: command.overrides ?? {} }));
       case 'pause':
-        this.needSession('pause').pause();
+        this.runs.need('pause').pause();
         return { ...this.status, state: 'paused' };
       case 'resume':
-        this.needSession('resume').resume();
+        this.runs.need('resume').resume();
         return { ...this.status, state: 'running' };
       case 'stop':
-        this.needSession('stop').stop();
-        await this.training;
+        this.runs.need('stop').stop();
+        await this.runs.training;
         return this.status;
       case 'subscribe': {
         const { name: _name, ...subscription } = command;
@@ -187,7 +185,7 @@ export class LabHost {
       }
       case 'setProbeRate':
         this.probeIntervalMs = command.intervalMs;
-        await this.session?.setProbeInterval(command.intervalMs);
+        await this.runs.current?.setProbeInterval(command.intervalMs);
         return { intervalMs: command.intervalMs };
       case 'probeNow': {
         // An ended run's maps are of its final weights: probing them again is allowed, and answered at once.
@@ -198,11 +196,11 @@ export class LabHost {
       }
       case 'setStatsWindow':
         this.statsWindow = command.steps;
-        await this.session?.configureProbes({ statsWindow: command.steps });
+        await this.runs.current?.configureProbes({ statsWindow: command.steps });
         return { steps: command.steps };
       case 'setSaturationThreshold':
         this.saturationThreshold = command.fraction;
-        await this.session?.configureProbes({ saturationThreshold: command.fraction });
+        await this.runs.current?.configureProbes({ saturationThreshold: command.fraction });
         return { fraction: command.fraction };
       case 'getRun': {
         const run = await openRun(this.options.dataDir, command.runId);
@@ -227,7 +225,7 @@ export class LabHost {
       ...(this.options.gpuHost ? { gpuHost: this.options.gpuHost } : {}),
       pathInput: viewer.pathInput,
       requestId,
-      training: this.session !== null || this.starting,
+      training: this.runs.busy,
       // Progress belongs to the viewer that asked: request ids are per connection, so another
       // viewer could take it for its own request's.
       emit: (event) => viewer.connection.sendJson({ type: 'event', event }),
@@ -250,18 +248,7 @@ export class LabHost {
 
   /** The run whose maps viewers can ask for: the one training, else the last one ended in this host. */
   private get viewable(): TrainingSession | null {
-    return this.session ?? this.ended;
-  }
-
-  /** Frees the ended run's model (before another run needs the memory, or at close). */
-  private releaseEnded(): void {
-    this.ended?.dispose();
-    this.ended = null;
-  }
-
-  private needSession(what: string): TrainingSession {
-    if (!this.session) throw new CommandError(`nothing to ${what}: no run is training; start one or resume a stopped one`, 'no-run');
-    return this.session;
+    return this.runs.viewable;
   }
 
   /** A run's options; `backend`: the one its start or resume command named (else the host's own). */
@@ -291,49 +278,22 @@ export class LabHost {
     };
   }
 
+  /** Starts a run (unless one is training or starting); the viewers' probe faces and subscriptions carry over when they fit it. */
   private async start(open: () => Promise<TrainingSession>): Promise<{ runId: string }> {
-    // A run that has sent its end state still releases its lock and core for a moment: a
-    // viewer that starts again on seeing that state waits for it rather than being refused.
-    if (this.session?.hasEnded) await this.training;
-    if (this.session) throw new CommandError(`run ${this.session.run.id} is training: stop it before starting another`, 'busy');
-    if (this.starting) throw new CommandError('a run is starting: wait for it, then stop it before starting another', 'busy');
-    this.starting = true;
-    // The new run needs the memory (on wasm, one 4 GiB heap), and its events replace the old run's.
-    this.releaseEnded();
-    let session: TrainingSession;
-    try {
-      session = await open();
-    } finally {
-      this.starting = false;
-    }
-    this.latest.clear();
-    this.session = session;
-    this.status = { state: 'running', runId: session.run.id, step: null, totalSteps: session.totalSteps };
-    try {
-      if (this.probeImages) await session.setProbeImages(this.probeImages);
-      await this.updateSubscriptions();
-    } catch (error) {
-      // Probe faces or layers from the previous run that this one does not have: fall back to the defaults.
-      this.probeImages = null;
-      for (const viewer of this.viewers.values()) viewer.subscription = EMPTY_SUBSCRIPTION;
-      this.broadcast({ type: 'warning', message: `the previous probe faces do not fit this run (${(error as Error).message}); using the defaults` }, session.run.id);
-      await session.setProbeImages(null);
-    }
-    // A run whose GPU (or GPU host) failed has no weights left to show: its core would answer every request for maps with the same error.
-    let gpuGone = false;
-    this.training = session
-      .train()
-      .catch((error: unknown) => {
-        gpuGone = error instanceof GpuDeviceError;
-        this.options.log?.(`run ${session.run.id} failed: ${error instanceof Error ? error.message : String(error)}`);
-        return undefined;
-      })
-      .finally(() => {
-        if (this.session === session) this.session = null;
-        // Kept for its final maps unless the run never reached its end (or another run started meanwhile).
-        if (session.hasEnded && !gpuGone && this.session === null && !this.starting && this.ended === null) this.ended = session;
-        else session.dispose();
-      });
+    const session = await this.runs.start(open, async (session) => {
+      this.latest.clear();
+      this.status = { state: 'running', runId: session.run.id, step: null, totalSteps: session.totalSteps };
+      try {
+        if (this.probeImages) await session.setProbeImages(this.probeImages);
+        await this.updateSubscriptions();
+      } catch (error) {
+        // Probe faces or layers from the previous run that this one does not have: fall back to the defaults.
+        this.probeImages = null;
+        for (const viewer of this.viewers.values()) viewer.subscription = EMPTY_SUBSCRIPTION;
+        this.broadcast({ type: 'warning', message: `the previous probe faces do not fit this run (${(error as Error).message}); using the defaults` }, session.run.id);
+        await session.setProbeImages(null);
+      }
+    });
     return { runId: session.run.id };
   }
 
