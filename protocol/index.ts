@@ -3,3 +3,5 @@
 export * from './messages';
 export * from './frames';
 export * from './workbench';
+export * from './run-record';
+export * from './metrics-rows';

@@ -6,9 +6,10 @@
 // clients. Bulk activation maps never travel here: see frames.ts.
 //
 // The renderer bundles this file, so it must not import node: modules, tfjs,
-// or datasets: only zod, version.ts and the models' pure activation registry.
+// or datasets: only zod, other protocol files and the models' pure activation registry.
 import { z } from 'zod';
 import { DEAD_RULES } from '../models/activations/registry';
+import { runStateSchema, type RunDetail, type RunListItem, type RunState } from './run-record';
 import { PROTOCOL_VERSION } from './version';
 import { workbenchCommandSchemas, workbenchEventSchemas, type WorkbenchResult } from './workbench';
 
@@ -33,8 +34,8 @@ const layerListSchema = z.array(layerNameSchema).max(256);
 /** Flow-control channel names ('progress', 'layerStats', 'histograms', 'frame:<layer>', 'frame:<layer>:pre', 'full:<layer>:<kind>:<filter>:<probe>'). */
 const channelSchema = z.string().min(1).max(200);
 
-export const runStateSchema = z.enum(['created', 'running', 'paused', 'stopped', 'finished', 'failed']);
-export type RunState = z.infer<typeof runStateSchema>;
+/** The run states are run.json's (run-record.ts). */
+export { runStateSchema, type RunState };
 
 /** How an activation can be dead (DESIGN.md "Neurons, dead and alive"); each activation's rule is in its registry entry. */
 export const deadRuleSchema = z.enum(DEAD_RULES);
@@ -419,9 +420,9 @@ export interface RunStatus {
 export type Subscription = z.output<typeof subscriptionSchema>;
 
 /**
- * What each command's `ok` reply carries. getRun and listRuns return run
- * records as the run store writes them; their schema lives with the trainer
- * (it imports node modules), so here they stay `unknown`.
+ * What each command's `ok` reply carries. getRun and listRuns carry run
+ * records as the run store writes them (run-record.ts) and metrics rows as
+ * metrics.jsonl holds them (metrics-rows.ts).
  */
 export interface CommandResult extends WorkbenchResult {
   start: { runId: string };
@@ -435,8 +436,8 @@ export interface CommandResult extends WorkbenchResult {
   probeNow: null;
   setStatsWindow: { steps: number };
   setSaturationThreshold: { fraction: number };
-  getRun: unknown;
-  listRuns: unknown[];
+  getRun: RunDetail;
+  listRuns: RunListItem[];
   status: RunStatus;
 }
 

@@ -214,11 +214,11 @@ describe('parseServerMessage', () => {
 
 describe('the protocol module', () => {
   it('imports nothing the renderer cannot bundle', () => {
-    for (const file of ['messages.ts', 'frames.ts', 'workbench.ts', 'histogram-bins.ts', 'version.ts', 'index.ts']) {
+    for (const file of ['messages.ts', 'frames.ts', 'workbench.ts', 'histogram-bins.ts', 'version.ts', 'index.ts', 'run-record.ts', 'metrics-rows.ts', 'lenient.ts']) {
       const source = readFileSync(fileURLToPath(new URL(`../${file}`, import.meta.url)), 'utf8');
       const imports = [...source.matchAll(/from '([^']+)'/g)].map((match) => match[1]);
       // The activation registry is plain data (models/activations/registry.ts imports nothing).
-      for (const name of imports) expect(['zod', './version', './messages', './frames', './workbench', './histogram-bins', '../models/activations/registry'], `${file} imports ${name}`).toContain(name);
+      for (const name of imports) expect(['zod', './version', './messages', './frames', './workbench', './histogram-bins', './run-record', './metrics-rows', './lenient', '../models/activations/registry'], `${file} imports ${name}`).toContain(name);
     }
   });
 
