@@ -1,5 +1,5 @@
 // The one transport-neutral view of a viewer that the trainer's core talks to. Three transports implement it:
-// - a WebSocket in serve mode (ws-server.ts: wsConnection),
+// - a WebSocket in serve mode (ws-connection.ts: wsConnection),
 // - a MessagePort: Electron's MessagePortMain in the app, node:worker_threads' MessagePort in tests (portConnection),
 // - the IPC channel of child_process.fork (parentProcessConnection).
 // The core never waits on a connection: every send only queues, and a connection that is closed drops what it is

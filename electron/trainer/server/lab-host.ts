@@ -22,7 +22,7 @@ import {
 } from '#protocol/messages';
 import { listRuns, openRun } from '../runs/run-store';
 import { resumeCheck } from './workbench/run-resume';
-import type { TrainConfigInput } from '../training/config';
+import { ConfigError, type TrainConfigInput } from '../training/config';
 import { TrainingSession, type TrainEvent } from '../training/session';
 import { fullChannel, type MapSubscription } from '../probes/run-probes';
 import { LAB_VERSION } from '#protocol/version';
@@ -139,7 +139,9 @@ export class LabHost {
       viewer.connection.sendJson({ type: 'reply', id: message.id, ok: true, result: result ?? null });
     } catch (error) {
       const code = error instanceof CommandError ? error.code : error instanceof Error && error.name !== 'Error' ? error.name : 'failed';
-      viewer.connection.sendJson({ type: 'reply', id: message.id, ok: false, error: { message: error instanceof Error ? error.message : String(error), code } });
+      // A refused training config names its problems by field, for a viewer to show beside each.
+      const issues = error instanceof CommandError || error instanceof ConfigError ? error.issues : [];
+      viewer.connection.sendJson({ type: 'reply', id: message.id, ok: false, error: { message: error instanceof Error ? error.message : String(error), code, ...(issues.length > 0 ? { issues } : {}) } });
     }
   }
 

@@ -135,7 +135,8 @@ export async function describeModel(command: { config: Record<string, unknown>; 
     const config = parseTrainConfig({ data: 'synthetic', ...command.config }, { backend: backend.name });
     built = buildFromConfig(config, BUILT_CLASSES);
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof ModelConfigError || error instanceof ActivationSpecError) throw new CommandError(error.message, 'bad-config');
+    if (error instanceof ConfigError) throw new CommandError(error.message, 'bad-config', error.issues);
+    if (error instanceof ModelConfigError || error instanceof ActivationSpecError) throw new CommandError(error.message, 'bad-config');
     throw error;
   }
   try {
