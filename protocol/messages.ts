@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { DEAD_RULES } from '../models/activations/registry';
 import { runStateSchema, type RunDetail, type RunListItem, type RunState } from './run-record';
+import { configIssueSchema } from './train-config';
 import { PROTOCOL_VERSION } from './version';
 import { workbenchCommandSchemas, workbenchEventSchemas, type WorkbenchResult } from './workbench';
 
@@ -326,7 +327,12 @@ const replySchema = z.discriminatedUnion('ok', [
     type: z.literal('reply'),
     id: int(),
     ok: z.literal(false),
-    error: z.object({ message: z.string(), code: z.string() }),
+    error: z.object({
+      message: z.string(),
+      code: z.string(),
+      /** A refused training config's problems by field (protocol/train-config.ts ConfigIssue), for a viewer to show beside each field. */
+      issues: z.array(configIssueSchema).optional(),
+    }),
   }),
 ]);
 const serverErrorSchema = z.object({ type: z.literal('error'), message: z.string() });
