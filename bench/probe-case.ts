@@ -22,7 +22,8 @@ import WebSocket from 'ws';
 import type { BackendName } from '../models/backend';
 import { TrainingSession } from '../electron/trainer/training/session';
 import type { TrainConfigInput } from '../electron/trainer/training/config';
-import { LabClient, webSocketTransport } from '../renderer/src/lib/lab-client';
+import { LabClient } from '#protocol/client/lab-client';
+import { webSocketTransport } from '#protocol/client/websocket-transport';
 
 tf.enableProdMode();
 const [model, inputSize, batch, steps, mode, backend] = process.argv.slice(2);

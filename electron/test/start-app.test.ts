@@ -8,7 +8,8 @@ import { dirname, join, resolve } from 'node:path';
 import { expect, test } from 'vitest';
 import { WebSocket } from 'ws';
 import { tempDir } from '../../datasets/test/fixtures';
-import { connectFromLocation, type WebSocketConstructor } from '../../renderer/src/lib/lab-client';
+import type { WebSocketConstructor } from '#protocol/client/websocket-transport';
+import { connectFromLocation } from '#protocol/client/connect';
 
 const root = resolve(import.meta.dirname, '../..');
 

@@ -16,7 +16,7 @@
 // 500 histogram rows (2 x 30 counts per layer each: LightCNN-29's ~30 layers, about 4 MB).
 import type { HistogramsItem, HistogramsMessage, LayerStats, LayerStatsMessage, ProgressItem, ProgressMessage, TrainerEvent } from '#protocol/messages';
 import type { DecodedFrame } from '#protocol/frames';
-import type { LabClient } from './lab-client';
+import type { LabClient } from '#protocol/client/lab-client';
 import { layerHistogramHistory, parseHistogramsRow, parseRunRecord, type EpochPoint, type FiltersPoint, type HistogramsPoint, type HistogramTensor, type RunRecordView } from './run-records';
 import { StepHistory } from './step-history';
 import type { HistogramEntry } from '../draw/ridgeline';

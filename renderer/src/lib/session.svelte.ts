@@ -6,7 +6,8 @@
 import type { LabInfo, DatasetSummary } from '#protocol/workbench';
 import type { LayerInfo, RunState, TrainerEvent } from '#protocol/messages';
 import { adapterDevice, backendNameIn, canTrainOn, listedBackends, type BackendName } from './backends';
-import { LabError, type LabClient } from './lab-client';
+import type { LabClient } from '#protocol/client/lab-client';
+import { LabError } from '#protocol/client/lab-error';
 import { LiveRun } from './live-run.svelte';
 
 export type ViewName = 'data' | 'experiment' | 'train' | 'runs' | 'evaluate';

@@ -4,10 +4,11 @@
 // pushes events, progress, layer stats and binary frames as the trainer would. The
 // end-to-end tests (e2e/) run the real trainer; these check each view's logic quickly.
 import { parseClientMessage, PROTOCOL_VERSION, type ClientMessage, type CommandName, type CommandOf, type CommandResult, type ServerMessage, type TrainerEvent } from '#protocol/messages';
-import { LabClient, type LabTransport } from '../lib/lab-client';
+import { LabClient } from '#protocol/client/lab-client';
+import type { LabTransport } from '#protocol/client/transport';
 import { LabSession } from '../lib/session.svelte';
 import type { LabInfo } from '#protocol/workbench';
-import { CPU_INPUT_SIZE, recipeFor } from '../../../electron/trainer/training/recipes';
+import { CPU_INPUT_SIZE, recipeFor } from '#protocol/train-recipes';
 
 /** getRun and listRuns may answer anything: the views' tests hand them what an older or newer lab, or a damaged run.json, would give. */
 type ScriptedResult<N extends CommandName> = N extends 'getRun' | 'listRuns' ? unknown : CommandResult[N];

@@ -4,7 +4,8 @@
 import { MessageChannel } from 'node:worker_threads';
 import { expect, test } from 'vitest';
 import { tempDir } from '../../../../datasets/test/fixtures';
-import { LabClient, portTransport } from '../../../../renderer/src/lib/lab-client';
+import { LabClient } from '#protocol/client/lab-client';
+import { portTransport } from '#protocol/client/port-transport';
 import type { WebGpuAdapter } from '../../../../models/webgpu-adapter';
 import type { TrainerEvent } from '#protocol/messages';
 import { portConnection } from '../../server/connection';

@@ -4,7 +4,8 @@
 import { MessageChannel } from 'node:worker_threads';
 import { expect, test } from 'vitest';
 import { tempDir } from '../../../../datasets/test/fixtures';
-import { connectInElectron, type LabClient } from '../../../../renderer/src/lib/lab-client';
+import type { LabClient } from '#protocol/client/lab-client';
+import { connectInElectron } from '#protocol/client/connect';
 import type { DecodedFrame } from '#protocol/frames';
 import type { TrainerEvent } from '#protocol/messages';
 import { portConnection } from '../connection';

@@ -6,7 +6,7 @@
 import type { DatasetSource, DatasetSummary } from '#protocol/workbench';
 import type { TrainerEvent } from '#protocol/messages';
 import type { LabSession } from '../../lib/session.svelte';
-import type { LabClient } from '../../lib/lab-client';
+import type { LabClient } from '#protocol/client/lab-client';
 
 /** An import this view did not start is taken as over after this long without news. */
 export const FOREIGN_SILENCE_MS = 10_000;

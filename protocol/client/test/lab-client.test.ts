@@ -5,15 +5,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { AddressInfo } from 'node:net';
-import {
-  LabClient,
-  LabError,
-  connectFromLocation,
-  labSocketUrl,
-  portTransport,
-  webSocketTransport,
-  type WebSocketConstructor,
-} from '../lab-client';
+import { LabClient } from '../lab-client';
+import { LabError } from '../lab-error';
+import { connectFromLocation, labSocketUrl } from '../connect';
+import { portTransport } from '../port-transport';
+import { webSocketTransport, type WebSocketConstructor } from '../websocket-transport';
 import {
   PROTOCOL_VERSION,
   encodeFrame,
@@ -23,7 +19,7 @@ import {
   type FrameHeader,
   type HistogramsMessage,
   type ServerMessage,
-} from '#protocol/index';
+} from '../../index';
 
 const TOKEN = 'secret-token-123';
 const Ws = WebSocket as unknown as WebSocketConstructor;
