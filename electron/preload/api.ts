@@ -26,7 +26,7 @@ export interface LabApi {
   /**
    * Asks main for a MessagePort to the trainer. It arrives as a window message
    * `{type: 'lab:port'}` carrying the port (contextBridge cannot pass ports), which
-   * renderer/src/lib/lab-client.ts `connectInElectron` waits for.
+   * protocol/client/lab-client.ts `connectInElectron` waits for.
    */
   connectTrainer(): void;
   /**

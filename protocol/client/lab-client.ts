@@ -234,7 +234,7 @@ export class LabClient {
         }
         this.pending.delete(data.id);
         if (data.ok) pending.resolve(data.result);
-        else pending.reject(new LabError(data.error.message, data.error.code));
+        else pending.reject(new LabError(data.error.message, data.error.code, data.error.issues));
         break;
       }
       case 'error':

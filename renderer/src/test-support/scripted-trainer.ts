@@ -71,7 +71,8 @@ export class ScriptedTrainer {
       const result = await handler(message.command);
       this.push({ type: 'reply', id: message.id, ok: true, result: result ?? null });
     } catch (error) {
-      this.push({ type: 'reply', id: message.id, ok: false, error: { message: (error as Error).message, code: (error as { code?: string }).code ?? 'failed' } });
+      const { code, issues } = error as { code?: string; issues?: { field: string; message: string }[] };
+      this.push({ type: 'reply', id: message.id, ok: false, error: { message: (error as Error).message, code: code ?? 'failed', ...(issues ? { issues } : {}) } });
     }
   }
 }

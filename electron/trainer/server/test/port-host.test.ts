@@ -103,6 +103,23 @@ test('a start sent on seeing the end state of the previous run (its lock not yet
   client.close();
 }, 60_000);
 
+test('a refused config comes back with its issues by field, for the form to mark (issue 16, 1)', async () => {
+  const host = new LabHost({ dataDir: await tempDir(), backend: 'cpu', prefetch: 0 });
+  const client: LabClient = await connectInElectron(appWindow(host) as never);
+  await client.welcomed();
+  const refused = await client.start({ data: 'synthetic:6x6', model: 'tiny', lr: -1, layers: { 'group1.a': 'softsign' } }).catch((error: unknown) => error);
+  expect(refused).toMatchObject({ code: 'ConfigError', message: expect.stringMatching(/The training settings are not valid/) });
+  const issues = [...(refused as { issues: { field: string; message: string }[] }).issues].sort((a, b) => a.field.localeCompare(b.field));
+  expect(issues).toEqual([
+    { field: 'layers.group1.a', message: expect.stringMatching(/not a known activation/) },
+    { field: 'lr', message: expect.stringMatching(/>0/) },
+  ]);
+  // describeModel (the Experiment view's preview) says the same.
+  const described = await client.request({ name: 'describeModel', config: { data: 'synthetic', lr: -1 }, identities: 10 }).catch((error: unknown) => error);
+  expect(described).toMatchObject({ code: 'bad-config', issues: [{ field: 'lr' }] });
+  client.close();
+}, 60_000);
+
 test('issue 14, 2.1: after a run ends, every layer, pre-activation, a filter at full size and Probe now are answered from its final weights', async () => {
   const host = new LabHost({ dataDir: await tempDir(), backend: 'cpu', prefetch: 0 });
   const client: LabClient = await connectInElectron(appWindow(host) as never);
