@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { maxPieces } from '../kernels/max-pieces';
-import { channelsOf, singleShape, singleTensor, withChannels, type Kwargs, type LayerArgs } from './layer-io';
+import type { LayerArgs } from './layer-io';
+import { PiecesLayer } from './pieces-layer';
 
 export interface MaxoutArgs extends LayerArgs {
   /** Number of linear pieces per output unit, 2..5. */
@@ -15,6 +16,11 @@ export function maxOfPieces(pieces: readonly tf.Tensor[]): tf.Tensor {
   const [first, ...rest] = pieces;
   if (first === undefined) throw new Error('maxOfPieces: no pieces');
   return rest.reduce<tf.Tensor>((acc, piece) => tf.maximum(acc, piece), first);
+}
+
+/** Maxout of `x`'s k contiguous channel blocks: the fused kernel where the backend has one, else the composition. */
+export function maxout(x: tf.Tensor, k: number): tf.Tensor {
+  return maxPieces(x, { mode: 'maxout', k }) ?? maxOfPieces(tf.split(x, k, -1));
 }
 
 /**
@@ -35,7 +41,7 @@ export function maxOfPieces(pieces: readonly tf.Tensor[]): tf.Tensor {
  * the lab's Maximum and comparison kernels, which loadWasm installs); native TensorFlow runs
  * the composition.
  */
-export class Maxout extends tf.layers.Layer {
+export class Maxout extends PiecesLayer {
   static className = 'FclMaxout';
   readonly k: number;
 
@@ -45,30 +51,15 @@ export class Maxout extends tf.layers.Layer {
     if (!Number.isInteger(this.k) || this.k < 2 || this.k > 5) throw new Error(`${this.name}: maxout takes k = 2..5 pieces, got ${this.k}`);
   }
 
-  override build(inputShape: tf.Shape | tf.Shape[]): void {
-    this.outputChannels(singleShape(inputShape, this.name));
-    super.build(inputShape);
-  }
-
-  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
-    return tf.tidy(() => {
-      const x = singleTensor(inputs, this.name);
-      this.outputChannels(x.shape);
-      return maxPieces(x, { mode: 'maxout', k: this.k }) ?? maxOfPieces(tf.split(x, this.k, -1));
-    });
-  }
-
-  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
-    const shape = singleShape(inputShape, this.name);
-    return withChannels(shape, this.outputChannels(shape));
+  protected override compute(x: tf.Tensor): tf.Tensor {
+    return maxout(x, this.k);
   }
 
   override getConfig(): tf.serialization.ConfigDict {
     return { ...super.getConfig(), k: this.k };
   }
 
-  private outputChannels(shape: tf.Shape): number {
-    const channels = channelsOf(shape, this.name);
+  protected override outputChannelsOf(channels: number): number {
     if (channels % this.k !== 0) {
       throw new Error(`${this.name}: maxout:${this.k} needs k x N input channels (a multiple of ${this.k}), got ${channels}`);
     }

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { maxPieces } from '../kernels/max-pieces';
-import { channelsOf, singleShape, singleTensor, withChannels, type Kwargs, type LayerArgs } from './layer-io';
-import { maxOfPieces } from './maxout';
+import type { LayerArgs } from './layer-io';
+import { maxout } from './maxout';
+import { PiecesLayer } from './pieces-layer';
 
 export type MFMVariant = '2/1' | '3/2';
 
@@ -43,7 +44,7 @@ export function topTwoOfThirds(x: tf.Tensor): tf.Tensor {
  * the lab's Maximum, Minimum and comparison kernels, which loadWasm installs); native
  * TensorFlow runs the composition (maxOfPieces, topTwoOfThirds).
  */
-export class MFM extends tf.layers.Layer {
+export class MFM extends PiecesLayer {
   static className = 'FclMFM';
   readonly variant: MFMVariant;
 
@@ -53,32 +54,17 @@ export class MFM extends tf.layers.Layer {
     if (this.variant !== '2/1' && this.variant !== '3/2') throw new Error(`${this.name}: MFM is 2/1 or 3/2, got ${String(this.variant)}`);
   }
 
-  override build(inputShape: tf.Shape | tf.Shape[]): void {
-    this.outputChannels(singleShape(inputShape, this.name));
-    super.build(inputShape);
-  }
-
-  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
-    return tf.tidy(() => {
-      const x = singleTensor(inputs, this.name);
-      this.outputChannels(x.shape);
-      const fused = maxPieces(x, this.variant === '2/1' ? { mode: 'maxout', k: 2 } : { mode: 'mfm32' });
-      if (fused) return fused;
-      return this.variant === '2/1' ? maxOfPieces(tf.split(x, 2, -1)) : topTwoOfThirds(x);
-    });
-  }
-
-  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
-    const shape = singleShape(inputShape, this.name);
-    return withChannels(shape, this.outputChannels(shape));
+  protected override compute(x: tf.Tensor): tf.Tensor {
+    // 2/1 is maxout with k = 2, computed by maxout's own code; the class stays for saved models' names.
+    if (this.variant === '2/1') return maxout(x, 2);
+    return maxPieces(x, { mode: 'mfm32' }) ?? topTwoOfThirds(x);
   }
 
   override getConfig(): tf.serialization.ConfigDict {
     return { ...super.getConfig(), variant: this.variant };
   }
 
-  private outputChannels(shape: tf.Shape): number {
-    const channels = channelsOf(shape, this.name);
+  protected override outputChannelsOf(channels: number): number {
     if (this.variant === '2/1') {
       if (channels % 2 !== 0) throw new Error(`${this.name}: mfm:2/1 needs an even number of input channels (2N), got ${channels}`);
       return channels / 2;
