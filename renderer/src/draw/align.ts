@@ -1,6 +1,7 @@
 // uPlot draws series that share one x array. Runs (or layers) sampled at different steps
 // are put on the union of their x values, with null where a series has no point (uPlot
 // leaves a gap, or bridges it with spanGaps).
+import { SERIES_COLOURS, SERIES_DASHES } from './visual-constants';
 export interface XYSeries {
   x: ArrayLike<number>;
   y: ArrayLike<number | null>;
@@ -31,16 +32,6 @@ export function thin(x: readonly number[], ys: readonly (readonly (number | null
   if (keep[keep.length - 1] !== x.length - 1) keep.push(x.length - 1);
   return { x: keep.map((i) => x[i] as number), ys: ys.map((y) => keep.map((i) => y[i] ?? null)) };
 }
-
-/** A palette that reads on light and dark backgrounds (Okabe-Ito, colour-blind safe). */
-export const SERIES_COLOURS = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#999999'];
-
-/**
- * Line patterns for each pass through the palette: solid, dashed, dotted, dash-dot. With the
- * 8 colours that is 32 distinct lines, enough for LightCNN-29's ~30 activation layers; past
- * that the combinations repeat (the legend still names each line).
- */
-export const SERIES_DASHES: readonly (readonly number[] | null)[] = [null, [9, 4], [2, 3], [10, 3, 2, 3]];
 
 export function seriesColour(i: number): string {
   return SERIES_COLOURS[i % SERIES_COLOURS.length] as string;

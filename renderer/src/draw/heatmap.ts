@@ -3,6 +3,7 @@
 // and the one function that turns a frame's uint8 map (quantised against its own min and
 // max, protocol/frames.ts) into RGBA pixels under a chosen colour scale. Plain TypeScript on
 // raw buffers: components call it and putImageData the result; tests check the pixels.
+import { FLAT_DARK, FLAT_LIGHT } from './visual-constants';
 import { dequantize, STATS_PER_MAP } from '#protocol/frames';
 
 export { canDraw2d } from './canvas';
@@ -172,10 +173,6 @@ export function flatMaps(stats: ArrayLike<number>, probe: number, channels: numb
   }
   return out;
 }
-
-/** The two greys of the flat hatch: no colour map has greys, so a flat tile never reads as a value, nor as the red of "dead". */
-export const FLAT_LIGHT: readonly [number, number, number] = [204, 204, 204];
-export const FLAT_DARK: readonly [number, number, number] = [150, 150, 150];
 
 /** A flat map as diagonal stripes of two greys, two pixels wide (a 1x1 map is one light grey pixel). */
 export function renderFlat(out: Uint8ClampedArray | Uint8Array, width: number, height: number): void {

@@ -3,6 +3,7 @@
 // functions of the histograms: the layout (every ridge's outline as SVG path data, the ticks,
 // the step labels, the notes a reader needs) and the SVG text drawn from it, which the app
 // shows as it is and saves as a file, so the picture on screen and the exported one agree.
+import { RIDGE_NEW_COLOUR, RIDGE_OLD_COLOUR } from './visual-constants';
 import type { Histogram } from '#protocol/messages';
 import { multiplesWithin } from './ticks';
 
@@ -76,9 +77,6 @@ const MARGIN = { left: 14, right: 62, top: 10, bottom: 34 };
 const RIDGE_SHARE = 0.4;
 /** Step labels closer than this are left out (the newest always kept). */
 const LABEL_GAP = 11;
-/** TensorBoard's orange, newest; the oldest ridge is a pale tint of it. */
-const NEW_COLOUR: readonly [number, number, number] = [232, 113, 10];
-const OLD_COLOUR: readonly [number, number, number] = [250, 214, 176];
 
 const px = (v: number): string => String(Math.round(v * 100) / 100);
 
@@ -114,7 +112,7 @@ export function evenIndices(length: number, max: number): number[] {
 }
 
 function mix(t: number): string {
-  const c = OLD_COLOUR.map((o, i) => Math.round(o + (NEW_COLOUR[i]! - o) * t));
+  const c = RIDGE_OLD_COLOUR.map((o, i) => Math.round(o + (RIDGE_NEW_COLOUR[i]! - o) * t));
   return `rgb(${c[0]}, ${c[1]}, ${c[2]})`;
 }
 

@@ -1,12 +1,11 @@
 import { describe, expect, test } from 'vitest';
 import { quantize } from '#protocol/frames';
+import { FLAT_DARK, FLAT_LIGHT } from '../visual-constants';
 import {
   byteToIndex,
   colourTable,
   cssGradient,
   displayRange,
-  FLAT_DARK,
-  FLAT_LIGHT,
   flatKind,
   flatMaps,
   renderFlat,

@@ -1,7 +1,8 @@
 // issue 14, 2.7: chart legends show the latest values off the plot, series stay distinct for
 // as many layers as LightCNN-29 has, and a log axis gets a few decades, not 20 grid lines.
 import { describe, expect, test } from 'vitest';
-import { SERIES_COLOURS, seriesStyle } from '../align';
+import { seriesStyle } from '../align';
+import { SERIES_COLOURS } from '../visual-constants';
 import { lastIndexWithValue, legendText } from '../legend';
 import { logTicks } from '../ticks';
 

@@ -2,6 +2,7 @@
 // line, the matched / mismatched score histograms as fractions of their pairs (trimmed to the
 // bins that hold scores), and whether a TAR at a given FAR can be read off this many pairs.
 import type { EvaluationView } from '#protocol/workbench';
+import { CHANCE_COLOUR } from '../../draw/visual-constants';
 
 export interface RocData {
   x: number[];
@@ -29,7 +30,7 @@ export function rocData(roc: EvaluationView['roc'], logFar: boolean): RocData {
     xLabel: logFar ? 'log₁₀ FAR (false accept rate)' : 'FAR (false accept rate)',
     series: [
       { label: 'TAR (true accept rate)', values: tar },
-      { label: 'chance', values: chance, colour: '#999999', dash: true },
+      { label: 'chance', values: chance, colour: CHANCE_COLOUR, dash: true },
     ],
   };
 }

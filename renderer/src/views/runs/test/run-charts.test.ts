@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mergeLayerOrder, parseRunDetail } from '../../../lib/run-records';
 import { compareCharts, runCharts, shortRunLabel, shortRunLabels, thinKeeping } from '../run-charts';
 import { base64ToBytes, mosaicLayout, paintMosaic, silentChannels, tileOrigin } from '../snapshot-draw';
-import { FLAT_DARK, FLAT_LIGHT } from '../../../draw/heatmap';
+import { FLAT_DARK, FLAT_LIGHT } from '../../../draw/visual-constants';
 import { decodeFrame, encodeFrame } from '#protocol/frames';
 import { getRunReply, metricsRows, PRELU_ID, RELU_ID, runRecord, snapshotReply } from './fixtures';
 
