@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { DEAD_RULES } from '../models/activations/registry';
 import { runStateSchema, type RunDetail, type RunListItem, type RunState } from './run-record';
-import { configIssueSchema } from './train-config';
+import { configIssueSchema, trainConfigPayloadSchema } from './train-config';
 import { PROTOCOL_VERSION } from './version';
 import { workbenchCommandSchemas, workbenchEventSchemas, type WorkbenchResult } from './workbench';
 
@@ -75,7 +75,7 @@ export const commandSchema = z.discriminatedUnion('name', [
    * `backend` names the backend to train on (one LabInfo.backends says can train); left out, the
    * trainer's own choice (the first that can train, or the one it was started with).
    */
-  z.strictObject({ name: z.literal('start'), config: z.record(z.string(), z.unknown()), backend: backendNameSchema.optional() }),
+  z.strictObject({ name: z.literal('start'), config: trainConfigPayloadSchema, backend: backendNameSchema.optional() }),
   /** Continue a stopped run from its last checkpoint, optionally changing a few knobs. */
   z.strictObject({
     name: z.literal('resumeRun'),

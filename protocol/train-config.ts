@@ -105,6 +105,18 @@ export type TrainConfigInput = z.input<typeof trainConfigInputSchema>;
 export type TrainConfigFields = z.infer<typeof trainConfigInputSchema>;
 export type TrainConfigKey = keyof TrainConfigFields;
 
+/**
+ * A settings object as a command carries it (start, describeModel): its keys are the schema's
+ * (a misspelt setting does not compile), its values are checked by the trainer, field by field,
+ * which answers a refusal with its issues by field (ConfigError) where a whole-message parse
+ * error could not. Here it is checked only for being an object.
+ */
+export type TrainConfigPayload = { readonly [K in keyof TrainConfigInput]?: unknown };
+
+export const trainConfigPayloadSchema = z.custom<TrainConfigPayload>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), {
+  message: 'a training config is an object of settings',
+});
+
 // ---------------------------------------------------------------------------- for viewers
 
 /** One problem with a settings object: the field it concerns ("lr", "layers.conv1"; "config" for the whole) and what is wrong. */

@@ -11,6 +11,7 @@
 //
 // Like messages.ts, this file is bundled into the renderer: zod only, no node: modules.
 import { z } from 'zod';
+import { trainConfigPayloadSchema } from './train-config';
 import type { DeadRule } from '../models/activations/registry';
 
 const int = () => z.number().int();
@@ -49,7 +50,6 @@ export type DatasetSource = z.input<typeof datasetSourceSchema>;
 /** A dataset the trainer opened in this session: start configs and face requests name it by `data`. */
 const dataRefSchema = z.string().min(1).max(4200);
 
-const trainConfigInputSchema = z.record(z.string(), z.unknown());
 
 /** The longest display name a run may have (characters). */
 export const RUN_NAME_MAX = 120;
@@ -60,7 +60,7 @@ export const workbenchCommandSchemas = [
   /** What the trainer can do here: backend, models, activations, presets, catalog, defaults, how paths are given. */
   z.strictObject({ name: z.literal('labInfo') }),
   /** The model a config would build: its layers (and which can take their own activation) and parameter count. */
-  z.strictObject({ name: z.literal('describeModel'), config: trainConfigInputSchema, identities: int().min(2).max(1_000_000).default(40) }),
+  z.strictObject({ name: z.literal('describeModel'), config: trainConfigPayloadSchema, identities: int().min(2).max(1_000_000).default(40) }),
   /** Import (or re-open from the cache) a dataset; `importProgress` events follow it. */
   z.strictObject({ name: z.literal('importDataset'), source: datasetSourceSchema, inputSize: int().min(16).max(512).default(128) }),
   /** Sample faces of an opened dataset, a page of identities at a time, as small grey PNGs. */

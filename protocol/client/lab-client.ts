@@ -137,7 +137,7 @@ export class LabClient {
   }
 
   /** `backend` left out: the trainer's automatic choice (older trainers know no other). */
-  start(config: Record<string, unknown>, backend?: CommandInputOf<'start'>['backend']) {
+  start(config: CommandInputOf<'start'>['config'], backend?: CommandInputOf<'start'>['backend']) {
     return this.request({ name: 'start', config, ...(backend ? { backend } : {}) });
   }
   resumeRun(runId: string, options: { overrides?: CommandInputOf<'resumeRun'>['overrides']; backend?: CommandInputOf<'resumeRun'>['backend'] } = {}) {
