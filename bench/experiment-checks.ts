@@ -1,4 +1,4 @@
-// The claims of the presets (electron/trainer/probes/presets.ts), checked against what a run
+// The claims of the presets (electron/trainer/training/presets.ts), checked against what a run
 // recorded (bench/experiment-run.ts). Each check gives the measured figures as text and
 // whether the claim holds; the thresholds are written here once, next to the claim, and are
 // not tuned to the results. A claim that does not reproduce says so.

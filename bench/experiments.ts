@@ -1,5 +1,5 @@
 // `npm run experiments [-- <name>...] [--data synthetic|orl|<path>] [--budget <seconds>]`:
-// every preset (electron/trainer/probes/presets.ts) and the default experiment, trained on
+// every preset (electron/trainer/training/presets.ts) and the default experiment, trained on
 // ORL (or the synthetic set) with the wasm backend within a wall-clock budget, and each
 // preset's claim checked against the statistics the run recorded (bench/experiment-checks.ts).
 // Prints a table of claim, figure and whether it holds, and writes it with the runs to

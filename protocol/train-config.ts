@@ -43,7 +43,7 @@ export function recordedWithinLimits(config: Record<string, unknown>): Record<st
 
 /**
  * The settings as given: the optimisation settings a recipe chooses per model and input size
- * (recipes.ts: optimizer, lr, batch, epochs, schedule, warm-up, clipping) may be left out.
+ * (train-recipes.ts: optimizer, lr, batch, epochs, schedule, warm-up, clipping) may be left out.
  */
 export const trainConfigInputSchema = z.object({
   /** A dataset path, an archive, or "synthetic[:IDxIMAGES]". */
@@ -51,7 +51,7 @@ export const trainConfigInputSchema = z.object({
   layout: z.enum(['auto', 'folders', 'flat']).default('auto'),
   identityRegex: z.string().optional(),
   model: z.enum(ARCHITECTURE_NAMES).default('lightcnn9'),
-  /** 128 (the reference) on a GPU, 64 on the CPU backends unless given (recipes.ts defaultInputSize). */
+  /** 128 (the reference) on a GPU, 64 on the CPU backends unless given (train-recipes.ts defaultInputSize). */
   inputSize: z.number().int().min(16).max(512).optional(),
   width: z.number().positive().max(4).default(1),
   /** The activation of every layer, unless `layers` names another one for a layer. */

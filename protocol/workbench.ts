@@ -11,8 +11,13 @@
 //
 // Like messages.ts, this file is bundled into the renderer: zod only, no node: modules.
 import { z } from 'zod';
-import { trainConfigPayloadSchema } from './train-config';
 import type { DeadRule } from '../models/activations/registry';
+import { trainConfigPayloadSchema } from './train-config';
+
+/** How many people and images per person a synthetic set may have (the form offers the same). */
+export const SYNTHETIC_LIMITS = { identities: { min: 2, max: 1000 }, imagesPerIdentity: { min: 2, max: 200 } } as const;
+/** How many identities describeModel's classifier may be sized for. */
+export const DESCRIBE_IDENTITIES = { min: 2, max: 1_000_000 } as const;
 
 const int = () => z.number().int();
 
@@ -39,8 +44,8 @@ export const datasetSourceSchema = z.discriminatedUnion('kind', [
   /** The seeded synthetic face set (no download, no real people). */
   z.strictObject({
     kind: z.literal('synthetic'),
-    identities: int().min(2).max(1000).default(20),
-    imagesPerIdentity: int().min(2).max(200).default(10),
+    identities: int().min(SYNTHETIC_LIMITS.identities.min).max(SYNTHETIC_LIMITS.identities.max).default(20),
+    imagesPerIdentity: int().min(SYNTHETIC_LIMITS.imagesPerIdentity.min).max(SYNTHETIC_LIMITS.imagesPerIdentity.max).default(10),
   }),
   /** A dataset from the catalog (ORL, Yale, LFW, ...): downloaded if needed, then imported. The terms must have been shown and accepted. */
   z.strictObject({ kind: z.literal('catalog'), id: z.string().min(1).max(100), acceptTerms: z.literal(true) }),
@@ -60,7 +65,7 @@ export const workbenchCommandSchemas = [
   /** What the trainer can do here: backend, models, activations, presets, catalog, defaults, how paths are given. */
   z.strictObject({ name: z.literal('labInfo') }),
   /** The model a config would build: its layers (and which can take their own activation) and parameter count. */
-  z.strictObject({ name: z.literal('describeModel'), config: trainConfigPayloadSchema, identities: int().min(2).max(1_000_000).default(40) }),
+  z.strictObject({ name: z.literal('describeModel'), config: trainConfigPayloadSchema, identities: int().min(DESCRIBE_IDENTITIES.min).max(DESCRIBE_IDENTITIES.max).default(40) }),
   /** Import (or re-open from the cache) a dataset; `importProgress` events follow it. */
   z.strictObject({ name: z.literal('importDataset'), source: datasetSourceSchema, inputSize: int().min(16).max(512).default(128) }),
   /** Sample faces of an opened dataset, a page of identities at a time, as small grey PNGs. */

@@ -1,15 +1,16 @@
-// The import rules of DESIGN.md ("Folders"), held by construction: every source file's
-// imports are read and each folder may reach only what its row allows; the folders' graph
-// has no cycle. A rule broken names the file, the import and the rule.
+// The import rules of README's "Project layout" (DESIGN.md's "Folders", with files/ and the
+// exceptions below), held by construction: every source file's imports are read and each
+// folder may reach only what its row allows; the folders' graph has no cycle. A rule broken
+// names the file, the import and the rule.
 //
 //   models/      tfjs, the WebGPU bindings, node; datasets/asar-unpacked.ts (paths in the packaged app)
 //   datasets/    sharp and the archive and image libraries, tfjs, node; files/
 //   files/       node only
-//   protocol/    zod; the models' pure lists (no tfjs behind them); no node
+//   protocol/    zod; the models' pure lists (which import nothing but each other); no node
 //   electron/trainer/  models, datasets, files, protocol, node and its libraries; never electron or the UI
 //   electron/main/, electron/preload/  electron, node, protocol; main also the preload's API and channel
 //                      names (the IPC contract) and models/webgpu-adapter.ts (an adapter described in words)
-//   renderer/src/      protocol, the preload's API types, svelte and the UI's libraries; never node,
+//   renderer/src/      protocol, the preload's API types, svelte and uPlot (zod only to set it up); never node,
 //                      models, datasets or the trainer; except the GPU host page (renderer/src/gpu-host),
 //                      which is where the trainer's compute core runs on Chromium's WebGPU
 import { existsSync, readFileSync } from 'node:fs';
@@ -20,15 +21,18 @@ import { expect, test } from 'vitest';
 
 const root = resolve(import.meta.dirname, '..');
 
+const PURE_MODELS = ['models/activations/registry.ts', 'models/lightcnn-architectures.ts', 'models/lightcnn-blocks.ts', 'models/initializer-names.ts'];
+/** The pure models are a folder of their own here: protocol/ (and so the renderer) bundles them, so they import nothing but each other. */
+const PURE = 'models (pure lists)';
+
 /** The folder a repository path belongs to, as the rules name them. */
 function folderOf(path: string): string | null {
+  if (PURE_MODELS.includes(path)) return PURE;
   for (const folder of ['electron/trainer', 'electron/main', 'electron/preload', 'renderer/src/gpu-host', 'renderer/src', 'models', 'datasets', 'files', 'protocol']) {
     if (path === folder || path.startsWith(`${folder}/`)) return folder;
   }
   return null;
 }
-
-const PURE_MODELS = ['models/activations/registry.ts', 'models/lightcnn-architectures.ts', 'models/lightcnn-blocks.ts', 'models/initializer-names.ts'];
 
 interface Rule {
   /** Folders (or single files) this folder may import from. */
@@ -37,10 +41,15 @@ interface Rule {
   readonly packages: readonly string[];
   /** Type-only imports allowed beyond these (they leave nothing in a bundle). */
   readonly types?: readonly string[];
+  /** Folders this one may not reach even where `folders` would allow it. */
+  readonly except?: readonly string[];
+  /** Packages only these files of the folder may use. */
+  readonly packageFiles?: Readonly<Record<string, readonly string[]>>;
 }
 
 const NODE = 'node:';
 const RULES: Record<string, Rule> = {
+  [PURE]: { folders: PURE_MODELS, packages: [] },
   models: { folders: ['models', 'datasets/asar-unpacked.ts'], packages: [NODE, '@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'webgpu', '@webgpu/types'] },
   datasets: { folders: ['datasets', 'files'], packages: [NODE, '@tensorflow/tfjs', 'sharp', 'tar', 'yauzl', 'image-size', 'env-paths', 'zod'] },
   files: { folders: ['files'], packages: [NODE] },
@@ -49,7 +58,14 @@ const RULES: Record<string, Rule> = {
   // The preload's API and channel names are the IPC contract; webgpu-adapter.ts describes an adapter in words (pure, no tfjs).
   'electron/main': { folders: ['electron/main', 'protocol', 'electron/preload/api.ts', 'electron/preload/channels.ts', 'models/webgpu-adapter.ts'], packages: [NODE, 'electron', 'zod'] },
   'electron/preload': { folders: ['electron/preload', 'protocol'], packages: ['electron'] },
-  'renderer/src': { folders: ['renderer/src', 'protocol', 'electron/preload/api.ts'], packages: ['svelte', 'uplot', 'zod'] },
+  // zod only where the renderer sets zod up (no schema of its own: the protocol's are the schemas); the preload's API as types only.
+  'renderer/src': {
+    folders: ['renderer/src', 'protocol'],
+    types: ['electron/preload/api.ts'],
+    except: ['renderer/src/gpu-host'],
+    packages: ['svelte', 'uplot', 'zod'],
+    packageFiles: { zod: ['renderer/src/zod-jitless.ts'] },
+  },
   'renderer/src/gpu-host': { folders: ['renderer/src', 'protocol', 'electron/preload/gpu-host-api.ts', 'electron/preload/channels.ts', 'electron/trainer/training', 'electron/trainer/probes', 'electron/trainer/gpu-host', 'models', 'datasets'], packages: ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-webgpu', 'zod'] },
 };
 
@@ -113,8 +129,10 @@ test('each folder imports only what DESIGN.md allows it', () => {
     const target = targetOf(file, specifier);
     if (target === null) {
       const pkg = packageOf(specifier);
-      if (!(typeOnly || rule.packages.includes(pkg))) broken.push(`${file} imports the package ${specifier}: ${folder}/ may use ${rule.packages.join(', ')}`);
-    } else if (!allowed(rule, target, typeOnly)) {
+      const onlyIn = rule.packageFiles?.[pkg];
+      if (!typeOnly && onlyIn && !onlyIn.includes(file)) broken.push(`${file} imports the package ${specifier}: in ${folder}/ only ${onlyIn.join(', ')} may`);
+      else if (!(typeOnly || rule.packages.includes(pkg))) broken.push(`${file} imports the package ${specifier}: ${folder}/ may use ${rule.packages.join(', ')}`);
+    } else if ((rule.except ?? []).some((e) => target.startsWith(`${e}/`)) || !allowed(rule, target, typeOnly)) {
       broken.push(`${file} imports ${target}: ${folder}/ may import ${rule.folders.join(', ')}`);
     }
   }

@@ -1,6 +1,6 @@
 // A checkpoint: named float32/int32 arrays (weights, optimizer state, ...) plus
 // the step, epoch and free-form metadata (RNG state, update count...), in ONE file
-// written atomically (temp file, fsync, rename: see datasets/atomic-file.ts), with
+// written atomically (temp file, fsync, rename: see files/atomic-file.ts), with
 // a SHA-256 at the end that is verified on every load.
 //
 // Layout (all integers little-endian):

@@ -44,7 +44,7 @@ function lowerFirst(text: string): string {
 
 /**
  * Turns a failed write of a run's file into a RunError the user can act on: the atomic
- * writer's DatasetError (full disk, no permission, missing folder) or the same failures
+ * writer's FileError (full disk, no permission, missing folder) or the same failures
  * met directly (ENOSPC while appending, EACCES on mkdir...). Any other error is a bug or
  * an unexpected system failure and is rethrown as it is.
  */

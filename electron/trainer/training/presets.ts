@@ -1,7 +1,7 @@
 // Experiments that make the textbook effects of activation functions visible on real faces
 // within about a minute on a 2-core CPU (the tiny network at 32 px, 600-700 steps). Each is a
 // training config; anything the user sets on top of a preset wins. Every preset names all the
-// settings a recipe would otherwise choose (recipes.ts), so a change of recipe does not change
+// settings a recipe would otherwise choose (protocol/train-recipes.ts), so a change of recipe does not change
 // an experiment. The claims say what the lab shows on ORL, and where that differs from the
 // literature they say so: `npm run experiments` (bench/experiments.ts) runs every preset and
 // checks each claim against the statistics it recorded (bench/NOTES.md, "Preset experiments").

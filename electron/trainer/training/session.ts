@@ -179,7 +179,7 @@ export class TrainingSession {
   private sums: EpochSums = { lossSum: 0, correct: 0, seen: 0 };
   /** The loss against chance level: divergence before NaN, checkpoints only while healthy, "not learning yet". */
   private readonly lossWatch: LossWatch;
-  /** Why the settings the run was not given are what they are (recipes.ts), for a new run. */
+  /** Why the settings the run was not given are what they are (protocol/train-recipes.ts), for a new run. */
   decisions: readonly string[] = [];
   readonly config: TrainConfig;
   readonly backend: BackendChoice;

@@ -1,8 +1,8 @@
 // Chance level, the yardstick of a classifier's first steps: a network that gives each of C
 // identities the same probability has a loss of ln C and an accuracy of 1/C, and every
 // well-initialised run starts there. The charts draw it; the Train view says when a run is
-// still there long after its warm-up. The thresholds are the trainer's own
-// (electron/trainer/training/loss-watch.ts), so the app and the trainer's warning agree.
+// still there long after its warm-up. The thresholds are the protocol's
+// (protocol/chance-level.ts), the ones the trainer's loss watch warns by, so the two agree.
 import { AT_CHANCE_FRACTION, chanceLoss, LEARNING_GRACE_STEPS, LEARNING_WINDOW } from '#protocol/chance-level';
 import type { ReferenceLine } from '../draw/reference-lines';
 

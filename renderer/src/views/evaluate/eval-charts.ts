@@ -81,5 +81,5 @@ export function histogramData(histogram: EvaluationView['histogram'], colours: [
 // ---------------------------------------------------------------------------
 // TAR at a fixed FAR
 
-// The rule is shared with the command line (`lab eval`): electron/trainer/evaluation/tar-resolution.ts.
+// The rule is shared with the command line (`lab eval`): protocol/tar-resolution.ts.
 export { MIN_FALSE_ACCEPTS, ROUGH_BELOW, tarResolution, type TarResolution } from '#protocol/tar-resolution';

@@ -2,7 +2,7 @@
 // the view's; bounds and defaults are the protocol's schema's (protocol/train-config.ts), read
 // from it rather than copied, with the reference recipe's value where the schema leaves a
 // setting to the recipe and neither the recipe (recipe.ts) nor labInfo.defaults names one.
-import { configDefault, INITIALIZER_DESCRIPTIONS, INITIALIZERS, numberBounds, stepsPerEpoch, totalSteps, type ConfigIssue, type TrainConfigKey } from '#protocol/train-config';
+import { configDefault, INITIALIZER_DESCRIPTIONS, INITIALIZERS, numberBounds, stepsPerEpoch, totalSteps, type ConfigIssue, type NumberBounds, type TrainConfigKey } from '#protocol/train-config';
 import { REFERENCE_RECIPE, type RecipeKey } from '#protocol/train-recipes';
 
 /** A setting's value as the view shows it: the user's, else what the trainer decides (recipe.ts). */
@@ -37,21 +37,32 @@ export interface ChoiceField {
 
 export type HyperField = NumberField | ChoiceField;
 
-const scheduleIsStep = (setting: SettingOf) => setting('schedule', 'step') === 'step';
+const scheduleIsStep = (setting: SettingOf) => setting('schedule', fallbackOf('schedule')) === 'step';
 
 type Shown = Pick<NumberField, 'label' | 'step' | 'hint' | 'when'>;
+
+/** A setting's value when nobody set it and neither the recipe nor labInfo names one: the schema's default, else the reference recipe's. */
+export function fallbackOf(key: TrainConfigKey): unknown {
+  return configDefault(key) ?? (REFERENCE_RECIPE as unknown as Partial<Record<string, unknown>>)[key as RecipeKey];
+}
+
+/** A number setting's bounds as the form's props (integer, min, max, above, below), from the schema. */
+export function boundsOf(key: TrainConfigKey): Omit<NumberBounds, 'default'> {
+  const { default: _default, ...bounds } = numberBounds(key) ?? { integer: false };
+  return bounds;
+}
 
 /** A number setting: the view's label and hint, the schema's bounds and default. */
 function numberField(key: TrainConfigKey, shown: Shown): NumberField {
   const bounds = numberBounds(key);
   if (!bounds) throw new Error(`internal: ${key} is not a number setting`);
-  const { default: schemaDefault, ...limits } = bounds;
-  const fallback = schemaDefault ?? (REFERENCE_RECIPE as unknown as Partial<Record<string, unknown>>)[key as RecipeKey];
+  const { default: _default, ...limits } = bounds;
+  const fallback = fallbackOf(key);
   if (typeof fallback !== 'number') throw new Error(`internal: ${key} has no default`);
   return { kind: 'number', key, ...shown, ...limits, fallback };
 }
 
-const choiceFallback = (key: TrainConfigKey): string => String(configDefault(key) ?? (REFERENCE_RECIPE as unknown as Partial<Record<string, unknown>>)[key as RecipeKey]);
+const choiceFallback = (key: TrainConfigKey): string => String(fallbackOf(key));
 
 export const HYPER_FIELDS: HyperField[] = [
   {

@@ -1,6 +1,6 @@
 // The model the edited config would build, as the trainer describes it (describeModel):
 // asked again a moment after the config stops changing, and only the newest answer kept.
-import type { ModelDescription } from '#protocol/workbench';
+import { DESCRIBE_IDENTITIES, type ModelDescription } from '#protocol/workbench';
 import type { LabClient } from '#protocol/client/lab-client';
 import type { ConfigIssue } from '#protocol/train-config';
 import { cleanConfig } from './config-fields';
@@ -23,7 +23,7 @@ export class ModelPreview {
     return {
       name: 'describeModel' as const,
       config: { data: 'synthetic', ...cleanConfig(config) },
-      identities: Math.min(1_000_000, Math.max(2, Math.round(identities))),
+      identities: Math.min(DESCRIBE_IDENTITIES.max, Math.max(DESCRIBE_IDENTITIES.min, Math.round(identities))),
     };
   }
 

@@ -1,12 +1,12 @@
 // What each setting of the Experiment view is, the way the trainer will decide it: the user's
 // value where there is one; for a setting a recipe decides (optimizer, lr, batch, epochs,
 // schedule, warm-up, clipping), the recipe of the chosen model and input size
-// (electron/trainer/training/recipes.ts, the trainer's own table); else labInfo's default.
+// (protocol/train-recipes.ts, the trainer's own table); else labInfo's default.
 // The session's config holds only what the user set, so a field nobody set follows the
 // model and the input size.
 import { ARCHITECTURE_NAMES, type ArchitectureName } from '#protocol/train-config';
 import { defaultInputSize, recipeFor, RECIPE_KEYS, REFERENCE_RECIPE, type Recipe, type RecipeKey } from '#protocol/train-recipes';
-import { HYPER_FIELDS, MODEL_FALLBACKS } from './config-fields';
+import { boundsOf, HYPER_FIELDS, MODEL_FALLBACKS } from './config-fields';
 
 const isArchitecture = (name: string): name is ArchitectureName => (ARCHITECTURE_NAMES as readonly string[]).includes(name);
 /** The recipe of a model and input size; null for a model the lab does not know. */
@@ -31,6 +31,9 @@ export interface EffectiveConfig {
   overridden(key: string, fallback: unknown): boolean;
 }
 
+/** The input sizes the training configuration takes (its schema's bounds). */
+const SIZE = { min: boundsOf('inputSize').min ?? 1, max: boundsOf('inputSize').max ?? Infinity };
+
 function numberIn(value: unknown, min: number, max: number): number | undefined {
   return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max ? value : undefined;
 }
@@ -39,8 +42,8 @@ function numberIn(value: unknown, min: number, max: number): number | undefined 
 export function effectiveConfig(config: Record<string, unknown>, defaults: Record<string, unknown>, backend: string | undefined): EffectiveConfig {
   const model = typeof config.model === 'string' ? config.model : typeof defaults.model === 'string' ? defaults.model : MODEL_FALLBACKS.model;
   const byBackend = defaultInputSize(backend);
-  const defaultSize = numberIn(defaults.inputSize, 16, 512) ?? byBackend.inputSize;
-  const chosen = numberIn(config.inputSize, 16, 512);
+  const defaultSize = numberIn(defaults.inputSize, SIZE.min, SIZE.max) ?? byBackend.inputSize;
+  const chosen = numberIn(config.inputSize, SIZE.min, SIZE.max);
   const inputSize = chosen ?? defaultSize;
   const inputSizeWhy = chosen === undefined && defaultSize === byBackend.inputSize ? byBackend.why : null;
   const recipe = recipeOf(model, inputSize);
