@@ -100,15 +100,20 @@ export interface WebGpuProbe extends Outcome {
 
 const PROBE_TIMEOUT_MS = 30_000;
 
-/** Linux EGL needs a platform to run without a display (a headless server, CI); set it only where the user has not. */
-function probeEnv(path: AdapterPath): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  if (usesEgl(path) && env['EGL_PLATFORM'] === undefined) env['EGL_PLATFORM'] = 'surfaceless';
-  return env;
+/**
+ * Linux EGL needs a platform to run without a display (a headless server, CI); set it only
+ * where the user has not. An empty value counts as not set: EGL would find no platform by it.
+ */
+export function eglEnv(env: NodeJS.ProcessEnv, path: Pick<AdapterPath, 'api'>, platform: NodeJS.Platform = process.platform): NodeJS.ProcessEnv {
+  return usesEgl(path, platform) && !env['EGL_PLATFORM'] ? { ...env, EGL_PLATFORM: 'surfaceless' } : env;
 }
 
-function usesEgl(path: AdapterPath): boolean {
-  return process.platform === 'linux' && (path.api === 'OpenGL' || path.api === 'OpenGL ES');
+function probeEnv(path: AdapterPath): NodeJS.ProcessEnv {
+  return eglEnv({ ...process.env }, path);
+}
+
+function usesEgl(path: Pick<AdapterPath, 'api'>, platform: NodeJS.Platform = process.platform): boolean {
+  return platform === 'linux' && (path.api === 'OpenGL' || path.api === 'OpenGL ES');
 }
 
 function packageUrl(): string | null {
@@ -219,7 +224,8 @@ export async function loadWebGpu(adapter: WebGpuAdapter, importer?: Importer): P
   }
   const path = adapterPaths().find((p) => p.featureLevel === adapter.featureLevel && (p.api === adapter.api || (adapter.api === 'OpenGL ES' && p.api === 'OpenGL')));
   if (path === undefined) return { ok: false, reason: `webgpu: no way to reach ${describeAdapter(adapter)} here`, hint: '' };
-  if (usesEgl(path) && process.env['EGL_PLATFORM'] === undefined) process.env['EGL_PLATFORM'] = 'surfaceless';
+  const platform = eglEnv(process.env, path)['EGL_PLATFORM'];
+  if (platform !== undefined) process.env['EGL_PLATFORM'] = platform;
   for (const [name, value] of Object.entries(dawn.globals)) if (!(name in globalThis)) (globalThis as Record<string, unknown>)[name] = value;
   const gpu = dawn.create([path.flag]);
   const nav = (globalThis as { navigator?: object }).navigator;

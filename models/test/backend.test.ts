@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import { afterEach, describe, expect, test } from 'vitest';
 import { BackendError, missingLibraries, selectBackend, trainingKernelsMissing, TRAINING_KERNELS, type BackendName } from '../backend';
-import { describeAdapter, probeWebGpu, softwareAdapterReason, type WebGpuAdapter } from '../backend-webgpu';
+import { describeAdapter, eglEnv, probeWebGpu, softwareAdapterReason, type WebGpuAdapter } from '../backend-webgpu';
 
 const require = createRequire(import.meta.url);
 function installed(pkg: string): boolean {
@@ -341,5 +341,16 @@ describe('missingLibraries', () => {
     expect(missingLibraries("Could not load dynamic library 'cudart64_110.dll'; dlerror: cudart64_110.dll not found")).toEqual(['cudart64_110.dll']);
     expect(missingLibraries('dlopen(tfjs_binding.node, 0x0001): Library not loaded: @rpath/libtensorflow.2.dylib')).toEqual(['libtensorflow.2.dylib']);
     expect(missingLibraries('Cannot find module')).toEqual([]);
+  });
+});
+
+describe('EGL platform for the OpenGL paths on Linux', () => {
+  test('surfaceless where the user set none, an empty value counting as none; a platform the user chose is kept; other paths untouched', () => {
+    const gl = { api: 'OpenGL' as const };
+    expect(eglEnv({}, gl, 'linux')['EGL_PLATFORM']).toBe('surfaceless');
+    expect(eglEnv({ EGL_PLATFORM: '' }, gl, 'linux')['EGL_PLATFORM']).toBe('surfaceless');
+    expect(eglEnv({ EGL_PLATFORM: 'x11' }, gl, 'linux')['EGL_PLATFORM']).toBe('x11');
+    expect(eglEnv({}, { api: 'Vulkan' }, 'linux')['EGL_PLATFORM']).toBeUndefined();
+    expect(eglEnv({}, gl, 'darwin')['EGL_PLATFORM']).toBeUndefined();
   });
 });
