@@ -130,7 +130,12 @@ export const configIssueSchema = z.object({ field: z.string(), message: z.string
 /** The schema's complaints about `input`, by field; [] when it is valid. */
 export function configIssues(input: unknown): ConfigIssue[] {
   const result = trainConfigInputSchema.safeParse(input);
-  return result.success ? [] : result.error.issues.map((issue) => ({ field: issue.path.map(String).join('.') || 'config', message: issue.message }));
+  return result.success ? [] : issuesOf(result.error);
+}
+
+/** A failed parse of a settings object as issues by field ("config" for the object itself). */
+export function issuesOf(error: z.ZodError): ConfigIssue[] {
+  return error.issues.map((issue) => ({ field: issue.path.map(String).join('.') || 'config', message: issue.message }));
 }
 
 /** A number setting's bounds as the schema states them (inclusive min/max, exclusive above/below), and its default. */

@@ -2,7 +2,7 @@
 // run.json; validated wherever it comes from (command line, UI, disk) against the protocol's
 // schema (protocol/train-config.ts); what the schema leaves open is decided here, from the
 // recipe of the model and input size and the backend that trains.
-import { ARCHITECTURE_NAMES, RESUME_OVERRIDES, trainConfigInputSchema, type ConfigIssue, type TrainConfigFields } from '#protocol/train-config';
+import { ARCHITECTURE_NAMES, issuesOf, RESUME_OVERRIDES, trainConfigInputSchema, type ConfigIssue, type TrainConfigFields } from '#protocol/train-config';
 import { defaultInputSize, recipeFor, RECIPE_KEYS } from '#protocol/train-recipes';
 
 export { RESUME_OVERRIDES, STEP_LIMIT, recordedWithinLimits, trainConfigInputSchema, type TrainConfigInput } from '#protocol/train-config';
@@ -34,7 +34,7 @@ export class ConfigError extends Error {
 export function parseTrainConfig(input: unknown, context: { backend?: string } = {}): TrainConfig {
   const result = trainConfigInputSchema.safeParse(input);
   if (!result.success) {
-    const issues = result.error.issues.map((issue) => ({ field: issue.path.map(String).join('.') || 'config', message: issue.message }));
+    const issues = issuesOf(result.error);
     throw new ConfigError(`The training settings are not valid: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, issues);
   }
   const given = result.data;

@@ -54,12 +54,10 @@ export function boundsOf(key: TrainConfigKey): Omit<NumberBounds, 'default'> {
 
 /** A number setting: the view's label and hint, the schema's bounds and default. */
 function numberField(key: TrainConfigKey, shown: Shown): NumberField {
-  const bounds = numberBounds(key);
-  if (!bounds) throw new Error(`internal: ${key} is not a number setting`);
-  const { default: _default, ...limits } = bounds;
+  if (!numberBounds(key)) throw new Error(`internal: ${key} is not a number setting`);
   const fallback = fallbackOf(key);
   if (typeof fallback !== 'number') throw new Error(`internal: ${key} has no default`);
-  return { kind: 'number', key, ...shown, ...limits, fallback };
+  return { kind: 'number', key, ...shown, ...boundsOf(key), fallback };
 }
 
 const choiceFallback = (key: TrainConfigKey): string => String(fallbackOf(key));

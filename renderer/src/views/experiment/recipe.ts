@@ -32,7 +32,7 @@ export interface EffectiveConfig {
 }
 
 /** The input sizes the training configuration takes (its schema's bounds). */
-const SIZE = { min: boundsOf('inputSize').min ?? 1, max: boundsOf('inputSize').max ?? Infinity };
+const SIZE = (({ min = 1, max = Infinity }) => ({ min, max }))(boundsOf('inputSize'));
 
 function numberIn(value: unknown, min: number, max: number): number | undefined {
   return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max ? value : undefined;
