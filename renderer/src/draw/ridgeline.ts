@@ -233,6 +233,10 @@ export function wrap(text: string, width: number): string[] {
   return lines;
 }
 
+/** The chart's own colours: fixed greys in a saved file (white background), the page's text colour at lower opacities on screen. */
+const FILE_INK = { text: '#444', grid: '#ddd', axis: '#888', gridOpacity: 1, axisOpacity: 1, faintOpacity: 0.75 } as const;
+const PAGE_INK = { text: 'currentColor', grid: 'currentColor', axis: 'currentColor', gridOpacity: 0.18, axisOpacity: 0.5, faintOpacity: 0.65 } as const;
+
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /**
@@ -246,11 +250,14 @@ export function ridgelineSvg(chart: RidgeChart, { title, xLabel = 'value' }: { t
   const perLine = Math.max(20, Math.floor((chart.width - chart.left - 4) / 5.6));
   const notes = title ? [...(newest ? [`Newest: ${newest.title}.`] : []), ...chart.notes].flatMap((note) => wrap(note, perLine)) : [];
   const height = chart.height + head + notes.length * 14;
+  // A saved file is dark on white; in the page the labels and grid take the page's text colour,
+  // so they read in the dark theme too.
+  const ink = title ? FILE_INK : PAGE_INK;
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${chart.width}" height="${height}" viewBox="0 0 ${chart.width} ${height}" font-family="sans-serif" font-size="10">`);
   if (title) out.push(`<title>${esc(title)}</title><rect width="${chart.width}" height="${height}" fill="#ffffff"/><text x="${chart.left}" y="15" font-size="13" font-weight="bold" fill="#222">${esc(title)}</text>`);
   out.push(`<g transform="translate(0 ${head})">`);
-  out.push(`<g stroke="#ddd">${chart.ticks.map((t) => `<line x1="${px(t.x)}" y1="${chart.top}" x2="${px(t.x)}" y2="${chart.bottom}"/>`).join('')}</g>`);
+  out.push(`<g stroke="${ink.grid}" stroke-opacity="${ink.gridOpacity}">${chart.ticks.map((t) => `<line x1="${px(t.x)}" y1="${chart.top}" x2="${px(t.x)}" y2="${chart.bottom}"/>`).join('')}</g>`);
   for (const r of chart.ridges) {
     // Steps arrive unvalidated from the stream: escaped like every other text put in this markup.
     out.push(`<g data-step="${esc(String(r.step))}" data-kind="${r.kind}"><title>${esc(r.title)}</title>`);
@@ -262,13 +269,13 @@ export function ridgelineSvg(chart: RidgeChart, { title, xLabel = 'value' }: { t
     }
     out.push('</g>');
   }
-  out.push(`<g fill="#444">`);
+  out.push(`<g fill="${ink.text}">`);
   for (const r of chart.ridges) if (r.labelled) out.push(`<text x="${chart.right + 4}" y="${px(r.baseline + 3)}">${esc(String(r.step))}</text>`);
-  if (chart.ridges.length > 0) out.push(`<text x="${chart.right + 4}" y="${chart.top + 4}" fill="#777">step</text>`);
+  if (chart.ridges.length > 0) out.push(`<text x="${chart.right + 4}" y="${chart.top + 4}" fill="${ink.text}" fill-opacity="${ink.faintOpacity}">step</text>`);
   out.push('</g>');
-  out.push(`<g stroke="#888"><line x1="${chart.left}" y1="${chart.bottom}" x2="${chart.right}" y2="${chart.bottom}"/>${chart.ticks.map((t) => `<line x1="${px(t.x)}" y1="${chart.bottom}" x2="${px(t.x)}" y2="${chart.bottom + 4}"/>`).join('')}</g>`);
-  out.push(`<g fill="#444" text-anchor="middle">${chart.ticks.map((t) => `<text x="${px(t.x)}" y="${chart.bottom + 14}">${esc(t.label)}</text>`).join('')}`);
-  out.push(`<text x="${px((chart.left + chart.right) / 2)}" y="${chart.bottom + 28}" fill="#777">${esc(xLabel)}</text></g>`);
+  out.push(`<g stroke="${ink.axis}" stroke-opacity="${ink.axisOpacity}"><line x1="${chart.left}" y1="${chart.bottom}" x2="${chart.right}" y2="${chart.bottom}"/>${chart.ticks.map((t) => `<line x1="${px(t.x)}" y1="${chart.bottom}" x2="${px(t.x)}" y2="${chart.bottom + 4}"/>`).join('')}</g>`);
+  out.push(`<g fill="${ink.text}" text-anchor="middle">${chart.ticks.map((t) => `<text x="${px(t.x)}" y="${chart.bottom + 14}">${esc(t.label)}</text>`).join('')}`);
+  out.push(`<text x="${px((chart.left + chart.right) / 2)}" y="${chart.bottom + 28}" fill="${ink.text}" fill-opacity="${ink.faintOpacity}">${esc(xLabel)}</text></g>`);
   out.push('</g>');
   notes.forEach((note, i) => out.push(`<text x="${chart.left}" y="${chart.height + head + 10 + i * 14}" fill="#555">${esc(note)}</text>`));
   out.push('</svg>');
