@@ -2,7 +2,10 @@
 // *outputs* of each unit, as in the reference's mfm(in, out, ...); input size 128.
 // Reference parameter counts at 128 px without the final classifier, with MFM 2/1:
 //   lightcnn4 4,098,048 · lightcnn9 5,480,864 · lightcnn29 12,573,280 · lightcnn29v2 10,475,872
-import { conv, fc, group, maxAvgPool, maxPool, resblocks, type Architecture, type Block } from './lightcnn-blocks';
+import { conv, fc, group, maxAvgPool, maxPool, resblocks, type Architecture, type Block, type TorchNaming } from './lightcnn-blocks';
+
+const SEQUENTIAL: TorchNaming = { layout: 'sequential', fc: 'fc1' };
+const MODULES: TorchNaming = { layout: 'modules', fc: 'fc' };
 
 export const ARCHITECTURE_NAMES = ['tiny', 'lightcnn4', 'lightcnn9', 'lightcnn29', 'lightcnn29v2'] as const;
 export type ArchitectureName = (typeof ARCHITECTURE_NAMES)[number];
@@ -20,6 +23,7 @@ const lightcnn4: Architecture = {
     fc('fc', 256), // 5x5x192 -> 512 -> MFM 256
   ],
   classifierBias: true,
+  torch: SEQUENTIAL,
 };
 
 /** LightCNN_9Layers (= 2015 Model B). */
@@ -36,6 +40,7 @@ const lightcnn9: Architecture = {
     fc('fc', 256),
   ],
   classifierBias: true,
+  torch: SEQUENTIAL,
 };
 
 /** The 29-layer trunk: residual stages [1, 2, 3, 4] between groups; v1 pools with max, v2 with max + avg. */
@@ -56,6 +61,7 @@ const lightcnn29: Architecture = {
   source: 'AlfredXiangWu/LightCNN light_cnn.py, network_29layers',
   blocks: [...trunk29(maxPool), fc('fc', 256)],
   classifierBias: true,
+  torch: MODULES,
 };
 
 /** LightCNN_29Layers_v2: max+avg pooling, a plain Linear(8*8*128, 256) fc, classifier without bias. */
@@ -65,6 +71,7 @@ const lightcnn29v2: Architecture = {
   source: 'AlfredXiangWu/LightCNN light_cnn.py, network_29layers_v2',
   blocks: [...trunk29(maxAvgPool), fc('fc', 256, { activation: false })],
   classifierBias: false,
+  torch: MODULES,
 };
 
 /** A few filters, for tests and quick looks at 32x32 on the CPU. */
@@ -78,6 +85,7 @@ const tiny: Architecture = {
     fc('fc', 256),
   ],
   classifierBias: true,
+  torch: SEQUENTIAL,
 };
 
 export const ARCHITECTURES: Readonly<Record<ArchitectureName, Architecture>> = { tiny, lightcnn4, lightcnn9, lightcnn29, lightcnn29v2 };

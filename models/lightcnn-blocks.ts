@@ -64,6 +64,19 @@ export interface Architecture {
   readonly blocks: readonly Block[];
   /** The final classifier's bias (v2's `fc2` has none). */
   readonly classifierBias: boolean;
+  /** How the PyTorch reference names its modules (torch-layout.ts maps the lab's layers onto them). */
+  readonly torch: TorchNaming;
+}
+
+/**
+ * The reference's module names. 'sequential' (network_9layers): the feature blocks are
+ * `features.<index>` of one nn.Sequential, pools counted; 'modules' (network_29layers, v2): each
+ * block is an attribute (`conv1`, `block2.0`, `group3`). `fc` is the embedding layer's name
+ * (`fc1` in LightCNN-9, `fc` in LightCNN-29); the classifier is `fc2` in both.
+ */
+export interface TorchNaming {
+  readonly layout: 'sequential' | 'modules';
+  readonly fc: string;
 }
 
 // ---------------------------------------------------------------- constructors

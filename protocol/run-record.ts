@@ -39,6 +39,25 @@ export type RunDataset = z.infer<typeof runDatasetSchema>;
 export const runGapSchema = z.object({ from: z.number().int().min(1), to: z.number().int().min(1), reason: z.string() });
 export type RunGap = z.infer<typeof runGapSchema>;
 
+/**
+ * Where a run's weights came from when it did not train them: `lab import` of a PyTorch
+ * checkpoint. Such a run has no training dataset of its own (its `dataset` says so), never
+ * resumes, and is evaluated on a dataset the user names.
+ */
+export const runOriginSchema = z.object({
+  kind: z.literal('imported'),
+  /** The checkpoint file as given, and its SHA-256. */
+  file: z.string(),
+  sha256: z.string(),
+  /** torch's serialisation: 'zip' (torch >= 1.6) or 'legacy' (pickle + raw storages). */
+  format: z.enum(['zip', 'legacy']),
+  /** True when the file held the identity classifier (the reference's fc2). */
+  classifier: z.boolean(),
+  /** What the file says about its training, when it says anything (e.g. the reference's `arch`, `epoch`). */
+  notes: z.array(z.string()).default([]),
+});
+export type RunOrigin = z.infer<typeof runOriginSchema>;
+
 export const runRecordSchema = z.object({
   /** The layout of this file; a newer lab may write a higher one. */
   format: z.literal(RUN_FORMAT_VERSION),
@@ -66,6 +85,8 @@ export const runRecordSchema = z.object({
   displayName: z.string().min(1).max(RUN_NAME_MAX).optional(),
   /** The user's free-text notes about the run (setRunNotes). */
   notes: z.string().max(RUN_NOTES_MAX).optional(),
+  /** Absent for runs the lab trained; see runOriginSchema. */
+  origin: runOriginSchema.optional(),
 });
 export type RunRecord = z.infer<typeof runRecordSchema>;
 
