@@ -52,6 +52,10 @@ export const datasetSourceSchema = z.discriminatedUnion('kind', [
 ]);
 export type DatasetSource = z.input<typeof datasetSourceSchema>;
 
+/** A dataset to evaluate a run on (evaluateRun's `data`): a folder or archive, or the synthetic set. */
+export const evaluationDataSchema = z.discriminatedUnion('kind', [datasetSourceSchema.options[0], datasetSourceSchema.options[1]]);
+export type EvaluationDataSource = z.input<typeof evaluationDataSchema>;
+
 /** A dataset the trainer opened in this session: start configs and face requests name it by `data`. */
 const dataRefSchema = z.string().min(1).max(4200);
 
@@ -81,8 +85,13 @@ export const workbenchCommandSchemas = [
   z.strictObject({
     name: z.literal('evaluateRun'),
     runId: z.string().min(1).max(200),
-    /** A pairs file in LFW's pairs.txt format; omitted: seeded identity-disjoint pairs generated from the run's dataset. */
+    /** A pairs file in LFW's pairs.txt format; omitted: seeded identity-disjoint pairs generated from the evaluated dataset. */
     pairs: pathRefSchema.optional(),
+    /**
+     * Evaluate on this dataset instead of the run's own (LFW's protocol: a model trained on other
+     * data); required for a run imported from a checkpoint. A folder or archive, or the synthetic set.
+     */
+    data: evaluationDataSchema.optional(),
     /** How many hardest false matches / non-matches to return with their faces. */
     hardest: int().min(0).max(32).default(8),
   }),
@@ -318,6 +327,34 @@ export interface EvaluationView {
   /** Matched pairs with the lowest scores. */
   hardestFalseNonMatches: PairView[];
   notes: string[];
+  /** The dataset the pairs were scored on; absent in evaluations saved before other datasets could be evaluated on. */
+  data?: EvaluationDataset;
+  /** What of the pairs the run trained on; absent in the same older evaluations. */
+  overlap?: EvaluationOverlap;
+}
+
+/** The dataset an evaluation embedded: the run's own, or another one it was given. */
+export interface EvaluationDataset {
+  name: string;
+  /** The path, archive or "synthetic:..." it was opened from. */
+  source: string;
+  hash: string;
+  identities: number;
+  images: number;
+}
+
+/**
+ * The identities (by name) and images (by content) of the pairs that the run trained on. A figure
+ * with any is not comparable with published ones. `checked` false: not known (an imported run,
+ * or a training dataset that cannot be opened), `note` says why.
+ */
+export interface EvaluationOverlap {
+  checked: boolean;
+  identities: number;
+  /** Sorted, at most 20 of them. */
+  identityNames: string[];
+  images: number;
+  note?: string;
 }
 
 export interface SnapshotInfo {

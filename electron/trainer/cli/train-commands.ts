@@ -7,7 +7,7 @@ import { buildModel } from '../../../models/lightcnn';
 import { formatSummary } from '../../../models/summary';
 import { BACKEND_ORDER, type BackendName } from '../../../models/backend';
 import { listRuns, runResumePoint, type ResumePoint } from '../runs/run-store';
-import { evaluateRun, formatEvaluation, readEvaluationSummary } from '../evaluation/evaluate-run';
+import { evaluateRun, formatEvaluation, readEvaluationSummary, type EvaluateOptions } from '../evaluation/evaluate-run';
 import { fractionArg, inputSizeArg, positiveInt, seedArg } from './args';
 import { progressBar } from './progress-bar';
 import { ARCHITECTURES, type TrainConfigInput } from '../training/config';
@@ -246,9 +246,12 @@ export function registerTrainCommands(program: Command): void {
     .command('eval')
     .description('face verification (10-fold accuracy, ROC, AUC, EER, TAR@FAR) and rank-1 identification of a run')
     .argument('<run>', 'run id (a unique prefix is enough), or "latest"')
-    .option('--pairs <file>', "a pairs file in LFW's pairs.txt format (default: generated from the run's dataset)")
-    .action(async (runRef: string, flags: { pairs?: string }) => {
-      const result = await evaluateRun(runRef, { dataDir: labDataDir(), pairsFile: flags.pairs });
+    .option('--pairs <file>', "a pairs file in LFW's pairs.txt format (default: generated from the evaluated dataset)")
+    .option('--data <path>', "evaluate on this dataset (folder, archive or \"synthetic:IDxIMAGES\") instead of the run's own: LFW's protocol, for a model trained on other data; required for an imported run")
+    .addOption(new Option('--layout <layout>', '--data: dataset layout').choices(['auto', 'folders', 'flat']).default('auto'))
+    .option('--identity-regex <regex>', '--data, flat layout: identity = first capture group of this on the file name')
+    .action(async (runRef: string, flags: EvalFlags, command: Command) => {
+      const result = await evaluateRun(runRef, { dataDir: labDataDir(), pairsFile: flags.pairs, ...evaluationDataOf(flags, command) });
       printOut(`${formatEvaluation(result)}\n`);
     });
 
@@ -292,6 +295,24 @@ export function registerTrainCommands(program: Command): void {
 }
 
 type RunEntry = Awaited<ReturnType<typeof listRuns>>[number];
+
+interface EvalFlags {
+  pairs?: string;
+  data?: string;
+  layout: 'auto' | 'folders' | 'flat';
+  identityRegex?: string;
+}
+
+/** `lab eval`'s dataset flags as evaluateRun takes them; --layout and --identity-regex mean nothing without --data. */
+function evaluationDataOf(flags: EvalFlags, command: Command): Pick<EvaluateOptions, 'data'> {
+  if (flags.data === undefined) {
+    if (flags.identityRegex !== undefined || flags.layout !== 'auto') {
+      command.error("--layout and --identity-regex describe the dataset given with --data; without --data the run's own dataset is opened as it was trained on. Add --data <faces>, or leave them out");
+    }
+    return {};
+  }
+  return { data: { spec: flags.data, layout: flags.layout, ...(flags.identityRegex === undefined ? {} : { identityRegex: flags.identityRegex }) } };
+}
 
 /** Runs a user would resume: stopped, paused, failed, or interrupted (not one being trained, nor a finished one). */
 function mayResume(run: Extract<RunEntry, { ok: true }>): boolean {

@@ -100,11 +100,24 @@ const nums = z.array(num);
 const pairFaceSchema = z.object({ image: z.number().int(), png: z.string(), identity: z.string() });
 const pairViewSchema = z.object({ score: num, a: pairFaceSchema, b: pairFaceSchema });
 
+/** The evaluated dataset (absent in files written before evaluations on other datasets). */
+const evaluatedDataSchema = z.object({ name: z.string(), source: z.string(), hash: z.string(), identities: z.number().int(), images: z.number().int() });
+/** What of the pairs the run trained on (overlap.ts; absent in the same older files). */
+const overlapSchema = z.object({
+  checked: z.boolean(),
+  identities: z.number().int(),
+  identityNames: z.array(z.string()),
+  images: z.number().int(),
+  note: z.string().optional(),
+});
+
 /** What the view needs of evaluation.json. Format 1 (the first `lab eval`) lacks the extras. */
 export const savedEvaluationSchema = z.object({
   format: z.number().int().optional(),
   runId: z.string(),
   step: z.number().int(),
+  data: evaluatedDataSchema.optional(),
+  overlap: overlapSchema.optional(),
   pairsSource: z.string(),
   evaluatedAt: z.string().optional(),
   verification: z.object({
@@ -150,6 +163,8 @@ export function evaluationView(saved: SavedEvaluation): EvaluationView {
     hardestFalseMatches: (saved.hardest?.falseMatches ?? []).map(copyPair),
     hardestFalseNonMatches: (saved.hardest?.falseNonMatches ?? []).map(copyPair),
     notes: complete ? [...saved.notes] : [...saved.notes, OLD_EVALUATION_NOTE],
+    ...(saved.data === undefined ? {} : { data: { ...saved.data } }),
+    ...(saved.overlap === undefined ? {} : { overlap: { ...saved.overlap, identityNames: [...saved.overlap.identityNames] } }),
   };
   return jsonSafe(view);
 }

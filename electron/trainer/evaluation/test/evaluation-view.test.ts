@@ -1,6 +1,6 @@
 // The Evaluate view's arithmetic: the hardest pairs and the ROC curve thinned for drawing.
 import { describe, expect, test } from 'vitest';
-import { hardestPairIndices, thinRoc } from '../evaluation-view';
+import { evaluationView, hardestPairIndices, savedEvaluationSchema, thinRoc } from '../evaluation-view';
 import { auc, rocCurve, tarAtFar } from '../metrics';
 
 /** A seeded LFW-sized score set: 3000 matched ~ N(0.6, 0.15), 3000 mismatched ~ N(0.2, 0.15). */
@@ -65,5 +65,43 @@ describe('thinRoc', () => {
       expect(thin.far.length).toBeLessThanOrEqual(max);
       expect([thin.far[0], thin.far.at(-1)]).toEqual([0, 1]);
     }
+  });
+});
+
+describe('the saved form: evaluated dataset and overlap', () => {
+  const older = {
+    format: 2,
+    runId: 'r1',
+    step: 4,
+    pairsSource: 'generated',
+    verification: {
+      pairs: 2,
+      matchedPairs: 1,
+      mismatchedPairs: 1,
+      roc: { fpr: [0, 1], tpr: [0, 1] },
+      auc: 0.5,
+      eer: 0.5,
+      tarAtFar: [{ far: 0.01, tar: 0 }],
+      tenFold: { foldAccuracies: [0.5, 0.5], mean: 0.5, standardError: 0 },
+    },
+    rank1: { accuracy: 0.5, correct: 1, probes: 2 },
+    notes: [],
+    histogram: { edges: [0, 1], matched: [1], mismatched: [1] },
+    hardest: { falseMatches: [], falseNonMatches: [] },
+  };
+
+  test('a file written before evaluations on other datasets still reads, and its view has neither', () => {
+    const view = evaluationView(savedEvaluationSchema.parse(older));
+    expect(view.data).toBeUndefined();
+    expect(view.overlap).toBeUndefined();
+    expect(view.notes).toEqual([]);
+  });
+
+  test('a file with them gives them to the view', () => {
+    const data = { name: 'lfw', source: '/data/lfw', hash: '0123456789abcdef', identities: 5749, images: 13233 };
+    const overlap = { checked: true, identities: 2, identityNames: ['Aaron_Eckhart', 'Zico'], images: 3 };
+    const view = evaluationView(savedEvaluationSchema.parse({ ...older, data, overlap }));
+    expect(view.data).toEqual(data);
+    expect(view.overlap).toEqual(overlap);
   });
 });

@@ -7,6 +7,8 @@ function result(mismatchedPairs: number): EvaluationResult {
     runId: 'r1',
     step: 10,
     pairsSource: 'generated',
+    data: { name: 'faces', source: '/data/faces', hash: '0123456789abcdef', identities: 40, images: 400 },
+    overlap: { checked: true, identities: 0, identityNames: [], images: 0 },
     verification: {
       matchedPairs: mismatchedPairs,
       mismatchedPairs,

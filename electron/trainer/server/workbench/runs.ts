@@ -10,13 +10,15 @@
 //   the very view evaluateRun returned. An evaluation.json of an older lab (format 1, no
 //   histogram and no hardest pairs) gives a view with an empty histogram, no hardest pairs
 //   and a note saying to evaluate again; a run never evaluated gives null.
+// - evaluateRun's `data`: another dataset to evaluate on (LFW's protocol), a folder or archive
+//   (a grant, or typed in serve mode) or the synthetic set; an imported run needs one.
 // - snapshots/step-N.fclf: the activation maps recorded at each epoch end (probes/snapshots.ts).
 //
 // A run id from a client is checked against runIdSchema before any file is touched; a run
 // that does not exist is openRun's RunError, whose message says so and what to do.
 import { resolve } from 'node:path';
 import { Buffer } from 'node:buffer';
-import { evaluateRun, readSavedEvaluation, savedEvaluation, type EvaluationPhase } from '../../evaluation/evaluate-run';
+import { evaluateRun, readSavedEvaluation, savedEvaluation, type EvaluationData, type EvaluationPhase } from '../../evaluation/evaluate-run';
 import { evaluationView, savedEvaluationSchema } from '../../evaluation/evaluation-view';
 import { listSnapshots as listSnapshotInfos, readSnapshot } from '../../probes/snapshots';
 import { runIdSchema, type CommandOf } from '#protocol/messages';
@@ -46,18 +48,31 @@ export async function evaluateRunCommand(command: CommandOf<'evaluateRun'>, cont
     );
   }
   const pairsFile = command.pairs === undefined ? undefined : resolve(context.resolvePath(command.pairs, 'read'));
+  const data = command.data === undefined ? undefined : evaluationData(command.data, context);
   const onProgress = progressEmitter(context, run.id);
   const result = await evaluateRun(run, {
     dataDir: context.dataDir,
     ...(pairsFile === undefined ? {} : { pairsFile }),
+    ...(data === undefined ? {} : { data }),
     hardest: command.hardest,
     onProgress,
     // While a run trains in this process the backend stays the one it trains on.
     ...(context.training ? { backend: 'current' as const } : context.backend ? { backend: context.backend } : {}),
     pairsHint: 'choose a pairs file',
+    dataHint: 'choose another dataset to evaluate it on (and a pairs file of its people)',
   });
   // The view is made from what was saved, exactly as getEvaluation makes it later.
   return evaluationView(savedEvaluationSchema.parse(savedEvaluation(result)));
+}
+
+/** The dataset a client named to evaluate on, as evaluateRun takes it: a path resolved as the Data view's import resolves it. */
+function evaluationData(source: NonNullable<CommandOf<'evaluateRun'>['data']>, context: WorkbenchContext): EvaluationData {
+  if (source.kind === 'synthetic') return { spec: `synthetic:${source.identities}x${source.imagesPerIdentity}` };
+  return {
+    spec: resolve(context.resolvePath(source.path, 'read')),
+    layout: source.layout,
+    ...(source.identityRegex === undefined ? {} : { identityRegex: source.identityRegex }),
+  };
 }
 
 /** evaluateProgress events: every phase change, and within a phase at most every PROGRESS_INTERVAL_MS (and its last count). */
