@@ -16,7 +16,7 @@
 //   the fc's input is the flattened map: the lab flattens H, W, C, PyTorch C, H, W, so the
 //   fc kernel's input index is permuted as well.
 import type { BuiltModel } from './lightcnn';
-import type { Block } from './lightcnn-blocks';
+import type { Block, TorchNaming } from './lightcnn-blocks';
 
 export type TorchConversion = 'conv-kernel' | 'dense-kernel' | 'flatten-dense-kernel' | 'vector';
 
@@ -36,8 +36,12 @@ export interface TorchParam {
   readonly what: string;
 }
 
-/** Where each block's units sit in the reference's module tree. */
-function unitModules(blocks: readonly Block[], layout: 'sequential' | 'modules', fcName: string): Map<string, string> {
+/**
+ * Where each block's units sit in the reference's module tree (`group1.a` -> `features.2.conv_a`),
+ * from the blocks alone. v2's plain fc is no unit, so it is not here (it is `fc`, a bare Linear).
+ */
+export function torchModulesOfBlocks(blocks: readonly Block[], naming: TorchNaming): Map<string, string> {
+  const { layout, fc: fcName } = naming;
   const modules = new Map<string, string>();
   let index = 0;
   for (const block of blocks) {
@@ -56,7 +60,7 @@ function unitModules(blocks: readonly Block[], layout: 'sequential' | 'modules',
         modules.set(`${block.name}.b`, `${base}.conv2`);
         break;
       case 'fc':
-        modules.set(block.name, base);
+        if (block.activation) modules.set(block.name, base);
         break;
       case 'pool':
         break;
@@ -74,8 +78,7 @@ function moduleOf(block: Block): string {
 
 /** The reference's module path of each of the model's units (`group1.a` -> `features.2.conv_a`). */
 export function torchModuleOfUnits(built: Pick<BuiltModel, 'architecture'>): ReadonlyMap<string, string> {
-  const { blocks, torch } = built.architecture;
-  return unitModules(blocks, torch.layout, torch.fc);
+  return torchModulesOfBlocks(built.architecture.blocks, built.architecture.torch);
 }
 
 const shapeText = (shape: readonly number[]) => shape.join('x');
