@@ -54,7 +54,8 @@ const RULES: Record<string, Rule> = {
   datasets: { folders: ['datasets', 'files'], packages: [NODE, '@tensorflow/tfjs', 'sharp', 'tar', 'yauzl', 'image-size', 'env-paths', 'zod'] },
   files: { folders: ['files'], packages: [NODE] },
   protocol: { folders: ['protocol', ...PURE_MODELS], packages: ['zod'], types: ['models'] },
-  'electron/trainer': { folders: ['electron/trainer', 'models', 'datasets', 'files', 'protocol'], packages: [NODE, '@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-webgpu', 'commander', 'cli-progress', 'ws', 'zod', 'tar'] },
+  // pickleparser, yauzl and yazl read and write PyTorch checkpoints; onnx-proto writes ONNX (electron/trainer/interchange).
+  'electron/trainer': { folders: ['electron/trainer', 'models', 'datasets', 'files', 'protocol'], packages: [NODE, '@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-webgpu', 'commander', 'cli-progress', 'ws', 'zod', 'tar', 'pickleparser', 'yauzl', 'yazl', 'onnx-proto'] },
   // The preload's API and channel names are the IPC contract; webgpu-adapter.ts describes an adapter in words (pure, no tfjs).
   'electron/main': { folders: ['electron/main', 'protocol', 'electron/preload/api.ts', 'electron/preload/channels.ts', 'models/webgpu-adapter.ts'], packages: [NODE, 'electron', 'zod'] },
   'electron/preload': { folders: ['electron/preload', 'protocol'], packages: ['electron'] },
