@@ -307,7 +307,7 @@ interface EvalFlags {
 function evaluationDataOf(flags: EvalFlags, command: Command): Pick<EvaluateOptions, 'data'> {
   if (flags.data === undefined) {
     if (flags.identityRegex !== undefined || flags.layout !== 'auto') {
-      command.error("--layout and --identity-regex describe the dataset given with --data; without --data the run's own dataset is opened as it was trained on. Add --data <faces>, or leave them out");
+      command.error("error: --layout and --identity-regex describe the dataset given with --data; without --data the run's own dataset is opened as it was trained on. Add --data <faces>, or leave them out");
     }
     return {};
   }
