@@ -250,6 +250,12 @@ export class TrainingSession {
    */
   static async resume(runRef: string, options: SessionOptions & { overrides?: ResumeOverrides }): Promise<TrainingSession> {
     const run = await resolveRun(options.dataDir, runRef);
+    const origin = run.record.origin;
+    if (origin?.kind === 'imported') {
+      throw new TrainingError(
+        `Run ${run.id} was imported from ${origin.file}: it has no training of the lab's to resume (no dataset, optimiser state or schedule). Evaluate it with npm run lab -- eval ${run.id} --data <faces>, or export it with npm run lab -- export ${run.id} --format torchrun to train it further in PyTorch`,
+      );
+    }
     const unlock = await run.acquireLock(); // refuses while another process trains this run
     let prepared: Prepared | undefined;
     try {

@@ -161,7 +161,7 @@ describe('refusing checkpoints that do not fit', () => {
       ['fc1.filter.weight', [512, 1024]],
       ['fc1.filter.bias', [512]],
     ] as const;
-    await writeStateDict(file, tensors.map(([name, shape]) => ({ name, shape, values: new Float32Array(shape.reduce((a, b) => a * b, 1)) })));
+    await writeStateDict(file, tensors.map(([name, shape]) => ({ name, shape, values: new Float32Array(shape.reduce<number>((a, b) => a * b, 1)) })));
     await expect(importCheckpoint(file, { dataDir: dir })).rejects.toThrow(/features\.0\.filter\.weight is a 3x3 kernel where the network has a 5x5 one/);
   });
 
