@@ -6,10 +6,11 @@ import { registerTrainCommands } from './train-commands';
 import * as tf from '@tensorflow/tfjs';
 import { registerInfoCommand } from './info-command';
 import { registerServeCommand } from './serve-command';
+import { registerInterchangeCommands } from './interchange-commands';
 import { escapeConsole, printErr, printOut } from './terminal-text';
 
 // Errors a user causes and can act on: shown as one line. Anything else is a bug.
-const USER_ERRORS = new Set(['FileError', 'DatasetError', 'RunError', 'TrainingError', 'ConfigError', 'ModelConfigError', 'ActivationSpecError', 'BackendError', 'GpuDeviceError']);
+const USER_ERRORS = new Set(['FileError', 'DatasetError', 'RunError', 'TrainingError', 'ConfigError', 'ModelConfigError', 'ActivationSpecError', 'BackendError', 'GpuDeviceError', 'InterchangeError']);
 
 // The lab reports its backend itself; tfjs' banner ("install our node backend") would repeat it.
 tf.enableProdMode();
@@ -35,6 +36,7 @@ registerDataCommands(program);
 registerTrainCommands(program);
 registerInfoCommand(program);
 registerServeCommand(program);
+registerInterchangeCommands(program);
 pointAtHelpAfterErrors(program);
 
 /**

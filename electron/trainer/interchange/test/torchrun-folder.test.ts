@@ -13,6 +13,10 @@ import { parseTrainConfig, type TrainConfig } from '../../training/config';
 import { buildFromConfig } from '../../training/model-build';
 import { learningRate } from '../../training/schedule';
 import { torchrunFiles, TORCHRUN_FORMAT } from '../torchrun-folder';
+import { stateDictOf } from '../export-run';
+import { importCheckpoint } from '../import-checkpoint';
+import { loadRunModel } from '../run-weights';
+import { readTorchCheckpoint } from '../torch-checkpoint';
 import { runPython, SKIP_TORCH } from './torch-python';
 
 const IDENTITIES = 40;
@@ -127,6 +131,19 @@ describe.skipIf(SKIP_TORCH)('train.py', () => {
     expect(labConfig['identities']).toHaveLength(IDENTITIES);
     expect((labConfig['identities'] as string[]).slice(0, 3)).toEqual(['s1', 's2', 's3']);
     expect(labConfig['torchrun']).toMatchObject({ worldSize: 2, batchPerProcess: 8, steps: 3 });
+
+    // Back into the lab: the same network (from lab_config, activations and all), the same weights.
+    const imported = await importCheckpoint(join(out, 'final.pt'), { dataDir: join(dir, 'lab') });
+    expect(imported.config).toMatchObject({ model: 'tiny', inputSize: 32, activation: config.activation, layers: config.layers, width: config.width });
+    expect(imported.decisions).toContain('settings: the lab_config the exported train.py saved');
+    expect(imported.classifier).toEqual({ present: true, classes: IDENTITIES });
+    const written = await readTorchCheckpoint(join(out, 'final.pt'));
+    const { built: back } = await loadRunModel(join(dir, 'lab'), imported.run.id);
+    try {
+      for (const entry of await stateDictOf(back)) expect(Array.from(entry.values)).toEqual(Array.from(written.tensors.get(entry.name)?.values ?? []));
+    } finally {
+      back.model.dispose();
+    }
   }, 90_000);
 
   test('one process without torchrun; an epoch end writes its checkpoint and the held-out accuracy', async () => {
