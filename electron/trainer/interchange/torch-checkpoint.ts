@@ -7,6 +7,7 @@
 // Only the pickles' data is read (torch-pickle.ts); nothing in the file is ever run.
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
+import { crc32 } from 'node:zlib';
 import { BufferReader } from 'pickleparser';
 import yauzl from 'yauzl';
 import { errorCode, formatBytes } from '../../../files/file-error';
@@ -94,7 +95,10 @@ async function zipEntries(bytes: Buffer): Promise<Map<string, Buffer>> {
         stream.on('data', (chunk: Buffer) => chunks.push(chunk));
         stream.on('error', reject);
         stream.on('end', () => {
-          entries.set(entry.fileName, Buffer.concat(chunks));
+          const data = Buffer.concat(chunks);
+          // yauzl does not check CRCs; torch's reader does, and a flipped bit in a weight would otherwise pass.
+          if (crc32(data) >>> 0 !== entry.crc32 >>> 0) return reject(new Error(`${entry.fileName} does not match its checksum`));
+          entries.set(entry.fileName, data);
           zip.readEntry();
         });
       });
@@ -185,6 +189,11 @@ function tensorValues(ref: TensorRef, bytes: Buffer | undefined): TorchTensor {
   const elements = Math.floor(bytes.length / width);
   if (ref.storage.numel >= 0 && elements < ref.storage.numel) throw damaged(new Error('out of range'));
   const count = ref.shape.reduce((a, b) => a * b, 1);
+  // Checked before anything is allocated: a state_dict's tensor never holds more values than
+  // its storage (a file claiming a 10^9-element view of a small storage is refused, not allocated).
+  if (ref.shape.some((d) => d < 0) || ref.stride.some((d) => d < 0) || ref.stride.length !== ref.shape.length || count > elements) {
+    throw new InterchangeError(`a tensor of shape ${ref.shape.join('x')} claims more values than its storage holds (${elements})`, 'Download or copy the file again; it is damaged');
+  }
   const values = new Float32Array(count);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const read = elementReader(dtype, view);
