@@ -12,7 +12,7 @@ import { DEAD_RULES } from '../models/activations/registry';
 import { runStateSchema, type RunDetail, type RunListItem, type RunState } from './run-record';
 import { configIssueSchema, trainConfigPayloadSchema } from './train-config';
 import { PROTOCOL_VERSION } from './version';
-import { workbenchCommandSchemas, workbenchEventSchemas, type WorkbenchResult } from './workbench';
+import { evaluationDataSchema, workbenchCommandSchemas, workbenchEventSchemas, type WorkbenchResult } from './workbench';
 
 export { PROTOCOL_VERSION };
 
@@ -66,6 +66,16 @@ export const subscriptionSchema = z.strictObject({
     .default(null),
 });
 
+/** What an inspection pass looks at: the dataset (name, and the path or spec it came from), its images, the pass's batches, the checkpoint. */
+export const inspectionInfoSchema = z.object({
+  data: z.string(),
+  source: z.string(),
+  images: int().min(0),
+  batches: int().min(0),
+  checkpointStep: int().min(0),
+});
+export type InspectionInfo = z.infer<typeof inspectionInfoSchema>;
+
 /** The backends a command may name (models/backend.ts BACKEND_ORDER). */
 const backendNameSchema = z.enum(['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']);
 
@@ -91,6 +101,14 @@ export const commandSchema = z.discriminatedUnion('name', [
       })
       .optional(),
   }),
+  /**
+   * Look inside a run without training it: its latest checkpoint's weights go once over `data`
+   * (any dataset the lab imports, as evaluateRun's data) in inference mode, and the Train view
+   * shows the pass as it shows training (maps, dead counts over the pass, health, histograms).
+   * Refused while a run trains. The pass's numbers and maps are kept in the run (metrics.jsonl
+   * rows marked `inspection`, a snapshot), unless another process holds the run.
+   */
+  z.strictObject({ name: z.literal('inspectRun'), runId: runIdSchema, data: evaluationDataSchema, backend: backendNameSchema.optional() }),
   /** Pause the current run between steps. */
   noFields('pause'),
   /** Resume a paused run. */
@@ -185,6 +203,12 @@ export const trainerEventSchema = z.discriminatedUnion('type', [
     /** On webgpu: the adapter that trains (vendor, device, API). */
     adapter: z.string().optional(),
     resumed: z.boolean(),
+    /**
+     * Set when this is an inspection pass, not training: the run's weights (its checkpoint at
+     * `checkpointStep`) go once over a dataset in inference mode, nothing is trained. Its
+     * layerStats steps count the pass's batches (`totalSteps` of them); no progress (loss) follows.
+     */
+    inspection: inspectionInfoSchema.optional(),
   }),
   /** An epoch ended; val fields are null when the run has no validation split. */
   z.object({
@@ -433,6 +457,7 @@ export type Subscription = z.output<typeof subscriptionSchema>;
 export interface CommandResult extends WorkbenchResult {
   start: { runId: string };
   resumeRun: { runId: string };
+  inspectRun: { runId: string };
   pause: RunStatus;
   resume: RunStatus;
   stop: RunStatus;

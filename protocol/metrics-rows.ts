@@ -47,6 +47,25 @@ export const epochRowSchema = metricsRowSchema.extend({
 });
 export type EpochRow = z.infer<typeof epochRowSchema>;
 
+/**
+ * Marks the rows of an inspection pass (electron/trainer/inspection/): the weights of the
+ * checkpoint at `step` run once over a dataset in inference mode, nothing trained. Such rows
+ * describe that pass, not training at `step`: a 'layers' row's window is the pass's batches,
+ * its dead counts are over every image of the pass, and the numbers that need a gradient are null.
+ */
+export const inspectionMarkSchema = z.object({
+  /** The dataset's name, and the path or synthetic spec it was opened from. */
+  data: z.string(),
+  source: z.string(),
+  /** Its content hash (the same hash: the same images and labels). */
+  hash: z.string(),
+  images: z.number().int().min(0),
+  batches: z.number().int().min(0),
+  /** When the pass ran (ISO 8601). */
+  at: z.string(),
+});
+export type InspectionMark = z.infer<typeof inspectionMarkSchema>;
+
 /** Every activation layer's health (the layerStats stream's LayerStats) at one step, over a window of steps. */
 export const layersRowSchema = metricsRowSchema.extend({
   kind: z.literal('layers'),
@@ -55,6 +74,8 @@ export const layersRowSchema = metricsRowSchema.extend({
   /** Steps the dead counts were taken over. */
   window: z.number().int().min(1),
   layers: z.array(layerStatsSchema),
+  /** Set on the row of an inspection pass (inspectionMarkSchema). */
+  inspection: inspectionMarkSchema.optional(),
 });
 export type LayersRow = z.infer<typeof layersRowSchema>;
 
@@ -65,6 +86,8 @@ export const histogramsRowSchema = metricsRowSchema.extend({
   epoch,
   layers: z.array(layerHistogramsSchema),
   filters: firstFiltersSchema.optional(),
+  /** Set on the row of an inspection pass: the activations are of its last batch. */
+  inspection: inspectionMarkSchema.optional(),
 });
 export type HistogramsRow = z.infer<typeof histogramsRowSchema>;
 

@@ -12,7 +12,7 @@ import type { LayerInfo, LayerStats } from '#protocol/messages';
 import type { StepObserver } from '../training/train-step';
 import { deadRule } from './dead-rules';
 import { DEFAULT_TRANSPORT_SIDE, encodeActivationFrame } from './activation-frames';
-import { LayerStatsTracker, modelWeights, type PackedStats, type StatsOptions } from './layer-stats';
+import { LayerStatsTracker, modelWeights, type PackedStats, type StatsOptions, type StepTensors } from './layer-stats';
 import { LayerTaps } from './layer-taps';
 import { packHistograms, readHistograms, type PackedHistograms } from './histograms';
 import type { FirstFilters, LayerHistograms } from '#protocol/messages';
@@ -73,6 +73,9 @@ export function fullChannel(request: FullMapRequest | null | undefined): string 
 
 /** Captures take at most about this share of the time (the interval stretches when a capture is slow). */
 export const MAX_CAPTURE_SHARE = 0.03;
+
+/** What an inference pass hands the tracker: no backward pass ran and no weight was updated. */
+const NO_GRADIENTS: StepTensors = { gradientOf: () => undefined, gradientOfWeight: () => undefined, weightBefore: () => undefined };
 
 export class RunProbes {
   private readonly taps: LayerTaps;
@@ -258,6 +261,41 @@ export class RunProbes {
         }
       },
     };
+  }
+
+  /**
+   * One batch of an inspection pass (inspection/inspection-session.ts): `xs` through the model
+   * in inference mode (dropout off, RReLU at its evaluation slope; no update), every activation
+   * layer tapped, folded into the tracker's counts as step `step`, with the histograms `options`
+   * asks for. Nothing here is a gradient, so the numbers that need one come back null:
+   * gradOutputMeanAbs, gradWeightMeanAbs and updateRatio. Everything the dead rules look at is
+   * the activation's input and output (dead-rules.ts), so the dead counts are the training
+   * step's. Unlike a training step, a failure here is thrown: these numbers are what the pass is for.
+   */
+  async inspectBatch(xs: tf.Tensor4D, step: number, options: HistogramRequest = {}): Promise<{ layers: LayerStats[]; histograms: StepHistograms | null }> {
+    const { stats, histograms } = this.packInference(xs, step, options);
+    const [layers, read] = await Promise.all([this.tracker.read(stats), histograms ? this.histogramRecorder.read(histograms) : null]);
+    return { layers, histograms: read };
+  }
+
+  /** inspectBatch's forward pass and packing (the tensors of one read-back each); frees what it captured. */
+  private packInference(xs: tf.Tensor4D, step: number, options: HistogramRequest): { stats: PackedStats; histograms: PackedHistograms | null } {
+    let stats: PackedStats | undefined;
+    this.taps.arm(this.built.activationLayers, { gradients: false });
+    try {
+      tf.tidy(() => {
+        this.built.model.apply(xs, { training: false });
+      });
+      stats = this.tracker.pack(step, (l) => this.taps.get(l), NO_GRADIENTS);
+      const histograms = options.histograms ? this.histogramRecorder.pack(this.built.units, { captured: (l) => this.taps.get(l), weightOf: this.weightOf }, options.filters ?? false) : null;
+      return { stats, histograms };
+    } catch (error) {
+      stats?.packed.dispose();
+      throw error;
+    } finally {
+      this.taps.disarm();
+      this.taps.disposeCaptured();
+    }
   }
 
   /** Histograms are for watching: a failure stops them, never the run. */

@@ -26,6 +26,7 @@ import { writeError, writeFileAtomic } from '../../../files/atomic-file';
 import { errorCode } from '../../../files/file-error';
 import { decodeFrame } from '#protocol/frames';
 import type { SnapshotInfo } from '#protocol/workbench';
+import type { InspectionMark } from '#protocol/metrics-rows';
 
 // The capture (tensors, no files) is in snapshot-capture.ts, so the compute core can bundle for a browser.
 export { MAX_SNAPSHOT_PROBES, SNAPSHOT_MAX_SIDE, SnapshotCapture } from './snapshot-capture';
@@ -52,6 +53,8 @@ export interface SnapshotHeader {
   readonly frames: number;
   /** When the maps were taken (ms since the epoch). */
   readonly capturedAt: number;
+  /** Set when an inspection pass took the maps (electron/trainer/inspection/): the probe faces are of that dataset. */
+  readonly inspection?: InspectionMark;
 }
 
 export class SnapshotError extends Error {

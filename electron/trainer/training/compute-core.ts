@@ -84,6 +84,26 @@ export interface StepReply {
   readonly histograms: StepHistograms | null;
 }
 
+/** One batch of an inspection pass: inference only, nothing updated (inspection/inspection-session.ts). */
+export interface InspectRequest {
+  readonly batch: BatchData;
+  /** The 1-based batch of the pass (labels the probe numbers, as a step does in training). */
+  readonly step: number;
+  /** Also take the weight and activation histograms (and the first layer's filters) on this batch. */
+  readonly histograms?: HistogramRequest;
+}
+
+/** What one batch of an inspection pass measured; the numbers that need a gradient are null in `layers`. */
+export interface InspectReply {
+  readonly count: number;
+  /** Milliseconds the batch took in the core. */
+  readonly stepMs: number;
+  /** Every activation layer's dead counts (over the batches so far, with the window the pass set) and health on this batch. */
+  readonly layers: LayerStats[];
+  readonly statsWindow: number;
+  readonly histograms: StepHistograms | null;
+}
+
 /** Held-out numbers of one batch (inference mode): summed loss, correct predictions, images. */
 export interface EvalReply {
   readonly lossSum: number;
@@ -113,6 +133,8 @@ export interface CoreState {
   readonly optimizerUpdates: number;
   /** The probe tracker's meta (layer-stats.ts stateMeta). */
   readonly probes: unknown;
+  /** Only the weights are put back (`arrays` holds no others): the optimizer and probe state stay as they are (an inspection pass, an imported run's checkpoint). */
+  readonly weightsOnly?: boolean;
 }
 
 export interface ComputeCore {
@@ -122,6 +144,8 @@ export interface ComputeCore {
   step(request: StepRequest): Promise<StepReply>;
   /** Held-out loss sum, hits and count on one batch, in inference mode. */
   evaluate(batch: BatchData): Promise<EvalReply>;
+  /** One batch of an inspection pass: inference mode, every activation layer measured, no weight or optimizer state touched. */
+  inspect(request: InspectRequest): Promise<InspectReply>;
   /** Sets the probe faces: their centre crops and dataset indices. */
   setProbeFaces(batch: BatchData): Promise<void>;
   /** Changes some probe settings (a RangeError when out of range); answers them all as they now are. */
@@ -281,6 +305,22 @@ export class InProcessCore implements ComputeCore {
     }
   }
 
+  inspect(request: InspectRequest): Promise<InspectReply> {
+    return this.serial(() => guardGpu(() => this.runInspect(request)));
+  }
+
+  private async runInspect({ batch, step, histograms }: InspectRequest): Promise<InspectReply> {
+    const { xs, ys } = tensorsOf(batch);
+    ys.dispose(); // no loss: the classifier's identities are not the inspected dataset's
+    try {
+      const started = performance.now();
+      const measured = await this.probes.inspectBatch(xs, step, histograms);
+      return { count: batch.count, stepMs: performance.now() - started, ...measured, statsWindow: this.probes.tracker.window };
+    } finally {
+      xs.dispose();
+    }
+  }
+
   setProbeFaces(batch: BatchData): Promise<void> {
     return this.serial(async () => {
       const { xs, ys } = tensorsOf(batch);
@@ -360,6 +400,7 @@ export class InProcessCore implements ComputeCore {
     return this.serial(async () => {
       const byName = new Map(state.arrays.map((a) => [a.name, a]));
       restoreWeights(this.built.model, byName);
+      if (state.weightsOnly === true) return;
       const tensors = new Map(state.arrays.filter((a) => !a.name.startsWith('weights/')).map((a) => [a.name, tf.tensor(a.values, a.shape, a.dtype)]));
       try {
         this.optimizer.loadState(tensors, state.optimizerUpdates);

@@ -10,7 +10,7 @@
 // The ports are the app's own (trusted), so messages are checked for shape only, not validated
 // field by field. No Node imports: this file is bundled into the host page too.
 import { GpuDeviceError } from '../../../models/webgpu-device';
-import { coreErrorReply, errorFromCoreReply, type BatchData, type ComputeCore, type CoreErrorReply, type CoreFactory, type CoreSpec, type CoreState, type EvalReply, type FramesReply, type ModelInfo, type ProbeSettings, type StepReply, type StepRequest } from './compute-core';
+import { coreErrorReply, errorFromCoreReply, type BatchData, type ComputeCore, type CoreErrorReply, type CoreFactory, type CoreSpec, type CoreState, type EvalReply, type FramesReply, type InspectReply, type InspectRequest, type ModelInfo, type ProbeSettings, type StepReply, type StepRequest } from './compute-core';
 import type { MapSubscription } from '../probes/run-probes';
 
 /** What a port carries: the core's calls, and `create`, which makes the core and answers what it trains. */
@@ -44,7 +44,7 @@ export interface PortLike {
   close(): void;
 }
 
-const METHODS: ReadonlySet<string> = new Set<CoreMethod>(['create', 'step', 'evaluate', 'setProbeFaces', 'configureProbes', 'subscribe', 'requestCapture', 'frames', 'snapshot', 'getState', 'setState', 'dispose']);
+const METHODS: ReadonlySet<string> = new Set<CoreMethod>(['create', 'step', 'evaluate', 'inspect', 'setProbeFaces', 'configureProbes', 'subscribe', 'requestCapture', 'frames', 'snapshot', 'getState', 'setState', 'dispose']);
 const ERROR_KINDS: ReadonlySet<string> = new Set<CoreErrorReply['kind']>(['gpu-device', 'wasm-heap-full', 'training', 'error']);
 
 // ---------------------------------------------------------------------------
@@ -365,7 +365,7 @@ function describe(value: unknown): string {
 
 /**
  * A compute core in another context, driven over `port` (its other end given to serveCore).
- * The batches given to step, evaluate and setProbeFaces are transferred: their pixel and label
+ * The batches given to step, evaluate, inspect and setProbeFaces are transferred: their pixel and label
  * arrays are empty (detached) once the call is made, so the caller must not read them again
  * (the session never does). States given to setState are copied: a caller may keep one.
  */
@@ -394,6 +394,10 @@ export class RemoteCore implements ComputeCore {
 
   evaluate(batch: BatchData): Promise<EvalReply> {
     return this.call('evaluate', [batch], batchTransfer(batch));
+  }
+
+  inspect(request: InspectRequest): Promise<InspectReply> {
+    return this.call('inspect', [request], batchTransfer(request.batch));
   }
 
   setProbeFaces(batch: BatchData): Promise<void> {

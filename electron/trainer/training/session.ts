@@ -26,7 +26,7 @@ import { describeRecipeChoices } from '#protocol/train-recipes';
 import { WasmHeapFullError } from '../../../models/kernels/wasm-heap';
 import { checkProbeImages, defaultProbeImages, subscriptionProblem, type MapSubscription, type ProbeOptions } from '../probes/run-probes';
 import { MAX_SNAPSHOT_PROBES, pruneSnapshotsAfter, writeSnapshot } from '../probes/snapshots';
-import type { FirstFilters, LayerHistograms, LayerInfo, LayerStats } from '#protocol/messages';
+import type { FirstFilters, InspectionInfo, LayerHistograms, LayerInfo, LayerStats } from '#protocol/messages';
 import type { StepHistograms } from '../probes/run-probes';
 import { histogramRequest } from './histogram-cadence';
 import { InProcessCore, type BatchData, type ComputeCore, type CoreFactory, type ModelInfo, type ProbeSettings } from './compute-core';
@@ -61,7 +61,8 @@ export interface EpochMetrics {
 }
 
 export type TrainEvent =
-  | { readonly type: 'started'; readonly runId: string; readonly step: number; readonly totalSteps: number; readonly backend: string; readonly backendName: string; readonly adapter?: string; readonly resumed: boolean }
+  /** `inspection`: set by an inspection pass (inspection/inspection-session.ts), which speaks these events too without training. */
+  | { readonly type: 'started'; readonly runId: string; readonly step: number; readonly totalSteps: number; readonly backend: string; readonly backendName: string; readonly adapter?: string; readonly resumed: boolean; readonly inspection?: InspectionInfo }
   /** `at`: when the step ended (ms since the epoch). */
   | ({ readonly type: 'progress'; readonly at: number } & Omit<StepMetrics, 'kind'>)
   | ({ readonly type: 'epoch' } & Omit<EpochMetrics, 'kind'>)

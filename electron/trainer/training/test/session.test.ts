@@ -9,7 +9,7 @@ import { ORL, sharedDataset, tempDir } from '../../../../datasets/test/fixtures'
 import { WasmHeapFullError } from '../../../../models/kernels/wasm-heap';
 import type { MapSubscription } from '../../probes/run-probes';
 import { openRun } from '../../runs/run-store';
-import { coreErrorReply, errorFromCoreReply, InProcessCore, type BatchData, type ComputeCore, type CoreFactory, type CoreSpec, type CoreState, type ModelInfo, type ProbeSettings, type StepRequest } from '../compute-core';
+import { coreErrorReply, errorFromCoreReply, InProcessCore, type BatchData, type ComputeCore, type CoreFactory, type CoreSpec, type CoreState, type InspectRequest, type ModelInfo, type ProbeSettings, type StepRequest } from '../compute-core';
 import type { TrainConfigInput } from '../config';
 import { TrainingError, TrainingSession, type TrainEvent } from '../session';
 import { highLoss } from '../loss-watch';
@@ -300,6 +300,7 @@ class ClonedCore implements ComputeCore {
 
   step(request: StepRequest) { return this.send('step', () => this.inner.step(structuredClone(request))); }
   evaluate(batch: BatchData) { return this.send('evaluate', () => this.inner.evaluate(structuredClone(batch))); }
+  inspect(request: InspectRequest) { return this.send('inspect', () => this.inner.inspect(structuredClone(request))); }
   setProbeFaces(batch: BatchData) { return this.send('setProbeFaces', () => this.inner.setProbeFaces(structuredClone(batch))); }
   configureProbes(changes: Partial<ProbeSettings>) { return this.send('configureProbes', () => this.inner.configureProbes(structuredClone(changes))); }
   subscribe(subscription: MapSubscription) { return this.send('subscribe', () => this.inner.subscribe(structuredClone(subscription))); }
