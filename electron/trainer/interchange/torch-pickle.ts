@@ -150,7 +150,11 @@ function allowedNames(): Map<string, (...args: unknown[]) => unknown> {
   ]);
   // GLOBAL pushes the class itself (a persistent id carries it uncalled): a function that says its type.
   const storageType = (dtype: StorageDType) => Object.assign(() => ({ kind: 'storage-type', dtype }) satisfies StorageType, { storageDType: dtype });
-  for (const [cls, dtype] of Object.entries(STORAGE_CLASSES)) names.set(`torch.${cls}`, storageType(dtype));
+  // A checkpoint saved from a GPU names CUDA storages (the published Light CNN files do); their bytes are the same.
+  for (const [cls, dtype] of Object.entries(STORAGE_CLASSES)) {
+    names.set(`torch.${cls}`, storageType(dtype));
+    names.set(`torch.cuda.${cls}`, storageType(dtype));
+  }
   for (const [name, dtype] of Object.entries(DTYPE_NAMES)) names.set(`torch.${name}`, storageType(dtype));
   return names;
 }

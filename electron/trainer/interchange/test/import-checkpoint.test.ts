@@ -94,6 +94,21 @@ describe.skipIf(SKIP_TORCH)('importing PyTorch checkpoints', () => {
     expect(relativeError(await labEmbedding(result.run.id, saved.batch, 32), saved.embedding)).toBeLessThan(1e-5);
   }, 120_000);
 
+  it('reads a checkpoint saved from a GPU (CUDA storages, as the published files were trained)', async () => {
+    const saved = await pytorchCheckpoint('tiny', 32, 'legacy', ['--seed', '3']);
+    // The legacy pickle (protocol 2, no frames) as a GPU machine writes it: torch.cuda.FloatStorage at cuda:0.
+    const bytes = await readFile(saved.file);
+    const cpuLocation = Buffer.from([0x58, 3, 0, 0, 0, ...Buffer.from('cpu')]);
+    const cudaLocation = Buffer.from([0x58, 6, 0, 0, 0, ...Buffer.from('cuda:0')]);
+    let text = bytes.toString('latin1');
+    expect(text).toContain('ctorch\nFloatStorage\n');
+    text = text.split('ctorch\nFloatStorage\n').join('ctorch.cuda\nFloatStorage\n').split(cpuLocation.toString('latin1')).join(cudaLocation.toString('latin1'));
+    const gpuFile = join(dir, 'gpu.pth.tar');
+    await writeFile(gpuFile, Buffer.from(text, 'latin1'));
+    const result = await importCheckpoint(gpuFile, { dataDir: dir });
+    expect(relativeError(await labEmbedding(result.run.id, saved.batch, 32), saved.embedding)).toBeLessThan(1e-5);
+  }, 60_000);
+
   it('reads the zip format of a tiny Light CNN without a classifier', async () => {
     const numTensors = tf.memory().numTensors;
     const saved = await pytorchCheckpoint('tiny', 32, 'zip', ['--no-classifier']);

@@ -37,7 +37,8 @@ export async function runPython(args: readonly string[], options: { cwd?: string
   try {
     const { stdout } = await run(torchPython(), [...args], {
       cwd: options.cwd,
-      env: { ...process.env, ...options.env },
+      // One thread unless told: vitest runs test files side by side on CI's two cores.
+      env: { ...process.env, OMP_NUM_THREADS: '1', ...options.env },
       timeout: options.timeoutMs ?? 300_000,
       maxBuffer: 64 * 1024 * 1024,
     });
