@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { registerInfoCommand } from './info-command';
 import { registerServeCommand } from './serve-command';
 import { registerInterchangeCommands } from './interchange-commands';
+import { registerInspectCommand } from './inspect-command';
 import { escapeConsole, printErr, printOut } from './terminal-text';
 
 // Errors a user causes and can act on: shown as one line. Anything else is a bug.
@@ -37,6 +38,7 @@ registerTrainCommands(program);
 registerInfoCommand(program);
 registerServeCommand(program);
 registerInterchangeCommands(program);
+registerInspectCommand(program);
 pointAtHelpAfterErrors(program);
 
 /**
