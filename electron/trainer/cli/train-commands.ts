@@ -1,4 +1,5 @@
 // `lab train`, `lab resume`, `lab runs`, `lab summary`: training from the command line.
+import { basename } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { findPreset, PRESETS } from '../training/presets';
 import { labDataDir } from '../../../datasets';
@@ -346,5 +347,7 @@ export function describeRunLine(run: RunEntry, evaluation: Awaited<ReturnType<ty
   }
   const scores = evaluation ? `, verification ${(evaluation.accuracy * 100).toFixed(1)}% at step ${evaluation.step}` : '';
   const name = r.displayName === undefined ? '' : `  "${r.displayName}"`;
+  // An imported run trained elsewhere: where its weights came from says more than a state and a step.
+  if (r.origin?.kind === 'imported') return `${run.id}${name}  imported from ${basename(r.origin.file)}${scores}  [${config.model} ${config.activation} @${config.inputSize}px]`;
   return `${run.id}${name}  ${state}, ${step}${scores}  [${config.model} ${config.activation} @${config.inputSize}px on ${r.dataset.name}${r.dataset.synthetic ? ' (synthetic)' : ''}]`;
 }

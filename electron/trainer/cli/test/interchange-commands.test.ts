@@ -50,6 +50,8 @@ describe('lab import and lab export', () => {
     expect(imported.stdout).toMatch(/DataParallel's module\. prefix removed/);
     expect(imported.stdout).toMatch(/eval \S+ --data <faces> --pairs <pairs\.txt>/);
     const runId = /as run (\S+)/.exec(imported.stdout)?.[1] as string;
+    const runs = await lab(['runs'], dataDir);
+    expect(runs.stdout).toContain(`${runId}  "tiny from a file"  imported from tiny.pth  [tiny mfm:2/1 @32px]`);
 
     const out = join(work, 'onnx-out');
     const exported = await lab(['export', runId, '--format', 'onnx', '--out', out], dataDir);
