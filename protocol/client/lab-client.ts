@@ -144,6 +144,10 @@ export class LabClient {
     const { overrides, backend } = options;
     return this.request({ name: 'resumeRun', runId, ...(overrides ? { overrides } : {}), ...(backend ? { backend } : {}) });
   }
+  /** Looks inside a run with a dataset (one pass in inference mode); watch it as training, in the run's events and streams. */
+  inspectRun(runId: string, data: CommandInputOf<'inspectRun'>['data'], options: { backend?: CommandInputOf<'inspectRun'>['backend'] } = {}) {
+    return this.request({ name: 'inspectRun', runId, data, ...(options.backend ? { backend: options.backend } : {}) });
+  }
   pause() {
     return this.request({ name: 'pause' });
   }

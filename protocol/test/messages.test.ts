@@ -30,6 +30,7 @@ describe('parseClientMessage: valid messages', () => {
     const minimal: Record<string, Record<string, unknown>> = {
       start: { config: { model: 'lightcnn9', lr: 0.01 } },
       resumeRun: { runId: '2024-05-01T10-00-00_lightcnn9' },
+      inspectRun: { runId: '2024-05-01T10-00-00_imported', data: { kind: 'synthetic' } },
       pause: {},
       resume: {},
       stop: {},

@@ -108,6 +108,8 @@ export class InspectionSession {
   readonly run: RunHandle;
   readonly model: ModelInfo;
   readonly core: ComputeCore;
+  /** What it does to its run, for the lab host's busy message. */
+  readonly activity = 'being looked inside (an inspection pass)';
 
   private constructor(
     private readonly opened: Opened,

@@ -8,11 +8,14 @@
 // its end is session-owner.ts's; this file dispatches the commands and fans out the events.
 import type { BackendName } from '../../../models/backend';
 import type { GpuHost } from '../gpu-host/host-link';
+import { resolve } from 'node:path';
 import { readFrameHeader } from '#protocol/frames';
+import type { PathRef } from '#protocol/workbench';
 import {
   parseClientMessage,
   PROTOCOL_VERSION,
   type Command,
+  type CommandOf,
   type LayerStats,
   type ProgressItem,
   type RunStatus,
@@ -27,7 +30,8 @@ import { TrainingSession, type TrainEvent } from '../training/session';
 import { fullChannel, type MapSubscription } from '../probes/run-probes';
 import { LAB_VERSION } from '#protocol/version';
 import { isInvalidMessage, type Connection } from './connection';
-import { SessionOwner } from './session-owner';
+import { SessionOwner, type LabSession } from './session-owner';
+import { InspectionSession, type InspectionData } from '../inspection/inspection-session';
 import { ViewerStreams } from './viewer-streams';
 import { isSyntheticSpec } from '../../../datasets/synthetic-dataset';
 import { Grants } from './grants';
@@ -63,7 +67,7 @@ export class LabHost {
    * The run training now, and the last one after it ended: a viewer who picks another layer,
    * pre-activation, a filter or a probe face gets the maps of its final weights (issue 14, 2.1).
    */
-  private readonly runs: SessionOwner;
+  private readonly runs: SessionOwner<LabSession>;
   private status: RunStatus = { state: null, runId: null, step: null, totalSteps: null };
   /** Settings a viewer chose that outlive one run. */
   private probeIntervalMs: number | undefined;
@@ -153,6 +157,12 @@ export class LabHost {
         return this.start(() => TrainingSession.start(command.config as TrainConfigInput, { ...this.sessionOptions(command.backend), ...this.eventsOf() }));
       case 'resumeRun':
         return this.start(() => TrainingSession.resume(command.runId, { ...this.sessionOptions(command.backend), ...this.eventsOf(), overrides: command.overrides ?? {} }));
+      case 'inspectRun': {
+        // Like a start: refused while a run trains (one session owns the lab), then streamed as training is.
+        const data = inspectionData(command.data, (ref) => this.grants.resolve(ref, 'read', viewer.pathInput));
+        const { probes: { window: _window, ...probes }, ...options } = this.sessionOptions(command.backend);
+        return this.start(() => InspectionSession.open(command.runId, { ...options, probes, ...this.eventsOf(), data }));
+      }
       case 'pause':
         this.runs.need('pause').pause();
         return { ...this.status, state: 'paused' };
@@ -249,7 +259,7 @@ export class LabHost {
   }
 
   /** The run whose maps viewers can ask for: the one training, else the last one ended in this host. */
-  private get viewable(): TrainingSession | null {
+  private get viewable(): LabSession | null {
     return this.runs.viewable;
   }
 
@@ -281,7 +291,7 @@ export class LabHost {
   }
 
   /** Starts a run (unless one is training or starting); the viewers' probe faces and subscriptions carry over when they fit it. */
-  private async start(open: () => Promise<TrainingSession>): Promise<{ runId: string }> {
+  private async start(open: () => Promise<LabSession>): Promise<{ runId: string }> {
     const session = await this.runs.start(open, async (session) => {
       this.latest.clear();
       this.status = { state: 'running', runId: session.run.id, step: null, totalSteps: session.totalSteps };
@@ -360,6 +370,12 @@ export class LabHost {
     });
     wanting.forEach((viewer, i) => viewer.streams.stream(header.channel, { kind: 'binary', frame: i === wanting.length - 1 ? frame : frame.slice(0) }));
   }
+}
+
+/** The dataset an inspectRun names, as the pass opens it: a path resolved as evaluateRun's data is (a grant, or typed in serve mode), or the synthetic set. */
+function inspectionData(source: CommandOf<'inspectRun'>['data'], resolvePath: (ref: PathRef) => string): InspectionData {
+  if (source.kind === 'synthetic') return { spec: `synthetic:${source.identities}x${source.imagesPerIdentity}` };
+  return { spec: resolve(resolvePath(source.path)), layout: source.layout, ...(source.identityRegex === undefined ? {} : { identityRegex: source.identityRegex }) };
 }
 
 /** A viewer's full-size map request as the session understands it. */

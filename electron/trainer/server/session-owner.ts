@@ -2,19 +2,42 @@
 // first is still opening), and the last run after it ended is kept with its compute core so that viewers can still ask
 // for the maps of its final weights (issue 14, 2.1) until the next run starts or the host closes.
 import { GpuDeviceError } from '../../../models/webgpu-device';
-import type { RunOutcome, TrainingSession } from '../training/session';
+import type { RunOutcome } from '../training/session';
+import type { ModelInfo, ProbeSettings } from '../training/compute-core';
+import type { MapSubscription } from '../probes/run-probes';
 import { CommandError } from './workbench/types';
 
-/** What the owner needs of a session (a TrainingSession is one). */
+/** What the owner needs of a session (a TrainingSession is one, and an InspectionSession). */
 export interface OwnedSession {
   readonly run: { readonly id: string };
   /** It has sent its end state (it may still be releasing its lock and core). */
   readonly hasEnded: boolean;
+  /** What it does to its run, for the busy message ("run X is <activity>"); default 'training'. */
+  readonly activity?: string;
+  /** Its work: training, or an inspection pass; resolves when it has ended. */
   train(): Promise<RunOutcome>;
   dispose(): void;
 }
 
-export class SessionOwner<S extends OwnedSession = TrainingSession> {
+/**
+ * What the lab host asks of the session it owns: a TrainingSession, or an InspectionSession
+ * (inspection/inspection-session.ts), which speaks the same events without training.
+ */
+export interface LabSession extends OwnedSession {
+  readonly model: ModelInfo;
+  readonly totalSteps: number;
+  pause(): void;
+  resume(): void;
+  stop(): void;
+  setProbeImages(images: readonly number[] | null): Promise<void>;
+  setProbeInterval(ms: number): Promise<void>;
+  configureProbes(changes: Partial<ProbeSettings>): Promise<ProbeSettings>;
+  subscriptionProblem(subscription: MapSubscription): string | null;
+  subscribe(subscription: MapSubscription): Promise<void>;
+  probeNow(): Promise<void>;
+}
+
+export class SessionOwner<S extends OwnedSession = LabSession> {
   private session: S | null = null;
   /** The last run after it ended, its compute core kept; freed when the next run starts or the host closes. */
   private ended: S | null = null;
@@ -65,7 +88,7 @@ export class SessionOwner<S extends OwnedSession = TrainingSession> {
     // A run that has sent its end state still releases its lock and core for a moment: a
     // viewer that starts again on seeing that state waits for it rather than being refused.
     if (this.session?.hasEnded) await this.trainingPromise;
-    if (this.session) throw new CommandError(`run ${this.session.run.id} is training: stop it before starting another`, 'busy');
+    if (this.session) throw new CommandError(`run ${this.session.run.id} is ${this.session.activity ?? 'training'}: stop it before starting another`, 'busy');
     if (this.starting) throw new CommandError('a run is starting: wait for it, then stop it before starting another', 'busy');
     this.starting = true;
     // The new run needs the memory (on wasm, one 4 GiB heap), and its events replace the old run's.
