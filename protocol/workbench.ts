@@ -11,8 +11,8 @@
 //
 // Like messages.ts, this file is bundled into the renderer: zod only, no node: modules.
 import { z } from 'zod';
-import type { DeadRule } from '../models/activations/registry';
-import { trainConfigPayloadSchema } from './train-config';
+import { parseActivation, type DeadRule } from '../models/activations/registry';
+import { ARCHITECTURE_NAMES, trainConfigPayloadSchema } from './train-config';
 
 /** How many people and images per person a synthetic set may have (the form offers the same). */
 export const SYNTHETIC_LIMITS = { identities: { min: 2, max: 1000 }, imagesPerIdentity: { min: 2, max: 200 } } as const;
@@ -59,6 +59,27 @@ export type EvaluationDataSource = z.input<typeof evaluationDataSchema>;
 /** A dataset the trainer opened in this session: start configs and face requests name it by `data`. */
 const dataRefSchema = z.string().min(1).max(4200);
 
+
+/** What a run can be exported for (exportRunFor; the command line's `lab export --format`). */
+export const INTERCHANGE_FORMATS = ['pytorch', 'onnx', 'torchrun'] as const;
+export type InterchangeFormat = (typeof INTERCHANGE_FORMATS)[number];
+
+/** An activation the lab knows, as text (relu, leaky_relu:0.1, mfm:3/2, ...): importCheckpoint's override. */
+const activationOverrideSchema = z
+  .string()
+  .min(1)
+  .max(200)
+  .refine(
+    (text) => {
+      try {
+        parseActivation(text);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'not a known activation (e.g. mfm:2/1, relu, leaky_relu:0.1, prelu, maxout:3)' },
+  );
 
 /** The longest display name a run may have (characters). */
 export const RUN_NAME_MAX = 120;
@@ -117,6 +138,35 @@ export const workbenchCommandSchemas = [
   }),
   /** Moves the run's folder to <data folder>/trash/ (nothing is deleted); refused while it trains. */
   z.strictObject({ name: z.literal('deleteRun'), runId: z.string().min(1).max(200) }),
+  /**
+   * Makes a run of a PyTorch checkpoint (`lab import`): the file's pickles are parsed, never run;
+   * the architecture, width and input size come from its tensors unless given here (the
+   * activation is MFM 2/1 unless given). Every tensor is checked against the network the lab builds.
+   */
+  z.strictObject({
+    name: z.literal('importCheckpoint'),
+    /** The checkpoint file (a grant from an open dialog, or typed in serve mode). */
+    source: pathRefSchema,
+    /** The run's display name (`lab import --name`); `name` is the command's own. */
+    displayName: z.string().trim().min(1).max(RUN_NAME_MAX, `a run name may be at most ${RUN_NAME_MAX} characters: shorten it`).optional(),
+    model: z.enum(ARCHITECTURE_NAMES).optional(),
+    activation: activationOverrideSchema.optional(),
+    width: z.number().positive().max(4).optional(),
+    inputSize: int().min(16).max(512).optional(),
+  }),
+  /**
+   * Writes a run's network for other tools (`lab export`) into a folder: PyTorch (model.pt,
+   * model.py), ONNX (model.onnx) or torchrun (the experiment for DDP). A folder that holds files
+   * is refused ('exists') unless `force` (files of the same names are replaced).
+   */
+  z.strictObject({
+    name: z.literal('exportRunFor'),
+    runId: z.string().min(1).max(200),
+    format: z.enum(INTERCHANGE_FORMATS),
+    /** The folder to write into (a grant from a folder dialog, or typed in serve mode; created when missing). */
+    destination: pathRefSchema,
+    force: z.boolean().default(false),
+  }),
 ] as const;
 
 // ---------------------------------------------------------------------------
@@ -365,6 +415,35 @@ export interface SnapshotInfo {
   bytes: number;
 }
 
+/** What importCheckpoint made of a checkpoint: the new run and how its settings were decided. */
+export interface CheckpointImportView {
+  runId: string;
+  /** torch.save's format: 'zip' (PyTorch 1.6 and later) or 'legacy' (the published Light CNN files). */
+  format: string;
+  /** The network the run holds. */
+  config: { model: string; inputSize: number; width: number; activation: string };
+  /** present: the file had an identity classifier (fc2) of `classes` identities; absent, the embedding is what the run gives. */
+  classifier: { present: boolean; classes: number };
+  /** Parameters without the classifier. */
+  parameters: number;
+  /** How each setting was decided, in words (e.g. "width: 1 (conv1's channels)"). */
+  decisions: string[];
+  /** What else the file says (e.g. "arch: LightCNN-9", "epoch: 80"), as "key: value". */
+  notes: string[];
+}
+
+/** Where exportRunFor wrote a run's files. */
+export interface InterchangeExportView {
+  runId: string;
+  format: InterchangeFormat;
+  /** The folder written into. */
+  dir: string;
+  /** The files written, by name. */
+  files: string[];
+  /** The step of the weights exported (the run's latest checkpoint). */
+  step: number;
+}
+
 export interface WorkbenchResult {
   labInfo: LabInfo;
   describeModel: ModelDescription;
@@ -380,4 +459,6 @@ export interface WorkbenchResult {
   setRunNotes: { runId: string; notes: string };
   /** trashedTo: the folder's new place; restore: one sentence saying how to bring it back. */
   deleteRun: { runId: string; trashedTo: string; restore: string };
+  importCheckpoint: CheckpointImportView;
+  exportRunFor: InterchangeExportView;
 }

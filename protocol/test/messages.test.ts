@@ -55,6 +55,8 @@ describe('parseClientMessage: valid messages', () => {
       renameRun: { runId: 'run-1', displayName: 'ReLU baseline' },
       setRunNotes: { runId: 'run-1', notes: 'notes' },
       deleteRun: { runId: 'run-1' },
+      importCheckpoint: { source: { kind: 'grant', grant: 'b'.repeat(32) } },
+      exportRunFor: { runId: 'run-1', format: 'onnx', destination: { kind: 'typed', path: '/tmp/out' } },
     };
     expect([...COMMAND_NAMES].sort()).toEqual(Object.keys(minimal).sort());
     for (const [name, fields] of Object.entries(minimal)) {

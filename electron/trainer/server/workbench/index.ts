@@ -1,6 +1,7 @@
 // The workbench commands (protocol/workbench.ts) routed to the module that does each.
 import type { WorkbenchContext } from './context';
 import { datasetFaces, describeModel, importDatasetCommand, labInfo } from './data';
+import { exportRunForCommand, importCheckpointCommand } from './interchange';
 import { deleteRun, evaluateRunCommand, exportRun, getEvaluation, listSnapshots, loadSnapshot, renameRun, setRunNotes } from './runs';
 import type { WorkbenchCommand, WorkbenchResult } from './types';
 
@@ -11,7 +12,7 @@ export function isWorkbenchCommand(command: { name: string }): command is Workbe
   return WORKBENCH_NAMES.has(command.name);
 }
 
-const WORKBENCH_NAMES = new Set<string>(['labInfo', 'describeModel', 'importDataset', 'datasetFaces', 'evaluateRun', 'getEvaluation', 'exportRun', 'listSnapshots', 'loadSnapshot', 'renameRun', 'setRunNotes', 'deleteRun'] satisfies (keyof WorkbenchResult)[]);
+const WORKBENCH_NAMES = new Set<string>(['labInfo', 'describeModel', 'importDataset', 'datasetFaces', 'evaluateRun', 'getEvaluation', 'exportRun', 'listSnapshots', 'loadSnapshot', 'renameRun', 'setRunNotes', 'deleteRun', 'importCheckpoint', 'exportRunFor'] satisfies (keyof WorkbenchResult)[]);
 
 export async function runWorkbenchCommand(command: WorkbenchCommand, context: WorkbenchContext): Promise<WorkbenchResult[keyof WorkbenchResult]> {
   switch (command.name) {
@@ -39,5 +40,9 @@ export async function runWorkbenchCommand(command: WorkbenchCommand, context: Wo
       return setRunNotes(command, context);
     case 'deleteRun':
       return deleteRun(command, context);
+    case 'importCheckpoint':
+      return importCheckpointCommand(command, context);
+    case 'exportRunFor':
+      return exportRunForCommand(command, context);
   }
 }
