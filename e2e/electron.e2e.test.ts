@@ -150,7 +150,7 @@ describe.skipIf(skipReason !== null)(`the desktop app in Electron${skipReason ? 
           };
         });
         expect(facts.lab).toBe('object');
-        expect(facts.keys).toEqual(['chooseDataset', 'chooseExportPath', 'choosePairsFile', 'connectTrainer', 'onTrainerExit', 'restartTrainer', 'versions']);
+        expect(facts.keys).toEqual(['chooseCheckpoint', 'chooseDataset', 'chooseExportFolder', 'chooseExportPath', 'choosePairsFile', 'connectTrainer', 'onTrainerExit', 'restartTrainer', 'versions']);
         expect(facts).toMatchObject({ frozen: true, versionsFrozen: true, writable: false, configurable: false, stillThere: true, unpatched: true });
         expect(facts.electron).toBe(await app!.evaluate(() => process.versions['electron']));
       });

@@ -2,6 +2,7 @@
 // caller). Filters are a convenience: the trainer checks what it is given anyway.
 import type { OpenDialogOptions, OpenDialogReturnValue, SaveDialogOptions, SaveDialogReturnValue } from 'electron';
 import { isAbsolute, join } from 'node:path';
+import type { InterchangeFormat } from '#protocol/workbench';
 import type { DatasetKind } from '../preload/api';
 
 export function datasetDialogOptions(kind: DatasetKind): OpenDialogOptions {
@@ -26,6 +27,36 @@ export function pairsDialogOptions(): OpenDialogOptions {
       { name: 'Pairs lists (.txt)', extensions: ['txt'] },
       { name: 'All files', extensions: ['*'] },
     ],
+  };
+}
+
+export function checkpointDialogOptions(): OpenDialogOptions {
+  return {
+    title: 'Import a PyTorch checkpoint',
+    buttonLabel: 'Import',
+    properties: ['openFile', 'dontAddToRecent'],
+    filters: [
+      // Matched on the last dot: 'tar' offers the published .pth.tar files.
+      { name: 'PyTorch checkpoints (.pth, .pt, .tar, .pth.tar, .bin, .ckpt)', extensions: ['pth', 'pt', 'tar', 'bin', 'ckpt'] },
+      { name: 'All files', extensions: ['*'] },
+    ],
+  };
+}
+
+/** What each export format writes, for the folder dialog's title. */
+const EXPORT_FOLDER_TITLES: Record<InterchangeFormat, string> = {
+  pytorch: 'Choose a folder for the PyTorch files (model.pt, model.py)',
+  onnx: 'Choose a folder for the ONNX model',
+  torchrun: 'Choose a folder for the torchrun experiment',
+};
+
+/** A folder to export a run's network into (a new one can be made in the dialog); it starts in `folder`. */
+export function exportFolderDialogOptions(format: InterchangeFormat, folder: string): OpenDialogOptions {
+  return {
+    title: EXPORT_FOLDER_TITLES[format],
+    buttonLabel: 'Export here',
+    defaultPath: folder,
+    properties: ['openDirectory', 'createDirectory', 'promptToCreate', 'dontAddToRecent'],
   };
 }
 

@@ -188,6 +188,8 @@ void app.whenReady().then(() => {
   ipcMain.handle(CHANNELS.chooseDataset, (event, ...args: unknown[]) => handlers.chooseDataset(event, ...args));
   ipcMain.handle(CHANNELS.choosePairsFile, (event, ...args: unknown[]) => handlers.choosePairsFile(event, ...args));
   ipcMain.handle(CHANNELS.chooseExportPath, (event, ...args: unknown[]) => handlers.chooseExportPath(event, ...args));
+  ipcMain.handle(CHANNELS.chooseCheckpoint, (event, ...args: unknown[]) => handlers.chooseCheckpoint(event, ...args));
+  ipcMain.handle(CHANNELS.chooseExportFolder, (event, ...args: unknown[]) => handlers.chooseExportFolder(event, ...args));
   ipcMain.handle(CHANNELS.restartTrainer, (event, ...args: unknown[]) => handlers.restartTrainer(event, ...args));
   // The GPU host page's report and its device's loss; the broker takes them from the host's own page only.
   ipcMain.on(CHANNELS.gpuHostReport, (event, ...args: unknown[]) => gpuHost.pageReport(event, ...args));

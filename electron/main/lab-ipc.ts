@@ -2,14 +2,19 @@
 // checks, one dialog at a time, grants to the running trainer. index.ts registers these
 // handlers with ipcMain and passes the Electron pieces in, so this is tested under Node.
 import type { OpenDialogOptions, OpenDialogReturnValue, SaveDialogOptions, SaveDialogReturnValue } from 'electron';
+import { z } from 'zod';
+import { INTERCHANGE_FORMATS } from '#protocol/workbench';
 import type { FileChoice } from '../preload/api';
 import { CHANNELS } from '../preload/channels';
-import { datasetDialogOptions, exportDialogOptions, openedPath, pairsDialogOptions, savedPath } from './dialogs';
+import { checkpointDialogOptions, datasetDialogOptions, exportDialogOptions, exportFolderDialogOptions, openedPath, pairsDialogOptions, savedPath } from './dialogs';
 import { grantFor, type GrantMessage, type GrantPurpose } from './grants';
 import { datasetKindSchema, parseArgs, senderAllowed, suggestedNameSchema } from './ipc-validation';
 import type { AppLocation } from './policy';
 
 /** The part of an IpcMainEvent / IpcMainInvokeEvent the checks use. */
+/** What a run is exported for (chooseExportFolder's argument: the dialog's title says it). */
+const exportFormatSchema = z.enum(INTERCHANGE_FORMATS, { error: "the export format is 'pytorch', 'onnx' or 'torchrun'" });
+
 export interface IpcEventLike<Sender> {
   readonly sender: Sender;
   /** Null when the frame navigated away or was destroyed before the message was handled. */
@@ -22,7 +27,7 @@ export interface LabIpcDeps<Sender, Window> {
   windowOf(sender: Sender): Window | null;
   showOpenDialog(window: Window, options: OpenDialogOptions): Promise<OpenDialogReturnValue>;
   showSaveDialog(window: Window, options: SaveDialogOptions): Promise<SaveDialogReturnValue>;
-  /** Where the save dialog starts (the user's documents folder). */
+  /** Where the save and export-folder dialogs start (the user's documents folder). */
   exportFolder(): string;
   readonly trainer: {
     readonly running: boolean;
@@ -41,6 +46,8 @@ export interface LabIpcHandlers<Sender> {
   chooseDataset(event: IpcEventLike<Sender>, ...args: unknown[]): Promise<FileChoice | null>;
   choosePairsFile(event: IpcEventLike<Sender>, ...args: unknown[]): Promise<FileChoice | null>;
   chooseExportPath(event: IpcEventLike<Sender>, ...args: unknown[]): Promise<FileChoice | null>;
+  chooseCheckpoint(event: IpcEventLike<Sender>, ...args: unknown[]): Promise<FileChoice | null>;
+  chooseExportFolder(event: IpcEventLike<Sender>, ...args: unknown[]): Promise<FileChoice | null>;
   restartTrainer(event: IpcEventLike<Sender>, ...args: unknown[]): Promise<void>;
 }
 
@@ -108,6 +115,18 @@ export function createLabIpc<Sender, Window extends object>(deps: LabIpcDeps<Sen
       const window = trusted(CHANNELS.chooseExportPath, event);
       const [suggestedName] = parseArgs(CHANNELS.chooseExportPath, args, [suggestedNameSchema]);
       return choose(window, 'write', async () => savedPath(await deps.showSaveDialog(window, exportDialogOptions(suggestedName, deps.exportFolder()))));
+    },
+
+    async chooseCheckpoint(event, ...args) {
+      const window = trusted(CHANNELS.chooseCheckpoint, event);
+      parseArgs(CHANNELS.chooseCheckpoint, args, []);
+      return choose(window, 'read', async () => openedPath(await deps.showOpenDialog(window, checkpointDialogOptions())));
+    },
+
+    async chooseExportFolder(event, ...args) {
+      const window = trusted(CHANNELS.chooseExportFolder, event);
+      const [format] = parseArgs(CHANNELS.chooseExportFolder, args, [exportFormatSchema]);
+      return choose(window, 'write', async () => openedPath(await deps.showOpenDialog(window, exportFolderDialogOptions(format, deps.exportFolder()))));
     },
 
     async restartTrainer(event, ...args) {

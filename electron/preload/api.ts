@@ -1,4 +1,5 @@
 // The typed surface the preload exposes as `window.lab`. Both ends import it.
+import type { InterchangeFormat } from '#protocol/workbench';
 import { CHANNELS } from './channels';
 
 /**
@@ -19,6 +20,9 @@ export interface FileChoice {
 }
 
 export type DatasetKind = 'folder' | 'archive';
+
+/** What a run's network is exported for: 'pytorch', 'onnx' or 'torchrun'. */
+export type ExportFolderFormat = InterchangeFormat;
 
 export interface LabApi {
   /** The versions of the runtime the app runs on, for the About line. */
@@ -48,6 +52,17 @@ export interface LabApi {
    * `.tar.gz` is added when missing. Rejects a bad name. The grant is for writing.
    */
   chooseExportPath(suggestedName: string): Promise<FileChoice | null>;
+  /**
+   * A native dialog to open a PyTorch checkpoint (.pth, .pt, .tar, .pth.tar, .bin, .ckpt, or
+   * any file). Null when cancelled. The grant is for reading.
+   */
+  chooseCheckpoint(): Promise<FileChoice | null>;
+  /**
+   * A native folder dialog (a new folder can be made in it) to export a run's network into,
+   * for `format` ('pytorch', 'onnx' or 'torchrun': the dialog's title says which). Null when
+   * cancelled; rejects another format. The grant is for writing.
+   */
+  chooseExportFolder(format: ExportFolderFormat): Promise<FileChoice | null>;
   /** Starts the trainer again after it exited; then call connectTrainer again. No-op while it runs. */
   restartTrainer(): Promise<void>;
 }

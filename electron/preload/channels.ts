@@ -12,6 +12,8 @@ export const CHANNELS = {
   chooseDataset: 'lab:choose-dataset',
   choosePairsFile: 'lab:choose-pairs-file',
   chooseExportPath: 'lab:choose-export-path',
+  chooseCheckpoint: 'lab:choose-checkpoint',
+  chooseExportFolder: 'lab:choose-export-folder',
   restartTrainer: 'lab:restart-trainer',
   /** Main -> GPU host page: a port for one compute core (also the window message type its preload re-posts). */
   gpuHostCore: 'lab:gpu-host-core',

@@ -35,6 +35,8 @@ const api: LabApi = {
   chooseDataset: async (kind) => choice(await ipcRenderer.invoke(CHANNELS.chooseDataset, kind)),
   choosePairsFile: async () => choice(await ipcRenderer.invoke(CHANNELS.choosePairsFile)),
   chooseExportPath: async (suggestedName) => choice(await ipcRenderer.invoke(CHANNELS.chooseExportPath, suggestedName)),
+  chooseCheckpoint: async () => choice(await ipcRenderer.invoke(CHANNELS.chooseCheckpoint)),
+  chooseExportFolder: async (format) => choice(await ipcRenderer.invoke(CHANNELS.chooseExportFolder, format)),
   restartTrainer: async () => {
     await ipcRenderer.invoke(CHANNELS.restartTrainer);
   },

@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { grantMessageSchema, isGrantId } from '#protocol/grants';
-import { datasetDialogOptions, exportDialogOptions, exportFileName, openedPath, pairsDialogOptions, savedPath } from '../dialogs';
+import { checkpointDialogOptions, datasetDialogOptions, exportDialogOptions, exportFileName, exportFolderDialogOptions, openedPath, pairsDialogOptions, savedPath } from '../dialogs';
 import { grantFor, newGrantId } from '../grants';
 
 describe('grants', () => {
@@ -43,6 +43,32 @@ describe('dialogs', () => {
     expect(archive.properties).toContain('openFile');
     expect(archive.filters?.[0]?.extensions).toEqual(['zip', 'tar', 'gz', 'tgz']);
     expect(pairsDialogOptions().filters?.[0]?.extensions).toEqual(['txt']);
+  });
+
+  test('a checkpoint opens one file among the PyTorch checkpoint types, or any file', () => {
+    const options = checkpointDialogOptions();
+    expect(options.properties).toContain('openFile');
+    expect(options.properties).not.toContain('openDirectory');
+    expect(options.properties).not.toContain('multiSelections');
+    // .pth.tar is offered by its last extension, as the dialogs match it.
+    expect(options.filters).toEqual([
+      { name: expect.stringMatching(/PyTorch checkpoints .*\.pth\.tar/), extensions: ['pth', 'pt', 'tar', 'bin', 'ckpt'] },
+      { name: 'All files', extensions: ['*'] },
+    ]);
+  });
+
+  test('an export folder is a directory, which the dialog may create, starting in the given folder; its title names the format', () => {
+    const documents = resolve('/home/me/Documents');
+    for (const format of ['pytorch', 'onnx', 'torchrun'] as const) {
+      const options = exportFolderDialogOptions(format, documents);
+      expect(options.defaultPath).toBe(documents);
+      expect(options.properties).toEqual(expect.arrayContaining(['openDirectory', 'createDirectory']));
+      expect(options.properties).not.toContain('openFile');
+      expect(options.filters).toBeUndefined();
+    }
+    expect(exportFolderDialogOptions('pytorch', documents).title).toMatch(/PyTorch/);
+    expect(exportFolderDialogOptions('onnx', documents).title).toMatch(/ONNX/);
+    expect(exportFolderDialogOptions('torchrun', documents).title).toMatch(/torchrun/);
   });
 
   test('the export dialog starts in the given folder with a .tar.gz name', () => {

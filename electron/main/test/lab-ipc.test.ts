@@ -139,6 +139,59 @@ describe('dialogs', () => {
     expect((t.dialogs[1] as SaveDialogOptions).defaultPath).toBe(out);
   });
 
+  test('a checkpoint is a read grant from an open dialog of checkpoint files', async () => {
+    const file = resolve('/home/me/Downloads/LightCNN_9Layers_checkpoint.pth.tar');
+    t.answer(file);
+    const choice = await t.handlers.chooseCheckpoint(t.fromPage);
+    expect(choice).toEqual({ grant: expect.stringMatching(/^[a-f0-9]{32}$/), label: 'LightCNN_9Layers_checkpoint.pth.tar' });
+    expect(t.trainer.grants).toEqual([{ type: 'grant', grant: choice?.grant, path: file, purpose: 'read' }]);
+    const options = t.dialogs[0] as OpenDialogOptions;
+    expect(options.properties).toContain('openFile');
+    expect(options.filters?.[0]?.extensions).toContain('pth');
+  });
+
+  test('an export folder is a write grant from a folder dialog that starts in the documents folder', async () => {
+    const out = resolve('/home/me/Documents/lightcnn-experiment');
+    t.answer(out);
+    const choice = await t.handlers.chooseExportFolder(t.fromPage, 'torchrun');
+    expect(choice).toEqual({ grant: expect.stringMatching(/^[a-f0-9]{32}$/), label: 'lightcnn-experiment' });
+    expect(t.trainer.grants).toEqual([{ type: 'grant', grant: choice?.grant, path: out, purpose: 'write' }]);
+    const options = t.dialogs[0] as OpenDialogOptions;
+    expect(options.properties).toEqual(expect.arrayContaining(['openDirectory', 'createDirectory']));
+    expect(options.defaultPath).toBe(resolve('/home/me/Documents'));
+    expect(options.title).toMatch(/torchrun/);
+  });
+
+  test('a cancelled checkpoint or export-folder dialog answers null and grants nothing', async () => {
+    t.answer(null);
+    expect(await t.handlers.chooseCheckpoint(t.fromPage)).toBeNull();
+    expect(await t.handlers.chooseExportFolder(t.fromPage, 'onnx')).toBeNull();
+    expect(t.trainer.grants).toEqual([]);
+    expect(t.dialogs).toHaveLength(2);
+  });
+
+  test('the checkpoint and export-folder dialogs: only our page, checked arguments, one dialog at a time, a running trainer', async () => {
+    for (const event of [t.fromStranger, t.fromSubframe, t.fromForeignPage, t.fromGoneFrame]) {
+      await expect(t.handlers.chooseCheckpoint(event)).rejects.toThrow(/refused/);
+      await expect(t.handlers.chooseExportFolder(event, 'pytorch')).rejects.toThrow(/refused/);
+    }
+    await expect(t.handlers.chooseCheckpoint(t.fromPage, '/etc/passwd')).rejects.toThrow(/lab:choose-checkpoint takes 0 arguments/);
+    await expect(t.handlers.chooseExportFolder(t.fromPage)).rejects.toThrow(/takes 1 argument/);
+    await expect(t.handlers.chooseExportFolder(t.fromPage, 'tflite')).rejects.toThrow(/lab:choose-export-folder: the export format is/);
+    await expect(t.handlers.chooseExportFolder(t.fromPage, '/home/me')).rejects.toThrow(/export format/);
+    expect(t.dialogs).toHaveLength(0);
+
+    const first = t.handlers.chooseCheckpoint(t.fromPage);
+    await expect(t.handlers.chooseExportFolder(t.fromPage, 'onnx')).rejects.toThrow(/already open/);
+    expect(await first).not.toBeNull();
+
+    t.trainer.running = false;
+    await expect(t.handlers.chooseCheckpoint(t.fromPage)).rejects.toThrow(/not running: restart it/);
+    await expect(t.handlers.chooseExportFolder(t.fromPage, 'onnx')).rejects.toThrow(/not running: restart it/);
+    expect(t.dialogs).toHaveLength(1);
+    expect(t.trainer.grants).toHaveLength(1);
+  });
+
   test('bad arguments are refused before any dialog opens', async () => {
     await expect(t.handlers.chooseDataset(t.fromPage, 'disk')).rejects.toThrow(/lab:choose-dataset/);
     await expect(t.handlers.chooseDataset(t.fromPage)).rejects.toThrow(/takes 1 argument/);
