@@ -14,7 +14,7 @@
 // Memory, worst case: 50k progress rows (2.4 MB), 10k dead-count rows (8 bytes x (1 + 2 x
 // layers) each), 3 filter histories of 6 MB, the newest frame of 8 (layer, kind) pairs, and
 // 500 histogram rows (2 x 30 counts per layer each: LightCNN-29's ~30 layers, about 4 MB).
-import type { HistogramsItem, HistogramsMessage, LayerStats, LayerStatsMessage, ProgressItem, ProgressMessage, TrainerEvent } from '#protocol/messages';
+import type { HistogramsItem, HistogramsMessage, InspectionInfo, LayerStats, LayerStatsMessage, ProgressItem, ProgressMessage, TrainerEvent } from '#protocol/messages';
 import type { DecodedFrame } from '#protocol/frames';
 import type { LabClient } from '#protocol/client/lab-client';
 import { layerHistogramHistory, parseHistogramsRow, parseRunRecord, type EpochPoint, type FiltersPoint, type HistogramsPoint, type HistogramTensor, type RunRecordView } from './run-records';
@@ -76,6 +76,11 @@ const orNull = (v: number): number | null => (Number.isFinite(v) ? v : null);
 export class LiveRun {
   /** The run these numbers belong to. */
   runId = $state<string | null>(null);
+  /**
+   * Set when the stream is an inspection pass (a run's weights over a dataset, nothing trained):
+   * its steps are the pass's batches, and the run's recorded training is not backfilled into it.
+   */
+  inspection = $state.raw<InspectionInfo | null>(null);
   /** The run's record (run.json as getRun answers it), once it has come; null before, or when the trainer cannot say. */
   record = $state.raw<RunRecordView | null>(null);
   /** Bumped when steps or epochs arrived (at most once per animation frame). */
@@ -301,6 +306,7 @@ export class LiveRun {
   reset(runId: string | null = null): void {
     this.runId = runId;
     this.backfilled = null;
+    this.inspection = null;
     this.record = null;
     this.recordAsked = null;
     this.latestItem = null;
@@ -340,7 +346,8 @@ export class LiveRun {
     this.runId = runId;
     this.takeRecord(runId, result);
     const rows = (result as { metrics?: unknown } | null)?.metrics;
-    if (!Array.isArray(rows)) return;
+    // An inspection pass's numbers are its batches': the run's recorded training is another series.
+    if (!Array.isArray(rows) || this.inspection) return;
     const firstLive = this.progress.firstStep;
     const before = (step: number, first: number) => Number.isNaN(first) || step < first;
     const progress = this.newProgress();
@@ -480,7 +487,15 @@ export class LiveRun {
   private onEvent(event: TrainerEvent): void {
     switch (event.type) {
       case 'started':
-        if (!event.resumed || (this.runId !== null && this.runId !== event.runId)) {
+        if (event.inspection || this.inspection) {
+          // A pass is its own series (batches, not training steps), and training after one starts afresh.
+          this.reset(event.runId);
+          this.inspection = event.inspection ?? null;
+          if (this.inspection) {
+            void this.loadRecord(event.runId);
+            return;
+          }
+        } else if (!event.resumed || (this.runId !== null && this.runId !== event.runId)) {
           this.reset(event.runId);
         } else {
           this.runId = event.runId;

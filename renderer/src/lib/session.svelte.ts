@@ -4,7 +4,7 @@
 // methods, so who changes what stays visible (DESIGN.md: no module-level mutable state).
 // The live streams of a run (progress, layer stats, frames) are kept apart, in live-run.svelte.ts.
 import type { LabInfo, DatasetSummary } from '#protocol/workbench';
-import type { LayerInfo, RunState, TrainerEvent } from '#protocol/messages';
+import type { InspectionInfo, LayerInfo, RunState, TrainerEvent } from '#protocol/messages';
 import { adapterDevice, backendNameIn, canTrainOn, listedBackends, type BackendName } from './backends';
 import type { LabClient } from '#protocol/client/lab-client';
 import { LabError } from '#protocol/client/lab-error';
@@ -58,6 +58,8 @@ export class LabSession {
     step: number;
     totalSteps: number;
     resumed: boolean;
+    /** Set while (and after) an inspection pass, not training: its dataset, images and batches (totalSteps are its batches). */
+    inspection: InspectionInfo | null;
   }>({
     runId: null,
     state: null,
@@ -67,6 +69,7 @@ export class LabSession {
     step: 0,
     totalSteps: 0,
     resumed: false,
+    inspection: null,
   });
   layers = $state<LayerInfo[]>([]);
   probes = $state<{ images: number[]; labels: string[]; intervalMs: number }>({ images: [], labels: [], intervalMs: 250 });
@@ -229,6 +232,7 @@ export class LabSession {
           step: event.step,
           totalSteps: event.totalSteps,
           resumed: event.resumed,
+          inspection: event.inspection ?? null,
         };
         return;
       case 'state':
