@@ -1,7 +1,7 @@
 // How the Runs and Evaluate views get a file path to the trainer (see protocol/workbench.ts
 // "Paths"). In the desktop app main shows a native dialog and the window only ever sees a
 // grant id and a label; in serve mode the person at the browser types the path.
-import type { PathRef } from '#protocol/workbench';
+import type { InterchangeFormat, PathRef } from '#protocol/workbench';
 import type { LabSession } from '../../lib/session.svelte';
 
 /** A path main granted after a native dialog: the id the trainer takes, and what to show. */
@@ -14,6 +14,8 @@ export interface Grant {
 interface DialogBridge {
   chooseExportPath?: (suggestedName: string) => Promise<Grant | null>;
   choosePairsFile?: () => Promise<Grant | null>;
+  chooseCheckpoint?: () => Promise<Grant | null>;
+  chooseExportFolder?: (format: InterchangeFormat) => Promise<Grant | null>;
 }
 
 function bridge(): DialogBridge | undefined {
@@ -40,6 +42,18 @@ export function chooseExportPath(suggestedName: string): Promise<Grant | null> {
 export function choosePairsFile(): Promise<Grant | null> {
   const lab = bridge();
   return lab?.choosePairsFile ? lab.choosePairsFile() : Promise.resolve(null);
+}
+
+/** The desktop app's dialog for a PyTorch checkpoint (a read grant). */
+export function chooseCheckpoint(): Promise<Grant | null> {
+  const lab = bridge();
+  return lab?.chooseCheckpoint ? lab.chooseCheckpoint() : Promise.resolve(null);
+}
+
+/** The desktop app's folder dialog for an export for PyTorch, ONNX or torchrun (a write grant). */
+export function chooseExportFolder(format: InterchangeFormat): Promise<Grant | null> {
+  const lab = bridge();
+  return lab?.chooseExportFolder ? lab.chooseExportFolder(format) : Promise.resolve(null);
 }
 
 export function grantRef(grant: Grant): PathRef {
