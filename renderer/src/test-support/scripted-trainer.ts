@@ -7,7 +7,7 @@ import { parseClientMessage, PROTOCOL_VERSION, type ClientMessage, type CommandN
 import { LabClient } from '#protocol/client/lab-client';
 import type { LabTransport } from '#protocol/client/transport';
 import { LabSession } from '../lib/session.svelte';
-import type { LabInfo } from '#protocol/workbench';
+import type { CheckpointImportView, InterchangeFormat, LabInfo, PathRef } from '#protocol/workbench';
 import { CPU_INPUT_SIZE, recipeFor } from '#protocol/train-recipes';
 
 /** getRun and listRuns may answer anything: the views' tests hand them what an older or newer lab, or a damaged run.json, would give. */
@@ -209,6 +209,72 @@ export function editableRuns(
       );
       const trashedTo = `${dataDir}/trash/${runId}`;
       return { runId, trashedTo, restore: `To restore it, move the folder ${trashedTo} back to ${dataDir}/runs/${runId}` };
+    },
+  };
+}
+
+/** A checkpoint file on the scripted trainer's machine: what importCheckpoint makes of it (less the new run's id). */
+export type ScriptedCheckpoint = Omit<CheckpointImportView, 'runId'>;
+
+/** What exportRunFor writes for each format (electron/trainer/interchange/export-run.ts). */
+export const EXPORT_FILES: Record<InterchangeFormat, string[]> = {
+  pytorch: ['model.pt', 'model.py', 'config.json', 'README.md'],
+  onnx: ['model.onnx', 'config.json', 'README.md'],
+  torchrun: ['model.py', 'train.py', 'config.json', 'README.md'],
+};
+
+/** The key a path reference is known by here: a typed path as typed, a grant by its id. */
+function refKey(ref: PathRef): string {
+  return ref.kind === 'typed' ? ref.path : ref.grant;
+}
+
+/**
+ * importCheckpoint and exportRunFor as the trainer answers them (workbench/interchange.ts),
+ * over files named by typed path or grant id. The commands arrive parsed by the protocol's own
+ * parser (as the trainer gets them: `force` defaulted, a bad format or activation refused before
+ * any handler runs). A file not in `checkpoints` is refused as the InterchangeError words it; a
+ * model override that is not the file's is refused as a misfit; otherwise the overrides win. Each
+ * import is a new run `onRun` hears of (editableRuns' entries can take it); an export into one of
+ * `fullFolders` is refused ('exists') unless forced; `folderPaths` gives a grant's folder.
+ */
+export function checkpointInterchange(options: {
+  checkpoints: Record<string, ScriptedCheckpoint>;
+  onRun?: (view: CheckpointImportView, command: CommandOf<'importCheckpoint'>) => void;
+  fullFolders?: ReadonlySet<string>;
+  folderPaths?: Readonly<Record<string, string>>;
+}): Handlers {
+  let made = 0;
+  return {
+    importCheckpoint: (command) => {
+      const key = refKey(command.source);
+      const file = options.checkpoints[key];
+      const shown = command.source.kind === 'typed' ? key : `/granted/${key}`;
+      if (!file) {
+        throw Object.assign(new Error(`the file is not a PyTorch checkpoint (neither torch's zip format nor its legacy one): ${shown}. Check that this is a PyTorch checkpoint written by torch.save`), { code: 'bad-checkpoint' });
+      }
+      if (command.model !== undefined && command.model !== file.config.model) {
+        throw Object.assign(
+          new Error(`the checkpoint does not fit the network: it lacks features.0.filter.weight (conv1); it has tensors this network does not: conv1.weight: ${shown}. Check the model and the activation (a maxout or PReLU network has other tensors than MFM) (the import's advanced settings)`),
+          { code: 'bad-checkpoint' },
+        );
+      }
+      const config = {
+        ...file.config,
+        ...(command.activation === undefined ? {} : { activation: command.activation }),
+        ...(command.width === undefined ? {} : { width: command.width }),
+        ...(command.inputSize === undefined ? {} : { inputSize: command.inputSize }),
+      };
+      const view: CheckpointImportView = { ...structuredClone(file), config, runId: `2026-12-01T10-00-0${made++}_${config.model}_imported_beef` };
+      options.onRun?.(view, command);
+      return view;
+    },
+    exportRunFor: (command) => {
+      const key = refKey(command.destination);
+      const dir = command.destination.kind === 'typed' ? key : (options.folderPaths?.[key] ?? `/granted/${key}`);
+      if (options.fullFolders?.has(key) && !command.force) {
+        throw Object.assign(new Error(`The folder ${dir} is not empty: choose an empty folder (the dialog can create one), or tick "Replace files of the same names" to write into it anyway`), { code: 'exists' });
+      }
+      return { runId: command.runId, format: command.format, dir, files: [...EXPORT_FILES[command.format]], step: 40 };
     },
   };
 }
