@@ -6,9 +6,10 @@
 // out, with the command line's flags named as the app's fields.
 //
 // Both are async like evaluateRun and importDataset: the file is read, and the run's files
-// written, without holding up the other viewers; the pickle parsing and the weights'
-// conversion between the layouts are the only work done at once (under a second for the
-// published LightCNN-29's 130 MB).
+// written, without holding up the other viewers; what runs without a break is the pickle
+// parsing, the weights' conversion between the layouts and the ONNX encoding, which take time
+// in proportion to the network's size (interchange/ reports no progress, so no progress
+// events are sent: the viewer shows that the work is under way).
 import { readdir } from 'node:fs/promises';
 import { dirname, resolve, sep } from 'node:path';
 import { errorCode, FileError } from '../../../../files/file-error';
