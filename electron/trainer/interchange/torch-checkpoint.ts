@@ -8,7 +8,6 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
-import { BufferReader } from 'pickleparser';
 import yauzl from 'yauzl';
 import { errorCode, formatBytes } from '../../../files/file-error';
 import { InterchangeError } from './interchange-error';
@@ -47,6 +46,9 @@ export async function readTorchCheckpoint(path: string): Promise<TorchCheckpoint
     return await readChecked(path);
   } catch (error) {
     if (error instanceof InterchangeError) throw error.about(path);
+    // Anything else a crafted file can provoke (a forged tensor's odd shape, a call on the wrong
+    // value) is still the file's fault: said as such, not as an internal error.
+    if (error instanceof TypeError || error instanceof RangeError) throw damaged(error).about(path);
     throw error;
   }
 }
@@ -60,13 +62,13 @@ async function readChecked(path: string): Promise<TorchCheckpoint> {
   const bytes = await readFile(path).catch(cannotRead);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   let format: TorchCheckpoint['format'];
-  let root: unknown;
+  let parsed: Parsed;
   if (bytes.length >= 4 && bytes.readUInt32LE(0) === 0x04034b50) {
     format = 'zip';
-    root = await readZipFormat(bytes);
+    parsed = await readZipFormat(bytes);
   } else if (bytes.length >= 2 && bytes[0] === 0x80) {
     format = 'legacy';
-    root = readLegacyFormat(bytes);
+    parsed = readLegacyFormat(bytes);
   } else if (bytes.length >= 262 && bytes.subarray(257, 262).toString('latin1') === 'ustar') {
     throw new InterchangeError('this is the tar format of PyTorch before 0.4, which the lab does not read', 'Load it in an old PyTorch and save it again with torch.save (any version from 1.6 writes the zip format)');
   } else if (bytes.length === 0) {
@@ -74,21 +76,35 @@ async function readChecked(path: string): Promise<TorchCheckpoint> {
   } else {
     throw new InterchangeError("this is not a PyTorch checkpoint (neither torch.save's zip format nor its older pickle format)", 'Pass a file written by torch.save (.pth, .pt, .pth.tar)');
   }
-  return { format, sha256, bytes: size, ...findStateDict(root) };
+  try {
+    return { format, sha256, bytes: size, ...(await stateDictOf(parsed)) };
+  } finally {
+    parsed.close?.();
+  }
 }
 
 // ---------------------------------------------------------------- zip
 
-async function zipEntries(bytes: Buffer): Promise<Map<string, Buffer>> {
+/** The archive's entries, read lazily: only the pickle and the storages it uses are ever opened. */
+async function openZip(bytes: Buffer): Promise<{ entries: Map<string, yauzl.Entry>; read: (entry: yauzl.Entry) => Promise<Buffer>; close: () => void }> {
   const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
-    yauzl.fromBuffer(bytes, { lazyEntries: true, validateEntrySizes: true }, (error, file) => (error ? reject(error) : resolve(file))),
+    yauzl.fromBuffer(bytes, { lazyEntries: true, validateEntrySizes: true, strictFileNames: true }, (error, file) => (error ? reject(error) : resolve(file))),
   );
-  const entries = new Map<string, Buffer>();
+  const entries = new Map<string, yauzl.Entry>();
   await new Promise<void>((resolve, reject) => {
     zip.on('error', reject);
     zip.on('end', () => resolve());
     zip.on('entry', (entry: yauzl.Entry) => {
-      if (entry.fileName.endsWith('/')) return zip.readEntry();
+      // torch.save stores its records; a compressed one is not torch's (and could be a zip bomb).
+      if (entry.compressionMethod !== 0) return reject(new Error(`${entry.fileName} is compressed, which torch.save never does`));
+      if (entries.has(entry.fileName)) return reject(new Error(`${entry.fileName} is in the archive twice`));
+      entries.set(entry.fileName, entry);
+      zip.readEntry();
+    });
+    zip.readEntry();
+  });
+  const read = (entry: yauzl.Entry) =>
+    new Promise<Buffer>((resolve, reject) => {
       zip.openReadStream(entry, (error, stream) => {
         if (error) return reject(error);
         const chunks: Buffer[] = [];
@@ -98,95 +114,138 @@ async function zipEntries(bytes: Buffer): Promise<Map<string, Buffer>> {
           const data = Buffer.concat(chunks);
           // yauzl does not check CRCs; torch's reader does, and a flipped bit in a weight would otherwise pass.
           if (crc32(data) >>> 0 !== entry.crc32 >>> 0) return reject(new Error(`${entry.fileName} does not match its checksum`));
-          entries.set(entry.fileName, data);
-          zip.readEntry();
+          resolve(data);
         });
       });
     });
-    zip.readEntry();
-  });
-  return entries;
+  return { entries, read, close: () => zip.close() };
 }
 
-async function readZipFormat(bytes: Buffer): Promise<unknown> {
-  let entries: Map<string, Buffer>;
+const zipDamaged = (error: unknown) => new InterchangeError(`the checkpoint's zip archive is damaged (${(error as Error).message})`, 'Download or copy the file again; torch.load would fail on it too');
+
+async function readZipFormat(bytes: Buffer): Promise<Parsed> {
+  const zip = await openZip(bytes).catch((error: unknown) => {
+    throw zipDamaged(error);
+  });
   try {
-    entries = await zipEntries(bytes);
+    const pickleName = [...zip.entries.keys()].find((name) => /^[^/]+\/data\.pkl$/.test(name));
+    if (pickleName === undefined) throw new InterchangeError('the zip archive holds no data.pkl, so it is not a PyTorch checkpoint', 'Pass a file written by torch.save');
+    const prefix = pickleName.slice(0, -'data.pkl'.length);
+    const record = async (name: string) => {
+      const entry = zip.entries.get(`${prefix}${name}`);
+      return entry === undefined ? undefined : zip.read(entry).catch((error: unknown) => {
+        throw zipDamaged(error);
+      });
+    };
+    const byteOrder = (await record('byteorder'))?.toString('latin1').trim();
+    if (byteOrder !== undefined && byteOrder !== 'little') throw new InterchangeError(`the checkpoint was written on a ${byteOrder}-endian machine`, 'Load it in PyTorch and save it again on a little-endian machine');
+    const root = readPickle((await record('data.pkl')) as Buffer).value;
+    const labConfig = (await record('extra/lab_config.json'))?.toString('utf8');
+    return { root, storage: (key) => record(`data/${key}`), close: zip.close, ...(labConfig === undefined ? {} : { labConfig }) };
   } catch (error) {
-    throw new InterchangeError(`the checkpoint's zip archive is damaged (${(error as Error).message})`, 'Download or copy the file again; torch.load would fail on it too');
+    zip.close();
+    throw error;
   }
-  const pickleName = [...entries.keys()].find((name) => /^[^/]+\/data\.pkl$/.test(name));
-  if (pickleName === undefined) throw new InterchangeError('the zip archive holds no data.pkl, so it is not a PyTorch checkpoint', 'Pass a file written by torch.save');
-  const prefix = pickleName.slice(0, -'data.pkl'.length);
-  const root = readPickle(new BufferReader(entries.get(pickleName) as Buffer));
-  return materialize(root, (key) => entries.get(`${prefix}data/${key}`));
 }
 
 // ---------------------------------------------------------------- legacy
 
-function readLegacyFormat(bytes: Buffer): unknown {
-  const reader = new BufferReader(bytes);
-  const magic = readPickledLong(bytes, reader);
-  if (magic !== LEGACY_MAGIC) {
-    throw new InterchangeError('this pickle is not a PyTorch checkpoint (it lacks torch.save\'s magic number)', 'Pass a file written by torch.save; a plain pickle of Python objects is not read');
+function readLegacyFormat(bytes: Buffer): Parsed {
+  const magic = readPickledLong(bytes, 0);
+  if (magic?.value !== LEGACY_MAGIC) {
+    throw new InterchangeError("this pickle is not a PyTorch checkpoint (it lacks torch.save's magic number)", 'Pass a file written by torch.save; a plain pickle of Python objects is not read');
   }
-  const protocol = readPickle(reader);
-  if (Number(protocol) !== LEGACY_PROTOCOL) throw new InterchangeError(`the checkpoint's format version is ${String(protocol)}, not ${LEGACY_PROTOCOL}`, 'Load it in PyTorch and save it again with torch.save');
-  const systemInfo = readPickle(reader);
-  if (systemInfo instanceof Map && systemInfo.get('little_endian') === false) {
+  const protocol = readPickle(bytes, magic.end);
+  if (Number(protocol.value) !== LEGACY_PROTOCOL) throw new InterchangeError(`the checkpoint's format version is ${String(protocol.value)}, not ${LEGACY_PROTOCOL}`, 'Load it in PyTorch and save it again with torch.save');
+  const systemInfo = readPickle(bytes, protocol.end);
+  if (systemInfo.value instanceof Map && systemInfo.value.get('little_endian') === false) {
     throw new InterchangeError('the checkpoint was written on a big-endian machine', 'Load it in PyTorch and save it again on a little-endian machine');
   }
-  const root = readPickle(reader);
-  const keys = readPickle(reader);
-  if (!Array.isArray(keys)) throw new InterchangeError('the checkpoint lists no storages after its object');
-  const dtypes = storageDtypes(root);
+  const main = readPickle(bytes, systemInfo.end);
+  const keys = readPickle(bytes, main.end);
+  if (!Array.isArray(keys.value)) throw new InterchangeError('the checkpoint lists no storages after its object');
+  const dtypes = new Map<string, StorageDType>();
+  walk(main.value, (tensor) => void dtypes.set(tensor.storage.key, tensor.storage.dtype));
   const storages = new Map<string, Buffer>();
-  for (const key of keys.map(String)) {
+  let at = keys.end;
+  for (const key of keys.value.map(String)) {
     const dtype = dtypes.get(key);
     if (dtype === undefined) throw new InterchangeError(`the checkpoint stores a storage ${key} that no tensor uses`);
-    if (reader.position + 8 > bytes.length) throw damaged(new Error('out of range'));
-    const count = Number(bytes.readBigInt64LE(reader.position));
-    const start = reader.position + 8;
+    if (at + 8 > bytes.length) throw damaged(new Error('out of range'));
+    const count = Number(bytes.readBigInt64LE(at));
+    const start = at + 8;
     const end = start + count * ELEMENT_BYTES[dtype];
     if (count < 0 || end > bytes.length) throw damaged(new Error('out of range'));
     storages.set(key, bytes.subarray(start, end));
-    reader.skip(end - reader.position);
+    at = end;
   }
-  return materialize(root, (key) => storages.get(key));
+  return { root: main.value, storage: async (key) => storages.get(key) };
 }
 
-/** The element type of every storage the object's tensors use. */
-function storageDtypes(root: unknown): Map<string, StorageDType> {
-  const dtypes = new Map<string, StorageDType>();
-  walk(root, (tensor) => void dtypes.set(tensor.storage.key, tensor.storage.dtype));
-  return dtypes;
+// ---------------------------------------------------------------- tensors
+
+/** A parsed file: its object, with tensors still references to storages, and how to read a storage. */
+interface Parsed {
+  readonly root: unknown;
+  readonly storage: (key: string) => Promise<Buffer | undefined>;
+  /** The lab's settings, when `lab export` stored them beside the pickle. */
+  readonly labConfig?: string;
+  /** Frees the archive once the tensors are read. */
+  readonly close?: () => void;
 }
 
 function isTensorRef(value: unknown): value is TensorRef {
   return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'tensor';
 }
 
-function walk(value: unknown, visit: (tensor: TensorRef) => void): void {
-  if (isTensorRef(value)) visit(value);
-  else if (value instanceof Map) for (const v of value.values()) walk(v, visit);
-  else if (Array.isArray(value)) for (const v of value) walk(v, visit);
+/** Every tensor reference in `value`, each container visited once (a pickle may hold cycles). */
+function walk(value: unknown, visit: (tensor: TensorRef) => void, seen = new Set<unknown>()): void {
+  const stack = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (isTensorRef(item)) visit(item);
+    else if ((item instanceof Map || Array.isArray(item)) && !seen.has(item)) {
+      seen.add(item);
+      for (const v of item instanceof Map ? item.values() : item) stack.push(v);
+    }
+  }
 }
 
-// ---------------------------------------------------------------- tensors
+/**
+ * Reads the tensors that are wanted (the state_dict's, a few scalars), each reference once. In
+ * all they may hold no more than twice the values of the storages they view: a pickle can name
+ * one storage a thousand times in a few bytes, and that must not become a thousand copies.
+ */
+class TensorReader {
+  private readonly cache = new Map<TensorRef, TorchTensor>();
+  private readonly storageElements = new Map<string, number>();
+  private values = 0;
 
-/** The object with each tensor reference replaced by its values (a TorchTensor). */
-function materialize(value: unknown, storageBytes: (key: string) => Buffer | undefined): unknown {
-  if (isTensorRef(value)) return tensorValues(value, storageBytes(value.storage.key));
-  if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, materialize(v, storageBytes)]));
-  if (Array.isArray(value)) return value.map((v) => materialize(v, storageBytes));
-  return value;
+  constructor(private readonly storage: Parsed['storage']) {}
+
+  async read(ref: TensorRef): Promise<TorchTensor> {
+    const cached = this.cache.get(ref);
+    if (cached !== undefined) return cached;
+    const bytes = await this.storage(ref.storage.key);
+    if (bytes === undefined) throw new InterchangeError(`the checkpoint lacks the data of storage ${ref.storage.key}`, 'Download or copy the file again; it is incomplete');
+    const elements = Math.floor(bytes.length / ELEMENT_BYTES[ref.storage.dtype]);
+    this.storageElements.set(ref.storage.key, elements);
+    const count = ref.shape.reduce((a, b) => a * b, 1);
+    if (count > elements) throw new InterchangeError(`a tensor of shape ${ref.shape.join('x')} claims more values than its storage holds (${elements})`, 'Download or copy the file again; it is damaged');
+    // Twice the storages: views of one storage (a weight and its transpose, tied weights) are
+    // legitimate, a thousand of them are not.
+    const budget = 2 * [...this.storageElements.values()].reduce((a, b) => a + b, 0);
+    if (this.values + count > budget) throw new InterchangeError(`the checkpoint's tensors claim more values (${this.values + count}) than its storages hold (${budget})`, 'Download or copy the file again; it is damaged, or not a plain state_dict');
+    const tensor = tensorValues(ref, bytes, elements);
+    this.values += count;
+    this.cache.set(ref, tensor);
+    return tensor;
+  }
 }
 
-function tensorValues(ref: TensorRef, bytes: Buffer | undefined): TorchTensor {
+function tensorValues(ref: TensorRef, bytes: Buffer, elements: number): TorchTensor {
   const { dtype } = ref.storage;
-  if (bytes === undefined) throw new InterchangeError(`the checkpoint lacks the data of storage ${ref.storage.key}`, 'Download or copy the file again; it is incomplete');
   const width = ELEMENT_BYTES[dtype];
-  const elements = Math.floor(bytes.length / width);
   if (ref.storage.numel >= 0 && elements < ref.storage.numel) throw damaged(new Error('out of range'));
   const count = ref.shape.reduce((a, b) => a * b, 1);
   // Checked before anything is allocated: a state_dict's tensor never holds more values than
@@ -253,38 +312,43 @@ function elementReader(dtype: StorageDType, view: DataView): (byte: number) => n
 
 // ---------------------------------------------------------------- the state_dict
 
-const isTensor = (value: unknown): value is TorchTensor => typeof value === 'object' && value !== null && (value as TorchTensor).values instanceof Float32Array;
-
 /** Keys under which training scripts keep the state_dict, the reference's first. */
 const STATE_DICT_KEYS = ['state_dict', 'model', 'model_state_dict', 'net', 'network', 'weights'];
 
-function findStateDict(root: unknown): Omit<TorchCheckpoint, 'format' | 'sha256' | 'bytes'> {
+const plain = (v: unknown): v is string | number | bigint | boolean => typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean';
+
+/** Finds the state_dict among the references, then reads its tensors (and no others, but one-value ones beside it). */
+async function stateDictOf(parsed: Parsed): Promise<Omit<TorchCheckpoint, 'format' | 'sha256' | 'bytes'>> {
+  const { root } = parsed;
   if (!(root instanceof Map)) throw new InterchangeError(`the checkpoint holds ${describe(root)}, not a state_dict`, 'Save the weights with torch.save(model.state_dict(), path), or a dict holding them under "state_dict"');
-  const tensorsOf = (map: Map<unknown, unknown>) => [...map].filter(([, v]) => isTensor(v));
+  const refsOf = (map: Map<unknown, unknown>) => [...map].filter((entry): entry is [unknown, TensorRef] => isTensorRef(entry[1]));
   let stateDict: Map<unknown, unknown> = root;
   let stateDictKey = '';
+  const reader = new TensorReader(parsed.storage);
   const info = new Map<string, string>();
-  const key = STATE_DICT_KEYS.find((k) => root.get(k) instanceof Map && tensorsOf(root.get(k) as Map<unknown, unknown>).length > 0);
+  const key = STATE_DICT_KEYS.find((k) => root.get(k) instanceof Map && refsOf(root.get(k) as Map<unknown, unknown>).length > 0);
   if (key !== undefined) {
     stateDict = root.get(key) as Map<unknown, unknown>;
     stateDictKey = key;
     for (const [k, v] of root) {
       if (k === key) continue;
-      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') info.set(String(k), String(v));
-      else if (isTensor(v) && v.values.length === 1) info.set(String(k), String(v.values[0]));
+      if (plain(v)) info.set(String(k), String(v));
+      else if (isTensorRef(v) && v.shape.reduce((a, b) => a * b, 1) === 1) info.set(String(k), String((await reader.read(v)).values[0]));
     }
-  } else if (tensorsOf(root).length === 0) {
+  } else if (refsOf(root).length === 0) {
     const keys = [...root.keys()].map(String).slice(0, 12).join(', ');
     throw new InterchangeError(`the checkpoint is a dict with no state_dict in it (its keys: ${keys})`, `Save the weights with torch.save(model.state_dict(), path), or a dict holding them under one of ${STATE_DICT_KEYS.join(', ')}`);
   }
-  const entries = tensorsOf(stateDict).map(([k, v]) => [String(k), v as TorchTensor] as const);
-  const strippedModulePrefix = entries.length > 0 && entries.every(([k]) => k.startsWith('module.'));
-  const tensors = new Map(entries.map(([k, v]) => [strippedModulePrefix ? k.slice('module.'.length) : k, v]));
+  if (parsed.labConfig !== undefined && !info.has('lab_config')) info.set('lab_config', parsed.labConfig);
+  const refs = refsOf(stateDict).map(([k, ref]) => [String(k), ref] as const);
+  const strippedModulePrefix = refs.length > 0 && refs.every(([k]) => k.startsWith('module.'));
+  const tensors = new Map<string, TorchTensor>();
+  for (const [name, ref] of refs) tensors.set(strippedModulePrefix ? name.slice('module.'.length) : name, await reader.read(ref));
   return { tensors, stateDictKey, strippedModulePrefix, info };
 }
 
 function describe(value: unknown): string {
-  if (isTensor(value)) return `a single tensor of shape ${value.shape.join('x')}`;
+  if (isTensorRef(value)) return `a single tensor of shape ${value.shape.join('x')}`;
   if (Array.isArray(value)) return 'a list';
   return `a ${typeof value}`;
 }

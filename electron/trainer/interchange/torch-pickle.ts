@@ -6,11 +6,9 @@
 // uses is looked up in the table below: what torch.save writes for tensors and state_dicts,
 // and a few inert data decoders. Each maps to a plain JavaScript function that builds data;
 // any other name refuses the whole file, naming what it asked for.
-import { BufferReader, Parser } from 'pickleparser';
-
-/** pickleparser's reader: a position in bytes that successive pickles continue from. */
-type IReader = BufferReader;
+import { Parser } from 'pickleparser';
 import { InterchangeError } from './interchange-error';
+import { scanPickle } from './pickle-scan';
 
 /** A storage's element type, from its class name (`torch.FloatStorage`). */
 export type StorageDType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
@@ -131,8 +129,10 @@ function numpyScalar(dtype: unknown, bytes: unknown): number | bigint | string {
 
 /** Every Python name a checkpoint may use, and the data it stands for here. */
 function allowedNames(): Map<string, (...args: unknown[]) => unknown> {
+  // Fresh closures for every file: BUILD may set properties on whatever the stack holds, and a
+  // function shared between files would carry them from one import to the next.
   const names = new Map<string, (...args: unknown[]) => unknown>([
-    ['collections.OrderedDict', orderedDict],
+    ['collections.OrderedDict', (items) => orderedDict(items)],
     ['torch._utils._rebuild_tensor', (storage, offset, size, stride) => rebuildTensor(storage, offset, size, stride)],
     ['torch._utils._rebuild_tensor_v2', (storage, offset, size, stride) => rebuildTensor(storage, offset, size, stride)],
     // A Parameter pickles its tensor first; the lab needs only the values.
@@ -143,8 +143,8 @@ function allowedNames(): Map<string, (...args: unknown[]) => unknown> {
       if (typeof text !== 'string' || (encoding !== 'latin1' && encoding !== 'latin-1')) throw new InterchangeError('the checkpoint encodes bytes in an unexpected way');
       return Uint8Array.from(text, (c) => c.charCodeAt(0) & 0xff);
     }],
-    ['numpy.core.multiarray.scalar', numpyScalar],
-    ['numpy._core.multiarray.scalar', numpyScalar],
+    ['numpy.core.multiarray.scalar', (dtype, bytes) => numpyScalar(dtype, bytes)],
+    ['numpy._core.multiarray.scalar', (dtype, bytes) => numpyScalar(dtype, bytes)],
     ['numpy.dtype', (name) => ({ kind: 'numpy-dtype', name: String(name) }) satisfies NumpyDType],
     ['torch.Size', (dims) => dims],
   ]);
@@ -162,14 +162,9 @@ function allowedNames(): Map<string, (...args: unknown[]) => unknown> {
 /** A checkpoint that asks for a Python name the lab does not read. */
 function refuse(module: string, name: string): never {
   const full = `${module}.${name}`;
-  const code = /^(os|posix|nt|subprocess|builtins|__builtin__|sys|shutil|socket|importlib|runpy|pty|commands)\b/.test(module) || ['eval', 'exec', 'system', 'getattr', 'apply'].includes(name);
   throw new InterchangeError(
-    code
-      ? `the checkpoint asks to call ${full} when it is loaded: that is code, not weights, so the file was refused and nothing in it was run`
-      : `the checkpoint holds a ${full} object, which the lab does not read (it reads tensors, state_dicts and plain values only), so the file was refused and nothing in it was run`,
-    code
-      ? 'Do not load this file in Python either (torch.load would run it). Get the checkpoint from its original source'
-      : 'Save only the weights in PyTorch: torch.save(model.state_dict(), "weights.pt"), or a dict of plain values holding it',
+    `the checkpoint asks for ${full} when it is loaded: torch.load would import and call it, and the lab reads weights only (tensors, state_dicts and plain values), so the file was refused and nothing in it was run`,
+    "Do not open it with plain torch.load unless you trust its source: torch.load(path, weights_only=True) refuses it the same way. If you trust it, save just the weights in PyTorch with torch.save(model.state_dict(), 'weights.pt') and import that",
   );
 }
 
@@ -207,10 +202,11 @@ function parser(): Parser {
   });
 }
 
-/** One pickle from `reader`'s position, parsed with the table above. */
-export function readPickle(reader: IReader): unknown {
+/** The pickle starting at `start` of `bytes` (checked by scanPickle first), and where it ends. */
+export function readPickle(bytes: Uint8Array, start = 0): { value: unknown; end: number } {
+  const end = scanPickle(bytes, start);
   try {
-    return parser().read(reader);
+    return { value: parser().parse(bytes.subarray(start, end)), end };
   } catch (error) {
     if (error instanceof InterchangeError) throw error;
     throw damaged(error);
@@ -221,21 +217,20 @@ export function readPickle(reader: IReader): unknown {
  * The legacy format's first pickle, torch's magic number: a long too large for the parser's
  * numbers, so read here (PROTO n, LONG1 size bytes, STOP). Undefined when the bytes are not that.
  */
-export function readPickledLong(bytes: Uint8Array, reader: { position: number; skip(n: number): void }): bigint | undefined {
-  let at = reader.position;
+export function readPickledLong(bytes: Uint8Array, start: number): { value: bigint; end: number } | undefined {
+  let at = start;
   if (bytes[at] === 0x80) at += 2; // PROTO
   if (bytes[at] !== 0x8a) return undefined; // LONG1
   const size = bytes[at + 1] ?? 0;
   if (bytes[at + 2 + size] !== 0x2e) return undefined; // STOP
   let value = 0n;
   for (let i = size - 1; i >= 0; i--) value = (value << 8n) | BigInt(bytes[at + 2 + i] ?? 0);
-  reader.skip(at + 3 + size - reader.position);
-  return value;
+  return { value, end: at + 3 + size };
 }
 
 /** A whole buffer holding one pickle. */
 export function parsePickle(bytes: Uint8Array): unknown {
-  return readPickle(new BufferReader(bytes));
+  return readPickle(bytes).value;
 }
 
 /** A parse failure: the file is cut short or not a pickle. */

@@ -142,7 +142,7 @@ class Evil:
         return (os.system, (${JSON.stringify(`touch ${marker}`)},))
 torch.save({'state_dict': {'x': torch.zeros(1)}, 'payload': Evil()}, ${JSON.stringify(evil)})`,
     ]);
-    await expect(importCheckpoint(evil, { dataDir: dir })).rejects.toThrow(/asks to call posix\.system when it is loaded.*nothing in it was run/);
+    await expect(importCheckpoint(evil, { dataDir: dir })).rejects.toThrow(/asks for posix\.system when it is loaded.*nothing in it was run/);
     await expect(readFile(marker)).rejects.toThrow(/ENOENT/);
   }, 60_000);
 

@@ -13,6 +13,40 @@ import { parsePickle } from '../torch-pickle';
 import { stateDictPickle, writeStateDict } from '../torch-writer';
 
 let dir: string;
+
+/** A torch zip archive holding `pickle` as data.pkl and `storage` as data/0. */
+async function zipOf(pickle: Buffer, storage?: Buffer, compress = false): Promise<Buffer> {
+  const zip = new yazl.ZipFile();
+  zip.addBuffer(pickle, 'archive/data.pkl', { compress });
+  if (storage) zip.addBuffer(storage, 'archive/data/0', { compress: false });
+  zip.end();
+  const chunks: Buffer[] = [];
+  for await (const chunk of zip.outputStream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** A state_dict of `count` tensors of `size` values, every one a view of storage "0" (protocol 2, as torch writes). */
+function sharedStoragePickle(count: number, size: number): Buffer {
+  const parts: Buffer[] = [Buffer.from([0x80, 0x02]), Buffer.from('ccollections\nOrderedDict\n'), Buffer.from([0x29, 0x52, 0x28])];
+  const text = (t: string) => {
+    const b = Buffer.from(t);
+    const head = Buffer.from([0x58, 0, 0, 0, 0]);
+    head.writeUInt32LE(b.length, 1);
+    return Buffer.concat([head, b]);
+  };
+  const int = (n: number) => {
+    const b = Buffer.from([0x4a, 0, 0, 0, 0]);
+    b.writeInt32LE(n, 1);
+    return b;
+  };
+  for (let i = 0; i < count; i++) {
+    parts.push(text(`w${i}`), Buffer.from('ctorch._utils\n_rebuild_tensor_v2\n'), Buffer.from([0x28, 0x28]), text('storage'), Buffer.from('ctorch\nFloatStorage\n'), text('0'), text('cpu'), int(size));
+    parts.push(Buffer.from([0x74, 0x51]), int(0), Buffer.from([0x28]), int(size), Buffer.from([0x74, 0x28]), int(1), Buffer.from([0x74, 0x89]));
+    parts.push(Buffer.from('ccollections\nOrderedDict\n'), Buffer.from([0x29, 0x52, 0x74, 0x52]));
+  }
+  parts.push(Buffer.from([0x75, 0x2e]));
+  return Buffer.concat(parts);
+}
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'fcl-pickle-'));
 });
@@ -25,9 +59,11 @@ const SYSTEM_CALL = Buffer.concat([Buffer.from([0x80, 0x02]), Buffer.from('cposi
 
 describe('reading pickles as data', () => {
   it('refuses a call to os.system by name, and a class it does not know', () => {
-    expect(() => parsePickle(SYSTEM_CALL)).toThrow(/asks to call posix\.system when it is loaded: that is code, not weights/);
+    expect(() => parsePickle(SYSTEM_CALL)).toThrow(/asks for posix\.system when it is loaded: torch\.load would import and call it.*nothing in it was run/);
     const custom = Buffer.concat([Buffer.from([0x80, 0x02]), Buffer.from('cmytraining\nTrainer\n', 'latin1'), Buffer.from([0x29, 0x81, 0x2e])]);
-    expect(() => parsePickle(custom)).toThrow(/holds a mytraining\.Trainer object, which the lab does not read/);
+    expect(() => parsePickle(custom)).toThrow(/asks for mytraining\.Trainer when it is loaded/);
+    // The way out never tells the user to open the file in plain PyTorch.
+    expect(() => parsePickle(custom)).toThrow(/Do not open it with plain torch\.load unless you trust its source: torch\.load\(path, weights_only=True\) refuses it the same way/);
   });
 
   it('reads back what the writer wrote: names, shapes, values, in order', async () => {
@@ -66,6 +102,26 @@ describe('reading pickles as data', () => {
     bytes[at + 5] = (bytes[at + 5] as number) ^ 0x10;
     await writeFile(file, bytes);
     await expect(readTorchCheckpoint(file)).rejects.toThrow(/zip archive is damaged \(archive\/data\/0 does not match its checksum\)/);
+  });
+
+  it('refuses crafted files quickly and without growing memory (negative lengths, huge integers, a storage named a thousand times, a compressed entry)', async () => {
+    const cases: [string, Buffer, RegExp][] = [
+      // BINBYTES of length -5 (Python reads it unsigned; pickleparser signed, and would step back onto the opcode forever).
+      ['binbytes', await zipOf(Buffer.from([0x80, 0x03, 0x42, 0xfb, 0xff, 0xff, 0xff, 0x2e])), /ends early: the file is cut short/],
+      ['negative', await zipOf(Buffer.from([0x80, 0x02, 0x8b, 0xfb, 0xff, 0xff, 0xff, 0x2e])), /malformed at byte 2 \(a negative or impossible length \(-5\)\)/],
+      // LONG4 of 256 kB: quadratic in pickleparser.
+      ['long', await zipOf(Buffer.concat([Buffer.from([0x80, 0x02, 0x8b, 0, 0, 4, 0]), Buffer.alloc(262_144, 1), Buffer.from([0x2e])])), /an integer of 262144 bytes/],
+      // 1000 distinct tensors viewing one 10^5-value storage: 400 kB of data, 400 MB if each were copied.
+      ['thousand', await zipOf(sharedStoragePickle(1000, 100_000), Buffer.alloc(400_000)), /tensors claim more values \(\d+\) than its storages hold/],
+      ['compressed', await zipOf(Buffer.alloc(1_000_000), undefined, true), /data\.pkl is compressed, which torch\.save never does/],
+    ];
+    for (const [name, bytes, message] of cases) {
+      const file = join(dir, `${name}.pt`);
+      await writeFile(file, bytes);
+      const before = process.memoryUsage().arrayBuffers;
+      await expect(readTorchCheckpoint(file), name).rejects.toThrow(message);
+      expect(process.memoryUsage().arrayBuffers - before, name).toBeLessThan(50e6);
+    }
   });
 
   it('says an empty file is empty', async () => {
