@@ -6,7 +6,8 @@
 // the final numbers and the formatting.
 import type { z } from 'zod';
 import { epochSummaryReader, runRecordReader, stopSummaryReader, type RunRecordRead } from '#protocol/run-record';
-import { epochRowReader, histogramsRowReader, layerCountReader, layerHistogramsReader, layersRowReader, metricsRowKind, readFilters, stepRowReader } from '#protocol/metrics-rows';
+import { epochRowReader, histogramsRowReader, inspectionMarkSchema, layerCountReader, layerHistogramsReader, layersRowReader, metricsRowKind, readFilters, stepRowReader } from '#protocol/metrics-rows';
+import { lenientObject } from '#protocol/lenient';
 import type { FirstFilters, Histogram, LayerHistograms } from '#protocol/messages';
 import type { EvaluationView } from '#protocol/workbench';
 
@@ -220,12 +221,49 @@ export interface FiltersPoint {
   filters: FirstFilters;
 }
 
+/**
+ * What an inspection pass's rows say of it (protocol/metrics-rows.ts inspectionMarkSchema), read
+ * leniently: a field that cannot be read is '?' (text) or null (a number); `at` is '' then.
+ */
+export interface InspectionMarkView {
+  /** The dataset's name, and the path or synthetic spec it was opened from. */
+  data: string;
+  source: string;
+  hash: string;
+  images: number | null;
+  batches: number | null;
+  /** When the pass ran (ISO 8601), '' when unknown. */
+  at: string;
+}
+
+/**
+ * One inspection pass (electron/trainer/inspection/): the weights of the checkpoint at `step`
+ * run once over a dataset, nothing trained. Its 'layers' row's dead counts are over every image
+ * of the pass (`window` is its batches) and its gradient numbers are not measured; its
+ * 'histograms' row (the one with the same `at`), when there is one, has the activations of the
+ * pass's last batch.
+ */
+export interface InspectionPoint {
+  step: number;
+  epoch: number;
+  mark: InspectionMarkView;
+  /** Each activation layer's counts, in model order (as the 'layers' row gives them); [] without a readable one. */
+  layers: LayerCount[];
+  window: number | null;
+  histograms?: HistogramsPoint;
+  /** The first convolution's filters, when the histograms row carries readable ones. */
+  filters?: FiltersPoint;
+}
+
 export interface RunMetricsView {
+  /** Training's series only: rows marked `inspection` are in `inspections`. */
   steps: StepPoint[];
   epochs: EpochPoint[];
   layers: LayersPoint[];
   histograms: HistogramsPoint[];
   filters: FiltersPoint[];
+  /** The run's inspection passes, newest first. */
+  inspections: InspectionPoint[];
   /** Rows of these kinds that could not be read (rows of other kinds are ignored). */
   skipped: number;
 }
@@ -248,6 +286,47 @@ export function parseHistogramsRow(row: unknown): { point: HistogramsPoint; filt
   return { point: { step, epoch, layers }, filters: filters ? { step, epoch, filters } : null };
 }
 
+const markReader = lenientObject(inspectionMarkSchema);
+
+/**
+ * A row's inspection mark, read leniently; null for a training row (no `inspection`, or null).
+ * A mark some of whose fields cannot be read still marks the row as a pass's, not training's.
+ */
+function inspectionMark(row: unknown): InspectionMarkView | null {
+  const raw = typeof row === 'object' && row !== null ? (row as { inspection?: unknown }).inspection : undefined;
+  if (raw === undefined || raw === null) return null;
+  const read = markReader.safeParse(raw);
+  const mark = read.success ? read.data : {};
+  return {
+    data: mark.data ?? '?',
+    source: mark.source ?? '?',
+    hash: mark.hash ?? '',
+    images: mark.images ?? null,
+    batches: mark.batches ?? null,
+    at: mark.at ?? '',
+  };
+}
+
+function layerCounts(items: readonly unknown[]): LayerCount[] {
+  const counts: LayerCount[] = [];
+  for (const item of items) {
+    const layer = layerCountReader.safeParse(item);
+    if (!layer.success) continue;
+    const { layer: name, activation, rule, filters, deadFilters, units, deadUnits, negativeRegimeFilters } = layer.data;
+    counts.push({
+      layer: name,
+      activation: activation ?? '?',
+      rule: rule ?? '?',
+      filters: filters ?? 0,
+      deadFilters: deadFilters ?? null,
+      units: units ?? null,
+      deadUnits: deadUnits ?? null,
+      negativeRegimeFilters: negativeRegimeFilters ?? null,
+    });
+  }
+  return counts;
+}
+
 /** Sorted by step; a step seen twice keeps its last row (a resumed run rewrites from its checkpoint). */
 function byStep<T extends { step: number }>(points: T[]): T[] {
   const last = new Map<number, T>();
@@ -255,56 +334,69 @@ function byStep<T extends { step: number }>(points: T[]): T[] {
   return [...last.values()].sort((a, b) => a.step - b.step);
 }
 
-/** Splits getRun's metrics rows by kind. Rows of these kinds it cannot read are counted in `skipped`; other kinds are ignored. */
+/**
+ * Splits getRun's metrics rows by kind. Rows of these kinds it cannot read are counted in
+ * `skipped`; other kinds are ignored. Rows marked `inspection` (an inspection pass's, at the
+ * checkpoint's step, over any dataset) are kept out of the training series and returned as
+ * `inspections`, a 'layers' row and the 'histograms' row of the same pass (the same `at`) together.
+ */
 export function parseMetricsRows(rows: unknown): RunMetricsView {
   const steps: StepPoint[] = [];
   const epochs: EpochPoint[] = [];
   const layers: LayersPoint[] = [];
   const histogramRows: { step: number; point: HistogramsPoint; filters: FiltersPoint | null }[] = [];
+  /** Passes by their step and `at`, in the order first seen (the file's: passes are appended). */
+  const passes = new Map<string, InspectionPoint & { order: number }>();
+  const passOf = (step: number, epoch: number, mark: InspectionMarkView): InspectionPoint & { order: number } => {
+    const key = `${step}\u0000${mark.at}`;
+    let pass = passes.get(key);
+    if (!pass) {
+      pass = { step, epoch, mark, layers: [], window: null, order: passes.size };
+      passes.set(key, pass);
+    }
+    return pass;
+  };
   let skipped = 0;
   for (const row of Array.isArray(rows) ? rows : []) {
     // Something that is not an object at all is an unreadable step row (counted), not a newer kind.
     const kind = typeof row === 'object' && row !== null ? metricsRowKind(row) : 'step';
+    const mark = inspectionMark(row);
     if (kind === 'step') {
       const parsed = stepRowReader.safeParse(row);
-      if (parsed.success) steps.push({ step: parsed.data.step, epoch: parsed.data.epoch, loss: parsed.data.loss ?? null, accuracy: parsed.data.accuracy ?? null, lr: parsed.data.lr ?? null });
-      else skipped++;
+      if (!parsed.success) skipped++;
+      // A pass trains nothing: a step row marked as one (none is written) is not training's.
+      else if (mark === null) steps.push({ step: parsed.data.step, epoch: parsed.data.epoch, loss: parsed.data.loss ?? null, accuracy: parsed.data.accuracy ?? null, lr: parsed.data.lr ?? null });
     } else if (kind === 'epoch') {
       const parsed = epochRowReader.safeParse(row);
-      if (parsed.success) {
+      if (!parsed.success) skipped++;
+      else if (mark === null) {
         const { step, epoch, trainLoss, trainAccuracy, valLoss, valAccuracy } = parsed.data;
         epochs.push({ step, epoch, trainLoss: trainLoss ?? null, trainAccuracy: trainAccuracy ?? null, valLoss: valLoss ?? null, valAccuracy: valAccuracy ?? null });
-      } else skipped++;
+      }
     } else if (kind === 'layers') {
       const parsed = layersRowReader.safeParse(row);
       if (!parsed.success) {
         skipped++;
         continue;
       }
-      const counts: LayerCount[] = [];
-      for (const item of parsed.data.layers) {
-        const layer = layerCountReader.safeParse(item);
-        if (!layer.success) continue;
-        const { layer: name, activation, rule, filters, deadFilters, units, deadUnits, negativeRegimeFilters } = layer.data;
-        counts.push({
-          layer: name,
-          activation: activation ?? '?',
-          rule: rule ?? '?',
-          filters: filters ?? 0,
-          deadFilters: deadFilters ?? null,
-          units: units ?? null,
-          deadUnits: deadUnits ?? null,
-          negativeRegimeFilters: negativeRegimeFilters ?? null,
-        });
-      }
-      layers.push({ step: parsed.data.step, epoch: parsed.data.epoch, window: parsed.data.window ?? null, layers: counts });
+      const { step, epoch } = parsed.data;
+      const counts = layerCounts(parsed.data.layers);
+      const window = parsed.data.window ?? null;
+      if (mark === null) layers.push({ step, epoch, window, layers: counts });
+      else Object.assign(passOf(step, epoch, mark), { layers: counts, window });
     } else if (kind === 'histograms') {
       const parsed = parseHistogramsRow(row);
       if (!parsed) {
         skipped++;
         continue;
       }
-      histogramRows.push({ step: parsed.point.step, ...parsed });
+      if (mark === null) histogramRows.push({ step: parsed.point.step, ...parsed });
+      else {
+        const pass = passOf(parsed.point.step, parsed.point.epoch, mark);
+        pass.histograms = parsed.point;
+        if (parsed.filters) pass.filters = parsed.filters;
+        else delete pass.filters;
+      }
     }
     // Another kind (a newer lab's rows): not for these views, left out without a warning.
   }
@@ -312,7 +404,18 @@ export function parseMetricsRows(rows: unknown): RunMetricsView {
   const histogramSteps = byStep(histogramRows);
   const histograms = histogramSteps.map((r) => r.point);
   const filters = histogramSteps.flatMap((r) => (r.filters ? [r.filters] : []));
-  return { steps: byStep(steps), epochs: byStep(epochs), layers: byStep(layers), histograms, filters, skipped };
+  return { steps: byStep(steps), epochs: byStep(epochs), layers: byStep(layers), histograms, filters, inspections: newestFirst([...passes.values()]), skipped };
+}
+
+/** Passes newest first by when they ran; those whose time cannot be read last, later rows first. */
+function newestFirst(passes: (InspectionPoint & { order: number })[]): InspectionPoint[] {
+  const time = (pass: InspectionPoint) => {
+    const t = Date.parse(pass.mark.at);
+    return Number.isNaN(t) ? -Infinity : t;
+  };
+  return passes
+    .sort((a, b) => time(b) - time(a) || b.order - a.order)
+    .map(({ order: _order, ...pass }) => pass);
 }
 
 /** getRun's reply: the record, its metrics, and the warnings reading metrics.jsonl gave. */
@@ -500,6 +603,13 @@ export function deadCellText(layer: LayerCount): { text: string; title: string }
   const percent = percentOf(count, layer.filters);
   const note = countNote(count, layer.filters);
   if (cannotDie) return { text: `cannot die${percent !== null ? ` (${formatPercent(percent / 100)} negative)` : ''}`, title: note ? `${note} in the negative regime` : '' };
+  return { text: formatPercent(percent === null ? null : percent / 100), title: note ? `${note} dead` : '' };
+}
+
+/** A layer's dead units for a table cell: "12.5%" and, for its tooltip, "8 of 64 units dead"; "—" where none are counted (an activation that cannot die). */
+export function deadUnitsCellText(layer: LayerCount): { text: string; title: string } {
+  const percent = percentOf(layer.deadUnits, layer.units);
+  const note = countNote(layer.deadUnits, layer.units, 'units');
   return { text: formatPercent(percent === null ? null : percent / 100), title: note ? `${note} dead` : '' };
 }
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   canResume,
+  deadCellText,
+  deadUnitsCellText,
   finalNumbers,
   formatBytes,
   formatNumber,
@@ -21,6 +23,7 @@ import {
 } from '../run-records';
 import { firstFilters, histogram, histogramsRow } from '../../test-support/histograms';
 import { evaluation, getRunReply, listEntries, metricsRows, PRELU_ID, RELU_ID, runRecord } from '../../views/runs/test/fixtures';
+import { inspectionHistogramsRow, inspectionLayersRow, inspectionRows, mark } from '../../views/runs/test/inspection-fixtures';
 
 describe('run records', () => {
   it('reads a record as the run store writes it', () => {
@@ -187,6 +190,96 @@ describe('metrics rows', () => {
     ]);
     expect(parseRunDetail({ record: null }).ok).toBe(false);
     expect(parseRunDetail(getRunReply(PRELU_ID)).ok).toBe(true);
+  });
+});
+
+describe('inspection passes in metrics rows', () => {
+  it('keeps a pass at the checkpoint step out of the training series and returns it apart', () => {
+    const pass = mark();
+    const metrics = parseMetricsRows([...metricsRows('relu'), ...inspectionRows(40, pass)]);
+    // Training's 'layers' row at step 40 is still training's (the pass's does not replace it).
+    expect(metrics.layers.map((l) => [l.step, l.window])).toEqual([
+      [1, 50],
+      [10, 50],
+      [20, 50],
+      [30, 50],
+      [40, 50],
+    ]);
+    expect(metrics.layers.at(-1)?.layers.map((l) => l.deadFilters)).toEqual([4, 8, 12]);
+    expect(metrics.histograms).toEqual([]);
+    expect(metrics.filters).toEqual([]);
+    expect(metrics.steps).toHaveLength(40);
+    expect(metrics.skipped).toBe(0);
+    expect(totalSeries(metrics, 'dead').y).toEqual([0, 6, 12, 18, 24]);
+    expect(layerNames(metrics)).toEqual(['conv1.act', 'conv2.act', 'fc1.act']);
+    expect(metrics.inspections).toHaveLength(1);
+    const [inspection] = metrics.inspections;
+    expect(inspection).toMatchObject({ step: 40, epoch: 1, window: 16, mark: pass });
+    expect(inspection?.layers).toEqual([
+      { layer: 'conv1.act', activation: 'relu', rule: 'zero', filters: 16, deadFilters: 8, units: 1024, deadUnits: 513, negativeRegimeFilters: null },
+      { layer: 'conv2.act', activation: 'relu', rule: 'zero', filters: 32, deadFilters: 3, units: 2048, deadUnits: 193, negativeRegimeFilters: null },
+      { layer: 'fc1.act', activation: 'prelu', rule: 'cannot-die', filters: 64, deadFilters: null, units: 4096, deadUnits: null, negativeRegimeFilters: 16 },
+    ]);
+    expect(inspection?.histograms?.step).toBe(40);
+    expect(inspection?.histograms?.layers.map((l) => l.layer)).toEqual(['conv1.act', 'conv2.act', 'fc1.act']);
+    // And the final numbers are training's.
+    const detail = parseRunDetail({ ...getRunReply(RELU_ID), metrics: [...metricsRows('relu'), ...inspectionRows(40, pass)] });
+    expect(detail.ok && finalNumbers(detail.run)).toMatchObject({ step: 40, window: 50 });
+  });
+
+  it('lists several passes newest first, pairs each histograms row with the layers row of the same pass, and reads older rows without the mark as training', () => {
+    const early = mark({ data: 'orl', source: '/data/orl', images: 400, batches: 13, at: '2026-11-28T09:00:00.000Z' });
+    const late = mark({ at: '2026-11-29T12:30:00.000Z' });
+    const later = mark({ data: 'synthetic', source: 'synthetic:20x10', images: 200, batches: 7, at: '2026-11-30T08:00:00.000Z' });
+    const filters = firstFilters({ count: 2 });
+    const metrics = parseMetricsRows([
+      ...metricsRows('relu'),
+      inspectionLayersRow(40, late),
+      inspectionLayersRow(40, early),
+      { ...inspectionHistogramsRow(40, early), filters },
+      inspectionHistogramsRow(40, late),
+      // Training resumed after the passes, then a pass at the later checkpoint without histograms.
+      { kind: 'step', step: 41, epoch: 2, loss: 2.0, accuracy: 0.5, lr: 0.01 },
+      { kind: 'layers', step: 41, epoch: 2, window: 50, layers: [{ layer: 'conv1.act', filters: 16, deadFilters: 2 }] },
+      histogramsRow(41, ['conv1.act']),
+      inspectionLayersRow(41, later),
+    ]);
+    expect(metrics.inspections.map((p) => [p.step, p.mark.data, p.mark.at, p.window])).toEqual([
+      [41, 'synthetic', later.at, 7],
+      [40, 'lfw', late.at, 16],
+      [40, 'orl', early.at, 13],
+    ]);
+    expect(metrics.inspections[0]?.histograms).toBeUndefined();
+    expect(metrics.inspections[1]?.histograms?.step).toBe(40);
+    expect(metrics.inspections[1]?.filters).toBeUndefined();
+    expect(metrics.inspections[2]?.filters?.filters.count).toBe(2);
+    expect(metrics.steps.at(-1)?.step).toBe(41);
+    expect(metrics.layers.map((l) => l.step)).toEqual([1, 10, 20, 30, 40, 41]);
+    expect(metrics.histograms.map((h) => h.step)).toEqual([41]);
+    expect(metrics.filters).toEqual([]);
+  });
+
+  it('a mark it cannot fully read still keeps the row out of training; a null mark is a training row', () => {
+    const metrics = parseMetricsRows([
+      { ...inspectionLayersRow(10, mark()), inspection: { data: 'lfw', images: 'many' } },
+      { ...inspectionLayersRow(20, mark()), inspection: null },
+    ]);
+    expect(metrics.layers.map((l) => l.step)).toEqual([20]);
+    expect(metrics.inspections).toHaveLength(1);
+    expect(metrics.inspections[0]?.mark).toEqual({ data: 'lfw', source: '?', hash: '', images: null, batches: null, at: '' });
+  });
+
+  it("an imported run's rows are only its passes: no training series", () => {
+    const metrics = parseMetricsRows(inspectionRows(0, mark()));
+    expect(metrics).toMatchObject({ steps: [], epochs: [], layers: [], histograms: [], filters: [], skipped: 0 });
+    expect(metrics.inspections).toHaveLength(1);
+  });
+
+  it('formats a pass layer\'s dead units as % of its units with the count', () => {
+    const [layer] = parseMetricsRows([inspectionLayersRow(1, mark())]).inspections[0]?.layers ?? [];
+    expect(layer && deadUnitsCellText(layer)).toEqual({ text: '50.1%', title: '513 of 1024 units dead' });
+    expect(layer && deadCellText(layer)).toEqual({ text: '50.0%', title: '8 of 16 filters dead' });
+    expect(deadUnitsCellText({ layer: 'x', activation: 'prelu', rule: 'cannot-die', filters: 4, deadFilters: null, units: 64, deadUnits: null, negativeRegimeFilters: 1 })).toEqual({ text: '—', title: '' });
   });
 });
 
