@@ -85,7 +85,8 @@ export async function exportRun(runRef: string | RunHandle, options: ExportOptio
     await prepareFolder(dir, options.force ?? false);
     const written: string[] = [];
     if (options.format === 'pytorch') {
-      await writeStateDict(join(dir, 'model.pt'), await stateDictOf(built));
+      // The run's settings go inside too, so that `lab import model.pt` rebuilds this very network.
+      await writeStateDict(join(dir, 'model.pt'), await stateDictOf(built), { extra: { 'lab_config.json': configJson } });
       written.push('model.pt');
     }
     for (const [name, content] of files) {

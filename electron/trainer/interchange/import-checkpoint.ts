@@ -8,15 +8,16 @@
 // is then checked against the model the lab builds, and a file that does not fit is refused
 // naming the tensor and why. The run is marked imported (run.json's `origin`): it has no
 // training dataset, never resumes, and is evaluated on a dataset the user names.
+import { rm } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { channelFactor, parseActivation, type ActivationSpec } from '../../../models/activations/spec';
 import { ARCHITECTURE_NAMES, ARCHITECTURES, isArchitectureName, type ArchitectureName } from '../../../models/lightcnn-architectures';
-import { traceSpatial, type Block } from '../../../models/lightcnn-blocks';
+import { traceSpatial, type Block, type TorchNaming } from '../../../models/lightcnn-blocks';
 import { DEFAULT_INPUT_SIZE, ModelConfigError, type BuiltModel } from '../../../models/lightcnn';
 import { torchModulesOfBlocks, torchParams, torchToLab, type TorchParam } from '../../../models/torch-layout';
 import { LAB_VERSION } from '#protocol/version';
 import type { RunOrigin } from '#protocol/run-record';
-import { createRun, type RunHandle } from '../runs/run-store';
+import { checkRunName, createRun, type RunHandle } from '../runs/run-store';
 import type { NamedArray } from '../runs/checkpoint';
 import { ConfigError, parseTrainConfig, type TrainConfig } from '../training/config';
 import { buildFromConfig } from '../training/run-model';
@@ -50,6 +51,7 @@ const MODEL_KEYS = ['model', 'inputSize', 'width', 'activation', 'layers', 'init
 /** Reads, checks and imports `file` into a new run. */
 export async function importCheckpoint(file: string, options: ImportOptions): Promise<ImportResult> {
   const path = resolve(file);
+  if (options.name !== undefined) checkRunName(options.name); // refused before the file is read
   const checkpoint = await readTorchCheckpoint(path);
   const decisions: string[] = [];
   if (checkpoint.strippedModulePrefix) decisions.push("names: DataParallel's module. prefix removed");
@@ -57,7 +59,7 @@ export async function importCheckpoint(file: string, options: ImportOptions): Pr
   const settings = modelSettings(checkpoint, options, decisions);
   const fc2 = checkpoint.tensors.get('fc2.weight');
   const classes = fc2?.shape.length === 2 ? (fc2.shape[0] as number) : 0;
-  const classifierPresent = classes >= 2;
+  const classifierPresent = classes >= 2 && classifierFits(checkpoint, String(settings['model']), decisions);
   let config: TrainConfig;
   try {
     config = parseTrainConfig({ data: `imported:${basename(path)}`, ...settings });
@@ -77,6 +79,8 @@ export async function importCheckpoint(file: string, options: ImportOptions): Pr
     const arrays = labArrays(params, checkpoint, classifierPresent, path);
     const parameters = arrays.filter((a) => !a.name.startsWith('weights/classifier/')).reduce((sum, a) => sum + a.values.length, 0);
     const origin: RunOrigin = { kind: 'imported', file: path, sha256: checkpoint.sha256, format: checkpoint.format, classifier: classifierPresent, notes: [...checkpoint.info].filter(([k]) => k !== 'lab_config').map(([k, v]) => `${k}: ${v}`) };
+    // Created whole: run.json says "imported" from its first write, and a failure before the
+    // weights are saved removes the folder again (no half-made run that looks lab-trained).
     const run = await createRun(options.dataDir, {
       config: config as unknown as Record<string, unknown>,
       dataset: { name: 'none (imported weights)', source: path, hash: '', identities: classifierPresent ? classes : 0, images: 0, synthetic: false },
@@ -84,9 +88,15 @@ export async function importCheckpoint(file: string, options: ImportOptions): Pr
       versions: { lab: LAB_VERSION },
       label: `${config.model}_imported`,
       state: 'finished',
+      origin,
+      ...(options.name === undefined ? {} : { displayName: options.name }),
     });
-    await run.saveCheckpoint({ step: 0, epoch: 0, meta: { imported: true, sha256: checkpoint.sha256 }, tensors: arrays });
-    await run.updateRun({ origin, ...(options.name === undefined ? {} : { displayName: options.name }) });
+    try {
+      await run.saveCheckpoint({ step: 0, epoch: 0, meta: { imported: true, sha256: checkpoint.sha256 }, tensors: arrays });
+    } catch (error) {
+      await rm(run.dir, { recursive: true, force: true });
+      throw error;
+    }
     const { tensors: _tensors, ...about } = checkpoint;
     return { run, checkpoint: about, config, decisions, classifier: { present: classifierPresent, classes }, parameters };
   } finally {
@@ -108,7 +118,7 @@ function modelSettings(checkpoint: TorchCheckpoint, options: ImportOptions, deci
       throw new InterchangeError('the checkpoint\'s lab_config is not JSON', 'Give the settings with --model, --input-size, --width and --activation');
     }
     if (typeof parsed === 'object' && parsed !== null) for (const key of MODEL_KEYS) if (key in parsed) settings[key] = (parsed as Record<string, unknown>)[key];
-    decisions.push('settings: the lab_config the exported train.py saved');
+    decisions.push("settings: the lab's own, saved in the file (lab_config)");
   }
   if (options.model !== undefined) settings['model'] = options.model;
   if (options.activation !== undefined) settings['activation'] = options.activation;
@@ -133,14 +143,15 @@ function modelSettings(checkpoint: TorchCheckpoint, options: ImportOptions, deci
     throw new InterchangeError(`--activation: ${(error as Error).message}`, 'Give an activation the lab knows, e.g. mfm:2/1 or relu');
   }
   if (settings['width'] === undefined) {
-    const width = widthOf(architecture.blocks, checkpoint.tensors, activation);
+    const width = widthOf(architecture.blocks, architecture.torch, checkpoint.tensors, activation);
     settings['width'] = width;
     decisions.push(`width: ${width} (conv1's channels)`);
   }
   if (settings['inputSize'] === undefined) {
-    const size = inputSizeOf(architecture.blocks, checkpoint.tensors, activation, Number(settings['width']), architecture.torch.fc);
+    const { size, fits } = inputSizeOf(architecture.blocks, checkpoint.tensors, activation, Number(settings['width']), architecture.torch.fc);
     settings['inputSize'] = size;
-    decisions.push(`input size: ${size} px (the fc's inputs)`);
+    const range = fits.length === 1 ? `only ${size} px gives` : `${fits[0]}-${fits[fits.length - 1]} px all give`;
+    decisions.push(`input size: ${size} px (${range} the fc's inputs; the file cannot tell which one it was trained at: give --input-size if not ${size})`);
   }
   return settings;
 }
@@ -171,9 +182,10 @@ function linearWeightNames(name: ArchitectureName): Set<string> {
 }
 
 /** The width multiplier conv1's output channels give (its activation decides how many it makes). */
-function widthOf(blocks: readonly Block[], tensors: ReadonlyMap<string, TorchTensor>, activation: ActivationSpec): number {
+function widthOf(blocks: readonly Block[], naming: TorchNaming, tensors: ReadonlyMap<string, TorchTensor>, activation: ActivationSpec): number {
   const first = blocks[0];
-  const weight = [...tensors].find(([k]) => k.endsWith('.filter.weight'))?.[1];
+  const module = first === undefined ? undefined : torchModulesOfBlocks(blocks, naming).get(first.name);
+  const weight = module === undefined ? undefined : tensors.get(`${module}.filter.weight`);
   if (first?.type !== 'conv' || weight === undefined || weight.shape.length !== 4) return 1;
   const { num, den } = channelFactor(activation);
   const outputs = ((weight.shape[0] as number) * den) / num;
@@ -182,10 +194,10 @@ function widthOf(blocks: readonly Block[], tensors: ReadonlyMap<string, TorchTen
 }
 
 /** The input size whose last map, flattened, makes as many inputs as the fc takes: 128 when it fits. */
-function inputSizeOf(blocks: readonly Block[], tensors: ReadonlyMap<string, TorchTensor>, activation: ActivationSpec, width: number, fcName: string): number {
+function inputSizeOf(blocks: readonly Block[], tensors: ReadonlyMap<string, TorchTensor>, activation: ActivationSpec, width: number, fcName: string): { size: number; fits: number[] } {
   const fc = tensors.get(`${fcName}.filter.weight`) ?? tensors.get(`${fcName}.weight`);
   const lastConv = [...blocks].reverse().find((b) => b.type === 'conv' || b.type === 'group');
-  if (fc === undefined || fc.shape.length !== 2 || lastConv === undefined || !('out' in lastConv)) return DEFAULT_INPUT_SIZE;
+  if (fc === undefined || fc.shape.length !== 2 || lastConv === undefined || !('out' in lastConv)) return { size: DEFAULT_INPUT_SIZE, fits: [DEFAULT_INPUT_SIZE] };
   const multiple = channelFactor(activation).den;
   const channels = Math.max(multiple, Math.round((lastConv.out * width) / multiple) * multiple);
   const features = fc.shape[1] as number;
@@ -199,7 +211,22 @@ function inputSizeOf(blocks: readonly Block[], tensors: ReadonlyMap<string, Torc
     throw new InterchangeError(`the fc takes ${features} inputs, which no input size from 16 to 512 px gives with ${channels} channels`, 'Give --model, --width and --input-size');
   }
   const pools = blocks.filter((b) => b.type === 'pool').length;
-  return fits.find((s) => s === DEFAULT_INPUT_SIZE) ?? fits.find((s) => s % 2 ** pools === 0) ?? (fits[0] as number);
+  return { size: fits.find((s) => s === DEFAULT_INPUT_SIZE) ?? fits.find((s) => s % 2 ** pools === 0) ?? (fits[0] as number), fits };
+}
+
+/**
+ * Whether the file's classifier (fc2) has the tensors the architecture's has: LightCNN-9 and -29
+ * have a bias, v2 none. One that does not is left out, said in the decisions: evaluation and
+ * looking inside need only the embedding.
+ */
+function classifierFits(checkpoint: TorchCheckpoint, model: string, decisions: string[]): boolean {
+  if (!isArchitectureName(model)) return false;
+  const wantsBias = ARCHITECTURES[model].classifierBias;
+  const hasBias = checkpoint.tensors.has('fc2.bias');
+  const others = [...checkpoint.tensors.keys()].filter((k) => k.startsWith('fc2.') && k !== 'fc2.weight' && k !== 'fc2.bias');
+  if (hasBias === wantsBias && others.length === 0) return true;
+  decisions.push(`classifier: left out, the file's fc2 ${hasBias ? 'has a bias' : 'has no bias'}${others.length > 0 ? ` and ${others.join(', ')}` : ''} where ${ARCHITECTURES[model].title}'s ${wantsBias ? 'has one' : 'has none'}; the embedding is what the run gives`);
+  return false;
 }
 
 // ---------------------------------------------------------------- weights

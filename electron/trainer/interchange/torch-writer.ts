@@ -104,13 +104,16 @@ function littleEndianBytes(values: Float32Array): Buffer {
 }
 
 /** Writes `entries` as a torch zip checkpoint at `path` (through a temporary file, renamed when whole). */
-export async function writeStateDict(path: string, entries: readonly StateDictEntry[], archiveName = 'archive'): Promise<void> {
+export async function writeStateDict(path: string, entries: readonly StateDictEntry[], options: { archiveName?: string; extra?: Readonly<Record<string, string>> } = {}): Promise<void> {
+  const archiveName = options.archiveName ?? 'archive';
   const zip = new yazl.ZipFile();
-  const options = { compress: false, mtime: new Date(Date.UTC(1980, 0, 1)) };
-  zip.addBuffer(stateDictPickle(entries), `${archiveName}/data.pkl`, options);
-  zip.addBuffer(Buffer.from('little'), `${archiveName}/byteorder`, options);
-  entries.forEach((entry, i) => zip.addBuffer(littleEndianBytes(entry.values), `${archiveName}/data/${i}`, options));
-  zip.addBuffer(Buffer.from('3\n'), `${archiveName}/version`, options);
+  const stored = { compress: false, mtime: new Date(Date.UTC(1980, 0, 1)) };
+  zip.addBuffer(stateDictPickle(entries), `${archiveName}/data.pkl`, stored);
+  zip.addBuffer(Buffer.from('little'), `${archiveName}/byteorder`, stored);
+  entries.forEach((entry, i) => zip.addBuffer(littleEndianBytes(entry.values), `${archiveName}/data/${i}`, stored));
+  // Records torch.load does not ask for are left alone by it (torch.save's own extra_files live here too).
+  for (const [name, text] of Object.entries(options.extra ?? {})) zip.addBuffer(Buffer.from(text, 'utf8'), `${archiveName}/extra/${name}`, stored);
+  zip.addBuffer(Buffer.from('3\n'), `${archiveName}/version`, stored);
   zip.end();
   const temporary = `${path}.partial`;
   try {

@@ -14,7 +14,7 @@ import { hostname } from 'node:os';
 import { basename, isAbsolute, join, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../../../files/atomic-file';
-import { RUN_FORMAT_VERSION, runRecordSchema, type RunDataset, type RunRecord, type RunState } from '#protocol/run-record';
+import { RUN_FORMAT_VERSION, runRecordSchema, type RunDataset, type RunOrigin, type RunRecord, type RunState } from '#protocol/run-record';
 import { RUN_NAME_MAX, RUN_NOTES_MAX } from '#protocol/workbench';
 import { type CheckpointData } from './checkpoint';
 import { RunError, writeFailed } from './errors';
@@ -59,6 +59,10 @@ export interface RunInit {
   /** Readable middle part of the id, e.g. "lightcnn9_relu"; defaults to config.model + config.activation. */
   readonly label?: string;
   readonly state?: RunState;
+  /** Where the weights came from, for a run the lab did not train (lab import). */
+  readonly origin?: RunOrigin;
+  /** A name the user gave the run. */
+  readonly displayName?: string;
   /** The creation time (tests). */
   readonly now?: Date;
 }
@@ -196,6 +200,8 @@ export async function createRun(dataDir: string, init: RunInit): Promise<RunHand
     versions: { lab: init.versions.lab, node: init.versions.node ?? process.versions.node, tfjs: init.versions.tfjs ?? tf.version.tfjs },
     state,
     ...(state === 'running' ? { pid: process.pid, host: hostname() } : {}),
+    ...(init.origin === undefined ? {} : { origin: init.origin }),
+    ...(init.displayName === undefined ? {} : { displayName: init.displayName }),
   } satisfies z.input<typeof runRecordSchema>);
   try {
     await mkdir(join(dir, CHECKPOINTS_DIR));

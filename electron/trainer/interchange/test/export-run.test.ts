@@ -87,6 +87,32 @@ describe('exporting a run', () => {
     await expect(exportRun(trainedRun, { dataDir: dir, format: 'pytorch', out, force: true })).resolves.toMatchObject({ runId: trainedRun });
   }, 60_000);
 
+  it("round-trips through lab import: model.pt carries the run's settings, per-layer activations and all", async () => {
+    const out = join(dir, 'pytorch-reimport');
+    await exportRun(trainedRun, { dataDir: dir, format: 'pytorch', out });
+    const imported = await importCheckpoint(join(out, 'model.pt'), { dataDir: dir });
+    const { config } = await loadRunModel(dir, trainedRun).then((m) => (m.built.model.dispose(), m));
+    for (const key of ['model', 'inputSize', 'width', 'activation', 'layers', 'init', 'dropout', 'seed'] as const) expect(imported.config[key], key).toEqual(config[key]);
+    expect(imported.decisions).toContain("settings: the lab's own, saved in the file (lab_config)");
+    const batch = batchOf(2);
+    expect(relativeError((await labOutputs(imported.run.id, batch)).embedding, (await labOutputs(trainedRun, batch)).embedding)).toBe(0);
+  }, 60_000);
+
+  it('says when the input size is a guess: a plain state_dict of a 30 px network reads as 32 px, and the decision names the range', async () => {
+    const built = buildModel({ architecture: 'tiny', inputSize: 30, numClasses: 3 });
+    const file = join(dir, 'tiny-30.pt');
+    try {
+      await writeStateDict(file, await stateDictOf(built));
+    } finally {
+      built.model.dispose();
+    }
+    const imported = await importCheckpoint(file, { dataDir: dir });
+    expect(imported.config.inputSize).toBe(32);
+    expect(imported.decisions).toContain("input size: 32 px (29-32 px all give the fc's inputs; the file cannot tell which one it was trained at: give --input-size if not 32)");
+    const told = await importCheckpoint(file, { dataDir: dir, inputSize: 30 });
+    expect(told.config.inputSize).toBe(30);
+  });
+
   it("writes ONNX that onnxruntime runs to the lab's embedding", async () => {
     const out = join(dir, 'onnx');
     await exportRun(trainedRun, { dataDir: dir, format: 'onnx', out });

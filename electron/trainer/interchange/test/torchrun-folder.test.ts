@@ -135,7 +135,7 @@ describe.skipIf(SKIP_TORCH)('train.py', () => {
     // Back into the lab: the same network (from lab_config, activations and all), the same weights.
     const imported = await importCheckpoint(join(out, 'final.pt'), { dataDir: join(dir, 'lab') });
     expect(imported.config).toMatchObject({ model: 'tiny', inputSize: 32, activation: config.activation, layers: config.layers, width: config.width });
-    expect(imported.decisions).toContain('settings: the lab_config the exported train.py saved');
+    expect(imported.decisions).toContain("settings: the lab's own, saved in the file (lab_config)");
     expect(imported.classifier).toEqual({ present: true, classes: IDENTITIES });
     const written = await readTorchCheckpoint(join(out, 'final.pt'));
     const { built: back } = await loadRunModel(join(dir, 'lab'), imported.run.id);
