@@ -404,6 +404,8 @@ export interface EvaluationOverlap {
   /** Sorted, at most 20 of them. */
   identityNames: string[];
   images: number;
+  /** The pairs' identities named like IDs (s1, 0001) on another dataset than the run's: not compared by name. */
+  idNamesNotCompared?: number;
   note?: string;
 }
 

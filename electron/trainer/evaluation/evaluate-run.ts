@@ -326,7 +326,7 @@ async function overlapWithTraining(
   pairs: { readonly a: Int32Array; readonly b: Int32Array },
 ): Promise<Overlap> {
   if (run.record.origin?.kind === 'imported') return overlapNotChecked(IMPORTED_OVERLAP_NOTE);
-  if (options.data === undefined) return pairOverlap(evaluated, pairs, await trainedOn(evaluated, evaluatedTrain));
+  if (options.data === undefined) return pairOverlap(evaluated, pairs, await trainedOn(evaluated, evaluatedTrain), { sameDataset: true });
   let training: FaceDataset;
   try {
     training = await loadDataset(config, options.dataDir);
@@ -334,7 +334,7 @@ async function overlapWithTraining(
     return overlapNotChecked(`overlap not checked: the run's training dataset (${config.data}) cannot be opened (${(error as Error).message})`);
   }
   const split = classificationSplit(training, { holdOutFraction: config.holdOut, seed: config.seed });
-  const overlap = await pairOverlap(evaluated, pairs, await trainedOn(training, split.train));
+  const overlap = await pairOverlap(evaluated, pairs, await trainedOn(training, split.train), { sameDataset: datasetHash(evaluated) === datasetHash(training) });
   if (run.record.dataset.hash !== datasetHash(training)) {
     return { ...overlap, note: `the run's training dataset (${config.data}) changed since the run trained on it; the overlap was checked against it as it is now` };
   }

@@ -108,6 +108,7 @@ const overlapSchema = z.object({
   identities: z.number().int(),
   identityNames: z.array(z.string()),
   images: z.number().int(),
+  idNamesNotCompared: z.number().int().optional(),
   note: z.string().optional(),
 });
 

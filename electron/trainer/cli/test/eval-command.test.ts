@@ -50,7 +50,7 @@ describe('lab eval on another dataset', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/Pairs: .*pairs\.txt \(4 matched, 4 mismatched, 2 folds\)/);
     expect(result.stdout).toContain(`Dataset: flat (${flat}; 4 identities, 16 images)`);
-    expect(result.stdout).toContain("Overlap with the run's training data: none: the pairs name no identity and no image the run trained on");
+    expect(result.stdout).toContain("Overlap with the run's training data: none: the pairs name no identity of the same name and no image the run trained on");
   }, 60_000);
 
   test('--layout without --data is refused, saying what it is for', async () => {

@@ -14,7 +14,7 @@ import { createRun, openRun } from '../../runs/run-store';
 import { TrainingSession } from '../../training/session';
 import { evaluateRun, EVALUATION_FILE, formatEvaluation, IMPORTED_OVERLAP_NOTE, readSavedEvaluation } from '../evaluate-run';
 import { evaluationView } from '../evaluation-view';
-import { MAX_OVERLAP_NAMES, pairOverlap, trainedOn } from '../overlap';
+import { describeOverlap, identityKey, isIdLikeName, MAX_OVERLAP_NAMES, pairOverlap, trainedOn } from '../overlap';
 
 const PER_TRAINED = 5;
 let dataDir: string;
@@ -96,7 +96,7 @@ describe('evaluating a run on another dataset', () => {
     expect(result.hardest.falseMatches.every((p) => /^q0\d$/.test(p.a.identity) && /^q0\d$/.test(p.b.identity))).toBe(true);
     const text = formatEvaluation(result);
     expect(text).toContain(`Dataset: other (${otherDir}; 4 identities, 16 images)`);
-    expect(text).toContain("Overlap with the run's training data: none: the pairs name no identity and no image the run trained on");
+    expect(text).toContain("Overlap with the run's training data: none: the pairs name no identity of the same name and no image the run trained on");
 
     const read = await readSavedEvaluation(join(dataDir, 'runs', runId));
     if (read === null || 'problem' in read) throw new Error(`evaluation.json not readable: ${JSON.stringify(read)}`);
@@ -214,6 +214,31 @@ describe('an imported run (a record with origin: no training dataset of its own)
     const original = await evaluateRun(runId, { dataDir, backend: 'cpu', pairsFile: pairs, data: { spec: otherDir }, hardest: 1 });
     expect(Array.from(result.pairScores.scores)).toEqual(Array.from(original.pairScores.scores));
   }, 60_000);
+});
+
+describe('identity names across datasets', () => {
+  test('one person written two ways is one identity; IDs are IDs', () => {
+    expect(identityKey('George_W_Bush')).toBe(identityKey('george  w bush'));
+    expect(identityKey('Ｇｅｏｒｇｅ_W_Bush')).toBe('george w bush'); // full-width letters (NFKC)
+    expect(identityKey('Jean-Pierre_Raffarin')).not.toBe(identityKey('Jean_Pierre_Raffarin'));
+    for (const id of ['7', '0000045', 'n000002', 'm.0abc12']) expect(isIdLikeName(id), id).toBe(true);
+    for (const name of ['George_W_Bush', 'subject01', 'Aaron_Eckhart', 's1', 'p01']) expect(isIdLikeName(name), name).toBe(false);
+  });
+
+  test('names are compared as identityKey gives them, and ID-like names only within the same dataset', async () => {
+    const dataset = await openDataset('synthetic:3x2', { dataDir, inputSize: 16 });
+    const all = Int32Array.from(dataset.images.keys());
+    // Trained on "SYNTHETIC-001" (the same person in capitals) and on a CASIA-style ID.
+    const trained = { identities: new Set([identityKey('SYNTHETIC-001'), identityKey('0000045')]), images: new Set<string>() };
+    const overlap = await pairOverlap(dataset, { a: all, b: all }, trained);
+    expect(overlap.identityNames).toEqual(['synthetic-001']);
+    const ids = Object.assign(Object.create(Object.getPrototypeOf(dataset) as object), dataset, { identities: ['0000045', '0000046', '0000047'] }) as typeof dataset;
+    expect(await pairOverlap(ids, { a: all, b: all }, trained)).toMatchObject({ identities: 0, idNamesNotCompared: 3 });
+    expect(await pairOverlap(ids, { a: all, b: all }, trained, { sameDataset: true })).toMatchObject({ identities: 1, identityNames: ['0000045'] });
+    expect(describeOverlap({ checked: true, identities: 0, identityNames: [], images: 0, idNamesNotCompared: 3 })).toBe(
+      'none: the pairs name no identity of the same name and no image the run trained on (3 of the pairs\' identities are named by IDs, which mean nothing across datasets: only their images were compared)',
+    );
+  });
 });
 
 describe('pairOverlap', () => {

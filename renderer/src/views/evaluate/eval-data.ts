@@ -64,8 +64,11 @@ export function overlapWarns(overlap: EvaluationOverlap): boolean {
 export function overlapText(overlap: EvaluationOverlap): string {
   const note = overlap.note === undefined ? '' : overlap.note.replace(/^overlap not checked: /, '');
   if (!overlap.checked) return `Overlap with the run’s training data not checked${note === '' ? '.' : `: ${note}.`}`;
-  const after = note === '' ? '' : ` (${note})`;
-  if (!overlapWarns(overlap)) return `The pairs share no identity and no image with the run’s training data${after}.`;
+  const ids = overlap.idNamesNotCompared
+    ? `${overlap.idNamesNotCompared} of the pairs’ identities are named by IDs, which mean nothing across datasets, so only their images were compared`
+    : '';
+  const after = [note, ids].filter((t) => t !== '').map((t) => ` (${t})`).join('');
+  if (!overlapWarns(overlap)) return `The pairs share no identity of the same name and no image with the run’s training data${after}.`;
   const more = overlap.identities - overlap.identityNames.length;
   const names = overlap.identityNames.join(', ') + (more > 0 ? `, and ${more} more` : '');
   const who = overlap.identities === 0 ? 'no identity' : `${overlap.identities} ${overlap.identities === 1 ? 'identity' : 'identities'} (${names})`;

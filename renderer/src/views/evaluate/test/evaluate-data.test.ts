@@ -154,7 +154,7 @@ describe('the Evaluate view: the evaluated dataset and the overlap in the result
     await view({ evaluateRun: () => withOverlap({ checked: true, identities: 0, identityNames: [], images: 0 }) });
     await fireEvent.click(screen.getByRole('button', { name: 'Evaluate' }));
     const overlap = await screen.findByTestId('eval-overlap');
-    expect(overlap).toHaveTextContent('The pairs share no identity and no image with the run’s training data.');
+    expect(overlap).toHaveTextContent('The pairs share no identity of the same name and no image with the run’s training data.');
     expect(overlap).not.toHaveClass('overlap-warning');
     expect(overlapText({ checked: false, identities: 0, identityNames: [], images: 0, note: 'overlap not checked: the lab does not know what the imported checkpoint was trained on' })).toBe(
       'Overlap with the run’s training data not checked: the lab does not know what the imported checkpoint was trained on.',
