@@ -2,7 +2,8 @@
 // token and an empty data folder) and driven in Debian's Chromium through playwright-core.
 // The scenario's steps are in scenario.ts, shared with the desktop app's test
 // (electron.e2e.test.ts); here the Data step types ORL's path (serve mode takes typed
-// paths), or picks the synthetic faces where ORL is absent. Screenshots go to
+// paths), or picks the synthetic faces where ORL is absent; then a PyTorch checkpoint is
+// imported, looked inside and evaluated (imported-steps.ts). Screenshots go to
 // e2e/artifacts/chromium/ (see e2e/README.md).
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { findChromium, launchChromium, NO_CHROMIUM, watchPage } from './browser';
 import { buildApp, type BuiltApp } from './build';
+import { importedRunSteps, writeImportedFixtures, type ImportedFixtures } from './imported-steps';
 import { registerScenario, saveConsole, servedDataset, type ScenarioSession } from './scenario';
 import { startServe, type Serve } from './serve';
 
@@ -24,6 +26,7 @@ let serve: Serve | undefined;
 let browser: Browser | undefined;
 let dataDir: string | undefined;
 let session: ScenarioSession | undefined;
+let fixtures: ImportedFixtures | undefined;
 
 describe.skipIf(SKIP)('the lab in Chromium against lab serve', () => {
   beforeAll(async () => {
@@ -32,6 +35,7 @@ describe.skipIf(SKIP)('the lab in Chromium against lab serve', () => {
     await rm(ARTIFACTS, { recursive: true, force: true });
     await mkdir(ARTIFACTS, { recursive: true });
     dataDir = await mkdtemp(join(tmpdir(), 'face-cnn-lab-e2e-data-'));
+    fixtures = await writeImportedFixtures(await mkdtemp(join(tmpdir(), 'face-cnn-lab-e2e-files-')));
     built = await buildApp();
     serve = await startServe({ rendererDir: built.rendererDir, dataDir });
     browser = await launchChromium(chromiumPath);
@@ -48,6 +52,7 @@ describe.skipIf(SKIP)('the lab in Chromium against lab serve', () => {
     await serve?.stop();
     await built?.remove();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    if (fixtures) await rm(join(fixtures.faces, '..'), { recursive: true, force: true });
   }, 60_000);
 
   registerScenario({
@@ -58,5 +63,7 @@ describe.skipIf(SKIP)('the lab in Chromium against lab serve', () => {
     },
     dataset: servedDataset(),
     log: { name: 'lab serve', output: () => serve?.output() ?? '' },
+    // Serve mode only: the desktop app takes these paths from native dialogs.
+    extraSteps: importedRunSteps({ session: () => session, fixtures: () => fixtures, artifacts: ARTIFACTS }),
   });
 });

@@ -517,3 +517,22 @@ test('issue 14, 4: the activation-map grid is saved as one PNG of its tiles', as
     for (const spy of spies) spy.mockRestore();
   }
 });
+
+test('an inspection pass is labelled as one: dead on every image so far, batches, no stats window to fill, no update in the histograms', async () => {
+  const { trainer, session } = await scriptedSession({
+    subscribe: (c) => ({ layers: c.layers, preActivation: c.preActivation, fullMap: c.fullMap }) as Subscription,
+    probeNow: () => null,
+  });
+  trainer.event({ type: 'started', runId: 'run-1', step: 0, totalSteps: 3, backend: 'cpu', resumed: false, inspection: { data: 'LFW', source: '/data/lfw', images: 48, batches: 3, checkpointStep: 0 } });
+  trainer.event({ type: 'layers', layers: LAYERS });
+  trainer.event({ type: 'probes', images: [100, 101], labels: ['alice', 'bob'], intervalMs: 250 });
+  render(TrainView, { session });
+  await screen.findByTestId('activation-grid');
+  trainer.push(statsMessage(1, { 'conv1.act': [0, 2] }, 3));
+  await waitFor(() => expect(screen.getByTestId('dead-window')).toHaveTextContent('dead on every image of the pass so far (x: batch)'));
+  expect(screen.queryByTestId('dead-window-note')).toBeNull();
+  expect(await screen.findByText('(batch 1 of the pass, over its images so far)')).toBeInTheDocument();
+  expect(screen.getByTestId('histograms-note')).toHaveTextContent("a pass changes no weight");
+  // The first batch is drawn at once: a pass has no window to fill.
+  await waitFor(() => expect(screen.getByTestId('chart-dead')).toHaveAttribute('data-points', '1'));
+});
