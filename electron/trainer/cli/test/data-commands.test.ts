@@ -1,9 +1,8 @@
 // The headless lab's data commands, run as a user runs them: a separate process.
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parsePairs } from '../../../../datasets/pairs';
 import { makeIdentityFolders, makeImage, tempDir } from '../../../../datasets/test/fixtures';
@@ -11,20 +10,9 @@ import { makeZip } from '../../../../datasets/test/zip-writer';
 import { openDataset } from '../../../../datasets';
 import { describeDataset } from '../open-dataset';
 import { progressBar } from '../progress-bar';
-
-const root = resolve(import.meta.dirname, '../../../..');
+import { lab } from './run-lab';
 
 // Asynchronous, so that a test's own HTTP server can answer the child.
-function lab(args: string[], dataDir: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', join(root, 'electron/trainer/cli/main.ts'), ...args],
-      { cwd: root, env: { ...process.env, FACE_CNN_LAB_DATA: dataDir, INIT_CWD: '' }, encoding: 'utf8' },
-      (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 describe('lab data', () => {
   test('inspect prints identities, counts, sizes, skipped files, and writes a contact sheet', async () => {

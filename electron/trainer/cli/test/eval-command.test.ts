@@ -1,22 +1,12 @@
 // lab eval --data / --pairs / --layout, run as a user runs them: a run evaluated on another
 // dataset prints the dataset and the overlap; the dataset flags without --data are refused; an
 // imported run without --data is refused with what to pass.
-import { execFile } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { makeImage, tempDir, writeFiles } from '../../../../datasets/test/fixtures';
 import { createRun, openRun } from '../../runs/run-store';
 import { TrainingSession } from '../../training/session';
-
-const root = resolve(import.meta.dirname, '../../../..');
-
-function lab(args: string[], dataDir: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(process.execPath, ['--import', 'tsx', join(root, 'electron/trainer/cli/main.ts'), ...args], { cwd: root, env: { ...process.env, FACE_CNN_LAB_DATA: dataDir, INIT_CWD: '' }, encoding: 'utf8' }, (error, stdout, stderr) =>
-      done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+import { lab } from './run-lab';
 
 let dataDir = '';
 let faces = '';

@@ -1,22 +1,11 @@
 // lab inspect, run as a user runs it: an imported run looked at with the synthetic set prints
 // every activation layer's dead filters and units over the pass and where it was kept; a layer
 // dead on purpose says so; a missing --data and a bad identity regex are refused with the way out.
-import { execFile } from 'node:child_process';
-import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { tempDir } from '../../../../datasets/test/fixtures';
 import { importedRun } from '../../inspection/test/imported-run';
-
-const root = resolve(import.meta.dirname, '../../../..');
-
-function lab(args: string[], dataDir: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(process.execPath, ['--import', 'tsx', join(root, 'electron/trainer/cli/main.ts'), ...args], { cwd: root, env: { ...process.env, FACE_CNN_LAB_DATA: dataDir, INIT_CWD: '' }, encoding: 'utf8' }, (error, stdout, stderr) =>
-      done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+import { lab } from './run-lab';
 
 let dataDir = '';
 let deadRun = '';

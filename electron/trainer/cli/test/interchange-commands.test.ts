@@ -2,24 +2,14 @@
 // decided said aloud; export writes its folder and says where; a file that is not a checkpoint,
 // an export into a non-empty folder and an unknown format end with one clear line and code 1.
 import * as tf from '@tensorflow/tfjs';
-import { execFile } from 'node:child_process';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { tempDir } from '../../../../datasets/test/fixtures';
 import { buildModel } from '../../../../models/lightcnn';
 import { stateDictOf } from '../../interchange/export-run';
 import { writeStateDict } from '../../interchange/torch-writer';
-
-const root = resolve(import.meta.dirname, '../../../..');
-
-function lab(args: string[], dataDir: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(process.execPath, ['--import', 'tsx', join(root, 'electron/trainer/cli/main.ts'), ...args], { cwd: root, env: { ...process.env, FACE_CNN_LAB_DATA: dataDir, INIT_CWD: '' }, encoding: 'utf8' }, (error, stdout, stderr) =>
-      done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+import { lab } from './run-lab';
 
 let dataDir = '';
 let work = '';

@@ -2,25 +2,12 @@
 // display name and notes in run.json (shown by `lab runs`), and delete moving the folder to
 // <data folder>/trash/ with how to restore it. A run being trained, or a bad name, is
 // refused with the cause and the way out, and escape sequences never reach the terminal.
-import { execFile } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { tempDir } from '../../../../datasets/test/fixtures';
 import { createRun, type RunInit } from '../../runs/run-store';
-
-const root = resolve(import.meta.dirname, '../../../..');
-
-function lab(args: string[], dataDir: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', join(root, 'electron/trainer/cli/main.ts'), ...args],
-      { cwd: root, env: { ...process.env, FACE_CNN_LAB_DATA: dataDir, INIT_CWD: '' }, encoding: 'utf8' },
-      (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+import { lab } from './run-lab';
 
 const init: RunInit = {
   config: { model: 'tiny', activation: 'relu', inputSize: 16 },

@@ -3,23 +3,10 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { tempDir } from '../../../../datasets/test/fixtures';
 import { createRun, type RunHandle, type RunInit } from '../../runs/run-store';
-
-const root = resolve(import.meta.dirname, '../../../..');
-
-function lab(args: string[], dataDir: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', join(root, 'electron/trainer/cli/main.ts'), ...args],
-      { cwd: root, env: { ...process.env, FACE_CNN_LAB_DATA: dataDir, INIT_CWD: '' }, encoding: 'utf8' },
-      (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+import { lab } from './run-lab';
 
 const init = (label: string, state: RunInit['state'] = 'stopped'): RunInit => ({
   config: { model: 'tiny', activation: 'relu', inputSize: 16 },

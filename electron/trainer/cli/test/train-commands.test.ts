@@ -1,19 +1,9 @@
 // lab train / runs / resume / eval / summary / info, run as a user runs them.
-import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { tempDir } from '../../../../datasets/test/fixtures';
-
-const root = resolve(import.meta.dirname, '../../../..');
-
-function lab(args: string[], dataDir: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(process.execPath, ['--import', 'tsx', join(root, 'electron/trainer/cli/main.ts'), ...args], { cwd: root, env: { ...process.env, FACE_CNN_LAB_DATA: dataDir, INIT_CWD: '' }, encoding: 'utf8' }, (error, stdout, stderr) =>
-      done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+import { lab } from './run-lab';
 
 /** The step rows' losses of a run's metrics.jsonl. */
 async function stepLosses(dataDir: string, runId: string): Promise<number[]> {

@@ -1,31 +1,17 @@
 // Issue 14, 3: command-line rough edges, run as a user runs them (a separate process, from a folder of their own).
-import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { makeIdentityFolders, tempDir } from '../../../../datasets/test/fixtures';
-
-const root = resolve(import.meta.dirname, '../../../..');
-
-/** `npm run lab -- …` typed in `cwd` (npm passes that folder as INIT_CWD). */
-function lab(args: string[], cwd: string, dataDir: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', join(root, 'electron/trainer/cli/main.ts'), ...args],
-      { cwd: root, env: { ...process.env, FACE_CNN_LAB_DATA: dataDir, INIT_CWD: cwd }, encoding: 'utf8' },
-      (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+import { lab } from './run-lab';
 
 describe('the command line', () => {
   test('an invalid option prints the error and one line pointing at the command\'s --help, not the whole help', async () => {
     const here = await tempDir();
     const [train, top, inspect] = await Promise.all([
-      lab(['train', '--data', 'synthetic', '--bogus'], here, await tempDir()),
-      lab(['--no-such-flag'], here, await tempDir()),
-      lab(['data', 'inspect', 'synthetic', '--frobnicate', '3'], here, await tempDir()),
+      lab(['train', '--data', 'synthetic', '--bogus'], await tempDir(), here),
+      lab(['--no-such-flag'], await tempDir(), here),
+      lab(['data', 'inspect', 'synthetic', '--frobnicate', '3'], await tempDir(), here),
     ]);
     expect(train.code).toBe(1);
     expect(train.stderr).toBe("error: unknown option '--bogus'\n(lab train --help lists the options)\n");
@@ -38,17 +24,17 @@ describe('the command line', () => {
     const here = await tempDir();
     const folder = await tempDir();
     await makeIdentityFolders(folder, 2, 2);
-    const plain = await lab(['data', 'inspect', folder, '--input', '32'], here, await tempDir());
+    const plain = await lab(['data', 'inspect', folder, '--input', '32'], await tempDir(), here);
     expect(plain.code, plain.stderr).toBe(0);
     expect(readdirSync(here)).toEqual([]);
     expect(plain.stdout).toMatch(/Contact sheet: not written \(--sheet <file\.png> writes one\)\n$/);
 
-    const asked = await lab(['data', 'inspect', folder, '--input', '32', '--sheet', 'faces.png'], here, await tempDir());
+    const asked = await lab(['data', 'inspect', folder, '--input', '32', '--sheet', 'faces.png'], await tempDir(), here);
     expect(asked.code, asked.stderr).toBe(0);
     expect(existsSync(join(here, 'faces.png'))).toBe(true);
     expect(asked.stdout).toContain(`Contact sheet: written to ${join(here, 'faces.png')}\n`);
 
-    const json = await lab(['data', 'inspect', folder, '--input', '32', '--json'], here, await tempDir());
+    const json = await lab(['data', 'inspect', folder, '--input', '32', '--json'], await tempDir(), here);
     expect(JSON.parse(json.stdout)).toMatchObject({ contactSheet: null });
     expect(readdirSync(here)).toEqual(['faces.png']);
   });
