@@ -11,6 +11,7 @@ import { importCheckpoint } from '../import-checkpoint';
 import { loadRunModel } from '../run-weights';
 import { writeStateDict } from '../torch-writer';
 import { runPython, SKIP_TORCH } from './torch-python';
+import { relativeError } from './compare';
 
 const REFERENCE = fileURLToPath(new URL('./python/reference_lightcnn.py', import.meta.url));
 
@@ -64,17 +65,6 @@ async function labEmbedding(runId: string, batch: Float32Array, size: number): P
   } finally {
     built.model.dispose();
   }
-}
-
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  expect(actual.length).toBe(expected.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs((actual[i] as number) - (expected[i] as number)));
-    scale = Math.max(scale, Math.abs(expected[i] as number));
-  }
-  return diff / scale;
 }
 
 describe.skipIf(SKIP_TORCH)('importing PyTorch checkpoints', () => {

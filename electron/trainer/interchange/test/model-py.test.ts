@@ -59,6 +59,7 @@ torch.nn.functional.cross_entropy(out, torch.zeros(index['batch'], dtype=torch.l
 report['train_ok'] = all(p.grad is not None and bool(torch.isfinite(p.grad).all()) for p in net.parameters())
 print(json.dumps(report))
 `;
+import { relativeError } from './compare';
 
 interface Report {
   keys: string[];
@@ -67,16 +68,6 @@ interface Report {
   logits: number[];
   embedding: number[];
   train_ok: boolean;
-}
-
-function relativeError(actual: readonly number[], expected: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs((actual[i] ?? Number.NaN) - (expected[i] as number)));
-    scale = Math.max(scale, Math.abs(expected[i] as number));
-  }
-  return actual.length === expected.length ? diff / scale : Number.POSITIVE_INFINITY;
 }
 
 const dirs: string[] = [];

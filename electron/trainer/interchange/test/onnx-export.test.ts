@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ActivationSpec } from '../../../../models/activations/spec';
 import { buildModel, type BuiltModel, type ModelConfig } from '../../../../models/lightcnn';
 import { ONNX_CONFIG_KEY, ONNX_IR_VERSION, ONNX_OPSET, onnxModel } from '../onnx-export';
+import { relativeError } from './compare';
 
 const { onnx } = onnxProto;
 
@@ -63,20 +64,6 @@ async function labOutputs(built: BuiltModel, images: Float32Array, n: number): P
 async function ortOutputs(session: ort.InferenceSession, images: Float32Array, n: number, size: number): Promise<Record<string, Float32Array>> {
   const results = await session.run({ image: new ort.Tensor('float32', images, [n, 1, size, size]) });
   return Object.fromEntries(Object.entries(results).map(([name, tensor]) => [name, tensor.data as Float32Array]));
-}
-
-/** max |a - b| / max |expected|. */
-function relativeError(actual: Float32Array | undefined, expected: Float32Array): number {
-  if (actual === undefined) throw new Error('no output');
-  expect(actual.length).toBe(expected.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs((actual[i] as number) - (expected[i] as number)));
-    scale = Math.max(scale, Math.abs(expected[i] as number));
-  }
-  expect(scale).toBeGreaterThan(0);
-  return diff / scale;
 }
 
 const built: BuiltModel[] = [];
