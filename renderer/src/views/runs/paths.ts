@@ -24,12 +24,15 @@ function bridge(): DialogBridge | undefined {
 
 export type PathMode = 'dialog' | 'typed' | 'none';
 
+/** One of the preload's dialogs, by name. */
+export type DialogName = keyof DialogBridge;
+
 /**
  * How this window names a file: a native dialog when the bridge has the one wanted, typed
  * when the trainer accepts typed paths (serve mode), otherwise not at all (a desktop build
  * without that dialog: said in the view rather than failing at the trainer).
  */
-export function pathMode(session: LabSession, dialog: keyof DialogBridge): PathMode {
+export function pathMode(session: LabSession, dialog: DialogName): PathMode {
   if (typeof bridge()?.[dialog] === 'function') return 'dialog';
   return session.info?.pathInput === 'typed' ? 'typed' : 'none';
 }
