@@ -5,7 +5,9 @@
 //   onnx      model.onnx (image -> embedding; and -> logits when the run has a classifier),
 //             config.json, README.md
 //   torchrun  model.py, train.py, config.json, README.md: the same experiment under
-//             torchrun (DDP on CPUs or GPUs), whose checkpoints `lab import` reads back
+//             torchrun (DDP on CPUs or GPUs), whose checkpoints `lab import` reads back; and
+//             init.pt, the run's weights (a state_dict as model.pt; without fc2 when the run has
+//             no classifier of its own), that `train.py --init init.pt` trains further
 // Everything goes into one new folder; an existing non-empty folder is refused unless forced.
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -80,7 +82,7 @@ export async function exportRun(runRef: string | RunHandle, options: ExportOptio
       files.set('config.json', configJson);
       files.set('README.md', onnxReadme(run.id, step, config.inputSize, classifier));
     } else {
-      for (const [name, text] of Object.entries(torchrunFiles(built, config))) files.set(name, text);
+      for (const [name, text] of Object.entries(torchrunFiles(built, config, { runId: run.id, step, classifier }))) files.set(name, text);
     }
     await prepareFolder(dir, options.force ?? false);
     const written: string[] = [];
@@ -88,6 +90,11 @@ export async function exportRun(runRef: string | RunHandle, options: ExportOptio
       // The run's settings go inside too, so that `lab import model.pt` rebuilds this very network.
       await writeStateDict(join(dir, 'model.pt'), await stateDictOf(built), { extra: { 'lab_config.json': configJson } });
       written.push('model.pt');
+    } else if (options.format === 'torchrun') {
+      // The weights train.py --init starts from; a classifier the run never had (zeros) is left out, so that train.py starts it afresh.
+      const entries = (await stateDictOf(built)).filter((e) => classifier || !e.name.startsWith('fc2.'));
+      await writeStateDict(join(dir, 'init.pt'), entries, { extra: { 'lab_config.json': configJson } });
+      written.push('init.pt');
     }
     for (const [name, content] of files) {
       await writeFile(join(dir, name), content).catch((error: unknown) => {

@@ -6,7 +6,8 @@
 //                (L2 weight decay added to the gradient, none on PReLU slopes), the lr schedule per
 //                step with warm-up, clipping by the global norm, softmax cross-entropy
 //   config.json  the run's resolved settings (TrainConfig) and its number of classes
-//   README.md    the commands: CPUs (gloo), GPUs (nccl), several nodes, and `lab import`
+//   README.md    the commands: CPUs (gloo), GPUs (nccl), several nodes, fine-tuning, `lab import`
+//   (init.pt     the run's weights, a state_dict: export-run.ts writes it beside these)
 //
 // `torchrun --nproc_per_node=N train.py --data <folder of identity folders>` trains with
 // DistributedDataParallel; rank 0 writes checkpoints {'state_dict', 'lab_config', 'step', 'epoch',
@@ -14,7 +15,12 @@
 // whose state_dict has torchParams' names and whose lab_config (a JSON string: config.json's
 // settings with the classes, identities, epochs and batch the run really had, `torchrun` (world
 // size, batch per process, steps) and `validation` (held-out loss, accuracy, count at that step;
-// null before the first epoch end)) tells `lab import` the model. Where train.py differs from the lab is written in README.md ("Differences").
+// null before the first epoch end), non-finite numbers as null) tells `lab import` the model.
+// `--init init.pt` starts from the run's weights (strictly: only a classifier of another number of
+// classes is re-initialised), recorded as lab_config.torchrun.init ({file, sha256, classifier} or
+// null; not `init`, which is the initializer's name). Before anything is read, the processes
+// compare the sha256 of their listing of --data and all stop, naming the ranks, when they differ.
+// Where train.py differs from the lab is written in README.md ("Differences").
 import { storedSizeFor } from '../../../datasets/preprocess';
 import { formatActivation, parseActivation } from '../../../models/activations/spec';
 import type { BuiltModel } from '../../../models/lightcnn';
@@ -51,8 +57,16 @@ function checkSameModel(built: BuiltModel, config: TrainConfig): void {
   if (problems.length > 0) throw new Error(`torchrun export: the model is not the one these settings build: ${problems.join('; ')}`);
 }
 
-/** The folder's files by name: model.py, train.py, config.json, README.md. */
-export function torchrunFiles(built: BuiltModel, config: TrainConfig): Record<string, string> {
+/** Where the folder's init.pt comes from (export-run.ts writes it), for the README. */
+export interface TorchrunInit {
+  readonly runId: string;
+  readonly step: number;
+  /** False when the run has no classifier of its own (imported without one): init.pt has no fc2. */
+  readonly classifier: boolean;
+}
+
+/** The folder's files by name: model.py, train.py, config.json, README.md (init.pt is the caller's). */
+export function torchrunFiles(built: BuiltModel, config: TrainConfig, init?: TorchrunInit): Record<string, string> {
   checkSameModel(built, config);
   const settings: TorchrunConfig = {
     format: TORCHRUN_FORMAT,
@@ -65,13 +79,13 @@ export function torchrunFiles(built: BuiltModel, config: TrainConfig): Record<st
     'model.py': modelPy(built),
     'train.py': TRAIN_PY,
     'config.json': `${JSON.stringify(settings, null, 2)}\n`,
-    'README.md': readme(built, config),
+    'README.md': readme(built, config, init),
   };
 }
 
 // ---------------------------------------------------------------- README.md
 
-function readme(built: BuiltModel, config: TrainConfig): string {
+function readme(built: BuiltModel, config: TrainConfig, init: TorchrunInit | undefined): string {
   const layers = Object.entries(config.layers);
   const schedule =
     config.schedule === 'step' ? `step: x ${config.gamma} every ${config.stepEpochs} epochs` : config.schedule === 'cosine' ? `cosine to 0 over ${config.epochs} epochs` : 'constant';
@@ -128,14 +142,43 @@ Without torchrun it trains in one process:
 
     python3 train.py --data faces/
 
+## Training further from the run's weights
+
+${
+    init === undefined
+      ? "`lab export --format torchrun` writes `init.pt` beside train.py: the run's weights, a state_dict."
+      : `\`init.pt\` holds run ${init.runId}'s weights at step ${init.step}, a state_dict${init.classifier ? '' : ' without the classifier (the run has none of its own)'}.`
+  } Without \`--init\` train.py starts from a fresh
+initialisation; with it, from these weights (fine-tuning):
+
+    torchrun --nproc_per_node=2 train.py --data faces/ --init init.pt
+    python3 train.py --data faces/ --init init.pt
+
+Every tensor of model.py must be in the file with its shape, and nothing else: a file of another
+architecture, width or input size stops train.py with the names that do not fit. The classifier
+(\`fc2\`) is the exception: when its number of classes is not the number of identities in
+\`--data\` (new identities), it starts afresh and train.py says so. \`--init\` also takes a
+train.py checkpoint (\`checkpoints/final.pt\`). The optimiser's state and the schedule start anew:
+the learning rate warms up from step 0 as in a new run (lower \`lr\` in config.json to fine-tune
+gently). \`--steps 0\` loads and checks the data and the weights, evaluates them on the held-out
+images and writes \`checkpoints/final.pt\` without training. The checkpoints' lab_config records
+the start under \`torchrun.init\` (\`{file, sha256, classifier}\`, or null).
+
 Options: \`--out DIR\` (checkpoints, default ./checkpoints), \`--epochs N\`, \`--batch N\` (per
 process; by default the lab's batch divided by the number of processes, so that the batch in all
-is the lab's), \`--steps N\` (stop after N steps, for a quick check), \`--device cpu|cuda\`,
-\`--config FILE\` (default config.json beside train.py).
+is the lab's), \`--steps N\` (stop after N steps, for a quick check; 0: no training, see above),
+\`--init FILE\` (start from these weights, above), \`--device cpu|cuda\`, \`--config FILE\`
+(default config.json beside train.py).
+
+Every process reads \`--data\` itself (on several machines, each its own copy). Before training,
+the processes compare the sha256 of their listings (identity, file, size) and all stop, naming
+the ranks that differ, unless every one lists the same files: different copies would give the
+same identity different labels on different processes.
 
 Rank 0 prints the loss of every step and the held-out loss and accuracy at the end of every
 epoch, and writes \`checkpoints/epoch<E>-step<S>.pt\` after every epoch (and every
 \`checkpointEvery\` steps when config.json sets it) and \`checkpoints/final.pt\` at the end.
+Held-out numbers that are not finite (NaN) are written as null in lab_config.
 Bring the result back into the lab with:
 
     npm run lab -- import checkpoints/final.pt
@@ -156,7 +199,8 @@ Bring the result back into the lab with:
   layout is read (not the lab's flat layout with an identity rule).
 - The lab stops a run whose loss explodes against chance level and keeps no checkpoint while the
   loss is high; train.py stops only on a NaN or infinite loss or gradient.
-- No probes (dead neurons, activation maps, histograms), and no resume: a run starts afresh.
+- No probes (dead neurons, activation maps, histograms), and no resume of the optimiser's state or
+  the schedule: \`--init\` takes the weights only.
 `;
 }
 
@@ -172,6 +216,7 @@ const TRAIN_PY = String.raw`#!/usr/bin/env python3
     torchrun --nproc_per_node=2 train.py --data faces/                  # CPUs (gloo)
     torchrun --nproc_per_node=4 train.py --data faces/ --device cuda    # GPUs (nccl)
     python3 train.py --data faces/                                      # one process
+    torchrun --nproc_per_node=2 train.py --data faces/ --init init.pt   # from the run's weights
 
 As the lab trains (electron/trainer/training): softmax cross-entropy; SGD with momentum or Adam
 with L2 weight decay added to the gradient, none on PReLU slopes; the learning rate set every
@@ -181,6 +226,7 @@ at inputSize * 144 / 128.
 """
 import argparse
 import collections
+import hashlib
 import json
 import math
 import os
@@ -320,6 +366,48 @@ def list_faces(root):
     return found
 
 
+def dataset_summary(root, faces):
+    """What this process lists under --data: the sha256 of its sorted (identity, path under the
+    identity's folder, size in bytes) and the counts. Equal summaries on every process mean the
+    same identities, files and sizes, so the same labels and the same split."""
+    base = unwrap(root)
+    rows = []
+    for identity, path in faces:
+        relative = os.path.relpath(path, os.path.join(base, identity)).replace(os.sep, '/')
+        rows.append((identity, relative, os.path.getsize(path)))
+    rows.sort()
+    digest = hashlib.sha256(json.dumps(rows).encode('utf-8')).hexdigest()
+    return {'sha256': digest, 'identities': len({r[0] for r in rows}), 'files': len(rows), 'bytes': sum(r[2] for r in rows)}
+
+
+def summary_row(summary):
+    """A summary as 7 int64s (the digest in 4), for all_gather."""
+    return np.frombuffer(bytes.fromhex(summary['sha256']), dtype='<i8').tolist() + [summary['identities'], summary['files'], summary['bytes']]
+
+
+def summary_of_row(row):
+    digest = np.array(row[:4], dtype='<i8').tobytes().hex()
+    return {'sha256': digest, 'identities': int(row[4]), 'files': int(row[5]), 'bytes': int(row[6])}
+
+
+def dataset_mismatch(summaries, data):
+    """None when every process (summaries by rank) lists the same dataset, else the message that
+    names the ranks of each version."""
+    groups = collections.OrderedDict()
+    for rank, summary in enumerate(summaries):
+        groups.setdefault(summary['sha256'], []).append(rank)
+    if len(groups) <= 1:
+        return None
+    parts = []
+    for digest, members in groups.items():
+        s = summaries[members[0]]
+        parts.append('{} {} {} {} identities, {} files, {} bytes (sha256 {})'.format(
+            'rank' if len(members) == 1 else 'ranks', ', '.join(str(r) for r in members), 'lists' if len(members) == 1 else 'list',
+            s['identities'], s['files'], s['bytes'], digest[:12]))
+    return ('--data {}: the processes do not read the same dataset: {}. Every process must read the same identity folders and files '
+            '(on several machines, identical copies): otherwise the labels and the split differ between processes.').format(data, '; '.join(parts))
+
+
 def load_face(path, stored):
     """One file -> stored x stored grey uint8: transparency onto white, grey, scaled to cover the
     square and centre-cropped (the lab's 'cover' fit)."""
@@ -340,9 +428,10 @@ def load_face(path, stored):
         return np.asarray(image, dtype=np.uint8)
 
 
-def load_dataset(root, stored, log):
+def load_dataset(listing, stored, log):
+    """listing: list_faces(root)."""
     faces, skipped = [], []
-    for identity, path in list_faces(root):
+    for identity, path in listing:
         try:
             faces.append((identity, load_face(path, stored)))
         except Exception as error:  # not an image, damaged, too small: left out, as the lab does
@@ -419,7 +508,10 @@ def parse_args(argv=None):
     parser.add_argument('--config', default=os.path.join(HERE, 'config.json'), help='the run settings (default config.json beside train.py)')
     parser.add_argument('--epochs', type=int, help='epochs (default: the lab run\'s)')
     parser.add_argument('--batch', type=int, help='images per process and step (default: the lab\'s batch / processes)')
-    parser.add_argument('--steps', type=int, help='stop after this many steps (a quick check)')
+    parser.add_argument('--steps', type=int, help='stop after this many steps (a quick check); 0: load and check the data and --init, evaluate and save final.pt without training')
+    parser.add_argument('--init', metavar='PATH', help='start from these weights instead of a fresh initialisation: the init.pt that lab export writes beside '
+                        'train.py (the run\'s weights), a state_dict of this model, or a train.py checkpoint. Every tensor must fit model.py, except the '
+                        'classifier (fc2): when its classes differ from the identities in --data it starts afresh (fine-tuning on new identities)')
     parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
     return parser.parse_args(argv)
 
@@ -442,6 +534,19 @@ class Ranks:
             self.rank, self.world = dist.get_rank(), dist.get_world_size()
         else:
             self.rank, self.world = 0, 1
+
+    def check_same_dataset(self, summary, data, log):
+        """Stops every process, naming the ranks, when they do not all list the same dataset
+        (on several machines each reads its own --data)."""
+        if not self.distributed:
+            return
+        mine = torch.tensor(summary_row(summary), dtype=torch.int64, device=self.device)  # nccl: on the GPU
+        rows = [torch.zeros_like(mine) for _ in range(self.world)]
+        dist.all_gather(rows, mine)
+        problem = dataset_mismatch([summary_of_row(r.tolist()) for r in rows], data)
+        if problem is not None:
+            raise SystemExit('rank {}: {}'.format(self.rank, problem))
+        log('dataset check: the {} processes list the same {} files of {} identities (sha256 {})'.format(self.world, summary['files'], summary['identities'], summary['sha256'][:12]))
 
     def sum(self, values):
         """values (floats) summed over the processes."""
@@ -476,6 +581,101 @@ def evaluate(net, ranks, pixels, labels, images, input_size, batch):
     return (loss_sum / count, correct / count, int(count)) if count > 0 else (None, None, 0)
 
 
+def finite_or_none(value):
+    """value for JSON that JavaScript's JSON.parse reads: NaN and the infinities become null, in
+    dicts, lists and tuples too."""
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_none(v) for v in value]
+    return value
+
+
+def to_json(value):
+    return json.dumps(finite_or_none(value), allow_nan=False)
+
+
+def file_sha256(path):
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _names(keys, limit=6):
+    keys = list(keys)
+    return ', '.join(keys[:limit]) + (' and {} more'.format(len(keys) - limit) if len(keys) > limit else '')
+
+
+def read_init(path):
+    """--init's state_dict (read before the data, so that a bad file stops at once)."""
+    try:
+        loaded = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as error:
+        raise SystemExit('--init {}: torch.load(weights_only=True) cannot read it ({})'.format(path, error))
+    if isinstance(loaded, dict) and isinstance(loaded.get('state_dict'), dict):
+        loaded = loaded['state_dict']  # a train.py checkpoint
+    if not isinstance(loaded, dict) or not all(isinstance(k, str) for k in loaded):
+        raise SystemExit('--init {}: not a state_dict (a dict of tensors by name)'.format(path))
+    if loaded and all(k.startswith('module.') for k in loaded):
+        loaded = collections.OrderedDict((k[len('module.'):], v) for k, v in loaded.items())  # saved from a DDP/DataParallel wrapper
+    return loaded
+
+
+def load_init(net, path, loaded, num_classes, log):
+    """--init: the file's weights (read_init) into net (before DDP wraps it), strictly: every
+    tensor of model.py must be there with its shape, and nothing else, except the classifier
+    (fc2.*), which keeps its fresh initialisation when the file's has another number of classes
+    than num_classes (or none). Returns what lab_config records."""
+    own = net.state_dict()
+    head = [k for k in own if k.startswith('fc2.')]
+    missing = [k for k in own if k not in loaded and k not in head]
+    unexpected = [k for k in loaded if k not in own]
+    misshaped = []
+    for k, v in loaded.items():
+        if k in own and not torch.is_tensor(v):
+            misshaped.append('{} (not a tensor)'.format(k))
+        elif k in own and k not in head and tuple(v.shape) != tuple(own[k].shape):
+            misshaped.append('{} ({} in the file, {} in the model)'.format(k, list(v.shape), list(own[k].shape)))
+    classifier = 'loaded'
+    given = [k for k in head if k in loaded]
+    if not given:
+        classifier = 're-initialised'
+        reason = 'the file has no classifier'
+    elif len(given) != len(head):
+        missing.extend(k for k in head if k not in loaded)
+    elif not misshaped:
+        weight, fresh = loaded['fc2.weight'], own['fc2.weight']
+        classes = int(weight.shape[0]) if weight.dim() == 2 else -1
+        fits = weight.dim() == 2 and tuple(weight.shape[1:]) == tuple(fresh.shape[1:]) and all(
+            tuple(loaded[k].shape) == (classes,) + tuple(own[k].shape[1:]) for k in head if k != 'fc2.weight')
+        if not fits:
+            misshaped.extend('{} ({} in the file, {} in the model)'.format(k, list(loaded[k].shape), list(own[k].shape)) for k in head)
+        elif classes != num_classes:
+            classifier = 're-initialised'
+            reason = 'the file\'s has {} classes, the data {} identities'.format(classes, num_classes)
+    problems = []
+    if missing:
+        problems.append('missing {}'.format(_names(missing)))
+    if unexpected:
+        problems.append('unexpected {}'.format(_names(unexpected)))
+    if misshaped:
+        problems.append('shape of {}'.format(_names(misshaped)))
+    if problems:
+        raise SystemExit('--init {}: not the weights of model.py ({} at {} px): {}. Give the init.pt exported with this folder, or a checkpoint of this model'.format(
+            path, lab_model.ARCHITECTURE, lab_model.INPUT_SIZE, '; '.join(problems)))
+    state = collections.OrderedDict((k, own[k] if (k in head and classifier != 'loaded') else loaded[k]) for k in own)
+    net.load_state_dict(state, strict=True)
+    if classifier == 'loaded':
+        log('--init {}: every tensor loaded, the classifier ({} classes) too'.format(path, num_classes))
+    else:
+        log('--init {}: the trunk loaded; the classifier (fc2) re-initialised for {} identities ({}): fine-tuning on new identities'.format(path, num_classes, reason))
+    return {'file': os.path.abspath(path), 'sha256': file_sha256(path), 'classifier': classifier}
+
+
 def save_checkpoint(path, net, lab_config, step, epoch, validation):
     # Plain types only, and no floats: torch 1.13's weights_only reader refuses them, so the
     # held-out numbers travel in the lab_config JSON.
@@ -485,7 +685,7 @@ def save_checkpoint(path, net, lab_config, step, epoch, validation):
     saved_config = dict(lab_config, validation={'loss': validation[0], 'accuracy': validation[1], 'count': validation[2], 'step': int(step)})
     torch.save({
         'state_dict': state,
-        'lab_config': json.dumps(saved_config),
+        'lab_config': to_json(saved_config),  # NaN as null: JSON.parse (lab import) refuses NaN
         'step': int(step),
         'epoch': int(epoch),
         'arch': lab_config['model'],
@@ -510,8 +710,13 @@ def main(argv=None):
     try:
         if config.get('layout') == 'flat':
             log('note: the lab read this dataset as one flat folder; train.py reads one folder per identity')
+        if args.steps is not None and args.steps < 0:
+            raise SystemExit('--steps: 0 or more')
         input_size = config['inputSize']
-        identities, pixels, labels = load_dataset(args.data, stored_size_for(input_size), log)
+        initial = read_init(args.init) if args.init else None
+        listing = list_faces(args.data)
+        ranks.check_same_dataset(dataset_summary(args.data, listing), args.data, log)
+        identities, pixels, labels = load_dataset(listing, stored_size_for(input_size), log)
         if len(identities) < 2:
             raise SystemExit('{}: found {} identities with images; one folder of face images per identity is needed, at least 2'.format(args.data, len(identities)))
         seed = config['seed']
@@ -529,12 +734,14 @@ def main(argv=None):
         if steps_per_epoch == 0:
             raise SystemExit('no training images for each of the {} processes'.format(ranks.world))
         total = steps_per_epoch * epochs
-        limit = args.steps if args.steps is not None else (config.get('maxSteps') or 0)
-        if limit > 0:
-            total = min(total, limit)
+        if args.steps is not None:
+            total = min(total, args.steps)  # 0: no step (the weights as loaded)
+        elif (config.get('maxSteps') or 0) > 0:
+            total = min(total, config['maxSteps'])
 
         torch.manual_seed(seed)
         net = lab_model.build_model(len(identities)).to(ranks.device)
+        init = load_init(net, args.init, initial, len(identities), log) if args.init else None  # before DDP, which copies rank 0's weights to all
         model = DistributedDataParallel(net, device_ids=[ranks.local_rank] if args.device == 'cuda' else None) if ranks.distributed else net
         torch.manual_seed(seed + 7919 * (ranks.rank + 1))  # dropout and RReLU draw differently on each process
         optimizer = make_optimizer(config, net)
@@ -546,7 +753,7 @@ def main(argv=None):
             'identities': identities,
             'epochs': epochs,
             'batch': batch * ranks.world,
-            'torchrun': {'worldSize': ranks.world, 'batchPerProcess': batch, 'stepsPerEpoch': steps_per_epoch, 'steps': total, 'device': args.device, 'data': os.path.abspath(args.data), 'torch': torch.__version__},
+            'torchrun': {'worldSize': ranks.world, 'batchPerProcess': batch, 'stepsPerEpoch': steps_per_epoch, 'steps': total, 'device': args.device, 'data': os.path.abspath(args.data), 'torch': torch.__version__, 'init': init},
         })
         log('{}: {} identities, {} images ({} for training, {} held out); {} process(es) x batch {} on {}; {} steps/epoch, {} steps'.format(
             lab_model.ARCHITECTURE, len(identities), len(labels), len(train), len(held), ranks.world, batch, args.device, steps_per_epoch, total))

@@ -254,7 +254,7 @@ export class TrainingSession {
     const origin = run.record.origin;
     if (origin?.kind === 'imported') {
       throw new TrainingError(
-        `Run ${run.id} was imported from ${origin.file}: it has no training of the lab's to resume (no dataset, optimiser state or schedule). Evaluate it with npm run lab -- eval ${run.id} --data <faces>, or export it with npm run lab -- export ${run.id} --format torchrun to train it further in PyTorch`,
+        `Run ${run.id} was imported from ${origin.file}: it has no training of the lab's to resume (no dataset, optimiser state or schedule). Evaluate it with npm run lab -- eval ${run.id} --data <faces>, or export it with npm run lab -- export ${run.id} --format torchrun and train it further with train.py --init init.pt`,
       );
     }
     const unlock = await run.acquireLock(); // refuses while another process trains this run

@@ -128,7 +128,20 @@ describe('exporting a run', () => {
     const out = join(dir, 'torchrun');
     const result = await exportRun(trainedRun, { dataDir: dir, format: 'torchrun', out });
     expect((await readdir(out)).sort()).toEqual([...result.files].sort());
-    expect(result.files).toEqual(expect.arrayContaining(['model.py', 'train.py', 'config.json', 'README.md']));
+    expect(result.files).toEqual(expect.arrayContaining(['model.py', 'train.py', 'config.json', 'README.md', 'init.pt']));
+    // init.pt: the run's weights, for train.py --init (torch.load with weights_only reads this format; see torchrun-folder.test.ts).
+    const init = await readTorchCheckpoint(join(out, 'init.pt'));
+    const { built } = await loadRunModel(dir, trainedRun);
+    try {
+      const lab = await stateDictOf(built);
+      expect([...init.tensors.keys()]).toEqual(lab.map((e) => e.name));
+      for (const entry of lab) expect(Array.from(init.tensors.get(entry.name)?.values ?? []), entry.name).toEqual(Array.from(entry.values));
+    } finally {
+      built.model.dispose();
+    }
+    const readme = await readFile(join(out, 'README.md'), 'utf8');
+    expect(readme).toContain(`\`init.pt\` holds run ${trainedRun}'s weights at step ${result.step}`);
+    expect(readme).toContain('train.py --data faces/ --init init.pt');
   });
 
   it('refuses to resume an imported run, pointing at eval and export', async () => {
@@ -140,7 +153,9 @@ describe('exporting a run', () => {
       built.model.dispose();
     }
     const imported = await importCheckpoint(file, { dataDir: dir });
-    await expect(TrainingSession.resume(imported.run.id, { dataDir: dir, backend: 'cpu' })).rejects.toThrow(/was imported from .*tiny\.pt: it has no training of the lab's to resume.*eval .* --data/);
+    await expect(TrainingSession.resume(imported.run.id, { dataDir: dir, backend: 'cpu' })).rejects.toThrow(
+      /was imported from .*tiny\.pt: it has no training of the lab's to resume.*eval .* --data <faces>, or export it with npm run lab -- export \S+ --format torchrun and train it further with train\.py --init init\.pt$/,
+    );
   });
 });
 
