@@ -15,6 +15,7 @@ import { loadRunModel } from '../run-weights';
 import { readTorchCheckpoint } from '../torch-checkpoint';
 import { writeStateDict } from '../torch-writer';
 import { runPython, SKIP_TORCH } from './torch-python';
+import { relativeError } from './compare';
 
 let dir: string;
 let trainedRun: string;
@@ -52,17 +53,6 @@ async function labOutputs(runId: string, batch: Float32Array): Promise<{ embeddi
   } finally {
     built.model.dispose();
   }
-}
-
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  expect(actual.length).toBe(expected.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs((actual[i] as number) - (expected[i] as number)));
-    scale = Math.max(scale, Math.abs(expected[i] as number));
-  }
-  return diff / scale;
 }
 
 describe('exporting a run', () => {
