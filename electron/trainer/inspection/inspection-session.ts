@@ -27,9 +27,10 @@ import type { InspectionInfo, LayerStats } from '#protocol/messages';
 import type { InspectionMark } from '#protocol/metrics-rows';
 import type { GpuHost } from '../gpu-host/host-link';
 import { checkpointClasses } from '../interchange/run-weights';
-import { checkProbeImages, defaultProbeImages, subscriptionProblem, type MapSubscription, type ProbeOptions, type StepHistograms } from '../probes/run-probes';
+import { defaultProbeImages, type MapSubscription, type ProbeOptions, type StepHistograms } from '../probes/run-probes';
 import { RunError, resolveRun, type LatestCheckpoint, type RunHandle } from '../runs/run-store';
-import { InProcessCore, type BatchData, type ComputeCore, type CoreFactory, type ModelInfo, type ProbeSettings } from '../training/compute-core';
+import { InProcessCore, type ComputeCore, type CoreFactory, type ModelInfo, type ProbeSettings } from '../training/compute-core';
+import { ViewerLink } from '../training/viewer-link';
 import { parseTrainConfig, type TrainConfig } from '../training/config';
 import { histogramRequest } from '../training/histogram-cadence';
 import { describeDataset, TrainingError } from '../training/run-model';
@@ -95,19 +96,14 @@ interface Opened {
 }
 
 export class InspectionSession {
-  private paused = false;
-  private stopRequested = false;
-  private ended = false;
-  private wake: (() => void) | undefined;
-  private woken = false;
   private batch = 0;
-  private probeImages: readonly number[] = [];
-  private probeSettings: ProbeSettings | undefined;
   private readonly warnings: string[] = [];
   private released = false;
   readonly run: RunHandle;
   readonly model: ModelInfo;
   readonly core: ComputeCore;
+  /** The viewers' commands and requests for maps, as training has them (training/viewer-link.ts). */
+  private readonly viewers: ViewerLink;
   /** What it does to its run, for the lab host's busy message. */
   readonly activity = 'being looked inside (an inspection pass)';
 
@@ -117,10 +113,18 @@ export class InspectionSession {
     /** Releases the run's lock; null when another process holds it (nothing is written then). */
     private readonly unlock: (() => Promise<void>) | null,
     private readonly notSaved: string | undefined,
+    probeSettings: ProbeSettings,
   ) {
     this.run = opened.run;
     this.core = opened.core;
     this.model = opened.core.model;
+    this.viewers = new ViewerLink(opened, probeSettings, {
+      // Frames are sent at the pass's batch (0 before the first).
+      step: () => this.batch,
+      // train() announces the faces after 'started'; a change is announced once a batch has gone (or the pass has ended).
+      announced: () => this.batch > 0 || this.viewers.ended,
+      emit: (event) => this.emit(event),
+    });
   }
 
   /** Opens the run's latest weights and the dataset, ready for `train()` (the pass). */
@@ -151,8 +155,8 @@ export class InspectionSession {
       core = await makeCore({ config, numClasses: checkpointClasses(checkpoint.arrays), probes: { ...options.probes, window: Math.max(1, batches) } });
       // The weights only: a trained run's optimizer slots and probe history play no part in a pass.
       await core.setState({ arrays: [...checkpoint.arrays.values()].filter((a) => a.name.startsWith('weights/')), optimizerUpdates: 0, probes: undefined, weightsOnly: true });
-      const session = new InspectionSession({ run, config, checkpoint, dataset, source, backend, batches, core }, options, unlock, notSaved);
-      session.probeSettings = await core.configureProbes({});
+      const probeSettings = await core.configureProbes({});
+      const session = new InspectionSession({ run, config, checkpoint, dataset, source, backend, batches, core }, options, unlock, notSaved, probeSettings);
       session.warnings.push(...checkpoint.warnings, ...(unlock?.warnings ?? []));
       if (notSaved !== undefined) session.warnings.push(`${notSaved}: the pass is shown but not kept in the run`);
       await session.setProbeImages(null);
@@ -170,7 +174,7 @@ export class InspectionSession {
   }
 
   get hasEnded(): boolean {
-    return this.ended;
+    return this.viewers.ended;
   }
 
   /** What the pass looks at, as the 'started' event carries it. */
@@ -179,58 +183,45 @@ export class InspectionSession {
     return { data: dataset.name, source: dataset.report.source, images: dataset.images.length, batches, checkpointStep: checkpoint.step };
   }
 
+  /** A stop ends the pass unsaved at its next batch (a pass is kept only whole). */
+  stop(): void {
+    this.viewers.stop();
+  }
+
   pause(): void {
-    this.paused = true;
+    this.viewers.pause();
   }
 
   resume(): void {
-    this.paused = false;
-    this.notify();
-  }
-
-  stop(): void {
-    this.stopRequested = true;
-    this.notify();
+    this.viewers.resume();
   }
 
   /** The probe faces by the inspected dataset's image index; null = as training chooses them (the first held-out face of 4 identities). */
   async setProbeImages(images: readonly number[] | null): Promise<void> {
-    const { dataset, source, config } = this.opened;
-    const chosen = images ?? defaultProbes(dataset, config);
-    checkProbeImages(chosen, source.labels.length);
-    await this.core.setProbeFaces(await centreCrops(source, chosen, config.inputSize));
-    this.probeImages = [...chosen];
-    if (this.batch > 0 || this.ended) this.emitProbes();
-    this.notify();
-    if (this.ended) await this.emitFrames();
-  }
-
-  async setProbeInterval(ms: number): Promise<void> {
-    await this.configureProbes({ intervalMs: ms });
-    this.emitProbes();
+    await this.viewers.setFaces(images ?? defaultProbes(this.opened.dataset, this.opened.config));
   }
 
   /** Probe settings; the window stays the pass's (dead over the whole pass), whatever a viewer sets. */
-  async configureProbes(changes: Partial<ProbeSettings>): Promise<ProbeSettings> {
+  configureProbes(changes: Partial<ProbeSettings>): Promise<ProbeSettings> {
     const { statsWindow: _ignored, ...rest } = changes;
-    this.probeSettings = await this.core.configureProbes(rest);
-    return this.probeSettings;
+    return this.viewers.configureProbes(rest);
+  }
+
+  // What viewers ask of the maps is answered as in training (viewer-link.ts).
+  setProbeInterval(ms: number): Promise<void> {
+    return this.viewers.setProbeInterval(ms);
+  }
+
+  probeNow(): Promise<void> {
+    return this.viewers.probeNow();
+  }
+
+  subscribe(subscription: MapSubscription): Promise<void> {
+    return this.viewers.subscribe(subscription);
   }
 
   subscriptionProblem(subscription: MapSubscription): string | null {
-    return subscriptionProblem(this.model.layers, this.probeImages.length, subscription);
-  }
-
-  async subscribe(subscription: MapSubscription): Promise<void> {
-    await this.core.subscribe(subscription);
-    this.notify();
-    if (this.ended) await this.emitFrames();
-  }
-
-  async probeNow(): Promise<void> {
-    await this.core.requestCapture();
-    this.notify();
-    if (this.ended) await this.emitFrames();
+    return this.viewers.subscriptionProblem(subscription);
   }
 
   /** Runs the pass (named as the lab's session owner calls a session's work); resolves when it has ended. */
@@ -248,7 +239,7 @@ export class InspectionSession {
       inspection: this.inspection,
     });
     this.emit({ type: 'layers', layers: this.model.layers });
-    this.emitProbes();
+    this.viewers.emitProbes();
     for (const message of this.warnings) this.emit({ type: 'warning', message });
     this.emit({ type: 'state', state: 'running' });
     const measured: BatchStats[] = [];
@@ -281,7 +272,7 @@ export class InspectionSession {
             histograms = reply.histograms;
             this.emit({ type: 'histograms', step, epoch: 0, ...reply.histograms });
           }
-          await this.emitFrames();
+          await this.emitPending();
         }
       } finally {
         await iterator.close();
@@ -301,7 +292,7 @@ export class InspectionSession {
       return await this.end('finished', message, { layers, images, saved, ...(saved === null && this.notSaved !== undefined ? { notSaved: this.notSaved } : {}) });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      this.ended = true;
+      this.viewers.end();
       this.emit({ type: 'state', state: 'failed', message });
       throw error;
     } finally {
@@ -311,17 +302,15 @@ export class InspectionSession {
 
   /** The probe faces' maps of every activation layer, for the snapshot (at most MAX_SNAPSHOT_PROBES faces). */
   private async snapshotOf(checkpoint: LatestCheckpoint): Promise<{ frames: ArrayBuffer[]; probes: number[]; probeLabels: string[] }> {
-    const { probes, labels } = this.probeList();
+    const { probes, labels } = this.viewers.probeList();
     const frames = await this.core.snapshot(checkpoint.step);
     return { frames, probes: probes.slice(0, MAX_SNAPSHOT_PROBES), probeLabels: labels.slice(0, MAX_SNAPSHOT_PROBES) };
   }
 
   private async end(state: 'finished' | 'stopped', message: string, found: Pick<InspectionOutcome, 'layers' | 'images' | 'saved' | 'notSaved'>): Promise<InspectionOutcome> {
     // The maps of these weights (unchanged by the pass): from now on every request for maps is answered at once.
-    this.ended = true;
     try {
-      await this.core.requestCapture();
-      await this.emitFrames();
+      await this.viewers.finalMaps();
     } catch (error) {
       this.emit({ type: 'warning', message: `the activation maps could not be made (${error instanceof Error ? error.message : String(error)})` });
     }
@@ -333,44 +322,20 @@ export class InspectionSession {
   /** Waits while paused; true when a stop was asked for. */
   private async holdForCommands(): Promise<boolean> {
     await yieldToEvents();
-    if (this.paused && !this.stopRequested) {
+    if (this.viewers.holding) {
       this.emit({ type: 'state', state: 'paused' });
-      while (this.paused && !this.stopRequested) {
-        this.woken = false;
-        if (await this.emitFrames()) continue;
-        if (!this.woken) await new Promise<void>((wake) => (this.wake = wake));
-        this.wake = undefined;
-      }
-      if (!this.stopRequested) this.emit({ type: 'state', state: 'running' });
+      await this.viewers.holdWhilePaused();
+      if (!this.viewers.stopping) this.emit({ type: 'state', state: 'running' });
     }
-    return this.stopRequested;
+    return this.viewers.stopping;
   }
 
   /**
    * The maps a capture was asked for (a subscription, other probe faces, Probe now), if one is
    * pending. The weights never change in a pass, so nothing is captured on a timer.
    */
-  private async emitFrames(): Promise<boolean> {
-    const { frames, warnings } = await this.core.frames(this.batch, { now: true });
-    if (frames.length > 0) this.emit({ type: 'frames', step: this.batch, frames });
-    for (const message of warnings) this.emit({ type: 'warning', message });
-    return frames.length > 0;
-  }
-
-  private probeList(): { probes: number[]; labels: string[] } {
-    const { dataset } = this.opened;
-    const labels = this.probeImages.map((i) => dataset.identities[dataset.imageIdentity[i] as number] ?? '');
-    return { probes: [...this.probeImages], labels };
-  }
-
-  private emitProbes(): void {
-    const { probes, labels } = this.probeList();
-    this.emit({ type: 'probes', images: probes, labels, intervalMs: this.probeSettings?.intervalMs ?? 0 });
-  }
-
-  private notify(): void {
-    this.woken = true;
-    this.wake?.();
+  private async emitPending(): Promise<void> {
+    await this.viewers.emitFrames(true);
   }
 
   private emit(event: TrainEvent): void {
@@ -421,15 +386,4 @@ function histogramsOf(step: number, batches: number): { histograms?: NonNullable
 
 function pick({ name, source, hash }: ReturnType<typeof describeDataset>): Pick<InspectionMark, 'data' | 'source' | 'hash'> {
   return { data: name, source, hash };
-}
-
-/** The centre crops of `images`, as one batch of arrays. */
-async function centreCrops(source: BatchSource, images: readonly number[], inputSize: number): Promise<BatchData> {
-  const iterator = batchArrays(source, { indices: Int32Array.from(images), batchSize: images.length, inputSize, augment: false, shuffle: false, seed: 0, prefetch: 0 });
-  try {
-    for await (const batch of iterator) return batch;
-  } finally {
-    await iterator.close();
-  }
-  throw new Error('the probe faces gave no batch');
 }

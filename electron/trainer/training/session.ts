@@ -24,12 +24,13 @@ import { LossWatch } from './loss-watch';
 import { fitBatch, type GpuBufferLimits } from './memory-fit';
 import { describeRecipeChoices } from '#protocol/train-recipes';
 import { WasmHeapFullError } from '../../../models/kernels/wasm-heap';
-import { checkProbeImages, defaultProbeImages, subscriptionProblem, type MapSubscription, type ProbeOptions } from '../probes/run-probes';
+import { defaultProbeImages, type MapSubscription, type ProbeOptions } from '../probes/run-probes';
 import { MAX_SNAPSHOT_PROBES, pruneSnapshotsAfter, writeSnapshot } from '../probes/snapshots';
 import type { FirstFilters, InspectionInfo, LayerHistograms, LayerInfo, LayerStats } from '#protocol/messages';
 import type { StepHistograms } from '../probes/run-probes';
 import { histogramRequest } from './histogram-cadence';
-import { InProcessCore, type BatchData, type ComputeCore, type CoreFactory, type ModelInfo, type ProbeSettings } from './compute-core';
+import { InProcessCore, type ComputeCore, type CoreFactory, type ModelInfo, type ProbeSettings } from './compute-core';
+import { ViewerLink } from './viewer-link';
 import { validate, type Validation } from './validation';
 
 export { TrainingError } from './run-model';
@@ -161,18 +162,7 @@ async function prepare(config: TrainConfig, dataset: FaceDataset, backend: Backe
 }
 
 export class TrainingSession {
-  private paused = false;
   private trainStarted = false;
-  /**
-   * Set once the run has ended (finished, stopped, failed): its weights are final, and until
-   * the session is disposed a viewer's request for maps (a layer, pre-activation, a filter
-   * at full size, other probe faces, Probe now) is answered at once from them.
-   */
-  private ended = false;
-  private stopRequested = false;
-  private wake: (() => void) | undefined;
-  /** Set by every command that may need the paused loop to act; cleared when it looks. */
-  private woken = false;
   private lastCheckpointStep = -1;
   private lastSnapshotStep = -1;
   /** Every activation layer's maps for the probe faces are kept in snapshots/ at epoch ends (probes/snapshots.ts), unless turned off. */
@@ -188,9 +178,13 @@ export class TrainingSession {
   readonly core: ComputeCore;
   /** The model, as plain data. */
   readonly model: ModelInfo;
-  private probeSettings: ProbeSettings;
-  /** The probe faces (dataset image indices). */
-  private probeImages: readonly number[] = [];
+  /**
+   * The viewers' commands and requests for maps (viewer-link.ts). Once the run has
+   * ended (finished, stopped, failed) its weights are final, and until the session is disposed
+   * a viewer's request for maps (a layer, pre-activation, a filter at full size, other probe
+   * faces, Probe now) is answered at once from them.
+   */
+  private readonly viewers: ViewerLink;
   private readonly unlock: () => Promise<void>;
 
   private constructor(
@@ -207,7 +201,8 @@ export class TrainingSession {
     this.backend = prepared.backend;
     this.core = prepared.core;
     this.model = prepared.core.model;
-    this.probeSettings = prepared.probeSettings;
+    // Frames at the training step; a change of faces is announced once train() has begun (it announces them after 'started').
+    this.viewers = new ViewerLink(prepared, prepared.probeSettings, { step: () => this.position.step, announced: () => this.trainStarted, emit: (event) => this.emit(event) });
     this.snapshots = options.probes?.snapshots !== false;
     this.lossWatch = new LossWatch(prepared.dataset.identities.length, prepared.config.warmupSteps, notLearningAdvice(prepared.config));
   }
@@ -321,83 +316,55 @@ export class TrainingSession {
     return totalSteps(this.stepsPerEpoch, this.config.epochs, this.config.maxSteps);
   }
 
+  /** Seen between steps (holdForCommands). */
   pause(): void {
-    this.paused = true;
+    this.viewers.pause();
   }
 
   /** Sets the probe faces by dataset image index; null = the default (first held-out face of 4 identities). */
   async setProbeImages(images: readonly number[] | null): Promise<void> {
-    const { dataset, split, source } = this.prepared;
-    const chosen = images ?? defaultProbeImages(dataset.imageIdentity, split.test.length > 0 ? split.test : split.train);
-    checkProbeImages(chosen, source.labels.length);
-    await this.core.setProbeFaces(await centreCrops(source, chosen, this.config.inputSize));
-    this.probeImages = [...chosen];
-    if (this.trainStarted) this.emitProbes(); // before that, train() announces them after 'started'
-    this.notify(); // paused: the new faces' maps now
-    if (this.ended) await this.emitFrames(true);
+    const { dataset, split } = this.prepared;
+    await this.viewers.setFaces(images ?? defaultProbeImages(dataset.imageIdentity, split.test.length > 0 ? split.test : split.train));
   }
 
-  async setProbeInterval(ms: number): Promise<void> {
-    await this.configureProbes({ intervalMs: ms });
-    this.emitProbes();
+  setProbeInterval(ms: number): Promise<void> {
+    return this.viewers.setProbeInterval(ms);
   }
 
   /** Changes the core's probe settings (interval, statistics window, saturation threshold, statistics on/off). */
-  async configureProbes(changes: Partial<ProbeSettings>): Promise<ProbeSettings> {
-    this.probeSettings = await this.core.configureProbes(changes);
-    return this.probeSettings;
+  configureProbes(changes: Partial<ProbeSettings>): Promise<ProbeSettings> {
+    return this.viewers.configureProbes(changes);
   }
 
-  /** Why this subscription cannot be served by this run (an unknown layer, filter or probe), or null. */
   subscriptionProblem(subscription: MapSubscription): string | null {
-    return subscriptionProblem(this.model.layers, this.probeImages.length, subscription);
+    return this.viewers.subscriptionProblem(subscription);
   }
 
-  /** What the viewers watch; frames follow after the next step (or at once when paused). */
-  async subscribe(subscription: MapSubscription): Promise<void> {
-    await this.core.subscribe(subscription);
-    this.notify();
-    if (this.ended) await this.emitFrames(true);
+  subscribe(subscription: MapSubscription): Promise<void> {
+    return this.viewers.subscribe(subscription);
   }
 
-  /** Activation maps now: after the current step, or at once when paused or ended. */
-  async probeNow(): Promise<void> {
-    await this.core.requestCapture();
-    this.notify();
-    if (this.ended) await this.emitFrames(true);
+  probeNow(): Promise<void> {
+    return this.viewers.probeNow();
+  }
+
+  resume(): void {
+    this.viewers.resume();
+  }
+
+  stop(): void {
+    this.viewers.stop();
   }
 
   /** Whether the run has ended; its final weights still answer requests for maps until dispose. */
   get hasEnded(): boolean {
-    return this.ended;
+    return this.viewers.ended;
   }
 
   /** The core when it runs in this thread (tests and the bench reach into its tensors); throws otherwise. */
   get inProcessCore(): InProcessCore {
     if (this.core instanceof InProcessCore) return this.core;
     throw new Error('this session\'s compute core does not run in this thread');
-  }
-
-  private emitProbes(): void {
-    const names = this.prepared.dataset.identities;
-    const labels = this.probeImages.map((i) => names[this.prepared.dataset.imageIdentity[i] as number] ?? '');
-    this.emit({ type: 'probes', images: [...this.probeImages], labels, intervalMs: this.probeSettings.intervalMs });
-  }
-
-  resume(): void {
-    this.paused = false;
-    this.notify();
-  }
-
-  stop(): void {
-    this.stopRequested = true;
-    this.notify();
-  }
-
-  /** Wakes the paused loop; remembered when it is not waiting (it may be awaiting the core). */
-  private notify(): void {
-    this.woken = true;
-    this.wake?.();
   }
 
   private emit(event: TrainEvent): void {
@@ -421,7 +388,7 @@ export class TrainingSession {
     await this.setState('running');
     this.emit({ type: 'started', runId: this.run.id, step: this.position.step, totalSteps: this.totalSteps, backend: this.backend.summary, backendName: this.backend.name, ...(this.backend.adapter ? { adapter: describeAdapter(this.backend.adapter) } : {}), resumed: this.resumed });
     this.emit({ type: 'layers', layers: this.model.layers });
-    this.emitProbes();
+    this.viewers.emitProbes();
     for (const message of this.warnings) this.emit({ type: 'warning', message });
     try {
       while (this.position.epoch < config.epochs) {
@@ -472,7 +439,7 @@ export class TrainingSession {
             this.emit({ type: 'progress', ...progress, at });
             await this.reportLayers(result.layers, result.statsWindow, result.warnings);
             if (result.histograms) await this.reportHistograms(result.histograms);
-            await this.emitFrames();
+            await this.viewers.emitFrames(false); // when due: the weights change every step
             const verdict = this.lossWatch.observe(this.position.step, result.loss);
             if (verdict.kind === 'exploded') return await this.diverged(this.position.step, verdict.reason, lr);
             if (verdict.kind === 'high' && verdict.first) {
@@ -518,14 +485,6 @@ export class TrainingSession {
     const { step, epoch } = this.position;
     this.emit({ type: 'histograms', step, epoch, layers, filters });
     await this.run.appendMetrics([{ kind: 'histograms', step, epoch, layers, ...(filters ? { filters } : {}) }]);
-  }
-
-  /** Maps when due, or at once (`now`: the capture a viewer asked for while paused, if pending); whether any came. */
-  private async emitFrames(now = false): Promise<boolean> {
-    const { frames, warnings } = await this.core.frames(this.position.step, { now });
-    if (frames.length > 0) this.emit({ type: 'frames', step: this.position.step, frames });
-    for (const message of warnings) this.emit({ type: 'warning', message });
-    return frames.length > 0;
   }
 
   /** Held-out loss and accuracy of the weights as they are now. */
@@ -595,21 +554,15 @@ export class TrainingSession {
   /** Waits while paused; true when a stop was asked for. */
   private async holdForCommands(): Promise<boolean> {
     await yieldToEvents(); // let pause/stop commands in between steps
-    if (this.paused && !this.stopRequested) {
+    if (this.viewers.holding) {
       await this.setState('paused');
       // The maps of the weights it paused at (the last capture may be a few steps older); the
       // weights do not change while paused, so nothing more is captured unless a viewer asks.
       await this.core.requestCapture();
-      while (this.paused && !this.stopRequested) {
-        // Paused, a viewer may still ask for maps (a new subscription, a probe face, a filter).
-        this.woken = false;
-        if (await this.emitFrames(true)) continue;
-        if (!this.woken) await new Promise<void>((wake) => (this.wake = wake));
-        this.wake = undefined;
-      }
-      if (!this.stopRequested) await this.setState('running');
+      await this.viewers.holdWhilePaused();
+      if (!this.viewers.stopping) await this.setState('running');
     }
-    return this.stopRequested;
+    return this.viewers.stopping;
   }
 
   private async finish(state: RunState, message?: string): Promise<RunOutcome> {
@@ -625,10 +578,8 @@ export class TrainingSession {
    * is answered at once from these weights. A failure is a warning: the run's end stands.
    */
   private async captureFinalMaps(state: RunState): Promise<void> {
-    this.ended = true;
     try {
-      await this.core.requestCapture();
-      await this.emitFrames(true);
+      await this.viewers.finalMaps();
     } catch (error) {
       // A failed run has said why already (a lost GPU host fails every call): no second message.
       if (state !== 'failed') this.emit({ type: 'warning', message: `the activation maps of the final weights could not be made (${errorText(error)})` });
@@ -679,9 +630,9 @@ export class TrainingSession {
     if (!this.snapshots || step === this.lastSnapshotStep) return;
     this.lastSnapshotStep = step;
     try {
-      const probes = this.probeImages.slice(0, MAX_SNAPSHOT_PROBES);
-      const { dataset } = this.prepared;
-      const probeLabels = probes.map((i) => dataset.identities[dataset.imageIdentity[i] as number] ?? '');
+      const { probes: faces, labels } = this.viewers.probeList();
+      const probes = faces.slice(0, MAX_SNAPSHOT_PROBES);
+      const probeLabels = labels.slice(0, MAX_SNAPSHOT_PROBES);
       const frames = await this.core.snapshot(step);
       await writeSnapshot(this.run.dir, { step, epoch, probes, probeLabels, capturedAt: Date.now() }, frames);
     } catch (error) {
@@ -709,17 +660,6 @@ function nonFiniteReason(result: { loss: number; gradNorm: number }): string {
   const what = Number.isFinite(result.loss) ? 'a gradient' : 'the loss';
   const value = Number.isFinite(result.loss) ? result.gradNorm : result.loss;
   return `${what} became ${Number.isNaN(value) ? 'NaN' : 'infinite'}`;
-}
-
-/** The centre crops of `images`, as one batch of arrays. */
-async function centreCrops(source: BatchSource, images: readonly number[], inputSize: number): Promise<BatchData> {
-  const iterator = batchArrays(source, { indices: Int32Array.from(images), batchSize: images.length, inputSize, augment: false, shuffle: false, seed: 0, prefetch: 0 });
-  try {
-    for await (const batch of iterator) return batch;
-  } finally {
-    await iterator.close();
-  }
-  throw new Error('the probe faces gave no batch');
 }
 
 /** What a session asks of backend selection: training, the backend it was told to use, the app's GPU host for webgpu. */
