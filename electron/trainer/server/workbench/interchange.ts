@@ -43,7 +43,8 @@ export async function importCheckpointCommand(command: CommandOf<'importCheckpoi
     config: { model: config.model, inputSize: config.inputSize, width: config.width, activation: config.activation },
     classifier: { present: classifier.present, classes: classifier.classes },
     parameters,
-    decisions: [...decisions],
+    // Said for the app: "give --activation otherwise" names the import's advanced settings here.
+    decisions: decisions.map(appRemedy),
     notes: [...(run.record.origin?.notes ?? [])],
   };
 }

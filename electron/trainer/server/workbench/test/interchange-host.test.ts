@@ -69,6 +69,9 @@ describe('importCheckpoint and exportRunFor through LabHost', () => {
     expect(imported.decisions.join('\n')).toMatch(/architecture: .*from the tensors' names/);
     expect(imported.decisions.join('\n')).toMatch(/width: 1 \(conv1's channels\)/);
     expect(imported.decisions.join('\n')).toMatch(/input size: 32 px/);
+    // In the app's words: no command-line flag.
+    expect(imported.decisions.join('\n')).not.toMatch(/--[a-z]/);
+    expect(imported.decisions.join('\n')).toMatch(/give the activation otherwise/);
 
     // The run is on disk, marked imported, under the name given; listRuns shows it.
     const record = runRecordSchema.parse(JSON.parse(await readFile(join(dataDir, 'runs', imported.runId, 'run.json'), 'utf8')));
