@@ -359,6 +359,8 @@ export class LiveRun {
     for (const row of rows as Record<string, unknown>[]) {
       const step = num(row.step);
       if (!Number.isFinite(step)) continue;
+      // A saved inspection pass (its rows are marked) is not training: Run detail lists it apart.
+      if (row.inspection !== undefined && row.inspection !== null) continue;
       if ((row.kind === 'step' || row.kind === undefined) && before(step, firstLive) && 'loss' in row) {
         progress.push([step, num(row.loss), num(row.accuracy), num(row.lr), num(row.imagesPerSecond), num(row.gradNorm)]);
       } else if (row.kind === 'epoch') {

@@ -39,3 +39,23 @@ test('a pass keeps only its batches: no training rows backfilled, and the next t
   expect(live.inspection).toBeNull();
   expect(live.progressView().x).toContain(31);
 });
+
+test("training after a saved pass: the pass's marked rows are not backfilled as training's (dead counts, window, health, histograms)", async () => {
+  const mark = { data: 'LFW', source: '/data/lfw', hash: 'h', images: 40, batches: 2, at: '2026-12-07T20:00:00.000Z' };
+  const metrics = [
+    { kind: 'step', step: 30, epoch: 0, loss: 1, accuracy: 0.1, lr: 0.1, gradNorm: 1, imagesPerSecond: 10, stepMs: 5 },
+    { kind: 'layers', step: 29, epoch: 0, window: 50, layers: (statsMessage(29, { 'conv1.act': [0] }) as LayerStatsMessage).layers },
+    // The pass, saved at the checkpoint's step with its own window: all of conv1 dead.
+    { kind: 'layers', step: 30, epoch: 0, window: 2, inspection: mark, layers: (statsMessage(30, { 'conv1.act': [0, 1, 2, 3, 4, 5, 6, 7] }) as LayerStatsMessage).layers },
+  ];
+  const trainer = new ScriptedTrainer({ getRun: () => ({ record: {}, metrics, warnings: [] }) });
+  const flushes: (() => void)[] = [];
+  const live = new LiveRun(trainer.client, { schedule: (f) => flushes.push(f) });
+  trainer.event({ type: 'started', runId: 'r1', step: 30, totalSteps: 60, backend: 'cpu', resumed: true });
+  await new Promise((r) => setTimeout(r, 0));
+  await live.backfill('r1');
+  for (const f of flushes.splice(0)) f();
+  expect(live.deadView('filters', false).x).toEqual([29]);
+  expect(live.window).toBe(50);
+  expect(live.statsStep).toBe(29);
+});
