@@ -415,6 +415,8 @@ export interface SnapshotInfo {
   layers: string[];
   probes: number;
   bytes: number;
+  /** Set when an inspection pass took these maps: the dataset its probe faces are from (not training's). */
+  inspection?: { data: string; at: string };
 }
 
 /** What importCheckpoint made of a checkpoint: the new run and how its settings were decided. */

@@ -198,7 +198,14 @@ export async function listSnapshots(runDir: string): Promise<{ snapshots: Snapsh
     try {
       const [header, info] = await Promise.all([readSnapshotHeader(file.path), stat(file.path)]);
       if (header.step !== file.step) throw new SnapshotError(`${file.path} holds the snapshot of step ${header.step}, not ${file.step} (was it renamed?)`);
-      snapshots.push({ step: header.step, epoch: header.epoch, layers: [...header.layers], probes: header.probes.length, bytes: info.size });
+      snapshots.push({
+        step: header.step,
+        epoch: header.epoch,
+        layers: [...header.layers],
+        probes: header.probes.length,
+        bytes: info.size,
+        ...(header.inspection ? { inspection: { data: header.inspection.data, at: header.inspection.at } } : {}),
+      });
     } catch (error) {
       problems.push(`${file.file}: ${(error as Error).message}`);
     }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { tempDir } from '../../../../datasets/test/fixtures';
-import { readSnapshotHeader } from '../../probes/snapshots';
+import { listSnapshots, readSnapshotHeader } from '../../probes/snapshots';
 import { openRun } from '../../runs/run-store';
 import type { TrainEvent } from '../../training/session';
 import { TrainingSession } from '../../training/session';
@@ -97,6 +97,8 @@ describe('an inspection pass over a dataset', () => {
     expect(rows.find((r) => r['kind'] === 'histograms')).toMatchObject({ step: 0, inspection: { source: SOURCE } });
     const snapshot = await readSnapshotHeader(join(run.dir, 'snapshots', 'step-000000.fclf'));
     expect(snapshot).toMatchObject({ step: 0, layers: outcome.layers.map((l) => l.layer), inspection: { source: SOURCE } });
+    // Listed as a pass's, so the Runs view's snapshot viewer does not show it as training's.
+    expect((await listSnapshots(run.dir)).snapshots).toEqual([expect.objectContaining({ step: 0, inspection: { data: expect.any(String), at: expect.any(String) } })]);
     expect(outcome.saved).toEqual({ metrics: 'metrics.jsonl', snapshot: 'snapshots/step-000000.fclf' });
   }, 60_000);
 

@@ -120,6 +120,21 @@ describe('one run', () => {
     expect(within(probe).getAllByRole('option').map((o) => o.textContent)).toEqual(['1: id-0000 (image 3)', '2: id-0005 (image 57)']);
   });
 
+  test("an inspection pass's snapshot is said to be one, not training's", async () => {
+    await view({
+      listSnapshots: () => ({
+        snapshots: [
+          { step: 20, epoch: 0, layers: ['conv1.act', 'conv2.act'], probes: 2, bytes: 4096 },
+          { step: 40, epoch: 1, layers: ['conv1.act', 'conv2.act'], probes: 2, bytes: 4096, inspection: { data: 'LFW', at: '2026-12-07T20:00:00.000Z' } },
+        ],
+      }),
+    });
+    const detail = await open(RELU_ID);
+    const snapshots = await within(detail).findByTestId('snapshots');
+    await waitFor(() => expect(snapshots).toHaveTextContent('a pass over LFW (not training’s faces) · step 40 · 2 of 2'));
+    expect(snapshots).not.toHaveTextContent('epoch 2');
+  });
+
   test('a run that cannot die shows negative-regime filters, and a run without snapshots says so', async () => {
     await view({ listSnapshots: () => ({ snapshots: [] }) });
     const detail = await open(PRELU_ID);
