@@ -278,6 +278,22 @@ describe('compare', () => {
     expect(tar).toHaveAttribute('title', expect.stringContaining('needs at least 100 mismatched pairs'));
   });
 
+  test('says which dataset each verification score is on, and flags one that overlaps its training data', async () => {
+    await view({
+      getEvaluation: ({ runId }) =>
+        runId === RELU_ID
+          ? { ...evaluation(RELU_ID), data: { name: 'LFW', source: '/data/lfw', hash: 'h', identities: 5749, images: 13233 }, overlap: { checked: true, identities: 2, identityNames: ['a', 'b'], images: 0 } }
+          : { ...evaluation(PRELU_ID), data: { name: 'lfw-other', source: '/data/x', hash: 'g', identities: 10, images: 40 }, overlap: { checked: true, identities: 0, identityNames: [], images: 0 } },
+    });
+    await fireEvent.click(screen.getByRole('checkbox', { name: `Select ${RELU_ID}` }));
+    await fireEvent.click(screen.getByRole('checkbox', { name: `Select ${PRELU_ID}` }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Compare' }));
+    const table = await within(await screen.findByTestId('compare-view')).findByTestId('compare-table');
+    const cells = await within(table).findAllByTestId('compare-evaluated-on');
+    await waitFor(() => expect(cells.map((c) => c.textContent?.replace(/\s+/g, ' ').trim())).toEqual(['lfw-other', 'LFW (overlaps its training data)']));
+    expect(within(cells[1]!).getByText('(overlaps its training data)')).toHaveAttribute('title', expect.stringMatching(/not comparable with published ones/));
+  });
+
   test('needs two runs, then overlays their curves and fills the table', async () => {
     const { trainer } = await view();
     const compare = screen.getByRole('button', { name: 'Compare' });
@@ -330,6 +346,8 @@ describe('compare', () => {
     expect(within(deadRow).getAllByRole('cell').map((c) => c.getAttribute('title'))).toEqual(['2 of 32 filters in the negative regime', '8 of 32 filters dead']);
     expect(row('Verification accuracy')).toHaveTextContent('86.33% ± 1.42%');
     expect(row('Verification accuracy')).toHaveTextContent('not evaluated');
+    // Which dataset each score is on: an evaluation saved before other datasets is on the run's own.
+    expect(within(row('Evaluated on')).getAllByRole('cell').map((c) => c.textContent?.trim())).toEqual(['—', 'its own dataset']);
     expect(row('EER')).toHaveTextContent('14.20%');
     expect(row('AUC')).toHaveTextContent('0.921');
     // 300 mismatched pairs allow 3 false accepts at FAR 1%: shown, flagged rough.
