@@ -2,7 +2,7 @@
 // offers it instead of Resume; a finished run the lab trained offers it too; the dataset is
 // named as the Evaluate view names one, the command goes out and the view switches to Train,
 // which labels the pass (no loss curve) and keeps its stop note apt.
-import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
+import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { afterEach, describe, expect, test } from 'vitest';
 import { scriptedSession, type Handlers } from '../../../test-support/scripted-trainer';
 import RunsView from '../RunsView.svelte';
@@ -76,6 +76,17 @@ describe('Look inside with a dataset', () => {
     expect(await screen.findByRole('alert')).toHaveTextContent('Looking inside failed: run 2026-11-26T08-50-12_tiny_relu_a1b2 is training: stop it before starting another');
     expect(trainer.commands('inspectRun')[0]).toMatchObject({ runId: PRELU_ID, data: { kind: 'path', path: { kind: 'typed', path: '/data/orl' }, layout: 'auto' } });
     expect(screen.queryByTestId('run-origin')).toBeNull();
+  });
+
+  test('a failed run with a checkpoint offers it too (the one the loss guard stopped is worth a look); one without a checkpoint does not', async () => {
+    const failed = { ...runRecord(PRELU_ID, 'prelu'), state: 'failed', failure: { step: 12, message: 'the loss diverged' } };
+    await open(PRELU_ID, { getRun: () => ({ record: failed, metrics: [], warnings: [] }) });
+    expect(await screen.findByRole('button', { name: 'Look inside with a dataset' })).toBeInTheDocument();
+    cleanup();
+    const { lastCheckpoint: _none, ...noCheckpoint } = failed;
+    await open(PRELU_ID, { getRun: () => ({ record: noCheckpoint, metrics: [], warnings: [] }) });
+    await screen.findByTestId('run-detail');
+    expect(screen.queryByRole('button', { name: 'Look inside with a dataset' })).toBeNull();
   });
 });
 
