@@ -11,8 +11,8 @@
 // window is the pass's number of batches, so "dead" is "dead on every image so far", and on
 // the last batch "on every image of the pass" (pass-health.ts combines the health).
 //
-// What it writes, and only when it holds the run's lock (nobody trains the run) and the pass
-// ran to its end: metrics.jsonl gets a 'layers' row and a 'histograms' row at the checkpoint's
+// What it writes, and only when the pass ran to its end and the run's lock is free then (taken
+// for the write alone, so a pass never keeps the run from being trained, resumed or deleted): metrics.jsonl gets a 'layers' row and a 'histograms' row at the checkpoint's
 // step, each marked `inspection` (protocol/metrics-rows.ts), and snapshots/ the probe faces'
 // maps at that step when training left none there. It never writes run.json or a checkpoint:
 // the weights are read, never changed.
@@ -98,7 +98,6 @@ interface Opened {
 export class InspectionSession {
   private batch = 0;
   private readonly warnings: string[] = [];
-  private released = false;
   readonly run: RunHandle;
   readonly model: ModelInfo;
   readonly core: ComputeCore;
@@ -110,9 +109,6 @@ export class InspectionSession {
   private constructor(
     private readonly opened: Opened,
     private readonly options: InspectionOptions,
-    /** Releases the run's lock; null when another process holds it (nothing is written then). */
-    private readonly unlock: (() => Promise<void>) | null,
-    private readonly notSaved: string | undefined,
     probeSettings: ProbeSettings,
   ) {
     this.run = opened.run;
@@ -148,7 +144,6 @@ export class InspectionSession {
     });
     const source: BatchSource = { pixels: await dataset.pixels(), storedSize: dataset.storedSize, labels: dataset.imageIdentity };
     const batches = Math.ceil(dataset.images.length / config.batch);
-    const { unlock, notSaved } = await lockIfFree(run);
     let core: ComputeCore | undefined;
     try {
       const makeCore = backend.remote === true && options.gpuHost !== undefined ? options.gpuHost.createCore : (options.core ?? InProcessCore.create);
@@ -156,14 +151,12 @@ export class InspectionSession {
       // The weights only: a trained run's optimizer slots and probe history play no part in a pass.
       await core.setState({ arrays: [...checkpoint.arrays.values()].filter((a) => a.name.startsWith('weights/')), optimizerUpdates: 0, probes: undefined, weightsOnly: true });
       const probeSettings = await core.configureProbes({});
-      const session = new InspectionSession({ run, config, checkpoint, dataset, source, backend, batches, core }, options, unlock, notSaved, probeSettings);
-      session.warnings.push(...checkpoint.warnings, ...(unlock?.warnings ?? []));
-      if (notSaved !== undefined) session.warnings.push(`${notSaved}: the pass is shown but not kept in the run`);
+      const session = new InspectionSession({ run, config, checkpoint, dataset, source, backend, batches, core }, options, probeSettings);
+      session.warnings.push(...checkpoint.warnings);
       await session.setProbeImages(null);
       return session;
     } catch (error) {
       await core?.dispose();
-      await unlock?.();
       throw error;
     }
   }
@@ -282,21 +275,27 @@ export class InspectionSession {
       this.emit({ type: 'layerStats', step: this.batch, epoch: 0, window: Math.max(1, batches), layers });
       const mark: InspectionMark = { ...pick(describeDataset(dataset)), images, batches, at: new Date().toISOString() };
       let saved: SavedInspection | null = null;
-      if (this.unlock !== null) {
-        const recorded = await recordInspection(run, { checkpoint, mark, window: Math.max(1, batches), layers, histograms, snapshot: () => this.snapshotOf(checkpoint) });
-        saved = recorded.saved;
-        for (const message of recorded.warnings) this.emit({ type: 'warning', message });
+      const lock = await lockIfFree(run);
+      if (lock.unlock !== null) {
+        try {
+          for (const message of lock.unlock.warnings) this.emit({ type: 'warning', message });
+          const recorded = await recordInspection(run, { checkpoint, mark, window: Math.max(1, batches), layers, histograms, snapshot: () => this.snapshotOf(checkpoint) });
+          saved = recorded.saved;
+          for (const message of recorded.warnings) this.emit({ type: 'warning', message });
+        } finally {
+          await lock.unlock();
+        }
+      } else {
+        this.emit({ type: 'warning', message: `${lock.notSaved}: the pass is shown but not kept in the run` });
       }
-      const where = saved ? `kept in ${saved.metrics}${saved.snapshot ? ` and ${saved.snapshot}` : ''}` : `not kept (${this.notSaved ?? 'no lock'})`;
+      const where = saved ? `kept in ${saved.metrics}${saved.snapshot ? ` and ${saved.snapshot}` : ''}` : `not kept (${lock.notSaved ?? 'no lock'})`;
       const message = `looked at ${images} images of ${dataset.name} in ${this.batch} batches with the weights of step ${checkpoint.step}; ${where}`;
-      return await this.end('finished', message, { layers, images, saved, ...(saved === null && this.notSaved !== undefined ? { notSaved: this.notSaved } : {}) });
+      return await this.end('finished', message, { layers, images, saved, ...(saved === null && lock.notSaved !== undefined ? { notSaved: lock.notSaved } : {}) });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       this.viewers.end();
       this.emit({ type: 'state', state: 'failed', message });
       throw error;
-    } finally {
-      await this.release();
     }
   }
 
@@ -342,21 +341,14 @@ export class InspectionSession {
     this.options.onEvent?.(event);
   }
 
-  private async release(): Promise<void> {
-    if (this.released) return;
-    this.released = true;
-    await this.unlock?.();
-  }
-
-  /** Frees the model and the run's lock; a failure to is a warning, never an unhandled rejection. */
+  /** Frees the model (the run's lock is held only while a finished pass is written); a failure to is a warning, never an unhandled rejection. */
   dispose(): void {
     const warn = (what: string) => (error: unknown) => this.emit({ type: 'warning', message: `${what}: ${error instanceof Error ? error.message : String(error)}` });
     void this.core.dispose().catch(warn('the compute core could not be freed'));
-    void this.release().catch(warn("the run's lock could not be released"));
   }
 }
 
-/** Takes the run's lock when nobody holds it; when a live process does (it trains the run), the pass goes on unsaved. */
+/** Takes the run's lock when nobody holds it; when a live process does (it trains the run), the pass is not kept. */
 async function lockIfFree(run: RunHandle): Promise<{ unlock: Awaited<ReturnType<RunHandle['acquireLock']>> | null; notSaved?: string }> {
   try {
     return { unlock: await run.acquireLock() };

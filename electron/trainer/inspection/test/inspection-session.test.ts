@@ -146,6 +146,22 @@ describe('an inspection pass over a dataset', () => {
     }
   }, 60_000);
 
+  test('a pass holds no lock while it runs: the run can be trained, resumed or deleted meanwhile', async () => {
+    const runId = await importedRun(dataDir, { name: 'unheld' });
+    // Held after batch 1 while another writer takes the lock and lets it go, as a resume would.
+    let midPass: Promise<string> | undefined;
+    const { outcome } = await inspect(runId, {}, (session, event) => {
+      if (event.type !== 'layerStats' || event.step !== 1 || midPass) return;
+      session.pause();
+      midPass = openRun(dataDir, runId)
+        .then(async (run) => (await run.acquireLock())())
+        .then(() => 'taken', (error: Error) => error.message)
+        .finally(() => session.resume());
+    });
+    expect(await midPass).toBe('taken');
+    expect(outcome.saved).not.toBeNull();
+  }, 60_000);
+
   test('a stop ends the pass between batches and keeps nothing', async () => {
     const runId = await importedRun(dataDir, { name: 'stopped' });
     const { outcome } = await inspect(runId, {}, (session, event) => {
