@@ -107,7 +107,9 @@ export function importedRunSteps(options: { session: () => ScenarioSession | und
       await detail.getByRole('button', { name: 'Evaluate', exact: true }).click();
       const panel = view('evaluate');
       await panel.waitFor({ timeout: 15_000 });
-      expect(await panel.getByRole('radio', { name: /The run's own training dataset/ }).isDisabled()).toBe(true);
+      // Disabled once the view has the run's record (an imported run has no dataset of its own).
+      const own = panel.getByRole('radio', { name: /The run's own training dataset/ });
+      await expect.poll(() => own.isDisabled(), { timeout: 15_000 }).toBe(true);
       await panel.getByRole('radio', { name: /Another dataset/ }).check();
       await panel.getByLabel("Dataset path (on the trainer's machine)").fill(fixtures().faces);
       await panel.getByRole('button', { name: /^(Evaluate|Run evaluation|Start)/ }).first().click();
